@@ -1,0 +1,3 @@
+from mcp_gateway.cli.main import main
+
+main()

@@ -1,0 +1,213 @@
+"""Settings: one pydantic-settings object made of small nested models.
+
+Environment names are flat (``MCPGW_PORT``, not ``MCPGW_HTTP__PORT``) and mcp-api's names are
+accepted as aliases; :data:`ENV_VARS` is the one table that maps them onto the nested fields.
+``example.env`` documents every name in that table (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote_plus
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from mcp_gateway.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    names: tuple[str, ...]  # first is ours, the rest are mcp-api aliases
+    path: tuple[str, str]  # (section, field)
+    is_list: bool = False
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar(("MCPGW_HOST",), ("http", "host")),
+    EnvVar(("MCPGW_PORT", "PORT"), ("http", "port")),
+    EnvVar(("MCPGW_MAX_BODY",), ("http", "max_body")),
+    EnvVar(("MCPGW_CORS_ORIGINS",), ("http", "cors_origins"), is_list=True),
+    EnvVar(("MCPGW_TRUSTED_PROXIES",), ("http", "trusted_proxies"), is_list=True),
+    EnvVar(("MCPGW_AUTH_MODE",), ("http", "auth_mode")),
+    EnvVar(("MCPGW_ADMIN_API_KEY",), ("http", "admin_api_key")),
+    EnvVar(("MCPGW_LOG_LEVEL",), ("http", "log_level")),
+    EnvVar(("MCPGW_DATA_DIR",), ("store", "data_dir")),
+    EnvVar(("MCPGW_MONGODB_URI",), ("store", "mongodb_uri")),
+    EnvVar(("MCPGW_MONGODB_DB", "MONGO_DBNAME"), ("store", "mongodb_db")),
+    EnvVar(("MONGO_USER",), ("store", "mongo_user")),
+    EnvVar(("MONGO_PASS",), ("store", "mongo_pass")),
+    EnvVar(("MONGO_HOST",), ("store", "mongo_host")),
+    EnvVar(("MCPGW_STORE_TIMEOUT",), ("store", "timeout")),
+    EnvVar(("MCPGW_SECRETS_KEYS",), ("secrets", "keys")),
+    EnvVar(("MCPGW_SECRETS_KEY", "SECRETS_KEY"), ("secrets", "passphrase")),
+    EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
+    EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
+    EnvVar(("MCPGW_PACKAGES_DIR",), ("installer", "packages_dir")),
+    EnvVar(("MCPGW_PYTHON_BIN", "PYTHON_BIN"), ("installer", "python_bin")),
+    EnvVar(("MCPGW_PYTHON_VENV_DIR", "PYTHON_VENV_DIR"), ("installer", "python_venv_dir")),
+    EnvVar(("MCPGW_PIP_INDEX_URL", "PIP_INDEX_URL"), ("installer", "pip_index_url")),
+    EnvVar(
+        ("MCPGW_PIP_EXTRA_INDEX_URL", "PIP_EXTRA_INDEX_URL"), ("installer", "pip_extra_index_url")
+    ),
+    EnvVar(("MCPGW_NPM_REGISTRY",), ("installer", "npm_registry")),
+    EnvVar(("MCPGW_INSTALL_TIMEOUT",), ("installer", "install_timeout")),
+    EnvVar(("MCPGW_OAUTH_ALLOWED_HOSTS",), ("oauth", "allowed_hosts"), is_list=True),
+    EnvVar(("MCPGW_PUBLIC_URL",), ("oauth", "public_url")),
+    EnvVar(("GOOGLE_OAUTH_CREDENTIALS",), ("oauth", "google_credentials")),
+)
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body: int = Field(6 * 1024 * 1024, ge=1024)
+    cors_origins: list[str] = []
+    trusted_proxies: list[str] = []
+    auth_mode: Literal["apikey", "none"] = "apikey"
+    admin_api_key: SecretStr | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+
+class StoreSettings(BaseModel):
+    data_dir: Path = Path("data")
+    mongodb_uri: SecretStr | None = None
+    mongodb_db: str = "mcp_gateway"
+    mongo_user: str | None = None
+    mongo_pass: SecretStr | None = None
+    mongo_host: str | None = None
+    timeout: float = Field(5.0, gt=0, description="seconds before a store call is an outage")
+
+    def resolved_mongodb_uri(self) -> SecretStr | None:
+        """``MCPGW_MONGODB_URI``, else one built from mcp-api's ``MONGO_*`` variables."""
+        if self.mongodb_uri is not None:
+            return self.mongodb_uri
+        if not self.mongo_host:
+            return None
+        auth = ""
+        if self.mongo_user:
+            password = self.mongo_pass.get_secret_value() if self.mongo_pass else ""
+            auth = f"{quote_plus(self.mongo_user)}:{quote_plus(password)}@"
+        return SecretStr(f"mongodb://{auth}{self.mongo_host}")
+
+
+class SecretsSettings(BaseModel):
+    keys: SecretStr | None = None  # "id:base64key,id2:base64key2", first is primary
+    passphrase: SecretStr | None = None  # mcp-api's SECRETS_KEY, >= 32 chars, HKDF-derived
+
+
+class UpstreamSettings(BaseModel):
+    user_session_idle: float = Field(600.0, gt=0)
+    busy_wait: float = Field(0.5, ge=0, description="how long a call waits for a free slot")
+
+
+class InstallerSettings(BaseModel):
+    packages_dir: Path = Path("packages")
+    python_bin: str | None = None
+    python_venv_dir: Path | None = None  # default <packages_dir>/python
+    pip_index_url: str | None = None
+    pip_extra_index_url: str | None = None
+    npm_registry: str | None = None
+    install_timeout: float = Field(300.0, gt=0)
+
+
+class OAuthSettings(BaseModel):
+    allowed_hosts: list[str] = []
+    public_url: str | None = None
+    google_credentials: SecretStr | None = None
+
+
+class _FlatEnvSource(PydanticBaseSettingsSource):
+    """Reads the flat names in :data:`ENV_VARS` into the nested sections."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ does the whole job
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for var in ENV_VARS:
+            for name in var.names:
+                raw = self._environ.get(name)
+                if raw is None or raw == "":
+                    continue
+                value: Any = raw
+                if var.is_list:
+                    value = [item.strip() for item in raw.split(",") if item.strip()]
+                out.setdefault(var.path[0], {})[var.path[1]] = value
+                break
+        return out
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    # Set by load_settings on a throwaway subclass so tests can pass their own environment.
+    source_environ: ClassVar[Mapping[str, str] | None] = None
+
+    http: HttpSettings = HttpSettings()
+    store: StoreSettings = StoreSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    installer: InstallerSettings = InstallerSettings()
+    oauth: OAuthSettings = OAuthSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = getattr(settings_cls, "source_environ", None)
+        if environ is None:
+            environ = os.environ
+        return (init_settings, _FlatEnvSource(settings_cls, environ))
+
+    @property
+    def uses_mongodb(self) -> bool:
+        return self.store.resolved_mongodb_uri() is not None
+
+    @property
+    def venv_root(self) -> Path:
+        return self.installer.python_venv_dir or self.installer.packages_dir / "python"
+
+
+def _env_name_for(loc: tuple[int | str, ...]) -> str:
+    path = tuple(str(p) for p in loc[:2])
+    for var in ENV_VARS:
+        if var.path == path:
+            return var.names[0]
+    return ".".join(str(p) for p in loc)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) plus keyword overrides.
+
+    Raises :class:`ConfigError` with one line naming the first bad variable; the value itself
+    is never echoed (it may be a key or a password).
+    """
+    env = dict(os.environ if environ is None else environ)
+    source_cls = type("_BoundSettings", (Settings,), {"source_environ": env})
+    try:
+        settings: Settings = source_cls(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"invalid setting {_env_name_for(err['loc'])}: {err['msg']}") from None
+    return settings

@@ -1,0 +1,123 @@
+"""Upstream server definitions (mcp-api field names on the wire, snake_case here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TransportType(StrEnum):
+    STDIO = "stdio"
+    STREAMABLE_HTTP = "streamable_http"
+    SSE = "sse"
+
+
+class Isolation(StrEnum):
+    SHARED = "shared"
+    PER_USER = "per_user"
+
+
+class InjectAs(StrEnum):
+    ARG = "arg"
+    ENV = "env"
+    HEADER = "header"
+
+
+class ServerStatus(StrEnum):
+    CONNECTED = "connected"
+    CONNECTING = "connecting"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    """How one secret reaches the upstream.
+
+    ``target`` is the argument, env var or header name (defaults to ``name``); ``template`` is
+    a format with ``{value}`` (e.g. ``"Bearer {value}"``); ``required`` makes a missing secret
+    a 400 ``missing_secret`` instead of silently omitting it.
+    """
+
+    name: str
+    inject_as: InjectAs = InjectAs.ARG
+    target: str | None = None
+    template: str | None = None
+    required: bool = True
+
+    @property
+    def destination(self) -> str:
+        return self.target or self.name
+
+    def render(self, value: str) -> str:
+        return self.template.replace("{value}", value) if self.template else value
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectionOptions:
+    """mcp-api's reconnection options; we use them as the restart backoff bounds."""
+
+    enabled: bool = True
+    max_retries: int | None = None  # None: retry forever (with capped backoff)
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    healthy_reset: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    name: str
+    transport_type: TransportType = TransportType.STDIO
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reconnection: ReconnectionOptions = field(default_factory=ReconnectionOptions)
+    enabled: bool = True
+    startup_timeout: float = 30.0
+    call_timeout: float = 60.0
+    max_concurrency: int = 32
+    isolation: Isolation = Isolation.SHARED
+    max_instances: int = 50
+    secrets: tuple[SecretSpec, ...] = ()
+    # Free-form extras kept for mcp-api compatibility (e.g. its "mcpAuthType"); never secret.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_http(self) -> bool:
+        return self.transport_type in (TransportType.STREAMABLE_HTTP, TransportType.SSE)
+
+    def connection_key(self) -> tuple[Any, ...]:
+        """What, when changed, requires restarting the upstream session."""
+        return (
+            self.transport_type,
+            self.command,
+            self.args,
+            tuple(sorted(self.env.items())),
+            self.cwd,
+            self.url,
+            tuple(sorted(self.headers.items())),
+            self.isolation,
+            self.secrets,
+        )
+
+
+SHARED_SCOPE = ""
+
+
+def session_scope(server: ServerConfig, username: str) -> str:
+    """The pool key under ``server`` for a call by ``username``.
+
+    Shared servers have one session (scope ``""``). A per-user server, or one that injects a
+    secret as an HTTP header (a header is fixed for a session's lifetime), gets one session per
+    username, so one user's credentials never ride on another user's session.
+    """
+    if server.isolation is Isolation.PER_USER or any(
+        spec.inject_as is InjectAs.HEADER for spec in server.secrets
+    ):
+        return username
+    return SHARED_SCOPE

@@ -1,0 +1,241 @@
+"""The gateway's one exception tree.
+
+Every error a caller can see is a :class:`GatewayError`. Each class carries the HTTP ``status``
+and the snake_case ``code`` of the API contract (design.md); the API layer translates them in
+one handler and nowhere else. Foreign exceptions (pymongo, sqlite3, httpx2, MCPError, OSError)
+are converted at the adapter edge with ``raise ... from exc``.
+
+Messages must never contain a secret value: they name the thing that went wrong (a server, a
+secret *name*, a setting) and never echo what the caller or the store sent.
+
+Tree::
+
+    GatewayError                       500 internal_error
+    ├── InvalidRequest                 400 invalid_request (optional ``details`` list)
+    │   └── MissingSecret              400 missing_secret
+    ├── Unauthenticated                401 unauthenticated
+    │   └── ReauthRequired             401 reauth_required (optional ``authorization_url``)
+    ├── Forbidden                      403 forbidden
+    ├── NotFound                       404 not_found
+    │   ├── ServerNotFound             404 server_not_found
+    │   ├── PackageNotFound            404 package_not_found
+    │   └── SecretNotFound             404 secret_not_found
+    ├── Conflict                       409 conflict
+    │   ├── ServerAlreadyExists        409 server_already_exists
+    │   ├── ServerDisabled             409 server_disabled
+    │   └── InstallInProgress          409 install_in_progress
+    ├── PayloadTooLarge                413 payload_too_large
+    ├── UpstreamError                  502 upstream_error (the upstream answered with an error)
+    │   ├── UpstreamUnavailable        502/503 upstream_unavailable
+    │   ├── UpstreamBusy               503 upstream_busy (``retry_after`` seconds)
+    │   └── UpstreamTimeout            504 upstream_timeout
+    ├── StoreUnavailable               503 store_unavailable
+    ├── InstallFailed                  502 install_failed (bounded ``log`` of the installer)
+    ├── ConfigError                    (start-up only: a bad setting; CLI exits 2)
+    └── CryptoError                    500 decryption_failed (wrong key, tampered ciphertext)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports. ``str(err)`` is the human message."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def extra(self) -> dict[str, Any]:
+        """Additional JSON fields for the error body (beyond success/error/code)."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        """Additional HTTP response headers."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or fails validation. ``details`` lists field problems."""
+
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, details: Sequence[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.details = list(details or [])
+
+    def extra(self) -> dict[str, Any]:
+        return {"details": self.details} if self.details else {}
+
+
+class MissingSecret(InvalidRequest):
+    """A secret the server's injection spec requires is not set for this user."""
+
+    code = "missing_secret"
+
+    def __init__(self, server: str, secret_name: str) -> None:
+        super().__init__(f"secret {secret_name!r} is required by server {server!r} but not set")
+        self.secret_name = secret_name
+
+
+class Unauthenticated(GatewayError):
+    """No API key, or one that is unknown or revoked."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class ReauthRequired(Unauthenticated):
+    """The upstream's OAuth grant is gone; the user must log in again."""
+
+    code = "reauth_required"
+
+    def __init__(self, message: str, authorization_url: str | None = None) -> None:
+        super().__init__(message)
+        self.authorization_url = authorization_url
+
+    def extra(self) -> dict[str, Any]:
+        return {"authorizationUrl": self.authorization_url} if self.authorization_url else {}
+
+
+class Forbidden(GatewayError):
+    """The caller is authenticated but its role or username does not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+
+
+class ServerNotFound(NotFound):
+    code = "server_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"server {name!r} not found")
+
+
+class PackageNotFound(NotFound):
+    code = "package_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"package {name!r} not found")
+
+
+class SecretNotFound(NotFound):
+    code = "secret_not_found"
+
+    def __init__(self, server: str, secret_name: str) -> None:
+        super().__init__(f"secret {secret_name!r} not found for server {server!r}")
+
+
+class Conflict(GatewayError):
+    status = 409
+    code = "conflict"
+
+
+class ServerAlreadyExists(Conflict):
+    code = "server_already_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"server {name!r} already exists")
+
+
+class ServerDisabled(Conflict):
+    code = "server_disabled"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"server {name!r} is disabled")
+
+
+class InstallInProgress(Conflict):
+    code = "install_in_progress"
+
+    def __init__(self, server: str) -> None:
+        super().__init__(f"an install for server {server!r} is already running")
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UpstreamError(GatewayError):
+    """The upstream MCP server answered with a protocol error."""
+
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream is not connected (503) or died during the call (502, ``during_call``)."""
+
+    code = "upstream_unavailable"
+
+    def __init__(self, message: str, *, during_call: bool = False) -> None:
+        super().__init__(message)
+        self.during_call = during_call
+        self.status = 502 if during_call else 503  # type: ignore[misc]
+
+
+class UpstreamBusy(UpstreamError):
+    """Too many calls in flight for this server; retry after ``retry_after`` seconds."""
+
+    status = 503
+    code = "upstream_busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class StoreUnavailable(GatewayError):
+    """The secrets/config store cannot be reached or refused the operation."""
+
+    status = 503
+    code = "store_unavailable"
+
+
+class InstallFailed(GatewayError):
+    """npm/pip/uv failed or timed out. ``log`` is the bounded tail of its output."""
+
+    status = 502
+    code = "install_failed"
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+    def extra(self) -> dict[str, Any]:
+        return {"log": self.log} if self.log else {}
+
+
+class ConfigError(GatewayError):
+    """A setting is missing or invalid; start-up stops with this one line (exit code 2)."""
+
+    code = "config_error"
+
+
+class CryptoError(GatewayError):
+    """A ciphertext cannot be decrypted: wrong or unknown key, tampered data or bad format."""
+
+    code = "decryption_failed"

@@ -1,0 +1,151 @@
+"""Storage ports. Services depend on these Protocols, never on a concrete store.
+
+Every method may raise :class:`~mcp_gateway.errors.StoreUnavailable` when the backend cannot be
+reached (adapters convert sqlite3/pymongo errors at their edge, with timeouts so an outage is an
+error, never a hang). Ciphertexts are opaque bytes: stores never see plaintext secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from mcp_gateway.domain.records import (
+    ApiKeyRecord,
+    AuditEvent,
+    PackageRecord,
+    StoredOAuthTokens,
+    StoredSecret,
+    UpstreamSession,
+)
+from mcp_gateway.domain.servers import ServerConfig
+
+
+class ServerStore(Protocol):
+    async def create_server(self, server: ServerConfig) -> None:
+        """Insert a new definition. Raises ServerAlreadyExists if the name is taken."""
+
+    async def update_server(self, server: ServerConfig) -> None:
+        """Replace an existing definition. Raises ServerNotFound."""
+
+    async def get_server(self, name: str) -> ServerConfig | None: ...
+
+    async def list_servers(self) -> list[ServerConfig]:
+        """All definitions, ordered by name."""
+
+    async def delete_server(self, name: str) -> bool:
+        """Remove the definition only (callers purge secrets/tokens/sessions). False if absent."""
+
+
+class SecretStore(Protocol):
+    async def put_secret(self, secret: StoredSecret) -> None:
+        """Insert or replace (username, server, name)."""
+
+    async def get_secrets(self, username: str, server: str) -> list[StoredSecret]:
+        """One indexed query: every secret of this user for this server."""
+
+    async def list_secret_names(self, username: str, server: str) -> list[str]:
+        """Sorted names; never loads ciphertexts the caller does not need."""
+
+    async def delete_secret(self, username: str, server: str, name: str) -> bool: ...
+
+    async def delete_server_secrets(self, server: str) -> int:
+        """Remove every user's secrets for ``server``; returns how many."""
+
+    def iter_all_secrets(self) -> AsyncIterator[StoredSecret]:
+        """Every stored secret (for key rotation). Order unspecified."""
+
+    async def replace_secret_ciphertext(
+        self, username: str, server: str, name: str, old: bytes, new: bytes
+    ) -> bool:
+        """Compare-and-swap: set ``new`` only if the stored ciphertext is still ``old``."""
+
+
+class OAuthTokenStore(Protocol):
+    async def put_tokens(self, tokens: StoredOAuthTokens) -> None:
+        """Insert or replace the record for (server, username)."""
+
+    async def get_tokens(self, server: str, username: str) -> StoredOAuthTokens | None: ...
+
+    async def delete_tokens(self, server: str, username: str) -> bool: ...
+
+    async def delete_server_tokens(self, server: str) -> int: ...
+
+    def iter_all_tokens(self) -> AsyncIterator[StoredOAuthTokens]: ...
+
+    async def replace_token_fields(
+        self, server: str, username: str, old: dict[str, bytes], new: dict[str, bytes]
+    ) -> bool:
+        """Compare-and-swap on the encrypted fields (for rotation)."""
+
+    async def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        """Take or renew an expiring lease (single-flight across processes). False if held."""
+
+    async def release_lease(self, key: str, holder: str) -> None: ...
+
+
+class SessionStore(Protocol):
+    """Persisted Streamable HTTP session ids per (server, scope)."""
+
+    async def put_session(self, session: UpstreamSession) -> None: ...
+
+    async def get_session(self, server: str, scope: str) -> UpstreamSession | None: ...
+
+    async def delete_session(self, server: str, scope: str) -> bool: ...
+
+    async def delete_server_sessions(self, server: str) -> int: ...
+
+
+class PackageStore(Protocol):
+    async def put_package(self, package: PackageRecord) -> None:
+        """Insert or replace by ``server_name``."""
+
+    async def get_package(self, server_name: str) -> PackageRecord | None: ...
+
+    async def find_packages_by_name(self, name: str) -> list[PackageRecord]: ...
+
+    async def list_packages(self) -> list[PackageRecord]: ...
+
+    async def delete_package(self, server_name: str) -> bool: ...
+
+
+class ApiKeyStore(Protocol):
+    async def create_api_key(self, key: ApiKeyRecord) -> None: ...
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]: ...
+
+    async def delete_api_key(self, key_id: str) -> bool: ...
+
+    async def count_api_keys(self) -> int: ...
+
+    async def touch_api_key(self, key_id: str, when: float) -> None:
+        """Record last use (best effort; callers may skip it on the hot path)."""
+
+
+class AuditStore(Protocol):
+    async def append_audit(self, event: AuditEvent) -> None: ...
+
+    async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
+        """Newest first."""
+
+
+class Store(
+    ServerStore,
+    SecretStore,
+    OAuthTokenStore,
+    SessionStore,
+    PackageStore,
+    ApiKeyStore,
+    AuditStore,
+    Protocol,
+):
+    """One backend implementing every port. Opened and closed by the runtime's lifespan."""
+
+    backend: str  # "sqlite" | "mongodb"
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers now."""
+
+    async def aclose(self) -> None: ...
