@@ -7,6 +7,7 @@ accepted as aliases; :data:`ENV_VARS` is the one table that maps them onto the n
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -180,6 +181,14 @@ class Settings(BaseSettings):
             environ = os.environ
         return (init_settings, _FlatEnvSource(settings_cls, environ))
 
+    def check_startup(self) -> None:
+        """Cross-section rules checked before serving. Raises ConfigError."""
+        if self.http.auth_mode == "none" and not _is_loopback(self.http.host):
+            raise ConfigError(
+                "MCPGW_AUTH_MODE=none is only allowed on a loopback listener "
+                f"(MCPGW_HOST is {self.http.host!r})"
+            )
+
     @property
     def uses_mongodb(self) -> bool:
         return self.store.resolved_mongodb_uri() is not None
@@ -187,6 +196,15 @@ class Settings(BaseSettings):
     @property
     def venv_root(self) -> Path:
         return self.installer.python_venv_dir or self.installer.packages_dir / "python"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _env_name_for(loc: tuple[int | str, ...]) -> str:

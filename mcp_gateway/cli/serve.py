@@ -1,0 +1,74 @@
+"""``mcp-gateway serve``: run the gateway under Hypercorn until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import typer
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from mcp_gateway.api.app import create_app
+from mcp_gateway.config import Settings, load_settings
+from mcp_gateway.errors import GatewayError
+from mcp_gateway.runtime import Runtime
+
+serve_app = typer.Typer(help="Run the gateway.")
+
+
+def _hypercorn_config(settings: Settings) -> HypercornConfig:
+    config = HypercornConfig()
+    host = settings.http.host
+    config.bind = [
+        f"[{host}]:{settings.http.port}" if ":" in host else f"{host}:{settings.http.port}"
+    ]
+    config.accesslog = None
+    config.errorlog = "-"
+    config.graceful_timeout = 10.0
+    # The API applies its own body limit; keep Hypercorn's WSGI limit out of the way.
+    return config
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime(settings)
+    # Enter the runtime before listening so a bad key or unreachable store is one clean line.
+    async with runtime:
+        await hypercorn_serve(
+            create_app(runtime), _hypercorn_config(settings), shutdown_trigger=stop.wait
+        )
+
+
+@serve_app.callback(invoke_without_command=True)
+def serve(
+    host: str | None = typer.Option(None, help="Listen address (MCPGW_HOST)."),
+    port: int | None = typer.Option(None, help="Listen port (MCPGW_PORT); 0 picks a free one."),
+) -> None:
+    """Start the HTTP API on MCPGW_HOST:MCPGW_PORT (default 127.0.0.1:8080).
+
+    Example: MCPGW_DATA_DIR=./data mcp-gateway serve --port 8080
+    """
+    try:
+        settings = load_settings()
+        if host is not None or port is not None:
+            http = settings.http.model_copy(
+                update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+            )
+            settings = settings.model_copy(update={"http": http})
+        settings.check_startup()
+        logging.basicConfig(
+            level=settings.http.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        asyncio.run(_serve(settings))
+    except GatewayError as exc:
+        print(f"mcp-gateway: {exc.message}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None

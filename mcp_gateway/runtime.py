@@ -1,0 +1,143 @@
+"""Composition root: builds every adapter and service inside one lifespan.
+
+``Runtime(settings)`` holds nothing open until it is entered; ``async with runtime:`` opens the
+keyring, the store, the upstream pool and the services, and closing it releases all of them in
+reverse order (every child process stops, every connection closes). ``create_app(runtime)``
+enters it from the ASGI lifespan, so the process owns exactly one of each resource.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from mcp_gateway import __version__
+from mcp_gateway.config import Settings
+from mcp_gateway.crypto.keyfile import load_keyring
+from mcp_gateway.errors import GatewayError
+from mcp_gateway.services.apikeys import ApiKeyService
+from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.packages import PackageService
+from mcp_gateway.services.secrets import SecretService
+from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.tool_calls import ToolCallService
+from mcp_gateway.storage.factory import open_store
+from mcp_gateway.upstream.pool import UpstreamPool
+
+if TYPE_CHECKING:
+    from mcp_gateway.crypto.keyring import Keyring
+    from mcp_gateway.storage.ports import Store
+
+log = logging.getLogger("mcp_gateway")
+
+
+def _announce_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Runtime:
+    """Every long-lived resource of one gateway process.
+
+    Attributes are available only while the runtime is entered. ``announce`` receives
+    operator-facing one-off messages (the bootstrap admin key) and defaults to stderr.
+    """
+
+    store: Store
+    keyring: Keyring
+    pool: UpstreamPool
+    servers: ServerService
+    secrets: SecretService
+    tools: ToolCallService
+    apikeys: ApiKeyService
+    packages: PackageService
+    audit: AuditLog
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        announce: Callable[[str], None] = _announce_to_stderr,
+        reconcile_packages: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.version = __version__
+        self.started_at = time.monotonic()
+        self._announce = announce
+        self._reconcile_packages = reconcile_packages
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._stack is not None
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at
+
+    async def __aenter__(self) -> Self:
+        """Open everything. Raises ConfigError / StoreUnavailable with a clear message."""
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
+            self.store = await stack.enter_async_context(open_store(settings))
+            self.audit = await stack.enter_async_context(AuditLog(self.store))
+            self.pool = await stack.enter_async_context(
+                UpstreamPool(sessions=self.store, settings=settings.upstream)
+            )
+            self.apikeys = ApiKeyService(self.store)
+            self.secrets = SecretService(self.store, self.keyring, self.pool)
+            self.servers = ServerService(self.store, self.pool)
+            self.tools = ToolCallService(self.store, self.secrets, self.pool, self.audit)
+            self.packages = PackageService(
+                packages=self.store,
+                servers=self.store,
+                secrets=self.store,
+                registry=self.servers,
+                settings=settings,
+            )
+            created = await self.apikeys.bootstrap(settings)
+            if created is not None:
+                self._announce(created)
+            # Start every enabled server in the background: never blocks the listener.
+            await self.servers.load_all()
+            if self._reconcile_packages:
+                stack.push_async_callback(self.packages.aclose)
+                self.packages.start_reconcile()
+            self.started_at = time.monotonic()
+            self._stack = stack.pop_all()
+        log.info("mcp-gateway %s ready (store: %s)", __version__, self.store.backend)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def health(self) -> dict[str, object]:
+        """The body of ``GET /healthz``: never raises; a store outage shows as ``down``."""
+        store_status = "ok"
+        try:
+            await self.store.ping()
+        except GatewayError:
+            store_status = "down"
+        servers = {
+            name: {"status": state.status.value, "restarts": state.restarts}
+            for name, state in self.pool.statuses().items()
+        }
+        return {
+            "status": "ok" if store_status == "ok" else "degraded",
+            "version": self.version,
+            "uptime": round(self.uptime, 3),
+            "store": {"backend": self.store.backend, "status": store_status},
+            "servers": servers,
+        }
