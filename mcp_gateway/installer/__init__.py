@@ -1,0 +1,39 @@
+"""npm / pip(uv) installs into isolated directories under the packages dir.
+
+The composition root calls :func:`build_installers` and hands the result to
+:class:`~mcp_gateway.services.packages.PackageService`.
+"""
+
+from __future__ import annotations
+
+from mcp_gateway.config import Settings
+from mcp_gateway.domain.records import Runtime
+from mcp_gateway.installer.base import Installer, InstallResult, InstallSpec
+from mcp_gateway.installer.npm import NpmInstaller
+from mcp_gateway.installer.python import PythonInstaller
+
+__all__ = [
+    "InstallResult",
+    "InstallSpec",
+    "Installer",
+    "NpmInstaller",
+    "PythonInstaller",
+    "build_installers",
+]
+
+
+def build_installers(settings: Settings) -> dict[Runtime, Installer]:
+    """One installer per runtime from the installer settings (validates the index URLs)."""
+    cfg = settings.installer
+    return {
+        Runtime.NODE: NpmInstaller(
+            cfg.packages_dir / "node", timeout=cfg.install_timeout, registry=cfg.npm_registry
+        ),
+        Runtime.PYTHON: PythonInstaller(
+            settings.venv_root,
+            timeout=cfg.install_timeout,
+            python_bin=cfg.python_bin,
+            index_url=cfg.pip_index_url,
+            extra_index_url=cfg.pip_extra_index_url,
+        ),
+    }

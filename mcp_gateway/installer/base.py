@@ -1,0 +1,86 @@
+"""What every installer takes and gives back, and the on-disk layout they share.
+
+Layout: each server owns one slot directory (``packages/node/<server>`` or
+``<venv_root>/<server>``); every install attempt goes into a fresh subdirectory of that slot
+(``i-<time>-<rand>``) and the server config points at it by absolute path. An upgrade therefore
+installs beside the running version, switches the config, and only then deletes the old
+subdirectory; venvs are never moved (they are not relocatable).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from mcp_gateway.domain.records import Runtime
+from mcp_gateway.installer.process import LineCallback
+from mcp_gateway.installer.validation import ensure_inside
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSpec:
+    """A validated install request for one runtime (validate with the installer first)."""
+
+    name: str
+    version: str | None = None  # npm range/tag or PEP 440 version/specifier; None = latest
+    python_module: str | None = None
+    index_url: str | None = None
+    extra_index_url: str | None = None
+    allow_scripts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    name: str
+    version: str  # exact, read back from the installed metadata
+    install_dir: Path
+    command: str | None  # None when the package declares no executable
+    args: tuple[str, ...]
+    log: str  # bounded installer output
+
+
+class Installer(Protocol):
+    runtime: Runtime
+    root: Path  # the directory holding one slot per server
+
+    def validate(self, spec: InstallSpec) -> InstallSpec:
+        """Check names/versions/URLs before anything runs; raise InvalidRequest (400)."""
+
+    async def install(
+        self, spec: InstallSpec, target: Path, *, on_line: LineCallback | None = None
+    ) -> InstallResult:
+        """Install into the fresh directory ``target``; raise InstallFailed with the log."""
+
+    async def latest_version(self, spec: InstallSpec) -> str:
+        """Newest stable version on the configured registry; raise InstallFailed."""
+
+    def is_newer(self, candidate: str, installed: str) -> bool:
+        """Real version ordering for this ecosystem."""
+
+
+def slot_dir(root: Path, server_name: str) -> Path:
+    """The server's slot under ``root``, checked to resolve inside it."""
+    return ensure_inside(root / server_name, root)
+
+
+def new_install_dir(root: Path, server_name: str) -> Path:
+    """A fresh, not yet existing directory for one install attempt (created empty)."""
+    slot = slot_dir(root, server_name)
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    target = ensure_inside(slot / f"i-{stamp}-{secrets.token_hex(3)}", root)
+    target.mkdir(parents=True, exist_ok=False)
+    return target
+
+
+def remove_tree(path: Path | str, root: Path) -> None:
+    """Delete ``path`` after checking it resolves strictly inside ``root`` (no-op if absent).
+
+    Raises InvalidRequest instead of deleting anything outside ``root``.
+    """
+    resolved = ensure_inside(Path(path), root)
+    if resolved.exists():
+        shutil.rmtree(resolved, ignore_errors=True)

@@ -1,0 +1,173 @@
+"""Python installs: one venv per install attempt, built with uv when present, else venv + pip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from mcp_gateway.domain.records import Runtime
+from mcp_gateway.errors import InstallFailed, InvalidRequest
+from mcp_gateway.installer.base import InstallResult, InstallSpec
+from mcp_gateway.installer.process import LineCallback, minimal_env, run_checked
+from mcp_gateway.installer.registry import python_latest_version
+from mcp_gateway.installer.validation import (
+    ensure_inside,
+    python_requirement_suffix,
+    validate_index_url,
+    validate_pypi_name,
+    validate_python_module,
+)
+
+# Runs inside the new venv (argv, isolated mode): exact version and console scripts.
+_METADATA_SCRIPT = (
+    "import importlib.metadata as m, json, sys\n"
+    "d = m.distribution(sys.argv[1])\n"
+    "print(json.dumps({'version': d.version, 'scripts': sorted(e.name for e in d.entry_points "
+    "if e.group == 'console_scripts')}))\n"
+)
+
+
+def find_uv() -> str | None:
+    """``uv`` on PATH, else beside the gateway's own interpreter (a venv install of uv)."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+class PythonInstaller:
+    """Installs PyPI distributions into ``<root>/<server>/<attempt>`` venvs."""
+
+    runtime = Runtime.PYTHON
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        timeout: float,
+        python_bin: str | None = None,
+        index_url: str | None = None,
+        extra_index_url: str | None = None,
+        use_uv: bool | None = None,
+    ) -> None:
+        """``use_uv``: None picks uv when found, True requires it, False forces venv + pip."""
+        self.root = root
+        self.timeout = timeout
+        self.python_bin = python_bin or sys.executable
+        self.index_url = validate_index_url(index_url, "pipIndexUrl")
+        self.extra_index_url = validate_index_url(extra_index_url, "pipExtraIndexUrl")
+        self.uv_bin = find_uv() if use_uv is not False else None
+        if use_uv and self.uv_bin is None:
+            raise InstallFailed("uv was requested but is not installed")
+
+    def validate(self, spec: InstallSpec) -> InstallSpec:
+        validate_pypi_name(spec.name)
+        python_requirement_suffix(spec.version)
+        validate_python_module(spec.python_module)
+        validate_index_url(spec.index_url, "pipIndexUrl")
+        validate_index_url(spec.extra_index_url, "pipExtraIndexUrl")
+        if spec.allow_scripts:
+            raise InvalidRequest("allowScripts applies to npm packages only")
+        return spec
+
+    def _indexes(self, spec: InstallSpec) -> list[str]:
+        args: list[str] = []
+        index = spec.index_url or self.index_url
+        extra = spec.extra_index_url or self.extra_index_url
+        if index:
+            args += ["--index-url", index]
+        if extra:
+            args += ["--extra-index-url", extra]
+        return args
+
+    async def install(
+        self, spec: InstallSpec, target: Path, *, on_line: LineCallback | None = None
+    ) -> InstallResult:
+        """Create a venv at ``target`` and install ``spec`` into it.
+
+        Raises InvalidRequest for bad input, InstallFailed (with the bounded log) when the venv
+        or the install fails or times out, or no command can be derived.
+        """
+        self.validate(spec)
+        venv = ensure_inside(target, self.root)
+        python = venv / "bin" / "python"
+        requirement = spec.name + (python_requirement_suffix(spec.version) or "")
+        # No pip/uv config files: an operator's pip.conf must not redirect installs.
+        env = minimal_env({"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"})
+        what = f"install of {spec.name}"
+        logs: list[str] = []
+        if self.uv_bin:
+            steps = [
+                [self.uv_bin, "venv", "--no-config", "--python", self.python_bin, str(venv)],
+                [self.uv_bin, "pip", "install", "--no-config", "--python", str(python)]
+                + self._indexes(spec)
+                + [requirement],
+            ]
+        else:
+            steps = [
+                [self.python_bin, "-m", "venv", str(venv)],
+                [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+                + self._indexes(spec)
+                + [requirement],
+            ]
+        for argv in steps:
+            result = await run_checked(
+                argv, time_limit=self.timeout, what=what, cwd=venv, env=env, on_line=on_line
+            )
+            logs.append(result.output)
+        meta = await run_checked(
+            [str(python), "-I", "-c", _METADATA_SCRIPT, spec.name],
+            time_limit=min(self.timeout, 60.0),
+            what=f"reading the metadata of {spec.name}",
+            cwd=venv,
+            env=env,
+        )
+        log = "".join(logs)[-64 * 1024 :]
+        try:
+            info = json.loads(meta.output.strip().splitlines()[-1])
+            version = str(info["version"])
+            scripts = [str(s) for s in info["scripts"]]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise InstallFailed(f"cannot read the installed version of {spec.name}", log) from exc
+        command, args = self._command(spec, venv, scripts)
+        return InstallResult(spec.name, version, venv, command, args, log)
+
+    def _command(
+        self, spec: InstallSpec, venv: Path, scripts: list[str]
+    ) -> tuple[str | None, tuple[str, ...]]:
+        if spec.python_module:
+            return str(venv / "bin" / "python"), ("-m", spec.python_module)
+        wanted = canonicalize_name(spec.name)
+        named = [s for s in scripts if canonicalize_name(s) == wanted]
+        if named:
+            script = named[0]
+        elif len(scripts) == 1:
+            script = scripts[0]
+        elif not scripts:
+            return None, ()
+        else:
+            raise InstallFailed(
+                f"{spec.name} has several console scripts ({', '.join(scripts)}); "
+                "give pythonModule or command"
+            )
+        return str(ensure_inside(venv / "bin" / script, venv)), ()
+
+    async def latest_version(self, spec: InstallSpec) -> str:
+        return await python_latest_version(
+            validate_pypi_name(spec.name),
+            spec.index_url or self.index_url,
+            spec.extra_index_url or self.extra_index_url,
+        )
+
+    def is_newer(self, candidate: str, installed: str) -> bool:
+        try:
+            return Version(candidate) > Version(installed)
+        except InvalidVersion:
+            return False
