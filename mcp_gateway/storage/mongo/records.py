@@ -1,0 +1,140 @@
+"""MongoDB adapter for the non-secret ports: servers, sessions, packages, API keys, audit."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
+from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
+from mcp_gateway.storage.codec import from_doc, to_doc
+from mcp_gateway.storage.mongo.client import Document, converted, upsert
+
+T = TypeVar("T")
+
+NO_ID = {"_id": 0}
+
+
+class MongoRecordsMixin:
+    _db: AsyncDatabase[Document]
+
+    async def _find(
+        self,
+        cls: type[T],
+        collection: str,
+        query: Document,
+        sort: list[tuple[str, Any]],
+        limit: int = 0,
+    ) -> list[T]:
+        with converted():
+            cursor = self._db[collection].find(query, NO_ID, sort=sort, limit=limit)
+            return [from_doc(cls, doc) async for doc in cursor]
+
+    async def _find_one(self, cls: type[T], collection: str, query: Document) -> T | None:
+        with converted():
+            doc = await self._db[collection].find_one(query, NO_ID)
+        return from_doc(cls, doc) if doc is not None else None
+
+    async def _upsert(self, collection: str, query: Document, doc: Document) -> None:
+        await upsert(self._db[collection], query, doc)
+
+    async def _delete(self, collection: str, query: Document, many: bool = False) -> int:
+        with converted():
+            coll = self._db[collection]
+            result = await (coll.delete_many(query) if many else coll.delete_one(query))
+        return result.deleted_count
+
+    # -- servers ---------------------------------------------------------------------------
+
+    async def create_server(self, server: ServerConfig) -> None:
+        with converted(lambda: ServerAlreadyExists(server.name)):
+            await self._db["servers"].insert_one(to_doc(server))
+
+    async def update_server(self, server: ServerConfig) -> None:
+        with converted():
+            result = await self._db["servers"].replace_one({"name": server.name}, to_doc(server))
+        if result.matched_count == 0:
+            raise ServerNotFound(server.name)
+
+    async def get_server(self, name: str) -> ServerConfig | None:
+        return await self._find_one(ServerConfig, "servers", {"name": name})
+
+    async def list_servers(self) -> list[ServerConfig]:
+        return await self._find(ServerConfig, "servers", {}, [("name", ASCENDING)])
+
+    async def delete_server(self, name: str) -> bool:
+        return await self._delete("servers", {"name": name}) > 0
+
+    # -- upstream sessions -----------------------------------------------------------------
+
+    async def put_session(self, session: UpstreamSession) -> None:
+        key = {"server": session.server, "scope": session.scope}
+        await self._upsert("sessions", key, to_doc(session))
+
+    async def get_session(self, server: str, scope: str) -> UpstreamSession | None:
+        return await self._find_one(UpstreamSession, "sessions", {"server": server, "scope": scope})
+
+    async def delete_session(self, server: str, scope: str) -> bool:
+        return await self._delete("sessions", {"server": server, "scope": scope}) > 0
+
+    async def delete_server_sessions(self, server: str) -> int:
+        return await self._delete("sessions", {"server": server}, many=True)
+
+    # -- packages --------------------------------------------------------------------------
+
+    async def put_package(self, package: PackageRecord) -> None:
+        await self._upsert("packages", {"server_name": package.server_name}, to_doc(package))
+
+    async def get_package(self, server_name: str) -> PackageRecord | None:
+        return await self._find_one(PackageRecord, "packages", {"server_name": server_name})
+
+    async def find_packages_by_name(self, name: str) -> list[PackageRecord]:
+        return await self._find(
+            PackageRecord, "packages", {"name": name}, [("server_name", ASCENDING)]
+        )
+
+    async def list_packages(self) -> list[PackageRecord]:
+        return await self._find(PackageRecord, "packages", {}, [("server_name", ASCENDING)])
+
+    async def delete_package(self, server_name: str) -> bool:
+        return await self._delete("packages", {"server_name": server_name}) > 0
+
+    # -- API keys --------------------------------------------------------------------------
+
+    async def create_api_key(self, key: ApiKeyRecord) -> None:
+        with converted(lambda: Conflict(f"API key {key.id!r} (or its hash) already exists")):
+            await self._db["api_keys"].insert_one(to_doc(key))
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        return await self._find_one(ApiKeyRecord, "api_keys", {"key_hash": key_hash})
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        return await self._find(
+            ApiKeyRecord, "api_keys", {}, [("created_at", ASCENDING), ("id", ASCENDING)]
+        )
+
+    async def delete_api_key(self, key_id: str) -> bool:
+        return await self._delete("api_keys", {"id": key_id}) > 0
+
+    async def count_api_keys(self) -> int:
+        with converted():
+            return await self._db["api_keys"].count_documents({})
+
+    async def touch_api_key(self, key_id: str, when: float) -> None:
+        with converted():
+            await self._db["api_keys"].update_one({"id": key_id}, {"$set": {"last_used_at": when}})
+
+    # -- audit -----------------------------------------------------------------------------
+
+    async def append_audit(self, event: AuditEvent) -> None:
+        with converted():
+            await self._db["audit"].insert_one(to_doc(event))
+
+    async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
+        if limit <= 0:
+            return []
+        sort = [("ts", DESCENDING), ("_id", DESCENDING)]
+        return await self._find(AuditEvent, "audit", {}, sort, limit=limit)

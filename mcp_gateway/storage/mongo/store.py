@@ -1,0 +1,44 @@
+"""The MongoDB store: every port of :mod:`mcp_gateway.storage.ports` on one database."""
+
+from __future__ import annotations
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from mcp_gateway.storage.mongo.client import Document, converted, make_client, prepare
+from mcp_gateway.storage.mongo.records import MongoRecordsMixin
+from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
+
+
+class MongoStore(MongoRecordsMixin, MongoSecretsMixin):
+    """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
+
+    backend = "mongodb"
+
+    def __init__(self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document]) -> None:
+        self._client = client
+        self._db = db
+
+    @classmethod
+    async def open(cls, uri: str, database: str, io_timeout: float = 5.0) -> MongoStore:
+        """Connect, create indexes and check the schema version.
+
+        Raises ConfigError (malformed URI, newer schema) or StoreUnavailable (unreachable
+        within ``io_timeout`` seconds).
+        """
+        client = make_client(uri, io_timeout)
+        try:
+            db = client[database]
+            await prepare(db)
+        except BaseException:
+            await client.close()
+            raise
+        return cls(client, db)
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless MongoDB answers within the timeout."""
+        with converted():
+            await self._db.command("ping")
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,76 @@
+"""SQLite schema and its migrations.
+
+``MIGRATIONS[i]`` brings the schema from version ``i`` to ``i + 1``; the applied versions are
+recorded in ``schema_version``. Append new migrations, never edit a released one.
+
+Records are stored as one JSON document per row (encoded by :mod:`mcp_gateway.storage.codec`)
+next to the key columns that are indexed or constrained. Secrets are the exception: their
+ciphertext is a BLOB column so the per-call fetch never parses JSON.
+
+No FOREIGN KEY constraints are declared although ``foreign_keys`` is on: the ports let callers
+set a secret or session for a server before or after its definition exists (callers purge with
+``delete_server_*``), and MongoDB could not enforce them, so the contract stays identical.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE servers (
+            name TEXT PRIMARY KEY,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        # The primary key (username, server, name) is the index the per-call fetch uses.
+        """CREATE TABLE secrets (
+            username TEXT NOT NULL,
+            server TEXT NOT NULL,
+            name TEXT NOT NULL,
+            ciphertext BLOB NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (username, server, name)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX secrets_by_server ON secrets (server)",
+        """CREATE TABLE oauth_tokens (
+            server TEXT NOT NULL,
+            username TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (server, username)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE sessions (
+            server TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (server, scope)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE packages (
+            server_name TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX packages_by_name ON packages (name)",
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_ts ON audit (ts DESC, seq DESC)",
+        """CREATE TABLE leases (
+            key TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at REAL NOT NULL
+)"""

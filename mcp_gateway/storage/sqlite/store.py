@@ -1,0 +1,37 @@
+"""The embedded SQLite store: every port of :mod:`mcp_gateway.storage.ports` on one file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp_gateway.storage.sqlite.db import SqliteDatabase
+from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
+from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
+
+
+class SqliteStore(SqliteRecordsMixin, SqliteSecretsMixin):
+    """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
+
+    backend = "sqlite"
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, data_dir: Path, busy_timeout: float = 5.0) -> SqliteStore:
+        """Open (creating dir, file and schema if missing).
+
+        Raises ConfigError naming the path when the data dir is not usable.
+        """
+        return cls(await SqliteDatabase.open(data_dir, busy_timeout))
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        await self._db.ping()
+
+    async def aclose(self) -> None:
+        await self._db.aclose()
