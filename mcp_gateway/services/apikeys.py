@@ -1,0 +1,148 @@
+"""API keys: create (shown once), list, revoke, authenticate, and the bootstrap admin key."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets as pysecrets
+import time
+from pathlib import Path
+
+from mcp_gateway.config import Settings
+from mcp_gateway.crypto.apikeys import generate_api_key, hash_api_key, key_prefix
+from mcp_gateway.domain.names import validate_username
+from mcp_gateway.domain.records import ApiKeyRecord, Role
+from mcp_gateway.errors import ConfigError, InvalidRequest, NotFound, Unauthenticated
+from mcp_gateway.services.principal import Principal
+from mcp_gateway.storage.ports import ApiKeyStore
+
+ADMIN_KEY_FILE = "admin-api-key"
+ENV_ADMIN_NAME = "MCPGW_ADMIN_API_KEY"
+BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"
+# Authenticated keys are cached this long; a revoke in this process clears them at once,
+# a revoke by another process sharing the store takes effect within this many seconds.
+CACHE_TTL = 10.0
+_CACHE_MAX = 4096
+_MAX_NAME = 64
+
+
+def _principal(record: ApiKeyRecord) -> Principal:
+    return Principal(key_id=record.id, name=record.name, role=record.role, username=record.username)
+
+
+class ApiKeyService:
+    def __init__(self, store: ApiKeyStore, *, cache_ttl: float = CACHE_TTL) -> None:
+        self._store = store
+        self._ttl = cache_ttl
+        self._cache: dict[str, tuple[Principal, float]] = {}  # key hash -> (principal, expiry)
+
+    async def create(
+        self, name: str, role: Role | str, username: str | None = None
+    ) -> tuple[ApiKeyRecord, str]:
+        """A new key; returns its record and the full key, which is never retrievable again.
+
+        ``user`` keys need a ``username``; admin and service keys must not have one.
+        Raises InvalidRequest.
+        """
+        name = name.strip()
+        if not name or len(name) > _MAX_NAME or not name.isprintable():
+            raise InvalidRequest(f"key name must be 1-{_MAX_NAME} printable characters")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise InvalidRequest("role must be one of: admin, service, user") from None
+        if role is Role.USER:
+            if username is None:
+                raise InvalidRequest("a user key needs the username it is bound to")
+            validate_username(username)
+        elif username is not None:
+            raise InvalidRequest(f"a {role.value} key acts for any username: omit username")
+        key = generate_api_key()
+        record = ApiKeyRecord(
+            id=pysecrets.token_hex(8),
+            name=name,
+            role=role,
+            key_hash=hash_api_key(key),
+            prefix=key_prefix(key),
+            username=username,
+            created_at=time.time(),
+        )
+        await self._store.create_api_key(record)
+        return record, key
+
+    async def list(self) -> list[ApiKeyRecord]:
+        return await self._store.list_api_keys()
+
+    async def revoke(self, key_id: str) -> None:
+        """Delete a key; it stops working at once in this process. Raises NotFound."""
+        if not await self._store.delete_api_key(key_id):
+            raise NotFound(f"API key {key_id!r} not found")
+        for key_hash, (principal, _) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[key_hash]
+
+    async def authenticate(self, key: str) -> Principal:
+        """The principal behind a presented key. Raises Unauthenticated (unknown or revoked)."""
+        key_hash = hash_api_key(key)
+        now = time.monotonic()
+        hit = self._cache.get(key_hash)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        record = await self._store.get_api_key_by_hash(key_hash)
+        # The store looked the hash up by index; compare again in constant time regardless.
+        if record is None or not hmac.compare_digest(record.key_hash, key_hash):
+            self._cache.pop(key_hash, None)
+            raise Unauthenticated("invalid or revoked API key")
+        principal = _principal(record)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[key_hash] = (principal, now + self._ttl)
+        return principal
+
+    async def bootstrap(self, settings: Settings) -> str | None:
+        """Make sure an admin can log in.
+
+        With ``MCPGW_ADMIN_API_KEY`` set, ensure an admin key with that hash exists (returns
+        None; ConfigError if it is shorter than 16 characters). Otherwise, on an empty key
+        store, create an admin key, write it to ``<data dir>/admin-api-key`` (mode 0600) and
+        return a one-line message carrying it for the operator (printed once). Returns None
+        when nothing was created.
+        """
+        configured = settings.http.admin_api_key
+        if configured is not None:
+            key = configured.get_secret_value()
+            if len(key) < 16:
+                raise ConfigError(f"{ENV_ADMIN_NAME} must be at least 16 characters")
+            key_hash = hash_api_key(key)
+            if await self._store.get_api_key_by_hash(key_hash) is None:
+                await self._store.create_api_key(
+                    ApiKeyRecord(
+                        id="env-admin-" + key_hash[:8],
+                        name=ENV_ADMIN_NAME,
+                        role=Role.ADMIN,
+                        key_hash=key_hash,
+                        prefix=key[:4] + "...",
+                        created_at=time.time(),
+                    )
+                )
+            return None
+        if await self._store.count_api_keys() > 0:
+            return None
+        record, key = await self.create(BOOTSTRAP_ADMIN_NAME, Role.ADMIN)
+        path = settings.store.data_dir / ADMIN_KEY_FILE
+        _write_private(path, key + "\n")
+        return (
+            f"mcp-gateway: created admin API key {record.id} (shown once, also saved to {path}): "
+            f"{key}"
+        )
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, content.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

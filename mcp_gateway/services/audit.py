@@ -1,0 +1,115 @@
+"""The audit trail, written off the request path.
+
+``record()`` puts an event on a bounded in-memory queue and returns at once; a background task
+drains it into the store in batches. When the queue is full (the store is slow or down) events
+are dropped and counted, never allowed to slow or fail a tool call. Leaving the context flushes
+what is queued (bounded by ``flush_timeout``).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from mcp_gateway.domain.records import AuditEvent
+from mcp_gateway.errors import GatewayError
+from mcp_gateway.storage.ports import AuditStore
+
+log = logging.getLogger("mcp_gateway.audit")
+
+QUEUE_SIZE = 10_000
+BATCH = 256
+
+
+class AuditLog:
+    """Async context manager owning the drain task. Counters: ``written``, ``dropped``,
+    ``failed`` (store errors)."""
+
+    def __init__(
+        self, store: AuditStore, *, queue_size: int = QUEUE_SIZE, flush_timeout: float = 5.0
+    ) -> None:
+        self._store = store
+        self._queue_size = queue_size
+        self._flush_timeout = flush_timeout
+        self._send: MemoryObjectSendStream[AuditEvent] | None = None
+        self._receive: MemoryObjectReceiveStream[AuditEvent] | None = None
+        self._tg: TaskGroup | None = None
+        self._drained = anyio.Event()
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+
+    async def __aenter__(self) -> Self:
+        send, receive = anyio.create_memory_object_stream[AuditEvent](self._queue_size)
+        self._drained = anyio.Event()
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._receive = receive
+        self._tg.start_soon(self._drain, receive)
+        self._send = send
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        send, self._send = self._send, None
+        tg, self._tg = self._tg, None
+        if send is not None:
+            send.close()  # the drain task writes what is queued, then ends
+        if tg is not None:
+            tg.start_soon(self._flush_deadline, tg)
+            await tg.__aexit__(None, None, None)
+
+    async def _flush_deadline(self, tg: TaskGroup) -> None:
+        with anyio.move_on_after(self._flush_timeout) as scope:
+            await self._drained.wait()
+        if scope.cancelled_caught:
+            log.warning("audit: flush timed out; %d queued events not written", self.pending)
+        tg.cancel_scope.cancel()
+
+    def record(self, event: AuditEvent) -> None:
+        """Queue ``event``; never blocks, never raises (drops and counts when full or closed)."""
+        send = self._send
+        if send is None:
+            self.dropped += 1
+            return
+        try:
+            send.send_nowait(event)
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self.dropped += 1
+
+    @property
+    def pending(self) -> int:
+        receive = self._receive
+        return 0 if receive is None else receive.statistics().current_buffer_used
+
+    async def _drain(self, receive: MemoryObjectReceiveStream[AuditEvent]) -> None:
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < BATCH:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await self._write(batch)
+        self._drained.set()
+
+    async def _write(self, batch: list[AuditEvent]) -> None:
+        for event in batch:
+            try:
+                await self._store.append_audit(event)
+            except GatewayError as exc:  # the store is down: count, never crash the drain
+                self.failed += 1
+                if self.failed == 1 or self.failed % 1000 == 0:
+                    log.warning("audit: %d events not written (%s)", self.failed, exc.code)
+            else:
+                self.written += 1

@@ -1,0 +1,173 @@
+"""Tool calls: the hot path (server lookup, secret injection, pool call, redaction, audit)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from mcp_types import CallToolResult, Tool
+
+from mcp_gateway.domain.records import AuditEvent
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
+from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
+from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.injection import hidden_arguments, hide_parameters
+from mcp_gateway.services.principal import Principal
+from mcp_gateway.services.redaction import redact, redact_json
+from mcp_gateway.services.secrets import SecretService
+from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.upstream_port import UpstreamPort
+from mcp_gateway.storage.ports import SecretStore, ServerStore
+
+log = logging.getLogger("mcp_gateway.tools")
+
+# (server label, outcome, seconds): e.g. Prometheus metrics. Unknown servers are labelled "-"
+# so a caller cannot grow label sets with made-up names.
+CallObserver = Callable[[str, str, float], None]
+
+
+class ToolsStore(ServerStore, SecretStore, Protocol):
+    pass
+
+
+class ToolCallService:
+    def __init__(
+        self,
+        store: ToolsStore,
+        secrets: SecretService,
+        pool: UpstreamPort,
+        audit: AuditLog,
+        *,
+        servers: ServerService | None = None,
+    ) -> None:
+        self._store = store
+        self._secrets = secrets
+        self._pool = pool
+        self._audit = audit
+        self._servers = servers
+        self.observers: list[CallObserver] = []
+
+    async def _server(self, name: str) -> ServerConfig:
+        if self._servers is not None:
+            return await self._servers.config(name)
+        server = await self._store.get_server(name)
+        if server is None:
+            raise ServerNotFound(name)
+        return server
+
+    async def call(
+        self,
+        principal: Principal,
+        username: str,
+        server_name: str,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        request_id: str = "",
+    ) -> CallToolResult:
+        """Call ``tool`` on ``server_name`` as ``username`` with that user's secrets injected.
+
+        A tool's own failure is a result with ``isError`` (redacted). Raises ServerNotFound,
+        ServerDisabled, MissingSecret, Upstream* (messages redacted), StoreUnavailable.
+        Every call, whatever its outcome, is counted and audited (never argument values).
+        """
+        started = time.perf_counter()
+        outcome = "ok"
+        label = "-"
+        values: tuple[str, ...] = ()
+        try:
+            server = await self._server(server_name)
+            label = server.name
+            if not server.enabled:
+                raise ServerDisabled(server.name)
+            injection = await self._secrets.injection(server, username)
+            values = injection.values
+            result = await self._pool.call_tool(
+                server,
+                tool,
+                injection.apply_args(arguments) if injection.args else arguments,
+                username=username,
+                env=injection.env or None,
+                headers=injection.headers or None,
+            )
+            if result.is_error:
+                outcome = "tool_error"
+                if values:
+                    result = _redact_result(result, values)
+            return result
+        except GatewayError as exc:
+            outcome = exc.code
+            if values and any(v in exc.message for v in values):
+                exc.message = redact(exc.message, values)
+                exc.args = (exc.message,)
+            raise
+        except Exception as exc:
+            # A foreign exception's text may carry arguments or secrets: keep only its type.
+            outcome = "internal_error"
+            log.error("tool call %s/%s failed with %s", label, tool, type(exc).__name__)
+            raise GatewayError(f"internal error during tool call ({type(exc).__name__})") from None
+        except BaseException:
+            outcome = "cancelled"  # the client went away or the gateway is shutting down
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self._audit.record(
+                AuditEvent(
+                    ts=time.time(),
+                    request_id=request_id,
+                    actor=principal.key_id,
+                    role=principal.role.value,
+                    action="tool_call",
+                    username=username,
+                    server=server_name if label != "-" else None,
+                    tool=tool[:200],
+                    duration_ms=round(elapsed * 1000, 3),
+                    outcome=outcome,
+                )
+            )
+            for observe in self.observers:
+                observe(label, outcome, elapsed)
+
+    async def list_tools(self, username: str) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Every enabled server's tools as MCP JSON, without the arguments the gateway injects
+        for ``username``. Servers not connected yet list no tools."""
+        out: list[tuple[str, list[dict[str, Any]]]] = []
+        states = self._pool.statuses()
+        for server in await self._store.list_servers():
+            if not server.enabled:
+                continue
+            state = states.get(server.name)
+            tools: tuple[Tool, ...] | list[Tool] | None = state.tools if state else None
+            if tools is None and session_scope(server, username) != SHARED_SCOPE:
+                tools = await self._user_tools(server, username)
+            names = await self._store.list_secret_names(username, server.name)
+            hidden = hidden_arguments(server, names)
+            out.append((server.name, [_tool_json(t, hidden) for t in tools or ()]))
+        return out
+
+    async def _user_tools(self, server: ServerConfig, username: str) -> list[Tool]:
+        try:
+            injection = await self._secrets.injection(server, username)
+            return await self._pool.list_tools(
+                server,
+                username=username,
+                env=injection.env or None,
+                headers=injection.headers or None,
+            )
+        except GatewayError as exc:  # one unreachable server must not fail the whole listing
+            log.info("tools of %s for a user unavailable: %s", server.name, exc.code)
+            return []
+
+
+def _tool_json(tool: Tool, hidden: frozenset[str]) -> dict[str, Any]:
+    data = tool.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if hidden:
+        data["inputSchema"] = hide_parameters(data.get("inputSchema") or {}, hidden)
+    return data
+
+
+def _redact_result(result: CallToolResult, values: tuple[str, ...]) -> CallToolResult:
+    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return CallToolResult.model_validate(redact_json(data, values))

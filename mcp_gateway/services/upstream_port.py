@@ -1,0 +1,47 @@
+"""The part of the upstream pool the services use (``upstream.pool.UpstreamPool`` fits it)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from mcp_types import CallToolResult, Tool
+
+from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.upstream.state import ServerState
+
+
+class UpstreamPort(Protocol):
+    async def apply(self, server: ServerConfig) -> None:
+        """Start, restart (connection settings changed), stop (disabled) or keep ``server``."""
+
+    async def remove(self, name: str) -> None:
+        """Stop every session of ``name`` and forget it."""
+
+    async def call_tool(
+        self,
+        server: ServerConfig,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (per-server call timeout)
+    ) -> CallToolResult: ...
+
+    async def list_tools(
+        self,
+        server: ServerConfig,
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Tool]: ...
+
+    async def invalidate_user(self, server_name: str, username: str) -> None:
+        """Drop ``username``'s per-user sessions of a server (its secrets changed)."""
+
+    def status(self, name: str) -> ServerState: ...
+
+    def statuses(self) -> dict[str, ServerState]: ...
