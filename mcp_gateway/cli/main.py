@@ -1,12 +1,24 @@
-"""The ``mcp-gateway`` command: one typer sub-app per module, combined with ``add_typer``."""
+"""The ``mcp-gateway`` command: one typer sub-app per module, combined with ``add_typer``.
+
+``serve`` and ``keys`` work on this host's settings; ``apikeys create --local`` on the store;
+every other command talks to a running gateway over HTTP (``--url``/``MCPGW_URL``,
+``--api-key``/``MCPGW_API_KEY``). Exit codes: 0 success, 1 the gateway answered an error,
+2 usage or connection errors.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from mcp_gateway import __version__
+from mcp_gateway.cli.apikeys import apikeys_app
 from mcp_gateway.cli.keys import keys_app
+from mcp_gateway.cli.packages import packages_app
+from mcp_gateway.cli.secrets import secrets_app
 from mcp_gateway.cli.serve import serve_app
+from mcp_gateway.cli.servers import servers_app
+from mcp_gateway.cli.status import status
+from mcp_gateway.cli.tools import tools_app
 
 app = typer.Typer(
     name="mcp-gateway",
@@ -16,6 +28,12 @@ app = typer.Typer(
 )
 app.add_typer(serve_app, name="serve")
 app.add_typer(keys_app, name="keys", help="Generate and rotate secret-encryption keys.")
+app.add_typer(servers_app, name="servers", help="Manage upstream MCP servers.")
+app.add_typer(tools_app, name="tools", help="List and call tools.")
+app.add_typer(secrets_app, name="secrets", help="Manage users' encrypted secrets.")
+app.add_typer(packages_app, name="packages", help="Install and upgrade MCP server packages.")
+app.add_typer(apikeys_app, name="apikeys", help="Manage API keys.")
+app.command("status")(status)
 
 
 @app.command()
