@@ -1,0 +1,197 @@
+"""Authorization-server discovery: RFC 9728 protected-resource metadata, then RFC 8414.
+
+Every fetch goes through the guarded client (:mod:`.ssrf`); redirects are followed by hand, at
+most :data:`~.ssrf.MAX_REDIRECTS`, GET only, each hop re-checked (the network backend checks the
+address of every connection, :meth:`SsrfGuard.check_url` the scheme of every hop).
+
+Configuration on the server definition (``extra["oauth"]``, never secret) overrides discovery::
+
+    {"tokenEndpoint": ..., "authorizationEndpoint": ..., "registrationEndpoint": ...,
+     "issuer": ..., "clientId": ..., "scopes": "a b" | ["a", "b"], "resource": ...,
+     "tokenEndpointAuthMethod": "none" | "client_secret_post" | "client_secret_basic",
+     "resourceMetadataUrl": ...}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx2
+from mcp.client.auth.utils import (
+    build_oauth_authorization_server_metadata_discovery_urls,
+    build_protected_resource_metadata_discovery_urls,
+)
+
+from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.errors import UpstreamError
+from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, SsrfGuard
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_METADATA_BYTES = 256 * 1024
+
+
+class DiscoveryFailed(UpstreamError):
+    """No usable authorization-server metadata could be found for a server."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthServerMetadata:
+    """What the gateway needs to know about one authorization server (all non-secret)."""
+
+    token_endpoint: str
+    authorization_endpoint: str | None = None
+    registration_endpoint: str | None = None
+    issuer: str | None = None
+    resource: str | None = None
+    scopes_supported: tuple[str, ...] = ()
+    auth_methods_supported: tuple[str, ...] = ()
+    code_challenge_methods: tuple[str, ...] = ()
+
+    def to_meta(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any] | None) -> AuthServerMetadata | None:
+        if not meta or not isinstance(meta.get("token_endpoint"), str):
+            return None
+        return cls(
+            token_endpoint=meta["token_endpoint"],
+            authorization_endpoint=meta.get("authorization_endpoint"),
+            registration_endpoint=meta.get("registration_endpoint"),
+            issuer=meta.get("issuer"),
+            resource=meta.get("resource"),
+            scopes_supported=tuple(meta.get("scopes_supported") or ()),
+            auth_methods_supported=tuple(meta.get("auth_methods_supported") or ()),
+            code_challenge_methods=tuple(meta.get("code_challenge_methods") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOAuthConfig:
+    """``extra["oauth"]`` of a server definition, parsed."""
+
+    enabled: bool = False
+    token_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    registration_endpoint: str | None = None
+    issuer: str | None = None
+    client_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    resource: str | None = None
+    auth_method: str | None = None
+    resource_metadata_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, server: ServerConfig) -> ServerOAuthConfig:
+        raw = server.extra.get("oauth")
+        auth_type = str(server.extra.get("mcpAuthType") or server.extra.get("authType") or "")
+        if not isinstance(raw, dict):
+            return cls(enabled=auth_type.lower() in ("oauth", "oauth2"))
+        scopes = raw.get("scopes") or ()
+        if isinstance(scopes, str):
+            scopes = scopes.split()
+        return cls(
+            enabled=raw.get("enabled", True) is not False,
+            token_endpoint=raw.get("tokenEndpoint"),
+            authorization_endpoint=raw.get("authorizationEndpoint"),
+            registration_endpoint=raw.get("registrationEndpoint"),
+            issuer=raw.get("issuer"),
+            client_id=raw.get("clientId"),
+            scopes=tuple(str(s) for s in scopes),
+            resource=raw.get("resource"),
+            auth_method=raw.get("tokenEndpointAuthMethod"),
+            resource_metadata_url=raw.get("resourceMetadataUrl"),
+        )
+
+    def configured_metadata(self, server: ServerConfig) -> AuthServerMetadata | None:
+        if not self.token_endpoint:
+            return None
+        return AuthServerMetadata(
+            token_endpoint=self.token_endpoint,
+            authorization_endpoint=self.authorization_endpoint,
+            registration_endpoint=self.registration_endpoint,
+            issuer=self.issuer,
+            resource=self.resource or canonical_resource(server.url),
+        )
+
+
+def canonical_resource(url: str | None) -> str | None:
+    """RFC 8707 resource indicator for an MCP server URL: no fragment, lower-case host."""
+    if not url:
+        return None
+    parsed = httpx2.URL(url)
+    return str(parsed.copy_with(fragment=None, host=parsed.host.lower()))
+
+
+async def get_json(client: httpx2.AsyncClient, guard: SsrfGuard, url: str) -> dict[str, Any] | None:
+    """GET a JSON object, following at most MAX_REDIRECTS redirects by hand.
+
+    Returns None for a 4xx answer (the caller tries the next well-known URL). Raises
+    BlockedDestination for a refused hop, DiscoveryFailed for other failures.
+    """
+    target = guard.check_url(url)
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            response = await client.get(target, headers={"Accept": "application/json"})
+        except httpx2.HTTPError as exc:
+            raise DiscoveryFailed(
+                f"OAuth metadata at host {target.host!r} is unreachable ({type(exc).__name__})"
+            ) from exc
+        if response.status_code in _REDIRECTS and "location" in response.headers:
+            target = guard.check_url(target.join(response.headers["location"]))
+            continue
+        if 400 <= response.status_code < 500:
+            return None
+        if response.status_code != 200 or len(response.content) > _MAX_METADATA_BYTES:
+            raise DiscoveryFailed(
+                f"OAuth metadata at host {target.host!r} answered HTTP {response.status_code}"
+            )
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+    raise DiscoveryFailed(f"too many redirects fetching OAuth metadata from {target.host!r}")
+
+
+async def discover(
+    client: httpx2.AsyncClient,
+    guard: SsrfGuard,
+    server_url: str,
+    resource_metadata_url: str | None = None,
+) -> AuthServerMetadata:
+    """Find the authorization server of the MCP server at ``server_url``.
+
+    Raises DiscoveryFailed when neither protected-resource nor AS metadata is usable,
+    BlockedDestination when a URL on the way is refused by the SSRF guard.
+    """
+    auth_server: str | None = None
+    resource = canonical_resource(server_url)
+    for url in build_protected_resource_metadata_discovery_urls(resource_metadata_url, server_url):
+        prm = await get_json(client, guard, url)
+        servers = prm.get("authorization_servers") if prm else None
+        if prm and isinstance(servers, list) and servers and isinstance(servers[0], str):
+            auth_server = servers[0]
+            if isinstance(prm.get("resource"), str):
+                resource = prm["resource"]
+            break
+    for url in build_oauth_authorization_server_metadata_discovery_urls(auth_server, server_url):
+        meta = await get_json(client, guard, url)
+        if meta and isinstance(meta.get("token_endpoint"), str):
+            guard.check_url(meta["token_endpoint"])
+            return AuthServerMetadata(
+                token_endpoint=meta["token_endpoint"],
+                authorization_endpoint=meta.get("authorization_endpoint"),
+                registration_endpoint=meta.get("registration_endpoint"),
+                issuer=meta.get("issuer"),
+                resource=resource,
+                scopes_supported=tuple(meta.get("scopes_supported") or ()),
+                auth_methods_supported=tuple(
+                    meta.get("token_endpoint_auth_methods_supported") or ()
+                ),
+                code_challenge_methods=tuple(meta.get("code_challenge_methods_supported") or ()),
+            )
+    raise DiscoveryFailed("no OAuth authorization-server metadata found for this server")
