@@ -4,30 +4,96 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from mcp_gateway.api import health
+from mcp_gateway.api.endpoint import Endpoint, routes
 from mcp_gateway.api.errors import EXCEPTION_HANDLERS
+from mcp_gateway.api.metrics import ApiMetrics
+from mcp_gateway.api.middleware import GatewayMiddleware
+from mcp_gateway.api.openapi import build_openapi
+from mcp_gateway.api.routes import apikeys, packages, secrets, servers, tools
 from mcp_gateway.runtime import Runtime
+
+
+def api_endpoints() -> list[Endpoint]:
+    """Every documented endpoint (the MCP endpoint and OAuth routes live elsewhere)."""
+    return [
+        Endpoint("GET", "/healthz", health.healthz, "Liveness, version, store and servers",
+                 "health", auth="none"),
+        Endpoint("GET", "/readyz", health.readyz, "200 when the store answers, else 503",
+                 "health", auth="none", errors=(503,)),
+        *tools.ENDPOINTS,
+        *servers.ENDPOINTS,
+        *secrets.ENDPOINTS,
+        *packages.ENDPOINTS,
+        *apikeys.ENDPOINTS,
+    ]  # fmt: skip
 
 
 def create_app(runtime: Runtime) -> Starlette:
     """Build the ASGI app. Its lifespan enters ``runtime`` unless the caller already has
     (``serve`` opens it first so start-up errors become one clean line, not a traceback)."""
+    metrics = ApiMetrics(runtime)
+    document: dict[str, Any] = {}
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    endpoints = [
+        *api_endpoints(),
+        Endpoint("GET", "/metrics", metrics.endpoint, "Prometheus metrics", "health",
+                 auth="none"),
+        Endpoint("GET", "/openapi.json", openapi, "This document", "health", auth="none"),
+    ]  # fmt: skip
+    document.update(build_openapi(endpoints))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if runtime.is_open:
-            yield
-            return
-        async with runtime:
-            yield
+        async with _opened(runtime):
+            observers = runtime.tools.observers
+            observers.append(metrics.observe_tool_call)
+            try:
+                yield
+            finally:
+                observers.remove(metrics.observe_tool_call)
 
+    http = runtime.settings.http
+    middleware = [
+        Middleware(GatewayMiddleware, max_body=http.max_body, trusted_proxies=http.trusted_proxies)
+    ]
+    if http.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=http.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id", "retry-after"],
+                max_age=600,
+            )
+        )
     app = Starlette(
-        routes=[*health.ROUTES],
+        routes=routes(endpoints),
+        middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.metrics = metrics
     return app
+
+
+@asynccontextmanager
+async def _opened(runtime: Runtime) -> AsyncIterator[None]:
+    if runtime.is_open:
+        yield
+        return
+    async with runtime:
+        yield

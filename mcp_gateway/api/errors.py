@@ -9,6 +9,7 @@ values (a body may hold a secret) and no traceback ever reaches a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,7 +36,7 @@ def error_response(
     code: str,
     message: str,
     extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"success": False, "error": message, "code": code}
     body.update(extra or {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from mcp_types import CallToolResult, Tool
@@ -63,7 +63,7 @@ class ToolCallService:
         username: str,
         server_name: str,
         tool: str,
-        arguments: Mapping[str, Any] | None,
+        arguments: dict[str, Any],
         *,
         request_id: str = "",
     ) -> CallToolResult:

@@ -22,7 +22,7 @@ class UpstreamPort(Protocol):
         self,
         server: ServerConfig,
         tool: str,
-        arguments: Mapping[str, Any] | None,
+        arguments: dict[str, Any],
         *,
         username: str,
         env: Mapping[str, str] | None = None,

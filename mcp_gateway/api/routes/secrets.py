@@ -1,0 +1,78 @@
+"""``/secrets``: scoped to the acting username (a user key: its own only)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mcp_gateway.api.auth import authenticate, runtime_of
+from mcp_gateway.api.endpoint import Endpoint
+from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.common import Ok
+from mcp_gateway.api.schemas.secrets import (
+    SecretDeleteRequest,
+    SecretNamesResponse,
+    SecretSetRequest,
+    SecretsQuery,
+)
+
+
+async def set_secret(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    body = await read_body(request, SecretSetRequest)
+    username = principal.acting_username(body.username)
+    await runtime_of(request).secrets.set(
+        username, body.server_name, body.secret_name, body.secret_value.get_secret_value()
+    )
+    return JSONResponse(Ok().model_dump(mode="json"))
+
+
+async def delete_secret(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    body = await read_body(request, SecretDeleteRequest)
+    username = principal.acting_username(body.username)
+    await runtime_of(request).secrets.delete(username, body.server_name, body.secret_name)
+    return JSONResponse(Ok().model_dump(mode="json"))
+
+
+async def list_secrets(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    query = read_query(request, SecretsQuery)
+    username = principal.acting_username(query.username)
+    names = await runtime_of(request).secrets.names(username, query.server_name)
+    body = SecretNamesResponse(username=username, server_name=query.server_name, secrets=names)
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/secrets/set",
+        set_secret,
+        "Store (encrypted) a secret for a username",
+        "secrets",
+        body=SecretSetRequest,
+        response=Ok,
+        errors=(400, 401, 403, 404, 413),
+    ),
+    Endpoint(
+        "POST",
+        "/secrets/delete",
+        delete_secret,
+        "Delete a secret of a username",
+        "secrets",
+        body=SecretDeleteRequest,
+        response=Ok,
+        errors=(400, 401, 403, 404, 413),
+    ),
+    Endpoint(
+        "GET",
+        "/secrets",
+        list_secrets,
+        "Secret names (never values) for a server",
+        "secrets",
+        query=SecretsQuery,
+        response=SecretNamesResponse,
+        errors=(400, 401, 403, 404),
+    ),
+]

@@ -1,0 +1,150 @@
+"""``/mcp/servers``: reading is open to every key (env/header values masked for non-admins);
+registering, changing and deleting servers is admin-only (a command line is code execution)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mcp_gateway.api.auth import authenticate, require_admin, runtime_of
+from mcp_gateway.api.endpoint import Endpoint
+from mcp_gateway.api.parsing import read_body
+from mcp_gateway.api.schemas.common import Ok
+from mcp_gateway.api.schemas.servers import (
+    ServerCreateRequest,
+    ServerListResponse,
+    ServerOut,
+    ServerResponse,
+    ServerUpdateRequest,
+)
+from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.services.servers import ServerView
+
+
+def _name(request: Request) -> str:
+    return validate_server_name(request.path_params["name"])
+
+
+def _one(view: ServerView, admin: bool) -> JSONResponse:
+    body = ServerResponse(server=ServerOut.of(view, admin=admin))
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+async def list_servers(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    views = await runtime_of(request).servers.list()
+    body = ServerListResponse(servers=[ServerOut.of(v, admin=principal.is_admin) for v in views])
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+async def get_server(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    view = await runtime_of(request).servers.get(_name(request))
+    return _one(view, principal.is_admin)
+
+
+async def create_server(request: Request) -> JSONResponse:
+    await require_admin(request)
+    body = await read_body(request, ServerCreateRequest)
+    view = await runtime_of(request).servers.create(body.to_domain())
+    return _one(view, True)
+
+
+async def update_server(request: Request) -> JSONResponse:
+    await require_admin(request)
+    name = _name(request)
+    body = await read_body(request, ServerUpdateRequest)
+    view = await runtime_of(request).servers.update(name, body.changes())
+    return _one(view, True)
+
+
+async def delete_server(request: Request) -> JSONResponse:
+    await require_admin(request)
+    await runtime_of(request).servers.delete(_name(request))
+    return JSONResponse(Ok().model_dump(mode="json"))
+
+
+async def enable_server(request: Request) -> JSONResponse:
+    await require_admin(request)
+    return _one(await runtime_of(request).servers.set_enabled(_name(request), True), True)
+
+
+async def disable_server(request: Request) -> JSONResponse:
+    await require_admin(request)
+    return _one(await runtime_of(request).servers.set_enabled(_name(request), False), True)
+
+
+_R = (400, 401, 404)
+_W = (400, 401, 403, 404)
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/mcp/servers",
+        list_servers,
+        "List servers with live status",
+        "servers",
+        response=ServerListResponse,
+        errors=(401,),
+    ),
+    Endpoint(
+        "GET",
+        "/mcp/servers/{name}",
+        get_server,
+        "One server with live status",
+        "servers",
+        response=ServerResponse,
+        errors=_R,
+    ),
+    Endpoint(
+        "POST",
+        "/mcp/servers",
+        create_server,
+        "Register and start a server",
+        "servers",
+        body=ServerCreateRequest,
+        response=ServerResponse,
+        auth="admin",
+        errors=(400, 401, 403, 409, 413),
+    ),
+    Endpoint(
+        "PUT",
+        "/mcp/servers/{name}",
+        update_server,
+        "Partial update; restarts the server if its connection settings changed",
+        "servers",
+        body=ServerUpdateRequest,
+        response=ServerResponse,
+        auth="admin",
+        errors=(*_W, 413),
+    ),
+    Endpoint(
+        "DELETE",
+        "/mcp/servers/{name}",
+        delete_server,
+        "Stop a server; remove it with its secrets, tokens and sessions",
+        "servers",
+        response=Ok,
+        auth="admin",
+        errors=_W,
+    ),
+    Endpoint(
+        "PUT",
+        "/mcp/servers/{name}/enable",
+        enable_server,
+        "Enable and start a server",
+        "servers",
+        response=ServerResponse,
+        auth="admin",
+        errors=_W,
+    ),
+    Endpoint(
+        "PUT",
+        "/mcp/servers/{name}/disable",
+        disable_server,
+        "Stop and disable a server",
+        "servers",
+        response=ServerResponse,
+        auth="admin",
+        errors=_W,
+    ),
+]

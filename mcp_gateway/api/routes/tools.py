@@ -1,0 +1,72 @@
+"""``POST /mcp/tool/call`` (the hot path) and ``GET /mcp/tools``."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_gateway.api.auth import authenticate, runtime_of
+from mcp_gateway.api.disconnect import unless_disconnected
+from mcp_gateway.api.endpoint import Endpoint
+from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.tools import (
+    ToolCallRequest,
+    ToolCallResponse,
+    ToolsQuery,
+    ToolsResponse,
+)
+
+_PREFIX = b'{"success":true,"data":'
+
+
+async def call_tool(request: Request) -> Response:
+    principal = await authenticate(request)
+    body = await read_body(request, ToolCallRequest)
+    username = principal.acting_username(body.username)
+    tools = runtime_of(request).tools
+    result = await unless_disconnected(
+        request,
+        tools.call(
+            principal,
+            username,
+            body.server_name,
+            body.method_name,
+            body.args,
+            request_id=request.state.request_id,
+        ),
+    )
+    # Serialise the SDK model straight to JSON bytes (no dict round trip on the hot path).
+    data = type(result).__pydantic_serializer__.to_json(result, by_alias=True, exclude_none=True)
+    return Response(_PREFIX + data + b"}", media_type="application/json")
+
+
+async def list_tools(request: Request) -> JSONResponse:
+    principal = await authenticate(request)
+    query = read_query(request, ToolsQuery)
+    username = principal.acting_username(query.username)
+    listing = await runtime_of(request).tools.list_tools(username)
+    return JSONResponse({"success": True, "tools": [{name: tools} for name, tools in listing]})
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/mcp/tool/call",
+        call_tool,
+        "Call a tool as a username, with that user's secrets injected",
+        "tools",
+        body=ToolCallRequest,
+        response=ToolCallResponse,
+        errors=(400, 401, 403, 404, 409, 413, 502, 503, 504),
+    ),
+    Endpoint(
+        "GET",
+        "/mcp/tools",
+        list_tools,
+        "List every enabled server's tools (injected parameters hidden)",
+        "tools",
+        query=ToolsQuery,
+        response=ToolsResponse,
+        errors=(400, 401, 403),
+    ),
+]

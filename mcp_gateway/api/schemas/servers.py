@@ -1,0 +1,186 @@
+"""``/mcp/servers``: definitions in (mcp-api's fields plus ours), live views out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
+from mcp_gateway.domain.servers import (
+    InjectAs,
+    Isolation,
+    ReconnectionOptions,
+    SecretSpec,
+    ServerConfig,
+    TransportType,
+)
+from mcp_gateway.services.servers import ServerView
+
+MASK = "***"
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+ShortText = Annotated[str, Field(max_length=4096)]
+
+
+class SecretSpecModel(RequestModel):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    inject_as: InjectAs = Field(InjectAs.ARG, alias="as")
+    target: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    template: Annotated[str, Field(max_length=1024)] | None = None
+    required: bool = True
+
+    def to_domain(self) -> SecretSpec:
+        return SecretSpec(self.name, self.inject_as, self.target, self.template, self.required)
+
+
+class ReconnectionModel(RequestModel):
+    enabled: bool = True
+    max_retries: Annotated[int, Field(ge=0)] | None = None
+    initial_delay: Annotated[float, Field(gt=0, le=600)] = 0.5
+    max_delay: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    healthy_reset: Annotated[float, Field(gt=0, le=86400)] = 60.0
+
+    def to_domain(self) -> ReconnectionOptions:
+        return ReconnectionOptions(
+            self.enabled, self.max_retries, self.initial_delay, self.max_delay, self.healthy_reset
+        )
+
+
+class _ServerFields(RequestModel):
+    transport_type: TransportType = TransportType.STDIO
+    command: ShortText | None = None
+    args: list[ShortText] = Field(default_factory=list, max_length=256)
+    env: dict[str, ShortText] = Field(default_factory=dict)
+    cwd: ShortText | None = None
+    url: ShortText | None = None
+    headers: dict[str, ShortText] = Field(default_factory=dict)
+    reconnection_options: ReconnectionModel = Field(default_factory=ReconnectionModel)
+    enabled: bool = True
+    startup_timeout: Seconds = 30.0
+    call_timeout: Seconds = 60.0
+    max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 32
+    isolation: Isolation = Isolation.SHARED
+    max_instances: Annotated[int, Field(ge=1, le=10000)] = 50
+    secrets: list[SecretSpecModel] = Field(default_factory=list, max_length=64)
+    mcp_auth_type: Annotated[str, Field(max_length=32)] | None = None
+
+
+def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
+    """snake_case ServerConfig keyword arguments for the given model fields."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(model, name)
+        if name == "reconnection_options":
+            out["reconnection"] = value.to_domain()
+        elif name == "secrets":
+            out["secrets"] = tuple(spec.to_domain() for spec in value)
+        elif name == "args":
+            out["args"] = tuple(value)
+        elif name == "mcp_auth_type":
+            out["extra"] = {"mcpAuthType": value} if value is not None else {}
+        else:
+            out[name] = value
+    return out
+
+
+class ServerCreateRequest(_ServerFields):
+    name: ServerName
+
+    def to_domain(self) -> ServerConfig:
+        return ServerConfig(**_domain_fields(self, set(type(self).model_fields)))
+
+
+class ServerUpdateRequest(_ServerFields):
+    """Partial: only the fields present in the body change."""
+
+    def changes(self) -> dict[str, Any]:
+        return _domain_fields(self, set(self.model_fields_set))
+
+
+class ServerOut(ResponseModel):
+    name: str
+    transport_type: TransportType
+    command: str | None
+    args: list[str]
+    env: dict[str, str] = Field(description="values shown to admin keys only")
+    cwd: str | None
+    url: str | None
+    headers: dict[str, str] = Field(description="values shown to admin keys only")
+    reconnection_options: dict[str, Any]
+    enabled: bool
+    startup_timeout: float
+    call_timeout: float
+    max_concurrency: int
+    isolation: Isolation
+    max_instances: int
+    secrets: list[dict[str, Any]]
+    mcp_auth_type: str | None = None
+    status: str
+    tools_list: list[dict[str, Any]]
+    logs: list[str]
+    restarts: int
+    pid: int | None
+    uptime: float | None
+    last_error: str | None
+    errors: list[str] = Field(description="mcp-api compatibility: [lastError] or []")
+    next_restart_at: float | None
+    instances: int
+
+    @classmethod
+    def of(cls, view: ServerView, *, admin: bool) -> ServerOut:
+        c, s = view.config, view.state
+        r = c.reconnection
+        return cls(
+            name=c.name,
+            transport_type=c.transport_type,
+            command=c.command,
+            args=list(c.args),
+            env=dict(c.env) if admin else dict.fromkeys(c.env, MASK),
+            cwd=c.cwd,
+            url=c.url,
+            headers=dict(c.headers) if admin else dict.fromkeys(c.headers, MASK),
+            reconnection_options={
+                "enabled": r.enabled,
+                "maxRetries": r.max_retries,
+                "initialDelay": r.initial_delay,
+                "maxDelay": r.max_delay,
+                "healthyReset": r.healthy_reset,
+            },
+            enabled=c.enabled,
+            startup_timeout=c.startup_timeout,
+            call_timeout=c.call_timeout,
+            max_concurrency=c.max_concurrency,
+            isolation=c.isolation,
+            max_instances=c.max_instances,
+            secrets=[
+                {
+                    "name": spec.name,
+                    "as": spec.inject_as.value,
+                    "target": spec.target,
+                    "template": spec.template,
+                    "required": spec.required,
+                }
+                for spec in c.secrets
+            ],
+            mcp_auth_type=c.extra.get("mcpAuthType"),
+            status=s.status.value,
+            tools_list=[
+                t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()
+            ],
+            logs=list(s.logs),
+            restarts=s.restarts,
+            pid=s.pid,
+            uptime=s.uptime,
+            last_error=s.last_error,
+            errors=[s.last_error] if s.last_error else [],
+            next_restart_at=s.next_restart_at,
+            instances=s.instances,
+        )
+
+
+class ServerResponse(Ok):
+    server: ServerOut
+
+
+class ServerListResponse(Ok):
+    servers: list[ServerOut]
