@@ -1,0 +1,213 @@
+"""The CLI against a live ``mcp-gateway serve`` subprocess and the stdio fixture MCP server.
+
+One gateway per module (start-up is the slow part); each test uses its own server names.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mcp_gateway.cli.main import app
+from tests.gateway_process import ROOT, GatewayProcess, gateway_env
+
+ADMIN_KEY = "mgw-cli-live-admin-key-0123456789abcdef"
+FIXTURE = str(ROOT / "tests" / "fixtures" / "mcp_fixture_server.py")
+SECRET = "s3cr3t-value-for-alice"
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-gateway")
+
+
+@pytest.fixture(scope="module")
+def live(data_dir: Path) -> Iterator[GatewayProcess]:
+    with GatewayProcess(gateway_env(data_dir, MCPGW_ADMIN_API_KEY=ADMIN_KEY)) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def run(live: GatewayProcess) -> Run:
+    """Invoke the CLI with MCPGW_URL/MCPGW_API_KEY pointing at the live gateway."""
+
+    def invoke(*args: str, input: str | None = None, key: str | None = ADMIN_KEY) -> Result:
+        env = {"MCPGW_URL": live.url, "MCPGW_API_KEY": key}
+        return CliRunner(env=env).invoke(app, list(args), input=input)
+
+    return invoke
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}"
+    return result
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(ok(result).stdout)
+
+
+def wait_status(run: Run, name: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll ``servers show --json`` until the server reports ``status``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        server: dict[str, Any] = as_json(run("servers", "show", name, "--json"))
+        if server["status"] == status:
+            return server
+        assert time.monotonic() < deadline, f"{name} stuck in {server['status']}: {server}"
+        time.sleep(0.05)
+
+
+def add_fixture(run: Run, name: str, *extra: str) -> dict[str, Any]:
+    ok(run("servers", "add", name, "--command", sys.executable, "--", FIXTURE, *extra))
+    return wait_status(run, name, "connected")
+
+
+def test_added_server_is_listed_as_json_with_its_tools(run: Run) -> None:
+    added = run("servers", "add", "fx", "--command", sys.executable, "--", FIXTURE)
+    assert "added server fx" in ok(added).stdout
+    wait_status(run, "fx", "connected")
+    servers = as_json(run("servers", "list", "--json"))
+    fx = next(s for s in servers if s["name"] == "fx")
+    assert fx["command"] == sys.executable and fx["args"] == [FIXTURE]
+    assert {"echo", "echo_args"} <= {t["name"] for t in fx["toolsList"]}
+    tools = as_json(run("tools", "list", "--server", "fx", "--json"))
+    assert list(tools) == ["fx"] and "add" in {t["name"] for t in tools["fx"]}
+    table = ok(run("servers", "list")).stdout
+    assert "fx" in table and "connected" in table
+
+
+def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> None:
+    add_fixture(run, "imp-existing")
+    config = {
+        "mcpServers": {
+            "imp-existing": {"command": sys.executable, "args": [FIXTURE]},
+            "imp-new": {"command": sys.executable, "args": [FIXTURE], "env": {"MODE": "x"}},
+            "imp-remote": {"type": "http", "url": "http://127.0.0.1:9/mcp"},
+            "bad name!": {"command": "x"},
+            "imp-empty": {"env": {"A": "b"}},
+        }
+    }
+    path = tmp_path / "claude_desktop_config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    result = run("servers", "import", str(path), "--json")
+    assert result.exit_code == 1, result.output  # some entries were invalid
+    report = json.loads(result.stdout)
+    assert report["added"] == ["imp-new", "imp-remote"]
+    assert report["skipped"] == [{"name": "imp-existing", "reason": "already exists"}]
+    assert [i["name"] for i in report["invalid"]] == ["bad name!", "imp-empty"]
+    assert "neither 'command' nor 'url'" in report["invalid"][1]["reason"]
+    server = as_json(run("servers", "show", "imp-new", "--json"))
+    assert server["env"] == {"MODE": "x"} and server["transportType"] == "stdio"
+    remote = as_json(run("servers", "show", "imp-remote", "--json"))
+    assert remote["transportType"] == "streamable_http"
+    # Importing again skips what now exists, and the human report says so.
+    again = run("servers", "import", str(path))
+    assert again.exit_code == 1
+    assert "0 added, 3 skipped, 2 invalid" in again.stdout
+
+
+def test_secret_from_stdin_is_injected_into_the_tool_call(run: Run) -> None:
+    add_fixture(run, "fx-secrets")
+    stored = run(
+        "secrets", "set", "fx-secrets", "token", "--username", "alice", input=SECRET + "\n"
+    )
+    assert SECRET not in ok(stored).output
+    names = as_json(run("secrets", "list", "fx-secrets", "-u", "alice", "--json"))
+    assert names == ["token"]
+    result = as_json(
+        run("tools", "call", "fx-secrets", "echo_args", "-u", "alice", "--arg", "text=hi", "--json")
+    )
+    received = json.loads(result["content"][0]["text"])
+    assert received["token"] == SECRET  # the trailing newline of stdin was dropped
+    assert received["text"] == "hi"
+    other = run("tools", "call", "fx-secrets", "echo_args", "-u", "bob", "--arg", "text=hi")
+    assert json.loads(ok(other).stdout)["token"] == ""
+    ok(run("secrets", "delete", "fx-secrets", "token", "-u", "alice"))
+    assert as_json(run("secrets", "list", "fx-secrets", "-u", "alice", "--json")) == []
+
+
+def test_tool_arguments_from_k_v_and_json_args(run: Run) -> None:
+    add_fixture(run, "fx-args")
+    summed = run("tools", "call", "fx-args", "add", "--json-args", '{"a": 2}', "--arg", "b=3.5")
+    assert ok(summed).stdout.strip() == "5.5"
+    echoed = run("tools", "call", "fx-args", "echo", "--arg", "text=007")
+    assert ok(echoed).stdout.strip() == "007"  # not valid JSON -> kept as a string
+
+
+def test_wrong_key_exits_1_with_the_gateways_message(run: Run) -> None:
+    result = run("servers", "list", key="mgw-wrong-key-000000000000000000")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "invalid or revoked API key" in result.stderr and "unauthenticated" in result.stderr
+    assert "Traceback" not in result.output and "mgw-wrong-key" not in result.output
+
+
+def test_gateway_error_codes_reach_stderr(run: Run) -> None:
+    missing = run("servers", "show", "no-such-server")
+    assert missing.exit_code == 1 and "server_not_found" in missing.stderr
+    duplicate = run("servers", "add", "fx-dup", "--command", sys.executable, "--", FIXTURE)
+    ok(duplicate)
+    again = run("servers", "add", "fx-dup", "--command", sys.executable, "--", FIXTURE)
+    assert again.exit_code == 1 and "server_already_exists" in again.stderr
+
+
+def test_disable_enable_update_and_remove(run: Run) -> None:
+    add_fixture(run, "fx-life", "--stderr-banner", "hello-from-fx-life")
+    logs = as_json(run("servers", "logs", "fx-life", "--json"))
+    assert any("hello-from-fx-life" in line for line in logs)
+    ok(run("servers", "disable", "fx-life"))
+    assert wait_status(run, "fx-life", "disabled")["enabled"] is False
+    refused = run("tools", "call", "fx-life", "echo", "--arg", "text=x")
+    assert refused.exit_code == 1 and "server_disabled" in refused.stderr
+    ok(run("servers", "enable", "fx-life"))
+    wait_status(run, "fx-life", "connected")
+    updated = as_json(run("servers", "update", "fx-life", "--env", "MODE=two", "--json"))
+    assert updated["env"] == {"MODE": "two"}
+    ok(run("servers", "remove", "fx-life", "--yes"))
+    assert run("servers", "show", "fx-life").exit_code == 1
+
+
+def test_status_shows_health_restarts_and_tool_counts(run: Run) -> None:
+    add_fixture(run, "fx-status")
+    report = as_json(run("status", "--json"))
+    assert report["health"]["status"] == "ok"
+    row = next(r for r in report["servers"] if r["name"] == "fx-status")
+    assert row["status"] == "connected" and row["restarts"] == 0 and row["tools"] >= 5
+    table = ok(run("status")).stdout
+    assert "fx-status" in table and "RESTARTS" in table
+    # Without a key: health only, still exit 0.
+    assert "fx-status" in ok(run("status", key=None)).stdout
+
+
+def test_apikeys_create_list_revoke_over_http(run: Run) -> None:
+    created = as_json(
+        run("apikeys", "create", "alice-cli", "--role", "user", "-u", "alice", "--json")
+    )
+    key, key_id = created["key"], created["id"]
+    listed = as_json(run("apikeys", "list", "--json"))
+    row = next(k for k in listed if k["id"] == key_id)
+    assert row["role"] == "user" and row["username"] == "alice"
+    assert key not in json.dumps(listed)
+    assert ok(run("servers", "list", key=key)).exit_code == 0  # a user key may read servers
+    ok(run("apikeys", "revoke", key_id))
+    after = run("servers", "list", key=key)
+    assert after.exit_code == 1 and "unauthenticated" in after.stderr
+
+
+def test_apikeys_create_local_writes_a_key_the_gateway_accepts(run: Run, data_dir: Path) -> None:
+    env = {"MCPGW_DATA_DIR": str(data_dir), "MCPGW_PACKAGES_DIR": str(data_dir / "packages")}
+    result = CliRunner(env=env).invoke(
+        app, ["apikeys", "create", "ops-local", "--role", "admin", "--local", "--json"]
+    )
+    key = json.loads(ok(result).stdout)["key"]
+    assert ok(run("servers", "list", "--json", key=key)).exit_code == 0
