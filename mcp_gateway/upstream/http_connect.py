@@ -1,0 +1,166 @@
+"""HTTP transports: Streamable HTTP that can resume a stored ``Mcp-Session-Id``, and legacy SSE.
+
+The SDK's ``streamable_http_client`` cannot be seeded with an existing session id, so
+:func:`open_streamable_http` runs the SDK's ``StreamableHTTPTransport`` the same way but sets
+``session_id`` first (and starts the server-to-client GET stream itself on resume, because no
+``notifications/initialized`` will be sent). An httpx2 response hook records what the SDK does
+not expose: the status of the session-less opening POST (to decide on the SSE fallback) and any
+404 on a request that carried a session id (the server forgot the session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+import httpx2
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
+from mcp.shared._context_streams import create_context_streams
+from mcp.shared.message import SessionMessage
+
+from mcp_gateway.upstream.streams import Streams
+
+CONNECT_TIMEOUT = 10.0
+WRITE_TIMEOUT = 30.0
+SSE_READ_TIMEOUT = 300.0  # legacy SSE: servers ping more often than this
+
+
+def http_timeout() -> httpx2.Timeout:
+    """No read timeout: the per-call deadline is enforced by the session, and the GET stream is
+    idle by design. httpx2's 5 s default would kill long tools."""
+    return httpx2.Timeout(
+        connect=CONNECT_TIMEOUT, read=None, write=WRITE_TIMEOUT, pool=WRITE_TIMEOUT
+    )
+
+
+@dataclass(slots=True)
+class HttpObservations:
+    """Facts the response hook records for the owner."""
+
+    opening_status: int | None = None  # last status of a POST sent without a session id
+    session_expired: bool = False  # a request with our session id got 404
+    on_expired: Callable[[], None] | None = None
+
+    async def hook(self, response: httpx2.Response) -> None:
+        request = response.request
+        if request.method != "POST" and request.method != "GET":
+            return
+        if MCP_SESSION_ID in request.headers:
+            if response.status_code == 404 and not self.session_expired:
+                self.session_expired = True
+                if self.on_expired is not None:
+                    self.on_expired()
+        elif request.method == "POST":
+            self.opening_status = response.status_code
+
+
+@dataclass(slots=True)
+class HttpStreams(Streams):
+    transport: StreamableHTTPTransport | None = None
+    start_get_stream: Callable[[], None] | None = None
+
+
+@asynccontextmanager
+async def open_streamable_http(
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    observations: HttpObservations,
+    session_id: str | None,
+    terminate: Callable[[], bool],
+    on_closed: Callable[[], None],
+) -> AsyncIterator[HttpStreams]:
+    """Yield streams for a Streamable HTTP endpoint.
+
+    ``terminate()`` is asked at exit whether to DELETE the session (yes when the server is
+    removed; no on gateway shutdown, so the session can be resumed). ``on_closed`` runs when
+    the transport's writer ends (the connection is unusable from then on).
+    """
+    client = httpx2.AsyncClient(
+        headers=dict(headers),
+        timeout=http_timeout(),
+        event_hooks={"response": [observations.hook]},
+    )
+    transport = StreamableHTTPTransport(url)
+    transport.session_id = session_id
+    async with client:
+        read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+        write_stream, write_reader = create_context_streams[SessionMessage](0)
+        async with read_writer, read_stream, write_stream, write_reader:
+            async with anyio.create_task_group() as tg:
+
+                def start_get_stream() -> None:
+                    tg.start_soon(transport.handle_get_stream, client, read_writer)
+
+                async def post_writer() -> None:
+                    try:
+                        await transport.post_writer(
+                            client, write_reader, read_writer, write_stream, start_get_stream, tg
+                        )
+                    finally:
+                        on_closed()
+
+                tg.start_soon(post_writer)
+                try:
+                    yield HttpStreams(read_stream, write_stream, transport, start_get_stream)
+                finally:
+                    if transport.session_id and terminate():
+                        with anyio.move_on_after(WRITE_TIMEOUT, shield=True):
+                            await transport.terminate_session(client)
+                    tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_sse(
+    url: str, *, headers: Mapping[str, str], on_closed: Callable[[], None]
+) -> AsyncIterator[Streams]:
+    """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback)."""
+    async with sse_client(
+        url,
+        headers=dict(headers),
+        timeout=CONNECT_TIMEOUT,
+        sse_read_timeout=SSE_READ_TIMEOUT,
+    ) as (read_stream, write_stream):
+        yield Streams(_WatchedRead(read_stream, on_closed), write_stream)
+
+
+class _WatchedRead:
+    """Read-stream proxy that reports the end of the stream (SSE gives no other signal)."""
+
+    __slots__ = ("_inner", "_on_end")
+
+    def __init__(self, inner: object, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> object:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        try:
+            return await self._inner.receive()  # type: ignore[attr-defined,no-any-return]
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._on_end()
+            raise
+
+    def __aiter__(self) -> _WatchedRead:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> _WatchedRead:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,337 @@
+"""The pool of upstream sessions the services layer calls tools through.
+
+One :class:`Supervisor` (owner task) per live session: one per shared server, or one per
+(server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
+secrets). The pool owns a task group; leaving it stops every session and child process.
+
+Hot path (``call_tool``): two dict lookups, a semaphore ``acquire_nowait`` and the SDK request.
+No store I/O and no task per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+from mcp_types import CallToolResult, Tool
+
+from mcp_gateway.config import UpstreamSettings
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
+from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound, UpstreamBusy
+from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.session import LiveSession
+from mcp_gateway.upstream.state import ServerState
+from mcp_gateway.upstream.supervisor import Supervisor
+from mcp_gateway.upstream.translate import CALL_ERRORS, translate
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group is cancelled
+
+
+@dataclass(eq=False, slots=True)
+class _Entry:
+    config: ServerConfig
+    key: tuple[Any, ...]
+    shared_scope: bool
+    slots: anyio.Semaphore
+    shared: Supervisor | None = None
+    users: dict[str, Supervisor] = field(default_factory=dict)
+
+    def supervisors(self) -> list[Supervisor]:
+        return ([self.shared] if self.shared else []) + list(self.users.values())
+
+
+def _is_shared(server: ServerConfig) -> bool:
+    return session_scope(server, "\x00probe") == SHARED_SCOPE
+
+
+class UpstreamPool:
+    """Long-lived MCP client sessions shared by concurrent tool calls. Use as ``async with``."""
+
+    def __init__(self, *, sessions: SessionStore, settings: UpstreamSettings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._entries: dict[str, _Entry] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> UpstreamPool:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._reap_idle)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        supervisors = [s for e in self._entries.values() for s in e.supervisors()]
+        self._entries.clear()
+        with anyio.move_on_after(SHUTDOWN_GRACE, shield=True):
+            for sup in supervisors:
+                sup.stop()  # keep HTTP sessions alive upstream: the next start resumes them
+            for sup in supervisors:
+                await sup.done.wait()
+        self._tg.cancel_scope.cancel()
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            self._tg = None
+
+    # -- definitions -----------------------------------------------------------------------
+
+    async def apply(self, server: ServerConfig) -> None:
+        """Add or update a definition. Restarts sessions only if ``connection_key()`` changed
+        (or the server was enabled/disabled); starts an enabled shared server in the
+        background and returns without waiting for it."""
+        key = server.connection_key()
+        entry = self._entries.get(server.name)
+        if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
+            if entry.config.max_concurrency != server.max_concurrency:
+                entry.slots = anyio.Semaphore(server.max_concurrency)
+            entry.config = server
+            for sup in entry.supervisors():
+                sup.server = server
+            return
+        if entry is not None:
+            await self._stop_entry(entry, forget_sessions=entry.key != key)
+        entry = _Entry(server, key, _is_shared(server), anyio.Semaphore(server.max_concurrency))
+        self._entries[server.name] = entry
+        if server.enabled and entry.shared_scope:
+            entry.shared = self._start(server, SHARED_SCOPE, None, None)
+
+    async def remove(self, name: str) -> None:
+        """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            await self._stop_entry(entry, forget_sessions=True)
+
+    async def invalidate_user(self, server_name: str, username: str) -> None:
+        """The user's secrets changed: close that user's session (the next call reopens it)."""
+        entry = self._entries.get(server_name)
+        if entry is not None:
+            sup = entry.users.pop(username, None)
+            if sup is not None:
+                await sup.aclose(terminate=True)
+
+    async def _stop_entry(self, entry: _Entry, *, forget_sessions: bool) -> None:
+        supervisors = entry.supervisors()
+        entry.shared = None
+        entry.users.clear()
+        for sup in supervisors:
+            sup.stop(terminate=forget_sessions)
+        for sup in supervisors:
+            await sup.done.wait()
+        if forget_sessions:
+            try:
+                await self._sessions.delete_server_sessions(entry.config.name)
+            except GatewayError:
+                logger.warning("could not delete stored sessions of %r", entry.config.name)
+
+    def _start(
+        self,
+        server: ServerConfig,
+        scope: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Supervisor:
+        if self._tg is None:
+            raise RuntimeError("UpstreamPool used outside 'async with'")
+        sup = Supervisor(
+            server, scope=scope, sessions=self._sessions, user_env=env, user_headers=headers
+        )
+        self._tg.start_soon(sup.run)
+        return sup
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def call_tool(
+        self,
+        server: ServerConfig,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (a per-call upstream deadline)
+    ) -> CallToolResult:
+        """Call ``tool``; a result with ``isError`` true is returned, not raised.
+
+        ``env``/``headers`` are this user's injected secrets, used only to create this user's
+        own session (when ``session_scope(server, username)`` is not shared).
+
+        Raises ServerDisabled; UpstreamUnavailable (503 not connected, 502 died during the
+        call); UpstreamBusy; UpstreamTimeout; UpstreamError (the upstream answered an error).
+        """
+        entry = await self._entry(server)
+        sup = self._supervisor(entry, username, env, headers)
+        live = sup.live
+        if live is None or live.link.dead or live.link.session_expired:
+            live = await sup.wait_ready(server.startup_timeout)
+        slots = entry.slots
+        try:
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._wait_slot(slots, server.name)
+        sup.in_flight += 1
+        call_timeout = timeout if timeout is not None else server.call_timeout
+        try:
+            try:
+                return await live.call_tool(tool, arguments, call_timeout)
+            except CALL_ERRORS as exc:
+                if not live.link.session_expired:
+                    raise translate(exc, server.name, live, call_timeout) from exc
+            # The server forgot our session (404): re-initialize once and retry once.
+            sup.reconnect()
+            live = await sup.wait_ready(server.startup_timeout)
+            try:
+                return await live.call_tool(tool, arguments, call_timeout)
+            except CALL_ERRORS as exc:
+                raise translate(exc, server.name, live, call_timeout) from exc
+        finally:
+            sup.in_flight -= 1
+            sup.last_used = time.monotonic()
+            slots.release()
+
+    async def list_tools(
+        self,
+        server: ServerConfig,
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Tool]:
+        """The session's tools (all pages), from the cache when it has them."""
+        entry = await self._entry(server)
+        sup = self._supervisor(entry, username, env, headers)
+        live = await sup.wait_ready(server.startup_timeout)
+        sup.last_used = time.monotonic()
+        if live.tools is None:
+            try:
+                await live.fetch_tools(server.startup_timeout)
+            except CALL_ERRORS as exc:
+                raise translate(exc, server.name, live, server.startup_timeout) from exc
+        return list(live.tools or ())
+
+    async def _entry(self, server: ServerConfig) -> _Entry:
+        entry = self._entries.get(server.name)
+        if entry is None or (entry.config is not server and entry.config != server):
+            await self.apply(server)
+            entry = self._entries[server.name]
+        if not server.enabled:
+            raise ServerDisabled(server.name)
+        return entry
+
+    def _supervisor(
+        self,
+        entry: _Entry,
+        username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Supervisor:
+        if entry.shared_scope:
+            if entry.shared is None:  # stopped after running out of retries: start again
+                entry.shared = self._start(entry.config, SHARED_SCOPE, None, None)
+            return entry.shared
+        scope = session_scope(entry.config, username)
+        sup = entry.users.get(scope)
+        if sup is not None:
+            return sup
+        if len(entry.users) >= entry.config.max_instances:
+            idle = [s for s in entry.users.values() if s.in_flight == 0]
+            if not idle:
+                raise UpstreamBusy(
+                    f"server {entry.config.name!r} has no free per-user session slot"
+                )
+            victim = min(idle, key=lambda s: s.last_used)
+            del entry.users[victim.scope]
+            victim.stop(terminate=True)
+        sup = self._start(entry.config, scope, env, headers)
+        entry.users[scope] = sup
+        return sup
+
+    async def _wait_slot(self, slots: anyio.Semaphore, name: str) -> None:
+        with anyio.move_on_after(self._settings.busy_wait):
+            await slots.acquire()
+            return
+        raise UpstreamBusy(f"server {name!r} has too many calls in flight", retry_after=1)
+
+    async def _reap_idle(self) -> None:
+        idle = self._settings.user_session_idle
+        interval = min(max(idle / 4, 0.05), 30.0)
+        while True:
+            await anyio.sleep(interval)
+            now = time.monotonic()
+            for entry in list(self._entries.values()):
+                for scope, sup in list(entry.users.items()):
+                    if sup.in_flight == 0 and now - sup.last_used >= idle:
+                        del entry.users[scope]
+                        sup.stop(terminate=True)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def status(self, name: str) -> ServerState:
+        """A snapshot of ``name``'s state. Raises ServerNotFound if the pool does not know it."""
+        entry = self._entries.get(name)
+        if entry is None:
+            raise ServerNotFound(name)
+        if not entry.config.enabled:
+            return ServerState(ServerStatus.DISABLED)
+        if entry.shared_scope:
+            sup = entry.shared
+            if sup is None:
+                return ServerState(ServerStatus.DISCONNECTED)
+            return _shared_state(sup)
+        return _per_user_state(list(entry.users.values()))
+
+    def statuses(self) -> dict[str, ServerState]:
+        return {name: self.status(name) for name in sorted(self._entries)}
+
+
+def _shared_state(sup: Supervisor) -> ServerState:
+    live: LiveSession | None = sup.live
+    connected = live is not None and sup.status is ServerStatus.CONNECTED
+    return ServerState(
+        status=sup.status,
+        pid=live.pid if live is not None else None,
+        restarts=sup.restarts,
+        uptime=time.monotonic() - live.started_at if live is not None and connected else None,
+        last_error=sup.last_error,
+        logs=sup.ring.lines(),
+        tools=live.tools if live is not None else None,
+        next_restart_at=sup.next_restart_at,
+        instances=1 if connected else 0,
+        protocol_version=live.protocol_version if live is not None else None,
+    )
+
+
+def _per_user_state(sups: list[Supervisor]) -> ServerState:
+    """Aggregate; no logs or errors (they could carry one user's data to another reader)."""
+    statuses = [s.status for s in sups]
+    connected = statuses.count(ServerStatus.CONNECTED)
+    if connected:
+        status = ServerStatus.CONNECTED
+    elif ServerStatus.CONNECTING in statuses:
+        status = ServerStatus.CONNECTING
+    elif sups and all(s is ServerStatus.ERROR for s in statuses):
+        status = ServerStatus.ERROR
+    else:
+        status = ServerStatus.DISCONNECTED  # no user session open: started on first use
+    return ServerState(
+        status=status,
+        restarts=sum(s.restarts for s in sups),
+        instances=connected,
+        last_error=f"{len(sups)} per-user sessions failing"
+        if status is ServerStatus.ERROR
+        else None,
+    )

@@ -1,0 +1,172 @@
+"""Our own stdio transport: the SDK's ``stdio_client`` gives no pid, no stderr pipe and no say
+over the environment, all of which the gateway needs.
+
+The child runs in its own process group (``start_new_session``) with exactly the environment it
+is given. stdout carries newline-delimited JSON-RPC into the session's read stream; stderr feeds
+a :class:`~mcp_gateway.upstream.ringbuffer.LineRing`. The end of stdout (the child exited or
+crashed) calls ``on_eof`` *before* the read stream closes, so the owner knows the connection is
+dead the moment in-flight calls start failing. Shutdown: close stdin, wait ``grace``, SIGTERM the
+group, wait ``grace``, SIGKILL the group; it runs shielded, so a cancelled owner never leaks a
+process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.shared.message import SessionMessage
+
+from mcp_gateway.upstream.ringbuffer import LineRing
+
+logger = logging.getLogger(__name__)
+
+GRACE = 2.0  # seconds after closing stdin, then again after SIGTERM
+_POLL = 0.01
+_READ_BUFFER = 16  # messages parsed ahead of the dispatcher: bounded
+
+
+@dataclass(slots=True)
+class StdioChild:
+    """The streams a ClientSession runs on, plus the process facts the pool reports."""
+
+    read_stream: MemoryObjectReceiveStream[SessionMessage | Exception]
+    write_stream: MemoryObjectSendStream[SessionMessage]
+    process: anyio.abc.Process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@asynccontextmanager
+async def open_stdio(
+    command: str,
+    args: tuple[str, ...] | list[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | None,
+    stderr_ring: LineRing,
+    on_eof: Callable[[], None],
+    grace: float = GRACE,
+) -> AsyncIterator[StdioChild]:
+    """Spawn ``command`` and yield its streams. Raises OSError if it cannot be spawned."""
+    process = await anyio.open_process(
+        [command, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+    # No awaits between the spawn and the task group below, or a cancellation would leak it.
+    read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](
+        _READ_BUFFER
+    )
+    write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
+    validate = types.jsonrpc_message_adapter.validate_json
+
+    async def stdout_reader() -> None:
+        assert process.stdout is not None
+        buffer = b""
+        try:
+            async with read_send:
+                while True:
+                    try:
+                        chunk = await process.stdout.receive()
+                    except (anyio.EndOfStream, anyio.ClosedResourceError, OSError):
+                        break
+                    *lines, buffer = (buffer + chunk).split(b"\n")
+                    for line in lines:
+                        if not line.strip():
+                            continue
+                        item: SessionMessage | Exception
+                        try:
+                            item = SessionMessage(validate(line, by_name=False))
+                        except ValueError as exc:  # a stray non-JSON line on stdout
+                            stderr_ring.append(f"[gateway] invalid JSON-RPC line on stdout: {exc}")
+                            continue
+                        await read_send.send(item)
+                # EOF: mark the connection dead before the read stream closes (LIFO above).
+                on_eof()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            on_eof()
+
+    async def stderr_reader() -> None:
+        assert process.stderr is not None
+        with suppress(anyio.EndOfStream, anyio.ClosedResourceError, OSError):
+            while True:
+                stderr_ring.feed(await process.stderr.receive())
+        stderr_ring.flush()
+
+    async def stdin_writer() -> None:
+        assert process.stdin is not None
+        try:
+            async with write_recv:
+                async for message in write_recv:
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    await process.stdin.send(data.encode() + b"\n")
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            # The child stopped reading: end the session instead of hanging requests.
+            await read_send.aclose()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(stdout_reader)
+        tg.start_soon(stderr_reader)
+        tg.start_soon(stdin_writer)
+        try:
+            yield StdioChild(read_recv, write_send, process)
+        finally:
+            with anyio.CancelScope(shield=True):
+                write_send.close()
+                read_recv.close()
+                await stop_process(process, grace)
+            tg.cancel_scope.cancel()
+
+
+async def stop_process(process: anyio.abc.Process, grace: float = GRACE) -> None:
+    """Close stdin, then SIGTERM the process group, then SIGKILL it; always reaps the child."""
+    if process.stdin is not None:
+        with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await process.stdin.aclose()
+    if not await _wait_exit(process, grace):
+        _signal_group(process.pid, signal.SIGTERM)
+        if not await _wait_exit(process, grace):
+            _signal_group(process.pid, signal.SIGKILL)
+            if not await _wait_exit(process, grace):
+                logger.warning("upstream child %d survived SIGKILL", process.pid)
+    # The group may hold grandchildren that outlived their parent: they go too.
+    _signal_group(process.pid, signal.SIGKILL)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await stream.aclose()
+    transport = getattr(getattr(process, "_process", None), "_transport", None)
+    close = getattr(transport, "close", None)
+    if callable(close):  # asyncio keeps the subprocess transport (and its fds) open otherwise
+        with suppress(PermissionError):
+            close()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def _wait_exit(process: anyio.abc.Process, within: float) -> bool:
+    # Poll returncode, not wait(): on asyncio wait() also waits for pipe EOF.
+    with anyio.move_on_after(within):
+        while process.returncode is None:  # noqa: ASYNC110 (no event exists for this)
+            await anyio.sleep(_POLL)
+        return True
+    return process.returncode is not None

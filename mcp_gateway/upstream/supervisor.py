@@ -1,0 +1,258 @@
+"""The owner task of one upstream session (a server, or a server for one user): connects,
+watches, restarts with capped exponential backoff, and reports state.
+
+Restart policy (``ServerConfig.reconnection``): after a failure (a crash, or a connect attempt
+that failed) wait ``initial_delay * 2**(n-1)`` capped at ``max_delay``, where ``n`` counts
+failures since the last connection that stayed up ``healthy_reset`` seconds. One crash of a
+healthy connection reads ``disconnected`` while the restart is pending; a failed connect or a
+repeated crash reads ``error`` (a crash loop), with the last error and the next restart time.
+A stored HTTP session the server forgot (404) reconnects at once and is not a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+import anyio
+import httpx2
+from mcp.shared.exceptions import MCPError
+
+from mcp_gateway.domain.servers import ServerConfig, ServerStatus
+from mcp_gateway.errors import GatewayError, UpstreamUnavailable
+from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.ringbuffer import LineRing
+from mcp_gateway.upstream.session import Link, LiveSession, connect
+
+logger = logging.getLogger(__name__)
+
+
+def describe(exc: BaseException) -> str:
+    """A short, secret-free description of a connect failure (never echoes headers or env)."""
+    if isinstance(exc, MCPError):
+        return f"MCP error {exc.code}: {exc.message}"
+    if isinstance(exc, httpx2.HTTPError):
+        return f"HTTP error: {type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    if isinstance(exc, GatewayError):
+        return exc.message
+    return type(exc).__name__
+
+
+class Supervisor:
+    """Runs in the pool's task group via :meth:`run`; callers use :attr:`live` and
+    :meth:`wait_ready`."""
+
+    def __init__(
+        self,
+        server: ServerConfig,
+        *,
+        scope: str,
+        sessions: SessionStore,
+        user_env: Mapping[str, str] | None = None,
+        user_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.server = server
+        self.scope = scope
+        self._sessions = sessions
+        self._user_env = dict(user_env) if user_env else None
+        self._user_headers = dict(user_headers) if user_headers else None
+        self.ring = LineRing()
+        self.live: LiveSession | None = None
+        self.status = ServerStatus.CONNECTING
+        self.restarts = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.next_restart_at: float | None = None  # wall clock
+        self._next_restart_mono: float | None = None
+        self.in_flight = 0
+        self.last_used = time.monotonic()
+        self._stopping = False
+        self._terminate = False
+        self._wake = anyio.Event()
+        self._changed = anyio.Event()  # set (and replaced) on every status change
+        self._attempt_scope: anyio.CancelScope | None = None
+        self.done = anyio.Event()
+
+    # -- control ---------------------------------------------------------------------------
+
+    def _poke(self) -> None:
+        self._wake.set()
+
+    def _set_status(self, status: ServerStatus) -> None:
+        self.status = status
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+
+    def stop(self, *, terminate: bool = False) -> None:
+        """Ask the owner to close the session (``terminate``: also end the HTTP session)."""
+        self._stopping = True
+        self._terminate = terminate
+        self._poke()
+        if self._attempt_scope is not None and self.live is None:
+            self._attempt_scope.cancel()  # interrupt a connect attempt or a backoff sleep
+
+    async def aclose(self, *, terminate: bool = False) -> None:
+        self.stop(terminate=terminate)
+        await self.done.wait()
+
+    def reconnect(self) -> None:
+        """Drop the current connection and connect again now (e.g. the session expired)."""
+        if self.live is not None:
+            self.live.link.session_expired = True
+        self._poke()
+
+    # -- callers ---------------------------------------------------------------------------
+
+    async def wait_ready(self, within: float) -> LiveSession:
+        """The live session, waiting up to ``timeout`` while one is being (re)started.
+
+        Raises UpstreamUnavailable (503) when the server is stopped, out of retries, or will
+        not be connected within ``timeout``.
+        """
+        timeout = within
+        deadline = anyio.current_time() + timeout
+        while True:
+            live = self.live
+            if live is not None and not live.link.dead and not live.link.session_expired:
+                return live
+            if self._stopping or self.done.is_set():
+                raise UpstreamUnavailable(f"server {self.server.name!r} is not running")
+            pending = self._next_restart_mono
+            if self.status in (ServerStatus.DISCONNECTED, ServerStatus.ERROR) and (
+                pending is None or pending > time.monotonic() + timeout
+            ):
+                raise UpstreamUnavailable(self._unavailable_message())
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise UpstreamUnavailable(
+                    f"server {self.server.name!r} did not connect within {timeout:g}s"
+                )
+            with anyio.move_on_after(remaining):
+                await self._changed.wait()
+
+    def _unavailable_message(self) -> str:
+        msg = f"server {self.server.name!r} is {self.status.value}"
+        return f"{msg}: {self.last_error}" if self.last_error else msg
+
+    # -- owner task ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping:
+                failed = await self._one_connection()
+                if self._stopping:
+                    break
+                if failed and not await self._backoff():
+                    break
+        finally:
+            self.live = None
+            if self.status is not ServerStatus.ERROR:
+                self._set_status(ServerStatus.DISCONNECTED)
+            else:
+                self._set_status(ServerStatus.ERROR)
+            self.done.set()
+
+    async def _one_connection(self) -> bool:
+        """Connect and serve until the connection ends. True when it ended by failure."""
+        self._set_status(ServerStatus.CONNECTING)
+        self._wake = anyio.Event()
+        link = Link(self._poke)
+        connected_at: float | None = None
+        with anyio.CancelScope() as scope:
+            self._attempt_scope = scope
+            try:
+                async with connect(
+                    self.server,
+                    scope=self.scope,
+                    link=link,
+                    ring=self.ring,
+                    sessions=self._sessions,
+                    terminate=lambda: self._terminate,
+                    user_env=self._user_env,
+                    user_headers=self._user_headers,
+                    list_timeout=self.server.startup_timeout,
+                ) as live:
+                    connected_at = time.monotonic()
+                    self.live = live
+                    self._next_restart_mono = self.next_restart_at = None
+                    self._set_status(ServerStatus.CONNECTED)
+                    await self._serve(live)
+                    self.live = None
+            except Exception as exc:  # connect failed or the owner's session I/O broke
+                self.live = None
+                self.last_error = describe(exc)
+                logger.warning("upstream %r: %s", self.server.name, self.last_error)
+            finally:
+                self.live = None
+                self._attempt_scope = None
+        if self._stopping:
+            return False
+        if connected_at is not None and link.session_expired and not link.dead:
+            return False  # reconnect at once, re-initializing
+        if connected_at is not None and time.monotonic() - connected_at >= (
+            self.server.reconnection.healthy_reset
+        ):
+            self.failures = 0
+        self.failures += 1
+        if connected_at is not None:
+            self.last_error = self._exit_description()
+        return True
+
+    def _exit_description(self) -> str:
+        lines = self.ring.lines()
+        tail = f" (last stderr: {lines[-1]})" if lines else ""
+        return f"upstream connection closed{tail}"
+
+    async def _serve(self, live: LiveSession) -> None:
+        link = live.link
+        while True:
+            if self._stopping or link.dead or link.session_expired:
+                if link.session_expired and not link.dead:
+                    await self._forget_session()
+                return
+            if link.tools_dirty:
+                link.tools_dirty = False
+                try:
+                    await live.fetch_tools(self.server.startup_timeout)
+                except MCPError as exc:
+                    logger.info(
+                        "tools/list refresh failed on %r: %s", self.server.name, exc.message
+                    )
+                continue
+            await self._wake.wait()
+            self._wake = anyio.Event()
+
+    async def _forget_session(self) -> None:
+        try:
+            await self._sessions.delete_session(self.server.name, self.scope)
+        except GatewayError:
+            logger.warning("could not delete the stored session of %r", self.server.name)
+
+    async def _backoff(self) -> bool:
+        """Sleep before the next attempt; False when no attempt should follow."""
+        options = self.server.reconnection
+        if not options.enabled or (
+            options.max_retries is not None and self.failures > options.max_retries
+        ):
+            self._set_status(ServerStatus.ERROR)
+            return False
+        delay = min(options.initial_delay * 2 ** (self.failures - 1), options.max_delay)
+        self._next_restart_mono = time.monotonic() + delay
+        self.next_restart_at = time.time() + delay
+        crashed_once = (
+            self.failures == 1
+            and self.last_error is not None
+            and (self.last_error.startswith("upstream connection closed"))
+        )
+        self._set_status(ServerStatus.DISCONNECTED if crashed_once else ServerStatus.ERROR)
+        with anyio.CancelScope() as scope:
+            self._attempt_scope = scope
+            await anyio.sleep(delay)
+        self._attempt_scope = None
+        if self._stopping:
+            return False
+        self.restarts += 1
+        return True

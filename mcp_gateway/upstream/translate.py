@@ -1,0 +1,43 @@
+"""Foreign exceptions from an upstream call, converted to the gateway's error tree."""
+
+from __future__ import annotations
+
+import anyio
+import httpx2
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from pydantic import ValidationError
+
+from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcp_gateway.upstream.session import LiveSession
+
+#: Exceptions a call through a live session can raise that :func:`translate` understands.
+CALL_ERRORS: tuple[type[BaseException], ...] = (
+    MCPError,
+    httpx2.HTTPError,
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    ValidationError,
+)
+
+
+def translate(exc: BaseException, server: str, live: LiveSession, timeout: float) -> GatewayError:
+    """The GatewayError for ``exc``; callers ``raise translate(...) from exc``.
+
+    An upstream's JSON-RPC error message is passed on (the services layer redacts secrets
+    from it); transport failures are described without echoing anything the upstream sent.
+    """
+    if isinstance(exc, MCPError):
+        if exc.code == REQUEST_TIMEOUT:
+            return UpstreamTimeout(f"server {server!r} did not answer within {timeout:g}s")
+        if live.link.dead or (exc.code == CONNECTION_CLOSED and exc.message == "Connection closed"):
+            return UpstreamUnavailable(
+                f"server {server!r} closed the connection during the call", during_call=True
+            )
+        return UpstreamError(f"server {server!r} answered with an error: {exc.message}")
+    if isinstance(exc, ValidationError):
+        return UpstreamError(f"server {server!r} sent a malformed result")
+    return UpstreamUnavailable(
+        f"server {server!r} failed during the call ({type(exc).__name__})", during_call=True
+    )

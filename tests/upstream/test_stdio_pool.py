@@ -1,0 +1,211 @@
+"""The pool over stdio: calls, crashes, restarts, timeouts, back-pressure, list_changed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import anyio
+import pytest
+
+from mcp_gateway.domain.servers import ReconnectionOptions, ServerStatus
+from mcp_gateway.errors import (
+    ServerDisabled,
+    UpstreamBusy,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from mcp_gateway.upstream.pool import UpstreamPool
+from tests.upstream.conftest import stdio_config, text_of, wait_status
+
+pytestmark = pytest.mark.anyio
+
+FAST_RESTART = ReconnectionOptions(initial_delay=0.05, max_delay=0.2)
+
+
+async def test_call_waits_for_a_starting_server_then_returns_the_tool_result(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config()
+    await pool.apply(server)
+    assert pool.status("fx").status in (ServerStatus.CONNECTING, ServerStatus.CONNECTED)
+    result = await pool.call_tool(server, "echo", {"text": "hello"}, username="alice")
+    assert text_of(result) == "hello"
+    state = pool.status("fx")
+    assert state.status is ServerStatus.CONNECTED
+    assert state.pid is not None and state.instances == 1
+    assert state.tools is not None and "echo" in {t.name for t in state.tools}
+
+
+async def test_tool_error_result_is_returned_and_protocol_error_raises_upstream_error(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config()
+    result = await pool.call_tool(
+        server, "fail_with_args", {"token": "t0k", "mode": "tool"}, username="u"
+    )
+    assert result.is_error and "t0k" in text_of(result)
+    with pytest.raises(UpstreamError) as info:
+        await pool.call_tool(
+            server, "fail_with_args", {"token": "t0k", "mode": "protocol"}, username="u"
+        )
+    assert type(info.value) is UpstreamError and info.value.status == 502
+    assert "t0k" in info.value.message  # the services layer redacts; the pool passes it on
+
+
+async def test_crash_fails_in_flight_call_with_502_then_restarts_and_next_call_succeeds(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config(reconnection=FAST_RESTART)
+    await pool.call_tool(server, "echo", {"text": "up"}, username="u")
+    first_pid = pool.status("fx").pid
+
+    async def slow_call() -> BaseException | None:
+        try:
+            await pool.call_tool(server, "sleep", {"seconds": 5}, username="u")
+        except UpstreamUnavailable as exc:
+            return exc
+        return None
+
+    async with anyio.create_task_group() as tg:
+        outcome: list[BaseException | None] = []
+
+        async def run_slow() -> None:
+            outcome.append(await slow_call())
+
+        tg.start_soon(run_slow)
+        await anyio.sleep(0.2)
+        with pytest.raises(UpstreamUnavailable):
+            await pool.call_tool(server, "crash", {}, username="u")
+    assert isinstance(outcome[0], UpstreamUnavailable)
+    assert outcome[0].during_call and outcome[0].status == 502
+
+    result = await pool.call_tool(server, "echo", {"text": "again"}, username="u")
+    assert text_of(result) == "again"
+    state = pool.status("fx")
+    assert state.pid != first_pid and state.restarts >= 1
+
+
+async def test_crash_is_detected_without_a_call_within_a_second(pool: UpstreamPool) -> None:
+    server = stdio_config(reconnection=ReconnectionOptions(initial_delay=5.0))
+    await pool.call_tool(server, "echo", {"text": "up"}, username="u")
+    pid = pool.status("fx").pid
+    assert pid is not None
+    started = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    await wait_status(pool, "fx", ServerStatus.DISCONNECTED, ServerStatus.ERROR, within=1.0)
+    assert time.monotonic() - started < 1.0
+    state = pool.status("fx")
+    assert state.next_restart_at is not None and state.next_restart_at > time.time()
+
+
+async def test_crash_loop_reports_error_with_stderr_and_next_restart(pool: UpstreamPool) -> None:
+    server = stdio_config(
+        args=("--fail-start", "boom: missing API_TOKEN"),
+        reconnection=ReconnectionOptions(initial_delay=0.05, max_delay=0.1),
+    )
+    await pool.apply(server)
+    with anyio.fail_after(10):
+        while pool.status("fx").restarts < 2:
+            await anyio.sleep(0.02)
+    state = pool.status("fx")
+    assert state.status in (ServerStatus.ERROR, ServerStatus.CONNECTING)
+    assert "boom: missing API_TOKEN" in state.logs
+    assert state.last_error
+    await wait_status(pool, "fx", ServerStatus.ERROR)
+    assert pool.status("fx").next_restart_at is not None
+    with pytest.raises(UpstreamUnavailable) as info:
+        await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    assert info.value.status in (502, 503)
+
+
+async def test_timeout_raises_504_and_the_session_stays_usable(pool: UpstreamPool) -> None:
+    server = stdio_config()
+    pid = None
+    with pytest.raises(UpstreamTimeout) as info:
+        await pool.call_tool(server, "sleep", {"seconds": 3}, username="u", timeout=0.3)
+    assert info.value.status == 504
+    pid = pool.status("fx").pid
+    result = await pool.call_tool(server, "echo", {"text": "still here"}, username="u")
+    assert text_of(result) == "still here"
+    assert pool.status("fx").pid == pid
+
+
+async def test_cancelled_caller_cancels_upstream_call_and_session_survives(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config()
+    await pool.call_tool(server, "echo", {"text": "warm"}, username="u")
+    with anyio.move_on_after(0.2):
+        await pool.call_tool(server, "sleep", {"seconds": 5}, username="u")
+    result = await pool.call_tool(server, "echo", {"text": "ok"}, username="u")
+    assert text_of(result) == "ok"
+
+
+async def test_hundred_concurrent_calls_all_succeed(pool: UpstreamPool) -> None:
+    server = stdio_config(max_concurrency=100)
+    results: dict[int, str] = {}
+
+    async def one(i: int) -> None:
+        result = await pool.call_tool(server, "echo", {"text": f"m{i}"}, username="u")
+        results[i] = text_of(result)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(100):
+            tg.start_soon(one, i)
+    assert results == {i: f"m{i}" for i in range(100)}
+
+
+async def test_calls_beyond_max_concurrency_get_upstream_busy(pool: UpstreamPool) -> None:
+    server = stdio_config(max_concurrency=2)
+    await pool.call_tool(server, "echo", {"text": "warm"}, username="u")
+    busy: list[UpstreamBusy] = []
+
+    async def sleeper() -> None:
+        await pool.call_tool(server, "sleep", {"seconds": 1.0}, username="u")
+
+    async def extra() -> None:
+        try:
+            await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+        except UpstreamBusy as exc:
+            busy.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleeper)
+        tg.start_soon(sleeper)
+        await anyio.sleep(0.1)
+        for _ in range(5):
+            tg.start_soon(extra)
+    assert len(busy) == 5
+    assert busy[0].status == 503 and busy[0].headers() == {"Retry-After": "1"}
+
+
+async def test_list_changed_notification_refreshes_cached_tools(pool: UpstreamPool) -> None:
+    server = stdio_config()
+    before = {t.name for t in await pool.list_tools(server, username="u")}
+    added = text_of(await pool.call_tool(server, "trigger_list_changed", {}, username="u"))
+    assert added not in before
+    with anyio.fail_after(5):
+        while added not in {t.name for t in await pool.list_tools(server, username="u")}:
+            await anyio.sleep(0.02)
+
+
+async def test_disabled_server_reports_disabled_and_refuses_calls(pool: UpstreamPool) -> None:
+    server = stdio_config(enabled=False)
+    await pool.apply(server)
+    assert pool.status("fx").status is ServerStatus.DISABLED
+    with pytest.raises(ServerDisabled):
+        await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+
+
+async def test_apply_with_same_connection_key_keeps_the_process(pool: UpstreamPool) -> None:
+    server = stdio_config()
+    await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    pid = pool.status("fx").pid
+    await pool.apply(stdio_config(call_timeout=5.0, max_concurrency=4))
+    assert pool.status("fx").pid == pid
+    await pool.apply(stdio_config(env={"NEW": "1"}))
+    await wait_status(pool, "fx", ServerStatus.CONNECTED)
+    assert pool.status("fx").pid != pid
