@@ -1,0 +1,64 @@
+"""OAuth bodies and queries: mcp-api's ``POST /mcp/servers/{name}/oauth`` body, login queries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+
+from mcp_gateway.api.schemas.common import QueryModel, RequestModel, ServerName, Username
+from mcp_gateway.services.oauth import TokenInput
+
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=16384)]
+AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
+
+
+class OAuthTokensRequest(RequestModel):
+    """Tokens obtained elsewhere (e.g. by the platform) for one username."""
+
+    username: Username | None = None
+    token_type: Annotated[str, Field(min_length=1, max_length=64)] = "Bearer"
+    access_token: Secret
+    refresh_token: Secret | None = None
+    expires_in: Annotated[float, Field(gt=0, le=10 * 365 * 86400)] | None = None
+    scopes: list[Annotated[str, Field(max_length=256)]] | str | None = None
+    client_id: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    client_secret: Secret | None = None
+    redirect_uri: Annotated[str, Field(max_length=2048)] | None = None
+    code_verifier: Secret | None = None
+    token_endpoint_auth_method: AuthMethod | None = None
+
+    def to_input(self) -> TokenInput:
+        def reveal(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        scopes = self.scopes.split() if isinstance(self.scopes, str) else (self.scopes or [])
+        return TokenInput(
+            access_token=self.access_token.get_secret_value(),
+            token_type=self.token_type,
+            refresh_token=reveal(self.refresh_token),
+            expires_in=self.expires_in,
+            scopes=tuple(scopes),
+            client_id=self.client_id,
+            client_secret=reveal(self.client_secret),
+            redirect_uri=self.redirect_uri,
+            code_verifier=reveal(self.code_verifier),
+            auth_method=self.token_endpoint_auth_method,
+        )
+
+
+class AuthorizeQuery(QueryModel):
+    username: Username | None = None
+
+
+class CallbackQuery(QueryModel):
+    code: Annotated[str, Field(max_length=4096)] | None = None
+    state: Annotated[str, Field(max_length=8192)] | None = None
+    error: Annotated[str, Field(max_length=256)] | None = None
+
+
+class GoogleLoginQuery(QueryModel):
+    """mcp-api's ``?user_id=``; ``server`` picks the Google server when there are several."""
+
+    user_id: Username | None = Field(default=None, alias="user_id")
+    server: ServerName | None = None
