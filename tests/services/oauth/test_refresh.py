@@ -1,0 +1,327 @@
+"""Token storage and refresh against the real test AS (subprocess, real HTTP)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from mcp_gateway.config import OAuthSettings
+from mcp_gateway.crypto.keyring import Keyring
+from mcp_gateway.domain.servers import ServerConfig, TransportType
+from mcp_gateway.errors import InvalidRequest, ReauthRequired
+from mcp_gateway.services.oauth import TokenInput
+from mcp_gateway.storage.factory import open_store
+from tests.fixtures.oauth_as import FixtureProcess
+from tests.services.oauth.conftest import AsControl, make_service, remote_server
+
+CLIENT = "client-a"
+
+
+async def _grant(auth_server: AsControl, method: str = "none", secret: str | None = None) -> Any:
+    await auth_server.add_client(CLIENT, secret, method)
+    return await auth_server.grant(CLIENT)
+
+
+def _configured(auth_server: AsControl, mcp_url: str = "http://127.0.0.1:9/mcp") -> ServerConfig:
+    return remote_server(mcp_url, tokenEndpoint=auth_server.url + "/token", clientId=CLIENT)
+
+
+@pytest.mark.anyio
+async def test_token_about_to_expire_is_refreshed_silently_with_resource(
+    store: Any, keyring: Keyring, oauth_settings: OAuthSettings, auth_server: AsControl
+) -> None:
+    grant = await _grant(auth_server)
+    server = _configured(auth_server)
+    service = make_service(store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(
+            grant["access_token"], refresh_token=grant["refresh_token"], expires_in=30
+        ),  # inside the 60 s margin
+    )
+    headers = await service.authorization_headers(server, "bob")
+    assert headers["Authorization"].startswith("Bearer at-")
+    assert headers["Authorization"] != f"Bearer {grant['access_token']}"
+    stats = await auth_server.stats()
+    assert stats["refresh_requests"] == 1
+    assert stats["token_requests"][-1]["resource"] == "http://127.0.0.1:9/mcp"
+    # Fresh now: a second call is served from the store, no new refresh.
+    assert await service.authorization_headers(server, "bob") == headers
+    assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("method", ["client_secret_post", "client_secret_basic"])
+async def test_refresh_authenticates_the_client_with_the_stored_method(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    method: str,
+) -> None:
+    grant = await _grant(auth_server, method, "s3cr:et/+")
+    server = _configured(auth_server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(
+            grant["access_token"],
+            refresh_token=grant["refresh_token"],
+            expires_in=1,
+            client_id=CLIENT,
+            client_secret="s3cr:et/+",
+            auth_method=method,
+        ),
+    )
+    await service.authorization_headers(server, "bob")
+    request = (await auth_server.stats())["token_requests"][-1]
+    assert request == {
+        "grant_type": "refresh_token",
+        "resource": "http://127.0.0.1:9/mcp",
+        "auth_method": method,
+        "client_id": CLIENT,
+    }
+
+
+@pytest.mark.anyio
+async def test_restart_with_expired_token_refreshes_via_discovered_metadata(
+    make_settings: Any,
+    tmp_path: Path,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    grant = await _grant(auth_server)
+    # No token endpoint configured: found through RFC 9728 then RFC 8414 discovery.
+    server = remote_server(mcp_process.url + "/mcp", clientId=CLIENT)
+    settings = make_settings(tmp_path)
+    async with open_store(settings) as first:
+        await first.create_server(server)
+        await make_service(first, keyring, oauth_settings).store_tokens(
+            server,
+            "bob",
+            TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1),
+        )
+        record = await first.get_tokens("remote", "bob")
+        assert record is not None and record.expires_at is not None
+    # "Restart": a new store connection and a new service, nothing shared in memory.
+    async with open_store(settings) as second:
+        service = make_service(second, keyring, oauth_settings)
+        headers = await service.authorization_headers(server, "bob")
+        assert headers["Authorization"] != f"Bearer {grant['access_token']}"
+        record = await second.get_tokens("remote", "bob")
+        assert record is not None
+        assert record.meta["token_endpoint"] == auth_server.url + "/token"
+        assert record.meta["resource"] == mcp_process.url + "/mcp"
+    assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_revoked_refresh_token_marks_reauth_and_offers_a_login(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    grant = await _grant(auth_server)
+    server = remote_server(mcp_process.url + "/mcp")  # discovery; DCR for the new login
+    await sqlite_store.create_server(server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(
+            grant["access_token"],
+            refresh_token=grant["refresh_token"],
+            expires_in=1,
+            client_id=CLIENT,
+        ),
+    )
+    await auth_server.revoke()
+    with pytest.raises(ReauthRequired) as caught:
+        await service.authorization_headers(server, "bob")
+    assert caught.value.authorization_url is not None
+    assert caught.value.authorization_url.startswith(auth_server.url + "/authorize?")
+    assert "code_challenge_method=S256" in caught.value.authorization_url
+    record = await sqlite_store.get_tokens("remote", "bob")
+    assert record is not None and record.state == "reauth_required"
+    before = (await auth_server.stats())["refresh_requests"]
+    with pytest.raises(ReauthRequired):  # no second attempt with the dead grant
+        await service.authorization_headers(server, "bob")
+    assert (await auth_server.stats())["refresh_requests"] == before
+
+
+@pytest.mark.anyio
+async def test_upstream_401_forces_one_refresh_and_a_stale_rejection_does_not(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+) -> None:
+    grant = await _grant(auth_server)
+    server = _configured(auth_server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=3600),
+    )
+    old = await service.authorization_headers(server, "bob")
+    new = await service.force_refresh(server, "bob", old)
+    assert new != old
+    # A second caller that was also rejected with the old token gets the new one, no refresh.
+    assert await service.force_refresh(server, "bob", old) == new
+    assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_concurrent_callers_in_one_process_share_one_refresh(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+) -> None:
+    grant = await _grant(auth_server)
+    await auth_server.configure(refresh_delay=0.3)
+    server = _configured(auth_server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1),
+    )
+    seen: list[dict[str, str]] = []
+
+    async def call() -> None:
+        seen.append(await service.authorization_headers(server, "bob"))
+
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(call)
+    assert len({h["Authorization"] for h in seen}) == 1
+    assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_two_services_on_one_store_file_refresh_once(
+    make_settings: Any,
+    tmp_path: Path,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+) -> None:
+    grant = await _grant(auth_server)
+    await auth_server.configure(refresh_delay=0.3)
+    server = _configured(auth_server)
+    settings = make_settings(tmp_path)
+    async with open_store(settings) as a, open_store(settings) as b:
+        one, two = (
+            make_service(a, keyring, oauth_settings),
+            make_service(b, keyring, oauth_settings),
+        )
+        await one.store_tokens(
+            server,
+            "bob",
+            TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1),
+        )
+        results: list[dict[str, str]] = []
+
+        async def call(service: Any) -> None:
+            results.append(await service.authorization_headers(server, "bob"))
+
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, one)
+                tg.start_soon(call, two)
+    assert results[0] == results[1]
+    assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_tokens_only_for_http_servers(
+    sqlite_store: Any, keyring: Keyring, oauth_settings: OAuthSettings
+) -> None:
+    stdio = ServerConfig(name="local", transport_type=TransportType.STDIO, command="x")
+    with pytest.raises(InvalidRequest, match="streamable_http or sse"):
+        await make_service(sqlite_store, keyring, oauth_settings).store_tokens(
+            stdio, "bob", TokenInput("tok")
+        )
+    assert await sqlite_store.get_tokens("local", "bob") is None
+
+
+@pytest.mark.anyio
+async def test_server_without_oauth_and_without_tokens_gets_no_header(
+    sqlite_store: Any, keyring: Keyring, oauth_settings: OAuthSettings
+) -> None:
+    plain = ServerConfig(
+        name="plain", transport_type=TransportType.STREAMABLE_HTTP, url="https://example.com/mcp"
+    )
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    assert await service.authorization_headers(plain, "bob") == {}
+
+
+@pytest.mark.anyio
+async def test_token_values_never_reach_logs_reprs_or_the_store_file(
+    make_settings: Any,
+    tmp_path: Path,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary_secret = "CANARY-client-secret-7f3a"
+    await auth_server.add_client(CLIENT, canary_secret, "client_secret_post")
+    grant = await auth_server.grant(CLIENT)
+    server = _configured(auth_server)
+    settings = make_settings(tmp_path)
+    async with open_store(settings) as store:
+        service = make_service(store, keyring, oauth_settings)
+        data = TokenInput(
+            grant["access_token"],
+            refresh_token=grant["refresh_token"],
+            expires_in=1,
+            client_secret=canary_secret,
+            auth_method="client_secret_post",
+            code_verifier="CANARY-verifier",
+        )
+        await service.store_tokens(server, "bob", data)
+        headers = await service.authorization_headers(server, "bob")
+        tokens = await service.refresher.load("remote", "bob")
+        record = await store.get_tokens("remote", "bob")
+        await auth_server.revoke()
+        with pytest.raises(ReauthRequired) as caught:
+            await service.force_refresh(server, "bob", headers)
+    fresh = headers["Authorization"].split()[1]
+    canaries = [
+        canary_secret,
+        "CANARY-verifier",
+        grant["access_token"],
+        grant["refresh_token"],
+        fresh,
+    ]
+    assert tokens is not None and tokens.refresh_token
+    canaries.append(tokens.refresh_token)
+    texts = [
+        caplog.text,
+        repr(data),
+        repr(tokens),
+        repr(record),
+        str(record.meta if record else ""),
+        str(caught.value),
+        repr(caught.value),
+    ]
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    for canary in canaries:
+        for text in texts:
+            assert canary not in text
+        assert canary.encode() not in raw
