@@ -49,16 +49,10 @@ class NpmInstaller:
             raise InvalidRequest("pythonModule and pip index URLs apply to Python packages only")
         return spec
 
-    def _env(self, target: Path) -> dict[str, str]:
-        # No user/global npmrc: an operator's ~/.npmrc must not redirect or script installs.
-        return minimal_env(
-            {
-                "npm_config_userconfig": str(target / ".npmrc-none"),
-                "npm_config_globalconfig": str(target / ".npmrc-none"),
-                "npm_config_update_notifier": "false",
-                "npm_config_loglevel": "warn",
-            }
-        )
+    def _env(self) -> dict[str, str]:
+        # The operator's npmrc (mirror, CA) still applies; our flags on the command line win
+        # over it, so an npmrc cannot turn install scripts back on.
+        return minimal_env({"npm_config_update_notifier": "false", "npm_config_loglevel": "warn"})
 
     async def install(
         self, spec: InstallSpec, target: Path, *, on_line: LineCallback | None = None
@@ -92,7 +86,7 @@ class NpmInstaller:
             time_limit=self.timeout,
             what=f"npm install {spec.name}",
             cwd=target,
-            env=self._env(target),
+            env=self._env(),
             on_line=on_line,
         )
         package_dir = target / "node_modules" / spec.name

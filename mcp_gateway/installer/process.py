@@ -37,9 +37,14 @@ _INHERITED = (
     "http_proxy",
     "https_proxy",
     "no_proxy",
+    # TLS trust (corporate proxies): without these, installs fail behind an intercepting proxy.
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "NODE_EXTRA_CA_CERTS",
+    "PIP_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "UV_NATIVE_TLS",
 )
 
 LineCallback = Callable[[str], None]

@@ -99,14 +99,14 @@ class PythonInstaller:
         venv = ensure_inside(target, self.root)
         python = venv / "bin" / "python"
         requirement = spec.name + (python_requirement_suffix(spec.version) or "")
-        # No pip/uv config files: an operator's pip.conf must not redirect installs.
-        env = minimal_env({"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"})
+        # The operator's pip.conf/uv.toml (mirror, CA) still apply; request URLs are flags.
+        env = minimal_env({"PIP_NO_INPUT": "1"})
         what = f"install of {spec.name}"
         logs: list[str] = []
         if self.uv_bin:
             steps = [
-                [self.uv_bin, "venv", "--no-config", "--python", self.python_bin, str(venv)],
-                [self.uv_bin, "pip", "install", "--no-config", "--python", str(python)]
+                [self.uv_bin, "venv", "--python", self.python_bin, str(venv)],
+                [self.uv_bin, "pip", "install", "--python", str(python)]
                 + self._indexes(spec)
                 + [requirement],
             ]

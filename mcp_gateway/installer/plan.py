@@ -1,0 +1,145 @@
+"""How an installed package becomes a server definition (pure functions, no I/O).
+
+Custom commands: when the request gives ``command``, the record keeps ``command``/``args`` as
+templates and flags ``custom_command``; ``{installDir}`` in them is replaced by the absolute
+directory of the current install, so a custom command can point into the package and still
+survive upgrades (each upgrade installs into a new directory). Otherwise the command is derived
+from the package (npm ``bin``, Python console script or ``-m module``) and the user's extra
+args (``args`` without ``command``, or ``pythonArgs``) are appended; they are kept in
+``record.extra["extraArgs"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from mcp_gateway.domain.records import PackageRecord
+from mcp_gateway.domain.servers import ServerConfig, TransportType
+from mcp_gateway.errors import InstallFailed, InvalidRequest
+from mcp_gateway.installer.base import InstallResult, InstallSpec
+from mcp_gateway.installer.models import InstallRequest
+from mcp_gateway.installer.validation import validate_env_name
+
+INSTALL_DIR_PLACEHOLDER = "{installDir}"
+EXTRA_ARGS = "extraArgs"
+
+
+def spec_for(record: PackageRecord, version: str | None) -> InstallSpec:
+    """The install spec that reproduces ``record`` at ``version`` (None = latest)."""
+    return InstallSpec(
+        name=record.name,
+        version=version,
+        python_module=record.python_module,
+        index_url=record.pip_index_url,
+        extra_index_url=record.pip_extra_index_url,
+        allow_scripts=record.allow_scripts,
+    )
+
+
+def spec_from_request(request: InstallRequest) -> InstallSpec:
+    """The request's install spec after the checks that do not depend on the runtime."""
+    for env_name in request.env:
+        validate_env_name(env_name)
+    if request.command is not None and not request.command.strip():
+        raise InvalidRequest("command must not be empty")
+    if request.transport_type is not TransportType.STDIO and not request.url:
+        raise InvalidRequest("an HTTP transport needs a url")
+    return InstallSpec(
+        name=request.name,
+        version=request.version or None,
+        python_module=request.python_module,
+        index_url=request.pip_index_url,
+        extra_index_url=request.pip_extra_index_url,
+        allow_scripts=request.allow_scripts,
+    )
+
+
+def new_record(
+    request: InstallRequest, spec: InstallSpec, result: InstallResult, *, now: float
+) -> PackageRecord:
+    """The record of a first install (exact version, directory, custom or derived command)."""
+    custom = request.command is not None
+    extra_args = () if custom else (*request.args, *request.python_args)
+    record = PackageRecord(
+        server_name=request.server_name,
+        name=request.name,
+        runtime=request.runtime,
+        version=result.version,
+        requested_version=spec.version,
+        command=request.command,
+        args=tuple(request.args) if custom else (),
+        env=dict(request.env),
+        custom_command=custom,
+        python_module=spec.python_module,
+        pip_index_url=spec.index_url,
+        pip_extra_index_url=spec.extra_index_url,
+        allow_scripts=spec.allow_scripts,
+        installed_at=now,
+        extra={EXTRA_ARGS: list(extra_args)} if extra_args else {},
+    )
+    return record_after_install(record, result, now=now)
+
+
+def new_server(
+    request: InstallRequest, record: PackageRecord, result: InstallResult
+) -> ServerConfig:
+    """The server definition of a first install."""
+    base = ServerConfig(
+        name=request.server_name,
+        transport_type=request.transport_type,
+        env=dict(request.env),
+        url=request.url,
+        headers=dict(request.headers),
+        enabled=request.enabled,
+    )
+    return server_after_install(base, record, result)
+
+
+def _render(value: str, install_dir: str) -> str:
+    return value.replace(INSTALL_DIR_PLACEHOLDER, install_dir)
+
+
+def command_for(record: PackageRecord, result: InstallResult) -> tuple[str, tuple[str, ...]]:
+    """``(command, args)`` for the server, from the record's custom templates or the package.
+
+    Raises InstallFailed (with the install log) when the package declares no executable and
+    the record has no custom command.
+    """
+    install_dir = str(result.install_dir)
+    if record.custom_command and record.command:
+        return _render(record.command, install_dir), tuple(
+            _render(a, install_dir) for a in record.args
+        )
+    if result.command is None:
+        raise InstallFailed(
+            f"{record.name} declares no executable: give command (or pythonModule)", result.log
+        )
+    extra: Sequence[str] = record.extra.get(EXTRA_ARGS, ())
+    return result.command, (*result.args, *(str(a) for a in extra))
+
+
+def record_after_install(
+    record: PackageRecord, result: InstallResult, *, now: float
+) -> PackageRecord:
+    """``record`` updated with an install's exact version, directory and derived command."""
+    command, args = command_for(record, result)
+    if record.custom_command:  # custom templates stay as the user gave them
+        command, args = record.command or command, record.args
+    return dataclasses.replace(
+        record,
+        version=result.version,
+        install_dir=str(result.install_dir),
+        command=command,
+        args=args,
+        status="installed",
+        updated_at=now,
+    )
+
+
+def server_after_install(
+    base: ServerConfig, record: PackageRecord, result: InstallResult
+) -> ServerConfig:
+    """``base`` (the current definition, keeping any edits) pointed at the new install."""
+    command, args = command_for(record, result)
+    return dataclasses.replace(base, command=command, args=args)
