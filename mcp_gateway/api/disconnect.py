@@ -26,9 +26,12 @@ class ClientDisconnected(GatewayError):
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Await ``work``; cancel it and raise ClientDisconnected if the client disconnects."""
-    done = False
-    result: T
+    """Await ``work``; cancel it and raise ClientDisconnected if the client disconnects.
+
+    ``work``'s own exception propagates unchanged (not wrapped in an exception group).
+    """
+    results: list[T] = []
+    errors: list[Exception] = []
 
     async def watch(scope: anyio.CancelScope) -> None:
         while True:
@@ -39,9 +42,13 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch, tg.cancel_scope)
-        result = await work
-        done = True
+        try:
+            results.append(await work)
+        except Exception as exc:  # carried out of the task group unwrapped
+            errors.append(exc)
         tg.cancel_scope.cancel()
-    if not done:
+    if errors:
+        raise errors[0]
+    if not results:
         raise ClientDisconnected("client disconnected")
-    return result
+    return results[0]
