@@ -121,8 +121,10 @@ class Supervisor:
             if self._stopping or self.done.is_set():
                 raise UpstreamUnavailable(f"server {self.server.name!r} is not running")
             pending = self._next_restart_mono
-            if self.status in (ServerStatus.DISCONNECTED, ServerStatus.ERROR) and (
-                pending is None or pending > time.monotonic() + timeout
+            # Wait out a pending restart after one crash; a crash loop (error) fails fast.
+            if self.status is ServerStatus.ERROR or (
+                self.status is ServerStatus.DISCONNECTED
+                and (pending is None or pending > time.monotonic() + timeout)
             ):
                 raise UpstreamUnavailable(self._unavailable_message())
             remaining = deadline - anyio.current_time()

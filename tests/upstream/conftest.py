@@ -114,7 +114,9 @@ def upstream_settings() -> UpstreamSettings:
 
 
 @pytest.fixture
-async def pool(sqlite_store: Store, upstream_settings: UpstreamSettings) -> AsyncIterator[UpstreamPool]:
+async def pool(
+    sqlite_store: Store, upstream_settings: UpstreamSettings
+) -> AsyncIterator[UpstreamPool]:
     async with UpstreamPool(sessions=sqlite_store, settings=upstream_settings) as opened:
         yield opened
 
