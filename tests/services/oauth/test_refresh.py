@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import AsControl, make_service, remote_server
 
 CLIENT = "client-a"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def _grant(auth_server: AsControl, method: str = "none", secret: str | None = None) -> Any:
@@ -325,3 +329,56 @@ async def test_token_values_never_reach_logs_reprs_or_the_store_file(
         for text in texts:
             assert canary not in text
         assert canary.encode() not in raw
+
+
+@pytest.mark.anyio
+async def test_two_gateway_processes_spend_the_refresh_token_once(
+    make_settings: Any,
+    tmp_path: Path,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+) -> None:
+    key = os.urandom(32)
+    keyring = Keyring([("t1", key)])
+    grant = await _grant(auth_server)
+    await auth_server.configure(refresh_delay=0.5)  # both are in flight at once
+    server = _configured(auth_server)
+    settings = make_settings(tmp_path)
+    async with open_store(settings) as store:
+        await make_service(store, keyring, oauth_settings).store_tokens(
+            server,
+            "bob",
+            TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1),
+        )
+    go = tmp_path / "go"
+    env = {**os.environ, "MCPGW_TEST_KEY": base64.b64encode(key).decode()}
+    argv = [
+        sys.executable,
+        "-m",
+        "tests.services.oauth.refresh_worker",
+        str(settings.store.data_dir),
+        auth_server.url + "/token",
+        str(go),
+    ]
+    outputs: list[str] = []
+
+    async def run() -> None:
+        async with await anyio.open_process(argv, env=env, cwd=ROOT) as proc:
+            assert proc.stdout is not None
+            out = b"".join([chunk async for chunk in proc.stdout])
+            assert await proc.wait() == 0
+            outputs.append(out.decode().strip())
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            tg.start_soon(run)
+            # Release both only when both have opened the store (python start-up varies).
+            while True:
+                if len([p async for p in anyio.Path(tmp_path).glob("go.ready-*")]) >= 2:
+                    break
+                await anyio.sleep(0.02)
+            await anyio.Path(go).touch()
+    assert outputs[0] == outputs[1] and outputs[0].startswith("Bearer at-")
+    assert outputs[0] != f"Bearer {grant['access_token']}"
+    assert (await auth_server.stats())["refresh_requests"] == 1
