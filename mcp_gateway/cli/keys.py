@@ -30,8 +30,9 @@ def generate(
 ) -> None:
     """Print a new random key as id:base64key.
 
-    Put it first in MCPGW_SECRETS_KEYS (keep the old keys after it), then run
-    'mcp-gateway keys rotate'. Example: mcp-gateway keys generate --id k2
+    Put it first in MCPGW_SECRETS_KEYS, keep the old keys after it, then run 'keys rotate'.
+
+    Example: mcp-gateway keys generate --id k2
     """
     try:
         new_id, key = generate_key(key_id)
@@ -56,9 +57,12 @@ def rotate(
 ) -> None:
     """Re-encrypt every stored secret and OAuth token under the primary key.
 
-    The primary is the first key of MCPGW_SECRETS_KEYS (or of the key file); older keys must
-    stay in the keyring until this succeeds. Safe to re-run. Exit 0 when everything is under
-    the primary, 1 if some ciphertexts failed, 2 on a configuration error.
+    The primary is the first key of MCPGW_SECRETS_KEYS or of the key file; keep old keys after it.
+
+    Gateways must know the new key first (MCPGW_SECRETS_KEYS=new,old); restart after --new-key.
+
+    Safe to re-run. Exit 0: all current; 1: some failed (listed); 2: configuration error.
+
     Example: mcp-gateway keys rotate --new-key
     """
     try:
