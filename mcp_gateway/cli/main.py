@@ -15,7 +15,7 @@ from mcp_gateway.cli.apikeys import apikeys_app
 from mcp_gateway.cli.keys import keys_app
 from mcp_gateway.cli.packages import packages_app
 from mcp_gateway.cli.secrets import secrets_app
-from mcp_gateway.cli.serve import serve_app
+from mcp_gateway.cli.serve import serve, serve_app
 from mcp_gateway.cli.servers import servers_app
 from mcp_gateway.cli.status import status
 from mcp_gateway.cli.tools import tools_app
@@ -26,7 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(serve_app, name="serve")
+# The callback docstring carries the example; the sub-app's own help would hide it.
+app.add_typer(serve_app, name="serve", help=serve.__doc__)
 app.add_typer(keys_app, name="keys", help="Generate and rotate secret-encryption keys.")
 app.add_typer(servers_app, name="servers", help="Manage upstream MCP servers.")
 app.add_typer(tools_app, name="tools", help="List and call tools.")

@@ -316,15 +316,11 @@ def disable(
 
 
 def _fetch_logs(gw: GatewayClient, name: str) -> list[str]:
-    try:
-        body = gw.get(f"{server_path(name)}/logs")
-    except ApiError as err:
-        if err.status not in (404, 405) or err.code not in ("not_found", "method_not_allowed"):
-            raise
-        # No logs route on this gateway: fall back to the server record's log fields.
-        body = gw.get(server_path(name)).get("server", {})
-    lines = body.get("logs") or body.get("errors") or []
-    return [str(line) for line in lines] if isinstance(lines, list) else [str(lines)]
+    server = gw.get(server_path(name)).get("server", {})
+    lines = server.get("logs") or []
+    if server.get("lastError") and server["lastError"] not in lines:
+        lines = [*lines, f"last error: {server['lastError']}"]
+    return [str(line) for line in lines]
 
 
 @servers_app.command("logs")

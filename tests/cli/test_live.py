@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,19 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def live(data_dir: Path) -> Iterator[GatewayProcess]:
     with GatewayProcess(gateway_env(data_dir, MCPGW_ADMIN_API_KEY=ADMIN_KEY)) as process:
         yield process
+        process.terminate()  # SIGTERM: the gateway stops its MCP children before exiting
+    _close_stderr(process)
+
+
+def _close_stderr(process: GatewayProcess) -> None:
+    """Close the stderr pipe once GatewayProcess's reader thread hit EOF (else a
+    ResourceWarning fires at some later garbage collection and fails an unrelated test)."""
+    deadline = time.monotonic() + 10
+    while any(t.name.endswith("(_pump)") and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "gateway stderr reader did not finish"
+        time.sleep(0.01)
+    if process.proc is not None and process.proc.stderr is not None:
+        process.proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
