@@ -58,8 +58,8 @@ class Gateway:
         server: dict[str, Any] = resp.json()["server"]
         return server
 
-    async def wait_status(self, name: str, status: str, timeout: float = 20.0) -> dict[str, Any]:
-        with anyio.fail_after(timeout):
+    async def wait_status(self, name: str, status: str, limit: float = 20.0) -> dict[str, Any]:
+        with anyio.fail_after(limit):
             while True:
                 resp = await self.client.get(f"/mcp/servers/{name}", headers=self.admin)
                 server: dict[str, Any] = resp.json()["server"]
