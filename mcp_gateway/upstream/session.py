@@ -215,6 +215,12 @@ async def _connect_http(
         for resume in (stored, None) if stored is not None else (None,):
             observations = HttpObservations(on_expired=link.mark_expired)
             attempt = AsyncExitStack()
+            adopted = [False]  # a failed attempt closing must not mark the final link dead
+
+            def on_closed(adopted: list[bool] = adopted) -> None:
+                if adopted[0]:
+                    link.mark_dead()
+
             try:
                 streams = await attempt.enter_async_context(
                     open_streamable_http(
@@ -223,7 +229,7 @@ async def _connect_http(
                         observations=observations,
                         session_id=resume.session_id if resume else None,
                         terminate=terminate,
-                        on_closed=link.mark_dead,
+                        on_closed=on_closed,
                     )
                 )
                 session = await attempt.enter_async_context(
@@ -257,6 +263,7 @@ async def _connect_http(
                 await attempt.aclose()
                 raise
             await stack.enter_async_context(attempt)
+            adopted[0] = True
             return live
     streams_sse = await stack.enter_async_context(
         open_sse(url, headers=headers, on_closed=link.mark_dead)

@@ -186,7 +186,7 @@ class Supervisor:
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
                 self.last_error = describe(exc)
-                logger.warning("upstream %r: %s", self.server.name, self.last_error)
+                logger.warning("upstream %r: %s", self.server.name, self.last_error, exc_info=True)
             finally:
                 self.live = None
                 self._attempt_scope = None
