@@ -125,8 +125,13 @@ async def wait_status(
     pool: UpstreamPool, name: str, *statuses: ServerStatus, within: float = 15.0
 ) -> None:
     """Poll until ``name`` reaches one of ``statuses`` (fails the test after ``within``)."""
+    await poll_until(lambda: pool.status(name).status in statuses, within)
+
+
+async def poll_until(predicate: Callable[[], bool], within: float = 15.0) -> None:
+    """Poll ``predicate`` every 20 ms; fail the test if it is not true within ``within`` s."""
     with anyio.fail_after(within):
-        while pool.status(name).status not in statuses:
+        while not predicate():  # noqa: ASYNC110 (polling external state: no event to wait on)
             await anyio.sleep(0.02)
 
 

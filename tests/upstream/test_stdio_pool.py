@@ -18,7 +18,7 @@ from mcp_gateway.errors import (
     UpstreamUnavailable,
 )
 from mcp_gateway.upstream.pool import UpstreamPool
-from tests.upstream.conftest import TINY_SERVER, stdio_config, text_of, wait_status
+from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of, wait_status
 
 pytestmark = pytest.mark.anyio
 
@@ -108,9 +108,7 @@ async def test_crash_loop_reports_error_with_stderr_and_next_restart(pool: Upstr
         reconnection=ReconnectionOptions(initial_delay=0.05, max_delay=0.1),
     )
     await pool.apply(server)
-    with anyio.fail_after(10):
-        while pool.status("fx").restarts < 2:
-            await anyio.sleep(0.02)
+    await poll_until(lambda: pool.status("fx").restarts >= 2, within=10)
     state = pool.status("fx")
     assert "boom: missing API_TOKEN" in state.logs
     assert state.last_error
@@ -187,9 +185,8 @@ async def test_list_changed_notification_refreshes_cached_tools(pool: UpstreamPo
     before = {t.name for t in await pool.list_tools(server, username="u")}
     added = text_of(await pool.call_tool(server, "trigger_list_changed", {}, username="u"))
     assert added not in before
-    with anyio.fail_after(5):
-        while added not in {t.name for t in await pool.list_tools(server, username="u")}:
-            await anyio.sleep(0.02)
+    await poll_until(lambda: added in {t.name for t in pool.status("fx").tools or ()}, within=5)
+    assert added in {t.name for t in await pool.list_tools(server, username="u")}
 
 
 async def test_disabled_server_reports_disabled_and_refuses_calls(pool: UpstreamPool) -> None:
