@@ -16,13 +16,18 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+import anyio
+
 from mcp_gateway import __version__
 from mcp_gateway.config import Settings
 from mcp_gateway.crypto.keyfile import load_keyring
 from mcp_gateway.errors import GatewayError
+from mcp_gateway.installer import build_installers
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
+from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
@@ -56,6 +61,8 @@ class Runtime:
     apikeys: ApiKeyService
     packages: PackageService
     audit: AuditLog
+    oauth: OAuthService
+    google: GoogleLogin
 
     def __init__(
         self,
@@ -89,29 +96,37 @@ class Runtime:
             self.pool = await stack.enter_async_context(
                 UpstreamPool(sessions=self.store, settings=settings.upstream)
             )
+            redactor = Redactor()
             self.apikeys = ApiKeyService(self.store)
-            self.secrets = SecretService(self.store, self.keyring, self.pool)
-            self.servers = ServerService(self.store, self.pool)
-            self.tools = ToolCallService(self.store, self.secrets, self.pool, self.audit)
-            self.packages = PackageService(
-                packages=self.store,
-                servers=self.store,
-                secrets=self.store,
-                registry=self.servers,
-                settings=settings,
+            self.secrets = SecretService(self.store, self.keyring, self.pool, redactor=redactor)
+            self.servers = ServerService(self.store, self.pool, redactor=redactor)
+            self.tools = ToolCallService(
+                self.store, self.secrets, self.pool, self.audit, servers=self.servers
             )
+            self.packages = PackageService(self.store, self.pool, build_installers(settings))
+            self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
+            self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)
             created = await self.apikeys.bootstrap(settings)
             if created is not None:
                 self._announce(created)
             # Start every enabled server in the background: never blocks the listener.
             await self.servers.load_all()
             if self._reconcile_packages:
-                stack.push_async_callback(self.packages.aclose)
-                self.packages.start_reconcile()
+                tasks = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(tasks.cancel_scope.cancel)  # runs first on close
+                tasks.start_soon(self._reconcile)
             self.started_at = time.monotonic()
             self._stack = stack.pop_all()
         log.info("mcp-gateway %s ready (store: %s)", __version__, self.store.backend)
         return self
+
+    async def _reconcile(self) -> None:
+        """Re-install packages whose directory is missing, then (re)start their servers."""
+        restored = await self.packages.reconcile()
+        for name in restored:
+            log.info("re-installed missing package for server %s", name)
+        if restored:
+            await self.servers.load_all()
 
     async def __aexit__(
         self,

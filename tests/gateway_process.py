@@ -41,6 +41,7 @@ class GatewayProcess:
         self.url = ""
         self._lines: list[str] = []
         self._ready = threading.Event()
+        self._pump_thread: threading.Thread
 
     @property
     def stderr(self) -> str:
@@ -66,7 +67,8 @@ class GatewayProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         if not self._ready.wait(self.startup_timeout) or not self.url:
             self.kill()
             raise RuntimeError(f"gateway did not start:\n{self.stderr}")
@@ -76,12 +78,21 @@ class GatewayProcess:
         """SIGTERM and wait; returns the exit code."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        self._close()
+        return code
 
     def kill(self) -> None:
+        """SIGKILL (no graceful shutdown) and wait."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stderr is not None:
+            self._pump_thread.join(10)  # read to EOF so stderr holds everything
+            self.proc.stderr.close()
 
     def wait_exit(self, timeout: float = 20.0) -> int:
         assert self.proc is not None

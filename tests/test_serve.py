@@ -92,8 +92,7 @@ def test_kill_9_then_restart_keeps_every_stored_secret(tmp_path: Path) -> None:
             )
             assert status == 200, body
     finally:
-        gateway.proc.kill()  # type: ignore[union-attr]  # SIGKILL: no graceful close
-        gateway.proc.wait(10)  # type: ignore[union-attr]
+        gateway.kill()  # SIGKILL: no graceful close
     with GatewayProcess(env) as again:
         for user in ("u0", "u1", "u2"):
             status, body = _request(

@@ -40,8 +40,12 @@ async def _serve(settings: Settings) -> None:
     runtime = Runtime(settings)
     # Enter the runtime before listening so a bad key or unreachable store is one clean line.
     async with runtime:
-        await hypercorn_serve(
-            create_app(runtime), _hypercorn_config(settings), shutdown_trigger=stop.wait
+        # Hypercorn runs in its own task: its shutdown cancels and un-cancels tasks, and that
+        # bookkeeping must not touch the task that owns the runtime's cancel scopes.
+        await asyncio.create_task(
+            hypercorn_serve(
+                create_app(runtime), _hypercorn_config(settings), shutdown_trigger=stop.wait
+            )
         )
 
 
