@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 def describe(exc: BaseException) -> str:
     """A short, secret-free description of a connect failure (never echoes headers or env)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]  # task groups wrap the transport's real error
     if isinstance(exc, MCPError):
         return f"MCP error {exc.code}: {exc.message}"
     if isinstance(exc, httpx2.HTTPError):
@@ -186,7 +188,8 @@ class Supervisor:
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
                 self.last_error = describe(exc)
-                logger.warning("upstream %r: %s", self.server.name, self.last_error, exc_info=True)
+                logger.warning("upstream %r: %s", self.server.name, self.last_error)
+                logger.debug("upstream %r connection failure", self.server.name, exc_info=True)
             finally:
                 self.live = None
                 self._attempt_scope = None
