@@ -225,7 +225,11 @@ class LocalRegistry:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_HEAD(self) -> None:  # uv probes wheels with HEAD first
+                self.do_GET()
 
             def do_GET(self) -> None:
                 path = unquote(self.path.split("?", 1)[0])
