@@ -1,33 +1,5 @@
 """Fixtures for installer tests: the hermetic package artifacts and a local registry."""
 
-from __future__ import annotations
+from tests.installer.fixtures import artifacts, registry
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.installer.local_registry import (
-    Artifacts,
-    LocalRegistry,
-    build_artifacts,
-    npm_available,
-    start_registry,
-)
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
-    if not npm_available():
-        pytest.skip("node and npm are needed to build the npm fixture package")
-    base = tmp_path_factory.getbasetemp() / "package-artifacts"
-    base.mkdir(exist_ok=True)
-    return build_artifacts(base)
-
-
-@pytest.fixture
-def registry(artifacts: Artifacts, tmp_path: Path) -> Iterator[LocalRegistry]:
-    """All fixture versions published; npm ``latest`` and the index's highest are broken."""
-    reg = start_registry(artifacts, tmp_path)
-    yield reg
-    reg.stop()
+__all__ = ["artifacts", "registry"]
