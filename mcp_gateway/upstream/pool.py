@@ -25,8 +25,7 @@ from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound, UpstreamBusy
 from mcp_gateway.storage.ports import SessionStore
-from mcp_gateway.upstream.session import LiveSession
-from mcp_gateway.upstream.state import ServerState
+from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import CALL_ERRORS, translate
 
@@ -291,47 +290,8 @@ class UpstreamPool:
             sup = entry.shared
             if sup is None:
                 return ServerState(ServerStatus.DISCONNECTED)
-            return _shared_state(sup)
-        return _per_user_state(list(entry.users.values()))
+            return shared_state(sup)
+        return per_user_state(list(entry.users.values()))
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
-
-
-def _shared_state(sup: Supervisor) -> ServerState:
-    live: LiveSession | None = sup.live
-    connected = live is not None and sup.status is ServerStatus.CONNECTED
-    return ServerState(
-        status=sup.status,
-        pid=live.pid if live is not None else None,
-        restarts=sup.restarts,
-        uptime=time.monotonic() - live.started_at if live is not None and connected else None,
-        last_error=sup.last_error,
-        logs=sup.ring.lines(),
-        tools=live.tools if live is not None else None,
-        next_restart_at=sup.next_restart_at,
-        instances=1 if connected else 0,
-        protocol_version=live.protocol_version if live is not None else None,
-    )
-
-
-def _per_user_state(sups: list[Supervisor]) -> ServerState:
-    """Aggregate; no logs or errors (they could carry one user's data to another reader)."""
-    statuses = [s.status for s in sups]
-    connected = statuses.count(ServerStatus.CONNECTED)
-    if connected:
-        status = ServerStatus.CONNECTED
-    elif ServerStatus.CONNECTING in statuses:
-        status = ServerStatus.CONNECTING
-    elif sups and all(s is ServerStatus.ERROR for s in statuses):
-        status = ServerStatus.ERROR
-    else:
-        status = ServerStatus.DISCONNECTED  # no user session open: started on first use
-    return ServerState(
-        status=status,
-        restarts=sum(s.restarts for s in sups),
-        instances=connected,
-        last_error=f"{len(sups)} per-user sessions failing"
-        if status is ServerStatus.ERROR
-        else None,
-    )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mcp_types import Tool
 
 from mcp_gateway.domain.servers import ServerStatus
+
+if TYPE_CHECKING:
+    from mcp_gateway.upstream.session import LiveSession
+    from mcp_gateway.upstream.supervisor import Supervisor
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +34,42 @@ class ServerState:
     next_restart_at: float | None = None
     instances: int = 0
     protocol_version: str | None = None
+
+
+def shared_state(sup: Supervisor) -> ServerState:
+    live: LiveSession | None = sup.live
+    connected = live is not None and sup.status is ServerStatus.CONNECTED
+    return ServerState(
+        status=sup.status,
+        pid=live.pid if live is not None else None,
+        restarts=sup.restarts,
+        uptime=time.monotonic() - live.started_at if live is not None and connected else None,
+        last_error=sup.last_error,
+        logs=sup.ring.lines(),
+        tools=live.tools if live is not None else None,
+        next_restart_at=sup.next_restart_at,
+        instances=1 if connected else 0,
+        protocol_version=live.protocol_version if live is not None else None,
+    )
+
+
+def per_user_state(sups: list[Supervisor]) -> ServerState:
+    """Aggregate; no logs or errors (they could carry one user's data to another reader)."""
+    statuses = [s.status for s in sups]
+    connected = statuses.count(ServerStatus.CONNECTED)
+    if connected:
+        status = ServerStatus.CONNECTED
+    elif ServerStatus.CONNECTING in statuses:
+        status = ServerStatus.CONNECTING
+    elif sups and all(s is ServerStatus.ERROR for s in statuses):
+        status = ServerStatus.ERROR
+    else:
+        status = ServerStatus.DISCONNECTED  # no user session open: started on first use
+    return ServerState(
+        status=status,
+        restarts=sum(s.restarts for s in sups),
+        instances=connected,
+        last_error=f"{len(sups)} per-user sessions failing"
+        if status is ServerStatus.ERROR
+        else None,
+    )
