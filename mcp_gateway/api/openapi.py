@@ -15,7 +15,7 @@ from mcp_gateway.api.schemas.common import ErrorBody
 from mcp_gateway.domain.names import SERVER_NAME_RE
 
 _REF = "#/components/schemas/{model}"
-_PATH_PARAM = re.compile(r"{(\w+)}")
+_PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "pattern": SERVER_NAME_RE.pattern},
     "serverName": {"type": "string", "pattern": SERVER_NAME_RE.pattern},
@@ -87,7 +87,8 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
             op["security"] = [{"bearerAuth": []}]
             if ep.auth == "admin":
                 op["description"] = "Admin API key required."
-        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+        path = _PATH_PARAM.sub(r"{\1}", ep.path)  # drop Starlette converters ({name:path})
+        paths.setdefault(path, {})[ep.method.lower()] = op
 
     return {
         "openapi": "3.1.0",

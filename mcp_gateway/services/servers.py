@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from mcp_types import Tool
 
 from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
@@ -20,6 +23,8 @@ from mcp_gateway.upstream.state import ServerState
 
 log = logging.getLogger("mcp_gateway.servers")
 
+# Definitions changed by another process sharing the store are seen after this many seconds.
+CONFIG_TTL = 5.0
 # Fields a partial update may change (the name is the identity and never changes).
 UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name"}
 
@@ -55,30 +60,57 @@ class ServerService:
     hot path (:meth:`config`)."""
 
     def __init__(
-        self, store: ServersStore, pool: UpstreamPort, *, redactor: Redactor | None = None
+        self,
+        store: ServersStore,
+        pool: UpstreamPort,
+        *,
+        redactor: Redactor | None = None,
+        cache_ttl: float = CONFIG_TTL,
     ) -> None:
         self._store = store
         self._pool = pool
         self.redactor = redactor or Redactor()
-        self._configs: dict[str, ServerConfig] = {}
+        self._ttl = cache_ttl
+        self._configs: dict[str, tuple[ServerConfig, float]] = {}  # name -> (config, expiry)
+
+    def _remember(self, server: ServerConfig) -> None:
+        self._configs[server.name] = (server, time.monotonic() + self._ttl)
 
     async def load_all(self) -> None:
         """Hand every stored definition to the pool (which starts them in the background)."""
         for server in await self._store.list_servers():
-            self._configs[server.name] = server
+            self._remember(server)
             await self._pool.apply(server)
 
     async def config(self, name: str) -> ServerConfig:
-        """The current definition of ``name``, from memory when possible. Raises
-        ServerNotFound."""
-        server = self._configs.get(name)
-        if server is not None:
-            return server
+        """The current definition of ``name``: from memory (kept current by every write made
+        through this service, and re-read from the store after ``cache_ttl`` seconds in case
+        another process changed it). Raises ServerNotFound."""
+        hit = self._configs.get(name)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
         server = await self._store.get_server(validate_server_name(name))
         if server is None:
+            self._configs.pop(name, None)
             raise ServerNotFound(name)
-        self._configs[name] = server
+        self._remember(server)
         return server
+
+    # -- the live registry (PackageService drives servers through these) --------------------
+
+    async def apply(self, server: ServerConfig) -> None:
+        """Start/restart/stop ``server`` in the pool (its definition is already stored)."""
+        self._remember(server)
+        await self._pool.apply(server)
+
+    async def remove(self, name: str) -> None:
+        """Stop ``name`` in the pool and forget its definition (already deleted or never
+        stored)."""
+        self._configs.pop(name, None)
+        await self._pool.remove(name)
+
+    async def list_tools(self, server: ServerConfig, *, username: str) -> list[Tool]:
+        return await self._pool.list_tools(server, username=username)
 
     def _view(self, server: ServerConfig, states: Mapping[str, ServerState]) -> ServerView:
         state = states.get(server.name)
@@ -110,8 +142,7 @@ class ServerService:
         """Store and start a new server. Raises InvalidRequest, ServerAlreadyExists."""
         validate_server(server)
         await self._store.create_server(server)
-        self._configs[server.name] = server
-        await self._pool.apply(server)
+        await self.apply(server)
         return self._view(server, self._pool.statuses())
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ServerView:
@@ -126,8 +157,7 @@ class ServerService:
         server = validate_server(dataclasses.replace(current, **changes))
         if server != current:
             await self._store.update_server(server)
-            self._configs[name] = server
-            await self._pool.apply(server)
+            await self.apply(server)
         return self._view(server, self._pool.statuses())
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
@@ -138,8 +168,7 @@ class ServerService:
         persisted sessions. Raises ServerNotFound."""
         if await self._store.get_server(validate_server_name(name)) is None:
             raise ServerNotFound(name)
-        self._configs.pop(name, None)
-        await self._pool.remove(name)
+        await self.remove(name)
         secrets = await self._store.delete_server_secrets(name)
         tokens = await self._store.delete_server_tokens(name)
         await self._store.delete_server_sessions(name)

@@ -2,6 +2,117 @@
 
 from __future__ import annotations
 
-from mcp_gateway.api.endpoint import Endpoint
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-ENDPOINTS: list[Endpoint] = []
+from mcp_gateway.api.auth import require_admin, runtime_of
+from mcp_gateway.api.endpoint import Endpoint
+from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.packages import (
+    DeleteQuery,
+    InstallBody,
+    InstallResponse,
+    ListQuery,
+    PackageListResponse,
+    PackageOut,
+    PackageResponse,
+    UpdateOut,
+    UpdatesQuery,
+    UpdatesResponse,
+    UpgradeAllResponse,
+    UpgradeBody,
+    UpgradeOut,
+    UpgradeResponse,
+)
+from mcp_gateway.domain.names import validate_server_name
+
+
+def _json(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"))
+
+
+async def install(request: Request) -> JSONResponse:
+    await require_admin(request)
+    body = await read_body(request, InstallBody)
+    outcome = await runtime_of(request).packages.install(body.to_domain())
+    return _json(InstallResponse.of(outcome))
+
+
+async def list_packages(request: Request) -> JSONResponse:
+    await require_admin(request)
+    query = read_query(request, ListQuery)
+    packages = runtime_of(request).packages
+    records = await packages.list_packages()
+    updates = [UpdateOut.of(u) for u in await packages.updates()] if query.check_updates else None
+    return _json(PackageListResponse(packages=[PackageOut.of(r) for r in records], updates=updates))
+
+
+async def by_name(request: Request) -> JSONResponse:
+    await require_admin(request)
+    records = await runtime_of(request).packages.by_name(request.path_params["name"])
+    return _json(PackageListResponse(packages=[PackageOut.of(r) for r in records]))
+
+
+async def by_id(request: Request) -> JSONResponse:
+    await require_admin(request)
+    name = validate_server_name(request.path_params["serverName"])
+    return _json(
+        PackageResponse(package=PackageOut.of(await runtime_of(request).packages.get(name)))
+    )
+
+
+async def updates(request: Request) -> JSONResponse:
+    await require_admin(request)
+    query = read_query(request, UpdatesQuery)
+    infos = await runtime_of(request).packages.updates(query.name)
+    return _json(UpdatesResponse(updates=[UpdateOut.of(u) for u in infos]))
+
+
+async def upgrade(request: Request) -> JSONResponse:
+    await require_admin(request)
+    name = validate_server_name(request.path_params["serverName"])
+    raw = await request.body()
+    version = (await read_body(request, UpgradeBody)).version if raw.strip() else None
+    outcome = await runtime_of(request).packages.upgrade(name, version)
+    return _json(UpgradeResponse(result=UpgradeOut.of(outcome)))
+
+
+async def upgrade_all(request: Request) -> JSONResponse:
+    await require_admin(request)
+    outcomes = await runtime_of(request).packages.upgrade_all()
+    return _json(UpgradeAllResponse(results=[UpgradeOut.of(o) for o in outcomes]))
+
+
+async def uninstall(request: Request) -> JSONResponse:
+    await require_admin(request)
+    name = validate_server_name(request.path_params["serverName"])
+    query = read_query(request, DeleteQuery)
+    record = await runtime_of(request).packages.uninstall(name, purge=query.purge)
+    return _json(PackageResponse(package=PackageOut.of(record)))
+
+
+_E = (401, 403)
+ENDPOINTS = [
+    Endpoint("POST", "/packages/install", install, "Install, register and start a package",
+             "packages", body=InstallBody, response=InstallResponse, auth="admin",
+             errors=(400, *_E, 409, 413, 502)),
+    Endpoint("GET", "/packages", list_packages, "Installed packages", "packages",
+             query=ListQuery, response=PackageListResponse, auth="admin", errors=_E),
+    Endpoint("GET", "/packages/updates", updates, "Latest registry versions vs installed",
+             "packages", query=UpdatesQuery, response=UpdatesResponse, auth="admin",
+             errors=(*_E, 404)),
+    Endpoint("GET", "/packages/by-name/{name:path}", by_name, "Installs of a package name",
+             "packages", response=PackageListResponse, auth="admin", errors=(*_E, 404)),
+    Endpoint("GET", "/packages/by-id/{serverName}", by_id, "The package behind a server",
+             "packages", response=PackageResponse, auth="admin", errors=(400, *_E, 404)),
+    Endpoint("PUT", "/packages/upgrade-all", upgrade_all, "Upgrade every outdated package",
+             "packages", response=UpgradeAllResponse, auth="admin", errors=_E),
+    Endpoint("PUT", "/packages/{serverName}/upgrade", upgrade,
+             "Upgrade (or pin) one package atomically", "packages", body=UpgradeBody,
+             response=UpgradeResponse, auth="admin", errors=(400, *_E, 404, 409, 502)),
+    Endpoint("DELETE", "/packages/{serverName}", uninstall,
+             "Uninstall (purge=true also deletes every user's secrets)", "packages",
+             query=DeleteQuery, response=PackageResponse, auth="admin",
+             errors=(400, *_E, 404, 409)),
+]  # fmt: skip

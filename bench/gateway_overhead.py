@@ -1,0 +1,190 @@
+"""Gateway overhead: ``POST /mcp/tool/call`` through ``mcp-gateway serve`` vs the direct SDK.
+
+Both paths call the ``echo`` tool of the same stdio fixture server (tests/fixtures). The direct
+path is ``mcp.Client`` over stdio in this process; the gateway path is httpx2 over loopback
+HTTP/1.1 keep-alive to a ``mcp-gateway serve`` subprocess (SQLite store, one stored secret
+for the user so the injection query runs). Reports p50/p99 at concurrency 1 and calls/s at 16
+and 64; ``--runs`` repeats the whole comparison and prints medians.
+
+Run: .venv/bin/python bench/gateway_overhead.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = str(ROOT / "tests" / "fixtures" / "mcp_fixture_server.py")
+ADMIN = "mcpgw_bench-admin-key-0123456789abcdefghijkl"
+ARGS = {"text": "hello"}
+Call = Callable[[], Awaitable[Any]]
+
+
+async def latency(call: Call, n: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
+    samples.sort()
+    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
+
+
+async def throughput(call: Call, concurrency: int, total: int) -> float:
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return total / (time.perf_counter() - start)
+
+
+async def measure(call: Call, n: int) -> dict[str, float]:
+    for _ in range(50):
+        await call()  # warm-up
+    p50, p99 = await latency(call, n)
+    return {
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "rps16": await throughput(call, 16, n * 2),
+        "rps64": await throughput(call, 64, n * 2),
+    }
+
+
+async def direct(n: int) -> dict[str, float]:
+    params = StdioServerParameters(command=sys.executable, args=[FIXTURE])
+    async with Client(params) as client:
+
+        async def call() -> Any:
+            result = await client.call_tool("echo", ARGS)
+            assert not result.is_error
+
+        return await measure(call, n)
+
+
+class Gateway:
+    def __init__(self, data_dir: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCPGW_")}
+        env |= {
+            "MCPGW_DATA_DIR": str(data_dir),
+            "MCPGW_PACKAGES_DIR": str(data_dir / "packages"),
+            "MCPGW_PORT": "0",
+            "MCPGW_LOG_LEVEL": "warning",
+            "MCPGW_ADMIN_API_KEY": ADMIN,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_gateway", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = ""
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                match = re.search(r"Running on (http://[\d.]+:\d+)", line)
+                if match and not self.url:
+                    self.url = match.group(1)
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(60) or not self.url:
+            self.proc.kill()
+            raise RuntimeError("gateway did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+async def through_gateway(gw: Gateway, n: int) -> dict[str, float]:
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx2.AsyncClient(base_url=gw.url, headers=auth, limits=limits) as client:
+        server = {"name": "bench", "command": sys.executable, "args": [FIXTURE], "maxConcurrency": 128}
+        resp = await client.post("/mcp/servers", json=server)
+        if resp.status_code == 409:  # a later run against the same gateway
+            pass
+        else:
+            resp.raise_for_status()
+        secret = {"serverName": "bench", "secretName": "unused", "secretValue": "s3cret-value"}
+        (await client.post("/secrets/set", json=secret)).raise_for_status()
+        with anyio.fail_after(30):
+            while (await client.get("/mcp/servers/bench")).json()["server"]["status"] != (
+                "connected"
+            ):
+                await anyio.sleep(0.05)
+        body = {"serverName": "bench", "methodName": "echo", "args": ARGS}
+
+        async def call() -> Any:
+            resp = await client.post("/mcp/tool/call", json=body)
+            assert resp.status_code == 200, resp.text
+
+        return await measure(call, n)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("-n", type=int, default=1000, help="calls per latency sample")
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, float]]] = {"direct": [], "gateway": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        gw = Gateway(Path(tmp) / "data")
+        try:
+            for run in range(args.runs):
+                results["direct"].append(await direct(args.n))
+                results["gateway"].append(await through_gateway(gw, args.n))
+                d, g = results["direct"][-1], results["gateway"][-1]
+                print(
+                    f"run {run + 1}: direct p50 {d['p50_ms']:.3f} ms, gateway p50 "
+                    f"{g['p50_ms']:.3f} ms; c64 {d['rps64']:.0f} vs {g['rps64']:.0f} calls/s",
+                    flush=True,
+                )
+        finally:
+            gw.stop()
+    print(f"\nmedians of {args.runs} runs, {args.n} calls per latency sample:")
+    print(f"{'':10}{'p50 ms':>10}{'p99 ms':>10}{'c16 /s':>10}{'c64 /s':>10}")
+    med: dict[str, dict[str, float]] = {}
+    for name, runs in results.items():
+        med[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        m = med[name]
+        print(f"{name:10}{m['p50_ms']:10.3f}{m['p99_ms']:10.3f}{m['rps16']:10.0f}{m['rps64']:10.0f}")
+    d, g = med["direct"], med["gateway"]
+    print(
+        f"gateway adds {g['p50_ms'] - d['p50_ms']:.3f} ms p50; throughput ratio "
+        f"c16 {g['rps16'] / d['rps16']:.0%}, c64 {g['rps64'] / d['rps64']:.0%}"
+    )
+
+
+if __name__ == "__main__":
+    anyio.run(main)

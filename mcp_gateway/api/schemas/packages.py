@@ -1,0 +1,176 @@
+"""``/packages`` (admin only): install requests in, package records and outcomes out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from mcp_gateway.api.schemas.common import (
+    Ok,
+    QueryModel,
+    RequestModel,
+    ResponseModel,
+    ServerName,
+)
+from mcp_gateway.domain.records import PackageRecord, Runtime
+from mcp_gateway.domain.servers import TransportType
+from mcp_gateway.installer.models import (
+    InstallOutcome,
+    InstallRequest,
+    UpdateInfo,
+    UpgradeOutcome,
+)
+
+Text = Annotated[str, Field(max_length=4096)]
+
+
+class InstallBody(RequestModel):
+    name: Annotated[str, Field(min_length=1, max_length=214)]
+    server_name: ServerName
+    runtime: Runtime = Runtime.NODE
+    version: Annotated[str, Field(max_length=128)] | None = None
+    transport_type: TransportType = TransportType.STDIO
+    command: Text | None = None
+    args: list[Text] = Field(default_factory=list, max_length=256)
+    env: dict[str, Text] = Field(default_factory=dict)
+    python_module: Annotated[str, Field(max_length=256)] | None = None
+    python_args: list[Text] = Field(default_factory=list, max_length=256)
+    pip_index_url: Text | None = None
+    pip_extra_index_url: Text | None = None
+    url: Text | None = None
+    headers: dict[str, Text] = Field(default_factory=dict)
+    enabled: bool = True
+    allow_scripts: bool = False
+
+    def to_domain(self) -> InstallRequest:
+        data = self.model_dump(by_alias=False)
+        data["args"] = tuple(self.args)
+        data["python_args"] = tuple(self.python_args)
+        return InstallRequest(**data)
+
+
+class UpgradeBody(RequestModel):
+    version: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+class ListQuery(QueryModel):
+    check_updates: bool = False
+
+
+class UpdatesQuery(QueryModel):
+    name: Annotated[str, Field(min_length=1, max_length=214)] | None = None
+
+
+class DeleteQuery(QueryModel):
+    purge: bool = False
+
+
+class PackageOut(ResponseModel):
+    server_name: str
+    name: str
+    runtime: Runtime
+    version: str
+    requested_version: str | None
+    install_dir: str
+    command: str | None
+    args: list[str]
+    env: dict[str, str]
+    custom_command: bool
+    python_module: str | None
+    pip_index_url: str | None
+    pip_extra_index_url: str | None
+    allow_scripts: bool
+    status: str
+    installed_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, r: PackageRecord) -> PackageOut:
+        return cls(
+            server_name=r.server_name, name=r.name, runtime=r.runtime, version=r.version,
+            requested_version=r.requested_version, install_dir=r.install_dir,
+            command=r.command, args=list(r.args), env=dict(r.env),
+            custom_command=r.custom_command, python_module=r.python_module,
+            pip_index_url=r.pip_index_url, pip_extra_index_url=r.pip_extra_index_url,
+            allow_scripts=r.allow_scripts, status=r.status, installed_at=r.installed_at,
+            updated_at=r.updated_at,
+        )  # fmt: skip
+
+
+class UpdateOut(ResponseModel):
+    server_name: str
+    name: str
+    runtime: Runtime
+    installed_version: str
+    latest_version: str | None
+    update_available: bool
+    error: str | None = None
+
+    @classmethod
+    def of(cls, u: UpdateInfo) -> UpdateOut:
+        return cls(
+            server_name=u.server_name, name=u.name, runtime=u.runtime,
+            installed_version=u.installed_version, latest_version=u.latest_version,
+            update_available=u.update_available, error=u.error,
+        )  # fmt: skip
+
+
+class UpgradeOut(ResponseModel):
+    server_name: str
+    name: str
+    from_version: str
+    to_version: str
+    status: str
+    error: str | None = None
+    log: str = ""
+
+    @classmethod
+    def of(cls, u: UpgradeOutcome) -> UpgradeOut:
+        return cls(
+            server_name=u.server_name, name=u.name, from_version=u.from_version,
+            to_version=u.to_version, status=u.status, error=u.error, log=u.log,
+        )  # fmt: skip
+
+
+class InstallResponse(Ok):
+    package: PackageOut
+    server_name: str
+    status: str
+    tools: list[dict[str, Any]]
+    error: str | None = None
+    log: str = ""
+
+    @classmethod
+    def of(cls, o: InstallOutcome) -> InstallResponse:
+        tools = [
+            t.model_dump(by_alias=True, mode="json", exclude_none=True)
+            if hasattr(t, "model_dump")
+            else t
+            for t in o.tools
+        ]
+        return cls(
+            package=PackageOut.of(o.package), server_name=o.server.name,
+            status=o.status.value, tools=tools, error=o.error, log=o.log,
+        )  # fmt: skip
+
+
+class PackageListResponse(Ok):
+    packages: list[PackageOut]
+    updates: list[UpdateOut] | None = None
+
+
+class PackageResponse(Ok):
+    package: PackageOut
+
+
+class UpdatesResponse(Ok):
+    updates: list[UpdateOut]
+
+
+class UpgradeResponse(Ok):
+    result: UpgradeOut
+
+
+class UpgradeAllResponse(Ok):
+    results: list[UpgradeOut]
