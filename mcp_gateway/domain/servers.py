@@ -109,15 +109,30 @@ class ServerConfig:
 SHARED_SCOPE = ""
 
 
+def oauth_enabled(server: ServerConfig) -> bool:
+    """True for an HTTP server whose users sign in to the upstream with OAuth: its definition
+    has ``extra["oauth"]`` (not ``enabled: false``) or mcp-api's ``mcpAuthType: oauth``."""
+    if not server.is_http:
+        return False
+    raw = server.extra.get("oauth")
+    if isinstance(raw, dict):
+        return raw.get("enabled", True) is not False
+    auth_type = str(server.extra.get("mcpAuthType") or server.extra.get("authType") or "")
+    return auth_type.lower() in ("oauth", "oauth2")
+
+
 def session_scope(server: ServerConfig, username: str) -> str:
     """The pool key under ``server`` for a call by ``username``.
 
-    Shared servers have one session (scope ``""``). A per-user server, or one that injects a
-    secret as an HTTP header (a header is fixed for a session's lifetime), gets one session per
-    username, so one user's credentials never ride on another user's session.
+    Shared servers have one session (scope ``""``). A per-user server, one that injects a
+    secret as an HTTP header, or an OAuth server (a header, and so a credential, is fixed for a
+    session's lifetime) gets one session per username, so one user's credentials never ride on
+    another user's session.
     """
-    if server.isolation is Isolation.PER_USER or any(
-        spec.inject_as is InjectAs.HEADER for spec in server.secrets
+    if (
+        server.isolation is Isolation.PER_USER
+        or oauth_enabled(server)
+        or any(spec.inject_as is InjectAs.HEADER for spec in server.secrets)
     ):
         return username
     return SHARED_SCOPE
