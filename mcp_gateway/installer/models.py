@@ -8,6 +8,7 @@ from typing import Any
 
 from mcp_gateway.domain.records import PackageRecord, Runtime
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
+from mcp_gateway.errors import InvalidRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +63,86 @@ class UpgradeOutcome:
     status: str  # upgraded | up_to_date | failed
     error: str | None = None
     log: str = ""
+
+
+def update_info(
+    record: PackageRecord, latest: str | None, newer: bool, error: str | None = None
+) -> UpdateInfo:
+    return UpdateInfo(
+        record.server_name, record.name, record.runtime, record.version, latest, newer, error
+    )
+
+
+def unchanged(
+    record: PackageRecord, status: str, error: str | None = None, log: str = ""
+) -> UpgradeOutcome:
+    """An upgrade that left ``record`` as it was (``up_to_date`` or ``failed``)."""
+    return UpgradeOutcome(
+        record.server_name, record.name, record.version, record.version, status, error, log
+    )
+
+
+def _str(body: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None or (value == "" and not required):
+        if required:
+            raise InvalidRequest(
+                f"{key} is required", details=[{"field": key, "error": "required"}]
+            )
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{key} must be a string", details=[{"field": key, "error": "type"}])
+    return value
+
+
+def _strs(body: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"{key} must be a list of strings", details=[{"field": key}])
+    return tuple(value)
+
+
+def _map(body: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = body.get(key) or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidRequest(f"{key} must be an object of strings", details=[{"field": key}])
+    return dict(value)
+
+
+def install_request_from_body(body: Mapping[str, Any]) -> InstallRequest:
+    """Map an mcp-api ``POST /packages/install`` JSON body (camelCase) onto a request.
+
+    Checks only shapes and types (InvalidRequest); the service validates the contents.
+    ``allowScripts`` is taken as given: the API must refuse it for non-admin callers.
+    """
+    runtime = _str(body, "runtime") or Runtime.NODE.value
+    transport = _str(body, "transportType") or TransportType.STDIO.value
+    try:
+        runtime_value, transport_value = Runtime(runtime), TransportType(transport)
+    except ValueError:
+        raise InvalidRequest(
+            "runtime must be node or python; transportType stdio, streamable_http or sse"
+        ) from None
+    for flag in ("enabled", "allowScripts"):
+        if flag in body and not isinstance(body[flag], bool):
+            raise InvalidRequest(f"{flag} must be a boolean", details=[{"field": flag}])
+    return InstallRequest(
+        name=_str(body, "name", required=True) or "",
+        server_name=_str(body, "serverName", required=True) or "",
+        runtime=runtime_value,
+        version=_str(body, "version"),
+        transport_type=transport_value,
+        command=_str(body, "command"),
+        args=_strs(body, "args"),
+        env=_map(body, "env"),
+        python_module=_str(body, "pythonModule"),
+        python_args=_strs(body, "pythonArgs"),
+        pip_index_url=_str(body, "pipIndexUrl"),
+        pip_extra_index_url=_str(body, "pipExtraIndexUrl"),
+        url=_str(body, "url"),
+        headers=_map(body, "headers"),
+        enabled=bool(body.get("enabled", True)),
+        allow_scripts=bool(body.get("allowScripts", False)),
+    )

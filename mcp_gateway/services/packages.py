@@ -39,7 +39,15 @@ from mcp_gateway.installer.base import (
     remove_tree,
     slot_dir,
 )
-from mcp_gateway.installer.models import InstallOutcome, InstallRequest, UpdateInfo, UpgradeOutcome
+from mcp_gateway.installer.models import (
+    InstallOutcome,
+    InstallRequest,
+    UpdateInfo,
+    UpgradeOutcome,
+    install_request_from_body,
+    unchanged,
+    update_info,
+)
 from mcp_gateway.installer.plan import (
     new_record,
     new_server,
@@ -50,6 +58,16 @@ from mcp_gateway.installer.plan import (
 )
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.storage.ports import PackageStore, SecretStore, ServerStore
+
+__all__ = [
+    "InstallOutcome",
+    "InstallRequest",
+    "PackageService",
+    "ServerRegistry",
+    "UpdateInfo",
+    "UpgradeOutcome",
+    "install_request_from_body",
+]
 
 log = logging.getLogger("mcp_gateway.packages")
 
@@ -176,19 +194,8 @@ class PackageService:
         try:
             latest = await installer.latest_version(spec_for(record, None))
         except GatewayError as exc:
-            return UpdateInfo(
-                record.server_name,
-                record.name,
-                record.runtime,
-                record.version,
-                None,
-                False,
-                str(exc),
-            )
-        newer = installer.is_newer(latest, record.version)
-        return UpdateInfo(
-            record.server_name, record.name, record.runtime, record.version, latest, newer
-        )
+            return update_info(record, None, False, str(exc))
+        return update_info(record, latest, installer.is_newer(latest, record.version))
 
     # -- install -----------------------------------------------------------------------------
 
@@ -250,13 +257,8 @@ class PackageService:
             if version is None:
                 latest = await installer.latest_version(spec)
                 if not installer.is_newer(latest, record.version):
-                    return UpgradeOutcome(
-                        record.server_name,
-                        record.name,
-                        record.version,
-                        record.version,
-                        "up_to_date",
-                    )
+                    return unchanged(record, "up_to_date")
+                spec = dataclasses.replace(spec, version=latest)  # exactly what was checked
             result = await self._install_into_new_dir(installer, record.server_name, spec, on_line)
             try:
                 await self._switch(record, result)
@@ -314,17 +316,12 @@ class PackageService:
         never raised (each failed package keeps its old version)."""
         outcomes: list[UpgradeOutcome] = []
         for info in await self.updates():
+            record = await self._store.get_package(info.server_name)
+            if record is None:
+                continue  # uninstalled meanwhile
             if not info.update_available:
-                status = "failed" if info.error else "up_to_date"
                 outcomes.append(
-                    UpgradeOutcome(
-                        info.server_name,
-                        info.name,
-                        info.installed_version,
-                        info.installed_version,
-                        status,
-                        info.error,
-                    )
+                    unchanged(record, "failed" if info.error else "up_to_date", info.error)
                 )
                 continue
             try:
@@ -332,17 +329,7 @@ class PackageService:
                     await self.upgrade(info.server_name, info.latest_version, on_line=on_line)
                 )
             except GatewayError as exc:
-                outcomes.append(
-                    UpgradeOutcome(
-                        info.server_name,
-                        info.name,
-                        info.installed_version,
-                        info.installed_version,
-                        "failed",
-                        str(exc),
-                        getattr(exc, "log", ""),
-                    )
-                )
+                outcomes.append(unchanged(record, "failed", str(exc), getattr(exc, "log", "")))
         return outcomes
 
     # -- uninstall / reconcile ---------------------------------------------------------------
