@@ -130,18 +130,22 @@ async def through_gateway(gw: Gateway, n: int) -> dict[str, float]:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx2.AsyncClient(base_url=gw.url, headers=auth, limits=limits) as client:
-        server = {"name": "bench", "command": sys.executable, "args": [FIXTURE], "maxConcurrency": 128}
+        server = {
+            "name": "bench",
+            "command": sys.executable,
+            "args": [FIXTURE],
+            "maxConcurrency": 128,
+        }
         resp = await client.post("/mcp/servers", json=server)
-        if resp.status_code == 409:  # a later run against the same gateway
-            pass
-        else:
+        if resp.status_code != 409:  # 409: a later run against the same gateway
             resp.raise_for_status()
         secret = {"serverName": "bench", "secretName": "unused", "secretValue": "s3cret-value"}
         (await client.post("/secrets/set", json=secret)).raise_for_status()
         with anyio.fail_after(30):
-            while (await client.get("/mcp/servers/bench")).json()["server"]["status"] != (
-                "connected"
-            ):
+            while True:
+                view = (await client.get("/mcp/servers/bench")).json()["server"]
+                if view["status"] == "connected":
+                    break
                 await anyio.sleep(0.05)
         body = {"serverName": "bench", "methodName": "echo", "args": ARGS}
 
@@ -178,7 +182,9 @@ async def main() -> None:
     for name, runs in results.items():
         med[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         m = med[name]
-        print(f"{name:10}{m['p50_ms']:10.3f}{m['p99_ms']:10.3f}{m['rps16']:10.0f}{m['rps64']:10.0f}")
+        print(
+            f"{name:10}{m['p50_ms']:10.3f}{m['p99_ms']:10.3f}{m['rps16']:10.0f}{m['rps64']:10.0f}"
+        )
     d, g = med["direct"], med["gateway"]
     print(
         f"gateway adds {g['p50_ms'] - d['p50_ms']:.3f} ms p50; throughput ratio "
