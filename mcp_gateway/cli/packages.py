@@ -68,7 +68,7 @@ def install(
         str | None, typer.Option("--version", "-v", help="Version or range (default: latest).")
     ] = None,
     runtime: Annotated[
-        str | None, typer.Option("--runtime", "-r", help="node or python (default: detected).")
+        str | None, typer.Option("--runtime", "-r", help="node (default) or python.")
     ] = None,
     command: Annotated[
         str | None, typer.Option("--command", "-c", help="Override the detected command.")
@@ -170,11 +170,11 @@ def updates(
             (
                 u.get("serverName"),
                 u.get("name", u.get("packageName")),
-                u.get("currentVersion", u.get("version")),
+                u.get("installedVersion", u.get("currentVersion")),
                 u.get("latestVersion"),
             )
             for u in found
-            if isinstance(u, dict)
+            if isinstance(u, dict) and u.get("updateAvailable", True)
         ),
         title="Updates",
     )

@@ -1,6 +1,7 @@
-"""The CLI against a live ``mcp-gateway serve`` subprocess and the stdio fixture MCP server.
+"""The CLI against a live ``mcp-gateway serve`` subprocess and the stdio fixture MCP servers.
 
-One gateway per module (start-up is the slow part); each test uses its own server names.
+One gateway and one full fixture server ("fx") per module (starting them is the slow part);
+tests that change servers use their own names and the tiny stdlib fixture.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from mcp_gateway.cli.main import app
 from tests.gateway_process import ROOT, GatewayProcess, gateway_env
 
 ADMIN_KEY = "mgw-cli-live-admin-key-0123456789abcdef"
-FIXTURE = str(ROOT / "tests" / "fixtures" / "mcp_fixture_server.py")
+FIXTURE = str(ROOT / "tests" / "fixtures" / "mcp_fixture_server.py")  # echo_args, stderr
+TINY = str(ROOT / "tests" / "fixtures" / "tiny_stdio_server.py")  # starts in milliseconds
 SECRET = "s3cr3t-value-for-alice"
 
 Run = Callable[..., Result]
@@ -81,15 +83,21 @@ def wait_status(run: Run, name: str, status: str, timeout: float = 30.0) -> dict
         time.sleep(0.05)
 
 
-def add_fixture(run: Run, name: str, *extra: str) -> dict[str, Any]:
-    ok(run("servers", "add", name, "--command", sys.executable, "--", FIXTURE, *extra))
+def add_server(run: Run, name: str, script: str = TINY, *extra: str) -> dict[str, Any]:
+    ok(run("servers", "add", name, "--command", sys.executable, "--", script, *extra))
     return wait_status(run, name, "connected")
 
 
-def test_added_server_is_listed_as_json_with_its_tools(run: Run) -> None:
+@pytest.fixture(scope="module")
+def fx(run: Run) -> str:
+    """The full fixture server, registered through the CLI and connected."""
     added = run("servers", "add", "fx", "--command", sys.executable, "--", FIXTURE)
     assert "added server fx" in ok(added).stdout
     wait_status(run, "fx", "connected")
+    return "fx"
+
+
+def test_added_server_is_listed_as_json_with_its_tools(run: Run, fx: str) -> None:
     servers = as_json(run("servers", "list", "--json"))
     fx = next(s for s in servers if s["name"] == "fx")
     assert fx["command"] == sys.executable and fx["args"] == [FIXTURE]
@@ -101,11 +109,11 @@ def test_added_server_is_listed_as_json_with_its_tools(run: Run) -> None:
 
 
 def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> None:
-    add_fixture(run, "imp-existing")
+    add_server(run, "imp-existing")
     config = {
         "mcpServers": {
-            "imp-existing": {"command": sys.executable, "args": [FIXTURE]},
-            "imp-new": {"command": sys.executable, "args": [FIXTURE], "env": {"MODE": "x"}},
+            "imp-existing": {"command": sys.executable, "args": [TINY]},
+            "imp-new": {"command": sys.executable, "args": [TINY], "env": {"MODE": "x"}},
             "imp-remote": {"type": "http", "url": "http://127.0.0.1:9/mcp"},
             "bad name!": {"command": "x"},
             "imp-empty": {"env": {"A": "b"}},
@@ -130,31 +138,27 @@ def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> N
     assert "0 added, 3 skipped, 2 invalid" in again.stdout
 
 
-def test_secret_from_stdin_is_injected_into_the_tool_call(run: Run) -> None:
-    add_fixture(run, "fx-secrets")
-    stored = run(
-        "secrets", "set", "fx-secrets", "token", "--username", "alice", input=SECRET + "\n"
-    )
+def test_secret_from_stdin_is_injected_into_the_tool_call(run: Run, fx: str) -> None:
+    stored = run("secrets", "set", "fx", "token", "--username", "alice", input=SECRET + "\n")
     assert SECRET not in ok(stored).output
-    names = as_json(run("secrets", "list", "fx-secrets", "-u", "alice", "--json"))
+    names = as_json(run("secrets", "list", "fx", "-u", "alice", "--json"))
     assert names == ["token"]
     result = as_json(
-        run("tools", "call", "fx-secrets", "echo_args", "-u", "alice", "--arg", "text=hi", "--json")
+        run("tools", "call", "fx", "echo_args", "-u", "alice", "--arg", "text=hi", "--json")
     )
     received = json.loads(result["content"][0]["text"])
     assert received["token"] == SECRET  # the trailing newline of stdin was dropped
     assert received["text"] == "hi"
-    other = run("tools", "call", "fx-secrets", "echo_args", "-u", "bob", "--arg", "text=hi")
+    other = run("tools", "call", "fx", "echo_args", "-u", "bob", "--arg", "text=hi")
     assert json.loads(ok(other).stdout)["token"] == ""
-    ok(run("secrets", "delete", "fx-secrets", "token", "-u", "alice"))
-    assert as_json(run("secrets", "list", "fx-secrets", "-u", "alice", "--json")) == []
+    ok(run("secrets", "delete", "fx", "token", "-u", "alice"))
+    assert as_json(run("secrets", "list", "fx", "-u", "alice", "--json")) == []
 
 
-def test_tool_arguments_from_k_v_and_json_args(run: Run) -> None:
-    add_fixture(run, "fx-args")
-    summed = run("tools", "call", "fx-args", "add", "--json-args", '{"a": 2}', "--arg", "b=3.5")
+def test_tool_arguments_from_k_v_and_json_args(run: Run, fx: str) -> None:
+    summed = run("tools", "call", "fx", "add", "--json-args", '{"a": 2}', "--arg", "b=3.5")
     assert ok(summed).stdout.strip() == "5.5"
-    echoed = run("tools", "call", "fx-args", "echo", "--arg", "text=007")
+    echoed = run("tools", "call", "fx", "echo", "--arg", "text=007")
     assert ok(echoed).stdout.strip() == "007"  # not valid JSON -> kept as a string
 
 
@@ -169,16 +173,24 @@ def test_wrong_key_exits_1_with_the_gateways_message(run: Run) -> None:
 def test_gateway_error_codes_reach_stderr(run: Run) -> None:
     missing = run("servers", "show", "no-such-server")
     assert missing.exit_code == 1 and "server_not_found" in missing.stderr
-    duplicate = run("servers", "add", "fx-dup", "--command", sys.executable, "--", FIXTURE)
-    ok(duplicate)
-    again = run("servers", "add", "fx-dup", "--command", sys.executable, "--", FIXTURE)
+    ok(run("servers", "add", "dup", "--command", sys.executable, "--", TINY))
+    again = run("servers", "add", "dup", "--command", sys.executable, "--", TINY)
     assert again.exit_code == 1 and "server_already_exists" in again.stderr
 
 
+def test_logs_show_why_a_server_failed(run: Run) -> None:
+    ok(run("servers", "add", "broken", "-c", sys.executable, "--", TINY, "--fail-start", "boom-42"))
+    deadline = time.monotonic() + 30
+    while not any(
+        "boom-42" in line for line in as_json(run("servers", "logs", "broken", "--json"))
+    ):
+        assert time.monotonic() < deadline, "the failing server's stderr never reached its logs"
+        time.sleep(0.05)
+    assert "boom-42" in ok(run("servers", "logs", "broken", "--tail", "5")).stdout
+
+
 def test_disable_enable_update_and_remove(run: Run) -> None:
-    add_fixture(run, "fx-life", "--stderr-banner", "hello-from-fx-life")
-    logs = as_json(run("servers", "logs", "fx-life", "--json"))
-    assert any("hello-from-fx-life" in line for line in logs)
+    add_server(run, "fx-life")
     ok(run("servers", "disable", "fx-life"))
     assert wait_status(run, "fx-life", "disabled")["enabled"] is False
     refused = run("tools", "call", "fx-life", "echo", "--arg", "text=x")
@@ -191,16 +203,16 @@ def test_disable_enable_update_and_remove(run: Run) -> None:
     assert run("servers", "show", "fx-life").exit_code == 1
 
 
-def test_status_shows_health_restarts_and_tool_counts(run: Run) -> None:
-    add_fixture(run, "fx-status")
+def test_status_shows_health_restarts_and_tool_counts(run: Run, fx: str) -> None:
     report = as_json(run("status", "--json"))
     assert report["health"]["status"] == "ok"
-    row = next(r for r in report["servers"] if r["name"] == "fx-status")
+    row = next(r for r in report["servers"] if r["name"] == "fx")
     assert row["status"] == "connected" and row["restarts"] == 0 and row["tools"] >= 5
     table = ok(run("status")).stdout
-    assert "fx-status" in table and "RESTARTS" in table
-    # Without a key: health only, still exit 0.
-    assert "fx-status" in ok(run("status", key=None)).stdout
+    assert "fx" in table and "RESTARTS" in table and "TOOLS" in table
+    # Without a key: health only (no tool counts), still exit 0.
+    keyless = ok(run("status", key=None)).stdout
+    assert "fx" in keyless and "TOOLS" not in keyless
 
 
 def test_apikeys_create_list_revoke_over_http(run: Run) -> None:
