@@ -99,8 +99,8 @@ class GatewayClient:
     def put(self, path: str, body: Any = None, timeout: float | None = None) -> dict[str, Any]:
         return self.request("PUT", path, json=body, timeout=timeout)
 
-    def delete(self, path: str) -> dict[str, Any]:
-        return self.request("DELETE", path)
+    def delete(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.request("DELETE", path, params=params)
 
 
 def _reason(exc: Exception) -> str:

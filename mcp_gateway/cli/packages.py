@@ -7,6 +7,7 @@ shows a live status line while the request runs and, on failure, the installer's
 from __future__ import annotations
 
 import re
+import sys
 from contextlib import nullcontext
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,7 +16,7 @@ import typer
 
 from mcp_gateway.cli.client import DEFAULT_URL, gateway
 from mcp_gateway.cli.options import ApiKeyOption, JsonOption, UrlOption
-from mcp_gateway.cli.output import print_fields, print_json, print_table, say, spinner
+from mcp_gateway.cli.output import print_json, print_table, say, spinner, warn
 from mcp_gateway.cli.parsing import parse_json_object, parse_str_map
 
 packages_app = typer.Typer(help="Install and upgrade MCP server packages.", no_args_is_help=True)
@@ -38,15 +39,33 @@ def _package_path(server: str) -> str:
     return f"/packages/{quote(server, safe='')}"
 
 
+def merge_updates(
+    packages: list[dict[str, Any]], updates: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Add ``latestVersion``/``updateAvailable`` from an updates list to each package."""
+    if updates is None:
+        return packages
+    by_server: dict[Any, dict[str, Any]] = {
+        u.get("serverName"): u for u in updates if isinstance(u, dict)
+    }
+    merged: list[dict[str, Any]] = []
+    for p in packages:
+        info: dict[str, Any] = by_server.get(p.get("serverName")) or {}
+        extra: dict[str, Any] = {
+            k: info[k] for k in ("latestVersion", "updateAvailable", "error") if k in info
+        }
+        merged.append({**p, **extra})
+    return merged
+
+
 def _package_rows(packages: list[dict[str, Any]]) -> Any:
     for p in packages:
-        latest = p.get("latestVersion")
         yield (
             p.get("serverName"),
             p.get("name"),
             p.get("runtime"),
-            p.get("version", p.get("installedVersion")),
-            latest if latest else "",
+            p.get("version"),
+            p.get("latestVersion"),
             p.get("status"),
         )
 
@@ -114,11 +133,25 @@ def install(
         with spinner(f"installing {package} as {name}"):
             result = gw.post("/packages/install", body, timeout=INSTALL_TIMEOUT)
     if as_json:
-        print_json(result.get("package", result.get("server", {})))
-        return
-    pkg = result.get("package") or {}
-    version_text = f" {pkg['version']}" if isinstance(pkg, dict) and pkg.get("version") else ""
-    say(f"installed {package}{version_text} as server {name}")
+        print_json({k: v for k, v in result.items() if k != "success"})
+    else:
+        pkg = result.get("package") or {}
+        say(
+            f"installed {pkg.get('name', package)} {pkg.get('version', '')} as server {name}: "
+            f"{result.get('status', '?')}, {len(result.get('tools') or [])} tools"
+        )
+    if result.get("status") == "error":
+        # Installed and registered, but the server did not start: say why, then exit 1.
+        warn(f"server {name} did not start: {result.get('error') or 'unknown error'}")
+        _print_log(result.get("log"))
+        raise typer.Exit(1)
+
+
+def _print_log(log: Any) -> None:
+    if isinstance(log, str) and log.strip():
+        print("--- install log ---", file=sys.stderr)
+        print(log.rstrip("\n"), file=sys.stderr)
+        print("--- end of install log ---", file=sys.stderr)
 
 
 @packages_app.command("list")
@@ -137,7 +170,8 @@ def list_packages(
     params = {"checkUpdates": "true"} if check_updates else {}
     with gateway(url, api_key, timeout=120.0) as gw:
         with spinner("asking the registries") if check_updates else nullcontext():
-            packages = gw.get("/packages", **params).get("packages", [])
+            body = gw.get("/packages", **params)
+    packages = merge_updates(body.get("packages") or [], body.get("updates"))
     if as_json:
         print_json(packages)
         return
@@ -155,7 +189,7 @@ def updates(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Show installed packages that have a newer version.
+    """Compare installed versions with the registries' latest (all packages, or one server).
 
     Example: mcp-gateway packages updates --json
     """
@@ -165,16 +199,18 @@ def updates(
         print_json(found)
         return
     print_table(
-        ["SERVER", "PACKAGE", "INSTALLED", "LATEST"],
+        ["SERVER", "PACKAGE", "INSTALLED", "LATEST", "UPDATE", "ERROR"],
         (
             (
                 u.get("serverName"),
-                u.get("name", u.get("packageName")),
-                u.get("installedVersion", u.get("currentVersion")),
+                u.get("name"),
+                u.get("installedVersion"),
                 u.get("latestVersion"),
+                u.get("updateAvailable"),
+                u.get("error"),
             )
             for u in found
-            if isinstance(u, dict) and u.get("updateAvailable", True)
+            if isinstance(u, dict)
         ),
         title="Updates",
     )
@@ -190,7 +226,7 @@ def upgrade(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Upgrade one package; the previous install is kept until the new one starts.
+    """Upgrade one package; the previous install keeps serving unless the new one starts.
 
     Example: mcp-gateway packages upgrade fs --version 2025.8.1
     """
@@ -198,46 +234,73 @@ def upgrade(
     with gateway(url, api_key, timeout=INSTALL_TIMEOUT) as gw:
         with spinner(f"upgrading {server}"):
             result = gw.put(f"{_package_path(server)}/upgrade", body, timeout=INSTALL_TIMEOUT)
+    outcome = result.get("result") or {}
     if as_json:
-        print_json({k: v for k, v in result.items() if k != "success"})
+        print_json(outcome)
     else:
-        say(f"upgraded {server}")
+        say(_outcome_line(outcome))
+    _fail_on_failed([outcome])
+
+
+def _outcome_line(o: dict[str, Any]) -> str:
+    return (
+        f"{o.get('serverName')}: {o.get('name')} {o.get('fromVersion')} -> "
+        f"{o.get('toVersion')} ({o.get('status')})"
+    )
+
+
+def _fail_on_failed(outcomes: list[dict[str, Any]]) -> None:
+    failed = [o for o in outcomes if o.get("status") == "failed"]
+    for o in failed:
+        warn(f"upgrade of {o.get('serverName')} failed: {o.get('error') or 'unknown error'}")
+        _print_log(o.get("log"))
+    if failed:
+        raise typer.Exit(1)
 
 
 @packages_app.command("upgrade-all")
 def upgrade_all(
     as_json: JsonOption = False, url: UrlOption = DEFAULT_URL, api_key: ApiKeyOption = None
 ) -> None:
-    """Upgrade every package that has a newer version.
+    """Upgrade every package that has a newer version; exit code 1 if any upgrade failed.
 
     Example: mcp-gateway packages upgrade-all
     """
     with gateway(url, api_key, timeout=INSTALL_TIMEOUT) as gw:
         with spinner("upgrading every package"):
             result = gw.put("/packages/upgrade-all", {}, timeout=INSTALL_TIMEOUT)
-    body = {k: v for k, v in result.items() if k != "success"}
+    outcomes = [o for o in result.get("results") or [] if isinstance(o, dict)]
     if as_json:
-        print_json(body)
-        return
-    if body:
-        print_fields(body.items())
+        print_json(outcomes)
     else:
-        say("upgraded every package")
+        print_table(
+            ["SERVER", "PACKAGE", "FROM", "TO", "STATUS", "ERROR"],
+            (
+                (o.get("serverName"), o.get("name"), o.get("fromVersion"), o.get("toVersion"),
+                 o.get("status"), o.get("error"))
+                for o in outcomes
+            ),
+            title="Upgrades",
+        )  # fmt: skip
+    _fail_on_failed(outcomes)
 
 
 @packages_app.command("remove")
 def remove(
     server: ServerArg,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete every user's secrets for the server.")
+    ] = False,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Uninstall a package and remove its server.
+    """Uninstall a package and remove its server (users' secrets stay unless --purge).
 
-    Example: mcp-gateway packages remove fs
+    Example: mcp-gateway packages remove fs --purge
     """
     with gateway(url, api_key, timeout=120.0) as gw, spinner(f"removing {server}"):
-        gw.delete(_package_path(server))
+        gw.delete(_package_path(server), purge="true" if purge else None)
     if as_json:
         print_json({"removed": server})
     else:
