@@ -57,7 +57,6 @@ def create_app(runtime: Runtime) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _opened(runtime):
-            link_services(runtime)
             observers = runtime.tools.observers
             observers.append(metrics.observe_tool_call)
             try:
@@ -89,16 +88,6 @@ def create_app(runtime: Runtime) -> Starlette:
     app.state.runtime = runtime
     app.state.metrics = metrics
     return app
-
-
-def link_services(runtime: Runtime) -> None:
-    """Share one redactor between secrets (which learns injected values) and server views
-    (which mask them in logs), and give tool calls the in-memory server definitions.
-
-    Stop-gap until the runtime passes ``redactor=``/``servers=`` at construction; idempotent.
-    """
-    runtime.servers.redactor = runtime.secrets.redactor
-    runtime.tools.use_servers(runtime.servers)
 
 
 @asynccontextmanager

@@ -49,10 +49,6 @@ class ToolCallService:
         self._servers = servers
         self.observers: list[CallObserver] = []
 
-    def use_servers(self, servers: ServerService) -> None:
-        """Look definitions up in ``servers``' in-memory map instead of the store."""
-        self._servers = servers
-
     async def _server(self, name: str) -> ServerConfig:
         if self._servers is not None:
             return await self._servers.config(name)
