@@ -184,17 +184,19 @@ def list_packages(
 
 @packages_app.command("updates")
 def updates(
-    server: Annotated[str | None, typer.Argument(help="Only this server.")] = None,
+    package: Annotated[
+        str | None, typer.Argument(help="Only the installs of this package name.")
+    ] = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Compare installed versions with the registries' latest (all packages, or one server).
+    """Compare installed versions with the registries' latest (all packages, or one name).
 
-    Example: mcp-gateway packages updates --json
+    Example: mcp-gateway packages updates @modelcontextprotocol/server-filesystem --json
     """
     with gateway(url, api_key, timeout=120.0) as gw, spinner("checking for updates"):
-        found = gw.get("/packages/updates", name=server).get("updates", [])
+        found = gw.get("/packages/updates", name=package).get("updates", [])
     if as_json:
         print_json(found)
         return

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from mcp_gateway.cli.main import app
+from tests.cli.live import as_json, close_stderr, ok
 from tests.gateway_process import ROOT, GatewayProcess, gateway_env
 
 ADMIN_KEY = "mgw-cli-live-admin-key-0123456789abcdef"
@@ -38,18 +38,7 @@ def live(data_dir: Path) -> Iterator[GatewayProcess]:
     with GatewayProcess(gateway_env(data_dir, MCPGW_ADMIN_API_KEY=ADMIN_KEY)) as process:
         yield process
         process.terminate()  # SIGTERM: the gateway stops its MCP children before exiting
-    _close_stderr(process)
-
-
-def _close_stderr(process: GatewayProcess) -> None:
-    """Close the stderr pipe once GatewayProcess's reader thread hit EOF (else a
-    ResourceWarning fires at some later garbage collection and fails an unrelated test)."""
-    deadline = time.monotonic() + 10
-    while any(t.name.endswith("(_pump)") and t.is_alive() for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "gateway stderr reader did not finish"
-        time.sleep(0.01)
-    if process.proc is not None and process.proc.stderr is not None:
-        process.proc.stderr.close()
+    close_stderr(process)
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +50,6 @@ def run(live: GatewayProcess) -> Run:
         return CliRunner(env=env).invoke(app, list(args), input=input)
 
     return invoke
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}"
-    return result
-
-
-def as_json(result: Result) -> Any:
-    return json.loads(ok(result).stdout)
 
 
 def wait_status(run: Run, name: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
