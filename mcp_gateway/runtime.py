@@ -103,7 +103,7 @@ class Runtime:
             self.tools = ToolCallService(
                 self.store, self.secrets, self.pool, self.audit, servers=self.servers
             )
-            self.packages = PackageService(self.store, self.pool, build_installers(settings))
+            self.packages = PackageService(self.store, self.servers, build_installers(settings))
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
             self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)
             created = await self.apikeys.bootstrap(settings)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 import typer
 from hypercorn.asyncio import serve as hypercorn_serve
@@ -39,13 +40,13 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings)
     # Enter the runtime before listening so a bad key or unreachable store is one clean line.
+    # Starlette is an ASGI app; Hypercorn's typing is narrower than the ASGI protocol it accepts.
+    app: Any = create_app(runtime)
     async with runtime:
         # Hypercorn runs in its own task: its shutdown cancels and un-cancels tasks, and that
         # bookkeeping must not touch the task that owns the runtime's cancel scopes.
         await asyncio.create_task(
-            hypercorn_serve(
-                create_app(runtime), _hypercorn_config(settings), shutdown_trigger=stop.wait
-            )
+            hypercorn_serve(app, _hypercorn_config(settings), shutdown_trigger=stop.wait)
         )
 
 
