@@ -165,12 +165,14 @@ def unreachable_hint(err: Unreachable) -> str:
 
 
 @contextmanager
-def cli_errors() -> Iterator[None]:
+def cli_errors(*, have_key: bool = True) -> Iterator[None]:
     """Turn client errors raised inside the block into clean exits (1 or 2), no traceback."""
     try:
         yield
     except ApiError as err:
         report_api_error(err)
+        if err.code == "unauthenticated" and not have_key:
+            print("  no API key given: set --api-key or MCPGW_API_KEY", file=sys.stderr)
         raise typer.Exit(1) from None
     except Unreachable as err:
         _stderr(unreachable_hint(err))
@@ -185,7 +187,7 @@ def gateway(
     url: str, api_key: str | None, timeout: float = DEFAULT_TIMEOUT
 ) -> Iterator[GatewayClient]:
     """Open a client for one command; errors inside the block exit as documented above."""
-    with cli_errors():
+    with cli_errors(have_key=bool(api_key)):
         client = GatewayClient(url, api_key, timeout)
         try:
             yield client

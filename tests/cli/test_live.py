@@ -150,6 +150,12 @@ def test_wrong_key_exits_1_with_the_gateways_message(run: Run) -> None:
     assert "Traceback" not in result.output and "mgw-wrong-key" not in result.output
 
 
+def test_missing_key_exits_1_with_a_hint(run: Run) -> None:
+    result = run("servers", "list", key=None)
+    assert result.exit_code == 1
+    assert "unauthenticated" in result.stderr and "MCPGW_API_KEY" in result.stderr
+
+
 def test_gateway_error_codes_reach_stderr(run: Run) -> None:
     missing = run("servers", "show", "no-such-server")
     assert missing.exit_code == 1 and "server_not_found" in missing.stderr
