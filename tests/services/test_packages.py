@@ -254,4 +254,7 @@ async def test_reconcile_reinstalls_a_missing_directory_at_the_recorded_version(
     assert record.version == "1.9.0" and record.install_dir != old
     assert await anyio.Path(record.install_dir).is_dir()
     assert await _answer(pool, sqlite_store, "fx") == "1.9.0"
+    leftover = Path(record.install_dir).parent / "i-20000101000000-dead00"  # a crashed attempt
+    await anyio.Path(leftover).mkdir()
     assert await fresh.reconcile() == []  # nothing missing any more
+    assert _attempt_dirs(tmp_path, "fx") == [Path(record.install_dir)]
