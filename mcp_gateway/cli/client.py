@@ -138,8 +138,11 @@ def report_api_error(err: ApiError) -> None:
     """Print an error answer on stderr: message and code, then any details, URL or log."""
     _stderr(f"{err.message} (code: {err.code}, HTTP {err.status})")
     for detail in err.body.get("details") or []:
-        if isinstance(detail, dict):
-            print(f"  {detail.get('field', '?')}: {detail.get('message', '')}", file=sys.stderr)
+        if not isinstance(detail, dict):
+            continue
+        line = f"{detail.get('field', '?')}: {detail.get('message', '')}"
+        if line not in err.message:  # the first problem is usually the message itself
+            print(f"  {line}", file=sys.stderr)
     url = err.body.get("authorizationUrl")
     if isinstance(url, str):
         print(f"  log in again at: {url}", file=sys.stderr)

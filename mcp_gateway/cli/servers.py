@@ -112,11 +112,12 @@ def _build_body(
 
 def _show_server(server: dict[str, Any]) -> None:
     hidden = {"toolsList", "tools", "logs", "errors"}
-    print_fields((k, v) for k, v in server.items() if k not in hidden)
+    fields = [(k, v) for k, v in server.items() if k not in hidden]
     tools = server.get("toolsList", server.get("tools"))
     if isinstance(tools, list):
         names = ", ".join(str(t.get("name", "?")) for t in tools if isinstance(t, dict))
-        print_fields([("tools", names or "-")])
+        fields.append(("tools", names))
+    print_fields(fields)
 
 
 @servers_app.command("list")
