@@ -26,6 +26,7 @@ from mcp_gateway.installer import build_installers
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
+from mcp_gateway.services.oauth.calls import UpstreamCredentials
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.secrets import SecretService
@@ -63,6 +64,7 @@ class Runtime:
     audit: AuditLog
     oauth: OAuthService
     google: GoogleLogin
+    credentials: UpstreamCredentials
 
     def __init__(
         self,
@@ -94,18 +96,29 @@ class Runtime:
             self.store = await stack.enter_async_context(open_store(settings))
             self.audit = await stack.enter_async_context(AuditLog(self.store))
             self.pool = await stack.enter_async_context(
-                UpstreamPool(sessions=self.store, settings=settings.upstream)
+                UpstreamPool(
+                    sessions=self.store,
+                    settings=settings.upstream,
+                    # Late-bound: credentials need the pool (to drop sessions) and vice versa.
+                    http_auth=lambda server, user: self.credentials.http_auth(server, user),
+                )
             )
             redactor = Redactor()
             self.apikeys = ApiKeyService(self.store)
             self.secrets = SecretService(self.store, self.keyring, self.pool, redactor=redactor)
             self.servers = ServerService(self.store, self.pool, redactor=redactor)
-            self.tools = ToolCallService(
-                self.store, self.secrets, self.pool, self.audit, servers=self.servers
-            )
-            self.packages = PackageService(self.store, self.servers, build_installers(settings))
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
             self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)
+            self.credentials = UpstreamCredentials(self.oauth, settings.oauth.google_credentials)
+            self.tools = ToolCallService(
+                self.store,
+                self.secrets,
+                self.pool,
+                self.audit,
+                servers=self.servers,
+                credentials=self.credentials,
+            )
+            self.packages = PackageService(self.store, self.servers, build_installers(settings))
             created = await self.apikeys.bootstrap(settings)
             if created is not None:
                 self._announce(created)

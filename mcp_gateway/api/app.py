@@ -18,12 +18,12 @@ from mcp_gateway.api.errors import EXCEPTION_HANDLERS
 from mcp_gateway.api.metrics import ApiMetrics
 from mcp_gateway.api.middleware import GatewayMiddleware
 from mcp_gateway.api.openapi import build_openapi
-from mcp_gateway.api.routes import apikeys, packages, secrets, servers, tools
+from mcp_gateway.api.routes import apikeys, oauth, packages, secrets, servers, tools
 from mcp_gateway.runtime import Runtime
 
 
 def api_endpoints() -> list[Endpoint]:
-    """Every documented endpoint (the MCP endpoint and OAuth routes live elsewhere)."""
+    """Every documented endpoint."""
     return [
         Endpoint("GET", "/healthz", health.healthz, "Liveness, version, store and servers",
                  "health", auth="none"),
@@ -34,6 +34,7 @@ def api_endpoints() -> list[Endpoint]:
         *secrets.ENDPOINTS,
         *packages.ENDPOINTS,
         *apikeys.ENDPOINTS,
+        *oauth.ENDPOINTS,
     ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.injection import hidden_arguments, hide_parameters
+from mcp_gateway.services.oauth.calls import UpstreamCredentials
 from mcp_gateway.services.principal import Principal
 from mcp_gateway.services.redaction import redact, redact_json
 from mcp_gateway.services.secrets import SecretService
@@ -41,8 +42,10 @@ class ToolCallService:
         audit: AuditLog,
         *,
         servers: ServerService | None = None,
+        credentials: UpstreamCredentials | None = None,
     ) -> None:
         self._store = store
+        self._credentials = credentials
         self._secrets = secrets
         self._pool = pool
         self._audit = audit
@@ -84,10 +87,14 @@ class ToolCallService:
                 raise ServerDisabled(server.name)
             injection = await self._secrets.injection(server, username)
             values = injection.values
+            args = injection.apply_args(arguments) if injection.args else arguments
+            credentials = self._credentials
+            if credentials is not None and credentials.applies_to(server):
+                args = await credentials.prepare(server, username, tool, args)
             result = await self._pool.call_tool(
                 server,
                 tool,
-                injection.apply_args(arguments) if injection.args else arguments,
+                args,
                 username=username,
                 env=injection.env or None,
                 headers=injection.headers or None,

@@ -72,6 +72,7 @@ async def open_streamable_http(
     session_id: str | None,
     terminate: Callable[[], bool],
     on_closed: Callable[[], None],
+    auth: httpx2.Auth | None = None,
 ) -> AsyncIterator[HttpStreams]:
     """Yield streams for a Streamable HTTP endpoint.
 
@@ -81,6 +82,7 @@ async def open_streamable_http(
     """
     client = httpx2.AsyncClient(
         headers=dict(headers),
+        auth=auth,
         timeout=http_timeout(),
         event_hooks={"response": [observations.hook]},
     )
@@ -115,12 +117,17 @@ async def open_streamable_http(
 
 @asynccontextmanager
 async def open_sse(
-    url: str, *, headers: Mapping[str, str], on_closed: Callable[[], None]
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    on_closed: Callable[[], None],
+    auth: httpx2.Auth | None = None,
 ) -> AsyncIterator[Streams]:
     """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback)."""
     async with sse_client(
         url,
         headers=dict(headers),
+        auth=auth,
         timeout=CONNECT_TIMEOUT,
         sse_read_timeout=SSE_READ_TIMEOUT,
     ) as (read_stream, write_stream):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import anyio
 import anyio.abc
+import httpx2
 from mcp_types import CallToolResult, Tool
 
 from mcp_gateway.config import UpstreamSettings
@@ -51,12 +52,26 @@ def _is_shared(server: ServerConfig) -> bool:
     return session_scope(server, "\x00probe") == SHARED_SCOPE
 
 
+#: Gives a user's own HTTP session its request authentication (or None). Called with the
+#: server definition and the username when that session is created.
+HttpAuthFactory = Callable[[ServerConfig, str], httpx2.Auth | None]
+
+
 class UpstreamPool:
     """Long-lived MCP client sessions shared by concurrent tool calls. Use as ``async with``."""
 
-    def __init__(self, *, sessions: SessionStore, settings: UpstreamSettings) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionStore,
+        settings: UpstreamSettings,
+        http_auth: HttpAuthFactory | None = None,
+    ) -> None:
+        """``http_auth(server, username)`` may return an ``httpx2.Auth`` for a user's own HTTP
+        session (OAuth: a fresh token on every request, one refresh on a 401)."""
         self._sessions = sessions
         self._settings = settings
+        self._http_auth = http_auth
         self._entries: dict[str, _Entry] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -145,8 +160,16 @@ class UpstreamPool:
     ) -> Supervisor:
         if self._tg is None:
             raise RuntimeError("UpstreamPool used outside 'async with'")
+        auth = None
+        if self._http_auth is not None and scope != SHARED_SCOPE and server.is_http:
+            auth = self._http_auth(server, scope)
         sup = Supervisor(
-            server, scope=scope, sessions=self._sessions, user_env=env, user_headers=headers
+            server,
+            scope=scope,
+            sessions=self._sessions,
+            user_env=env,
+            user_headers=headers,
+            http_auth=auth,
         )
         self._tg.start_soon(sup.run)
         return sup

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+import httpx2
 import mcp_types as types
 from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
 from mcp.shared.exceptions import MCPError
@@ -153,6 +154,7 @@ async def connect(
     terminate: Callable[[], bool],
     user_env: Mapping[str, str] | None = None,
     user_headers: Mapping[str, str] | None = None,
+    http_auth: httpx2.Auth | None = None,
     list_timeout: float = 30.0,
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
@@ -183,7 +185,16 @@ async def connect(
                 raise InvalidRequest(f"server {server.name!r} has no url")
             headers = {**server.headers, **(user_headers or {})}
             live = await _connect_http(
-                stack, server, scope, headers, link, handler, sessions, terminate, list_timeout
+                stack,
+                server,
+                scope,
+                headers,
+                link,
+                handler,
+                sessions,
+                terminate,
+                list_timeout,
+                http_auth,
             )
         if live.tools is None:
             await _initial_tools(live, list_timeout)
@@ -207,6 +218,7 @@ async def _connect_http(
     sessions: SessionStore,
     terminate: Callable[[], bool],
     list_timeout: float,
+    auth: httpx2.Auth | None,
 ) -> LiveSession:
     url = server.url
     assert url is not None
@@ -230,6 +242,7 @@ async def _connect_http(
                         session_id=resume.session_id if resume else None,
                         terminate=terminate,
                         on_closed=on_closed,
+                        auth=auth,
                     )
                 )
                 session = await attempt.enter_async_context(
@@ -266,7 +279,7 @@ async def _connect_http(
             adopted[0] = True
             return live
     streams_sse = await stack.enter_async_context(
-        open_sse(url, headers=headers, on_closed=link.mark_dead)
+        open_sse(url, headers=headers, on_closed=link.mark_dead, auth=auth)
     )
     session = await stack.enter_async_context(
         ClientSession(streams_sse.read_stream, streams_sse.write_stream, message_handler=handler)

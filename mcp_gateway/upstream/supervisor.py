@@ -55,8 +55,10 @@ class Supervisor:
         sessions: SessionStore,
         user_env: Mapping[str, str] | None = None,
         user_headers: Mapping[str, str] | None = None,
+        http_auth: httpx2.Auth | None = None,
     ) -> None:
         self.server = server
+        self._http_auth = http_auth
         self.scope = scope
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
@@ -177,6 +179,7 @@ class Supervisor:
                     terminate=lambda: self._terminate,
                     user_env=self._user_env,
                     user_headers=self._user_headers,
+                    http_auth=self._http_auth,
                     list_timeout=self.server.startup_timeout,
                 ) as live:
                     connected_at = time.monotonic()

@@ -16,7 +16,6 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_gateway.api.app import create_app
-from mcp_gateway.api.routes import oauth as oauth_routes
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.runtime import Runtime
 from mcp_gateway.services.oauth import (
@@ -71,7 +70,6 @@ async def gw(
     announced: list[str] = []
     runtime = Runtime(settings, announce=announced.append, reconcile_packages=False)
     app = create_app(runtime)
-    app.router.routes.extend(oauth_routes.ROUTES)  # until the lead registers them
     async with app.router.lifespan_context(app):
         factory = GuardedClientFactory(settings.oauth.allowed_hosts)
         runtime.oauth = OAuthService(  # type: ignore[attr-defined]

@@ -70,8 +70,9 @@ async def test_idle_per_user_session_is_closed_and_its_process_exits(
     settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
     async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
         server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+        before = set(_children())  # session fixtures of other tests may have children too
         await pool.call_tool(server, "echo", {"text": "x"}, username="alice")
-        (pid,) = _children()
+        (pid,) = set(_children()) - before
         assert pool.status("fx").instances == 1
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
         await poll_until(lambda: not _alive(pid), within=5)

@@ -24,7 +24,7 @@ from mcp.client.auth.utils import (
     build_protected_resource_metadata_discovery_urls,
 )
 
-from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import UpstreamError
 from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, SsrfGuard
 
@@ -87,14 +87,13 @@ class ServerOAuthConfig:
     @classmethod
     def of(cls, server: ServerConfig) -> ServerOAuthConfig:
         raw = server.extra.get("oauth")
-        auth_type = str(server.extra.get("mcpAuthType") or server.extra.get("authType") or "")
         if not isinstance(raw, dict):
-            return cls(enabled=auth_type.lower() in ("oauth", "oauth2"))
+            return cls(enabled=oauth_enabled(server))
         scopes = raw.get("scopes") or ()
         if isinstance(scopes, str):
             scopes = scopes.split()
         return cls(
-            enabled=raw.get("enabled", True) is not False,
+            enabled=oauth_enabled(server),
             token_endpoint=raw.get("tokenEndpoint"),
             authorization_endpoint=raw.get("authorizationEndpoint"),
             registration_endpoint=raw.get("registrationEndpoint"),

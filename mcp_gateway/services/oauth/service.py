@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_username
-from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import GatewayError, InvalidRequest, ReauthRequired, ServerNotFound
 from mcp_gateway.services.oauth.discovery import (
     AuthServerMetadata,
@@ -107,6 +107,12 @@ class OAuthService:
             raise InvalidRequest(
                 f"server {server.name!r} is not a streamable_http or sse server: "
                 "OAuth tokens apply only to HTTP upstreams"
+            )
+        if not oauth_enabled(server):
+            # Its sessions are shared by every user: one user's token must never ride on them.
+            raise InvalidRequest(
+                f"server {server.name!r} is not configured for OAuth: set its mcpAuthType to "
+                "'oauth' (or give it an oauth block) first"
             )
         if not data.access_token:
             raise InvalidRequest("accessToken must not be empty")
