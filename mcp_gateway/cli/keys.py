@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import typer
@@ -11,8 +12,9 @@ from mcp_gateway.config import Settings, load_settings
 from mcp_gateway.crypto.keyfile import add_primary_key, key_file_path, load_keyring, uses_key_file
 from mcp_gateway.crypto.keyring import format_key_line, generate_key
 from mcp_gateway.errors import ConfigError, GatewayError
-from mcp_gateway.services.key_rotation import RotationReport, rotate_keys
-from mcp_gateway.storage.factory import open_store
+
+if TYPE_CHECKING:
+    from mcp_gateway.services.key_rotation import RotationReport
 
 keys_app = typer.Typer(help="Generate and rotate secret-encryption keys.", no_args_is_help=True)
 
@@ -42,6 +44,10 @@ def generate(
 
 
 async def _rotate(settings: Settings) -> RotationReport:
+    # Imported here: the store drivers are not needed by `keys generate` or other commands.
+    from mcp_gateway.services.key_rotation import rotate_keys
+    from mcp_gateway.storage.factory import open_store
+
     keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
     async with open_store(settings) as store:
         return await rotate_keys(store, keyring)

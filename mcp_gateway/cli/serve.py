@@ -6,21 +6,25 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from hypercorn.asyncio import serve as hypercorn_serve
-from hypercorn.config import Config as HypercornConfig
 
-from mcp_gateway.api.app import create_app
 from mcp_gateway.config import Settings, load_settings
 from mcp_gateway.errors import GatewayError
-from mcp_gateway.runtime import Runtime
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config as HypercornConfig
+
+# The server stack (Hypercorn, Starlette, the MCP SDK, every adapter) is imported inside
+# `serve` only: every other CLI command starts without paying for it.
 
 serve_app = typer.Typer(help="Run the gateway.")
 
 
 def _hypercorn_config(settings: Settings) -> HypercornConfig:
+    from hypercorn.config import Config as HypercornConfig
+
     config = HypercornConfig()
     host = settings.http.host
     config.bind = [
@@ -34,6 +38,11 @@ def _hypercorn_config(settings: Settings) -> HypercornConfig:
 
 
 async def _serve(settings: Settings) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    from mcp_gateway.api.app import create_app
+    from mcp_gateway.runtime import Runtime
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
