@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mcp_gateway.domain.records import PackageRecord, Runtime
 from tests.api.conftest import Gateway
 
 
@@ -25,3 +26,22 @@ async def test_package_routes_are_admin_only_and_report_unknown_packages(gateway
     body = {"name": "x", "serverName": "../evil"}
     resp = await gateway.client.post("/packages/install", json=body, headers=gateway.admin)
     assert resp.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_index_url_credentials_never_come_back_in_package_views(gateway: Gateway) -> None:
+    canary = "idx-token-canary-6f1e"
+    await gateway.runtime.store.put_package(
+        PackageRecord(
+            server_name="timesrv",
+            name="mcp-server-time",
+            runtime=Runtime.PYTHON,
+            version="1.0.0",
+            pip_index_url=f"https://ci:{canary}@pypi.internal/simple",
+        )
+    )
+    for path in ("/packages", "/packages/by-id/timesrv", "/packages/by-name/mcp-server-time"):
+        resp = await gateway.client.get(path, headers=gateway.admin)
+        assert resp.status_code == 200, path
+        assert canary not in resp.text, path
+        assert "https://***@pypi.internal/simple" in resp.text, path

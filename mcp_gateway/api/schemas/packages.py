@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 
@@ -92,7 +93,8 @@ class PackageOut(ResponseModel):
             requested_version=r.requested_version, install_dir=r.install_dir,
             command=r.command, args=list(r.args), env=dict(r.env),
             custom_command=r.custom_command, python_module=r.python_module,
-            pip_index_url=r.pip_index_url, pip_extra_index_url=r.pip_extra_index_url,
+            pip_index_url=mask_url_credentials(r.pip_index_url),
+            pip_extra_index_url=mask_url_credentials(r.pip_extra_index_url),
             allow_scripts=r.allow_scripts, status=r.status, installed_at=r.installed_at,
             updated_at=r.updated_at,
         )  # fmt: skip
@@ -174,3 +176,14 @@ class UpgradeResponse(Ok):
 
 class UpgradeAllResponse(Ok):
     results: list[UpgradeOut]
+
+
+def mask_url_credentials(url: str | None) -> str | None:
+    """``https://user:token@host/simple`` -> ``https://***@host/simple``: an index URL may
+    carry a credential, which must not come back in an API response."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
