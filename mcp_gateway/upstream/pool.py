@@ -24,11 +24,18 @@ from mcp_types import CallToolResult, Tool
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound, UpstreamBusy
+from mcp_gateway.errors import (
+    GatewayError,
+    ServerDisabled,
+    ServerNotFound,
+    UpstreamBusy,
+    UpstreamUnavailable,
+)
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.session import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
-from mcp_gateway.upstream.translate import CALL_ERRORS, translate
+from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, translate
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +62,18 @@ def _is_shared(server: ServerConfig) -> bool:
 #: Gives a user's own HTTP session its request authentication (or None). Called with the
 #: server definition and the username when that session is created.
 HttpAuthFactory = Callable[[ServerConfig, str], httpx2.Auth | None]
+
+
+async def _ready(sup: Supervisor, within: float) -> LiveSession:
+    """``sup.wait_ready``, but a session that could not authenticate says why (401
+    ``reauth_required`` for an OAuth grant that is gone, not 503)."""
+    try:
+        return await sup.wait_ready(within)
+    except UpstreamUnavailable as exc:
+        failure = auth_failure(sup.http_auth)
+        if failure is None:
+            raise
+        raise failure from exc
 
 
 class UpstreamPool:
@@ -193,13 +212,14 @@ class UpstreamPool:
         own session (when ``session_scope(server, username)`` is not shared).
 
         Raises ServerDisabled; UpstreamUnavailable (503 not connected, 502 died during the
-        call); UpstreamBusy; UpstreamTimeout; UpstreamError (the upstream answered an error).
+        call); UpstreamBusy; UpstreamTimeout; UpstreamError (the upstream answered an error);
+        whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
         sup = self._supervisor(entry, username, env, headers)
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
-            live = await sup.wait_ready(server.startup_timeout)
+            live = await _ready(sup, server.startup_timeout)
         slots = entry.slots
         try:
             slots.acquire_nowait()
@@ -212,14 +232,14 @@ class UpstreamPool:
                 return await live.call_tool(tool, arguments, call_timeout)
             except CALL_ERRORS as exc:
                 if not live.link.session_expired:
-                    raise translate(exc, server.name, live, call_timeout) from exc
+                    raise translate(exc, server.name, live, call_timeout, sup.http_auth) from exc
             # The server forgot our session (404): re-initialize once and retry once.
             sup.reconnect()
-            live = await sup.wait_ready(server.startup_timeout)
+            live = await _ready(sup, server.startup_timeout)
             try:
                 return await live.call_tool(tool, arguments, call_timeout)
             except CALL_ERRORS as exc:
-                raise translate(exc, server.name, live, call_timeout) from exc
+                raise translate(exc, server.name, live, call_timeout, sup.http_auth) from exc
         finally:
             sup.in_flight -= 1
             sup.last_used = time.monotonic()
@@ -236,13 +256,14 @@ class UpstreamPool:
         """The session's tools (all pages), from the cache when it has them."""
         entry = await self._entry(server)
         sup = self._supervisor(entry, username, env, headers)
-        live = await sup.wait_ready(server.startup_timeout)
+        live = await _ready(sup, server.startup_timeout)
         sup.last_used = time.monotonic()
         if live.tools is None:
             try:
                 await live.fetch_tools(server.startup_timeout)
             except CALL_ERRORS as exc:
-                raise translate(exc, server.name, live, server.startup_timeout) from exc
+                timeout = server.startup_timeout
+                raise translate(exc, server.name, live, timeout, sup.http_auth) from exc
         return list(live.tools or ())
 
     async def _entry(self, server: ServerConfig) -> _Entry:

@@ -58,7 +58,7 @@ class Supervisor:
         http_auth: httpx2.Auth | None = None,
     ) -> None:
         self.server = server
-        self._http_auth = http_auth
+        self.http_auth = http_auth  # this session's request authentication (OAuth), if any
         self.scope = scope
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
@@ -179,7 +179,7 @@ class Supervisor:
                     terminate=lambda: self._terminate,
                     user_env=self._user_env,
                     user_headers=self._user_headers,
-                    http_auth=self._http_auth,
+                    http_auth=self.http_auth,
                     list_timeout=self.server.startup_timeout,
                 ) as live:
                     connected_at = time.monotonic()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
@@ -22,12 +24,36 @@ CALL_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def translate(exc: BaseException, server: str, live: LiveSession, timeout: float) -> GatewayError:
+@runtime_checkable
+class ReportsFailure(Protocol):
+    """A session's ``httpx2.Auth`` that can say why it could not authenticate (an OAuth grant
+    that is gone, an authorization server that is down) as a fresh GatewayError, or None."""
+
+    def failure(self) -> GatewayError | None: ...
+
+
+def auth_failure(auth: object) -> GatewayError | None:
+    """Why the session's request authentication last failed, if it can tell."""
+    return auth.failure() if isinstance(auth, ReportsFailure) else None
+
+
+def translate(
+    exc: BaseException,
+    server: str,
+    live: LiveSession,
+    timeout: float,
+    auth: object = None,
+) -> GatewayError:
     """The GatewayError for ``exc``; callers ``raise translate(...) from exc``.
 
+    When the session's ``auth`` reports a failure, that is the answer: the transport only
+    shows its symptom (a 401 turned into an MCP error, a connection torn down).
     An upstream's JSON-RPC error message is passed on (the services layer redacts secrets
     from it); transport failures are described without echoing anything the upstream sent.
     """
+    failure = auth_failure(auth) if auth is not None else None
+    if failure is not None:
+        return failure
     if isinstance(exc, MCPError):
         if exc.code == REQUEST_TIMEOUT:
             return UpstreamTimeout(f"server {server!r} did not answer within {timeout:g}s")

@@ -4,16 +4,24 @@ expiry, and one forced refresh plus one retry when the upstream answers 401.
 For a pool that builds each per-user Streamable HTTP session with its own ``httpx2.AsyncClient``
 (``mcp.client.streamable_http.streamable_http_client(url, http_client=...)``): pass
 ``auth=OAuthBearerAuth(service, server, username)`` and a refreshed token is used on the next
-request with no reconnect. A ReauthRequired raised here propagates out of the HTTP request.
+request with no reconnect.
+
+Failures: when no token can be had before a request (no grant, grant revoked, AS down) the
+GatewayError propagates out of the HTTP request. When the refresh after an upstream 401 fails,
+the 401 response is returned instead (the session stays usable for the user's next login; the
+SDK turns the 401 into an MCP error for that one request). Either way :meth:`failure` tells the
+pool why, so the caller gets 401 ``reauth_required`` rather than the transport's symptom.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncGenerator, Generator
 
 import httpx2
 
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.errors import GatewayError
 from mcp_gateway.services.oauth.service import OAuthService
 
 
@@ -24,9 +32,15 @@ class OAuthBearerAuth(httpx2.Auth):
         self._service = service
         self._server = server
         self._username = username
+        self._failure: GatewayError | None = None
 
     def __repr__(self) -> str:
         return f"OAuthBearerAuth({self._server.name!r}, {self._username!r})"
+
+    def failure(self) -> GatewayError | None:
+        """Why the last request went out without a usable token (ReauthRequired, an AS error),
+        as a fresh exception to raise; None once a token was obtained again."""
+        return copy.copy(self._failure) if self._failure is not None else None
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         raise RuntimeError("OAuthBearerAuth works with httpx2.AsyncClient only")
@@ -34,12 +48,23 @@ class OAuthBearerAuth(httpx2.Auth):
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        headers = await self._service.authorization_headers(self._server, self._username)
+        try:
+            headers = await self._service.authorization_headers(self._server, self._username)
+        except GatewayError as exc:
+            self._failure = exc
+            raise
+        self._failure = None
         request.headers.update(headers)
         response = yield request
         if response.status_code != 401 or not headers:
             return
         await response.aread()
-        headers = await self._service.force_refresh(self._server, self._username, headers)
+        try:
+            headers = await self._service.force_refresh(self._server, self._username, headers)
+        except GatewayError as exc:
+            # Raising here would tear down the whole session (the SDK runs each POST in the
+            # connection's task group); the upstream's 401 fails just this request instead.
+            self._failure = exc
+            return
         request.headers.update(headers)
         yield request

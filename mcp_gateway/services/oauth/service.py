@@ -87,6 +87,10 @@ class OAuthService:
         self._http = http or GuardedClientFactory(settings.allowed_hosts)
         self._sessions = sessions
         self._metadata: dict[str, AuthServerMetadata] = {}
+        # Dynamically registered clients: the gateway is one OAuth client per server and
+        # redirect URI, so a login URL (also offered with every 401 reauth_required) does not
+        # register a new client at the AS each time.
+        self._registered: dict[tuple[str, str, str], ClientAuth] = {}
         self.refresher = TokenRefresher(store, keyring, self._http, self._auth_server_for)
 
     @property
@@ -276,14 +280,20 @@ class OAuthService:
                 f"server {server.name!r}: no OAuth client id configured and the AS does not "
                 "support dynamic client registration"
             )
+        key = (server.name, meta.registration_endpoint, redirect_uri)
+        registered = self._registered.get(key)
+        if registered is not None:
+            return registered
         async with self._http() as client:
-            return await register_client(
+            registered = await register_client(
                 client,
                 self._http.guard,
                 meta.registration_endpoint,
                 redirect_uri=redirect_uri,
                 scopes=config.scopes,
             )
+        self._registered[key] = registered
+        return registered
 
     async def finish_login(self, code: str, state_token: str) -> LoginState:
         """Check and consume ``state``, exchange ``code`` and store the tokens.
