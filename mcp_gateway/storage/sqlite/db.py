@@ -82,6 +82,10 @@ class SqliteDatabase:
         if not os.access(data_dir, os.W_OK | os.X_OK):
             raise ConfigError(f"data dir {data_dir} is not writable")
         path = data_dir / DB_FILE
+        for file in (path, path.with_name(f"{DB_FILE}-wal"), path.with_name(f"{DB_FILE}-shm")):
+            # An existing read-only file would open fine and fail on the first write.
+            if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+                raise ConfigError(f"SQLite store file {file} is not writable")
         opened: list[sqlite3.Connection] = []
         try:
             writer = _connect(path, timeout)

@@ -1,0 +1,125 @@
+"""MongoDB-only behaviour: outages are quick errors, binary ciphertexts, indexes, bad URIs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from pymongo import AsyncMongoClient
+
+from mcp_gateway.config import load_settings
+from mcp_gateway.domain.records import StoredSecret
+from mcp_gateway.errors import ConfigError, StoreUnavailable
+from mcp_gateway.storage.factory import open_store
+from mcp_gateway.storage.mongo import MongoStore
+from mcp_gateway.storage.ports import Store
+
+pytestmark = pytest.mark.anyio
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there any more: connections are refused
+
+
+async def test_unreachable_mongodb_fails_fast_with_store_unavailable(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={},
+        store={"mongodb_uri": f"mongodb://127.0.0.1:{_closed_port()}", "timeout": 0.5},
+    )
+    started = time.monotonic()
+    with anyio.fail_after(10), pytest.raises(StoreUnavailable, match="MongoDB unreachable"):
+        async with open_store(settings):
+            pass
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("outage", ["refused", "blackhole"])
+async def test_outage_after_open_is_store_unavailable_within_the_timeout(
+    mongodb_uri: str, mongodb_db: str, outage: str
+) -> None:
+    # In a child process: pymongo 4.20 leaks a socket (a ResourceWarning, fatal under
+    # -W error) when close() cancels a monitor mid-handshake, which an outage makes likely.
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "tests.storage.mongo_outage", mongodb_uri, mongodb_db, outage],
+            check=False,
+            cwd=Path(__file__).parents[2],
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    result = json.loads(done.stdout)
+    assert result["before"] == "ok"
+    assert result["get_secrets"] == "StoreUnavailable"
+    assert result["ping"] == "StoreUnavailable"
+    assert result["elapsed"] < 5  # io_timeout is 0.5 s: an error, never a hang
+
+
+async def test_malformed_uri_is_a_config_error_that_does_not_echo_it() -> None:
+    settings = load_settings(
+        environ={}, store={"mongodb_uri": "mongodb://admin:hunter2@host:notaport/"}
+    )
+    with pytest.raises(ConfigError) as err:
+        async with open_store(settings):
+            pass
+    assert "hunter2" not in str(err.value)
+    assert "URI" in str(err.value)
+
+
+@pytest.fixture
+async def raw_db(mongodb_uri: str, mongodb_db: str) -> AsyncIterator[AsyncMongoClient[dict]]:  # type: ignore[type-arg]
+    client: AsyncMongoClient[dict] = AsyncMongoClient(mongodb_uri)  # type: ignore[type-arg]
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_ciphertexts_are_stored_as_bson_binary(
+    mongo_store: Store,
+    raw_db: AsyncMongoClient[dict],
+    mongodb_db: str,  # type: ignore[type-arg]
+) -> None:
+    await mongo_store.put_secret(StoredSecret("alice", "s", "K", b"\x00\xffct"))
+    doc = await raw_db[mongodb_db]["secrets"].find_one({"username": "alice"})
+    assert doc is not None
+    assert doc["ciphertext"] == b"\x00\xffct"  # pymongo decodes BSON binary (subtype 0) to bytes
+    assert isinstance(doc["ciphertext"], bytes)
+
+
+async def test_unique_indexes_exist_on_every_natural_key(
+    mongo_store: Store,
+    raw_db: AsyncMongoClient[dict],
+    mongodb_db: str,  # type: ignore[type-arg]
+) -> None:
+    db = raw_db[mongodb_db]
+    expected = {
+        "servers": [("name", 1)],
+        "secrets": [("username", 1), ("server", 1), ("name", 1)],
+        "oauth_tokens": [("server", 1), ("username", 1)],
+        "sessions": [("server", 1), ("scope", 1)],
+        "packages": [("server_name", 1)],
+        "api_keys": [("key_hash", 1)],
+        "leases": [("key", 1)],
+    }
+    for collection, keys in expected.items():
+        info = await db[collection].index_information()
+        unique = [[(k, int(d)) for k, d in ix["key"]] for ix in info.values() if ix.get("unique")]
+        assert keys in unique, collection
+
+
+async def test_schema_newer_than_the_code_is_a_config_error(
+    mongodb_uri: str,
+    mongodb_db: str,
+    raw_db: AsyncMongoClient[dict],  # type: ignore[type-arg]
+) -> None:
+    await raw_db[mongodb_db]["meta"].insert_one({"_id": "schema", "version": 99})
+    with pytest.raises(ConfigError, match="schema version 99"):
+        await MongoStore.open(mongodb_uri, mongodb_db, io_timeout=2)
