@@ -73,6 +73,7 @@ def mongodb_db(request: pytest.FixtureRequest) -> Iterator[str]:
     yield name
     if "mongodb_uri" in request.fixturenames:  # only if this test really touched MongoDB
         uri = request.getfixturevalue("mongodb_uri")
+        client: MongoClient[dict[str, Any]]
         with MongoClient(uri, serverSelectionTimeoutMS=2000) as client:
             client.drop_database(name)
 

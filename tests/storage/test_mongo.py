@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -21,6 +22,8 @@ from mcp_gateway.storage.mongo import MongoStore
 from mcp_gateway.storage.ports import Store
 
 pytestmark = pytest.mark.anyio
+
+RawClient = AsyncMongoClient[dict[str, Any]]
 
 
 def _closed_port() -> int:
@@ -74,8 +77,8 @@ async def test_malformed_uri_is_a_config_error_that_does_not_echo_it() -> None:
 
 
 @pytest.fixture
-async def raw_db(mongodb_uri: str, mongodb_db: str) -> AsyncIterator[AsyncMongoClient[dict]]:  # type: ignore[type-arg]
-    client: AsyncMongoClient[dict] = AsyncMongoClient(mongodb_uri)  # type: ignore[type-arg]
+async def raw_db(mongodb_uri: str, mongodb_db: str) -> AsyncIterator[RawClient]:
+    client: RawClient = AsyncMongoClient(mongodb_uri)
     try:
         yield client
     finally:
@@ -84,8 +87,8 @@ async def raw_db(mongodb_uri: str, mongodb_db: str) -> AsyncIterator[AsyncMongoC
 
 async def test_ciphertexts_are_stored_as_bson_binary(
     mongo_store: Store,
-    raw_db: AsyncMongoClient[dict],
-    mongodb_db: str,  # type: ignore[type-arg]
+    raw_db: RawClient,
+    mongodb_db: str,
 ) -> None:
     await mongo_store.put_secret(StoredSecret("alice", "s", "K", b"\x00\xffct"))
     doc = await raw_db[mongodb_db]["secrets"].find_one({"username": "alice"})
@@ -96,8 +99,8 @@ async def test_ciphertexts_are_stored_as_bson_binary(
 
 async def test_unique_indexes_exist_on_every_natural_key(
     mongo_store: Store,
-    raw_db: AsyncMongoClient[dict],
-    mongodb_db: str,  # type: ignore[type-arg]
+    raw_db: RawClient,
+    mongodb_db: str,
 ) -> None:
     db = raw_db[mongodb_db]
     expected = {
@@ -118,7 +121,7 @@ async def test_unique_indexes_exist_on_every_natural_key(
 async def test_schema_newer_than_the_code_is_a_config_error(
     mongodb_uri: str,
     mongodb_db: str,
-    raw_db: AsyncMongoClient[dict],  # type: ignore[type-arg]
+    raw_db: RawClient,
 ) -> None:
     await raw_db[mongodb_db]["meta"].insert_one({"_id": "schema", "version": 99})
     with pytest.raises(ConfigError, match="schema version 99"):
