@@ -71,9 +71,11 @@ class MongoSecretsMixin:
         return result.deleted_count
 
     async def iter_all_secrets(self) -> AsyncIterator[StoredSecret]:
+        # ``async with`` closes the server-side cursor if the caller stops early.
         with converted():
-            async for doc in self._db["secrets"].find({}, {"_id": 0}):
-                yield from_doc(StoredSecret, doc)
+            async with self._db["secrets"].find({}, {"_id": 0}) as cursor:
+                async for doc in cursor:
+                    yield from_doc(StoredSecret, doc)
 
     async def replace_secret_ciphertext(
         self, username: str, server: str, name: str, old: bytes, new: bytes
@@ -113,9 +115,11 @@ class MongoSecretsMixin:
         return result.deleted_count
 
     async def iter_all_tokens(self) -> AsyncIterator[StoredOAuthTokens]:
+        # ``async with`` closes the server-side cursor if the caller stops early.
         with converted():
-            async for doc in self._db["oauth_tokens"].find({}, {"_id": 0}):
-                yield from_doc(StoredOAuthTokens, doc)
+            async with self._db["oauth_tokens"].find({}, {"_id": 0}) as cursor:
+                async for doc in cursor:
+                    yield from_doc(StoredOAuthTokens, doc)
 
     async def replace_token_fields(
         self, server: str, username: str, old: dict[str, bytes], new: dict[str, bytes]
