@@ -26,6 +26,7 @@ from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.errors import (
     GatewayError,
+    ReauthRequired,
     ServerDisabled,
     ServerNotFound,
     UpstreamBusy,
@@ -62,18 +63,6 @@ def _is_shared(server: ServerConfig) -> bool:
 #: Gives a user's own HTTP session its request authentication (or None). Called with the
 #: server definition and the username when that session is created.
 HttpAuthFactory = Callable[[ServerConfig, str], httpx2.Auth | None]
-
-
-async def _ready(sup: Supervisor, within: float) -> LiveSession:
-    """``sup.wait_ready``, but a session that could not authenticate says why (401
-    ``reauth_required`` for an OAuth grant that is gone, not 503)."""
-    try:
-        return await sup.wait_ready(within)
-    except UpstreamUnavailable as exc:
-        failure = auth_failure(sup.http_auth)
-        if failure is None:
-            raise
-        raise failure from exc
 
 
 class UpstreamPool:
@@ -219,7 +208,7 @@ class UpstreamPool:
         sup = self._supervisor(entry, username, env, headers)
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
-            live = await _ready(sup, server.startup_timeout)
+            live = await self._ready(entry, sup, server.startup_timeout)
         slots = entry.slots
         try:
             slots.acquire_nowait()
@@ -235,7 +224,7 @@ class UpstreamPool:
                     raise translate(exc, server.name, live, call_timeout, sup.http_auth) from exc
             # The server forgot our session (404): re-initialize once and retry once.
             sup.reconnect()
-            live = await _ready(sup, server.startup_timeout)
+            live = await self._ready(entry, sup, server.startup_timeout)
             try:
                 return await live.call_tool(tool, arguments, call_timeout)
             except CALL_ERRORS as exc:
@@ -256,7 +245,7 @@ class UpstreamPool:
         """The session's tools (all pages), from the cache when it has them."""
         entry = await self._entry(server)
         sup = self._supervisor(entry, username, env, headers)
-        live = await _ready(sup, server.startup_timeout)
+        live = await self._ready(entry, sup, server.startup_timeout)
         sup.last_used = time.monotonic()
         if live.tools is None:
             try:
@@ -265,6 +254,21 @@ class UpstreamPool:
                 timeout = server.startup_timeout
                 raise translate(exc, server.name, live, timeout, sup.http_auth) from exc
         return list(live.tools or ())
+
+    async def _ready(self, entry: _Entry, sup: Supervisor, within: float) -> LiveSession:
+        """``sup.wait_ready``, but a session that could not authenticate says why (401
+        ``reauth_required`` for an OAuth grant that is gone, not 503)."""
+        try:
+            return await sup.wait_ready(within)
+        except UpstreamUnavailable as exc:
+            failure = auth_failure(sup.http_auth)
+            if failure is None:
+                raise
+            if isinstance(failure, ReauthRequired) and entry.users.get(sup.scope) is sup:
+                # Only a new login helps, and it starts a new session: stop retrying.
+                del entry.users[sup.scope]
+                sup.stop()
+            raise failure from exc
 
     async def _entry(self, server: ServerConfig) -> _Entry:
         entry = self._entries.get(server.name)

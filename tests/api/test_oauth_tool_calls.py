@@ -220,8 +220,30 @@ async def test_dead_grant_found_while_connecting_answers_reauth_required(
     resp = await world.call("alice")
     assert resp.status_code == 401, resp.text
     assert resp.json()["code"] == "reauth_required"
+    view = await world.server_view()  # no session left retrying a grant that is gone
+    assert view["status"] == "disconnected" and view["instances"] == 0
     await world.login("alice")
     assert _echoed(await world.call("alice", "healed")) == "healed"
+
+
+@pytest.mark.anyio
+async def test_tool_listing_shows_each_users_own_view_of_an_oauth_server(
+    world: OAuthWorld,
+) -> None:
+    await world.login("alice")
+
+    async def listing(username: str) -> list[str]:
+        resp = await world.gw.client.get(
+            f"/mcp/tools?username={username}", headers=world.gw.auth(world.service)
+        )
+        assert resp.status_code == 200, resp.text
+        servers = {k: v for entry in resp.json()["tools"] for k, v in entry.items()}
+        return [tool["name"] for tool in servers[SERVER]]
+
+    assert await listing("alice") == ["echo"]
+    assert await listing("bob") == []  # no grant: nothing to list, and no failing session
+    view = await world.server_view()
+    assert view["status"] == "connected" and view["instances"] == 1
 
 
 @pytest.mark.anyio
