@@ -126,3 +126,15 @@ async def test_schema_newer_than_the_code_is_a_config_error(
     await raw_db[mongodb_db]["meta"].insert_one({"_id": "schema", "version": 99})
     with pytest.raises(ConfigError, match="schema version 99"):
         await MongoStore.open(mongodb_uri, mongodb_db, io_timeout=2)
+
+
+async def test_secret_fetch_filter_is_served_by_the_unique_index(
+    mongo_store: Store, raw_db: RawClient, mongodb_db: str
+) -> None:
+    explained = await raw_db[mongodb_db].command(
+        "explain",
+        {"find": "secrets", "filter": {"username": "alice", "server": "github"}},
+    )
+    plan = str(explained["queryPlanner"]["winningPlan"])
+    assert "IXSCAN" in plan
+    assert "user_server_name_unique" in plan

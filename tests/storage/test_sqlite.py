@@ -206,3 +206,17 @@ async def test_iter_all_secrets_pages_through_every_row(
         assert set(got) == expected
     finally:
         await store.aclose()
+
+
+async def test_secret_fetch_and_purge_are_primary_key_searches_not_scans(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path)
+    await store.aclose()
+    with sqlite3.connect(tmp_path / DB_FILE) as raw:
+        fetch = raw.execute(f"EXPLAIN QUERY PLAN {sqlite_secrets._GET_SECRETS}", ("u", "s"))
+        assert [row[-1] for row in fetch.fetchall()] == [
+            "SEARCH secrets USING PRIMARY KEY (server=? AND username=?)"
+        ]
+        purge = raw.execute("EXPLAIN QUERY PLAN DELETE FROM secrets WHERE server = ?", ("s",))
+        assert [row[-1] for row in purge.fetchall()] == [
+            "SEARCH secrets USING PRIMARY KEY (server=?)"
+        ]

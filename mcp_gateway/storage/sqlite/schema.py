@@ -20,16 +20,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             name TEXT PRIMARY KEY,
             doc TEXT NOT NULL
         ) WITHOUT ROWID""",
-        # The primary key (username, server, name) is the index the per-call fetch uses.
+        # The primary key is the unique (username, server, name) constraint, ordered so that
+        # its prefixes serve both the per-call (server, username) fetch and the per-server
+        # purge; a WITHOUT ROWID table keeps the ciphertext in that same B-tree, so a fetch is
+        # one index search with no second lookup.
         """CREATE TABLE secrets (
-            username TEXT NOT NULL,
             server TEXT NOT NULL,
+            username TEXT NOT NULL,
             name TEXT NOT NULL,
             ciphertext BLOB NOT NULL,
             updated_at REAL NOT NULL,
-            PRIMARY KEY (username, server, name)
+            PRIMARY KEY (server, username, name)
         ) WITHOUT ROWID""",
-        "CREATE INDEX secrets_by_server ON secrets (server)",
         """CREATE TABLE oauth_tokens (
             server TEXT NOT NULL,
             username TEXT NOT NULL,

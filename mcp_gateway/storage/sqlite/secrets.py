@@ -14,11 +14,11 @@ from mcp_gateway.storage.sqlite.db import SqliteDatabase
 
 _PAGE = 500  # rows per round trip when iterating everything (key rotation)
 
-# The primary key (username, server, name) serves this query; it returns rows in name order.
+# A search on the primary key (server, username, name); it returns rows in name order.
 _GET_SECRETS = "SELECT name, ciphertext, updated_at FROM secrets WHERE username = ? AND server = ?"
 _PUT_SECRET = """INSERT INTO secrets (username, server, name, ciphertext, updated_at)
     VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (username, server, name)
+    ON CONFLICT (server, username, name)
     DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at"""
 _PUT_TOKENS = """INSERT INTO oauth_tokens (server, username, doc) VALUES (?, ?, ?)
     ON CONFLICT (server, username) DO UPDATE SET doc = excluded.doc"""
@@ -74,7 +74,7 @@ class SqliteSecretsMixin:
         after: tuple[str, str, str] | None = None
         while True:
             rows = await self._db.read_in_thread(functools.partial(_secrets_page, after=after))
-            for username, server, name, ct, ts in rows:
+            for server, username, name, ct, ts in rows:
                 yield StoredSecret(username, server, name, ct, ts)
             if len(rows) < _PAGE:
                 return
@@ -178,11 +178,11 @@ class SqliteSecretsMixin:
 def _secrets_page(
     conn: sqlite3.Connection, after: tuple[str, str, str] | None
 ) -> list[tuple[str, str, str, bytes, float]]:
-    cols = "SELECT username, server, name, ciphertext, updated_at FROM secrets"
-    order = "ORDER BY username, server, name LIMIT ?"
+    cols = "SELECT server, username, name, ciphertext, updated_at FROM secrets"
+    order = "ORDER BY server, username, name LIMIT ?"
     if after is None:
         return conn.execute(f"{cols} {order}", (_PAGE,)).fetchall()
-    where = "WHERE (username, server, name) > (?, ?, ?)"
+    where = "WHERE (server, username, name) > (?, ?, ?)"
     return conn.execute(f"{cols} {where} {order}", (*after, _PAGE)).fetchall()
 
 
