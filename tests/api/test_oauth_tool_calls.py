@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
 
@@ -296,3 +297,34 @@ async def test_tokens_for_a_stdio_or_non_oauth_server_are_refused(world: OAuthWo
         assert resp.json()["code"] == "invalid_request"
         assert "at-never-stored" not in resp.text
         assert await gw.runtime.store.get_tokens(name, "alice") is None
+
+
+@pytest.mark.anyio
+async def test_second_gateway_on_the_same_store_shares_one_refresh(
+    world: OAuthWorld, make_gateway: MakeGateway
+) -> None:
+    """A restarted gateway or a replica: its tokens (with AS metadata) come from the store,
+    and two gateways answering 401s at the same moment spend the refresh token once."""
+    await world.login("alice")
+    assert _echoed(await world.call("alice", "first")) == "first"
+    sections = {
+        "oauth": {"allowed_hosts": ["127.0.0.1"], "public_url": PUBLIC_URL},
+        "http": {"admin_api_key": ADMIN_CANARY},
+    }
+    async with make_gateway(**sections) as replica:
+        await world.auth.configure(refresh_delay=0.3)  # both wait on the AS together
+        await world.expire_access_tokens()
+        answers: dict[str, httpx2.Response] = {}
+
+        async def call(name: str, gw: Gateway) -> None:
+            body = {"text": name}
+            answers[name] = await gw.call(world.service, SERVER, "echo", body, username="alice")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, "original", world.gw)
+            tg.start_soon(call, "replica", replica)
+        assert {name: _echoed(resp) for name, resp in answers.items()} == {
+            "original": "original",
+            "replica": "replica",
+        }
+    assert (await world.auth.stats())["refresh_requests"] == 1
