@@ -116,14 +116,7 @@ async def refresh_grant(
 ) -> dict[str, Any]:
     """RFC 6749 section 6 with the RFC 8707 ``resource``. Raises GrantRevoked on invalid_grant."""
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    if resource:
-        form["resource"] = resource
-    headers: dict[str, str] = {}
-    auth.apply(form, headers)
-    body = await _post(
-        client, guard, token_endpoint, form=form, headers=headers, what="token endpoint"
-    )
-    return _token_body(body, guard.check_url(token_endpoint).host)
+    return await _token_request(client, guard, token_endpoint, form, auth, resource)
 
 
 async def code_grant(
@@ -144,6 +137,18 @@ async def code_grant(
         "redirect_uri": redirect_uri,
         "code_verifier": code_verifier,
     }
+    return await _token_request(client, guard, token_endpoint, form, auth, resource)
+
+
+async def _token_request(
+    client: httpx2.AsyncClient,
+    guard: SsrfGuard,
+    token_endpoint: str,
+    form: dict[str, str],
+    auth: ClientAuth,
+    resource: str | None,
+) -> dict[str, Any]:
+    """POST a grant to the token endpoint with client authentication and RFC 8707 resource."""
     if resource:
         form["resource"] = resource
     headers: dict[str, str] = {}
