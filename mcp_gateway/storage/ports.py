@@ -7,7 +7,7 @@ error, never a hang). Ciphertexts are opaque bytes: stores never see plaintext s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from mcp_gateway.domain.records import (
@@ -125,7 +125,8 @@ class ApiKeyStore(Protocol):
 
 
 class AuditStore(Protocol):
-    async def append_audit(self, event: AuditEvent) -> None: ...
+    async def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        """Append in one write (one transaction / one insert_many): the audit log batches."""
 
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         """Newest first."""

@@ -378,8 +378,9 @@ async def test_audit_lists_newest_first_with_limit(store: Store) -> None:
         AuditEvent(ts, f"r{i}", "key1", "service", "tool_call", "alice", "github", "t", 1.5)
         for i, ts in enumerate((10.0, 30.0, 20.0, 30.0))
     ]
-    for event in events:
-        await store.append_audit(event)
+    await store.append_audits(events[:2])
+    await store.append_audits(events[2:])
+    await store.append_audits([])
     listed = await store.list_audit()
     # Equal timestamps: the later append comes first.
     assert [e.request_id for e in listed] == ["r3", "r1", "r2", "r0"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
@@ -129,9 +130,10 @@ class MongoRecordsMixin:
 
     # -- audit -----------------------------------------------------------------------------
 
-    async def append_audit(self, event: AuditEvent) -> None:
-        with converted():
-            await self._db["audit"].insert_one(to_doc(event))
+    async def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            with converted():
+                await self._db["audit"].insert_many([to_doc(e) for e in events], ordered=True)
 
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         if limit <= 0:

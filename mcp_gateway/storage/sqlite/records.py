@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
@@ -137,8 +138,12 @@ class SqliteRecordsMixin:
 
     # -- audit -----------------------------------------------------------------------------
 
-    async def append_audit(self, event: AuditEvent) -> None:
-        await self._changed("INSERT INTO audit (ts, doc) VALUES (?, ?)", (event.ts, to_json(event)))
+    async def append_audits(self, events: Sequence[AuditEvent]) -> None:
+        rows = [(event.ts, to_json(event)) for event in events]
+        if rows:
+            await self._db.write(
+                lambda conn: conn.executemany("INSERT INTO audit (ts, doc) VALUES (?, ?)", rows)
+            )
 
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         docs = await self._docs(
