@@ -2,14 +2,20 @@
 
 Puts a TCP proxy between a MongoStore and the server, writes through it, then either cuts it
 (``refused``: connections reset, new ones refused) or turns it into a black hole (``blackhole``:
-connections accepted, never answered). Prints JSON: the outcome of the reads and how long they
-took.
+connections accepted, never answered). Mode ``unreachable`` opens a store on a closed port.
+Prints JSON: the outcomes and how long they took.
+
+A child process because pymongo 4.20 leaks a socket (a ResourceWarning, fatal under
+``-W error``) when ``AsyncMongoClient.close()`` cancels a monitor in the middle of connecting,
+which an outage makes likely (``pool_shared._async_create_connection`` closes the socket on
+OSError only, not on cancellation).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import time
 
@@ -80,7 +86,27 @@ async def _outcome(call: object) -> str:
     return "ok"
 
 
+async def unreachable(database: str) -> dict[str, object]:
+    with socket.socket() as sock:  # a port nothing listens on any more: connections refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    try:
+        store = await MongoStore.open(f"mongodb://127.0.0.1:{port}", database, io_timeout=0.5)
+    except GatewayError as exc:
+        return {
+            "open": type(exc).__name__,
+            "message": str(exc),
+            "elapsed": time.monotonic() - started,
+        }
+    await store.aclose()
+    return {"open": "ok"}
+
+
 async def main(uri: str, database: str, mode: str) -> None:
+    if mode == "unreachable":
+        print(json.dumps(await unreachable(database)))
+        return
     host, port = uri.removeprefix("mongodb://").split("/")[0].rsplit(":", 1)
     proxy = _Proxy(host, int(port))
     result: dict[str, object] = {}
