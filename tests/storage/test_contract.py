@@ -72,9 +72,6 @@ async def _collect(it: AsyncIterator[T]) -> list[T]:
     return [item async for item in it]
 
 
-# -- servers -------------------------------------------------------------------------------
-
-
 async def test_created_server_round_trips_every_field(store: Store) -> None:
     await store.create_server(FULL_SERVER)
     assert await store.get_server("github") == FULL_SERVER
@@ -108,9 +105,6 @@ async def test_delete_server_reports_whether_it_existed(store: Store) -> None:
     assert await store.delete_server("a") is True
     assert await store.delete_server("a") is False
     assert await store.list_servers() == []
-
-
-# -- secrets -------------------------------------------------------------------------------
 
 
 async def test_get_secrets_returns_only_that_users_secrets_for_that_server(store: Store) -> None:
@@ -180,8 +174,6 @@ async def test_replace_secret_ciphertext_swaps_only_if_unchanged(store: Store) -
     assert secret.ciphertext == b"v2"
 
 
-# -- OAuth tokens --------------------------------------------------------------------------
-
 TOKENS = StoredOAuthTokens(
     server="gdrive",
     username="alice",
@@ -231,9 +223,6 @@ async def test_replace_token_fields_swaps_only_if_unchanged(store: Store) -> Non
     assert (got.meta, got.expires_at, got.state) == (TOKENS.meta, 1234.5, "valid")
 
 
-# -- leases --------------------------------------------------------------------------------
-
-
 async def test_lease_is_exclusive_until_released_by_its_holder(store: Store) -> None:
     assert await store.acquire_lease("refresh:gdrive:alice", "a", 60) is True
     assert await store.acquire_lease("refresh:gdrive:alice", "b", 60) is False
@@ -269,9 +258,6 @@ async def test_concurrent_acquirers_on_separate_connections_exactly_one_wins(
         assert sorted(results) == [False] * 7 + [True]
 
 
-# -- sessions ------------------------------------------------------------------------------
-
-
 async def test_sessions_round_trip_replace_and_delete_by_scope(store: Store) -> None:
     shared = UpstreamSession("github", "", "sid-1", "2025-06-18", 1.0)
     await store.put_session(shared)
@@ -286,9 +272,6 @@ async def test_sessions_round_trip_replace_and_delete_by_scope(store: Store) -> 
     assert await store.delete_server_sessions("github") == 1
     assert await store.get_session("github", "") is None
     assert await store.get_session("brave", "") is not None
-
-
-# -- packages ------------------------------------------------------------------------------
 
 
 def _package(server_name: str, name: str, version: str = "1.0.0") -> PackageRecord:
@@ -322,9 +305,6 @@ async def test_packages_round_trip_replace_find_and_delete(store: Store) -> None
     assert await store.delete_package("web-a") is False
     assert await store.get_package("web-a") is None
     assert await store.find_packages_by_name("nothing") == []
-
-
-# -- API keys ------------------------------------------------------------------------------
 
 
 def _key(key_id: str, key_hash: str, created_at: float) -> ApiKeyRecord:
@@ -370,9 +350,6 @@ async def test_touch_api_key_records_last_use_only(store: Store) -> None:
     )
 
 
-# -- audit ---------------------------------------------------------------------------------
-
-
 async def test_audit_lists_newest_first_with_limit(store: Store) -> None:
     events = [
         AuditEvent(ts, f"r{i}", "key1", "service", "tool_call", "alice", "github", "t", 1.5)
@@ -386,9 +363,6 @@ async def test_audit_lists_newest_first_with_limit(store: Store) -> None:
     assert [e.request_id for e in listed] == ["r3", "r1", "r2", "r0"]
     assert listed[0] == events[3]
     assert [e.request_id for e in await store.list_audit(limit=2)] == ["r3", "r1"]
-
-
-# -- store ---------------------------------------------------------------------------------
 
 
 async def test_ping_answers_and_backend_is_named(store: Store) -> None:
