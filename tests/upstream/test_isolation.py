@@ -13,7 +13,7 @@ from mcp_gateway.errors import UpstreamBusy
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.childenv import child_environment
 from mcp_gateway.upstream.pool import UpstreamPool
-from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of
+from tests.upstream.conftest import TINY_SERVER, in_flight, poll_until, stdio_config, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +89,7 @@ async def test_max_instances_evicts_idle_lru_session_else_busy(pool: UpstreamPoo
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(bob_busy)
-        await anyio.sleep(0.2)
+        await poll_until(lambda: in_flight(pool, "fx") == 1)
         with pytest.raises(UpstreamBusy):
             await pool.call_tool(server, "echo", {"text": "c"}, username="carol")
 

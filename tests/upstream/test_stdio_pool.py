@@ -18,7 +18,14 @@ from mcp_gateway.errors import (
     UpstreamUnavailable,
 )
 from mcp_gateway.upstream.pool import UpstreamPool
-from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of, wait_status
+from tests.upstream.conftest import (
+    TINY_SERVER,
+    in_flight,
+    poll_until,
+    stdio_config,
+    text_of,
+    wait_status,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +83,7 @@ async def test_crash_fails_in_flight_call_with_502_then_restarts_and_next_call_s
             outcome.append(await slow_call())
 
         tg.start_soon(run_slow)
-        await anyio.sleep(0.2)
+        await poll_until(lambda: in_flight(pool, "fx") == 1)
         with pytest.raises(UpstreamUnavailable):
             await pool.call_tool(server, "crash", {}, username="u")
     assert isinstance(outcome[0], UpstreamUnavailable)
@@ -173,7 +180,7 @@ async def test_calls_beyond_max_concurrency_get_upstream_busy(pool: UpstreamPool
     async with anyio.create_task_group() as tg:
         tg.start_soon(sleeper)
         tg.start_soon(sleeper)
-        await anyio.sleep(0.1)
+        await poll_until(lambda: in_flight(pool, "fx") == 2)
         for _ in range(5):
             tg.start_soon(extra)
     assert len(busy) == 5
