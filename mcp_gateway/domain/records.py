@@ -48,7 +48,7 @@ class UpstreamSession:
 
     server: str
     scope: str
-    session_id: str
+    session_id: str = field(repr=False)  # whoever holds it can act in the upstream session
     protocol_version: str | None = None
     updated_at: float = 0.0
 
@@ -70,11 +70,12 @@ class PackageRecord:
     install_dir: str = ""
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # values may be credentials
     custom_command: bool = False  # command/args given by the user survive upgrades
     python_module: str | None = None
-    pip_index_url: str | None = None
-    pip_extra_index_url: str | None = None
+    # Index URLs may embed credentials (https://user:token@host/simple).
+    pip_index_url: str | None = field(default=None, repr=False)
+    pip_extra_index_url: str | None = field(default=None, repr=False)
     allow_scripts: bool = False
     status: str = "installed"
     installed_at: float = 0.0

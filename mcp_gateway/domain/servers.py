@@ -72,10 +72,11 @@ class ServerConfig:
     transport_type: TransportType = TransportType.STDIO
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    # Values may be credentials (API keys, Authorization headers): kept out of reprs.
+    env: dict[str, str] = field(default_factory=dict, repr=False)
     cwd: str | None = None
     url: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     reconnection: ReconnectionOptions = field(default_factory=ReconnectionOptions)
     enabled: bool = True
     startup_timeout: float = 30.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -28,8 +28,9 @@ class InstallSpec:
     name: str
     version: str | None = None  # npm range/tag or PEP 440 version/specifier; None = latest
     python_module: str | None = None
-    index_url: str | None = None
-    extra_index_url: str | None = None
+    # Index URLs may embed credentials (https://user:token@host/simple): kept out of reprs.
+    index_url: str | None = field(default=None, repr=False)
+    extra_index_url: str | None = field(default=None, repr=False)
     allow_scripts: bool = False
 
 

@@ -22,13 +22,14 @@ class InstallRequest:
     transport_type: TransportType = TransportType.STDIO
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    # Env/header values and index URLs may be credentials: kept out of reprs.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     python_module: str | None = None
     python_args: tuple[str, ...] = ()
-    pip_index_url: str | None = None
-    pip_extra_index_url: str | None = None
+    pip_index_url: str | None = field(default=None, repr=False)
+    pip_extra_index_url: str | None = field(default=None, repr=False)
     url: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     enabled: bool = True
     allow_scripts: bool = False  # admin only (the API checks the role)
 

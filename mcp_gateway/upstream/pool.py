@@ -46,7 +46,7 @@ SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group
 @dataclass(eq=False, slots=True)
 class _Entry:
     config: ServerConfig
-    key: tuple[Any, ...]
+    key: tuple[Any, ...] = field(repr=False)  # holds env and header values
     shared_scope: bool
     slots: anyio.Semaphore
     shared: Supervisor | None = None
