@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
+import tracemalloc
 
 import anyio
 import pytest
@@ -213,3 +215,38 @@ async def test_apply_with_same_connection_key_keeps_the_process(pool: UpstreamPo
     await pool.apply(stdio_config(script=TINY_SERVER, env={"NEW": "1"}))
     await wait_status(pool, "fx", ServerStatus.CONNECTED)
     assert pool.status("fx").pid != pid
+
+
+async def test_overload_is_refused_and_memory_stays_flat_across_waves(pool: UpstreamPool) -> None:
+    server = stdio_config(script=TINY_SERVER, max_concurrency=2)
+    await pool.call_tool(server, "echo", {"text": "warm"}, username="u")
+
+    async def wave() -> int:
+        refused = 0
+
+        async def one() -> None:
+            nonlocal refused
+            try:
+                await pool.call_tool(server, "sleep", {"seconds": 0.3}, username="u")
+            except UpstreamBusy:
+                refused += 1
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(400):
+                tg.start_soon(one)
+        return refused
+
+    tracemalloc.start()
+    try:
+        await wave()  # first wave warms caches and allocators
+        gc.collect()
+        baseline = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            refused = await wave()
+            assert refused >= 390  # 2 slots: nearly every call is turned away, none queued
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    # Nothing accumulates per refused call (no queue, no retained waiter or exception).
+    assert grown < 256 * 1024, grown
