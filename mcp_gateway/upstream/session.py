@@ -205,7 +205,8 @@ async def _initial_tools(live: LiveSession, deadline: float) -> None:
     try:
         await live.fetch_tools(deadline)
     except MCPError as exc:  # a server without tools still serves the rest
-        logger.info("tools/list failed on connect: %s", exc.message)
+        # The code, not the message: an upstream may echo a per-user secret in it.
+        logger.info("tools/list failed on connect (JSON-RPC error %s)", exc.code)
 
 
 async def _connect_http(

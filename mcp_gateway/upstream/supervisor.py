@@ -19,6 +19,7 @@ import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 
+from mcp_gateway.domain.redaction import redact, redactable
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
@@ -63,6 +64,8 @@ class Supervisor:
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
         self._user_headers = dict(user_headers) if user_headers else None
+        # This session's own injected values: masked in every error it logs or reports.
+        self._secrets = redactable([*(user_env or {}).values(), *(user_headers or {}).values()])
         self.ring = LineRing()
         self.live: LiveSession | None = None
         self.status = ServerStatus.CONNECTING
@@ -190,9 +193,8 @@ class Supervisor:
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
-                self.last_error = describe(exc)
+                self.last_error = redact(describe(exc), self._secrets)
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
-                logger.debug("upstream %r connection failure", self.server.name, exc_info=True)
             finally:
                 self.live = None
                 self._attempt_scope = None
@@ -211,7 +213,7 @@ class Supervisor:
 
     def _exit_description(self) -> str:
         lines = self.ring.lines()
-        tail = f" (last stderr: {lines[-1]})" if lines else ""
+        tail = f" (last stderr: {redact(lines[-1], self._secrets)})" if lines else ""
         return f"upstream connection closed{tail}"
 
     async def _serve(self, live: LiveSession) -> None:
@@ -227,7 +229,9 @@ class Supervisor:
                     await live.fetch_tools(self.server.startup_timeout)
                 except MCPError as exc:
                     logger.info(
-                        "tools/list refresh failed on %r: %s", self.server.name, exc.message
+                        "tools/list refresh failed on %r: %s",
+                        self.server.name,
+                        redact(exc.message, self._secrets),
                     )
                 continue
             await self._wake.wait()

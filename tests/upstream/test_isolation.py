@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 
 import anyio
 import pytest
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import Isolation
-from mcp_gateway.errors import UpstreamBusy
+from mcp_gateway.errors import GatewayError, UpstreamBusy
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.childenv import child_environment
 from mcp_gateway.upstream.pool import UpstreamPool
@@ -127,3 +129,27 @@ def _children() -> list[int]:
 
 def _alive(pid: int) -> bool:
     return pid in _children()
+
+
+ECHOING_SERVER = """
+import json, os, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" in msg:  # refuse initialize, quoting this process's token back
+        err = {"code": -32603, "message": "bad token " + os.environ.get("TOKEN", "")}
+        print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "error": err}), flush=True)
+"""
+
+
+async def test_per_user_session_errors_mask_that_users_injected_values(
+    pool: UpstreamPool, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    canary = "user-secret-canary-93ab"
+    script = tmp_path / "echoing_server.py"
+    script.write_text(ECHOING_SERVER)
+    server = stdio_config(script=str(script), isolation=Isolation.PER_USER, startup_timeout=5)
+    with caplog.at_level(logging.DEBUG, logger="mcp_gateway"), pytest.raises(GatewayError) as err:
+        await pool.call_tool(server, "echo", {"text": "x"}, username="alice", env={"TOKEN": canary})
+    assert "bad token" in caplog.text  # the upstream's refusal was logged...
+    assert canary not in caplog.text  # ...without the user's value
+    assert canary not in str(err.value)
