@@ -9,6 +9,7 @@ values (a body may hold a secret) and no traceback ever reaches a client.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,16 +77,21 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
-async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
-    # Log the type and where, not the message: foreign messages may carry request data.
-    log.error(
-        "unhandled %s on %s %s",
-        type(exc).__name__,
-        request.method,
-        request.url.path,
-        exc_info=exc,
-    )
+def log_unhandled(exc: BaseException, method: str, path: str) -> None:
+    """Log an unexpected exception by type and stack frames, never its message: a foreign
+    message may carry request data or a secret."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, method, path, frames.rstrip())
+
+
+def internal_error_response() -> JSONResponse:
     return error_response(500, "internal_error", "internal error")
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> Response:
+    # Only reached for errors outside GatewayMiddleware, which renders the rest itself.
+    log_unhandled(exc, request.method, request.url.path)
+    return internal_error_response()
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

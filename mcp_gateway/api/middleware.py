@@ -6,6 +6,7 @@
   read, and a streamed body is counted as it arrives; either raises
   :class:`~mcp_gateway.errors.PayloadTooLarge` from ``receive`` inside the route, so the one
   error handler renders the 413.
+- Unexpected exceptions: a 500 ``internal_error`` rendered here, logged by type and frames.
 - Client address: ``X-Forwarded-For`` is used only when the peer is a trusted proxy; then the
   right-most address that is not itself a trusted proxy is the client.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_gateway.api.errors import internal_error_response, log_unhandled
 from mcp_gateway.errors import InvalidRequest, PayloadTooLarge
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -86,13 +88,24 @@ class GatewayMiddleware:
             else peer
         )
         header = (b"x-request-id", request_id)
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        await self.app(scope, self._limited(receive, length), send_with_id)
+        try:
+            await self.app(scope, self._limited(receive, length), send_with_id)
+        except Exception as exc:
+            # Rendered here rather than by Starlette's ServerErrorMiddleware, which re-raises
+            # to the server after its handler, and the server logs the message in full.
+            log_unhandled(exc, scope["method"], scope["path"])
+            if started:
+                raise  # the response is half sent: only the server can abort the connection
+            await internal_error_response()(scope, receive, send_with_id)
 
     def _limited(self, receive: Receive, length: bytes | None) -> Receive:
         limit = self.max_body

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from starlette.applications import Starlette
 
 from mcp_gateway.api.app import create_app
 from mcp_gateway.runtime import Runtime
@@ -26,8 +27,15 @@ def fixture_server(name: str, **fields: Any) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, runtime: Runtime, client: httpx2.AsyncClient, announced: list[str]):
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: httpx2.AsyncClient,
+        announced: list[str],
+        app: Starlette | None = None,
+    ):
         self.runtime = runtime
+        self.app = app
         self.client = client
         self.announced = announced
         self.admin_key = announced[0].rsplit(" ", 1)[-1] if announced else ""
@@ -93,7 +101,7 @@ def make_gateway(make_settings: MakeSettings, tmp_path: Path) -> MakeGateway:
         transport = httpx2.ASGITransport(app=app)
         async with app.router.lifespan_context(app):
             async with httpx2.AsyncClient(transport=transport, base_url="http://gw") as client:
-                yield Gateway(runtime, client, announced)
+                yield Gateway(runtime, client, announced, app)
 
     return build
 

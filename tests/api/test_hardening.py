@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from mcp_gateway.api.middleware import client_address, parse_networks
 from tests.api.conftest import Gateway, MakeGateway
@@ -157,3 +161,23 @@ async def test_metrics_count_tool_calls_by_server_and_outcome(gateway: Gateway) 
     assert "ghost" not in text
     assert 'mcpgw_tool_call_duration_seconds_bucket{le="0.005",outcome="ok",server="fx"}' in text
     assert 'mcpgw_server_status{server="fx",status="connected"} 1.0' in text
+
+
+@pytest.mark.anyio
+async def test_unexpected_error_is_a_json_500_that_logs_no_message(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = "foreign-message-canary-51c2"
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError(f"driver said {canary}")
+
+    assert gateway.app is not None
+    gateway.app.router.routes.append(Route("/boom", boom))
+    with caplog.at_level(logging.ERROR, logger="mcp_gateway"):
+        resp = await gateway.client.get("/boom")
+    assert resp.status_code == 500
+    assert resp.json() == {"success": False, "error": "internal error", "code": "internal_error"}
+    assert resp.headers["x-request-id"]
+    assert "RuntimeError" in caplog.text and "boom" in caplog.text  # type and frames
+    assert canary not in caplog.text
