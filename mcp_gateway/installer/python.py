@@ -77,15 +77,17 @@ class PythonInstaller:
             raise InvalidRequest("allowScripts applies to npm packages only")
         return spec
 
-    def _indexes(self, spec: InstallSpec) -> list[str]:
-        args: list[str] = []
+    def _index_env(self, spec: InstallSpec) -> dict[str, str]:
+        """Index URLs as environment variables, not flags: a URL may embed a credential, and
+        a command line is readable by every local user (``ps``)."""
         index = spec.index_url or self.index_url
         extra = spec.extra_index_url or self.extra_index_url
-        if index:
-            args += ["--index-url", index]
-        if extra:
-            args += ["--extra-index-url", extra]
-        return args
+        names = (
+            ("UV_DEFAULT_INDEX", "UV_INDEX")
+            if self.uv_bin
+            else ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+        )
+        return {name: url for name, url in zip(names, (index, extra), strict=True) if url}
 
     async def install(
         self, spec: InstallSpec, target: Path, *, on_line: LineCallback | None = None
@@ -99,23 +101,19 @@ class PythonInstaller:
         venv = ensure_inside(target, self.root)
         python = venv / "bin" / "python"
         requirement = spec.name + (python_requirement_suffix(spec.version) or "")
-        # The operator's pip.conf/uv.toml (mirror, CA) still apply; request URLs are flags.
-        env = minimal_env({"PIP_NO_INPUT": "1"})
+        # The operator's pip.conf/uv.toml (mirror, CA) still apply; request URLs override them.
+        env = minimal_env({"PIP_NO_INPUT": "1", **self._index_env(spec)})
         what = f"install of {spec.name}"
         logs: list[str] = []
         if self.uv_bin:
             steps = [
                 [self.uv_bin, "venv", "--python", self.python_bin, str(venv)],
-                [self.uv_bin, "pip", "install", "--python", str(python)]
-                + self._indexes(spec)
-                + [requirement],
+                [self.uv_bin, "pip", "install", "--python", str(python), requirement],
             ]
         else:
             steps = [
                 [self.python_bin, "-m", "venv", str(venv)],
-                [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-                + self._indexes(spec)
-                + [requirement],
+                [str(python), "-m", "pip", "install", "--disable-pip-version-check", requirement],
             ]
         for argv in steps:
             result = await run_checked(

@@ -122,3 +122,43 @@ async def test_malicious_input_is_refused_before_any_process_starts(
     with pytest.raises(InstallFailed):
         await py.install(InstallSpec("ok"), new_install_dir(py.root, "x"))
     assert marker.exists()
+
+
+def _cmdlines_containing(needle: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle.encode() in cmdline:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+@pytest.mark.parametrize(
+    "use_uv",
+    [
+        False,
+        pytest.param(True, marks=pytest.mark.skipif(find_uv() is None, reason="uv not installed")),
+    ],
+    ids=["pip", "uv"],
+)
+async def test_index_credentials_never_appear_on_a_command_line(
+    tmp_path: Path, registry: LocalRegistry, use_uv: bool
+) -> None:
+    canary = "idx-pass-canary-40d9"
+    index = registry.index_url.replace("http://", f"http://ci:{canary}@", 1)
+    py = PythonInstaller(
+        tmp_path / "packages" / "python", timeout=120, index_url=index, use_uv=use_uv
+    )
+    seen: list[str] = []
+
+    def on_line(line: str) -> None:  # runs while the installer process is alive
+        seen.extend(_cmdlines_containing(canary))
+
+    result = await py.install(
+        InstallSpec(PY_NAME, ">=0.9,<0.10"), new_install_dir(py.root, "fx"), on_line=on_line
+    )
+    assert result.version == "0.9.0"  # the credentialed index was used
+    assert seen == []
