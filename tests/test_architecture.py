@@ -1,10 +1,10 @@
 """Import rules from design.md, checked by parsing every module with ``ast``.
 
-Layers, top to bottom: cli -> api -> runtime -> services -> upstream | installer -> storage
--> crypto -> domain; ``config`` and ``errors`` are usable everywhere. ``api`` receives the
-composition root (``create_app(runtime)``), so ``runtime`` sits between ``api`` and
-``services``. An import is allowed only downward (or inside its own layer); ``upstream`` and
-``installer`` are siblings and do not import each other; ``services`` reach storage only
+Layers, top to bottom: cli -> runtime -> api -> services -> upstream | installer -> storage
+-> crypto -> domain; ``config`` and ``errors`` are usable everywhere. Nothing imports
+``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the composition root
+with its own Protocol (``api.runtime_port``). An import is allowed only downward (or inside
+its own layer); ``upstream`` and ``installer`` are siblings and do not import each other; ``services`` reach storage only
 through ``storage.ports``. Imports under ``if TYPE_CHECKING:`` count too: a type-only upward
 import is still a dependency on the upper layer's shape.
 """
@@ -23,8 +23,8 @@ _RANK = {
     "installer": 3,
     "upstream": 3,
     "services": 4,
-    "runtime": 5,
-    "api": 6,
+    "api": 5,
+    "runtime": 6,
     "cli": 7,
 }
 _EVERYWHERE = {"config", "errors", "__init__", "__main__"}
@@ -90,7 +90,8 @@ def test_checker_flags_upward_sibling_and_concrete_store_imports() -> None:
     assert _violation("upstream", "mcp_gateway.installer.process")
     assert _violation("services", "mcp_gateway.storage.sqlite.db")
     assert _violation("services", "mcp_gateway.storage.ports") is None
-    assert _violation("api", "mcp_gateway.runtime") is None
+    assert _violation("api", "mcp_gateway.runtime")  # design.md: nothing imports runtime
+    assert _violation("cli", "mcp_gateway.runtime") is None
     assert _violation("domain", "mcp_gateway.errors") is None
 
 

@@ -19,7 +19,7 @@ from mcp_gateway.api.metrics import ApiMetrics
 from mcp_gateway.api.middleware import GatewayMiddleware
 from mcp_gateway.api.openapi import build_openapi
 from mcp_gateway.api.routes import apikeys, oauth, packages, secrets, servers, tools
-from mcp_gateway.runtime import Runtime
+from mcp_gateway.api.runtime_port import GatewayRuntime
 
 
 def api_endpoints() -> list[Endpoint]:
@@ -38,7 +38,7 @@ def api_endpoints() -> list[Endpoint]:
     ]  # fmt: skip
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: GatewayRuntime) -> Starlette:
     """Build the ASGI app. Its lifespan enters ``runtime`` unless the caller already has
     (``serve`` opens it first so start-up errors become one clean line, not a traceback)."""
     metrics = ApiMetrics(runtime)
@@ -92,7 +92,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
 
 @asynccontextmanager
-async def _opened(runtime: Runtime) -> AsyncIterator[None]:
+async def _opened(runtime: GatewayRuntime) -> AsyncIterator[None]:
     if runtime.is_open:
         yield
         return

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import Unauthenticated
-from mcp_gateway.runtime import Runtime
 from mcp_gateway.services.principal import ANONYMOUS_ADMIN, Principal
 
 _MAX_KEY_LEN = 512
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def runtime_of(request: Request) -> GatewayRuntime:
+    runtime: GatewayRuntime = request.app.state.runtime
     return runtime
 
 

@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mcp_gateway.runtime import Runtime
+from mcp_gateway.api.runtime_port import GatewayRuntime
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def _runtime(request: Request) -> GatewayRuntime:
+    runtime: GatewayRuntime = request.app.state.runtime
     return runtime
 
 

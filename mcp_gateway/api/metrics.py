@@ -15,14 +15,14 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.servers import ServerStatus
-from mcp_gateway.runtime import Runtime
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class _LiveCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: GatewayRuntime) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
@@ -53,7 +53,7 @@ class _LiveCollector(Collector):
 
 
 class ApiMetrics:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: GatewayRuntime) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "mcpgw_tool_calls",

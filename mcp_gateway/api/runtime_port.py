@@ -1,0 +1,54 @@
+"""What the HTTP layer uses of the composition root.
+
+Declared here so that ``api`` never imports ``mcp_gateway.runtime`` (design.md: nothing
+imports cli, api or runtime); ``mcp_gateway.runtime.Runtime`` satisfies it structurally and
+``cli serve`` hands one to :func:`mcp_gateway.api.app.create_app`.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Protocol
+
+from mcp_gateway.config import Settings
+from mcp_gateway.services.apikeys import ApiKeyService
+from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.oauth import GoogleLogin, OAuthService
+from mcp_gateway.services.packages import PackageService
+from mcp_gateway.services.secrets import SecretService
+from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.tool_calls import ToolCallService
+from mcp_gateway.storage.ports import Store
+from mcp_gateway.upstream.pool import UpstreamPool
+
+
+class GatewayRuntime(Protocol):
+    settings: Settings
+    store: Store
+    pool: UpstreamPool
+    servers: ServerService
+    secrets: SecretService
+    tools: ToolCallService
+    apikeys: ApiKeyService
+    packages: PackageService
+    audit: AuditLog
+    oauth: OAuthService
+    google: GoogleLogin
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def uptime(self) -> float: ...
+
+    async def health(self) -> dict[str, object]:
+        """The body of ``GET /healthz``; never raises."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
