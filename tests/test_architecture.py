@@ -4,9 +4,10 @@ Layers, top to bottom: cli -> runtime -> api -> services -> upstream | installer
 -> crypto -> domain; ``config`` and ``errors`` are usable everywhere. Nothing imports
 ``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the composition root
 with its own Protocol (``api.runtime_port``). An import is allowed only downward (or inside
-its own layer); ``upstream`` and ``installer`` are siblings and do not import each other; ``services`` reach storage only
-through ``storage.ports``. Imports under ``if TYPE_CHECKING:`` count too: a type-only upward
-import is still a dependency on the upper layer's shape.
+its own layer); ``upstream`` and ``installer`` are siblings and do not import each other;
+``services`` reach storage only through ``storage.ports``. Imports under
+``if TYPE_CHECKING:`` count too: a type-only upward import is still a dependency on the upper
+layer's shape.
 """
 
 from __future__ import annotations
