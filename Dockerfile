@@ -1,4 +1,5 @@
 # mcp-gateway with Node.js (for npm MCP servers) and Python (for PyPI ones).
+# Not built in CI (no Docker engine on the team's machines): keep it simple and reviewable.
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -9,7 +10,10 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY mcp_gateway ./mcp_gateway
-RUN pip install --no-cache-dir . uv
+RUN pip install --no-cache-dir . uv \
+ && mkdir -p /data \
+ && chown gateway:gateway /data \
+ && chmod 0700 /data
 
 USER gateway
 ENV MCPGW_HOST=0.0.0.0 \
