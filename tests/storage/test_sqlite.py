@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -19,9 +20,11 @@ import pytest
 from mcp_gateway.domain.records import StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import ConfigError, StoreUnavailable
+from mcp_gateway.storage.factory import open_store
 from mcp_gateway.storage.sqlite import SqliteStore
 from mcp_gateway.storage.sqlite import secrets as sqlite_secrets
 from mcp_gateway.storage.sqlite.db import DB_FILE
+from tests.conftest import MakeSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -220,3 +223,16 @@ async def test_secret_fetch_and_purge_are_primary_key_searches_not_scans(tmp_pat
         assert [row[-1] for row in purge.fetchall()] == [
             "SEARCH secrets USING PRIMARY KEY (server=?)"
         ]
+
+
+async def test_new_data_dir_and_store_files_are_private_to_the_owner(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "fresh")
+    async with open_store(settings) as store:
+        await store.put_secret(StoredSecret("alice", "srv", "k", b"\x01ciphertext"))
+        data_dir = settings.store.data_dir
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        for name in ("gateway.db", "gateway.db-wal", "gateway.db-shm"):
+            mode = stat.S_IMODE((data_dir / name).stat().st_mode)
+            assert mode & 0o077 == 0, (name, oct(mode))

@@ -75,7 +75,8 @@ class SqliteDatabase:
     def _open_sync(cls, data_dir: Path, timeout: float) -> SqliteDatabase:
         data_dir = data_dir.expanduser()
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            # Owner-only: the data dir holds the store, the key file and the admin key.
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConfigError(f"cannot create data dir {data_dir}: {reason}") from exc
@@ -88,6 +89,7 @@ class SqliteDatabase:
                 raise ConfigError(f"SQLite store file {file} is not writable")
         opened: list[sqlite3.Connection] = []
         try:
+            _create_private(path)  # SQLite gives its -wal/-shm files the database's mode
             writer = _connect(path, timeout)
             opened.append(writer)
             mode = writer.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -165,6 +167,18 @@ class SqliteDatabase:
     async def aclose(self) -> None:
         self._reader.close()
         await anyio.to_thread.run_sync(self._writer.close, limiter=self._limiter)
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only (never loosen an existing
+    one: an operator may have chosen its mode). Raises ConfigError if it cannot."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create SQLite store {path}: {exc.strerror}") from exc
+    os.close(fd)
 
 
 def _connect(path: Path, timeout: float) -> sqlite3.Connection:
