@@ -103,9 +103,9 @@ def test_kill_9_then_restart_keeps_every_stored_secret(tmp_path: Path) -> None:
             assert sorted(body["secrets"]) == expected
 
 
-def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    env = gateway_env(tmp_path / "data", MCPGW_PORT="not-a-port")
-    result = subprocess.run(
+def _serve_until_exit(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``serve`` expecting it to refuse to start (30 s cap)."""
+    return subprocess.run(
         [sys.executable, "-m", "mcp_gateway", "serve"],
         cwd=ROOT,
         env=env,
@@ -113,6 +113,11 @@ def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> N
         text=True,
         timeout=30,
     )
+
+
+def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = gateway_env(tmp_path / "data", MCPGW_PORT="not-a-port")
+    result = _serve_until_exit(env)
     assert result.returncode == 2
     assert "MCPGW_PORT" in result.stderr
     assert "Traceback" not in result.stderr
@@ -121,14 +126,7 @@ def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> N
 
 def test_mongodb_mode_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     env = gateway_env(tmp_path / "data", MCPGW_MONGODB_URI="mongodb://127.0.0.1:1")
-    result = subprocess.run(
-        [sys.executable, "-m", "mcp_gateway", "serve"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _serve_until_exit(env)
     assert result.returncode == 2
     assert "MCPGW_SECRETS_KEYS" in result.stderr
     assert "Traceback" not in result.stderr
