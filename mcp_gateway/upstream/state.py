@@ -21,7 +21,8 @@ class ServerState:
 
     ``logs`` are the last stderr lines of the (shared) child. ``tools`` is the cached tool list
     of the shared session, or ``None`` before the first successful listing. ``instances`` is the
-    number of live sessions (1 for a connected shared server, the per-user count otherwise).
+    number of live sessions (1 for a connected shared server, the per-user count otherwise);
+    ``in_flight`` the calls admitted and not finished, across them.
     """
 
     status: ServerStatus
@@ -34,6 +35,7 @@ class ServerState:
     next_restart_at: float | None = None
     instances: int = 0
     protocol_version: str | None = None
+    in_flight: int = 0
 
 
 def shared_state(sup: Supervisor) -> ServerState:
@@ -50,6 +52,7 @@ def shared_state(sup: Supervisor) -> ServerState:
         next_restart_at=sup.next_restart_at,
         instances=1 if connected else 0,
         protocol_version=live.protocol_version if live is not None else None,
+        in_flight=sup.in_flight,
     )
 
 
@@ -69,6 +72,7 @@ def per_user_state(sups: list[Supervisor]) -> ServerState:
         status=status,
         restarts=sum(s.restarts for s in sups),
         instances=connected,
+        in_flight=sum(s.in_flight for s in sups),
         last_error=f"{len(sups)} per-user sessions failing"
         if status is ServerStatus.ERROR
         else None,

@@ -136,10 +136,10 @@ async def poll_until(predicate: Callable[[], bool], within: float = 15.0) -> Non
 
 
 def in_flight(pool: UpstreamPool, name: str) -> int:
-    """Calls to ``name`` the pool has admitted and not finished (reads private pool state: a
-    test needs to know a call is under way before racing another one against it)."""
-    entry = pool._entries.get(name)
-    return sum(sup.in_flight for sup in entry.supervisors()) if entry is not None else 0
+    """Calls to ``name`` the pool has admitted and not finished (a test needs to know a call
+    is under way before racing another one against it)."""
+    state = pool.statuses().get(name)
+    return state.in_flight if state is not None else 0
 
 
 def text_of(result: Any) -> str:
