@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 import subprocess
 import sys
@@ -130,3 +131,17 @@ def test_mongodb_mode_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "MCPGW_SECRETS_KEYS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_logging_never_turns_on_the_sdk_message_traces() -> None:
+    from mcp_gateway.cli.serve import _VERBATIM_LOGGERS, _configure_logging
+
+    saved = {name: logging.getLogger(name).level for name in ("", *_VERBATIM_LOGGERS)}
+    try:
+        _configure_logging("debug")
+        assert logging.getLogger("mcp_gateway").isEnabledFor(logging.DEBUG)
+        for name in _VERBATIM_LOGGERS:  # they log raw JSON-RPC: arguments, tokens
+            assert not logging.getLogger(f"{name}.client").isEnabledFor(logging.DEBUG)
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)

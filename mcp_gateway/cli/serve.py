@@ -59,6 +59,18 @@ async def _serve(settings: Settings) -> None:
         )
 
 
+# Their DEBUG output traces raw JSON-RPC messages and requests: injected secrets and tokens.
+_VERBATIM_LOGGERS = ("mcp", "httpx2", "httpcore2", "hpack")
+
+
+def _configure_logging(level_name: str) -> None:
+    level = logging.getLevelName(level_name.upper())
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also when handlers exist (basicConfig skips then)
+    for name in _VERBATIM_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
+
+
 @serve_app.callback(invoke_without_command=True)
 def serve(
     host: str | None = typer.Option(None, help="Listen address (MCPGW_HOST)."),
@@ -76,10 +88,7 @@ def serve(
             )
             settings = settings.model_copy(update={"http": http})
         settings.check_startup()
-        logging.basicConfig(
-            level=settings.http.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        _configure_logging(settings.http.log_level)
         asyncio.run(_serve(settings))
     except GatewayError as exc:
         print(f"mcp-gateway: {exc.message}", file=sys.stderr)

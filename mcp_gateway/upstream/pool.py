@@ -221,14 +221,14 @@ class UpstreamPool:
                 return await live.call_tool(tool, arguments, call_timeout)
             except CALL_ERRORS as exc:
                 if not live.link.session_expired:
-                    raise translate(exc, server.name, live, call_timeout, sup.http_auth) from exc
+                    raise _translate(exc, sup, live, call_timeout) from exc
             # The server forgot our session (404): re-initialize once and retry once.
             sup.reconnect()
             live = await self._ready(entry, sup, server.startup_timeout)
             try:
                 return await live.call_tool(tool, arguments, call_timeout)
             except CALL_ERRORS as exc:
-                raise translate(exc, server.name, live, call_timeout, sup.http_auth) from exc
+                raise _translate(exc, sup, live, call_timeout) from exc
         finally:
             sup.in_flight -= 1
             sup.last_used = time.monotonic()
@@ -252,7 +252,7 @@ class UpstreamPool:
                 await live.fetch_tools(server.startup_timeout)
             except CALL_ERRORS as exc:
                 timeout = server.startup_timeout
-                raise translate(exc, server.name, live, timeout, sup.http_auth) from exc
+                raise _translate(exc, sup, live, timeout) from exc
         return list(live.tools or ())
 
     async def _ready(self, entry: _Entry, sup: Supervisor, within: float) -> LiveSession:
@@ -343,3 +343,10 @@ class UpstreamPool:
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
+
+
+def _translate(
+    exc: BaseException, sup: Supervisor, live: LiveSession, timeout: float
+) -> GatewayError:
+    """``translate`` for a call on ``sup``'s session, masking that session's credentials."""
+    return translate(exc, sup.server.name, live, timeout, sup.http_auth, sup.secret_values())

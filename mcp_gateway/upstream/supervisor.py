@@ -25,6 +25,7 @@ from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.session import Link, LiveSession, connect
+from mcp_gateway.upstream.translate import auth_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ class Supervisor:
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
         self._user_headers = dict(user_headers) if user_headers else None
-        # This session's own injected values: masked in every error it logs or reports.
-        self._secrets = redactable([*(user_env or {}).values(), *(user_headers or {}).values()])
+        self._injected = [*(user_env or {}).values(), *(user_headers or {}).values()]
         self.ring = LineRing()
         self.live: LiveSession | None = None
         self.status = ServerStatus.CONNECTING
@@ -112,6 +112,11 @@ class Supervisor:
         self._poke()
 
     # -- callers ---------------------------------------------------------------------------
+
+    def secret_values(self) -> tuple[str, ...]:
+        """This session's own credentials (injected env/header values, the tokens its HTTP
+        auth sent): masked in every error it logs or reports."""
+        return redactable([*self._injected, *auth_secrets(self.http_auth)])
 
     async def wait_ready(self, within: float) -> LiveSession:
         """The live session, waiting up to ``timeout`` while one is being (re)started.
@@ -193,7 +198,7 @@ class Supervisor:
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
-                self.last_error = redact(describe(exc), self._secrets)
+                self.last_error = redact(describe(exc), self.secret_values())
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
             finally:
                 self.live = None
@@ -213,7 +218,7 @@ class Supervisor:
 
     def _exit_description(self) -> str:
         lines = self.ring.lines()
-        tail = f" (last stderr: {redact(lines[-1], self._secrets)})" if lines else ""
+        tail = f" (last stderr: {redact(lines[-1], self.secret_values())})" if lines else ""
         return f"upstream connection closed{tail}"
 
     async def _serve(self, live: LiveSession) -> None:
@@ -231,7 +236,7 @@ class Supervisor:
                     logger.info(
                         "tools/list refresh failed on %r: %s",
                         self.server.name,
-                        redact(exc.message, self._secrets),
+                        redact(exc.message, self.secret_values()),
                     )
                 continue
             await self._wake.wait()

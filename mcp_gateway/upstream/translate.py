@@ -10,6 +10,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from pydantic import ValidationError
 
+from mcp_gateway.domain.redaction import redact
 from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcp_gateway.upstream.session import LiveSession
 
@@ -32,6 +33,17 @@ class ReportsFailure(Protocol):
     def failure(self) -> GatewayError | None: ...
 
 
+@runtime_checkable
+class ReportsSecrets(Protocol):
+    """A session's ``httpx2.Auth`` that can list the credentials it sent (to mask them)."""
+
+    def secret_values(self) -> tuple[str, ...]: ...
+
+
+def auth_secrets(auth: object) -> tuple[str, ...]:
+    return auth.secret_values() if isinstance(auth, ReportsSecrets) else ()
+
+
 def auth_failure(auth: object) -> GatewayError | None:
     """Why the session's request authentication last failed, if it can tell."""
     return auth.failure() if isinstance(auth, ReportsFailure) else None
@@ -43,13 +55,15 @@ def translate(
     live: LiveSession,
     timeout: float,
     auth: object = None,
+    secrets: tuple[str, ...] = (),
 ) -> GatewayError:
     """The GatewayError for ``exc``; callers ``raise translate(...) from exc``.
 
     When the session's ``auth`` reports a failure, that is the answer: the transport only
     shows its symptom (a 401 turned into an MCP error, a connection torn down).
-    An upstream's JSON-RPC error message is passed on (the services layer redacts secrets
-    from it); transport failures are described without echoing anything the upstream sent.
+    An upstream's JSON-RPC error message is passed on with the session's own credentials
+    (``secrets``: injected values, the auth's tokens) masked; transport failures are described
+    without echoing anything the upstream sent.
     """
     failure = auth_failure(auth) if auth is not None else None
     if failure is not None:
@@ -61,7 +75,8 @@ def translate(
             return UpstreamUnavailable(
                 f"server {server!r} closed the connection during the call", during_call=True
             )
-        return UpstreamError(f"server {server!r} answered with an error: {exc.message}")
+        message = redact(exc.message, secrets)
+        return UpstreamError(f"server {server!r} answered with an error: {message}")
     if isinstance(exc, ValidationError):
         return UpstreamError(f"server {server!r} sent a malformed result")
     return UpstreamUnavailable(

@@ -8,6 +8,7 @@ authorization server is found by RFC 9728 discovery from the MCP server itself.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -241,7 +242,7 @@ async def test_tool_listing_shows_each_users_own_view_of_an_oauth_server(
         servers = {k: v for entry in resp.json()["tools"] for k, v in entry.items()}
         return [tool["name"] for tool in servers[SERVER]]
 
-    assert await listing("alice") == ["echo"]
+    assert sorted(await listing("alice")) == ["echo", "leak_token"]
     assert await listing("bob") == []  # no grant: nothing to list, and no failing session
     view = await world.server_view()
     assert view["status"] == "connected" and view["instances"] == 1
@@ -328,3 +329,21 @@ async def test_second_gateway_on_the_same_store_shares_one_refresh(
             "replica": "replica",
         }
     assert (await world.auth.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_an_upstream_echoing_the_bearer_token_never_puts_it_in_a_response_or_log(
+    world: OAuthWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    grant = await world.login("alice")
+    token = grant["access_token"]
+    # Ours at DEBUG, everyone's at INFO: `serve` keeps the SDK and HTTP client loggers (whose
+    # DEBUG traces raw messages) at INFO or above.
+    caplog.set_level(logging.INFO)
+    with caplog.at_level(logging.DEBUG, logger="mcp_gateway"):
+        resp = await world.gw.call(world.service, SERVER, "leak_token", {}, username="alice")
+    assert resp.status_code == 502, resp.text
+    assert resp.json()["code"] == "upstream_error"
+    assert "rejected credentials" in resp.text  # the upstream's message is passed on...
+    assert token not in resp.text  # ...with the token masked
+    assert token not in caplog.text

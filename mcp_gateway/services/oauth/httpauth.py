@@ -33,6 +33,7 @@ class OAuthBearerAuth(httpx2.Auth):
         self._server = server
         self._username = username
         self._failure: GatewayError | None = None
+        self._sent: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"OAuthBearerAuth({self._server.name!r}, {self._username!r})"
@@ -41,6 +42,14 @@ class OAuthBearerAuth(httpx2.Auth):
         """Why the last request went out without a usable token (ReauthRequired, an AS error),
         as a fresh exception to raise; None once a token was obtained again."""
         return copy.copy(self._failure) if self._failure is not None else None
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The credentials this auth has put on requests (for masking upstream errors)."""
+        return self._sent
+
+    def _remember(self, headers: dict[str, str]) -> None:
+        values = [v for h in headers.values() for v in (h, h.partition(" ")[2]) if v]
+        self._sent = tuple(dict.fromkeys([*values, *self._sent]))[:8]  # current and recent
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         raise RuntimeError("OAuthBearerAuth works with httpx2.AsyncClient only")
@@ -54,6 +63,7 @@ class OAuthBearerAuth(httpx2.Auth):
             self._failure = exc
             raise
         self._failure = None
+        self._remember(headers)
         request.headers.update(headers)
         response = yield request
         if response.status_code != 401 or not headers:
@@ -66,5 +76,6 @@ class OAuthBearerAuth(httpx2.Auth):
             # connection's task group); the upstream's 401 fails just this request instead.
             self._failure = exc
             return
+        self._remember(headers)
         request.headers.update(headers)
         yield request
