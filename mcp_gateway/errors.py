@@ -12,7 +12,8 @@ Tree::
 
     GatewayError                       500 internal_error
     ├── InvalidRequest                 400 invalid_request (optional ``details`` list)
-    │   └── MissingSecret              400 missing_secret
+    │   ├── MissingSecret              400 missing_secret
+    │   └── BlockedDestination         400 invalid_request (an OAuth URL the SSRF guard refuses)
     ├── Unauthenticated                401 unauthenticated
     │   └── ReauthRequired             401 reauth_required (optional ``authorization_url``)
     ├── Forbidden                      403 forbidden
@@ -24,11 +25,16 @@ Tree::
     │   ├── ServerAlreadyExists        409 server_already_exists
     │   ├── ServerDisabled             409 server_disabled
     │   └── InstallInProgress          409 install_in_progress
+    ├── RequestTimeout                 408 request_timeout (the request body came too slowly)
     ├── PayloadTooLarge                413 payload_too_large
+    ├── ClientDisconnected             499 client_disconnected (nobody reads it)
     ├── UpstreamError                  502 upstream_error (the upstream answered with an error)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
     │   ├── UpstreamBusy               503 upstream_busy (``retry_after`` seconds)
-    │   └── UpstreamTimeout            504 upstream_timeout
+    │   ├── UpstreamTimeout            504 upstream_timeout
+    │   ├── DiscoveryFailed            502 upstream_error (no usable OAuth metadata)
+    │   └── TokenEndpointError         502 upstream_error (a token request was refused)
+    │       └── GrantRevoked           502 upstream_error (``invalid_grant``)
     ├── StoreUnavailable               503 store_unavailable
     ├── InstallFailed                  502 install_failed (bounded ``log`` of the installer)
     ├── ConfigError                    (start-up only: a bad setting; CLI exits 2)
@@ -85,6 +91,10 @@ class MissingSecret(InvalidRequest):
     def __init__(self, server: str, secret_name: str) -> None:
         super().__init__(f"secret {secret_name!r} is required by server {server!r} but not set")
         self.secret_name = secret_name
+
+
+class BlockedDestination(InvalidRequest):
+    """An OAuth endpoint resolves to an address the gateway refuses to contact."""
 
 
 class Unauthenticated(GatewayError):
@@ -166,9 +176,23 @@ class InstallInProgress(Conflict):
         super().__init__(f"an install for server {server!r} is already running")
 
 
+class RequestTimeout(GatewayError):
+    """The client sent its request body too slowly (``MCPGW_BODY_TIMEOUT``)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     code = "payload_too_large"
+
+
+class ClientDisconnected(GatewayError):
+    """The client closed the connection before the answer was ready (nobody reads this)."""
+
+    status = 499
+    code = "client_disconnected"
 
 
 class UpstreamError(GatewayError):
@@ -206,6 +230,22 @@ class UpstreamBusy(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class DiscoveryFailed(UpstreamError):
+    """No usable authorization-server metadata could be found for a server."""
+
+
+class TokenEndpointError(UpstreamError):
+    """The authorization server refused a token request (other than a dead grant)."""
+
+    def __init__(self, message: str, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+class GrantRevoked(TokenEndpointError):
+    """``invalid_grant``: the refresh token or code is expired, revoked or already used."""
 
 
 class StoreUnavailable(GatewayError):

@@ -104,7 +104,7 @@ class Runtime:
                 )
             )
             redactor = Redactor()
-            self.apikeys = ApiKeyService(self.store)
+            self.apikeys = await stack.enter_async_context(ApiKeyService(self.store))
             self.secrets = SecretService(self.store, self.keyring, self.pool, redactor=redactor)
             self.servers = ServerService(self.store, self.pool, redactor=redactor)
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)

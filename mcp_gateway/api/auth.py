@@ -1,4 +1,10 @@
-"""Who is calling: ``Authorization: Bearer <api key>`` -> :class:`Principal`.
+"""Who is calling, and may they: ``Authorization: Bearer <api key>`` -> :class:`Principal`.
+
+Access is declared once per endpoint (:attr:`mcp_gateway.api.endpoint.Endpoint.auth`) and
+enforced by :func:`guarded`, which wraps every handler when routes are built. Handlers read the
+caller with :func:`principal_of`; none authenticates by hand.
+
+Refused attempts (401, 403) are audited with the key's display prefix only, never the key.
 
 ``MCPGW_AUTH_MODE=none`` (allowed on a loopback listener only, checked at start-up) treats
 every request as an admin, like mcp-api's trusted-network behaviour.
@@ -6,11 +12,23 @@ every request as an admin, like mcp-api's trusted-network behaviour.
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
 from starlette.requests import Request
+from starlette.responses import Response
 
 from mcp_gateway.api.runtime_port import GatewayRuntime
-from mcp_gateway.errors import Unauthenticated
+from mcp_gateway.domain.records import AuditEvent
+from mcp_gateway.errors import Forbidden, ReauthRequired, Unauthenticated
+from mcp_gateway.services.apikeys import display_prefix
 from mcp_gateway.services.principal import ANONYMOUS_ADMIN, Principal
+
+Handler = Callable[[Request], Awaitable[Response]]
+Access = Literal["none", "any key", "admin"]
+ACCESS_LEVELS: tuple[Access, ...] = ("none", "any key", "admin")
 
 _MAX_KEY_LEN = 512
 
@@ -32,22 +50,70 @@ def bearer_key(request: Request) -> str:
     return key
 
 
-async def authenticate(request: Request) -> Principal:
-    """The request's principal (cached per request). Raises Unauthenticated."""
-    cached = request.scope.get("state", {}).get("principal")
-    if isinstance(cached, Principal):
-        return cached
+def principal_of(request: Request) -> Principal:
+    """The caller of a guarded endpoint (set by :func:`guarded` before the handler runs)."""
+    principal = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        # A handler of an ``auth="none"`` endpoint asked who is calling: a table error.
+        raise RuntimeError(f"{request.url.path} is not guarded: declare its access")
+    return principal
+
+
+async def _authenticate(request: Request) -> Principal:
     runtime = runtime_of(request)
     if runtime.settings.http.auth_mode == "none":
-        principal = ANONYMOUS_ADMIN
+        return ANONYMOUS_ADMIN
+    return await runtime.apikeys.authenticate(bearer_key(request))
+
+
+def guarded(handler: Handler, access: Access) -> Handler:
+    """``handler`` behind ``access``: ``"none"`` is returned as is; ``"any key"`` needs a valid
+    key (401); ``"admin"`` also an admin key (403). The principal lands in
+    ``request.state.principal`` for :func:`principal_of`."""
+    if access not in ACCESS_LEVELS:
+        raise ValueError(f"unknown access {access!r}")
+    if access == "none":
+        return handler
+
+    @functools.wraps(handler)
+    async def guard(request: Request) -> Response:
+        principal: Principal | None = None
+        try:
+            principal = await _authenticate(request)
+            if access == "admin":
+                principal.require_admin()
+            request.state.principal = principal
+            return await handler(request)
+        except ReauthRequired:
+            raise  # an upstream's OAuth grant, not this caller's key
+        except (Unauthenticated, Forbidden) as exc:
+            _audit_refusal(request, principal, exc)
+            raise
+
+    return guard
+
+
+def _audit_refusal(
+    request: Request, principal: Principal | None, exc: Unauthenticated | Forbidden
+) -> None:
+    if principal is not None:
+        actor, role = principal.key_id, principal.role.value
+        detail = f"{request.method} {request.url.path}"
     else:
-        principal = await runtime.apikeys.authenticate(bearer_key(request))
-    request.state.principal = principal
-    return principal
-
-
-async def require_admin(request: Request) -> Principal:
-    """Raises Unauthenticated, or Forbidden for a non-admin key."""
-    principal = await authenticate(request)
-    principal.require_admin()
-    return principal
+        header = request.headers.get("authorization", "")
+        key = header.partition(" ")[2].strip()
+        actor, role = "unknown", ""
+        shown = display_prefix(key) if key else "no key"
+        detail = f"{request.method} {request.url.path} key {shown}"
+    runtime_of(request).audit.record(
+        AuditEvent(
+            ts=time.time(),
+            request_id=str(request.scope.get("state", {}).get("request_id", "")),
+            actor=actor,
+            role=role,
+            action="api_access",
+            username=principal.username if principal is not None else None,
+            outcome="unauthenticated" if isinstance(exc, Unauthenticated) else "forbidden",
+            detail=detail[:300],
+        )
+    )

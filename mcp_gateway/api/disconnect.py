@@ -19,16 +19,9 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
-from mcp_gateway.errors import GatewayError
+from mcp_gateway.errors import ClientDisconnected
 
 T = TypeVar("T")
-
-
-class ClientDisconnected(GatewayError):
-    """The client closed the connection before the answer was ready (nobody reads this)."""
-
-    status = 499
-    code = "client_disconnected"
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:

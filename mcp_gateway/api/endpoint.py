@@ -1,16 +1,19 @@
-"""One table entry per endpoint: the Starlette route and its OpenAPI description together."""
+"""One table entry per endpoint: the Starlette route, its access and its OpenAPI description.
+
+``auth`` is the endpoint's only authorization statement: :meth:`Endpoint.route` wraps the
+handler in :func:`~mcp_gateway.api.auth.guarded` for it, and the OpenAPI document derives each
+operation's ``security`` from the same field.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-Handler = Callable[[Request], Awaitable[Response]]
+from mcp_gateway.api.auth import Access, Handler, guarded
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,11 @@ class Endpoint:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
-    auth: str = "any key"  # "any key" | "admin" | "none"
+    auth: Access = "any key"
     errors: Sequence[int] = field(default=())
 
     def route(self) -> Route:
-        return Route(self.path, self.handler, methods=[self.method])
+        return Route(self.path, guarded(self.handler, self.auth), methods=[self.method])
 
 
 def routes(endpoints: Sequence[Endpoint]) -> list[Route]:

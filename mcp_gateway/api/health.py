@@ -1,10 +1,9 @@
-"""Liveness, readiness and version routes."""
+"""Liveness and readiness routes."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from mcp_gateway.api.runtime_port import GatewayRuntime
 
@@ -20,17 +19,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the store answers, else 503 ``store_unavailable``."""
-    body = await _runtime(request).health()
-    ready = body["status"] == "ok"
-    return JSONResponse(
-        {"success": ready, "ready": ready, "store": body["store"]}
-        | ({} if ready else {"code": "store_unavailable", "error": "store unavailable"}),
-        status_code=200 if ready else 503,
-    )
-
-
-ROUTES = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-]
+    """200 when the store answers; else StoreUnavailable, rendered (503) by the error handler."""
+    store = _runtime(request).store
+    await store.ping()  # raises StoreUnavailable
+    body = {"success": True, "ready": True, "store": {"backend": store.backend, "status": "ok"}}
+    return JSONResponse(body)

@@ -1,18 +1,43 @@
-"""API keys: create (shown once), list, revoke, authenticate, and the bootstrap admin key."""
+"""API keys: create (shown once), list, revoke, authenticate, and the bootstrap admin key.
+
+Authentication records a key's last use (``touch_api_key``) at most once per
+:data:`TOUCH_EVERY` seconds per key, from a background task: never a store write on the
+request path. The service is an async context manager owning that task; outside it
+(one-shot CLI commands) last use is simply not recorded.
+"""
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets as pysecrets
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mcp_gateway.config import Settings
-from mcp_gateway.crypto.apikeys import generate_api_key, hash_api_key, key_prefix
+from mcp_gateway.crypto.apikeys import (
+    API_KEY_PREFIX,
+    PREFIX_LEN,
+    generate_api_key,
+    hash_api_key,
+    key_prefix,
+)
 from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.records import ApiKeyRecord, Role
-from mcp_gateway.errors import ConfigError, InvalidRequest, NotFound, Unauthenticated
+from mcp_gateway.errors import (
+    ConfigError,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    Unauthenticated,
+)
 from mcp_gateway.services.principal import Principal
 from mcp_gateway.storage.ports import ApiKeyStore
 
@@ -24,6 +49,18 @@ BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"
 CACHE_TTL = 10.0
 _CACHE_MAX = 4096
 _MAX_NAME = 64
+TOUCH_EVERY = 60.0  # seconds between two last-use writes for one key
+_TOUCH_QUEUE = 1024
+
+log = logging.getLogger("mcp_gateway.apikeys")
+
+
+def display_prefix(key: str) -> str:
+    """What may be shown or audited of a presented key: the listing prefix of a gateway key
+    (``mcpgw_AbC123``), only a few characters of anything else (it may be a password)."""
+    if key.startswith(API_KEY_PREFIX) and len(key) > 2 * PREFIX_LEN:
+        return key_prefix(key) + "..."
+    return key[:3] + "..."
 
 
 def _principal(record: ApiKeyRecord) -> Principal:
@@ -35,6 +72,60 @@ class ApiKeyService:
         self._store = store
         self._ttl = cache_ttl
         self._cache: dict[str, tuple[Principal, float]] = {}  # key hash -> (principal, expiry)
+        self._touched: dict[str, float] = {}  # key id -> monotonic time of the last queued touch
+        self._touches: MemoryObjectSendStream[tuple[str, float]] | None = None
+        self._tg: TaskGroup | None = None
+        self._written = anyio.Event()
+
+    async def __aenter__(self) -> Self:
+        send, receive = anyio.create_memory_object_stream[tuple[str, float]](_TOUCH_QUEUE)
+        self._written = anyio.Event()
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._write_touches, receive)
+        self._touches = send
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        send, self._touches = self._touches, None
+        tg, self._tg = self._tg, None
+        if send is not None:
+            send.close()  # the writer finishes what is queued, then ends
+        if tg is not None:
+            tg.start_soon(self._give_up_after, tg, 2.0)
+            await tg.__aexit__(None, None, None)
+
+    async def _give_up_after(self, tg: TaskGroup, seconds: float) -> None:
+        with anyio.move_on_after(seconds):  # last-use writes are best effort
+            await self._written.wait()
+        tg.cancel_scope.cancel()
+
+    async def _write_touches(self, receive: MemoryObjectReceiveStream[tuple[str, float]]) -> None:
+        async with receive:
+            async for key_id, when in receive:
+                try:
+                    await self._store.touch_api_key(key_id, when)
+                except GatewayError as exc:  # best effort: the store is down
+                    log.info("api key last-use not recorded (%s)", exc.code)
+        self._written.set()
+
+    def _touch(self, key_id: str, now: float) -> None:
+        send = self._touches
+        last = self._touched.get(key_id)
+        if send is None or (last is not None and now - last < TOUCH_EVERY):
+            return
+        if len(self._touched) >= _CACHE_MAX:
+            self._touched.clear()
+        self._touched[key_id] = now
+        try:
+            send.send_nowait((key_id, time.time()))
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # the store is slow: a later use records it
 
     async def create(
         self, name: str, role: Role | str, username: str | None = None
@@ -87,6 +178,7 @@ class ApiKeyService:
         now = time.monotonic()
         hit = self._cache.get(key_hash)
         if hit is not None and hit[1] > now:
+            self._touch(hit[0].key_id, now)
             return hit[0]
         record = await self._store.get_api_key_by_hash(key_hash)
         # The store looked the hash up by index; compare again in constant time regardless.
@@ -97,6 +189,7 @@ class ApiKeyService:
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
         self._cache[key_hash] = (principal, now + self._ttl)
+        self._touch(principal.key_id, now)
         return principal
 
     async def bootstrap(self, settings: Settings) -> str | None:

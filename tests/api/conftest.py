@@ -1,8 +1,14 @@
 """In-process gateway fixtures: a real Runtime (SQLite store, real upstream pool running the
-stdio fixture MCP server) behind the ASGI app, driven by an httpx2 client."""
+stdio fixture MCP server) behind the ASGI app, driven by an httpx2 client.
+
+``gateway`` runs on SQLite; ``any_gateway`` is parametrised over SQLite and MongoDB
+(SecantusDB) for suites where the store matters.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -109,4 +115,22 @@ def make_gateway(make_settings: MakeSettings, tmp_path: Path) -> MakeGateway:
 @pytest.fixture
 async def gateway(make_gateway: MakeGateway) -> AsyncIterator[Gateway]:
     async with make_gateway() as gw:
+        yield gw
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both stores: a test taking it runs once per backend (MongoDB is SecantusDB)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def any_gateway(make_gateway: MakeGateway, backend: str) -> AsyncIterator[Gateway]:
+    """:func:`gateway` on each store in turn (MongoDB mode needs a configured keyring)."""
+    sections: dict[str, dict[str, Any]] = {}
+    if backend == "mongodb":
+        key = base64.b64encode(os.urandom(32)).decode()
+        sections["secrets"] = {"keys": f"k1:{key}"}
+    async with make_gateway(backend, **sections) as gw:
         yield gw

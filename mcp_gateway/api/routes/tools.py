@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mcp_gateway.api.auth import authenticate, runtime_of
+from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.disconnect import unless_disconnected
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
@@ -20,7 +20,7 @@ _PREFIX = b'{"success":true,"data":'
 
 
 async def call_tool(request: Request) -> Response:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     body = await read_body(request, ToolCallRequest)
     username = principal.acting_username(body.username)
     tools = runtime_of(request).tools
@@ -41,7 +41,7 @@ async def call_tool(request: Request) -> Response:
 
 
 async def list_tools(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
+    principal = principal_of(request)
     query = read_query(request, ToolsQuery)
     username = principal.acting_username(query.username)
     listing = await runtime_of(request).tools.list_tools(username)

@@ -25,15 +25,11 @@ from mcp.client.auth.utils import (
 )
 
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
-from mcp_gateway.errors import UpstreamError
+from mcp_gateway.errors import DiscoveryFailed
 from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, SsrfGuard
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_METADATA_BYTES = 256 * 1024
-
-
-class DiscoveryFailed(UpstreamError):
-    """No usable authorization-server metadata could be found for a server."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,23 +17,15 @@ from urllib.parse import quote
 
 import httpx2
 
-from mcp_gateway.errors import UpstreamError, UpstreamUnavailable
+from mcp_gateway.errors import (
+    GrantRevoked,
+    TokenEndpointError,
+    UpstreamUnavailable,
+)
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 
 _ERROR_CODE_RE = re.compile(r"^[a-z_]{1,64}$")
 _MAX_BODY = 256 * 1024
-
-
-class TokenEndpointError(UpstreamError):
-    """The authorization server refused a token request (other than a dead grant)."""
-
-    def __init__(self, message: str, error_code: str | None = None) -> None:
-        super().__init__(message)
-        self.error_code = error_code
-
-
-class GrantRevoked(TokenEndpointError):
-    """``invalid_grant``: the refresh token or code is expired, revoked or already used."""
 
 
 @dataclass(frozen=True, slots=True)

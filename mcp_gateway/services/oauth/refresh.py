@@ -19,9 +19,9 @@ import anyio
 
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import GatewayError, ReauthRequired, UpstreamBusy
+from mcp_gateway.errors import GatewayError, GrantRevoked, ReauthRequired, UpstreamBusy
 from mcp_gateway.services.oauth.discovery import AuthServerMetadata
-from mcp_gateway.services.oauth.grants import ClientAuth, GrantRevoked, refresh_grant
+from mcp_gateway.services.oauth.grants import ClientAuth, refresh_grant
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.tokens import STATE_REAUTH, TokenSet, seal, unseal
 from mcp_gateway.storage.ports import OAuthTokenStore

@@ -25,16 +25,12 @@ import httpx2
 from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
 from httpcore2._backends.auto import AutoBackend
 
-from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.errors import BlockedDestination
 
 DEFAULT_TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
 MAX_REDIRECTS = 5
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class BlockedDestination(InvalidRequest):
-    """An OAuth endpoint resolves to an address the gateway refuses to contact."""
 
 
 def _normalise(host: str) -> str:
