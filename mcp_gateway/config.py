@@ -33,6 +33,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_HOST",), ("http", "host")),
     EnvVar(("MCPGW_PORT", "PORT"), ("http", "port")),
     EnvVar(("MCPGW_MAX_BODY",), ("http", "max_body")),
+    EnvVar(("MCPGW_BODY_TIMEOUT",), ("http", "body_timeout")),
     EnvVar(("MCPGW_CORS_ORIGINS",), ("http", "cors_origins"), is_list=True),
     EnvVar(("MCPGW_TRUSTED_PROXIES",), ("http", "trusted_proxies"), is_list=True),
     EnvVar(("MCPGW_AUTH_MODE",), ("http", "auth_mode")),
@@ -47,6 +48,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_STORE_TIMEOUT",), ("store", "timeout")),
     EnvVar(("MCPGW_SECRETS_KEYS",), ("secrets", "keys")),
     EnvVar(("MCPGW_SECRETS_KEY", "SECRETS_KEY"), ("secrets", "passphrase")),
+    EnvVar(("MCPGW_MAX_SECRETS_PER_USER",), ("secrets", "max_per_user")),
+    EnvVar(("MCPGW_MAX_SECRET_BYTES",), ("secrets", "max_bytes")),
+    EnvVar(("MCPGW_AUDIT_RETENTION_DAYS",), ("audit", "retention_days")),
+    EnvVar(("MCPGW_AUDIT_MAX_EVENTS",), ("audit", "max_events")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_PACKAGES_DIR",), ("installer", "packages_dir")),
@@ -68,6 +73,7 @@ class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_body: int = Field(6 * 1024 * 1024, ge=1024)
+    body_timeout: float = Field(30.0, gt=0, description="seconds a client has to send a body")
     cors_origins: list[str] = []
     trusted_proxies: list[str] = []
     auth_mode: Literal["apikey", "none"] = "apikey"
@@ -105,6 +111,15 @@ class StoreSettings(BaseModel):
 class SecretsSettings(BaseModel):
     keys: SecretStr | None = None  # "id:base64key,id2:base64key2", first is primary
     passphrase: SecretStr | None = None  # mcp-api's SECRETS_KEY, >= 32 chars, HKDF-derived
+    max_per_user: int = Field(200, ge=1, description="secrets one username may hold in all")
+    max_bytes: int = Field(64 * 1024, ge=1, description="largest secret value (UTF-8 bytes)")
+
+
+class AuditSettings(BaseModel):
+    """Retention of the audit trail; 0 turns a bound off."""
+
+    retention_days: float = Field(90.0, ge=0, description="events older than this are deleted")
+    max_events: int = Field(1_000_000, ge=0, description="the newest this many are kept")
 
 
 class UpstreamSettings(BaseModel):
@@ -166,6 +181,7 @@ class Settings(BaseSettings):
     upstream: UpstreamSettings = UpstreamSettings()
     installer: InstallerSettings = InstallerSettings()
     oauth: OAuthSettings = OAuthSettings()
+    audit: AuditSettings = AuditSettings()
 
     @classmethod
     def settings_customise_sources(

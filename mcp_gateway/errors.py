@@ -182,6 +182,9 @@ class RequestTimeout(GatewayError):
     status = 408
     code = "request_timeout"
 
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}  # the rest of the body may still be on its way
+
 
 class PayloadTooLarge(GatewayError):
     status = 413

@@ -105,7 +105,14 @@ class Runtime:
             )
             redactor = Redactor()
             self.apikeys = await stack.enter_async_context(ApiKeyService(self.store))
-            self.secrets = SecretService(self.store, self.keyring, self.pool, redactor=redactor)
+            self.secrets = SecretService(
+                self.store,
+                self.keyring,
+                self.pool,
+                redactor=redactor,
+                max_per_user=settings.secrets.max_per_user,
+                max_bytes=settings.secrets.max_bytes,
+            )
             self.servers = ServerService(self.store, self.pool, redactor=redactor)
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
             self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)

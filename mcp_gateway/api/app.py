@@ -67,7 +67,12 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
 
     http = runtime.settings.http
     middleware = [
-        Middleware(GatewayMiddleware, max_body=http.max_body, trusted_proxies=http.trusted_proxies)
+        Middleware(
+            GatewayMiddleware,
+            max_body=http.max_body,
+            trusted_proxies=http.trusted_proxies,
+            body_timeout=http.body_timeout,
+        )
     ]
     if http.cors_origins:
         middleware.append(

@@ -6,6 +6,9 @@
   read, and a streamed body is counted as it arrives; either raises
   :class:`~mcp_gateway.errors.PayloadTooLarge` from ``receive`` inside the route, so the one
   error handler renders the 413.
+- Body timeout: the whole body must arrive within ``body_timeout`` seconds of the first read,
+  else :class:`~mcp_gateway.errors.RequestTimeout` (408, ``Connection: close``): a client
+  dripping a body a byte at a time cannot hold a connection and a worker forever.
 - Unexpected exceptions: a 500 ``internal_error`` rendered here, logged by type and frames.
 - Client address: ``X-Forwarded-For`` is used only when the peer is a trusted proxy; then the
   right-most address that is not itself a trusted proxy is the client.
@@ -14,14 +17,16 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_gateway.api.errors import internal_error_response, log_unhandled
-from mcp_gateway.errors import InvalidRequest, PayloadTooLarge
+from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -57,9 +62,17 @@ def _valid_request_id(raw: bytes) -> bool:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, trusted_proxies: Sequence[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        trusted_proxies: Sequence[str],
+        body_timeout: float = math.inf,
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.body_timeout = body_timeout
         self.trusted = parse_networks(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,11 +124,16 @@ class GatewayMiddleware:
         limit = self.max_body
         received = 0
         checked = False
+        body_done = False
+        give_up_at = math.inf
 
         async def limited_receive() -> Message:
-            nonlocal received, checked
+            nonlocal received, checked, body_done, give_up_at
+            if body_done:  # later reads wait for the disconnect: no body timeout applies
+                return await receive()
             if not checked:
                 checked = True
+                give_up_at = anyio.current_time() + self.body_timeout
                 if length is not None:
                     try:
                         declared = int(length)
@@ -123,11 +141,17 @@ class GatewayMiddleware:
                         raise InvalidRequest("invalid Content-Length header") from None
                     if declared > limit:
                         raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(f"request body is larger than {limit} bytes")
-            return message
+            with anyio.move_on_after(give_up_at - anyio.current_time()):
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    body_done = True
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+                return message
+            raise RequestTimeout(
+                f"the request body did not arrive within {self.body_timeout:g} seconds"
+            )
 
         return limited_receive

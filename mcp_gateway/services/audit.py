@@ -66,10 +66,10 @@ class AuditLog:
         if send is not None:
             send.close()  # the drain task writes what is queued, then ends
         if tg is not None:
-            tg.start_soon(self._flush_deadline, tg)
+            tg.start_soon(self._stop_after_flush_timeout, tg)
             await tg.__aexit__(None, None, None)
 
-    async def _flush_deadline(self, tg: TaskGroup) -> None:
+    async def _stop_after_flush_timeout(self, tg: TaskGroup) -> None:
         with anyio.move_on_after(self._flush_timeout) as scope:
             await self._drained.wait()
         if scope.cancelled_caught:

@@ -9,13 +9,14 @@ from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_secret_name, validate_server_name, validate_username
 from mcp_gateway.domain.records import StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import InvalidRequest, SecretNotFound, ServerNotFound
+from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, SecretNotFound, ServerNotFound
 from mcp_gateway.services.injection import EMPTY_INJECTION, Injection, build_injection
 from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
 
-MAX_SECRET_BYTES = 64 * 1024
+MAX_SECRET_BYTES = 64 * 1024  # MCPGW_MAX_SECRET_BYTES' default
+MAX_SECRETS_PER_USER = 200  # MCPGW_MAX_SECRETS_PER_USER's default
 
 
 class SecretsStore(SecretStore, ServerStore, Protocol):
@@ -33,8 +34,12 @@ class SecretService:
         pool: UpstreamPort,
         *,
         redactor: Redactor | None = None,
+        max_per_user: int = MAX_SECRETS_PER_USER,
+        max_bytes: int = MAX_SECRET_BYTES,
     ) -> None:
         self._store = store
+        self._max_per_user = max_per_user
+        self._max_bytes = max_bytes
         self._keyring = keyring
         self._pool = pool
         self.redactor = redactor or Redactor()
@@ -46,14 +51,25 @@ class SecretService:
         return config
 
     async def set(self, username: str, server: str, name: str, value: str) -> None:
-        """Encrypt and store (replacing) a secret. Raises InvalidRequest, ServerNotFound."""
+        """Encrypt and store (replacing) a secret.
+
+        Raises InvalidRequest (also when a new secret would exceed the per-user count),
+        PayloadTooLarge (a value over the size limit), ServerNotFound. Nothing is written then.
+        Concurrent sets of new names by one user may overshoot the count by a few.
+        """
         validate_username(username)
         validate_secret_name(name)
         if not value:
             raise InvalidRequest("secretValue must not be empty")
-        if len(value.encode("utf-8")) > MAX_SECRET_BYTES:
-            raise InvalidRequest(f"secretValue is longer than {MAX_SECRET_BYTES} bytes")
+        if len(value.encode("utf-8")) > self._max_bytes:
+            raise PayloadTooLarge(f"secretValue is larger than {self._max_bytes} bytes")
         await self._require_server(server)
+        if name not in await self._store.list_secret_names(username, server):
+            if await self._store.count_user_secrets(username) >= self._max_per_user:
+                raise InvalidRequest(
+                    f"username {username!r} already has {self._max_per_user} secrets, the "
+                    "most allowed: delete one first"
+                )
         blob = self._keyring.encrypt_secret(username, server, name, value)
         await self._store.put_secret(StoredSecret(username, server, name, blob, time.time()))
         # Per-user sessions were started with the old value (env/header): start afresh.

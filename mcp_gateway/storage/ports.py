@@ -49,6 +49,9 @@ class SecretStore(Protocol):
 
     async def delete_secret(self, username: str, server: str, name: str) -> bool: ...
 
+    async def count_user_secrets(self, username: str) -> int:
+        """How many secrets ``username`` holds across every server (an indexed count)."""
+
     async def delete_server_secrets(self, server: str) -> int:
         """Remove every user's secrets for ``server``; returns how many."""
 

@@ -70,7 +70,7 @@ class LiveSession:
     started_at: float = field(default_factory=time.monotonic)
 
     async def call_tool(
-        self, tool: str, arguments: dict[str, object], deadline: float
+        self, tool: str, arguments: dict[str, object], read_timeout: float
     ) -> types.CallToolResult:
         """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
         gateway forwards results, its own clients validate."""
@@ -78,10 +78,10 @@ class LiveSession:
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
         return await self.session.send_request(
-            request, types.CallToolResult, request_read_timeout_seconds=deadline
+            request, types.CallToolResult, request_read_timeout_seconds=read_timeout
         )
 
-    async def fetch_tools(self, deadline: float) -> tuple[types.Tool, ...]:
+    async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
         """Every page of ``tools/list``; caches and returns the list."""
         tools: list[types.Tool] = []
         cursor: str | None = None
@@ -90,7 +90,7 @@ class LiveSession:
             page = await self.session.send_request(
                 types.ListToolsRequest(params=params),
                 types.ListToolsResult,
-                request_read_timeout_seconds=deadline,
+                request_read_timeout_seconds=read_timeout,
             )
             tools.extend(page.tools)
             cursor = page.next_cursor
@@ -201,9 +201,9 @@ async def connect(
         yield live
 
 
-async def _initial_tools(live: LiveSession, deadline: float) -> None:
+async def _initial_tools(live: LiveSession, read_timeout: float) -> None:
     try:
-        await live.fetch_tools(deadline)
+        await live.fetch_tools(read_timeout)
     except MCPError as exc:  # a server without tools still serves the rest
         # The code, not the message: an upstream may echo a per-user secret in it.
         logger.info("tools/list failed on connect (JSON-RPC error %s)", exc.code)

@@ -127,10 +127,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def any_gateway(make_gateway: MakeGateway, backend: str) -> AsyncIterator[Gateway]:
-    """:func:`gateway` on each store in turn (MongoDB mode needs a configured keyring)."""
-    sections: dict[str, dict[str, Any]] = {}
-    if backend == "mongodb":
-        key = base64.b64encode(os.urandom(32)).decode()
-        sections["secrets"] = {"keys": f"k1:{key}"}
-    async with make_gateway(backend, **sections) as gw:
+    """:func:`gateway` on each store in turn."""
+    async with make_gateway(backend, secrets=secrets_section(backend)) as gw:
         yield gw
+
+
+def secrets_section(backend: str, **values: Any) -> dict[str, Any]:
+    """A ``secrets`` settings section for ``backend`` (MongoDB mode needs a configured key)."""
+    if backend == "mongodb":
+        values["keys"] = "k1:" + base64.b64encode(os.urandom(32)).decode()
+    return values

@@ -60,6 +60,10 @@ class MongoSecretsMixin:
             )
             return [doc["name"] async for doc in cursor]
 
+    async def count_user_secrets(self, username: str) -> int:
+        with converted():
+            return await self._db["secrets"].count_documents({"username": username})
+
     async def delete_secret(self, username: str, server: str, name: str) -> bool:
         with converted():
             result = await self._db["secrets"].delete_one(_secret_key(username, server, name))

@@ -54,6 +54,14 @@ class SqliteSecretsMixin:
         )
         return [name for (name,) in rows]
 
+    async def count_user_secrets(self, username: str) -> int:
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT count(*) FROM secrets WHERE username = ?", (username,)
+            ).fetchone()
+        )
+        return int(row[0])
+
     async def delete_secret(self, username: str, server: str, name: str) -> bool:
         return await self._db.write(
             lambda conn: (
