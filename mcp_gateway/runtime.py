@@ -94,7 +94,13 @@ class Runtime:
         async with AsyncExitStack() as stack:
             self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
             self.store = await stack.enter_async_context(open_store(settings))
-            self.audit = await stack.enter_async_context(AuditLog(self.store))
+            self.audit = await stack.enter_async_context(
+                AuditLog(
+                    self.store,
+                    retention_days=settings.audit.retention_days,
+                    max_events=settings.audit.max_events,
+                )
+            )
             self.pool = await stack.enter_async_context(
                 UpstreamPool(
                     sessions=self.store,

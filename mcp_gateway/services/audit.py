@@ -4,11 +4,16 @@
 drains it into the store in batches. When the queue is full (the store is slow or down) events
 are dropped and counted, never allowed to slow or fail a tool call. Leaving the context flushes
 what is queued (bounded by ``flush_timeout``).
+
+Retention: every ``prune_every`` seconds (and once at start) a second task deletes events
+older than ``retention_days`` or beyond the newest ``max_events``, in batches of
+``prune_batch`` events (the store never runs one large delete that would hold its write lock).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from types import TracebackType
 from typing import Self
 
@@ -25,6 +30,9 @@ log = logging.getLogger("mcp_gateway.audit")
 QUEUE_SIZE = 10_000
 BATCH = 256
 LINGER = 0.05  # seconds the drain waits to fill a batch after its first event
+PRUNE_BATCH = 1000
+PRUNE_EVERY = 3600.0
+_DAY = 86400.0
 
 
 class AuditLog:
@@ -32,9 +40,21 @@ class AuditLog:
     ``failed`` (store errors)."""
 
     def __init__(
-        self, store: AuditStore, *, queue_size: int = QUEUE_SIZE, flush_timeout: float = 5.0
+        self,
+        store: AuditStore,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        flush_timeout: float = 5.0,
+        retention_days: float = 0.0,
+        max_events: int = 0,
+        prune_every: float = PRUNE_EVERY,
+        prune_batch: int = PRUNE_BATCH,
     ) -> None:
+        self._prune_batch = prune_batch
         self._store = store
+        self._retention_days = retention_days
+        self._max_events = max_events
+        self._prune_every = prune_every
         self._queue_size = queue_size
         self._flush_timeout = flush_timeout
         self._send: MemoryObjectSendStream[AuditEvent] | None = None
@@ -52,6 +72,8 @@ class AuditLog:
         await self._tg.__aenter__()
         self._receive = receive
         self._tg.start_soon(self._drain, receive)
+        if self._retention_days > 0 or self._max_events > 0:
+            self._tg.start_soon(self._prune_periodically)
         self._send = send
         return self
 
@@ -75,6 +97,28 @@ class AuditLog:
         if scope.cancelled_caught:
             log.warning("audit: flush timed out; %d queued events not written", self.pending)
         tg.cancel_scope.cancel()
+
+    async def prune(self) -> int:
+        """Apply the retention now, batch by batch; returns how many events were deleted."""
+        before = time.time() - self._retention_days * _DAY if self._retention_days > 0 else 0.0
+        total = 0
+        while True:
+            deleted = await self._store.prune_audit(before, self._max_events, self._prune_batch)
+            total += deleted
+            if deleted < self._prune_batch:
+                return total
+            await anyio.sleep(0.01)  # let the audit drain and other writers in between batches
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            try:
+                deleted = await self.prune()
+            except GatewayError as exc:  # the store is down: try again next time
+                log.warning("audit: retention not applied (%s)", exc.code)
+            else:
+                if deleted:
+                    log.info("audit: %d events past retention deleted", deleted)
+            await anyio.sleep(self._prune_every)
 
     def record(self, event: AuditEvent) -> None:
         """Queue ``event``; never blocks, never raises (drops and counts when full or closed)."""

@@ -134,6 +134,14 @@ class AuditStore(Protocol):
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         """Newest first."""
 
+    async def prune_audit(self, before: float, keep: int, limit: int) -> int:
+        """Delete at most ``limit`` of the oldest events that are older than ``before`` (a
+        ``ts``; 0: no age bound) or not among the newest ``keep`` (0: no count bound).
+
+        Returns how many were deleted: callers repeat while it equals ``limit``, so the store
+        never runs one unbounded delete.
+        """
+
 
 class Store(
     ServerStore,

@@ -382,3 +382,12 @@ async def test_data_survives_closing_and_reopening(
     async with open_store(settings) as second:  # reopening re-runs schema/index creation
         assert await second.get_server("github") == FULL_SERVER
         assert await second.get_secrets("alice", "github") == [_secret("alice", "github", "TOKEN")]
+
+
+async def test_count_user_secrets_counts_one_users_secrets_across_servers(store: Store) -> None:
+    for user, server, name in [("a", "s1", "x"), ("a", "s2", "y"), ("b", "s1", "x")]:
+        await store.put_secret(_secret(user, server, name))
+    await store.put_secret(_secret("a", "s1", "x"))  # a replacement is still one
+    assert await store.count_user_secrets("a") == 2
+    assert await store.count_user_secrets("b") == 1
+    assert await store.count_user_secrets("nobody") == 0

@@ -140,3 +140,33 @@ class MongoRecordsMixin:
             return []
         sort = [("ts", DESCENDING), ("_id", DESCENDING)]
         return await self._find(AuditEvent, "audit", {}, sort, limit=limit)
+
+    async def prune_audit(self, before: float, keep: int, limit: int) -> int:
+        audit = self._db["audit"]
+        deleted = 0
+        with converted():
+            if before > 0:
+                deleted += await self._delete_oldest({"ts": {"$lt": before}}, limit)
+            if keep > 0 and deleted < limit:
+                newest_first = [("ts", DESCENDING), ("_id", DESCENDING)]
+                cursor = audit.find({}, {"ts": 1}, sort=newest_first, skip=keep, limit=1)
+                cut = await anext(aiter(cursor), None)
+                if cut is not None:
+                    older = {
+                        "$or": [
+                            {"ts": {"$lt": cut["ts"]}},
+                            {"ts": cut["ts"], "_id": {"$lte": cut["_id"]}},
+                        ]
+                    }
+                    deleted += await self._delete_oldest(older, limit - deleted)
+        return deleted
+
+    async def _delete_oldest(self, query: Document, limit: int) -> int:
+        """One bounded batch: the ids of the ``limit`` oldest matches, then one delete_many."""
+        oldest_first = [("ts", ASCENDING), ("_id", ASCENDING)]
+        cursor = self._db["audit"].find(query, {"_id": 1}, sort=oldest_first, limit=limit)
+        ids = [doc["_id"] async for doc in cursor]
+        if not ids:
+            return 0
+        result = await self._db["audit"].delete_many({"_id": {"$in": ids}})
+        return int(result.deleted_count)

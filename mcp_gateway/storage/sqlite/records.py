@@ -150,3 +150,28 @@ class SqliteRecordsMixin:
             "SELECT doc FROM audit ORDER BY ts DESC, seq DESC LIMIT ?", (max(0, limit),)
         )
         return [from_json(AuditEvent, doc) for doc in docs]
+
+    async def prune_audit(self, before: float, keep: int, limit: int) -> int:
+        def prune(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            if before > 0:
+                deleted += conn.execute(_PRUNE_OLDER, (before, limit)).rowcount
+            if keep > 0 and deleted < limit:
+                cut = conn.execute(_NEWEST_BEYOND, (keep,)).fetchone()
+                if cut is not None:
+                    params = (cut[0], cut[0], cut[1], limit - deleted)
+                    deleted += conn.execute(_PRUNE_UP_TO, params).rowcount
+            return deleted
+
+        return await self._db.write(prune)
+
+
+# Oldest first, by the (ts, seq) index; each statement deletes at most ``limit`` rows.
+_PRUNE_OLDER = (
+    "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
+)
+_NEWEST_BEYOND = "SELECT ts, seq FROM audit ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?"
+_PRUNE_UP_TO = (
+    "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE ts < ? OR (ts = ? AND seq <= ?)"
+    " ORDER BY ts, seq LIMIT ?)"
+)
