@@ -17,6 +17,7 @@ import httpx2
 import typer
 
 from mcp_gateway import __version__
+from mcp_gateway.cli.output import write_text
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 30.0
@@ -131,7 +132,7 @@ def _api_error(status: int, code: Any, message: Any, body: dict[str, Any]) -> Ap
 
 
 def _stderr(line: str) -> None:
-    print(f"mcp-gateway: {line}", file=sys.stderr)
+    write_text(f"mcp-gateway: {line}", err=True)  # messages may quote upstream text
 
 
 def report_api_error(err: ApiError) -> None:
@@ -142,15 +143,13 @@ def report_api_error(err: ApiError) -> None:
             continue
         line = f"{detail.get('field', '?')}: {detail.get('message', '')}"
         if line not in err.message:  # the first problem is usually the message itself
-            print(f"  {line}", file=sys.stderr)
+            write_text(f"  {line}", err=True)
     url = err.body.get("authorizationUrl")
     if isinstance(url, str):
-        print(f"  log in again at: {url}", file=sys.stderr)
+        write_text(f"  log in again at: {url}", err=True)
     log = err.body.get("log")
     if isinstance(log, str) and log.strip():
-        print("--- install log ---", file=sys.stderr)
-        print(log.rstrip("\n"), file=sys.stderr)
-        print("--- end of install log ---", file=sys.stderr)
+        write_text(f"--- install log ---\n{log}\n--- end of install log ---", err=True)
 
 
 def _display_url(url: str) -> str:

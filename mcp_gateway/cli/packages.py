@@ -7,7 +7,6 @@ shows a live status line while the request runs and, on failure, the installer's
 from __future__ import annotations
 
 import re
-import sys
 from contextlib import nullcontext
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,7 +15,7 @@ import typer
 
 from mcp_gateway.cli.client import DEFAULT_URL, gateway
 from mcp_gateway.cli.options import ApiKeyOption, JsonOption, UrlOption
-from mcp_gateway.cli.output import print_json, print_table, say, spinner, warn
+from mcp_gateway.cli.output import print_json, print_table, say, spinner, warn, write_text
 from mcp_gateway.cli.parsing import parse_json_object, parse_str_map
 
 packages_app = typer.Typer(help="Install and upgrade MCP server packages.", no_args_is_help=True)
@@ -149,9 +148,7 @@ def install(
 
 def _print_log(log: Any) -> None:
     if isinstance(log, str) and log.strip():
-        print("--- install log ---", file=sys.stderr)
-        print(log.rstrip("\n"), file=sys.stderr)
-        print("--- end of install log ---", file=sys.stderr)
+        write_text(f"--- install log ---\n{log}\n--- end of install log ---", err=True)
 
 
 @packages_app.command("list")

@@ -19,7 +19,7 @@ from mcp_gateway.cli.output import (
     print_json,
     print_table,
     say,
-    stdout_console,
+    write_text,
 )
 from mcp_gateway.cli.parsing import parse_json_object, parse_str_map
 from mcp_gateway.cli.servers_import import import_servers
@@ -335,9 +335,8 @@ def logs(
     if as_json:
         print_json(lines)
         return
-    console = stdout_console()
     for line in lines:
-        console.print(line, markup=False)
+        write_text(str(line))  # upstream stderr: control sequences removed
     if not lines:
         say(f"(no log lines for {name})")
 

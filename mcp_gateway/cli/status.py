@@ -37,6 +37,15 @@ def merge_servers(
     return sorted(by_name.values(), key=lambda r: r["name"])
 
 
+def overall_status(health: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """``ok`` only when the gateway says so and no server is in ``error``; else ``degraded``
+    (or the gateway's own word when it is not ``ok``)."""
+    status = str(health.get("status") or "unknown")
+    if status == "ok" and any(row.get("status") == "error" for row in rows):
+        return "degraded"
+    return status
+
+
 def _uptime(seconds: Any) -> str:
     if not isinstance(seconds, int | float):
         return "-"
@@ -52,8 +61,8 @@ def status(
 ) -> None:
     """Show gateway health and a table of servers (status, restarts; tools when a key is set).
 
-    Exit code 0 when the gateway is ok, 1 when it is degraded (store down) or the key is
-    refused, 2 when it cannot be reached.
+    Exit code 0 when the gateway is ok, 1 when it is degraded (store down, or a server in
+    ``error``) or the key is refused, 2 when it cannot be reached.
     Example: MCPGW_API_KEY=... mcp-gateway status
     """
     failure: ApiError | None = None
@@ -66,14 +75,15 @@ def status(
             except ApiError as err:
                 failure = err
     rows = merge_servers(health, servers)
+    overall = overall_status(health, rows)
     if as_json:
-        print_json({"health": health, "servers": rows})
+        print_json({"status": overall, "health": health, "servers": rows})
     else:
         store = health.get("store") or {}
         print_fields(
             [
                 ("gateway", url),
-                ("status", health.get("status")),
+                ("status", overall),
                 ("version", health.get("version")),
                 ("uptime", _uptime(health.get("uptime"))),
                 ("store", f"{store.get('backend', '?')} ({store.get('status', '?')})"),
@@ -94,5 +104,5 @@ def status(
     if failure is not None:
         report_api_error(failure)
         raise typer.Exit(1)
-    if health.get("status") != "ok":
+    if overall != "ok":
         raise typer.Exit(1)

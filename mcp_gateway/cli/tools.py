@@ -10,7 +10,7 @@ import typer
 
 from mcp_gateway.cli.client import DEFAULT_URL, gateway
 from mcp_gateway.cli.options import ApiKeyOption, JsonOption, UrlOption, UsernameOption
-from mcp_gateway.cli.output import print_json, print_table, stdout_console
+from mcp_gateway.cli.output import print_json, print_table, write_text
 from mcp_gateway.cli.parsing import parse_json_object, parse_tool_args
 from mcp_gateway.cli.servers import server_path
 
@@ -34,9 +34,9 @@ def flatten_tools(groups: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def _summary(tool: dict[str, Any]) -> str:
+    """The description's first line, whole (the table never cuts it)."""
     text = str(tool.get("description") or "").strip()
-    first = text.splitlines()[0] if text else ""
-    return first if len(first) <= 80 else first[:77] + "..."
+    return text.splitlines()[0] if text else ""
 
 
 @tools_app.command("list")
@@ -68,17 +68,16 @@ def list_tools(
 
 
 def _print_content(result: dict[str, Any]) -> None:
-    console = stdout_console()
     printed = False
     for block in result.get("content") or []:
         if isinstance(block, dict) and block.get("type") == "text":
-            console.print(str(block.get("text", "")), markup=False, highlight=False)
+            write_text(str(block.get("text", "")))
         else:
-            console.print(json.dumps(block, indent=2, ensure_ascii=False), markup=False)
+            write_text(json.dumps(block, indent=2, ensure_ascii=False))
         printed = True
     structured = result.get("structuredContent")
     if structured is not None and not printed:
-        console.print(json.dumps(structured, indent=2, ensure_ascii=False), markup=False)
+        write_text(json.dumps(structured, indent=2, ensure_ascii=False))
 
 
 @tools_app.command("call")

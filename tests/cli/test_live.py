@@ -116,6 +116,7 @@ def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> N
     again = run("servers", "import", str(path))
     assert again.exit_code == 1
     assert "0 added, 3 skipped, 2 invalid" in again.stdout
+    ok(run("servers", "remove", "imp-remote", "--yes"))  # unreachable: in error, status degraded
 
 
 def test_secret_from_stdin_is_injected_into_the_tool_call(run: Run, fx: str) -> None:
@@ -173,6 +174,7 @@ def test_logs_show_why_a_server_failed(run: Run) -> None:
         assert time.monotonic() < deadline, "the failing server's stderr never reached its logs"
         time.sleep(0.05)
     assert "boom-42" in ok(run("servers", "logs", "broken", "--tail", "5")).stdout
+    ok(run("servers", "remove", "broken", "--yes"))  # a server in error makes status degraded
 
 
 def test_disable_enable_update_and_remove(run: Run) -> None:
