@@ -1,4 +1,4 @@
-"""API keys: generation, hashing for storage, and constant-time verification.
+"""API keys: generation and hashing for storage.
 
 Keys carry 256 bits from :mod:`secrets`, so a plain SHA-256 is the right storage hash: there is
 nothing to brute-force, and a slow password hash (bcrypt, scrypt) would only cost latency on
@@ -8,7 +8,6 @@ every request. The store keeps the hex digest and a short non-secret prefix.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 API_KEY_PREFIX = "mcpgw_"
@@ -29,13 +28,3 @@ def hash_api_key(key: str) -> str:
 def key_prefix(key: str) -> str:
     """The first characters of a key, safe to display (they carry ~36 of its 256 bits)."""
     return key[:PREFIX_LEN]
-
-
-def verify_api_key(key: str, key_hash: str) -> bool:
-    """Constant-time comparison of ``key``'s hash with a stored ``key_hash``."""
-    return hmac.compare_digest(hash_api_key(key), key_hash)
-
-
-def same_secret(a: str, b: str) -> bool:
-    """Constant-time string equality (e.g. ``MCPGW_ADMIN_API_KEY`` against a presented key)."""
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
