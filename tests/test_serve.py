@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.gateway_process import ROOT, GatewayProcess, gateway_env
 
 ADMIN_KEY = "mcpgw_test-admin-key-0123456789abcdefghijklmnopqrstuv"
@@ -32,6 +34,7 @@ def _request(
         return err.code, json.loads(err.read())
 
 
+@pytest.mark.slow
 def test_serve_starts_on_empty_data_dir_answers_health_and_exits_0_on_sigterm(
     tmp_path: Path,
 ) -> None:
@@ -65,6 +68,7 @@ def test_api_requires_a_key_by_default(tmp_path: Path) -> None:
         assert body == {"success": False, "error": body["error"], "code": "unauthenticated"}
 
 
+@pytest.mark.slow
 def test_kill_9_then_restart_keeps_every_stored_secret(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = gateway_env(data, MCPGW_ADMIN_API_KEY=ADMIN_KEY)

@@ -16,6 +16,7 @@ ADMIN = "mcpgw_smoke-admin-key-0123456789abcdefghij"
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_serve_smoke_path_and_disconnect_cancels_the_upstream_call(tmp_path: Path) -> None:
     with GatewayProcess(gateway_env(tmp_path / "data", MCPGW_ADMIN_API_KEY=ADMIN)) as gw:
         auth = {"Authorization": f"Bearer {ADMIN}"}

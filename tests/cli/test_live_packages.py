@@ -45,6 +45,7 @@ def run(live: GatewayProcess, *args: str) -> Result:
     return CliRunner(env=env).invoke(app, list(args))
 
 
+@pytest.mark.slow
 def test_install_list_upgrade_and_remove_a_python_package(live: GatewayProcess) -> None:
     installed = run(live, "packages", "install", PY_NAME, "-r", "python", "-v", "0.9.0", "-s", "py")
     assert "installed mcpgw-fixture-server 0.9.0 as server py: connected" in ok(installed).stdout

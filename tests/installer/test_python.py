@@ -39,6 +39,7 @@ def _installer(tmp_path: Path, registry: LocalRegistry, *, use_uv: bool | None) 
     ],
     ids=["pip", "uv"],
 )
+@pytest.mark.slow
 async def test_installs_exact_version_with_its_console_script(
     tmp_path: Path, registry: LocalRegistry, use_uv: bool
 ) -> None:
@@ -144,6 +145,7 @@ def _cmdlines_containing(needle: str) -> list[str]:
     ],
     ids=["pip", "uv"],
 )
+@pytest.mark.slow
 async def test_index_credentials_never_appear_on_a_command_line(
     tmp_path: Path, registry: LocalRegistry, use_uv: bool
 ) -> None:

@@ -195,6 +195,7 @@ async def test_upgrade_switches_atomically_and_custom_command_survives(
     assert server.args[0].startswith(str(new_dirs[0]))
 
 
+@pytest.mark.slow
 async def test_updates_use_real_version_ordering_and_upgrade_all_reports_each(
     service: PackageService, pool: UpstreamPool, sqlite_store: Store, registry: LocalRegistry
 ) -> None:

@@ -217,6 +217,7 @@ async def test_apply_with_same_connection_key_keeps_the_process(pool: UpstreamPo
     assert pool.status("fx").pid != pid
 
 
+@pytest.mark.slow
 async def test_overload_is_refused_and_memory_stays_flat_across_waves(pool: UpstreamPool) -> None:
     server = stdio_config(script=TINY_SERVER, max_concurrency=2)
     await pool.call_tool(server, "echo", {"text": "warm"}, username="u")

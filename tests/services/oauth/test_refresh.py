@@ -332,6 +332,7 @@ async def test_token_values_never_reach_logs_reprs_or_the_store_file(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_two_gateway_processes_spend_the_refresh_token_once(
     make_settings: Any,
     tmp_path: Path,
