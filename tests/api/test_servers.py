@@ -1,4 +1,5 @@
-"""Server CRUD: live status in views, restart only on connection changes, purge on delete."""
+"""Server CRUD: live status in views, restart only on connection changes, purge on delete
+(on SQLite and MongoDB)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ async def test_update_restarts_only_when_connection_settings_change(gateway: Gat
 
 
 @pytest.mark.anyio
-async def test_disable_enable_and_delete_purges_secrets(gateway: Gateway) -> None:
+async def test_disable_enable_and_delete_purges_secrets(any_gateway: Gateway) -> None:
+    gateway = any_gateway  # on both stores: the purge is the store's work
     await gateway.add_server("fx")
     service = await gateway.new_key("service")
     await gateway.set_secret(service, "fx", "token", "to-be-purged")

@@ -40,3 +40,17 @@ async def test_locked_sqlite_store_answers_503_store_unavailable_and_loses_nothi
         resp = await gw.client.get("/secrets?serverName=fx", headers=gw.admin)
         assert resp.status_code == 200
         assert resp.json()["secrets"] == ["kept"]
+
+
+async def test_readyz_is_503_store_unavailable_in_the_error_contract_when_the_store_fails(
+    make_gateway: MakeGateway,
+) -> None:
+    async with make_gateway() as gw:
+        ready = await gw.client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["ready"] is True
+        await gw.runtime.store.aclose()  # what a vanished database looks like to the gateway
+        resp = await gw.client.get("/readyz")
+        assert resp.status_code == 503
+        body = resp.json()
+        assert body["success"] is False and body["code"] == "store_unavailable"
+        assert isinstance(body["error"], str) and body["error"]
