@@ -56,11 +56,12 @@ log = logging.getLogger("mcp_gateway.apikeys")
 
 
 def display_prefix(key: str) -> str:
-    """What may be shown or audited of a presented key: the listing prefix of a gateway key
-    (``mcpgw_AbC123``), only a few characters of anything else (it may be a password)."""
+    """What may be shown or audited of a presented key: the listing prefix of a gateway-format
+    key (``mcpgw_AbC123...``, ~36 of its 256 bits); of anything else only its length (it may
+    be a password pasted in the wrong place)."""
     if key.startswith(API_KEY_PREFIX) and len(key) > 2 * PREFIX_LEN:
         return key_prefix(key) + "..."
-    return key[:3] + "..."
+    return f"(not a gateway key, {len(key)} characters)"
 
 
 def _principal(record: ApiKeyRecord) -> Principal:

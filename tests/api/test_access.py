@@ -82,6 +82,14 @@ async def test_a_wrong_key_is_audited_by_prefix_never_whole(any_gateway: Gateway
     assert "S3cretCanary" not in repr(event) + str(event.detail)
 
 
+async def test_a_foreign_credential_is_audited_by_length_only(gateway: Gateway) -> None:
+    status, _ = await _request(gateway, GUARDED[0], {"Authorization": "Bearer hunter2-password"})
+    assert status == 401
+    (event,) = await _audit_where(gateway, "unauthenticated")
+    assert event.detail is not None and "(not a gateway key, 16 characters)" in event.detail
+    assert "hunter" not in repr(event) + event.detail
+
+
 async def test_a_non_admin_key_on_an_admin_endpoint_is_audited_as_forbidden(
     gateway: Gateway,
 ) -> None:
