@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import anyio
 import pytest
 
 from mcp_gateway.domain.records import Role
@@ -69,3 +70,40 @@ async def test_bootstrap_with_configured_key_is_idempotent_and_checks_length(
     assert (await service.authenticate(key)).role is Role.ADMIN
     with pytest.raises(ConfigError):
         await service.bootstrap(make_settings(tmp_path, http={"admin_api_key": "short"}))
+
+
+async def _last_used(store: Store, key_id: str) -> float | None:
+    return next(k for k in await store.list_api_keys() if k.id == key_id).last_used_at
+
+
+@pytest.mark.anyio
+async def test_authentication_records_last_use_at_most_once_a_minute_per_key(
+    store: Store,
+) -> None:
+    async with ApiKeyService(store) as service:
+        first, first_key = await service.create("first", Role.SERVICE)
+        second, second_key = await service.create("second", Role.USER, "bob")
+        assert await _last_used(store, first.id) is None
+        await service.authenticate(first_key)
+        with anyio.fail_after(10):
+            while True:
+                used = await _last_used(store, first.id)
+                if used is not None:
+                    break
+                await anyio.sleep(0.01)
+        for _ in range(20):  # within TOUCH_EVERY: no further writes for this key
+            await service.authenticate(first_key)
+        await service.authenticate(second_key)  # another key has its own throttle
+    # Leaving the service wrote whatever was queued.
+    assert await _last_used(store, first.id) == used
+    assert await _last_used(store, second.id) is not None
+
+
+@pytest.mark.anyio
+async def test_a_service_never_entered_authenticates_without_recording_use(
+    sqlite_store: Store,
+) -> None:
+    service = ApiKeyService(sqlite_store)  # one-shot CLI use: no background writer
+    record, key = await service.create("cli", Role.ADMIN)
+    await service.authenticate(key)
+    assert await _last_used(sqlite_store, record.id) is None
