@@ -13,7 +13,7 @@ import pkgutil
 import re
 
 import mcp_gateway
-from mcp_gateway.domain.records import PackageRecord, Runtime, UpstreamSession
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.installer.base import InstallSpec
 from mcp_gateway.installer.models import InstallRequest
@@ -86,7 +86,7 @@ def test_package_records_hide_env_and_index_url_credentials() -> None:
         PackageRecord(
             server_name="time",
             name="mcp-server-time",
-            runtime=Runtime.PYTHON,
+            runtime=PackageRuntime.PYTHON,
             version="1.0.0",
             env={"TOKEN": CANARY},
             pip_index_url=index,

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from mcp_gateway.cli.client import DEFAULT_URL, ApiError, GatewayClient, fail_usage, gateway
+from mcp_gateway.cli.client_config import ImportFileError, ImportReport, load_config, plan_import
 from mcp_gateway.cli.options import ApiKeyOption, JsonOption, UrlOption
 from mcp_gateway.cli.output import print_json, print_table, say
-from mcp_gateway.cli.server_import import ImportFileError, ImportReport, load_config, plan_import
 
 
 def _existing_names(gw: GatewayClient) -> set[str]:

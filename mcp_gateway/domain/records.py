@@ -53,7 +53,10 @@ class UpstreamSession:
     updated_at: float = 0.0
 
 
-class Runtime(StrEnum):
+class PackageRuntime(StrEnum):
+    """The ecosystem a package comes from (the wire field ``runtime``: ``node`` | ``python``).
+    Not to be confused with :class:`mcp_gateway.runtime.Runtime`, the composition root."""
+
     NODE = "node"
     PYTHON = "python"
 
@@ -64,7 +67,7 @@ class PackageRecord:
 
     server_name: str
     name: str
-    runtime: Runtime
+    runtime: PackageRuntime
     version: str  # exact installed version, read back from metadata
     requested_version: str | None = None
     install_dir: str = ""

@@ -7,7 +7,7 @@ The composition root calls :func:`build_installers` and hands the result to
 from __future__ import annotations
 
 from mcp_gateway.config import Settings
-from mcp_gateway.domain.records import Runtime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.installer.base import Installer, InstallResult, InstallSpec
 from mcp_gateway.installer.npm import NpmInstaller
 from mcp_gateway.installer.python import PythonInstaller
@@ -22,14 +22,14 @@ __all__ = [
 ]
 
 
-def build_installers(settings: Settings) -> dict[Runtime, Installer]:
+def build_installers(settings: Settings) -> dict[PackageRuntime, Installer]:
     """One installer per runtime from the installer settings (validates the index URLs)."""
     cfg = settings.installer
     return {
-        Runtime.NODE: NpmInstaller(
+        PackageRuntime.NODE: NpmInstaller(
             cfg.packages_dir / "node", timeout=cfg.install_timeout, registry=cfg.npm_registry
         ),
-        Runtime.PYTHON: PythonInstaller(
+        PackageRuntime.PYTHON: PythonInstaller(
             settings.venv_root,
             timeout=cfg.install_timeout,
             python_bin=cfg.python_bin,

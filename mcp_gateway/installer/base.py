@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mcp_gateway.domain.records import Runtime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.installer.validation import ensure_inside
 
@@ -45,7 +45,7 @@ class InstallResult:
 
 
 class Installer(Protocol):
-    runtime: Runtime
+    runtime: PackageRuntime
     root: Path  # the directory holding one slot per server
 
     def validate(self, spec: InstallSpec) -> InstallSpec:

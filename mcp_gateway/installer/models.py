@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_gateway.domain.records import PackageRecord, Runtime
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import InvalidRequest
 
@@ -17,7 +17,7 @@ class InstallRequest:
 
     name: str
     server_name: str
-    runtime: Runtime = Runtime.NODE
+    runtime: PackageRuntime = PackageRuntime.NODE
     version: str | None = None
     transport_type: TransportType = TransportType.STDIO
     command: str | None = None
@@ -48,7 +48,7 @@ class InstallOutcome:
 class UpdateInfo:
     server_name: str
     name: str
-    runtime: Runtime
+    runtime: PackageRuntime
     installed_version: str
     latest_version: str | None
     update_available: bool
@@ -118,10 +118,10 @@ def install_request_from_body(body: Mapping[str, Any]) -> InstallRequest:
     Checks only shapes and types (InvalidRequest); the service validates the contents.
     ``allowScripts`` is taken as given: the API must refuse it for non-admin callers.
     """
-    runtime = _str(body, "runtime") or Runtime.NODE.value
+    runtime = _str(body, "runtime") or PackageRuntime.NODE.value
     transport = _str(body, "transportType") or TransportType.STDIO.value
     try:
-        runtime_value, transport_value = Runtime(runtime), TransportType(transport)
+        runtime_value, transport_value = PackageRuntime(runtime), TransportType(transport)
     except ValueError:
         raise InvalidRequest(
             "runtime must be node or python; transportType stdio, streamable_http or sse"

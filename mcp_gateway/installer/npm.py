@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mcp_gateway.domain.records import Runtime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
 from mcp_gateway.installer.process import LineCallback, minimal_env, run_checked
@@ -24,7 +24,7 @@ from mcp_gateway.installer.validation import (
 class NpmInstaller:
     """Installs npm packages into ``<root>/<server>/<attempt>`` (``root`` = packages/node)."""
 
-    runtime = Runtime.NODE
+    runtime = PackageRuntime.NODE
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from mcp_gateway.domain.records import Runtime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
 from mcp_gateway.installer.process import LineCallback, minimal_env, run_checked
@@ -45,7 +45,7 @@ def find_uv() -> str | None:
 class PythonInstaller:
     """Installs PyPI distributions into ``<root>/<server>/<attempt>`` venvs."""
 
-    runtime = Runtime.PYTHON
+    runtime = PackageRuntime.PYTHON
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import anyio
 
 from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
-from mcp_gateway.domain.records import PackageRecord, Runtime
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import (
     GatewayError,
@@ -91,7 +91,7 @@ class PackageService:
         self,
         store: PackagesStore,
         registry: ServerRegistry,
-        installers: Mapping[Runtime, Installer],
+        installers: Mapping[PackageRuntime, Installer],
         *,
         verify_timeout: float = 60.0,
     ) -> None:
@@ -113,9 +113,9 @@ class PackageService:
         finally:
             self._busy.discard(server_name)
 
-    def _installer(self, runtime: Runtime | str) -> Installer:
+    def _installer(self, runtime: PackageRuntime | str) -> Installer:
         try:
-            return self._installers[Runtime(runtime)]
+            return self._installers[PackageRuntime(runtime)]
         except (ValueError, KeyError):
             raise InvalidRequest("runtime must be 'node' or 'python'") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_gateway.domain.records import PackageRecord, Runtime
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from tests.api.conftest import Gateway
 
 
@@ -35,7 +35,7 @@ async def test_index_url_credentials_never_come_back_in_package_views(gateway: G
         PackageRecord(
             server_name="timesrv",
             name="mcp-server-time",
-            runtime=Runtime.PYTHON,
+            runtime=PackageRuntime.PYTHON,
             version="1.0.0",
             pip_index_url=f"https://ci:{canary}@pypi.internal/simple",
         )

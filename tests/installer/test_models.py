@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mcp_gateway.domain.records import Runtime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.domain.servers import TransportType
 from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.installer.models import install_request_from_body
@@ -26,7 +26,7 @@ def test_full_body_maps_to_snake_case_fields() -> None:
             "enabled": False,
         }
     )
-    assert request.runtime is Runtime.PYTHON and request.server_name == "time"
+    assert request.runtime is PackageRuntime.PYTHON and request.server_name == "time"
     assert request.python_args == ("--local-timezone", "UTC")
     assert request.env == {"TZ": "UTC"} and request.enabled is False
     assert request.transport_type is TransportType.STDIO and request.allow_scripts is False

@@ -13,7 +13,7 @@ import pytest
 from mcp_types import TextContent
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.records import Runtime, StoredSecret
+from mcp_gateway.domain.records import PackageRuntime, StoredSecret
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import (
     InstallFailed,
@@ -39,12 +39,12 @@ async def pool(sqlite_store: Store) -> AsyncIterator[UpstreamPool]:
         yield live
 
 
-def _installers(tmp_path: Path, registry: LocalRegistry) -> dict[Runtime, Installer]:
+def _installers(tmp_path: Path, registry: LocalRegistry) -> dict[PackageRuntime, Installer]:
     return {
-        Runtime.NODE: NpmInstaller(
+        PackageRuntime.NODE: NpmInstaller(
             tmp_path / "packages" / "node", timeout=120, registry=registry.npm_url
         ),
-        Runtime.PYTHON: PythonInstaller(
+        PackageRuntime.PYTHON: PythonInstaller(
             tmp_path / "packages" / "python", timeout=120, index_url=registry.index_url
         ),
     }
@@ -91,7 +91,7 @@ async def test_python_package_installs_with_extra_args(
     service: PackageService, pool: UpstreamPool, sqlite_store: Store
 ) -> None:
     request = InstallRequest(
-        PY_NAME, "pyfx", runtime=Runtime.PYTHON, version="0.9.0", python_args=("--x",)
+        PY_NAME, "pyfx", runtime=PackageRuntime.PYTHON, version="0.9.0", python_args=("--x",)
     )
     outcome = await service.install(request)
     assert outcome.status is ServerStatus.CONNECTED, outcome.error
@@ -106,8 +106,8 @@ async def test_malicious_request_leaves_nothing_behind(
         InstallRequest("--index-url=http://evil.test", "fx"),
         InstallRequest("ok", "fx", version="x;touch /tmp/p"),
         InstallRequest("ok", "../../etc"),
-        InstallRequest("git+https://github.com/x/y.git", "fx", runtime=Runtime.PYTHON),
-        InstallRequest("ok", "fx", runtime=Runtime.PYTHON, pip_index_url="file:///etc"),
+        InstallRequest("git+https://github.com/x/y.git", "fx", runtime=PackageRuntime.PYTHON),
+        InstallRequest("ok", "fx", runtime=PackageRuntime.PYTHON, pip_index_url="file:///etc"),
         InstallRequest("ok", "fx", env={"BAD NAME": "x"}),
     ):
         with pytest.raises(InvalidRequest):
@@ -130,7 +130,7 @@ async def test_concurrent_install_for_the_same_server_gets_409(
     slow.write_text("#!/bin/sh\necho resolving\nexec sleep 60\n")
     slow.chmod(0o755)
     npm = NpmInstaller(tmp_path / "packages" / "node", timeout=60, npm_bin=str(slow))
-    service = PackageService(sqlite_store, pool, {Runtime.NODE: npm})
+    service = PackageService(sqlite_store, pool, {PackageRuntime.NODE: npm})
     started = anyio.Event()
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
@@ -201,7 +201,9 @@ async def test_updates_use_real_version_ordering_and_upgrade_all_reports_each(
 ) -> None:
     registry.npm[NPM_NAME]["dist-tags"]["latest"] = "1.10.0"
     await service.install(InstallRequest(NPM_NAME, "fx", version="1.9.0"))
-    await service.install(InstallRequest(PY_NAME, "pyfx", runtime=Runtime.PYTHON, version="0.9.0"))
+    await service.install(
+        InstallRequest(PY_NAME, "pyfx", runtime=PackageRuntime.PYTHON, version="0.9.0")
+    )
     updates = {u.server_name: u for u in await service.updates()}
     assert (updates["fx"].latest_version, updates["fx"].update_available) == ("1.10.0", True)
     assert (updates["pyfx"].latest_version, updates["pyfx"].update_available) == ("1.0.0", True)

@@ -14,8 +14,8 @@ from mcp_gateway.domain.records import (
     ApiKeyRecord,
     AuditEvent,
     PackageRecord,
+    PackageRuntime,
     Role,
-    Runtime,
     StoredOAuthTokens,
     StoredSecret,
     UpstreamSession,
@@ -278,7 +278,7 @@ def _package(server_name: str, name: str, version: str = "1.0.0") -> PackageReco
     return PackageRecord(
         server_name=server_name,
         name=name,
-        runtime=Runtime.PYTHON,
+        runtime=PackageRuntime.PYTHON,
         version=version,
         requested_version=">=1",
         install_dir=f"/pk/{server_name}",

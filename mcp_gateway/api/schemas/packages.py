@@ -14,7 +14,7 @@ from mcp_gateway.api.schemas.common import (
     ResponseModel,
     ServerName,
 )
-from mcp_gateway.domain.records import PackageRecord, Runtime
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import TransportType
 from mcp_gateway.installer.models import (
     InstallOutcome,
@@ -29,7 +29,7 @@ Text = Annotated[str, Field(max_length=4096)]
 class InstallBody(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=214)]
     server_name: ServerName
-    runtime: Runtime = Runtime.NODE
+    runtime: PackageRuntime = PackageRuntime.NODE
     version: Annotated[str, Field(max_length=128)] | None = None
     transport_type: TransportType = TransportType.STDIO
     command: Text | None = None
@@ -70,7 +70,7 @@ class DeleteQuery(QueryModel):
 class PackageOut(ResponseModel):
     server_name: str
     name: str
-    runtime: Runtime
+    runtime: PackageRuntime
     version: str
     requested_version: str | None
     install_dir: str
@@ -103,7 +103,7 @@ class PackageOut(ResponseModel):
 class UpdateOut(ResponseModel):
     server_name: str
     name: str
-    runtime: Runtime
+    runtime: PackageRuntime
     installed_version: str
     latest_version: str | None
     update_available: bool

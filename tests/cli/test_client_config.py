@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mcp_gateway.cli.server_import import ImportFileError, load_config, plan_import
+from mcp_gateway.cli.client_config import ImportFileError, load_config, plan_import
 
 CLAUDE = {
     "mcpServers": {
