@@ -38,10 +38,20 @@ class InstallRequest:
 class InstallOutcome:
     package: PackageRecord
     server: ServerConfig
-    status: ServerStatus  # connected, error (the install is kept) or disabled
+    status: ServerStatus  # connected or disabled (a server that does not start fails the install)
     tools: tuple[Any, ...] = ()  # mcp_types.Tool as listed by the started server
     error: str | None = None
     log: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRemoval:
+    """What removing a server did: ``package`` is the package behind it (None if there was
+    none) and ``package_removed`` says whether that package went too or was kept."""
+
+    server_name: str
+    package: PackageRecord | None = None
+    package_removed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

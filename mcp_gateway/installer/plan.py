@@ -7,6 +7,9 @@ survive upgrades (each upgrade installs into a new directory). Otherwise the com
 from the package (npm ``bin``, Python console script or ``-m module``) and the user's extra
 args (``args`` without ``command``, or ``pythonArgs``) are appended; they are kept in
 ``record.extra["extraArgs"]``.
+
+Upgrades and re-installs keep the server definition as edited (``servers update``): see
+:func:`server_after_upgrade`.
 """
 
 from __future__ import annotations
@@ -143,3 +146,44 @@ def server_after_install(
     """``base`` (the current definition, keeping any edits) pointed at the new install."""
     command, args = command_for(record, result)
     return dataclasses.replace(base, command=command, args=args)
+
+
+def _produced(record: PackageRecord) -> tuple[str | None, tuple[str, ...]]:
+    """The ``(command, args)`` that ``record``'s install gave its server."""
+    if record.custom_command and record.command:
+        install_dir = record.install_dir
+        return _render(record.command, install_dir), tuple(
+            _render(a, install_dir) for a in record.args
+        )
+    return record.command, record.args
+
+
+def server_after_upgrade(
+    current: ServerConfig, old: PackageRecord, new: PackageRecord, result: InstallResult
+) -> ServerConfig:
+    """``current`` pointed at a new install of its package, keeping every edit made to it.
+
+    While its command and args are still what the old install produced they are derived again
+    from the new one (the package may have moved its entry point). Otherwise they were edited
+    (``servers update``): they are kept, with the old install directory replaced by the new one,
+    as it is in ``cwd`` and env values. Every other field (env, cwd, timeouts, secrets...) is
+    kept as it is.
+    """
+    old_dir, new_dir = old.install_dir, str(result.install_dir)
+
+    def move(value: str) -> str:
+        return value.replace(old_dir, new_dir) if old_dir else value
+
+    command: str | None
+    if (current.command, current.args) == _produced(old):
+        command, args = command_for(new, result)
+    else:
+        command = move(current.command) if current.command else current.command
+        args = tuple(move(a) for a in current.args)
+    return dataclasses.replace(
+        current,
+        command=command,
+        args=args,
+        cwd=move(current.cwd) if current.cwd else current.cwd,
+        env={k: move(v) for k, v in current.env.items()},
+    )

@@ -1,20 +1,35 @@
-"""Server definitions: CRUD on the store, kept in step with the live upstream pool."""
+"""Server definitions: CRUD on the store, kept in step with the live upstream pool.
+
+:class:`ServerService` is the only writer of server definitions (the API, the CLI and the package
+service all go through it, so validation always runs) and the owner of the current definition of
+each server: the pool runs exactly the objects this service hands it, so a tool call passes the
+definition by identity and the pool never compares definitions field by field.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import anyio
 from mcp_types import Tool
 
-from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
+from mcp_gateway.domain.redaction import redact
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
-from mcp_gateway.errors import InvalidRequest, ServerNotFound
+from mcp_gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    ServerAlreadyExists,
+    ServerNotFound,
+)
 from mcp_gateway.services.injection import check_secret_specs
 from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.upstream_port import UpstreamPort
@@ -27,6 +42,13 @@ log = logging.getLogger("mcp_gateway.servers")
 CONFIG_TTL = 5.0
 # Fields a partial update may change (the name is the identity and never changes).
 UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name"}
+# Fields whose change needs the command looked up again.
+_COMMAND_FIELDS = ("command", "cwd", "env", "transport_type")
+# A start check reports at most this much of the server's stderr.
+STDERR_LINES = 20
+STDERR_LINE_CHARS = 500
+# How long a failed start check waits for the child's stderr to be read.
+STDERR_GRACE = 2.0
 
 
 class ServersStore(ServerStore, SecretStore, OAuthTokenStore, SessionStore, Protocol):
@@ -41,8 +63,24 @@ class ServerView:
     state: ServerState
 
 
+@dataclass(frozen=True, slots=True)
+class StartCheck:
+    """What starting a server showed: its tools, or why it did not start (``error`` and the
+    last lines of its stderr, secret values masked)."""
+
+    status: ServerStatus
+    tools: tuple[Tool, ...] = ()
+    error: str | None = None
+    stderr: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.status is ServerStatus.ERROR
+
+
 def validate_server(server: ServerConfig) -> ServerConfig:
-    """Check a definition's cross-field rules. Raises InvalidRequest naming the problem."""
+    """Check a definition's cross-field rules (no I/O). Raises InvalidRequest naming the
+    problem."""
     validate_server_name(server.name)
     if server.is_http:
         parts = urlsplit(server.url or "")
@@ -52,6 +90,26 @@ def validate_server(server: ServerConfig) -> ServerConfig:
         raise InvalidRequest(f"server {server.name!r}: the stdio transport needs a command")
     check_secret_specs(server)
     return server
+
+
+def check_command(server: ServerConfig) -> None:
+    """Refuse a stdio server whose command cannot be found: looked up like the child would
+    (the definition's own ``PATH`` if it sets one, a relative path against ``cwd``), never run.
+    Raises InvalidRequest naming the command."""
+    command = server.command
+    if server.is_http or not command:
+        return
+    if os.sep in command:
+        path = command if os.path.isabs(command) else os.path.join(server.cwd or ".", command)
+        found = shutil.which(path)
+    else:
+        found = shutil.which(command, path=server.env.get("PATH"))
+    if found is None:
+        where = "" if os.sep in command else " on PATH"
+        raise InvalidRequest(
+            f"server {server.name!r}: command {command!r} not found{where} (or not executable)",
+            details=[{"field": "command", "error": "not found"}],
+        )
 
 
 class ServerService:
@@ -79,38 +137,90 @@ class ServerService:
     async def load_all(self) -> None:
         """Hand every stored definition to the pool (which starts them in the background)."""
         for server in await self._store.list_servers():
-            self._remember(server)
-            await self._pool.apply(server)
+            await self._apply(server)
 
     async def config(self, name: str) -> ServerConfig:
-        """The current definition of ``name``: from memory (kept current by every write made
-        through this service, and re-read from the store after ``cache_ttl`` seconds in case
-        another process changed it). Raises ServerNotFound."""
+        """The current definition of ``name`` (the tool-call hot path): from memory, kept
+        current by every write made through this service and re-read from the store after
+        ``cache_ttl`` seconds in case another process changed it. An unchanged re-read keeps
+        the object the pool already runs; a changed one is applied to the pool here, once, and
+        one deleted elsewhere is stopped. Raises ServerNotFound."""
         hit = self._configs.get(name)
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
         server = await self._store.get_server(validate_server_name(name))
         if server is None:
-            self._configs.pop(name, None)
+            if self._configs.pop(name, None) is not None:
+                await self._pool.remove(name)
             raise ServerNotFound(name)
-        self._remember(server)
+        if hit is not None and hit[0] == server:
+            server = hit[0]
+            self._remember(server)
+        else:
+            await self._apply(server)
         return server
 
-    # -- the live registry (PackageService drives servers through these) --------------------
+    async def find(self, name: str) -> ServerConfig | None:
+        """The stored definition of ``name`` (not cached), or None."""
+        return await self._store.get_server(validate_server_name(name))
 
-    async def apply(self, server: ServerConfig) -> None:
+    async def _apply(self, server: ServerConfig) -> None:
         """Start/restart/stop ``server`` in the pool (its definition is already stored)."""
         self._remember(server)
         await self._pool.apply(server)
 
-    async def remove(self, name: str) -> None:
-        """Stop ``name`` in the pool and forget its definition (already deleted or never
-        stored)."""
+    async def _forget(self, name: str) -> None:
         self._configs.pop(name, None)
         await self._pool.remove(name)
 
-    async def list_tools(self, server: ServerConfig, *, username: str) -> list[Tool]:
-        return await self._pool.list_tools(server, username=username)
+    # -- start checks ---------------------------------------------------------------------
+
+    async def check_start(self, server: ServerConfig, *, within: float) -> StartCheck:
+        """List the tools of ``server`` (an applied definition) within ``within`` seconds, as
+        the default user; on failure report why, with the tail of its stderr."""
+        if not server.enabled:
+            return StartCheck(ServerStatus.DISABLED)
+        try:
+            with anyio.fail_after(within):
+                tools = await self._pool.list_tools(server, username=DEFAULT_USERNAME)
+        except (GatewayError, TimeoutError, OSError) as exc:
+            error = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                error = f"server {server.name!r} listed no tools within {within:g}s"
+            stderr = await self._stderr_tail(server)
+            return StartCheck(ServerStatus.ERROR, error=self._mask(server, error), stderr=stderr)
+        return StartCheck(ServerStatus.CONNECTED, tuple(tools))
+
+    async def trial(self, server: ServerConfig, *, within: float) -> StartCheck:
+        """Start ``server`` under a temporary name (nothing stored), check it, stop it."""
+        temp_name = f"{server.name[:48]}-trial-{os.urandom(3).hex()}"
+        temp = dataclasses.replace(server, name=temp_name)
+        await self._pool.apply(temp)
+        try:
+            return await self.check_start(temp, within=within)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._pool.remove(temp_name)
+
+    async def _stderr_tail(self, server: ServerConfig) -> tuple[str, ...]:
+        """The last stderr lines of a shared server, masked; waits briefly for the reader of a
+        child that just died (per-user servers keep no shared log)."""
+        lines: tuple[str, ...] = ()
+        with anyio.move_on_after(STDERR_GRACE):
+            while True:
+                try:
+                    lines = self._pool.status(server.name).logs
+                except ServerNotFound:
+                    break
+                if lines:
+                    break
+                await anyio.sleep(0.05)
+        return tuple(self._mask(server, line[:STDERR_LINE_CHARS]) for line in lines[-STDERR_LINES:])
+
+    def _mask(self, server: ServerConfig, text: str) -> str:
+        """``text`` without the definition's env/header values or values injected into it."""
+        values = [*server.env.values(), *server.headers.values()]
+        return redact(self.redactor.redact(server.name, text), values)
 
     def _view(self, server: ServerConfig, states: Mapping[str, ServerState]) -> ServerView:
         state = states.get(server.name)
@@ -139,10 +249,14 @@ class ServerService:
         return self._view(server, self._pool.statuses())
 
     async def create(self, server: ServerConfig) -> ServerView:
-        """Store and start a new server. Raises InvalidRequest, ServerAlreadyExists."""
+        """Store and start a new server. Raises InvalidRequest (a rule, or a command that
+        cannot be found), ServerAlreadyExists."""
         validate_server(server)
+        if await self._store.get_server(server.name) is not None:
+            raise ServerAlreadyExists(server.name)
+        check_command(server)
         await self._store.create_server(server)
-        await self.apply(server)
+        await self._apply(server)
         return self._view(server, self._pool.statuses())
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ServerView:
@@ -156,21 +270,39 @@ class ServerService:
             raise ServerNotFound(name)
         server = validate_server(dataclasses.replace(current, **changes))
         if server != current:
-            await self._store.update_server(server)
-            await self.apply(server)
+            await self._write(current, server)
         return self._view(server, self._pool.statuses())
+
+    async def replace(self, server: ServerConfig) -> ServerConfig:
+        """Store ``server`` over the existing definition of that name (validation runs) and
+        apply it. Returns the definition as it was. Raises InvalidRequest, ServerNotFound."""
+        current = await self._store.get_server(validate_server_name(server.name))
+        if current is None:
+            raise ServerNotFound(server.name)
+        validate_server(server)
+        if server != current:
+            await self._write(current, server)
+        return current
+
+    async def _write(self, current: ServerConfig, server: ServerConfig) -> None:
+        if any(getattr(current, f) != getattr(server, f) for f in _COMMAND_FIELDS):
+            check_command(server)
+        await self._store.update_server(server)
+        await self._apply(server)
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
         return await self.update(name, {"enabled": enabled})
 
-    async def delete(self, name: str) -> None:
-        """Stop the server and remove its definition, every user's secrets, OAuth tokens and
-        persisted sessions. Raises ServerNotFound."""
+    async def delete(self, name: str, *, keep_secrets: bool = False) -> None:
+        """Stop the server and remove its definition, persisted sessions and (unless
+        ``keep_secrets``) every user's secrets and OAuth tokens. Raises ServerNotFound."""
         if await self._store.get_server(validate_server_name(name)) is None:
             raise ServerNotFound(name)
-        await self.remove(name)
-        secrets = await self._store.delete_server_secrets(name)
-        tokens = await self._store.delete_server_tokens(name)
+        await self._forget(name)
+        secrets = tokens = 0
+        if not keep_secrets:
+            secrets = await self._store.delete_server_secrets(name)
+            tokens = await self._store.delete_server_tokens(name)
         await self._store.delete_server_sessions(name)
         # The definition goes last: an interrupted delete can simply be retried.
         await self._store.delete_server(name)

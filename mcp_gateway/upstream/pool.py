@@ -271,8 +271,10 @@ class UpstreamPool:
             raise failure from exc
 
     async def _entry(self, server: ServerConfig) -> _Entry:
+        # The caller (ServerService) owns the current definition and hands us the very object
+        # it applied: identity, not a field-by-field comparison; another object is applied.
         entry = self._entries.get(server.name)
-        if entry is None or (entry.config is not server and entry.config != server):
+        if entry is None or entry.config is not server:
             await self.apply(server)
             entry = self._entries[server.name]
         if not server.enabled:

@@ -2,7 +2,9 @@
 served by one local HTTP server that speaks the npm registry protocol and a PEP 503 simple index.
 
 The server answers MCP over stdio with a hand-written JSON-RPC loop (no dependencies) and has one
-tool, ``version``, returning ``"<version> <argv...>"``. A ``broken`` build exits at once.
+tool, ``version``, returning ``"<version> <argv...>"``. A ``broken`` build prints its
+``FIXTURE_TOKEN`` environment variable to stderr and dies of a missing dependency (ImportError /
+"Cannot find module") at start.
 The npm package has a ``postinstall`` script that writes a marker file.
 """
 
@@ -29,7 +31,11 @@ PY_MODULE = "mcpgw_fixture_server"
 _NODE_SERVER = r"""#!/usr/bin/env node
 const VERSION = %(version)s;
 const BROKEN = %(broken)s;
-if (BROKEN) { process.stderr.write("broken build\n"); process.exit(3); }
+if (BROKEN) {
+  // A real start-up failure: a missing dependency, after printing its configured token.
+  process.stderr.write("starting with token=" + (process.env.FIXTURE_TOKEN || "") + "\n");
+  require("mcpgw-missing-dependency");
+}
 const readline = require("readline");
 const rl = readline.createInterface({ input: process.stdin });
 const send = (m) => process.stdout.write(JSON.stringify(m) + "\n");
@@ -66,8 +72,11 @@ VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]
 
 def main():
     if %(broken)r:
-        sys.stderr.write("broken build\n")
-        sys.exit(3)
+        # A real start-up failure: a missing dependency, after printing its configured token.
+        import os
+        sys.stderr.write("starting with token=%%s\n" %% os.environ.get("FIXTURE_TOKEN", ""))
+        sys.stderr.flush()
+        import mcpgw_missing_dependency  # noqa: F401
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -1,6 +1,7 @@
-"""PackageService end to end: real installs from a local registry, the real UpstreamPool and the
-real SQLite store. Each server is the tiny fixture whose ``version`` tool answers with its
-installed version (and its extra argv)."""
+"""PackageService end to end: real installs from a local registry, the real ServerService and
+UpstreamPool, and the real SQLite store. Each server is the tiny fixture whose ``version`` tool
+answers with its installed version (and its extra argv); the broken builds die of a missing
+dependency at start after printing their ``FIXTURE_TOKEN``."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from mcp_gateway.errors import (
 )
 from mcp_gateway.installer import Installer, NpmInstaller, PythonInstaller
 from mcp_gateway.services.packages import InstallRequest, PackageService
+from mcp_gateway.services.servers import ServerService
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 from tests.installer.fixtures import artifacts, registry
@@ -51,10 +53,15 @@ def _installers(tmp_path: Path, registry: LocalRegistry) -> dict[PackageRuntime,
 
 
 @pytest.fixture
+def servers(sqlite_store: Store, pool: UpstreamPool) -> ServerService:
+    return ServerService(sqlite_store, pool)
+
+
+@pytest.fixture
 def service(
-    sqlite_store: Store, pool: UpstreamPool, registry: LocalRegistry, tmp_path: Path
+    sqlite_store: Store, servers: ServerService, registry: LocalRegistry, tmp_path: Path
 ) -> PackageService:
-    return PackageService(sqlite_store, pool, _installers(tmp_path, registry), verify_timeout=30)
+    return PackageService(sqlite_store, servers, _installers(tmp_path, registry), verify_timeout=30)
 
 
 async def _answer(pool: UpstreamPool, store: Store, name: str) -> str:
@@ -124,13 +131,13 @@ async def test_existing_server_name_conflicts(service: PackageService, sqlite_st
 
 
 async def test_concurrent_install_for_the_same_server_gets_409(
-    sqlite_store: Store, pool: UpstreamPool, tmp_path: Path
+    sqlite_store: Store, servers: ServerService, tmp_path: Path
 ) -> None:
     slow = tmp_path / "slow-npm"
     slow.write_text("#!/bin/sh\necho resolving\nexec sleep 60\n")
     slow.chmod(0o755)
     npm = NpmInstaller(tmp_path / "packages" / "node", timeout=60, npm_bin=str(slow))
-    service = PackageService(sqlite_store, pool, {PackageRuntime.NODE: npm})
+    service = PackageService(sqlite_store, servers, {PackageRuntime.NODE: npm})
     started = anyio.Event()
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
@@ -145,7 +152,7 @@ async def test_concurrent_install_for_the_same_server_gets_409(
             with pytest.raises(InstallInProgress):
                 await service.install(InstallRequest(NPM_NAME, "fx"))
             tg.cancel_scope.cancel()
-    assert _attempt_dirs(tmp_path, "fx") == []  # the cancelled attempt cleaned up
+    assert not (tmp_path / "packages" / "node" / "fx").exists()  # the cancelled attempt
     assert await sqlite_store.list_packages() == []
 
 
@@ -156,7 +163,7 @@ async def test_failed_upgrade_keeps_the_old_version_serving(
     before = await sqlite_store.get_server("fx")
     dirs = _attempt_dirs(tmp_path, "fx")
     # latest is 2.0.0, a build that exits at start-up
-    with pytest.raises(InstallFailed, match="2.0.0 did not start"):
+    with pytest.raises(InstallFailed, match="upgrade of .* to 2.0.0 failed.*did not start"):
         await service.upgrade("fx")
     assert (await service.get("fx")).version == "1.9.0"
     assert await sqlite_store.get_server("fx") == before
@@ -243,6 +250,7 @@ async def test_uninstall_removes_everything_but_secrets_unless_purged(
 async def test_reconcile_reinstalls_a_missing_directory_at_the_recorded_version(
     sqlite_store: Store,
     pool: UpstreamPool,
+    servers: ServerService,
     registry: LocalRegistry,
     service: PackageService,
     tmp_path: Path,
@@ -251,7 +259,7 @@ async def test_reconcile_reinstalls_a_missing_directory_at_the_recorded_version(
     registry.npm[NPM_NAME]["dist-tags"]["latest"] = "1.10.0"  # must not drift to latest
     old = (await service.get("fx")).install_dir
     shutil.rmtree(tmp_path / "packages")  # a wiped disk / a new replica
-    fresh = PackageService(sqlite_store, pool, _installers(tmp_path, registry))
+    fresh = PackageService(sqlite_store, servers, _installers(tmp_path, registry))
     assert await fresh.reconcile() == ["fx"]
     record = await fresh.get("fx")
     assert record.version == "1.9.0" and record.install_dir != old

@@ -1,0 +1,94 @@
+"""What the package use cases share: the installers, their directories and the lock that lets
+one operation at a time run per server name (a second gets 409 ``install_in_progress``;
+in-process only, one gateway per packages dir)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
+from mcp_gateway.errors import GatewayError, InstallInProgress, InvalidRequest
+from mcp_gateway.installer.base import (
+    Installer,
+    InstallResult,
+    InstallSpec,
+    new_install_dir,
+    remove_tree,
+    slot_dir,
+)
+from mcp_gateway.installer.process import LineCallback
+
+log = logging.getLogger("mcp_gateway.packages")
+
+
+class PackageDirs:
+    def __init__(self, installers: Mapping[PackageRuntime, Installer]) -> None:
+        self.installers = dict(installers)
+        self._busy: set[str] = set()
+
+    def busy(self, server_name: str) -> bool:
+        return server_name in self._busy
+
+    @contextmanager
+    def exclusive(self, server_name: str) -> Iterator[None]:
+        """Hold the server's lock. Raises InstallInProgress when it is taken."""
+        if server_name in self._busy:
+            raise InstallInProgress(server_name)
+        self._busy.add(server_name)
+        try:
+            yield
+        finally:
+            self._busy.discard(server_name)
+
+    def installer(self, runtime: PackageRuntime | str) -> Installer:
+        """Raises InvalidRequest for an unknown runtime."""
+        try:
+            return self.installers[PackageRuntime(runtime)]
+        except (ValueError, KeyError):
+            raise InvalidRequest("runtime must be 'node' or 'python'") from None
+
+    async def install_new(
+        self,
+        installer: Installer,
+        server_name: str,
+        spec: InstallSpec,
+        on_line: LineCallback | None,
+    ) -> InstallResult:
+        """Install into a fresh attempt directory; a failed attempt leaves no directory (nor
+        an empty slot when it was the slot's only attempt)."""
+        target = new_install_dir(installer.root, server_name)
+        try:
+            return await installer.install(spec, target, on_line=on_line)
+        except BaseException:
+            await self.remove(installer, target)
+            slot = target.parent
+            with anyio.CancelScope(shield=True):
+                if not await anyio.to_thread.run_sync(_has_entries, slot):
+                    await self.remove(installer, slot)
+            raise
+
+    @staticmethod
+    async def remove(installer: Installer, path: str | Path) -> None:
+        """Delete an install directory (in a worker thread, finishing even when cancelled);
+        a path outside the installer's root is logged and left alone."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await anyio.to_thread.run_sync(remove_tree, path, installer.root)
+            except GatewayError:
+                log.warning("not removing %s: outside %s", path, installer.root)
+
+    async def remove_all(self, record: PackageRecord) -> None:
+        """Delete every directory of ``record``'s server (its slot and its install)."""
+        installer = self.installer(record.runtime)
+        await self.remove(installer, slot_dir(installer.root, record.server_name))
+        if record.install_dir:
+            await self.remove(installer, record.install_dir)
+
+
+def _has_entries(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
