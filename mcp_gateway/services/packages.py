@@ -69,9 +69,10 @@ log = logging.getLogger("mcp_gateway.packages")
 
 def start_failure(what: str, server: str, check: StartCheck, install_log: str) -> InstallFailed:
     """The error of a package whose server did not start: the message names the cause and
-    ends with the server's last stderr line; ``log`` holds the stderr tail, then the
+    ends with the most telling line of the server's stderr; ``log`` holds the stderr tail, then the
     installer's output. Also written to the gateway log (already masked)."""
-    last = f"; its stderr ends with: {check.stderr[-1]}" if check.stderr else ""
+    cause = _cause(check.stderr)
+    last = f"; its stderr says: {cause}" if cause else ""
     message = f"{what}: server {server!r} did not start ({check.error}){last}"
     stderr = "\n".join(check.stderr) or "(nothing)"
     log.warning("%s; stderr tail: %s", message, " | ".join(check.stderr) or "(nothing)")
@@ -79,6 +80,14 @@ def start_failure(what: str, server: str, check: StartCheck, install_log: str) -
         message,
         f"--- server stderr (last lines) ---\n{stderr}\n--- installer output ---\n{install_log}",
     )
+
+
+def _cause(stderr: tuple[str, ...]) -> str | None:
+    """The last line that names an error (a Python traceback's last line, node's ``Error: ...``
+    before its stack and version footer), else the last non-blank line."""
+    lines = [line.strip() for line in stderr if line.strip()]
+    named = [line for line in lines if "Error" in line or "Exception" in line]
+    return (named or lines or [None])[-1]
 
 
 class PackageService:

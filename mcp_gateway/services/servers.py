@@ -45,7 +45,7 @@ UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name
 # Fields whose change needs the command looked up again.
 _COMMAND_FIELDS = ("command", "cwd", "env", "transport_type")
 # A start check reports at most this much of the server's stderr.
-STDERR_LINES = 20
+STDERR_LINES = 40
 STDERR_LINE_CHARS = 500
 # How long a failed start check waits for the child's stderr to be read.
 STDERR_GRACE = 2.0

@@ -6,14 +6,11 @@ dependency at start after printing their ``FIXTURE_TOKEN``."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp_types import TextContent
 
-from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.records import PackageRuntime, StoredSecret
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import (
@@ -23,60 +20,17 @@ from mcp_gateway.errors import (
     PackageNotFound,
     ServerAlreadyExists,
 )
-from mcp_gateway.installer import Installer, NpmInstaller, PythonInstaller
+from mcp_gateway.installer import NpmInstaller
 from mcp_gateway.services.packages import InstallRequest, PackageService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 from tests.installer.fixtures import artifacts, registry
 from tests.installer.local_registry import NPM_NAME, PY_NAME, Artifacts, LocalRegistry
+from tests.services.package_setup import answer, attempt_dirs, installers, pool, servers, service
 
-__all__ = ["artifacts", "registry"]
+__all__ = ["artifacts", "pool", "registry", "servers", "service"]
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def pool(sqlite_store: Store) -> AsyncIterator[UpstreamPool]:
-    async with UpstreamPool(sessions=sqlite_store, settings=UpstreamSettings()) as live:
-        yield live
-
-
-def _installers(tmp_path: Path, registry: LocalRegistry) -> dict[PackageRuntime, Installer]:
-    return {
-        PackageRuntime.NODE: NpmInstaller(
-            tmp_path / "packages" / "node", timeout=120, registry=registry.npm_url
-        ),
-        PackageRuntime.PYTHON: PythonInstaller(
-            tmp_path / "packages" / "python", timeout=120, index_url=registry.index_url
-        ),
-    }
-
-
-@pytest.fixture
-def servers(sqlite_store: Store, pool: UpstreamPool) -> ServerService:
-    return ServerService(sqlite_store, pool)
-
-
-@pytest.fixture
-def service(
-    sqlite_store: Store, servers: ServerService, registry: LocalRegistry, tmp_path: Path
-) -> PackageService:
-    return PackageService(sqlite_store, servers, _installers(tmp_path, registry), verify_timeout=30)
-
-
-async def _answer(pool: UpstreamPool, store: Store, name: str) -> str:
-    server = await store.get_server(name)
-    assert server is not None
-    with anyio.fail_after(30):
-        result = await pool.call_tool(server, "version", {}, username="default")
-    content = result.content[0]
-    assert isinstance(content, TextContent)
-    return content.text
-
-
-def _attempt_dirs(tmp_path: Path, name: str, runtime: str = "node") -> list[Path]:
-    slot = tmp_path / "packages" / runtime / name
-    return sorted(slot.iterdir()) if slot.exists() else []
 
 
 async def test_install_records_the_exact_version_and_serves_its_tools(
@@ -90,7 +44,7 @@ async def test_install_records_the_exact_version_and_serves_its_tools(
     assert record.version == "1.9.0" and record.requested_version == "~1.9.0"
     assert record == outcome.package
     assert [r.server_name for r in await service.by_name(NPM_NAME)] == ["fx"]
-    assert await _answer(pool, sqlite_store, "fx") == "1.9.0"
+    assert await answer(pool, sqlite_store, "fx") == "1.9.0"
     assert not artifacts.marker.exists()  # postinstall did not run
 
 
@@ -103,7 +57,7 @@ async def test_python_package_installs_with_extra_args(
     outcome = await service.install(request)
     assert outcome.status is ServerStatus.CONNECTED, outcome.error
     assert outcome.package.version == "0.9.0"
-    assert await _answer(pool, sqlite_store, "pyfx") == "0.9.0 --x"
+    assert await answer(pool, sqlite_store, "pyfx") == "0.9.0 --x"
 
 
 async def test_malicious_request_leaves_nothing_behind(
@@ -161,14 +115,17 @@ async def test_failed_upgrade_keeps_the_old_version_serving(
 ) -> None:
     await service.install(InstallRequest(NPM_NAME, "fx", version="1.9.0"))
     before = await sqlite_store.get_server("fx")
-    dirs = _attempt_dirs(tmp_path, "fx")
+    dirs = attempt_dirs(tmp_path, "fx")
     # latest is 2.0.0, a build that exits at start-up
-    with pytest.raises(InstallFailed, match="upgrade of .* to 2.0.0 failed.*did not start"):
+    with pytest.raises(InstallFailed, match="upgrade of .* to 2.0.0 failed.*did not start") as exc:
         await service.upgrade("fx")
+    # why it did not start: the new server's stderr, in the message and the log
+    assert "Cannot find module 'mcpgw-missing-dependency'" in exc.value.message
+    assert "--- server stderr" in exc.value.log and "MODULE_NOT_FOUND" in exc.value.log
     assert (await service.get("fx")).version == "1.9.0"
     assert await sqlite_store.get_server("fx") == before
-    assert _attempt_dirs(tmp_path, "fx") == dirs
-    assert await _answer(pool, sqlite_store, "fx") == "1.9.0"
+    assert attempt_dirs(tmp_path, "fx") == dirs
+    assert await answer(pool, sqlite_store, "fx") == "1.9.0"
 
 
 async def test_upgrade_switches_atomically_and_custom_command_survives(
@@ -183,21 +140,21 @@ async def test_upgrade_switches_atomically_and_custom_command_survives(
         env={"FIXTURE_MODE": "1"},
     )
     await service.install(request)
-    old_dirs = _attempt_dirs(tmp_path, "fx")
-    assert await _answer(pool, sqlite_store, "fx") == "1.9.0 --tag=custom"
+    old_dirs = attempt_dirs(tmp_path, "fx")
+    assert await answer(pool, sqlite_store, "fx") == "1.9.0 --tag=custom"
     outcome = await service.upgrade("fx", "1.10.0")
     assert (outcome.status, outcome.from_version, outcome.to_version) == (
         "upgraded",
         "1.9.0",
         "1.10.0",
     )
-    assert await _answer(pool, sqlite_store, "fx") == "1.10.0 --tag=custom"
+    assert await answer(pool, sqlite_store, "fx") == "1.10.0 --tag=custom"
     record = await service.get("fx")
     assert record.custom_command and record.version == "1.10.0"
     assert record.args == request.args  # the template, not the rendered path
     server = await sqlite_store.get_server("fx")
     assert server is not None and server.env == {"FIXTURE_MODE": "1"}
-    new_dirs = _attempt_dirs(tmp_path, "fx")
+    new_dirs = attempt_dirs(tmp_path, "fx")
     assert len(new_dirs) == 1 and new_dirs != old_dirs  # the old install is gone
     assert server.args[0].startswith(str(new_dirs[0]))
 
@@ -221,8 +178,8 @@ async def test_updates_use_real_version_ordering_and_upgrade_all_reports_each(
     outcomes = {o.server_name: o for o in await service.upgrade_all()}
     assert outcomes["fx"].status == "upgraded"
     assert outcomes["pyfx"].status == "failed"  # 1.0.0 is broken: it keeps 0.9.0
-    assert await _answer(pool, sqlite_store, "fx") == "1.10.0"
-    assert await _answer(pool, sqlite_store, "pyfx") == "0.9.0"
+    assert await answer(pool, sqlite_store, "fx") == "1.10.0"
+    assert await answer(pool, sqlite_store, "pyfx") == "0.9.0"
     again = {u.server_name: u.update_available for u in await service.updates()}
     assert again == {"fx": False, "pyfx": True}
     assert (await service.upgrade("fx")).status == "up_to_date"
@@ -259,13 +216,13 @@ async def test_reconcile_reinstalls_a_missing_directory_at_the_recorded_version(
     registry.npm[NPM_NAME]["dist-tags"]["latest"] = "1.10.0"  # must not drift to latest
     old = (await service.get("fx")).install_dir
     shutil.rmtree(tmp_path / "packages")  # a wiped disk / a new replica
-    fresh = PackageService(sqlite_store, servers, _installers(tmp_path, registry))
+    fresh = PackageService(sqlite_store, servers, installers(tmp_path, registry))
     assert await fresh.reconcile() == ["fx"]
     record = await fresh.get("fx")
     assert record.version == "1.9.0" and record.install_dir != old
     assert await anyio.Path(record.install_dir).is_dir()
-    assert await _answer(pool, sqlite_store, "fx") == "1.9.0"
+    assert await answer(pool, sqlite_store, "fx") == "1.9.0"
     leftover = Path(record.install_dir).parent / "i-20000101000000-dead00"  # a crashed attempt
     await anyio.Path(leftover).mkdir()
     assert await fresh.reconcile() == []  # nothing missing any more
-    assert _attempt_dirs(tmp_path, "fx") == [Path(record.install_dir)]
+    assert attempt_dirs(tmp_path, "fx") == [Path(record.install_dir)]
