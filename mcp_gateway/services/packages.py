@@ -87,7 +87,8 @@ def _cause(stderr: tuple[str, ...]) -> str | None:
     before its stack and version footer), else the last non-blank line."""
     lines = [line.strip() for line in stderr if line.strip()]
     named = [line for line in lines if "Error" in line or "Exception" in line]
-    return (named or lines or [None])[-1]
+    found = named or lines
+    return found[-1] if found else None
 
 
 class PackageService:
