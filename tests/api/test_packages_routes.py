@@ -1,11 +1,20 @@
-"""/packages routes without touching a registry: admin-only, listing, 404s, validation."""
+"""/packages routes (and deleting a package-backed server): admin-only, listing, 404s,
+validation; installs from the local (hermetic) registry."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
 import pytest
 
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
-from tests.api.conftest import Gateway
+from tests.api.conftest import Gateway, MakeGateway
+from tests.installer.fixtures import artifacts, registry
+from tests.installer.local_registry import NPM_NAME, LocalRegistry
+
+__all__ = ["artifacts", "registry"]
 
 
 @pytest.mark.anyio
@@ -45,3 +54,85 @@ async def test_index_url_credentials_never_come_back_in_package_views(gateway: G
         assert resp.status_code == 200, path
         assert canary not in resp.text, path
         assert "https://***@pypi.internal/simple" in resp.text, path
+
+
+@pytest.fixture
+async def pkg_gateway(make_gateway: MakeGateway, registry: LocalRegistry) -> AsyncIterator[Gateway]:
+    installer = {"npm_registry": registry.npm_url, "pip_index_url": registry.index_url}
+    async with make_gateway(installer=installer) as gw:
+        yield gw
+
+
+async def _install(gw: Gateway, server: str, version: str, query: str = "") -> httpx2.Response:
+    body = {"name": NPM_NAME, "serverName": server, "version": version}
+    return await gw.client.post(f"/packages/install{query}", json=body, headers=gw.admin)
+
+
+@pytest.mark.anyio
+async def test_install_answers_without_the_log_unless_asked_and_fails_when_the_server_dies(
+    pkg_gateway: Gateway, tmp_path: Path
+) -> None:
+    gw = pkg_gateway
+    resp = await _install(gw, "fx", "1.9.0")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["success"], body["status"], body["package"]["version"]) == (
+        True,
+        "connected",
+        "1.9.0",
+    )
+    assert "log" not in body
+    resp = await _install(gw, "fx2", "1.10.0", "?includeLog=true")
+    assert "added 1 package" in resp.json()["log"]
+    # 2.0.0 dies of a missing module at start: 502 with its stderr, nothing kept
+    resp = await _install(gw, "dies", "2.0.0")
+    body = resp.json()
+    assert (resp.status_code, body["success"], body["code"]) == (502, False, "install_failed")
+    assert "Cannot find module 'mcpgw-missing-dependency'" in body["error"]
+    assert "MODULE_NOT_FOUND" in body["log"]
+    for path in ("/packages/by-id/dies", "/mcp/servers/dies"):
+        assert (await gw.client.get(path, headers=gw.admin)).status_code == 404
+    assert not (tmp_path / "packages" / "node" / "dies").exists()
+
+
+@pytest.mark.anyio
+async def test_deleting_a_package_backed_server_removes_its_package_unless_kept(
+    pkg_gateway: Gateway, tmp_path: Path
+) -> None:
+    gw = pkg_gateway
+    for name in ("gone", "kept"):
+        assert (await _install(gw, name, "1.9.0")).status_code == 200
+    resp = await gw.client.delete("/mcp/servers/gone", headers=gw.admin)
+    assert resp.json() == {
+        "success": True,
+        "serverName": "gone",
+        "package": {"name": NPM_NAME, "version": "1.9.0", "runtime": "node", "removed": True},
+        "message": f"removed server gone and its package {NPM_NAME} 1.9.0",
+    }
+    assert (await gw.client.get("/packages/by-id/gone", headers=gw.admin)).status_code == 404
+    assert not (tmp_path / "packages" / "node" / "gone").exists()
+    resp = await gw.client.delete("/mcp/servers/kept?keepPackage=true", headers=gw.admin)
+    body = resp.json()
+    assert body["package"]["removed"] is False and "kept its package" in body["message"]
+    assert (await gw.client.get("/mcp/servers/kept", headers=gw.admin)).status_code == 404
+    assert (await gw.client.get("/packages/by-id/kept", headers=gw.admin)).status_code == 200
+    # a plain server: no package in the answer
+    await gw.add_server("plain", wait=False, enabled=False)
+    resp = await gw.client.delete("/mcp/servers/plain", headers=gw.admin)
+    assert resp.json() == {
+        "success": True,
+        "serverName": "plain",
+        "package": None,
+        "message": "removed server plain",
+    }
+
+
+@pytest.mark.anyio
+async def test_registering_a_server_whose_command_does_not_exist_is_a_400_naming_it(
+    gateway: Gateway,
+) -> None:
+    body = {"name": "typo", "command": "npxx", "args": ["-y", "some-server"]}
+    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
+    assert (resp.status_code, resp.json()["code"]) == (400, "invalid_request")
+    assert "command 'npxx' not found on PATH" in resp.json()["error"]
+    assert (await gateway.client.get("/mcp/servers/typo", headers=gateway.admin)).status_code == 404

@@ -14,6 +14,7 @@ from mcp_gateway.api.schemas.packages import (
     InstallBody,
     InstallResponse,
     ListQuery,
+    LogQuery,
     PackageListResponse,
     PackageOut,
     PackageResponse,
@@ -34,8 +35,9 @@ def _json(model: BaseModel) -> JSONResponse:
 
 async def install(request: Request) -> JSONResponse:
     body = await read_body(request, InstallBody)
+    query = read_query(request, LogQuery)
     outcome = await runtime_of(request).packages.install(body.to_domain())
-    return _json(InstallResponse.of(outcome))
+    return _json(InstallResponse.of(outcome, include_log=query.include_log))
 
 
 async def list_packages(request: Request) -> JSONResponse:
@@ -68,13 +70,16 @@ async def upgrade(request: Request) -> JSONResponse:
     name = validate_server_name(request.path_params["serverName"])
     raw = await request.body()
     version = (await read_body(request, UpgradeBody)).version if raw.strip() else None
+    query = read_query(request, LogQuery)
     outcome = await runtime_of(request).packages.upgrade(name, version)
-    return _json(UpgradeResponse(result=UpgradeOut.of(outcome)))
+    return _json(UpgradeResponse(result=UpgradeOut.of(outcome, include_log=query.include_log)))
 
 
 async def upgrade_all(request: Request) -> JSONResponse:
+    query = read_query(request, LogQuery)
     outcomes = await runtime_of(request).packages.upgrade_all()
-    return _json(UpgradeAllResponse(results=[UpgradeOut.of(o) for o in outcomes]))
+    results = [UpgradeOut.of(o, include_log=query.include_log) for o in outcomes]
+    return _json(UpgradeAllResponse(results=results))
 
 
 async def uninstall(request: Request) -> JSONResponse:
@@ -86,8 +91,10 @@ async def uninstall(request: Request) -> JSONResponse:
 
 _E = (401, 403)
 ENDPOINTS = [
-    Endpoint("POST", "/packages/install", install, "Install, register and start a package",
-             "packages", body=InstallBody, response=InstallResponse, auth="admin",
+    Endpoint("POST", "/packages/install", install,
+             "Install, register and start a package (502 install_failed, with the server's "
+             "stderr, when it does not list its tools; nothing is kept)", "packages",
+             body=InstallBody, query=LogQuery, response=InstallResponse, auth="admin",
              errors=(400, *_E, 409, 413, 502)),
     Endpoint("GET", "/packages", list_packages, "Installed packages", "packages",
              query=ListQuery, response=PackageListResponse, auth="admin", errors=_E),
@@ -99,10 +106,11 @@ ENDPOINTS = [
     Endpoint("GET", "/packages/by-id/{serverName}", by_id, "The package behind a server",
              "packages", response=PackageResponse, auth="admin", errors=(400, *_E, 404)),
     Endpoint("PUT", "/packages/upgrade-all", upgrade_all, "Upgrade every outdated package",
-             "packages", response=UpgradeAllResponse, auth="admin", errors=_E),
+             "packages", query=LogQuery, response=UpgradeAllResponse, auth="admin", errors=_E),
     Endpoint("PUT", "/packages/{serverName}/upgrade", upgrade,
              "Upgrade (or pin) one package atomically", "packages", body=UpgradeBody,
-             response=UpgradeResponse, auth="admin", errors=(400, *_E, 404, 409, 502)),
+             query=LogQuery, response=UpgradeResponse, auth="admin",
+             errors=(400, *_E, 404, 409, 502)),
     Endpoint("DELETE", "/packages/{serverName}", uninstall,
              "Uninstall (purge=true also deletes every user's secrets)", "packages",
              query=DeleteQuery, response=PackageResponse, auth="admin",

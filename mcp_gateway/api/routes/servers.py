@@ -8,8 +8,8 @@ from starlette.responses import JSONResponse
 
 from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
-from mcp_gateway.api.parsing import read_body
-from mcp_gateway.api.schemas.common import Ok
+from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.packages import ServerDeleteQuery, ServerRemovalResponse
 from mcp_gateway.api.schemas.servers import (
     ServerCreateRequest,
     ServerListResponse,
@@ -57,8 +57,9 @@ async def update_server(request: Request) -> JSONResponse:
 
 
 async def delete_server(request: Request) -> JSONResponse:
-    await runtime_of(request).servers.delete(_name(request))
-    return JSONResponse(Ok().model_dump(mode="json"))
+    keep = read_query(request, ServerDeleteQuery).keep_package
+    removal = await runtime_of(request).packages.remove_server(_name(request), keep_package=keep)
+    return JSONResponse(ServerRemovalResponse.of(removal).model_dump(mode="json"))
 
 
 async def enable_server(request: Request) -> JSONResponse:
@@ -116,9 +117,11 @@ ENDPOINTS = [
         "DELETE",
         "/mcp/servers/{name}",
         delete_server,
-        "Stop a server; remove it with its secrets, tokens and sessions",
+        "Stop a server; remove it with its secrets, tokens, sessions and package "
+        "(keepPackage=true keeps the package)",
         "servers",
-        response=Ok,
+        query=ServerDeleteQuery,
+        response=ServerRemovalResponse,
         auth="admin",
         errors=_W,
     ),

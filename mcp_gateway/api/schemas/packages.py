@@ -1,4 +1,10 @@
-"""``/packages`` (admin only): install requests in, package records and outcomes out."""
+"""``/packages`` (admin only): install requests in, package records and outcomes out.
+
+Successful installs and upgrades answer without the installer's output (it runs to kilobytes);
+``?includeLog=true`` adds it as ``log``. Failures always carry it: an ``install_failed`` error
+body has ``log`` (the server's stderr tail, then the installer's output), and so does a
+``failed`` item of upgrade-all.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +25,14 @@ from mcp_gateway.domain.servers import TransportType
 from mcp_gateway.installer.models import (
     InstallOutcome,
     InstallRequest,
+    ServerRemoval,
     UpdateInfo,
     UpgradeOutcome,
 )
 
 Text = Annotated[str, Field(max_length=4096)]
+# Present only when asked for (or on failure): success answers stay small.
+OptionalLog = Annotated[str | None, Field(default=None, exclude_if=lambda v: v is None)]
 
 
 class InstallBody(RequestModel):
@@ -65,6 +74,18 @@ class UpdatesQuery(QueryModel):
 
 class DeleteQuery(QueryModel):
     purge: bool = False
+
+
+class LogQuery(QueryModel):
+    """``?includeLog=true``: a successful install/upgrade answer carries the installer's log."""
+
+    include_log: bool = False
+
+
+class ServerDeleteQuery(QueryModel):
+    """``?keepPackage=true``: removing a package-backed server keeps its package."""
+
+    keep_package: bool = False
 
 
 class PackageOut(ResponseModel):
@@ -125,13 +146,15 @@ class UpgradeOut(ResponseModel):
     to_version: str
     status: str
     error: str | None = None
-    log: str = ""
+    log: OptionalLog = None
 
     @classmethod
-    def of(cls, u: UpgradeOutcome) -> UpgradeOut:
+    def of(cls, u: UpgradeOutcome, *, include_log: bool = False) -> UpgradeOut:
+        """The log comes along for a failure, or when asked for."""
+        log = u.log if u.log and (include_log or u.status == "failed") else None
         return cls(
             server_name=u.server_name, name=u.name, from_version=u.from_version,
-            to_version=u.to_version, status=u.status, error=u.error, log=u.log,
+            to_version=u.to_version, status=u.status, error=u.error, log=log,
         )  # fmt: skip
 
 
@@ -141,10 +164,10 @@ class InstallResponse(Ok):
     status: str
     tools: list[dict[str, Any]]
     error: str | None = None
-    log: str = ""
+    log: OptionalLog = None
 
     @classmethod
-    def of(cls, o: InstallOutcome) -> InstallResponse:
+    def of(cls, o: InstallOutcome, *, include_log: bool = False) -> InstallResponse:
         tools = [
             t.model_dump(by_alias=True, mode="json", exclude_none=True)
             if hasattr(t, "model_dump")
@@ -153,8 +176,38 @@ class InstallResponse(Ok):
         ]
         return cls(
             package=PackageOut.of(o.package), server_name=o.server.name,
-            status=o.status.value, tools=tools, error=o.error, log=o.log,
+            status=o.status.value, tools=tools, error=o.error,
+            log=o.log if include_log else None,
         )  # fmt: skip
+
+
+class RemovedPackageOut(ResponseModel):
+    name: str
+    version: str
+    runtime: PackageRuntime
+    removed: bool  # false: kept (keepPackage), still listed under /packages
+
+
+class ServerRemovalResponse(Ok):
+    """``DELETE /mcp/servers/{name}``: what went, in words (``message``) and in fields."""
+
+    server_name: str
+    package: RemovedPackageOut | None = None
+    message: str
+
+    @classmethod
+    def of(cls, r: ServerRemoval) -> ServerRemovalResponse:
+        p = r.package
+        if p is None:
+            return cls(server_name=r.server_name, message=f"removed server {r.server_name}")
+        done = "and its package" if r.package_removed else "but kept its package"
+        return cls(
+            server_name=r.server_name,
+            package=RemovedPackageOut(
+                name=p.name, version=p.version, runtime=p.runtime, removed=r.package_removed
+            ),
+            message=f"removed server {r.server_name} {done} {p.name} {p.version}",
+        )
 
 
 class PackageListResponse(Ok):
