@@ -259,22 +259,28 @@ def update(
 def remove(
     name: NameArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    keep_package: Annotated[
+        bool,
+        typer.Option("--keep-package", help="Keep the package an installed server came from."),
+    ] = False,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Stop and delete a server, with every user's secrets for it.
+    """Stop and delete a server, with every user's secrets for it and, for a server installed
+    with 'packages install', its package (unless --keep-package).
 
     Example: mcp-gateway servers remove fs --yes
     """
     if not yes:
-        typer.confirm(f"Remove server {name!r} and all its users' secrets?", abort=True)
+        also = "" if keep_package else " (and its package, if it was installed as one)"
+        typer.confirm(f"Remove server {name!r} and all its users' secrets{also}?", abort=True)
     with gateway(url, api_key) as gw:
-        gw.delete(server_path(name))
+        result = gw.delete(server_path(name), keepPackage="true" if keep_package else None)
     if as_json:
-        print_json({"removed": name})
+        print_json({k: v for k, v in result.items() if k != "success"})
     else:
-        say(f"removed server {name}")
+        say(str(result.get("message") or f"removed server {name}"))
 
 
 @servers_app.command("enable")

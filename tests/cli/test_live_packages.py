@@ -81,9 +81,30 @@ def test_failed_upgrade_exits_1_and_the_old_version_keeps_serving(live: GatewayP
     result = run(live, "packages", "upgrade", "keep")
     assert result.exit_code == 1
     assert "did not start" in result.stderr and "--- install log ---" in result.stderr
+    assert "No module named 'mcpgw_missing_dependency'" in result.stderr  # why
     assert ok(run(live, "tools", "call", "keep", "version")).stdout.startswith("0.9.0")
     outcomes = run(live, "packages", "upgrade-all", "--json")
     assert outcomes.exit_code == 1
     assert [(o["serverName"], o["status"]) for o in json.loads(outcomes.stdout)] == [
         ("keep", "failed")
     ]
+
+
+def test_install_of_a_server_that_dies_at_start_exits_1_saying_why(live: GatewayProcess) -> None:
+    result = run(live, "packages", "install", PY_NAME, "-r", "python", "-v", "1.0.0", "-s", "dies")
+    assert result.exit_code == 1
+    assert "install_failed" in result.stderr and "did not start" in result.stderr
+    assert "ModuleNotFoundError: No module named 'mcpgw_missing_dependency'" in result.stderr
+    assert run(live, "servers", "show", "dies").exit_code == 1  # nothing left registered
+    assert "dies" not in [p["serverName"] for p in as_json(run(live, "packages", "list", "--json"))]
+
+
+def test_servers_remove_takes_the_package_along_unless_kept(live: GatewayProcess) -> None:
+    for name in ("rm-all", "rm-keep"):
+        ok(run(live, "packages", "install", PY_NAME, "-r", "python", "-v", "0.9.0", "-s", name))
+    removed = ok(run(live, "servers", "remove", "rm-all", "--yes")).stdout
+    assert f"removed server rm-all and its package {PY_NAME} 0.9.0" in removed
+    kept = as_json(run(live, "servers", "remove", "rm-keep", "--yes", "--keep-package", "--json"))
+    assert kept["package"]["removed"] is False
+    listed = [p["serverName"] for p in as_json(run(live, "packages", "list", "--json"))]
+    assert "rm-keep" in listed and "rm-all" not in listed
