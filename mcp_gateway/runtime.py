@@ -147,12 +147,10 @@ class Runtime:
         return self
 
     async def _reconcile(self) -> None:
-        """Re-install packages whose directory is missing, then (re)start their servers."""
-        restored = await self.packages.reconcile()
-        for name in restored:
+        """Re-install packages whose directory is missing (their servers are pointed at the
+        new install, and restarted, through ServerService)."""
+        for name in await self.packages.reconcile():
             log.info("re-installed missing package for server %s", name)
-        if restored:
-            await self.servers.load_all()
 
     async def __aexit__(
         self,

@@ -197,7 +197,9 @@ class ServerService:
         temp = dataclasses.replace(server, name=temp_name)
         await self._pool.apply(temp)
         try:
-            return await self.check_start(temp, within=within)
+            check = await self.check_start(temp, within=within)
+            error = check.error.replace(temp_name, server.name) if check.error else None
+            return dataclasses.replace(check, error=error)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._pool.remove(temp_name)
