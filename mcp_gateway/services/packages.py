@@ -170,19 +170,21 @@ class PackageService:
             if await self._store.get_package(name) or await self._servers.find(name):
                 raise ServerAlreadyExists(name)
             result = await self._dirs.install_new(installer, name, spec, on_line)
-            record = None
+            record: PackageRecord | None = None
+            created = False
             try:
                 record = new_record(request, spec, result, now=time.time())
                 server = new_server(request, record, result)
                 await self._store.put_package(record)
                 await self._servers.create(server)
+                created = True
                 check = await self._servers.check_start(server, within=self._verify_timeout)
                 if check.failed:
                     what = f"{record.name} {record.version} installed"
                     raise start_failure(what, name, check, result.log)
             except BaseException:
                 with anyio.CancelScope(shield=True):
-                    await self._discard(name, record, installer, result)
+                    await self._discard(name, record, created, installer, result)
                 raise
             log.info("installed %s %s as %s", record.name, record.version, name)
             return InstallOutcome(record, server, check.status, check.tools, None, result.log)
@@ -191,12 +193,15 @@ class PackageService:
         self,
         name: str,
         record: PackageRecord | None,
+        created: bool,
         installer: Installer,
         result: InstallResult,
     ) -> None:
-        """Undo a failed first install: its server (users' secrets stay), record, directory."""
+        """Undo a failed first install: the server it created (users' secrets stay; a server
+        of that name registered meanwhile by someone else is not touched), its record and
+        directory."""
         try:
-            if await self._servers.find(name) is not None:
+            if created:
                 await self._servers.delete(name, keep_secrets=True)
             if record is not None:
                 await self._store.delete_package(name)
