@@ -156,6 +156,7 @@ class ToolCallService:
 
     async def _user_tools(self, server: ServerConfig, username: str) -> list[Tool]:
         try:
+            server = await self._server(server.name)  # the definition object the pool runs
             injection = await self._secrets.injection(server, username)
             return await self._pool.list_tools(
                 server,
