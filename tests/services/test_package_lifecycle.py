@@ -147,3 +147,11 @@ async def test_removing_a_package_backed_server_removes_its_package_unless_kept(
 
     with pytest.raises(ServerNotFound):
         await service.remove_server("gone")
+
+
+async def test_an_install_the_registry_cannot_satisfy_leaves_no_directory(
+    service: PackageService, sqlite_store: Store, pool: UpstreamPool, tmp_path: Path
+) -> None:
+    with pytest.raises(InstallFailed, match="npm install"):
+        await service.install(InstallRequest(NPM_NAME, "nover", version="9.9.9"))
+    await _nothing_left(sqlite_store, pool, tmp_path, "nover")
