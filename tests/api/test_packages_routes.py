@@ -82,6 +82,12 @@ async def test_install_answers_without_the_log_unless_asked_and_fails_when_the_s
         "1.9.0",
     )
     assert "log" not in body
+    assert (body["server"]["name"], body["server"]["status"]) == ("fx", "connected")  # mcp-api
+    resp = await gw.client.put("/packages/fx/upgrade", json={"version": "1.10.0"}, headers=gw.admin)
+    body = resp.json()
+    assert (body["result"]["status"], body["package"]["version"]) == ("upgraded", "1.10.0")
+    assert body["package"]["installDir"] in body["server"]["args"][0]
+    assert "log" not in body["result"]
     resp = await _install(gw, "fx2", "1.10.0", "?includeLog=true")
     assert "added 1 package" in resp.json()["log"]
     # 2.0.0 dies of a missing module at start: 502 with its stderr, nothing kept

@@ -26,7 +26,9 @@ from mcp_gateway.api.schemas.packages import (
     UpgradeOut,
     UpgradeResponse,
 )
+from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.errors import ServerNotFound
 
 
 def _json(model: BaseModel) -> JSONResponse:
@@ -36,8 +38,10 @@ def _json(model: BaseModel) -> JSONResponse:
 async def install(request: Request) -> JSONResponse:
     body = await read_body(request, InstallBody)
     query = read_query(request, LogQuery)
-    outcome = await runtime_of(request).packages.install(body.to_domain())
-    return _json(InstallResponse.of(outcome, include_log=query.include_log))
+    runtime = runtime_of(request)
+    outcome = await runtime.packages.install(body.to_domain())
+    view = await runtime.servers.get(outcome.server.name)
+    return _json(InstallResponse.of(outcome, view, include_log=query.include_log))
 
 
 async def list_packages(request: Request) -> JSONResponse:
@@ -71,8 +75,15 @@ async def upgrade(request: Request) -> JSONResponse:
     raw = await request.body()
     version = (await read_body(request, UpgradeBody)).version if raw.strip() else None
     query = read_query(request, LogQuery)
-    outcome = await runtime_of(request).packages.upgrade(name, version)
-    return _json(UpgradeResponse(result=UpgradeOut.of(outcome, include_log=query.include_log)))
+    runtime = runtime_of(request)
+    outcome = await runtime.packages.upgrade(name, version)
+    record = await runtime.packages.get(name)
+    try:
+        server: ServerOut | None = ServerOut.of(await runtime.servers.get(name), admin=True)
+    except ServerNotFound:
+        server = None
+    result = UpgradeOut.of(outcome, include_log=query.include_log)
+    return _json(UpgradeResponse(result=result, package=PackageOut.of(record), server=server))
 
 
 async def upgrade_all(request: Request) -> JSONResponse:

@@ -20,6 +20,7 @@ from mcp_gateway.api.schemas.common import (
     ResponseModel,
     ServerName,
 )
+from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import TransportType
 from mcp_gateway.installer.models import (
@@ -29,6 +30,7 @@ from mcp_gateway.installer.models import (
     UpdateInfo,
     UpgradeOutcome,
 )
+from mcp_gateway.services.servers import ServerView
 
 Text = Annotated[str, Field(max_length=4096)]
 # Present only when asked for (or on failure): success answers stay small.
@@ -159,7 +161,10 @@ class UpgradeOut(ResponseModel):
 
 
 class InstallResponse(Ok):
+    """mcp-api's ``{package, server}`` plus the gateway's ``serverName``, ``status``, ``tools``."""
+
     package: PackageOut
+    server: ServerOut
     server_name: str
     status: str
     tools: list[dict[str, Any]]
@@ -167,7 +172,9 @@ class InstallResponse(Ok):
     log: OptionalLog = None
 
     @classmethod
-    def of(cls, o: InstallOutcome, *, include_log: bool = False) -> InstallResponse:
+    def of(
+        cls, o: InstallOutcome, view: ServerView, *, include_log: bool = False
+    ) -> InstallResponse:
         tools = [
             t.model_dump(by_alias=True, mode="json", exclude_none=True)
             if hasattr(t, "model_dump")
@@ -175,7 +182,8 @@ class InstallResponse(Ok):
             for t in o.tools
         ]
         return cls(
-            package=PackageOut.of(o.package), server_name=o.server.name,
+            package=PackageOut.of(o.package), server=ServerOut.of(view, admin=True),
+            server_name=o.server.name,
             status=o.status.value, tools=tools, error=o.error,
             log=o.log if include_log else None,
         )  # fmt: skip
@@ -224,7 +232,12 @@ class UpdatesResponse(Ok):
 
 
 class UpgradeResponse(Ok):
+    """The gateway's ``result``, plus mcp-api's ``package`` and ``server`` as they are now
+    (``server`` is null for a package whose server was removed with ``keepPackage``)."""
+
     result: UpgradeOut
+    package: PackageOut
+    server: ServerOut | None = None
 
 
 class UpgradeAllResponse(Ok):
