@@ -40,7 +40,6 @@ class InstallOutcome:
     server: ServerConfig
     status: ServerStatus  # connected or disabled (a server that does not start fails the install)
     tools: tuple[Any, ...] = ()  # mcp_types.Tool as listed by the started server
-    error: str | None = None
     log: str = ""
 
 

@@ -187,7 +187,7 @@ class PackageService:
                     await self._discard(name, record, created, installer, result)
                 raise
             log.info("installed %s %s as %s", record.name, record.version, name)
-            return InstallOutcome(record, server, check.status, check.tools, None, result.log)
+            return InstallOutcome(record, server, check.status, check.tools, result.log)
 
     async def _discard(
         self,

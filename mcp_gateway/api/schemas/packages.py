@@ -168,7 +168,6 @@ class InstallResponse(Ok):
     server_name: str
     status: str
     tools: list[dict[str, Any]]
-    error: str | None = None
     log: OptionalLog = None
 
     @classmethod
@@ -184,7 +183,7 @@ class InstallResponse(Ok):
         return cls(
             package=PackageOut.of(o.package), server=ServerOut.of(view, admin=True),
             server_name=o.server.name,
-            status=o.status.value, tools=tools, error=o.error,
+            status=o.status.value, tools=tools,
             log=o.log if include_log else None,
         )  # fmt: skip
 
