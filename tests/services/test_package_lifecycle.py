@@ -111,7 +111,8 @@ async def test_upgrade_of_an_unedited_python_server_derives_its_command_again(
     await service.install(request)
     await service.upgrade("py", "0.10.0")
     assert await answer(pool, sqlite_store, "py") == "0.10.0 --x"
-    assert (await servers.config("py")).command.startswith((await service.get("py")).install_dir)
+    command = (await servers.config("py")).command
+    assert command is not None and command.startswith((await service.get("py")).install_dir)
 
 
 async def test_removing_a_package_backed_server_removes_its_package_unless_kept(
