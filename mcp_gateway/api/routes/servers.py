@@ -123,7 +123,7 @@ ENDPOINTS = [
         query=ServerDeleteQuery,
         response=ServerRemovalResponse,
         auth="admin",
-        errors=_W,
+        errors=(*_W, 409),
     ),
     Endpoint(
         "PUT",
