@@ -17,10 +17,14 @@ from dataclasses import dataclass
 import anyio
 import httpx2
 from mcp.client.sse import sse_client
-from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
+from mcp_gateway.upstream.sdk import (
+    MCP_SESSION_ID,
+    CappedStreamableHTTPTransport,
+    create_context_streams,
+)
 from mcp_gateway.upstream.streams import Streams
 
 CONNECT_TIMEOUT = 10.0
@@ -59,7 +63,7 @@ class HttpObservations:
 
 @dataclass(slots=True)
 class HttpStreams(Streams):
-    transport: StreamableHTTPTransport | None = None
+    transport: CappedStreamableHTTPTransport | None = None
     start_get_stream: Callable[[], None] | None = None
 
 
@@ -73,12 +77,15 @@ async def open_streamable_http(
     terminate: Callable[[], bool],
     on_closed: Callable[[], None],
     auth: httpx2.Auth | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[HttpStreams]:
     """Yield streams for a Streamable HTTP endpoint.
 
     ``terminate()`` is asked at exit whether to DELETE the session (yes when the server is
     removed; no on gateway shutdown, so the session can be resumed). ``on_closed`` runs when
-    the transport's writer ends (the connection is unusable from then on).
+    the transport's writer ends (the connection is unusable from then on). A JSON body or SSE
+    event over ``max_message_bytes`` fails its call with the gateway's too-large error and is
+    not read further.
     """
     client = httpx2.AsyncClient(
         headers=dict(headers),
@@ -86,7 +93,7 @@ async def open_streamable_http(
         timeout=http_timeout(),
         event_hooks={"response": [observations.hook]},
     )
-    transport = StreamableHTTPTransport(url)
+    transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
     transport.session_id = session_id
     async with client:
         read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)

@@ -23,12 +23,18 @@ from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.records import UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import GatewayError, InvalidRequest
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.childenv import child_environment
-from mcp_gateway.upstream.http_connect import HttpObservations, open_sse, open_streamable_http
+from mcp_gateway.upstream.http_connect import (
+    HttpObservations,
+    HttpStreams,
+    open_sse,
+    open_streamable_http,
+)
 from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
@@ -46,6 +52,10 @@ class Link:
     dead: bool = False
     tools_dirty: bool = False
     session_expired: bool = False
+    exit_status: int | None = None  # a stdio child's return code, once it was reaped
+
+    def exited(self, status: int | None) -> None:
+        self.exit_status = status
 
     def mark_dead(self) -> None:
         if not self.dead:
@@ -156,6 +166,7 @@ async def connect(
     user_headers: Mapping[str, str] | None = None,
     http_auth: httpx2.Auth | None = None,
     list_timeout: float = 30.0,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
     exited by the same task. Raises MCPError / OSError / httpx2 errors when the upstream
@@ -173,6 +184,8 @@ async def connect(
                     cwd=server.cwd,
                     stderr_ring=ring,
                     on_eof=link.mark_dead,
+                    on_exit=link.exited,
+                    max_message_bytes=max_message_bytes,
                 )
             )
             session = await stack.enter_async_context(
@@ -183,19 +196,21 @@ async def connect(
         else:
             if not server.url:
                 raise InvalidRequest(f"server {server.name!r} has no url")
-            headers = {**server.headers, **(user_headers or {})}
-            live = await _connect_http(
+            target = _HttpTarget(
                 stack,
                 server,
+                server.url,
                 scope,
-                headers,
+                {**server.headers, **(user_headers or {})},
                 link,
                 handler,
                 sessions,
                 terminate,
                 list_timeout,
                 http_auth,
+                max_message_bytes,
             )
+            live = await _connect_http(target)
         if live.tools is None:
             await _initial_tools(live, list_timeout)
         yield live
@@ -209,84 +224,148 @@ async def _initial_tools(live: LiveSession, read_timeout: float) -> None:
         logger.info("tools/list failed on connect (JSON-RPC error %s)", exc.code)
 
 
-async def _connect_http(
-    stack: AsyncExitStack,
-    server: ServerConfig,
-    scope: str,
-    headers: dict[str, str],
-    link: Link,
-    handler: MessageHandlerFnT,
-    sessions: SessionStore,
-    terminate: Callable[[], bool],
-    list_timeout: float,
-    auth: httpx2.Auth | None,
-) -> LiveSession:
-    url = server.url
-    assert url is not None
-    if server.transport_type is TransportType.STREAMABLE_HTTP:
-        stored = await _stored(sessions, server.name, scope)
-        for resume in (stored, None) if stored is not None else (None,):
-            observations = HttpObservations(on_expired=link.mark_expired)
-            attempt = AsyncExitStack()
-            adopted = [False]  # a failed attempt closing must not mark the final link dead
+@dataclass(eq=False, slots=True)
+class _HttpTarget:
+    """Everything the HTTP connect steps share; ``stack`` is the connection's exit stack."""
 
-            def on_closed(adopted: list[bool] = adopted) -> None:
-                if adopted[0]:
-                    link.mark_dead()
+    stack: AsyncExitStack
+    server: ServerConfig
+    url: str
+    scope: str
+    headers: dict[str, str]
+    link: Link
+    handler: MessageHandlerFnT
+    sessions: SessionStore
+    terminate: Callable[[], bool]
+    list_timeout: float
+    auth: httpx2.Auth | None
+    max_message_bytes: int
 
-            try:
-                streams = await attempt.enter_async_context(
-                    open_streamable_http(
-                        url,
-                        headers=headers,
-                        observations=observations,
-                        session_id=resume.session_id if resume else None,
-                        terminate=terminate,
-                        on_closed=on_closed,
-                        auth=auth,
-                    )
-                )
-                session = await attempt.enter_async_context(
-                    ClientSession(
-                        streams.read_stream, streams.write_stream, message_handler=handler
-                    )
-                )
-                live = LiveSession(session, link, "streamable_http")
-                if resume is not None:
-                    session.adopt(_resumed(resume.protocol_version or "2025-11-25", server.name))
-                    live.protocol_version = session.protocol_version
-                    assert streams.start_get_stream is not None
-                    streams.start_get_stream()
-                    await _initial_tools(live, list_timeout)
-                    if observations.session_expired:  # the server forgot it: start afresh
-                        await _forget(sessions, server.name, scope)
-                        link.session_expired = False
-                        await attempt.aclose()
-                        continue
-                else:
-                    live.protocol_version = await _handshake(session)
-                    assert streams.transport is not None
-                    if streams.transport.session_id:
-                        await _persist(sessions, server, scope, streams.transport.session_id, live)
-            except MCPError:
-                await attempt.aclose()
-                if resume is None and observations.opening_status in SSE_FALLBACK_STATUSES:
-                    break  # not a Streamable HTTP endpoint: legacy SSE below
-                raise
-            except BaseException:
-                await attempt.aclose()
-                raise
-            await stack.enter_async_context(attempt)
-            adopted[0] = True
-            return live
-    streams_sse = await stack.enter_async_context(
-        open_sse(url, headers=headers, on_closed=link.mark_dead, auth=auth)
+
+@dataclass(eq=False, slots=True)
+class _Attempt:
+    """One Streamable HTTP connection try: kept (moved into the target's stack) or closed."""
+
+    exits: AsyncExitStack
+    observations: HttpObservations
+    streams: HttpStreams | None = None
+    session: ClientSession | None = None
+    kept: bool = False
+
+    def on_closed(self, link: Link) -> Callable[[], None]:
+        def closed() -> None:
+            if self.kept:  # a discarded try closing must not mark the final link dead
+                link.mark_dead()
+
+        return closed
+
+
+async def _open_attempt(target: _HttpTarget, session_id: str | None) -> _Attempt:
+    attempt = _Attempt(AsyncExitStack(), HttpObservations(on_expired=target.link.mark_expired))
+    try:
+        attempt.streams = await attempt.exits.enter_async_context(
+            open_streamable_http(
+                target.url,
+                headers=target.headers,
+                observations=attempt.observations,
+                session_id=session_id,
+                terminate=target.terminate,
+                on_closed=attempt.on_closed(target.link),
+                auth=target.auth,
+                max_message_bytes=target.max_message_bytes,
+            )
+        )
+        streams = attempt.streams
+        attempt.session = await attempt.exits.enter_async_context(
+            ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
+        )
+    except BaseException:
+        await attempt.exits.aclose()
+        raise
+    return attempt
+
+
+async def _keep(target: _HttpTarget, attempt: _Attempt, live: LiveSession) -> LiveSession:
+    await target.stack.enter_async_context(attempt.exits)
+    attempt.kept = True
+    return live
+
+
+async def _resume(target: _HttpTarget, stored: UpstreamSession) -> LiveSession | None:
+    """Adopt a stored session id without a handshake; the tool listing validates it. None when
+    the server forgot it (404): the stored id is dropped and the caller initializes afresh."""
+    attempt = await _open_attempt(target, stored.session_id)
+    assert attempt.session is not None and attempt.streams is not None
+    try:
+        live = LiveSession(attempt.session, target.link, "streamable_http")
+        version = stored.protocol_version or "2025-11-25"
+        attempt.session.adopt(_resumed(version, target.server.name))
+        live.protocol_version = attempt.session.protocol_version
+        assert attempt.streams.start_get_stream is not None
+        attempt.streams.start_get_stream()
+        await _initial_tools(live, target.list_timeout)
+    except BaseException:
+        await attempt.exits.aclose()
+        raise
+    if attempt.observations.session_expired:
+        await _forget(target.sessions, target.server.name, target.scope)
+        target.link.session_expired = False
+        await attempt.exits.aclose()
+        return None
+    return await _keep(target, attempt, live)
+
+
+def falls_back_to_sse(opening_status: int | None) -> bool:
+    """An ``initialize`` POST answered with one of these is not a Streamable HTTP endpoint."""
+    return opening_status in SSE_FALLBACK_STATUSES
+
+
+async def _initialize(target: _HttpTarget) -> LiveSession | None:
+    """A fresh Streamable HTTP session (its id persisted for the next start). None when the
+    endpoint answered the opening POST like a legacy SSE server."""
+    attempt = await _open_attempt(target, None)
+    assert attempt.session is not None and attempt.streams is not None
+    try:
+        live = LiveSession(attempt.session, target.link, "streamable_http")
+        live.protocol_version = await _handshake(attempt.session)
+        transport = attempt.streams.transport
+        assert transport is not None
+        if transport.session_id:
+            await _persist(target.sessions, target.server, target.scope, transport.session_id, live)
+    except MCPError:
+        await attempt.exits.aclose()
+        if falls_back_to_sse(attempt.observations.opening_status):
+            return None
+        raise
+    except BaseException:
+        await attempt.exits.aclose()
+        raise
+    return await _keep(target, attempt, live)
+
+
+async def _connect_sse(target: _HttpTarget) -> LiveSession:
+    link = target.link
+    streams = await target.stack.enter_async_context(
+        open_sse(target.url, headers=target.headers, on_closed=link.mark_dead, auth=target.auth)
     )
-    session = await stack.enter_async_context(
-        ClientSession(streams_sse.read_stream, streams_sse.write_stream, message_handler=handler)
+    session = await target.stack.enter_async_context(
+        ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
     )
     version = await _handshake(session)
     return LiveSession(session, link, "sse", protocol_version=version)
+
+
+async def _connect_http(target: _HttpTarget) -> LiveSession:
+    """Streamable HTTP: resume the stored session, else initialize; legacy SSE when the server
+    is configured as ``sse`` or the opening POST says it is one."""
+    if target.server.transport_type is TransportType.STREAMABLE_HTTP:
+        stored = await _stored(target.sessions, target.server.name, target.scope)
+        live = await _resume(target, stored) if stored is not None else None
+        if live is None:
+            live = await _initialize(target)
+        if live is not None:
+            return live
+    return await _connect_sse(target)
 
 
 async def _persist(
