@@ -55,6 +55,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),
+    EnvVar(("MCPGW_MAX_CONCURRENCY_PER_USER",), ("upstream", "max_concurrency_per_user")),
     EnvVar(("MCPGW_PACKAGES_DIR",), ("installer", "packages_dir")),
     EnvVar(("MCPGW_PYTHON_BIN", "PYTHON_BIN"), ("installer", "python_bin")),
     EnvVar(("MCPGW_PYTHON_VENV_DIR", "PYTHON_VENV_DIR"), ("installer", "python_venv_dir")),
@@ -134,6 +135,12 @@ class UpstreamSettings(BaseModel):
         ge=1024,
         description="largest JSON-RPC message accepted from an upstream (stdio line, HTTP body, "
         "SSE event); a larger answer fails its call with 502 upstream_error",
+    )
+    max_concurrency_per_user: int = Field(
+        16,
+        ge=1,
+        description="calls one user may have in flight on one server unless the server sets "
+        "maxConcurrencyPerUser; beyond it 503 upstream_busy, so one user cannot starve others",
     )
 
 

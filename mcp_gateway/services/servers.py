@@ -157,7 +157,7 @@ class ServerService:
         server = validate_server(dataclasses.replace(current, **changes))
         if server != current:
             await self._store.update_server(server)
-            await self.apply(server)
+        await self.apply(server)  # unchanged too: restarts a server whose restarts gave up
         return self._view(server, self._pool.statuses())
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:

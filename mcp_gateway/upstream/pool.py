@@ -4,8 +4,13 @@ One :class:`Supervisor` (owner task) per live session: one per shared server, or
 (server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
 secrets). The pool owns a task group; leaving it stops every session and child process.
 
-Hot path (``call_tool``): two dict lookups, a semaphore ``acquire_nowait`` and the SDK request.
-No store I/O and no task per call.
+Admission is fair per user: a user may have ``maxConcurrencyPerUser`` calls in flight on a
+server (default ``MCPGW_MAX_CONCURRENCY_PER_USER``; for a ``per_user`` server this is also the
+limit of that user's instance), and all users together ``maxConcurrency``. A user at its limit
+gets 503 ``upstream_busy`` at once, so one user flooding a server leaves room for the others.
+
+Hot path (``call_tool``): three dict lookups, a semaphore ``acquire_nowait`` and the SDK
+request. No store I/O and no task per call.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class _Entry:
     slots: anyio.Semaphore
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)  # admitted calls per username
 
     def supervisors(self) -> list[Supervisor]:
         return ([self.shared] if self.shared else []) + list(self.users.values())
@@ -123,6 +129,7 @@ class UpstreamPool:
             entry.config = server
             for sup in entry.supervisors():
                 sup.server = server
+            self._revive(entry)
             return
         if entry is not None:
             await self._stop_entry(entry, forget_sessions=entry.key != key)
@@ -130,6 +137,15 @@ class UpstreamPool:
         self._entries[server.name] = entry
         if server.enabled and entry.shared_scope:
             entry.shared = self._start(server, SHARED_SCOPE, None, None)
+
+    def _revive(self, entry: _Entry) -> None:
+        """Start again the sessions whose restart policy gave up (an operator re-applied the
+        definition: enable or update). Calls alone never restart them."""
+        if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
+            entry.shared = self._start(entry.config, SHARED_SCOPE, None, None)
+        for scope, sup in list(entry.users.items()):
+            if sup.gave_up:
+                del entry.users[scope]  # the user's next call starts a fresh one
 
     async def remove(self, name: str) -> None:
         """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
@@ -178,6 +194,7 @@ class UpstreamPool:
             user_env=env,
             user_headers=headers,
             http_auth=auth,
+            max_message_bytes=self._settings.max_message_bytes,
         )
         self._tg.start_soon(sup.run)
         return sup
@@ -205,6 +222,36 @@ class UpstreamPool:
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
+        calls = entry.calls
+        mine = calls.get(username, 0)
+        limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
+        if mine >= limit:
+            raise UpstreamBusy(
+                f"too many calls in flight for this user on server {server.name!r} "
+                f"(limit {limit} per user)",
+                retry_after=1,
+            )
+        calls[username] = mine + 1
+        try:
+            return await self._call(entry, server, tool, arguments, username, env, headers, timeout)
+        finally:
+            left = calls[username] - 1
+            if left:
+                calls[username] = left
+            else:
+                del calls[username]
+
+    async def _call(
+        self,
+        entry: _Entry,
+        server: ServerConfig,
+        tool: str,
+        arguments: dict[str, Any],
+        username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> CallToolResult:
         sup = self._supervisor(entry, username, env, headers)
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
