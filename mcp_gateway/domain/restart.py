@@ -45,5 +45,6 @@ def after_failure(
     crashed_once = uptime is not None and count == 1
     if not options.enabled or (options.max_retries is not None and count > options.max_retries):
         return RestartDecision(count, None, crashed_once)
-    delay = min(options.initial_delay * 2 ** (count - 1), options.max_delay)
+    # The exponent is bounded: 2**1024 overflows a float after ~1000 failures (retry forever).
+    delay = min(options.initial_delay * 2.0 ** min(count - 1, 60), options.max_delay)
     return RestartDecision(count, delay, crashed_once)

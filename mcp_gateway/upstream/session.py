@@ -232,7 +232,7 @@ class _HttpTarget:
     server: ServerConfig
     url: str
     scope: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # may carry credentials
     link: Link
     handler: MessageHandlerFnT
     sessions: SessionStore

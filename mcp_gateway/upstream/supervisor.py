@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.redaction import redact, redactable
@@ -50,7 +51,8 @@ def describe(exc: BaseException, server: ServerConfig, exit_status: int | None =
             return f"command {command!r} not found"
         if isinstance(exc, PermissionError):
             return f"command {command!r} is not executable (permission denied)"
-        if exit_status is not None:
+        answered = isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
+        if exit_status is not None and not answered:  # it ended on its own: say how
             return exited(command, exit_status)
     else:
         where = safe_url(server.url or "")
