@@ -135,7 +135,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for size, cap in ((5, 16), (50, 16)):
         elapsed, lag, outcome = anyio.run(end_to_end, size, cap)
-        print(f"| {size} MB answer | {cap} MiB | {outcome} | {elapsed:.2f} s | {lag * 1e3:.1f} ms |")
+        row = f"| {size} MB answer | {cap} MiB | {outcome} | {elapsed:.2f} s | {lag * 1e3:.1f} ms |"
+        print(row)
 
 
 if __name__ == "__main__":

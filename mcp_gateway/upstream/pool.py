@@ -4,10 +4,8 @@ One :class:`Supervisor` (owner task) per live session: one per shared server, or
 (server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
 secrets). The pool owns a task group; leaving it stops every session and child process.
 
-Admission is fair per user: a user may have ``maxConcurrencyPerUser`` calls in flight on a
-server (default ``MCPGW_MAX_CONCURRENCY_PER_USER``; for a ``per_user`` server this is also the
-limit of that user's instance), and all users together ``maxConcurrency``. A user at its limit
-gets 503 ``upstream_busy`` at once, so one user flooding a server leaves room for the others.
+Admission is fair per user (:mod:`~mcp_gateway.upstream.admission`): one user flooding a
+server gets 503 ``upstream_busy`` while other users' calls are still admitted.
 
 Hot path (``call_tool``): three dict lookups, a semaphore ``acquire_nowait`` and the SDK
 request. No store I/O and no task per call.
@@ -38,6 +36,7 @@ from mcp_gateway.errors import (
     UpstreamUnavailable,
 )
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.session import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
@@ -53,10 +52,9 @@ class _Entry:
     config: ServerConfig
     key: tuple[Any, ...] = field(repr=False)  # holds env and header values
     shared_scope: bool
-    slots: anyio.Semaphore
+    admission: Admission
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)  # admitted calls per username
 
     def supervisors(self) -> list[Supervisor]:
         return ([self.shared] if self.shared else []) + list(self.users.values())
@@ -125,7 +123,7 @@ class UpstreamPool:
         entry = self._entries.get(server.name)
         if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
             if entry.config.max_concurrency != server.max_concurrency:
-                entry.slots = anyio.Semaphore(server.max_concurrency)
+                entry.admission.slots = anyio.Semaphore(server.max_concurrency)
             entry.config = server
             for sup in entry.supervisors():
                 sup.server = server
@@ -133,7 +131,7 @@ class UpstreamPool:
             return
         if entry is not None:
             await self._stop_entry(entry, forget_sessions=entry.key != key)
-        entry = _Entry(server, key, _is_shared(server), anyio.Semaphore(server.max_concurrency))
+        entry = _Entry(server, key, _is_shared(server), Admission(server.max_concurrency))
         self._entries[server.name] = entry
         if server.enabled and entry.shared_scope:
             entry.shared = self._start(server, SHARED_SCOPE, None, None)
@@ -222,24 +220,13 @@ class UpstreamPool:
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
-        calls = entry.calls
-        mine = calls.get(username, 0)
+        admission = entry.admission
         limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
-        if mine >= limit:
-            raise UpstreamBusy(
-                f"too many calls in flight for this user on server {server.name!r} "
-                f"(limit {limit} per user)",
-                retry_after=1,
-            )
-        calls[username] = mine + 1
+        admission.enter_user(server.name, username, limit)
         try:
             return await self._call(entry, server, tool, arguments, username, env, headers, timeout)
         finally:
-            left = calls[username] - 1
-            if left:
-                calls[username] = left
-            else:
-                del calls[username]
+            admission.leave_user(username)
 
     async def _call(
         self,
@@ -256,11 +243,7 @@ class UpstreamPool:
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
             live = await self._ready(entry, sup, server.startup_timeout)
-        slots = entry.slots
-        try:
-            slots.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._wait_slot(slots, server.name)
+        slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
         sup.in_flight += 1
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
@@ -353,12 +336,6 @@ class UpstreamPool:
         sup = self._start(entry.config, scope, env, headers)
         entry.users[scope] = sup
         return sup
-
-    async def _wait_slot(self, slots: anyio.Semaphore, name: str) -> None:
-        with anyio.move_on_after(self._settings.busy_wait):
-            await slots.acquire()
-            return
-        raise UpstreamBusy(f"server {name!r} has too many calls in flight", retry_after=1)
 
     async def _reap_idle(self) -> None:
         idle = self._settings.user_session_idle
