@@ -61,6 +61,46 @@ class HttpObservations:
             self.opening_status = response.status_code
 
 
+class CappedBodies(httpx2.AsyncBaseTransport):
+    """Wraps the client's transport so that no response body other than an SSE stream yields
+    more than ``limit`` bytes: reading past it raises ``httpx2.StreamError``. The SDK reads
+    some bodies whole (an HTTP error's JSON body, a DELETE's answer); this bounds them too.
+    SSE streams are bounded per event instead (``max_sse_event_size``)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        content_type = response.headers.get("content-type", "").lower()
+        if not content_type.startswith("text/event-stream"):
+            response.stream = _CappedStream(response.stream, self._limit)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    __slots__ = ("_inner", "_limit")
+
+    def __init__(self, inner: object, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:  # type: ignore[attr-defined]
+            size += len(chunk)
+            if size > self._limit:
+                raise httpx2.StreamError(f"response body exceeded {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()  # type: ignore[attr-defined]
+
+
 @dataclass(slots=True)
 class HttpStreams(Streams):
     transport: CappedStreamableHTTPTransport | None = None
@@ -92,6 +132,7 @@ async def open_streamable_http(
         auth=auth,
         timeout=http_timeout(),
         event_hooks={"response": [observations.hook]},
+        transport=CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes),
     )
     transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
     transport.session_id = session_id

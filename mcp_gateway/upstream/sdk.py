@@ -65,13 +65,16 @@ class CappedStreamableHTTPTransport(StreamableHTTPTransport):
         parts: list[bytes] = []
         size = 0
         too_large = declared.isdigit() and int(declared) > limit
-        if not too_large:
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    too_large = True
-                    break
-                parts.append(chunk)
+        try:
+            if not too_large:
+                async for chunk in response.aiter_bytes():  # decoded bytes: no gzip bomb
+                    size += len(chunk)
+                    if size > limit:
+                        too_large = True
+                        break
+                    parts.append(chunk)
+        except httpx2.StreamError:  # http_connect.CappedBodies: the wire bytes passed the cap
+            too_large = True
         if too_large:
             await response.aclose()  # drop the rest unread
             await read_stream_writer.send(SessionMessage(too_large_error(request_id, limit)))

@@ -143,3 +143,20 @@ async def test_an_oversized_http_answer_fails_its_call_with_502(
         assert "'web'" in info.value.message and "MCPGW_MAX_MESSAGE_BYTES" in info.value.message
         result = await pool.call_tool(server, "echo", {"text": "small"}, username="u")
         assert _text(result) == "small"
+
+
+async def test_an_oversized_http_error_body_is_not_read_whole(
+    sqlite_store: Store, http_fixture: Callable[..., HttpFixture]
+) -> None:
+    fx = http_fixture("--legacy")
+    server = ServerConfig(name="web", transport_type=TransportType.STREAMABLE_HTTP, url=fx.url)
+    settings = UpstreamSettings(busy_wait=0.2, max_message_bytes=256 * 1024)
+    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+        small = 1000
+        with pytest.raises(UpstreamError) as info:
+            await pool.call_tool(server, "http_error_body", {"size": small}, username="u")
+        assert "e" * small in info.value.message  # under the cap: the upstream's own error
+        with anyio.fail_after(GUARD), pytest.raises(UpstreamError) as info:
+            await pool.call_tool(server, "http_error_body", {"size": 4 * MiB}, username="u")
+        assert info.value.status == 502 and len(info.value.message) < 1000
+        assert _text(await pool.call_tool(server, "echo", {"text": "ok"}, username="u")) == "ok"
