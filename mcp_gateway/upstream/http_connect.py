@@ -170,14 +170,29 @@ async def open_sse(
     headers: Mapping[str, str],
     on_closed: Callable[[], None],
     auth: httpx2.Auth | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[Streams]:
-    """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback)."""
+    """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback).
+
+    Its POST answers are capped like every body (:class:`CappedBodies`); its event stream keeps
+    the SDK's fixed per-event limit (1 MiB, not configurable in ``sse_client``): an event over
+    it ends the connection, so the calls in flight fail and the session restarts."""
+
+    def client_factory(
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        transport = CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes)
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=transport)
+
     async with sse_client(
         url,
         headers=dict(headers),
         auth=auth,
         timeout=CONNECT_TIMEOUT,
         sse_read_timeout=SSE_READ_TIMEOUT,
+        httpx_client_factory=client_factory,
     ) as (read_stream, write_stream):
         yield Streams(_WatchedRead(read_stream, on_closed), write_stream)
 

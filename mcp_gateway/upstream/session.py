@@ -346,7 +346,13 @@ async def _initialize(target: _HttpTarget) -> LiveSession | None:
 async def _connect_sse(target: _HttpTarget) -> LiveSession:
     link = target.link
     streams = await target.stack.enter_async_context(
-        open_sse(target.url, headers=target.headers, on_closed=link.mark_dead, auth=target.auth)
+        open_sse(
+            target.url,
+            headers=target.headers,
+            on_closed=link.mark_dead,
+            auth=target.auth,
+            max_message_bytes=target.max_message_bytes,
+        )
     )
     session = await target.stack.enter_async_context(
         ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
