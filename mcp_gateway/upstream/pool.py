@@ -37,7 +37,7 @@ from mcp_gateway.errors import (
 )
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.admission import Admission
-from mcp_gateway.upstream.session import LiveSession
+from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, translate

@@ -33,8 +33,9 @@ from mcp_gateway.domain.restart import after_failure
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.live import Link, LiveSession
 from mcp_gateway.upstream.ringbuffer import LineRing
-from mcp_gateway.upstream.session import Link, LiveSession, connect
+from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from mcp_gateway.domain.redaction import redact
 from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcp_gateway.upstream.limits import is_too_large
-from mcp_gateway.upstream.session import LiveSession
+from mcp_gateway.upstream.live import LiveSession
 
 #: Exceptions a call through a live session can raise that :func:`translate` understands.
 CALL_ERRORS: tuple[type[BaseException], ...] = (
