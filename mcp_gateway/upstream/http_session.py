@@ -142,7 +142,7 @@ async def _initialize(target: HttpTarget) -> LiveSession | None:
     assert attempt.session is not None and attempt.streams is not None
     try:
         live = LiveSession(attempt.session, target.link, "streamable_http")
-        live.protocol_version = await handshake(attempt.session)
+        live.protocol_version = await handshake(attempt.session, target.list_timeout)
         transport = attempt.streams.transport
         assert transport is not None
         if transport.session_id:
@@ -172,7 +172,7 @@ async def _connect_sse(target: HttpTarget) -> LiveSession:
     session = await target.stack.enter_async_context(
         ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
     )
-    version = await handshake(session)
+    version = await handshake(session, target.list_timeout)
     return LiveSession(session, link, "sse", protocol_version=version)
 
 

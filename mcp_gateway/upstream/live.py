@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
 import mcp_types as types
 from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
@@ -88,15 +89,17 @@ class LiveSession:
         return self.tools
 
 
-async def handshake(session: ClientSession) -> str | None:
+async def handshake(session: ClientSession, within: float) -> str | None:
     """``initialize``; a 2026-07-28-only server (-32022) is probed with ``server/discover``.
-    Returns the negotiated protocol version."""
-    try:
-        await session.initialize()
-    except MCPError as exc:
-        if exc.code != UNSUPPORTED_PROTOCOL_VERSION:
-            raise
-        await session.discover()  # a 2026-07-28-only server: sessionless
+    Returns the negotiated protocol version. Raises TimeoutError after ``within`` seconds (a
+    server that starts but never answers is a failed start, not a start that never ends)."""
+    with anyio.fail_after(within):
+        try:
+            await session.initialize()
+        except MCPError as exc:
+            if exc.code != UNSUPPORTED_PROTOCOL_VERSION:
+                raise
+            await session.discover()  # a 2026-07-28-only server: sessionless
     return session.protocol_version
 
 

@@ -76,7 +76,7 @@ async def connect(
             session = await stack.enter_async_context(
                 ClientSession(child.read_stream, child.write_stream, message_handler=handler)
             )
-            version = await handshake(session)
+            version = await handshake(session, list_timeout)
             live = LiveSession(session, link, "stdio", pid=child.pid, protocol_version=version)
         else:
             if not server.url:

@@ -46,6 +46,9 @@ def describe(exc: BaseException, server: ServerConfig, exit_status: int | None =
     echoes headers, env, URL userinfo or query values)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]  # task groups wrap the transport's real error
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        what = repr(server.command) if server.command else safe_url(server.url or "")
+        return f"{what} did not answer the MCP handshake within {server.startup_timeout:g}s"
     if server.transport_type is TransportType.STDIO:
         command = server.command or ""
         if isinstance(exc, FileNotFoundError):

@@ -79,3 +79,19 @@ async def test_an_unreachable_url_is_named_without_userinfo_or_query(pool: Upstr
 def test_safe_url_keeps_scheme_host_port_and_path_only() -> None:
     assert safe_url("https://u:p@[::1]:8443/a/b?k=v#f") == "https://[::1]:8443/a/b"
     assert safe_url("http://[bad") == "the server URL"
+
+
+@pytest.mark.slow  # each attempt waits out the stop grace (stdin closed, then SIGTERM)
+async def test_a_server_that_never_answers_the_handshake_is_a_failed_start(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config(
+        script="-c",
+        args=("import time; time.sleep(60)",),
+        startup_timeout=0.3,
+        reconnection=ReconnectionOptions(initial_delay=0.01, max_delay=0.05, max_retries=1),
+    )
+    await pool.apply(server)
+    await poll_until(lambda: _gave_up(pool, "fx"))
+    error = pool.status("fx").last_error or ""
+    assert error.endswith("did not answer the MCP handshake within 0.3s"), error
