@@ -187,6 +187,7 @@ async def through_gateway(gw: Gateway, n: int) -> dict[str, dict[str, float]]:
             "command": sys.executable,
             "args": [FIXTURE],
             "maxConcurrency": 128,
+            "maxConcurrencyPerUser": 128,  # one username drives every call
         }
         resp = await client.post("/mcp/servers", json=server)
         if resp.status_code != 409:  # 409: a later run against the same gateway

@@ -93,7 +93,13 @@ async def direct(n: int) -> dict[str, float]:
 
 
 async def pooled(n: int) -> dict[str, float]:
-    server = ServerConfig(name="bench", command=sys.executable, args=(FIXTURE,), max_concurrency=64)
+    server = ServerConfig(  # one user drives every call: its own limit must not be the cap
+        name="bench",
+        command=sys.executable,
+        args=(FIXTURE,),
+        max_concurrency=64,
+        max_concurrency_per_user=64,
+    )
     settings = UpstreamSettings()
     async with UpstreamPool(sessions=_NoSessions(), settings=settings) as pool:
         await pool.call_tool(server, "echo", {"text": "warm"}, username="u")

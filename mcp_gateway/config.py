@@ -54,6 +54,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_AUDIT_MAX_EVENTS",), ("audit", "max_events")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
+    EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),
+    EnvVar(("MCPGW_MAX_CONCURRENCY_PER_USER",), ("upstream", "max_concurrency_per_user")),
     EnvVar(("MCPGW_PACKAGES_DIR",), ("installer", "packages_dir")),
     EnvVar(("MCPGW_PYTHON_BIN", "PYTHON_BIN"), ("installer", "python_bin")),
     EnvVar(("MCPGW_PYTHON_VENV_DIR", "PYTHON_VENV_DIR"), ("installer", "python_venv_dir")),
@@ -122,9 +124,24 @@ class AuditSettings(BaseModel):
     max_events: int = Field(1_000_000, ge=0, description="the newest this many are kept")
 
 
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 class UpstreamSettings(BaseModel):
     user_session_idle: float = Field(600.0, gt=0)
     busy_wait: float = Field(0.5, ge=0, description="how long a call waits for a free slot")
+    max_message_bytes: int = Field(
+        DEFAULT_MAX_MESSAGE_BYTES,
+        ge=1024,
+        description="largest JSON-RPC message accepted from an upstream (stdio line, HTTP body, "
+        "SSE event); a larger answer fails its call with 502 upstream_error",
+    )
+    max_concurrency_per_user: int = Field(
+        16,
+        ge=1,
+        description="calls one user may have in flight on one server unless the server sets "
+        "maxConcurrencyPerUser; beyond it 503 upstream_busy, so one user cannot starve others",
+    )
 
 
 class InstallerSettings(BaseModel):

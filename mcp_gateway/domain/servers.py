@@ -55,12 +55,17 @@ class SecretSpec:
         return self.template.replace("{value}", value) if self.template else value
 
 
+DEFAULT_MAX_RETRIES = 5
+
+
 @dataclass(frozen=True, slots=True)
 class ReconnectionOptions:
-    """mcp-api's reconnection options; we use them as the restart backoff bounds."""
+    """mcp-api's reconnection options; we use them as the restart backoff bounds
+    (:mod:`mcp_gateway.domain.restart` is the policy)."""
 
     enabled: bool = True
-    max_retries: int | None = None  # None: retry forever (with capped backoff)
+    # Restarts after consecutive failures before giving up (status ``error``); None: forever.
+    max_retries: int | None = DEFAULT_MAX_RETRIES
     initial_delay: float = 0.5
     max_delay: float = 30.0
     healthy_reset: float = 60.0
@@ -82,6 +87,9 @@ class ServerConfig:
     startup_timeout: float = 30.0
     call_timeout: float = 60.0
     max_concurrency: int = 32
+    # Calls one user may have in flight on this server (also the limit of each per-user
+    # instance); None: the gateway's MCPGW_MAX_CONCURRENCY_PER_USER.
+    max_concurrency_per_user: int | None = None
     isolation: Isolation = Isolation.SHARED
     max_instances: int = 50
     secrets: tuple[SecretSpec, ...] = ()

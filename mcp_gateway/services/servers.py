@@ -273,6 +273,8 @@ class ServerService:
         server = validate_server(dataclasses.replace(current, **changes))
         if server != current:
             await self._write(current, server)
+        else:
+            await self._apply(current)  # unchanged: still restarts a server whose restarts gave up
         return self._view(server, self._pool.statuses())
 
     async def replace(self, server: ServerConfig) -> ServerConfig:

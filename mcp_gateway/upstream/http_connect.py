@@ -17,10 +17,14 @@ from dataclasses import dataclass
 import anyio
 import httpx2
 from mcp.client.sse import sse_client
-from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
+from mcp_gateway.upstream.sdk import (
+    MCP_SESSION_ID,
+    CappedStreamableHTTPTransport,
+    create_context_streams,
+)
 from mcp_gateway.upstream.streams import Streams
 
 CONNECT_TIMEOUT = 10.0
@@ -57,9 +61,49 @@ class HttpObservations:
             self.opening_status = response.status_code
 
 
+class CappedBodies(httpx2.AsyncBaseTransport):
+    """Wraps the client's transport so that no response body other than an SSE stream yields
+    more than ``limit`` bytes: reading past it raises ``httpx2.StreamError``. The SDK reads
+    some bodies whole (an HTTP error's JSON body, a DELETE's answer); this bounds them too.
+    SSE streams are bounded per event instead (``max_sse_event_size``)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        content_type = response.headers.get("content-type", "").lower()
+        if not content_type.startswith("text/event-stream"):
+            response.stream = _CappedStream(response.stream, self._limit)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    __slots__ = ("_inner", "_limit")
+
+    def __init__(self, inner: object, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self._inner:  # type: ignore[attr-defined]
+            size += len(chunk)
+            if size > self._limit:
+                raise httpx2.StreamError(f"response body exceeded {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()  # type: ignore[attr-defined]
+
+
 @dataclass(slots=True)
 class HttpStreams(Streams):
-    transport: StreamableHTTPTransport | None = None
+    transport: CappedStreamableHTTPTransport | None = None
     start_get_stream: Callable[[], None] | None = None
 
 
@@ -73,20 +117,24 @@ async def open_streamable_http(
     terminate: Callable[[], bool],
     on_closed: Callable[[], None],
     auth: httpx2.Auth | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[HttpStreams]:
     """Yield streams for a Streamable HTTP endpoint.
 
     ``terminate()`` is asked at exit whether to DELETE the session (yes when the server is
     removed; no on gateway shutdown, so the session can be resumed). ``on_closed`` runs when
-    the transport's writer ends (the connection is unusable from then on).
+    the transport's writer ends (the connection is unusable from then on). A JSON body or SSE
+    event over ``max_message_bytes`` fails its call with the gateway's too-large error and is
+    not read further.
     """
     client = httpx2.AsyncClient(
         headers=dict(headers),
         auth=auth,
         timeout=http_timeout(),
         event_hooks={"response": [observations.hook]},
+        transport=CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes),
     )
-    transport = StreamableHTTPTransport(url)
+    transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
     transport.session_id = session_id
     async with client:
         read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
@@ -122,14 +170,29 @@ async def open_sse(
     headers: Mapping[str, str],
     on_closed: Callable[[], None],
     auth: httpx2.Auth | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[Streams]:
-    """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback)."""
+    """Legacy HTTP+SSE transport (``transportType: sse`` or the fallback).
+
+    Its POST answers are capped like every body (:class:`CappedBodies`); its event stream keeps
+    the SDK's fixed per-event limit (1 MiB, not configurable in ``sse_client``): an event over
+    it ends the connection, so the calls in flight fail and the session restarts."""
+
+    def client_factory(
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        transport = CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes)
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=transport)
+
     async with sse_client(
         url,
         headers=dict(headers),
         auth=auth,
         timeout=CONNECT_TIMEOUT,
         sse_read_timeout=SSE_READ_TIMEOUT,
+        httpx_client_factory=client_factory,
     ) as (read_stream, write_stream):
         yield Streams(_WatchedRead(read_stream, on_closed), write_stream)
 

@@ -4,8 +4,11 @@ One :class:`Supervisor` (owner task) per live session: one per shared server, or
 (server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
 secrets). The pool owns a task group; leaving it stops every session and child process.
 
-Hot path (``call_tool``): two dict lookups, a semaphore ``acquire_nowait`` and the SDK request.
-No store I/O and no task per call.
+Admission is fair per user (:mod:`~mcp_gateway.upstream.admission`): one user flooding a
+server gets 503 ``upstream_busy`` while other users' calls are still admitted.
+
+Hot path (``call_tool``): three dict lookups, a semaphore ``acquire_nowait`` and the SDK
+request. No store I/O and no task per call.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from mcp_gateway.errors import (
     UpstreamUnavailable,
 )
 from mcp_gateway.storage.ports import SessionStore
-from mcp_gateway.upstream.session import LiveSession
+from mcp_gateway.upstream.admission import Admission
+from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, translate
@@ -48,7 +52,7 @@ class _Entry:
     config: ServerConfig
     key: tuple[Any, ...] = field(repr=False)  # holds env and header values
     shared_scope: bool
-    slots: anyio.Semaphore
+    admission: Admission
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
 
@@ -119,17 +123,27 @@ class UpstreamPool:
         entry = self._entries.get(server.name)
         if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
             if entry.config.max_concurrency != server.max_concurrency:
-                entry.slots = anyio.Semaphore(server.max_concurrency)
+                entry.admission.slots = anyio.Semaphore(server.max_concurrency)
             entry.config = server
             for sup in entry.supervisors():
                 sup.server = server
+            self._revive(entry)
             return
         if entry is not None:
             await self._stop_entry(entry, forget_sessions=entry.key != key)
-        entry = _Entry(server, key, _is_shared(server), anyio.Semaphore(server.max_concurrency))
+        entry = _Entry(server, key, _is_shared(server), Admission(server.max_concurrency))
         self._entries[server.name] = entry
         if server.enabled and entry.shared_scope:
             entry.shared = self._start(server, SHARED_SCOPE, None, None)
+
+    def _revive(self, entry: _Entry) -> None:
+        """Start again the sessions whose restart policy gave up (an operator re-applied the
+        definition: enable or update). Calls alone never restart them."""
+        if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
+            entry.shared = self._start(entry.config, SHARED_SCOPE, None, None)
+        for scope, sup in list(entry.users.items()):
+            if sup.gave_up:
+                del entry.users[scope]  # the user's next call starts a fresh one
 
     async def remove(self, name: str) -> None:
         """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
@@ -178,6 +192,7 @@ class UpstreamPool:
             user_env=env,
             user_headers=headers,
             http_auth=auth,
+            max_message_bytes=self._settings.max_message_bytes,
         )
         self._tg.start_soon(sup.run)
         return sup
@@ -205,15 +220,30 @@ class UpstreamPool:
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
+        admission = entry.admission
+        limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
+        admission.enter_user(server.name, username, limit)
+        try:
+            return await self._call(entry, server, tool, arguments, username, env, headers, timeout)
+        finally:
+            admission.leave_user(username)
+
+    async def _call(
+        self,
+        entry: _Entry,
+        server: ServerConfig,
+        tool: str,
+        arguments: dict[str, Any],
+        username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> CallToolResult:
         sup = self._supervisor(entry, username, env, headers)
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
             live = await self._ready(entry, sup, server.startup_timeout)
-        slots = entry.slots
-        try:
-            slots.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._wait_slot(slots, server.name)
+        slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
         sup.in_flight += 1
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
@@ -308,12 +338,6 @@ class UpstreamPool:
         sup = self._start(entry.config, scope, env, headers)
         entry.users[scope] = sup
         return sup
-
-    async def _wait_slot(self, slots: anyio.Semaphore, name: str) -> None:
-        with anyio.move_on_after(self._settings.busy_wait):
-            await slots.acquire()
-            return
-        raise UpstreamBusy(f"server {name!r} has too many calls in flight", retry_after=1)
 
     async def _reap_idle(self) -> None:
         idle = self._settings.user_session_idle

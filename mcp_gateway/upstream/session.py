@@ -3,101 +3,29 @@ by a single owner task (the supervisor's), used concurrently by any number of ca
 
 Handshake policy: ``initialize`` first (a 2025-era session: an ``Mcp-Session-Id`` over HTTP,
 spontaneous ``tools/list_changed`` notifications); a server that rejects it with -32022 (it only
-speaks the sessionless 2026-07-28 protocol) is then probed with ``server/discover``. Over
-Streamable HTTP a stored session id is resumed with no handshake at all (``adopt`` of the stored
-protocol version); the tool listing that follows validates it, and a 404 drops the stored id and
-re-initializes once. An ``initialize`` answered 400/404/405 falls back to legacy SSE.
+speaks the sessionless 2026-07-28 protocol) is then probed with ``server/discover``. HTTP
+upstreams connect in the steps of :mod:`~mcp_gateway.upstream.http_session` (resume,
+initialize, legacy-SSE fallback).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 
 import httpx2
 import mcp_types as types
 from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
-from mcp.shared.exceptions import MCPError
-from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
-from mcp_gateway.domain.records import UpstreamSession
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.servers import ServerConfig, TransportType
-from mcp_gateway.errors import GatewayError, InvalidRequest
+from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.childenv import child_environment
-from mcp_gateway.upstream.http_connect import HttpObservations, open_sse, open_streamable_http
+from mcp_gateway.upstream.http_session import HttpTarget, connect_http
+from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
 from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_transport import open_stdio
-
-logger = logging.getLogger(__name__)
-
-SSE_FALLBACK_STATUSES = frozenset({400, 404, 405})
-MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
-
-
-@dataclass(eq=False, slots=True)
-class Link:
-    """Flags the transport and notification callbacks raise for the owner, plus its wake-up."""
-
-    poke: Callable[[], None]
-    dead: bool = False
-    tools_dirty: bool = False
-    session_expired: bool = False
-
-    def mark_dead(self) -> None:
-        if not self.dead:
-            self.dead = True
-            self.poke()
-
-    def mark_expired(self) -> None:
-        self.session_expired = True
-        self.poke()
-
-
-@dataclass(eq=False, slots=True)
-class LiveSession:
-    """A connected session. ``call_tool`` and ``fetch_tools`` may run from any task."""
-
-    session: ClientSession
-    link: Link
-    transport: str
-    pid: int | None = None
-    protocol_version: str | None = None
-    tools: tuple[types.Tool, ...] | None = None
-    started_at: float = field(default_factory=time.monotonic)
-
-    async def call_tool(
-        self, tool: str, arguments: dict[str, object], read_timeout: float
-    ) -> types.CallToolResult:
-        """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
-        gateway forwards results, its own clients validate."""
-        request = types.CallToolRequest(
-            params=types.CallToolRequestParams(name=tool, arguments=arguments)
-        )
-        return await self.session.send_request(
-            request, types.CallToolResult, request_read_timeout_seconds=read_timeout
-        )
-
-    async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
-        """Every page of ``tools/list``; caches and returns the list."""
-        tools: list[types.Tool] = []
-        cursor: str | None = None
-        for _ in range(MAX_TOOL_PAGES):
-            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-            page = await self.session.send_request(
-                types.ListToolsRequest(params=params),
-                types.ListToolsResult,
-                request_read_timeout_seconds=read_timeout,
-            )
-            tools.extend(page.tools)
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        self.tools = tuple(tools)
-        return self.tools
 
 
 def _message_handler(link: Link) -> MessageHandlerFnT:
@@ -108,39 +36,6 @@ def _message_handler(link: Link) -> MessageHandlerFnT:
             link.poke()
 
     return handle
-
-
-async def _handshake(session: ClientSession) -> str | None:
-    try:
-        await session.initialize()
-    except MCPError as exc:
-        if exc.code != UNSUPPORTED_PROTOCOL_VERSION:
-            raise
-        await session.discover()  # a 2026-07-28-only server: sessionless
-    return session.protocol_version
-
-
-def _resumed(protocol_version: str, name: str) -> types.InitializeResult:
-    return types.InitializeResult(
-        protocol_version=protocol_version,
-        capabilities=types.ServerCapabilities(tools=types.ToolsCapability(list_changed=True)),
-        server_info=types.Implementation(name=name, version="resumed"),
-    )
-
-
-async def _stored(sessions: SessionStore, server: str, scope: str) -> UpstreamSession | None:
-    try:
-        return await sessions.get_session(server, scope)
-    except GatewayError:  # the store is down: connect without resuming
-        logger.warning("could not read the stored session of server %r", server)
-        return None
-
-
-async def _forget(sessions: SessionStore, server: str, scope: str) -> None:
-    try:
-        await sessions.delete_session(server, scope)
-    except GatewayError:
-        logger.warning("could not delete the stored session of server %r", server)
 
 
 @asynccontextmanager
@@ -156,6 +51,7 @@ async def connect(
     user_headers: Mapping[str, str] | None = None,
     http_auth: httpx2.Auth | None = None,
     list_timeout: float = 30.0,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
     exited by the same task. Raises MCPError / OSError / httpx2 errors when the upstream
@@ -173,127 +69,33 @@ async def connect(
                     cwd=server.cwd,
                     stderr_ring=ring,
                     on_eof=link.mark_dead,
+                    on_exit=link.exited,
+                    max_message_bytes=max_message_bytes,
                 )
             )
             session = await stack.enter_async_context(
                 ClientSession(child.read_stream, child.write_stream, message_handler=handler)
             )
-            version = await _handshake(session)
+            version = await handshake(session, list_timeout)
             live = LiveSession(session, link, "stdio", pid=child.pid, protocol_version=version)
         else:
             if not server.url:
                 raise InvalidRequest(f"server {server.name!r} has no url")
-            headers = {**server.headers, **(user_headers or {})}
-            live = await _connect_http(
+            target = HttpTarget(
                 stack,
                 server,
+                server.url,
                 scope,
-                headers,
+                {**server.headers, **(user_headers or {})},
                 link,
                 handler,
                 sessions,
                 terminate,
                 list_timeout,
                 http_auth,
+                max_message_bytes,
             )
+            live = await connect_http(target)
         if live.tools is None:
-            await _initial_tools(live, list_timeout)
+            await initial_tools(live, list_timeout)
         yield live
-
-
-async def _initial_tools(live: LiveSession, read_timeout: float) -> None:
-    try:
-        await live.fetch_tools(read_timeout)
-    except MCPError as exc:  # a server without tools still serves the rest
-        # The code, not the message: an upstream may echo a per-user secret in it.
-        logger.info("tools/list failed on connect (JSON-RPC error %s)", exc.code)
-
-
-async def _connect_http(
-    stack: AsyncExitStack,
-    server: ServerConfig,
-    scope: str,
-    headers: dict[str, str],
-    link: Link,
-    handler: MessageHandlerFnT,
-    sessions: SessionStore,
-    terminate: Callable[[], bool],
-    list_timeout: float,
-    auth: httpx2.Auth | None,
-) -> LiveSession:
-    url = server.url
-    assert url is not None
-    if server.transport_type is TransportType.STREAMABLE_HTTP:
-        stored = await _stored(sessions, server.name, scope)
-        for resume in (stored, None) if stored is not None else (None,):
-            observations = HttpObservations(on_expired=link.mark_expired)
-            attempt = AsyncExitStack()
-            adopted = [False]  # a failed attempt closing must not mark the final link dead
-
-            def on_closed(adopted: list[bool] = adopted) -> None:
-                if adopted[0]:
-                    link.mark_dead()
-
-            try:
-                streams = await attempt.enter_async_context(
-                    open_streamable_http(
-                        url,
-                        headers=headers,
-                        observations=observations,
-                        session_id=resume.session_id if resume else None,
-                        terminate=terminate,
-                        on_closed=on_closed,
-                        auth=auth,
-                    )
-                )
-                session = await attempt.enter_async_context(
-                    ClientSession(
-                        streams.read_stream, streams.write_stream, message_handler=handler
-                    )
-                )
-                live = LiveSession(session, link, "streamable_http")
-                if resume is not None:
-                    session.adopt(_resumed(resume.protocol_version or "2025-11-25", server.name))
-                    live.protocol_version = session.protocol_version
-                    assert streams.start_get_stream is not None
-                    streams.start_get_stream()
-                    await _initial_tools(live, list_timeout)
-                    if observations.session_expired:  # the server forgot it: start afresh
-                        await _forget(sessions, server.name, scope)
-                        link.session_expired = False
-                        await attempt.aclose()
-                        continue
-                else:
-                    live.protocol_version = await _handshake(session)
-                    assert streams.transport is not None
-                    if streams.transport.session_id:
-                        await _persist(sessions, server, scope, streams.transport.session_id, live)
-            except MCPError:
-                await attempt.aclose()
-                if resume is None and observations.opening_status in SSE_FALLBACK_STATUSES:
-                    break  # not a Streamable HTTP endpoint: legacy SSE below
-                raise
-            except BaseException:
-                await attempt.aclose()
-                raise
-            await stack.enter_async_context(attempt)
-            adopted[0] = True
-            return live
-    streams_sse = await stack.enter_async_context(
-        open_sse(url, headers=headers, on_closed=link.mark_dead, auth=auth)
-    )
-    session = await stack.enter_async_context(
-        ClientSession(streams_sse.read_stream, streams_sse.write_stream, message_handler=handler)
-    )
-    version = await _handshake(session)
-    return LiveSession(session, link, "sse", protocol_version=version)
-
-
-async def _persist(
-    sessions: SessionStore, server: ServerConfig, scope: str, session_id: str, live: LiveSession
-) -> None:
-    record = UpstreamSession(server.name, scope, session_id, live.protocol_version, time.time())
-    try:
-        await sessions.put_session(record)
-    except GatewayError:
-        logger.warning("could not store the session of server %r", server.name)

@@ -11,7 +11,7 @@ from mcp_types import Tool
 from mcp_gateway.domain.servers import ServerStatus
 
 if TYPE_CHECKING:
-    from mcp_gateway.upstream.session import LiveSession
+    from mcp_gateway.upstream.live import LiveSession
     from mcp_gateway.upstream.supervisor import Supervisor
 
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.abc
-import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.upstream.ringbuffer import LineRing
+from mcp_gateway.upstream.stdio_reader import StdoutReader
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +58,14 @@ async def open_stdio(
     cwd: str | None,
     stderr_ring: LineRing,
     on_eof: Callable[[], None],
+    on_exit: Callable[[int | None], None] | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     grace: float = GRACE,
 ) -> AsyncIterator[StdioChild]:
-    """Spawn ``command`` and yield its streams. Raises OSError if it cannot be spawned."""
+    """Spawn ``command`` and yield its streams. Raises OSError if it cannot be spawned.
+
+    stdout is parsed by :class:`~mcp_gateway.upstream.stdio_reader.StdoutReader`: a message
+    over ``max_message_bytes`` fails the call it answered and is never buffered whole."""
     process = await anyio.open_process(
         [command, *args],
         stdin=subprocess.PIPE,
@@ -74,29 +80,14 @@ async def open_stdio(
         _READ_BUFFER
     )
     write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](0)
-    validate = types.jsonrpc_message_adapter.validate_json
+
+    reader = StdoutReader(max_message_bytes, stderr_ring, read_send)
 
     async def stdout_reader() -> None:
         assert process.stdout is not None
-        buffer = b""
         try:
             async with read_send:
-                while True:
-                    try:
-                        chunk = await process.stdout.receive()
-                    except (anyio.EndOfStream, anyio.ClosedResourceError, OSError):
-                        break
-                    *lines, buffer = (buffer + chunk).split(b"\n")
-                    for line in lines:
-                        if not line.strip():
-                            continue
-                        item: SessionMessage | Exception
-                        try:
-                            item = SessionMessage(validate(line, by_name=False))
-                        except ValueError as exc:  # a stray non-JSON line on stdout
-                            stderr_ring.append(f"[gateway] invalid JSON-RPC line on stdout: {exc}")
-                            continue
-                        await read_send.send(item)
+                await reader.run(process.stdout.receive)
                 # EOF: mark the connection dead before the read stream closes (LIFO above).
                 on_eof()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -114,6 +105,7 @@ async def open_stdio(
         try:
             async with write_recv:
                 async for message in write_recv:
+                    reader.sent(message.message)
                     data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
                     await process.stdin.send(data.encode() + b"\n")
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
@@ -131,6 +123,8 @@ async def open_stdio(
                 write_send.close()
                 read_recv.close()
                 await stop_process(process, grace)
+            if on_exit is not None:  # the reaped child's status, for the owner's lastError
+                on_exit(process.returncode)
             tg.cancel_scope.cancel()
 
 

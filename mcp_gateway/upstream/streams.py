@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mcp.client._transport import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
+
+from mcp_gateway.upstream.sdk import ReadStream, WriteStream
 
 
 @dataclass(slots=True)

@@ -1,12 +1,18 @@
 """The owner task of one upstream session (a server, or a server for one user): connects,
 watches, restarts with capped exponential backoff, and reports state.
 
-Restart policy (``ServerConfig.reconnection``): after a failure (a crash, or a connect attempt
-that failed) wait ``initial_delay * 2**(n-1)`` capped at ``max_delay``, where ``n`` counts
-failures since the last connection that stayed up ``healthy_reset`` seconds. One crash of a
-healthy connection reads ``disconnected`` while the restart is pending; a failed connect or a
-repeated crash reads ``error`` (a crash loop), with the last error and the next restart time.
-A stored HTTP session the server forgot (404) reconnects at once and is not a failure.
+Restart policy: :func:`mcp_gateway.domain.restart.after_failure` (pure) decides the delay
+before the next attempt from the consecutive failure count and how long the last connection
+stayed up. One crash of a healthy connection reads ``disconnected`` while the restart is
+pending; a failed connect or a repeated crash reads ``error`` (a crash loop), with the last
+error and the next restart time. Once the policy gives up (``maxRetries`` restarts, default 5)
+the owner task ends with status ``error``: calls fail fast with 503 and its ``lastError``
+until an operator enables or updates the server (``UpstreamPool.apply`` starts it again). A
+stored HTTP session the server forgot (404) reconnects at once and is not a failure.
+
+``lastError`` names what failed: the command of a stdio server (not found, not executable,
+exited with a status and its last stderr line) or the URL of an HTTP one (scheme, host and
+path only: never userinfo or a query string).
 """
 
 from __future__ import annotations
@@ -14,35 +20,78 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED
 
+from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.redaction import redact, redactable
-from mcp_gateway.domain.servers import ServerConfig, ServerStatus
+from mcp_gateway.domain.restart import after_failure
+from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.live import Link, LiveSession
 from mcp_gateway.upstream.ringbuffer import LineRing
-from mcp_gateway.upstream.session import Link, LiveSession, connect
+from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
 logger = logging.getLogger(__name__)
 
 
-def describe(exc: BaseException) -> str:
-    """A short, secret-free description of a connect failure (never echoes headers or env)."""
+def describe(exc: BaseException, server: ServerConfig, exit_status: int | None = None) -> str:
+    """A short, secret-free description of a connect failure naming the command or URL (never
+    echoes headers, env, URL userinfo or query values)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]  # task groups wrap the transport's real error
+    if isinstance(exc, TimeoutError):  # before OSError: TimeoutError is one
+        what = repr(server.command) if server.command else safe_url(server.url or "")
+        return f"{what} did not answer the MCP handshake within {server.startup_timeout:g}s"
+    if server.transport_type is TransportType.STDIO:
+        command = server.command or ""
+        if isinstance(exc, FileNotFoundError):
+            return f"command {command!r} not found"
+        if isinstance(exc, PermissionError):
+            return f"command {command!r} is not executable (permission denied)"
+        answered = isinstance(exc, MCPError) and exc.code != CONNECTION_CLOSED
+        if exit_status is not None and not answered:  # it ended on its own: say how
+            return exited(command, exit_status)
+    else:
+        where = safe_url(server.url or "")
+        if isinstance(exc, httpx2.HTTPStatusError):
+            return f"{where} answered HTTP {exc.response.status_code}"
+        if isinstance(exc, httpx2.HTTPError):
+            return f"{where} could not be reached ({type(exc).__name__})"
+        if isinstance(exc, MCPError):
+            return f"{where}: MCP error {exc.code}: {exc.message}"
     if isinstance(exc, MCPError):
         return f"MCP error {exc.code}: {exc.message}"
-    if isinstance(exc, httpx2.HTTPError):
-        return f"HTTP error: {type(exc).__name__}"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc.strerror or exc}"
     if isinstance(exc, GatewayError):
         return exc.message
     return type(exc).__name__
+
+
+def exited(command: str, status: int) -> str:
+    if status < 0:
+        return f"{command!r} was killed by signal {-status}"
+    return f"{command!r} exited with status {status}"
+
+
+def safe_url(url: str) -> str:
+    """``scheme://host[:port]/path`` of ``url``: no userinfo, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "the server URL"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class Supervisor:
@@ -58,8 +107,10 @@ class Supervisor:
         user_env: Mapping[str, str] | None = None,
         user_headers: Mapping[str, str] | None = None,
         http_auth: httpx2.Auth | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.server = server
+        self._max_message_bytes = max_message_bytes
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
         self.scope = scope
         self._sessions = sessions
@@ -70,7 +121,8 @@ class Supervisor:
         self.live: LiveSession | None = None
         self.status = ServerStatus.CONNECTING
         self.restarts = 0
-        self.failures = 0
+        self.failures = 0  # consecutive, see domain.restart
+        self.gave_up = False  # the restart policy stopped: only apply() starts it again
         self.last_error: str | None = None
         self.next_restart_at: float | None = None  # wall clock
         self._next_restart_mono: float | None = None
@@ -130,6 +182,11 @@ class Supervisor:
             live = self.live
             if live is not None and not live.link.dead and not live.link.session_expired:
                 return live
+            if self.gave_up:
+                raise UpstreamUnavailable(
+                    f"{self._unavailable_message()} (restarts stopped after "
+                    f"{self.failures} consecutive failures; enable or update the server to retry)"
+                )
             if self._stopping or self.done.is_set():
                 raise UpstreamUnavailable(f"server {self.server.name!r} is not running")
             pending = self._next_restart_mono
@@ -156,10 +213,10 @@ class Supervisor:
     async def run(self) -> None:
         try:
             while not self._stopping:
-                failed = await self._one_connection()
+                failed, uptime = await self._one_connection()
                 if self._stopping:
                     break
-                if failed and not await self._backoff():
+                if failed and not await self._backoff(uptime):
                     break
         finally:
             self.live = None
@@ -169,8 +226,9 @@ class Supervisor:
                 self._set_status(ServerStatus.ERROR)
             self.done.set()
 
-    async def _one_connection(self) -> bool:
-        """Connect and serve until the connection ends. True when it ended by failure."""
+    async def _one_connection(self) -> tuple[bool, float | None]:
+        """Connect and serve until the connection ends. Returns (ended by failure, seconds the
+        connection was up or None when connecting failed)."""
         self._set_status(ServerStatus.CONNECTING)
         self._wake = anyio.Event()
         link = Link(self._poke)
@@ -189,6 +247,7 @@ class Supervisor:
                     user_headers=self._user_headers,
                     http_auth=self.http_auth,
                     list_timeout=self.server.startup_timeout,
+                    max_message_bytes=self._max_message_bytes,
                 ) as live:
                     connected_at = time.monotonic()
                     self.live = live
@@ -198,28 +257,29 @@ class Supervisor:
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
-                self.last_error = redact(describe(exc), self.secret_values())
+                described = describe(exc, self.server, link.exit_status)
+                self.last_error = redact(self._with_stderr(described), self.secret_values())
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
             finally:
                 self.live = None
                 self._attempt_scope = None
         if self._stopping:
-            return False
+            return False, None
         if connected_at is not None and link.session_expired and not link.dead:
-            return False  # reconnect at once, re-initializing
-        if connected_at is not None and time.monotonic() - connected_at >= (
-            self.server.reconnection.healthy_reset
-        ):
-            self.failures = 0
-        self.failures += 1
-        if connected_at is not None:
-            self.last_error = self._exit_description()
-        return True
+            return False, None  # reconnect at once, re-initializing
+        if connected_at is None:
+            return True, None
+        if link.exit_status is not None and self.server.command:
+            ended = exited(self.server.command, link.exit_status)
+        else:
+            ended = "upstream connection closed"
+        self.last_error = redact(self._with_stderr(ended), self.secret_values())
+        return True, time.monotonic() - connected_at
 
-    def _exit_description(self) -> str:
-        lines = self.ring.lines()
-        tail = f" (last stderr: {redact(lines[-1], self.secret_values())})" if lines else ""
-        return f"upstream connection closed{tail}"
+    def _with_stderr(self, description: str) -> str:
+        """``description``, plus the child's last stderr line (usually the reason it failed)."""
+        lines = self.ring.lines() if self.server.transport_type is TransportType.STDIO else ()
+        return f"{description}: {lines[-1]}" if lines else description
 
     async def _serve(self, live: LiveSession) -> None:
         link = live.link
@@ -248,23 +308,19 @@ class Supervisor:
         except GatewayError:
             logger.warning("could not delete the stored session of %r", self.server.name)
 
-    async def _backoff(self) -> bool:
-        """Sleep before the next attempt; False when no attempt should follow."""
-        options = self.server.reconnection
-        if not options.enabled or (
-            options.max_retries is not None and self.failures > options.max_retries
-        ):
+    async def _backoff(self, uptime: float | None) -> bool:
+        """Sleep before the next attempt; False when the policy gives up (status ``error``)."""
+        decision = after_failure(self.server.reconnection, self.failures, uptime)
+        self.failures = decision.failures
+        if decision.delay is None:
+            self._next_restart_mono = self.next_restart_at = None
+            self.gave_up = True
             self._set_status(ServerStatus.ERROR)
             return False
-        delay = min(options.initial_delay * 2 ** (self.failures - 1), options.max_delay)
+        delay = decision.delay
         self._next_restart_mono = time.monotonic() + delay
         self.next_restart_at = time.time() + delay
-        crashed_once = (
-            self.failures == 1
-            and self.last_error is not None
-            and (self.last_error.startswith("upstream connection closed"))
-        )
-        self._set_status(ServerStatus.DISCONNECTED if crashed_once else ServerStatus.ERROR)
+        self._set_status(ServerStatus.DISCONNECTED if decision.crashed_once else ServerStatus.ERROR)
         with anyio.CancelScope() as scope:
             self._attempt_scope = scope
             await anyio.sleep(delay)

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from mcp_gateway.domain.redaction import redact
 from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from mcp_gateway.upstream.session import LiveSession
+from mcp_gateway.upstream.limits import is_too_large
+from mcp_gateway.upstream.live import LiveSession
 
 #: Exceptions a call through a live session can raise that :func:`translate` understands.
 CALL_ERRORS: tuple[type[BaseException], ...] = (
@@ -69,6 +70,8 @@ def translate(
     if failure is not None:
         return failure
     if isinstance(exc, MCPError):
+        if is_too_large(exc.code, exc.data):
+            return UpstreamError(f"server {server!r}: {exc.message}")
         if exc.code == REQUEST_TIMEOUT:
             return UpstreamTimeout(f"server {server!r} did not answer within {timeout:g}s")
         if live.link.dead or (exc.code == CONNECTION_CLOSED and exc.message == "Connection closed"):

@@ -114,7 +114,7 @@ async def test_crash_loop_reports_error_with_stderr_and_next_restart(pool: Upstr
     server = stdio_config(
         script=TINY_SERVER,
         args=("--fail-start", "boom: missing API_TOKEN"),
-        reconnection=ReconnectionOptions(initial_delay=0.05, max_delay=0.1),
+        reconnection=ReconnectionOptions(initial_delay=0.05, max_delay=0.1, max_retries=None),
     )
     await pool.apply(server)
     await poll_until(lambda: pool.status("fx").restarts >= 2, within=10)
@@ -152,7 +152,7 @@ async def test_cancelled_caller_cancels_upstream_call_and_session_survives(
 
 
 async def test_hundred_concurrent_calls_all_succeed(pool: UpstreamPool) -> None:
-    server = stdio_config(script=TINY_SERVER, max_concurrency=100)
+    server = stdio_config(script=TINY_SERVER, max_concurrency=100, max_concurrency_per_user=100)
     results: dict[int, str] = {}
 
     async def one(i: int) -> None:

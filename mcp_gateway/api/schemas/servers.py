@@ -8,6 +8,7 @@ from pydantic import Field
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
 from mcp_gateway.domain.servers import (
+    DEFAULT_MAX_RETRIES,
     InjectAs,
     Isolation,
     ReconnectionOptions,
@@ -35,7 +36,7 @@ class SecretSpecModel(RequestModel):
 
 class ReconnectionModel(RequestModel):
     enabled: bool = True
-    max_retries: Annotated[int, Field(ge=0)] | None = None
+    max_retries: Annotated[int, Field(ge=0)] | None = DEFAULT_MAX_RETRIES  # null: forever
     initial_delay: Annotated[float, Field(gt=0, le=600)] = 0.5
     max_delay: Annotated[float, Field(gt=0, le=3600)] = 30.0
     healthy_reset: Annotated[float, Field(gt=0, le=86400)] = 60.0
@@ -59,6 +60,7 @@ class _ServerFields(RequestModel):
     startup_timeout: Seconds = 30.0
     call_timeout: Seconds = 60.0
     max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 32
+    max_concurrency_per_user: Annotated[int, Field(ge=1, le=4096)] | None = None
     isolation: Isolation = Isolation.SHARED
     max_instances: Annotated[int, Field(ge=1, le=10000)] = 50
     secrets: list[SecretSpecModel] = Field(default_factory=list, max_length=64)
@@ -111,6 +113,7 @@ class ServerOut(ResponseModel):
     startup_timeout: float
     call_timeout: float
     max_concurrency: int
+    max_concurrency_per_user: int | None
     isolation: Isolation
     max_instances: int
     secrets: list[dict[str, Any]]
@@ -150,6 +153,7 @@ class ServerOut(ResponseModel):
             startup_timeout=c.startup_timeout,
             call_timeout=c.call_timeout,
             max_concurrency=c.max_concurrency,
+            max_concurrency_per_user=c.max_concurrency_per_user,
             isolation=c.isolation,
             max_instances=c.max_instances,
             secrets=[

@@ -1,0 +1,112 @@
+"""A connected upstream session and the flags its transport raises for the owner task.
+
+:class:`LiveSession` is used concurrently by any number of caller tasks; :class:`Link` is how
+transport callbacks (end of stream, an expired HTTP session, ``tools/list_changed``) wake the
+supervisor without doing session I/O themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+import mcp_types as types
+from mcp.client.session import ClientSession
+from mcp.shared.exceptions import MCPError
+from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
+
+logger = logging.getLogger(__name__)
+
+MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
+
+
+@dataclass(eq=False, slots=True)
+class Link:
+    """Flags the transport and notification callbacks raise for the owner, plus its wake-up."""
+
+    poke: Callable[[], None]
+    dead: bool = False
+    tools_dirty: bool = False
+    session_expired: bool = False
+    exit_status: int | None = None  # a stdio child's return code, once it was reaped
+
+    def exited(self, status: int | None) -> None:
+        self.exit_status = status
+
+    def mark_dead(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.poke()
+
+    def mark_expired(self) -> None:
+        self.session_expired = True
+        self.poke()
+
+
+@dataclass(eq=False, slots=True)
+class LiveSession:
+    """A connected session. ``call_tool`` and ``fetch_tools`` may run from any task."""
+
+    session: ClientSession
+    link: Link
+    transport: str
+    pid: int | None = None
+    protocol_version: str | None = None
+    tools: tuple[types.Tool, ...] | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    async def call_tool(
+        self, tool: str, arguments: dict[str, object], read_timeout: float
+    ) -> types.CallToolResult:
+        """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
+        gateway forwards results, its own clients validate."""
+        request = types.CallToolRequest(
+            params=types.CallToolRequestParams(name=tool, arguments=arguments)
+        )
+        return await self.session.send_request(
+            request, types.CallToolResult, request_read_timeout_seconds=read_timeout
+        )
+
+    async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
+        """Every page of ``tools/list``; caches and returns the list."""
+        tools: list[types.Tool] = []
+        cursor: str | None = None
+        for _ in range(MAX_TOOL_PAGES):
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await self.session.send_request(
+                types.ListToolsRequest(params=params),
+                types.ListToolsResult,
+                request_read_timeout_seconds=read_timeout,
+            )
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        self.tools = tuple(tools)
+        return self.tools
+
+
+async def handshake(session: ClientSession, within: float) -> str | None:
+    """``initialize``; a 2026-07-28-only server (-32022) is probed with ``server/discover``.
+    Returns the negotiated protocol version. Raises TimeoutError after ``within`` seconds (a
+    server that starts but never answers is a failed start, not a start that never ends)."""
+    with anyio.fail_after(within):
+        try:
+            await session.initialize()
+        except MCPError as exc:
+            if exc.code != UNSUPPORTED_PROTOCOL_VERSION:
+                raise
+            await session.discover()  # a 2026-07-28-only server: sessionless
+    return session.protocol_version
+
+
+async def initial_tools(live: LiveSession, read_timeout: float) -> None:
+    """List tools once after connecting; a JSON-RPC error leaves ``live.tools`` unset."""
+    try:
+        await live.fetch_tools(read_timeout)
+    except MCPError as exc:  # a server without tools still serves the rest
+        # The code, not the message: an upstream may echo a per-user secret in it.
+        logger.info("tools/list failed on connect (JSON-RPC error %s)", exc.code)

@@ -1,0 +1,106 @@
+"""The one place that reaches into the MCP SDK's private or internal API.
+
+Each import below is not part of the SDK's documented surface and may change in a minor
+release; keeping them here makes an SDK upgrade a one-file review. Why each is needed:
+
+- ``mcp.client._transport.ReadStream`` / ``WriteStream``: the protocol types a ``ClientSession``
+  is typed against (our :class:`~mcp_gateway.upstream.streams.Streams` holds them).
+- ``mcp.shared._context_streams.create_context_streams``: the SDK's Streamable HTTP writer
+  runs each request in its sender's ``contextvars`` context, which only these streams carry.
+- ``mcp.client.streamable_http.StreamableHTTPTransport``: public name, but we drive its
+  internals (``post_writer``, ``handle_get_stream``, ``session_id``, ``terminate_session``)
+  because ``streamable_http_client`` cannot be seeded with a stored session id.
+- ``StreamableHTTPTransport._handle_json_response``: overridden below to stream a JSON body
+  with the gateway's size cap instead of reading it whole (the SDK has no hook or limit for it).
+- ``StreamableHTTPTransport._resolve_abandoned_request``: overridden to turn the SDK's
+  "SSE event too large" abandonment into the gateway's own too-large error.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+import anyio
+import httpx2
+from mcp.client._transport import ReadStream, WriteStream
+from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
+from mcp.shared._context_streams import (
+    ContextSendStream,
+    create_context_streams,
+)
+from mcp.shared.message import SessionMessage
+from mcp_types import CONNECTION_CLOSED, ErrorData, JSONRPCError, RequestId
+from mcp_types import jsonrpc_message_adapter as _adapter
+from pydantic import ValidationError
+
+from mcp_gateway.upstream.limits import too_large_error
+
+__all__ = [
+    "MCP_SESSION_ID",
+    "CappedStreamableHTTPTransport",
+    "ReadStream",
+    "WriteStream",
+    "create_context_streams",
+]
+
+_SSE_TOO_LARGE = "byte limit"  # httpx2.SSEError: "Server-sent event exceeded the N byte limit."
+
+
+class CappedStreamableHTTPTransport(StreamableHTTPTransport):
+    """The SDK's transport with one cap, ``max_message_bytes``, on JSON bodies and SSE events."""
+
+    def __init__(self, url: str, *, max_message_bytes: int) -> None:
+        super().__init__(url, max_sse_event_size=max_message_bytes)
+        self.max_message_bytes = max_message_bytes
+
+    async def _handle_json_response(
+        self,
+        response: httpx2.Response,
+        read_stream_writer: ContextSendStream[SessionMessage | Exception],
+        *,
+        request_id: RequestId,
+    ) -> None:
+        limit = self.max_message_bytes
+        declared = response.headers.get("content-length", "")
+        parts: list[bytes] = []
+        size = 0
+        too_large = declared.isdigit() and int(declared) > limit
+        try:
+            if not too_large:
+                async for chunk in response.aiter_bytes():  # decoded bytes: no gzip bomb
+                    size += len(chunk)
+                    if size > limit:
+                        too_large = True
+                        break
+                    parts.append(chunk)
+        except httpx2.StreamError:  # http_connect.CappedBodies: the wire bytes passed the cap
+            too_large = True
+        if too_large:
+            await response.aclose()  # drop the rest unread
+            await read_stream_writer.send(SessionMessage(too_large_error(request_id, limit)))
+            return
+        try:
+            message = _adapter.validate_json(b"".join(parts), by_name=False)
+        except ValidationError as exc:
+            count = exc.error_count()
+            error = ErrorData(code=-32700, message=f"invalid JSON-RPC response ({count} errors)")
+            reply = JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
+            await read_stream_writer.send(SessionMessage(reply))
+            return
+        await read_stream_writer.send(SessionMessage(message))
+
+    async def _resolve_abandoned_request(
+        self,
+        read_stream_writer: ContextSendStream[SessionMessage | Exception],
+        request_id: RequestId,
+        message: str,
+        *,
+        code: int = CONNECTION_CLOSED,
+    ) -> None:
+        # The SDK reports an oversized SSE event only as this text; no typed signal exists.
+        if message.startswith("SSE stream failed") and _SSE_TOO_LARGE in message:
+            reply = too_large_error(request_id, self.max_message_bytes)
+            with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await read_stream_writer.send(SessionMessage(reply))
+            return
+        await super()._resolve_abandoned_request(read_stream_writer, request_id, message, code=code)

@@ -1,0 +1,45 @@
+"""Private MCP SDK API is reached from one module only (upstream/sdk.py)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "mcp_gateway"
+BOUNDARY = PACKAGE / "upstream" / "sdk.py"
+INTERNAL_NAMES = {"StreamableHTTPTransport", "create_context_streams"}
+
+
+def _private_sdk_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        modules: list[str] = []
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+            names = [alias.name for alias in node.names]
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] != "mcp":
+                continue
+            if any(part.startswith("_") for part in parts) or INTERNAL_NAMES & set(names):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {module}")
+            found.extend(
+                f"{path.relative_to(PACKAGE)}:{node.lineno} {module}.{name}"
+                for name in names
+                if name.startswith("_")
+            )
+    return found
+
+
+def test_only_upstream_sdk_imports_private_sdk_modules_or_internals() -> None:
+    offenders = [
+        hit
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != BOUNDARY
+        for hit in _private_sdk_imports(path)
+    ]
+    assert offenders == []
+    assert _private_sdk_imports(BOUNDARY)  # the boundary itself is where they live
