@@ -1,38 +1,199 @@
-"""Masking secret values in text (pure). Used wherever text may leave the gateway: upstream
-error messages, logs, server views, the audit trail."""
+"""Masking secret values in text (pure): the one place that knows how a value can be written.
+
+An upstream may print a secret it was given in many ways: as is, inside JSON (``\\"``,
+``\\\\``, ``\\/``, ``\\uXXXX`` escapes of any character, also JSON inside JSON), Python
+``repr`` (``\\xXX``, ``\\UXXXXXXXX``, the ``\\x`` bytes of its UTF-8), URL-encoded (``%XX``
+of its UTF-8 bytes, ``+`` for a space), or base64 (standard or URL-safe, alone or inside a
+longer base64 text such as an HTTP Basic header). :class:`Masker` decodes a text into each of
+those *views* (see :mod:`._views`: each keeps a map back to the original offsets), finds the
+raw values in every view with one compiled pattern, and masks the union of the matching spans
+in the original text. The pattern is a union of literal values only (small, fast to compile);
+it is compiled lazily, per chunk of values, so adding a value recompiles one chunk.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from mcp_gateway.domain.redaction_views import views
 
 MASK = "***"
 # Shorter values are not secrets worth the damage of masking every occurrence of them.
 MIN_REDACT_LEN = 4
+# Values longer than this are found with str.find (a regex of a 64 KB literal compiles slowly).
+_LONG = 256
+# Values per compiled pattern: adding one value recompiles one chunk, never the whole set.
+_CHUNK = 256
 
 
-def redactable(values: Iterable[str]) -> tuple[str, ...]:
-    """The values worth masking, longest first (so a value containing another goes first)."""
-    return tuple(sorted({v for v in values if len(v) >= MIN_REDACT_LEN}, key=len, reverse=True))
+def redactable(values: Iterable[str]) -> frozenset[str]:
+    """The values worth masking (long enough to be a secret)."""
+    return frozenset(v for v in values if len(v) >= MIN_REDACT_LEN)
+
+
+#: Fields of JSON credential documents (OAuth token responses, Google client and service
+#: account files) that are public: masking them would only blind logs ("Bearer", scopes, URLs).
+PUBLIC_JSON_KEYS = frozenset(
+    {
+        "token_type",
+        "scope",
+        "expiry_date",
+        "expires_in",
+        "expires_at",
+        "auth_uri",
+        "token_uri",
+        "auth_provider_x509_cert_url",
+        "redirect_uris",
+        "javascript_origins",
+        "type",
+        "universe_domain",
+    }
+)
+
+
+def secret_values(value: str) -> set[str]:
+    """What to mask for one secret the gateway hands an upstream: the value, and when it is a
+    JSON document, every non-public string in it (see :func:`json_secret_values`)."""
+    if value.lstrip()[:1] in ("{", "["):
+        return json_secret_values(value, PUBLIC_JSON_KEYS)
+    return {value}
+
+
+def json_secret_values(blob: str, public_keys: frozenset[str] = frozenset()) -> set[str]:
+    """For a secret that is a JSON document (OAuth tokens, a credentials file): the document
+    itself and every string in it not under one of ``public_keys``. An upstream handed the
+    parsed document prints its fields with its own spacing and quoting, so each field must be
+    masked on its own."""
+    values = {blob}
+    try:
+        document = json.loads(blob)
+    except ValueError:
+        return values
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            values.add(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(v for k, v in node.items() if k not in public_keys)
+    return values
+
+
+def _forms(value: str) -> set[str]:
+    """The value, and its UTF-8 bytes as Latin-1 characters (what the base64 and ``\\x``
+    byte views decode to)."""
+    raw = value.encode("utf-8", "surrogatepass").decode("latin-1")
+    return {value, raw}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    values: frozenset[str]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        short = sorted({f for v in self.values for f in _forms(v) if len(f) <= _LONG})
+        if not short:
+            return None
+        # Longest first, inside a lookahead: a match at every position, so overlapping
+        # values are all found.
+        alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
+        return re.compile(f"(?=({alternatives}))")
+
+    @cached_property
+    def long(self) -> tuple[str, ...]:
+        return tuple({f for v in self.values for f in _forms(v) if len(f) > _LONG})
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        if self.pattern is not None:
+            for match in self.pattern.finditer(text):
+                yield match.start(), match.start() + len(match.group(1))
+        for value in self.long:
+            start = text.find(value)
+            while start >= 0:
+                yield start, start + len(value)
+                start = text.find(value, start + 1)
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Masks a set of values, in every encoding, in text. Immutable: :meth:`adding` returns a
+    new masker (sharing the compiled chunks that did not change)."""
+
+    chunks: tuple[_Chunk, ...] = ()
+    values: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, values: Iterable[str]) -> Masker:
+        return NO_SECRETS.adding(values)
+
+    def adding(self, values: Iterable[str]) -> Masker:
+        """A masker for these values too; ``self`` when none is new (nothing to compile)."""
+        new = redactable(values) - self.values
+        if not new:
+            return self
+        chunks = list(self.chunks)
+        pending = sorted(new)
+        if chunks and len(chunks[-1].values) < _CHUNK:
+            room = _CHUNK - len(chunks[-1].values)
+            chunks[-1] = _Chunk(chunks[-1].values | frozenset(pending[:room]))
+            pending = pending[room:]
+        for start in range(0, len(pending), _CHUNK):
+            chunks.append(_Chunk(frozenset(pending[start : start + _CHUNK])))
+        return Masker(tuple(chunks), self.values | new)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __repr__(self) -> str:  # never print values
+        return f"Masker({len(self.values)} values)"
+
+    def mask(self, text: str) -> str:
+        """``text`` with every occurrence of every value, in any encoding, replaced by ``***``."""
+        if not self.values or len(text) < MIN_REDACT_LEN:
+            return text
+        found: list[tuple[int, int]] = []
+        for view in views(text):
+            for chunk in self.chunks:
+                found.extend(view.original(s, e) for s, e in chunk.spans(view.text))
+        if not found:
+            return text
+        found.sort()
+        pieces: list[str] = []
+        position = 0  # end of the text already emitted or masked
+        for start, end in found:
+            if end <= position:
+                continue
+            if start > position or not pieces:
+                pieces.append(text[position:start])
+                pieces.append(MASK)
+            position = end  # a span overlapping or touching the last one extends it
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def mask_json(self, obj: Any) -> Any:
+        """Mask every string (keys too) inside a JSON-like value."""
+        if not self.values:
+            return obj
+        if isinstance(obj, str):
+            return self.mask(obj)
+        if isinstance(obj, list):
+            return [self.mask_json(item) for item in obj]
+        if isinstance(obj, dict):
+            return {self.mask(str(k)): self.mask_json(v) for k, v in obj.items()}
+        return obj
+
+
+NO_SECRETS = Masker()
 
 
 def redact(text: str, values: Iterable[str]) -> str:
-    """``text`` with every occurrence of each of ``values`` replaced by ``***``."""
-    for value in redactable(values):
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
-
-
-def redact_json(obj: Any, values: tuple[str, ...]) -> Any:
-    """Redact every string (keys too) inside a JSON-like value; ``values`` from
-    :func:`redactable`."""
-    if not values:
-        return obj
-    if isinstance(obj, str):
-        return redact(obj, values)
-    if isinstance(obj, list):
-        return [redact_json(item, values) for item in obj]
-    if isinstance(obj, dict):
-        return {redact(str(k), values): redact_json(v, values) for k, v in obj.items()}
-    return obj
+    """``text`` with ``values`` masked (a one-off :class:`Masker`; keep one to reuse it)."""
+    return Masker.of(values).mask(text)

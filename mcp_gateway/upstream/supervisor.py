@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 
-from mcp_gateway.domain.redaction import redact, redactable
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
@@ -45,6 +45,18 @@ def describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def classify(exc: BaseException) -> str:
+    """The gateway's own words for a connect failure: nothing the upstream printed or sent
+    (shown to non-admin keys instead of :func:`describe`)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, MCPError):
+        return f"connect failed: MCP error {exc.code}"
+    if isinstance(exc, GatewayError):
+        return f"connect failed: {exc.code}"
+    return f"connect failed: {type(exc).__name__}"
+
+
 class Supervisor:
     """Runs in the pool's task group via :meth:`run`; callers use :attr:`live` and
     :meth:`wait_ready`."""
@@ -65,13 +77,18 @@ class Supervisor:
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
         self._user_headers = dict(user_headers) if user_headers else None
-        self._injected = [*(user_env or {}).values(), *(user_headers or {}).values()]
+        # Every secret this session was given (env, headers, each call's injected values):
+        # kept for the session's whole life, since its process may print one at any time.
+        self.masker = Masker.of([*(user_env or {}).values(), *(user_headers or {}).values()])
         self.ring = LineRing()
+        self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
+        self._masked_by = self.masker
         self.live: LiveSession | None = None
         self.status = ServerStatus.CONNECTING
         self.restarts = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.error_kind: str | None = None  # last_error without upstream text (classify)
         self.next_restart_at: float | None = None  # wall clock
         self._next_restart_mono: float | None = None
         self.in_flight = 0
@@ -113,10 +130,27 @@ class Supervisor:
 
     # -- callers ---------------------------------------------------------------------------
 
-    def secret_values(self) -> tuple[str, ...]:
-        """This session's own credentials (injected env/header values, the tokens its HTTP
-        auth sent): masked in every error it logs or reports."""
-        return redactable([*self._injected, *auth_secrets(self.http_auth)])
+    def remember(self, values: Iterable[str]) -> None:
+        """Values about to be sent to this session (a call's injected secrets)."""
+        self.masker = self.masker.adding(values)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret this session was given masked (also the tokens its HTTP
+        auth sent): applied to every error, result, log line it reports."""
+        self.masker = self.masker.adding(auth_secrets(self.http_auth))
+        return self.masker.mask(text)
+
+    def masked_logs(self) -> tuple[str, ...]:
+        """The stderr ring, masked; each line is masked once per set of secrets."""
+        lines = self.ring.lines()
+        self.masker = self.masker.adding(auth_secrets(self.http_auth))
+        cache = self._masked_lines
+        if self._masked_by is not self.masker:
+            cache = self._masked_lines = {}
+            self._masked_by = self.masker
+        out = tuple(cache[line] if line in cache else self.masker.mask(line) for line in lines)
+        self._masked_lines = dict(zip(lines, out, strict=True))
+        return out
 
     async def wait_ready(self, within: float) -> LiveSession:
         """The live session, waiting up to ``timeout`` while one is being (re)started.
@@ -198,7 +232,8 @@ class Supervisor:
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
-                self.last_error = redact(describe(exc), self.secret_values())
+                self.last_error = self.mask(describe(exc))
+                self.error_kind = classify(exc)
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
             finally:
                 self.live = None
@@ -214,11 +249,12 @@ class Supervisor:
         self.failures += 1
         if connected_at is not None:
             self.last_error = self._exit_description()
+            self.error_kind = "upstream connection closed"
         return True
 
     def _exit_description(self) -> str:
         lines = self.ring.lines()
-        tail = f" (last stderr: {redact(lines[-1], self.secret_values())})" if lines else ""
+        tail = f" (last stderr: {self.mask(lines[-1])})" if lines else ""
         return f"upstream connection closed{tail}"
 
     async def _serve(self, live: LiveSession) -> None:
@@ -236,7 +272,7 @@ class Supervisor:
                     logger.info(
                         "tools/list refresh failed on %r: %s",
                         self.server.name,
-                        redact(exc.message, self.secret_values()),
+                        self.mask(exc.message),
                     )
                 continue
             await self._wake.wait()
