@@ -96,7 +96,7 @@ def _forms(value: str) -> set[str]:
 
 @dataclass(frozen=True)
 class _Chunk:
-    values: frozenset[str]
+    values: frozenset[str] = field(repr=False)
 
     @cached_property
     def pattern(self) -> re.Pattern[str] | None:
