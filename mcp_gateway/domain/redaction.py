@@ -7,8 +7,9 @@ of its UTF-8 bytes, ``+`` for a space), or base64 (standard or URL-safe, alone o
 longer base64 text such as an HTTP Basic header). :class:`Masker` decodes a text into each of
 those *views* (see :mod:`._views`: each keeps a map back to the original offsets), finds the
 raw values in every view with one compiled pattern, and masks the union of the matching spans
-in the original text. The pattern is a union of literal values only (small, fast to compile);
-it is compiled lazily, per chunk of values, so adding a value recompiles one chunk.
+in the original text. The pattern is a trie of literal values only (small, fast to compile);
+it is compiled lazily, per chunk of values, so adding a value recompiles one chunk (see
+bench/masking.py for the costs).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ MIN_REDACT_LEN = 4
 _LONG = 256
 # Values per compiled pattern: adding one value recompiles one chunk, never the whole set.
 _CHUNK = 256
+_TAIL = 16
 
 
 def redactable(values: Iterable[str]) -> frozenset[str]:
@@ -94,6 +96,44 @@ def _forms(value: str) -> set[str]:
     return {value, raw}
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex matching any of ``words`` (literals), built from their trie without
+    recursion (a word may be hundreds of characters long)."""
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = None  # a word ends here
+    out: list[str] = []
+    stack: list[dict[str, Any] | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        ends = "" in item
+        children = [(c, n) for c, n in item.items() if c]
+        if len(children) == 1 and not ends:
+            out.append(re.escape(children[0][0]))
+            stack.append(children[0][1])
+            continue
+        if not children:
+            continue
+        # Emitted in order: "(?:" c1 <c1's subtree> "|" c2 <...> ["|"] ")"; the empty last
+        # branch (the word may end here) is tried after every longer continuation.
+        out.append("(?:")
+        stack.append(")")
+        if ends:
+            stack.append("|")
+        for index, (char, child) in enumerate(reversed(children)):
+            stack.append(child)
+            stack.append(re.escape(char))
+            if index < len(children) - 1:
+                stack.append("|")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class _Chunk:
     values: frozenset[str] = field(repr=False)
@@ -103,10 +143,10 @@ class _Chunk:
         short = sorted({f for v in self.values for f in _forms(v) if len(f) <= _LONG})
         if not short:
             return None
-        # Longest first, inside a lookahead: a match at every position, so overlapping
-        # values are all found.
-        alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
-        return re.compile(f"(?=({alternatives}))")
+        # A trie (values sharing a prefix share its test, so a position costs about one test
+        # per distinct first character), longer continuations first, inside a lookahead: a
+        # match at every position, so overlapping values are all found.
+        return re.compile(f"(?=({_trie_pattern(short)}))")
 
     @cached_property
     def long(self) -> tuple[str, ...]:
@@ -140,14 +180,21 @@ class Masker:
         new = redactable(values) - self.values
         if not new:
             return self
+        # New values go to a small tail chunk (cheap to recompile); a full tail is folded
+        # into the last big chunk, so growing by one value costs an amortized fraction of a
+        # big compile, never a recompile of the whole set.
         chunks = list(self.chunks)
-        pending = sorted(new)
-        if chunks and len(chunks[-1].values) < _CHUNK:
-            room = _CHUNK - len(chunks[-1].values)
-            chunks[-1] = _Chunk(chunks[-1].values | frozenset(pending[:room]))
-            pending = pending[room:]
-        for start in range(0, len(pending), _CHUNK):
-            chunks.append(_Chunk(frozenset(pending[start : start + _CHUNK])))
+        merged = frozenset(new)
+        if chunks and len(chunks[-1].values) <= _TAIL:
+            merged |= chunks.pop().values
+        if len(merged) <= _TAIL:
+            chunks.append(_Chunk(merged))
+        else:
+            if chunks and len(chunks[-1].values) < _CHUNK:
+                merged |= chunks.pop().values
+            items = sorted(merged)
+            for start in range(0, len(items), _CHUNK):
+                chunks.append(_Chunk(frozenset(items[start : start + _CHUNK])))
         return Masker(tuple(chunks), self.values | new)
 
     def __bool__(self) -> bool:

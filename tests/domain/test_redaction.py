@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.parse
 from collections.abc import Callable
 
@@ -43,7 +44,9 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "url-quote": lambda v: urllib.parse.quote(v, safe=""),
     "url-quote-plus": lambda v: urllib.parse.quote_plus(v, safe=""),
     "url-query": lambda v: urllib.parse.urlencode({"key": v}),
-    "url-quote-lowercase-hex": lambda v: urllib.parse.quote(v, safe="").lower(),
+    "url-quote-lowercase-hex": lambda v: re.sub(
+        "%[0-9A-F]{2}", lambda m: m.group().lower(), urllib.parse.quote(v, safe="")
+    ),
     "base64": lambda v: base64.b64encode(v.encode()).decode(),
     "base64-urlsafe": lambda v: base64.urlsafe_b64encode(v.encode()).decode(),
     "base64-basic-auth": lambda v: base64.b64encode(b"user:" + v.encode()).decode(),
