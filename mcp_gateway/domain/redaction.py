@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from mcp_gateway.domain.redaction_views import views
 
@@ -268,6 +268,22 @@ def mask_url(url: str) -> str:
     if parts.fragment:
         out += "#" + parts.fragment
     return out
+
+
+def definition_secrets(
+    env: Mapping[str, str], headers: Mapping[str, str], url: str | None
+) -> set[str]:
+    """What a server definition holds that non-admin keys never see (env and header values,
+    the URL's userinfo and query values): masked in what its sessions report too."""
+    values = {*env.values(), *headers.values()}
+    if url:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return values
+        values |= {p for p in (parts.username, parts.password) if p}
+        values |= {unquote_plus(p.split("=", 1)[-1]) for p in parts.query.split("&") if p}
+    return values
 
 
 def mask_urls(text: str) -> str:

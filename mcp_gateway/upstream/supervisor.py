@@ -19,7 +19,7 @@ import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 
-from mcp_gateway.domain.redaction import Masker
+from mcp_gateway.domain.redaction import Masker, definition_secrets
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore
@@ -77,9 +77,16 @@ class Supervisor:
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
         self._user_headers = dict(user_headers) if user_headers else None
-        # Every secret this session was given (env, headers, each call's injected values):
-        # kept for the session's whole life, since its process may print one at any time.
-        self.masker = Masker.of([*(user_env or {}).values(), *(user_headers or {}).values()])
+        # Every secret this session was given (its definition's env/headers/URL credentials,
+        # the user's env/headers, each call's injected values): kept for the session's whole
+        # life, since its process may print one at any time.
+        self.masker = Masker.of(
+            [
+                *definition_secrets(server.env, server.headers, server.url),
+                *(user_env or {}).values(),
+                *(user_headers or {}).values(),
+            ]
+        )
         self.ring = LineRing()
         self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
         self._masked_by = self.masker

@@ -274,3 +274,13 @@ async def test_overload_is_refused_and_memory_stays_flat_across_waves(pool: Upst
         tracemalloc.stop()
     # Nothing accumulates per refused call (no queue, no retained waiter or exception).
     assert grown < 256 * 1024, grown
+
+
+async def test_a_definitions_env_values_are_masked_in_what_its_session_reports(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config(env={"FX_API_KEY": "definition-env-canary"})
+    result = await pool.call_tool(
+        server, "fail_with_args", {"text": "definition-env-canary", "mode": "tool"}, username="u"
+    )
+    assert result.is_error and "definition-env-canary" not in text_of(result)
