@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 
-from mcp_gateway.domain.redaction import mask_urls
+from mcp_gateway.domain.exposure import mask_urls
 
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}

@@ -19,7 +19,8 @@ import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
 
-from mcp_gateway.domain.redaction import Masker, definition_secrets
+from mcp_gateway.domain.exposure import definition_secrets
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.storage.ports import SessionStore

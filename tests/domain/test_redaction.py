@@ -11,7 +11,7 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_gateway.domain.redaction import MASK, Masker, json_secret_values, redact
+from mcp_gateway.domain.redaction import MASK, Masker, json_secret_values
 
 # Values with quotes, backslashes, slashes, spaces, control characters and non-ASCII text
 # (also outside the BMP), always with some ordinary characters so they look like secrets.
@@ -88,11 +88,11 @@ def test_text_without_secrets_is_unchanged_and_short_values_are_ignored() -> Non
     masker = Masker.of(["s3cr3t-value", "ab"])
     text = 'plain "text" with \\u0041 escapes, 100% ab+cd and base64 aGVsbG8gd29ybGQ='
     assert masker.mask(text) == text
-    assert redact("key=abcd1234 short=ab", ["abcd", "abcd1234", "ab"]) == "key=*** short=ab"
+    assert Masker.of(["abcd", "abcd1234", "ab"]).mask("key=abcd1234 short=ab") == "key=*** short=ab"
 
 
 def test_overlapping_values_are_masked_together() -> None:
-    assert redact("x-BBBAAAA-y", ["BBBA", "BAAAA"]) == "x-***-y"
+    assert Masker.of(["BBBA", "BAAAA"]).mask("x-BBBAAAA-y") == "x-***-y"
 
 
 def test_masking_json_masks_keys_and_strings() -> None:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
-from mcp_gateway.domain.redaction import MASK, mask_args, mask_url
+from mcp_gateway.domain.exposure import mask_args, mask_url
+from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import (
     InjectAs,
     Isolation,
