@@ -70,6 +70,9 @@ def test_serve_logs_no_url_credentials_and_caller_text_cannot_forge_a_line(
                   "args": {"text": text, "mode": "protocol"}}  # fmt: skip
         status, answer = _request(f"{gateway.url}/mcp/tool/call", forged)
         assert status == 502, answer
+        named = {**call, "methodName": "nope\nFAKE LINE from a tool name"}
+        status, answer = _request(f"{gateway.url}/mcp/tool/call", named)
+        assert status in (200, 502), answer  # the upstream's "unknown tool", however it says it
         log = gateway.stderr
     assert "HTTP Request: POST http://***:***@127.0.0.1" in log  # the client's INFO line
     assert PASSWORD not in log and QUERY not in log
