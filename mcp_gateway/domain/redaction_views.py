@@ -38,7 +38,7 @@ _SHORT = {
 }
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2})+")
 _PERCENT_PLUS = re.compile(r"(?:%[0-9a-fA-F]{2}|\+)+")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{6,}")  # a 4-byte value encodes to 6
 
 # (decoded text, start, end): one decoded piece and its offsets inside the match.
 Piece = tuple[str, int, int]
