@@ -26,9 +26,8 @@ from mcp_gateway.installer import build_installers
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
-from mcp_gateway.services.oauth.calls import UpstreamCredentials
+from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.packages import PackageService
-from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
@@ -109,17 +108,15 @@ class Runtime:
                     http_auth=lambda server, user: self.credentials.http_auth(server, user),
                 )
             )
-            redactor = Redactor()
             self.apikeys = await stack.enter_async_context(ApiKeyService(self.store))
             self.secrets = SecretService(
                 self.store,
                 self.keyring,
                 self.pool,
-                redactor=redactor,
                 max_per_user=settings.secrets.max_per_user,
                 max_bytes=settings.secrets.max_bytes,
             )
-            self.servers = ServerService(self.store, self.pool, redactor=redactor)
+            self.servers = ServerService(self.store, self.pool)
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
             self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)
             self.credentials = UpstreamCredentials(self.oauth, settings.oauth.google_credentials)

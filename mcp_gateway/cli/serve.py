@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from mcp_gateway.cli import logsafe
 from mcp_gateway.config import Settings, load_settings
 from mcp_gateway.errors import GatewayError
 
@@ -31,7 +32,8 @@ def _hypercorn_config(settings: Settings) -> HypercornConfig:
         f"[{host}]:{settings.http.port}" if ":" in host else f"{host}:{settings.http.port}"
     ]
     config.accesslog = None
-    config.errorlog = "-"
+    # A logger, not "-": its records propagate to the root handler and its safety filter.
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 10.0
     # The API applies its own body limit; keep Hypercorn's WSGI limit out of the way.
     return config
@@ -69,6 +71,7 @@ def _configure_logging(level_name: str) -> None:
     logging.getLogger().setLevel(level)  # also when handlers exist (basicConfig skips then)
     for name in _VERBATIM_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
+    logsafe.install()  # one line per record, no URL credentials (see cli/logsafe.py)
 
 
 @serve_app.callback(invoke_without_command=True)

@@ -5,6 +5,12 @@
 - A spec lists ``{name, as, target?, template?, required}``: ``arg`` -> tool argument,
   ``env`` -> environment of a per-user process, ``header`` -> HTTP header of a per-user session.
   Required secrets that are not set are a 400 ``missing_secret``.
+
+The caller never supplies an argument the gateway injects: an injected name overrides the
+caller's value, and ``reserved`` names (e.g. a Google server's credentials) are dropped from the
+caller's arguments even when the gateway has nothing to put there. ``values`` is everything
+the call carries that must be masked (``domain.redaction.secret_values`` of each secret: a JSON
+credential also by each of its fields).
 """
 
 from __future__ import annotations
@@ -13,19 +19,20 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_gateway.domain.redaction import redactable, secret_values
 from mcp_gateway.domain.servers import InjectAs, Isolation, ServerConfig
 from mcp_gateway.errors import InvalidRequest, MissingSecret
-from mcp_gateway.services.redaction import redactable
 
 
 @dataclass(frozen=True, slots=True)
 class Injection:
-    """What one call by one user to one server carries. ``values`` are for redaction."""
+    """What one call by one user to one server carries. ``values`` are for masking."""
 
-    args: dict[str, str] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    values: tuple[str, ...] = ()
+    values: frozenset[str] = frozenset()
+    reserved: frozenset[str] = frozenset()  # argument names never taken from the caller
 
     def __repr__(self) -> str:  # never print values
         return (
@@ -34,10 +41,25 @@ class Injection:
         )
 
     def apply_args(self, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The caller's arguments with injected ones overriding the same names."""
-        merged = dict(arguments or {})
+        """The caller's arguments without reserved names, injected ones overriding."""
+        reserved = self.reserved
+        merged = {k: v for k, v in (arguments or {}).items() if k not in reserved}
         merged.update(self.args)
         return merged
+
+    def injecting(
+        self, args: Mapping[str, Any], values: Collection[str], *, reserve: Collection[str]
+    ) -> Injection:
+        """This injection with ``args`` too (masking ``values``); ``reserve`` names are never
+        passed on, whether the caller or a stored secret of that name supplied them."""
+        kept = {k: v for k, v in self.args.items() if k not in reserve}
+        return Injection(
+            args={**kept, **args},
+            env=self.env,
+            headers=self.headers,
+            values=self.values | redactable(values),
+            reserved=self.reserved | frozenset(reserve) | frozenset(args),
+        )
 
 
 EMPTY_INJECTION = Injection()
@@ -48,11 +70,12 @@ def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injecti
     if not server.secrets:
         if not secrets:
             return EMPTY_INJECTION
-        return Injection(args=dict(secrets), values=redactable(secrets.values()))
-    args: dict[str, str] = {}
+        masked = {form for value in secrets.values() for form in secret_values(value)}
+        return Injection(args=dict(secrets), values=redactable(masked))
+    args: dict[str, Any] = {}
     env: dict[str, str] = {}
     headers: dict[str, str] = {}
-    values: list[str] = []
+    values: set[str] = set()
     for spec in server.secrets:
         value = secrets.get(spec.name)
         if value is None:
@@ -60,9 +83,12 @@ def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injecti
                 raise MissingSecret(server.name, spec.name)
             continue
         rendered = spec.render(value)
-        values.append(value)
-        values.append(rendered)
-        target = {InjectAs.ARG: args, InjectAs.ENV: env, InjectAs.HEADER: headers}[spec.inject_as]
+        values |= secret_values(value) | secret_values(rendered)
+        target: dict[str, Any] = {
+            InjectAs.ARG: args,
+            InjectAs.ENV: env,
+            InjectAs.HEADER: headers,
+        }[spec.inject_as]
         target[spec.destination] = rendered
     return Injection(args=args, env=env, headers=headers, values=redactable(values))
 

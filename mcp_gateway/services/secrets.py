@@ -11,7 +11,6 @@ from mcp_gateway.domain.records import StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, SecretNotFound, ServerNotFound
 from mcp_gateway.services.injection import EMPTY_INJECTION, Injection, build_injection
-from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
 
@@ -33,7 +32,6 @@ class SecretService:
         keyring: Keyring,
         pool: UpstreamPort,
         *,
-        redactor: Redactor | None = None,
         max_per_user: int = MAX_SECRETS_PER_USER,
         max_bytes: int = MAX_SECRET_BYTES,
     ) -> None:
@@ -42,7 +40,6 @@ class SecretService:
         self._max_bytes = max_bytes
         self._keyring = keyring
         self._pool = pool
-        self.redactor = redactor or Redactor()
 
     async def _require_server(self, server: str) -> ServerConfig:
         config = await self._store.get_server(validate_server_name(server))
@@ -100,7 +97,4 @@ class SecretService:
             return EMPTY_INJECTION
         decrypt = self._keyring.decrypt_secret
         plain = {s.name: decrypt(username, server.name, s.name, s.ciphertext) for s in stored}
-        injection = build_injection(server, plain)
-        if injection.values:
-            self.redactor.remember(server.name, injection.values)
-        return injection
+        return build_injection(server, plain)

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import anyio
 from mcp_types import Tool
 
+from mcp_gateway.domain.exposure import definition_secrets
 from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
-from mcp_gateway.domain.redaction import redact
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import (
     GatewayError,
@@ -31,7 +32,6 @@ from mcp_gateway.errors import (
     ServerNotFound,
 )
 from mcp_gateway.services.injection import check_secret_specs
-from mcp_gateway.services.redaction import Redactor
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore, ServerStore, SessionStore
 from mcp_gateway.upstream.state import ServerState
@@ -57,7 +57,8 @@ class ServersStore(ServerStore, SecretStore, OAuthTokenStore, SessionStore, Prot
 
 @dataclass(frozen=True, slots=True)
 class ServerView:
-    """A definition with its live pool state; logs and last error already redacted."""
+    """A definition with its live pool state (logs and last error masked by the pool: each
+    session masks every secret it was given, for as long as it lives)."""
 
     config: ServerConfig
     state: ServerState
@@ -122,12 +123,10 @@ class ServerService:
         store: ServersStore,
         pool: UpstreamPort,
         *,
-        redactor: Redactor | None = None,
         cache_ttl: float = CONFIG_TTL,
     ) -> None:
         self._store = store
         self._pool = pool
-        self.redactor = redactor or Redactor()
         self._ttl = cache_ttl
         self._configs: dict[str, tuple[ServerConfig, float]] = {}  # name -> (config, expiry)
 
@@ -220,24 +219,15 @@ class ServerService:
         return tuple(self._mask(server, line[:STDERR_LINE_CHARS]) for line in lines[-STDERR_LINES:])
 
     def _mask(self, server: ServerConfig, text: str) -> str:
-        """``text`` without the definition's env/header values or values injected into it."""
-        values = [*server.env.values(), *server.headers.values()]
-        return redact(self.redactor.redact(server.name, text), values)
+        """``text`` without the definition's env/header values or URL credentials (the pool's
+        logs already mask everything its sessions were given; this is belt and braces)."""
+        return Masker.of(definition_secrets(server.env, server.headers, server.url)).mask(text)
 
     def _view(self, server: ServerConfig, states: Mapping[str, ServerState]) -> ServerView:
         state = states.get(server.name)
         if state is None:
             status = ServerStatus.DISCONNECTED if server.enabled else ServerStatus.DISABLED
             state = ServerState(status=status)
-        elif state.logs or state.last_error:
-            redactor = self.redactor
-            state = dataclasses.replace(
-                state,
-                logs=tuple(redactor.redact_lines(server.name, state.logs)),
-                last_error=(
-                    redactor.redact(server.name, state.last_error) if state.last_error else None
-                ),
-            )
         return ServerView(server, state)
 
     async def list(self) -> list[ServerView]:
@@ -310,5 +300,4 @@ class ServerService:
         await self._store.delete_server_sessions(name)
         # The definition goes last: an interrupted delete can simply be retried.
         await self._store.delete_server(name)
-        self.redactor.forget_server(name)
         log.info("deleted server %s (%d secrets, %d token sets)", name, secrets, tokens)

@@ -1,4 +1,11 @@
-"""Tool calls: the hot path (server lookup, secret injection, pool call, redaction, audit)."""
+"""Tool calls: the hot path (server lookup, secret injection, pool call, audit).
+
+What is secret in a call is decided once, here: the user's stored secrets placed by
+``injection.build_injection`` plus what :class:`UpstreamCredentials` adds (Google credentials),
+each with every form worth masking (``domain.redaction.secret_values``). The pool's session for
+the call remembers those values for its whole life and masks them in every error, ``isError``
+result and log line it reports, so nothing here rewrites results or exceptions.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,9 @@ from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.injection import hidden_arguments, hide_parameters
-from mcp_gateway.services.oauth.calls import UpstreamCredentials
+from mcp_gateway.services.oauth.credentials import UpstreamCredentials
+from mcp_gateway.services.oauth.google import GOOGLE_ARGUMENTS, is_google_server
 from mcp_gateway.services.principal import Principal
-from mcp_gateway.services.redaction import redact, redact_json
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.upstream_port import UpstreamPort
@@ -72,25 +79,28 @@ class ToolCallService:
     ) -> CallToolResult:
         """Call ``tool`` on ``server_name`` as ``username`` with that user's secrets injected.
 
-        A tool's own failure is a result with ``isError`` (redacted). Raises ServerNotFound,
-        ServerDisabled, MissingSecret, Upstream* (messages redacted), StoreUnavailable.
+        The caller's values for arguments the gateway injects are dropped. A tool's own failure
+        is a result with ``isError`` (masked). Raises ServerNotFound, ServerDisabled,
+        MissingSecret, ReauthRequired, Upstream* (messages masked), StoreUnavailable.
         Every call, whatever its outcome, is counted and audited (never argument values).
         """
         started = time.perf_counter()
         outcome = "ok"
         label = "-"
-        values: tuple[str, ...] = ()
         try:
             server = await self._server(server_name)
             label = server.name
             if not server.enabled:
                 raise ServerDisabled(server.name)
             injection = await self._secrets.injection(server, username)
-            values = injection.values
-            args = injection.apply_args(arguments) if injection.args else arguments
             credentials = self._credentials
             if credentials is not None and credentials.applies_to(server):
-                args = await credentials.prepare(server, username, tool, args)
+                injection = await credentials.prepare(server, username, tool, injection)
+            args = (
+                injection.apply_args(arguments)
+                if injection.args or injection.reserved
+                else arguments
+            )
             result = await self._pool.call_tool(
                 server,
                 tool,
@@ -98,17 +108,13 @@ class ToolCallService:
                 username=username,
                 env=injection.env or None,
                 headers=injection.headers or None,
+                secrets=injection.values,
             )
             if result.is_error:
                 outcome = "tool_error"
-                if values:
-                    result = _redact_result(result, values)
             return result
         except GatewayError as exc:
             outcome = exc.code
-            if values and any(v in exc.message for v in values):
-                exc.message = redact(exc.message, values)
-                exc.args = (exc.message,)
             raise
         except Exception as exc:
             # A foreign exception's text may carry arguments or secrets: keep only its type.
@@ -151,6 +157,8 @@ class ToolCallService:
                 tools = await self._user_tools(server, username)
             names = await self._store.list_secret_names(username, server.name)
             hidden = hidden_arguments(server, names)
+            if is_google_server(server):
+                hidden |= GOOGLE_ARGUMENTS
             out.append((server.name, [_tool_json(t, hidden) for t in tools or ()]))
         return out
 
@@ -174,8 +182,3 @@ def _tool_json(tool: Tool, hidden: frozenset[str]) -> dict[str, Any]:
     if hidden:
         data["inputSchema"] = hide_parameters(data.get("inputSchema") or {}, hidden)
     return data
-
-
-def _redact_result(result: CallToolResult, values: tuple[str, ...]) -> CallToolResult:
-    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return CallToolResult.model_validate(redact_json(data, values))

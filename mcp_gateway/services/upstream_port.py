@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from mcp_types import CallToolResult, Tool
@@ -28,7 +28,10 @@ class UpstreamPort(Protocol):
         env: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 (per-server call timeout)
-    ) -> CallToolResult: ...
+        secrets: Collection[str] = (),
+    ) -> CallToolResult:
+        """``secrets``: every value injected into this call; the session masks them (and all
+        earlier ones) in errors, ``isError`` results and logs for as long as it lives."""
 
     async def list_tools(
         self,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -40,7 +40,7 @@ from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
-from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, translate
+from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, mask_result, translate
 
 logger = logging.getLogger(__name__)
 
@@ -209,11 +209,14 @@ class UpstreamPool:
         env: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 (a per-call upstream deadline)
+        secrets: Collection[str] = (),
     ) -> CallToolResult:
         """Call ``tool``; a result with ``isError`` true is returned, not raised.
 
         ``env``/``headers`` are this user's injected secrets, used only to create this user's
-        own session (when ``session_scope(server, username)`` is not shared).
+        own session (when ``session_scope(server, username)`` is not shared). ``secrets``
+        are every value the gateway put into this call: the session remembers them for its
+        whole life and masks them in what it reports (errors, ``isError`` results, logs).
 
         Raises ServerDisabled; UpstreamUnavailable (503 not connected, 502 died during the
         call); UpstreamBusy; UpstreamTimeout; UpstreamError (the upstream answered an error);
@@ -224,7 +227,9 @@ class UpstreamPool:
         limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
         admission.enter_user(server.name, username, limit)
         try:
-            return await self._call(entry, server, tool, arguments, username, env, headers, timeout)
+            return await self._call(
+                entry, server, tool, arguments, username, env, headers, timeout, secrets
+            )
         finally:
             admission.leave_user(username)
 
@@ -238,8 +243,10 @@ class UpstreamPool:
         env: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         timeout: float | None,  # noqa: ASYNC109
+        secrets: Collection[str],
     ) -> CallToolResult:
         sup = self._supervisor(entry, username, env, headers)
+        sup.remember(secrets)  # before the upstream can see (and print) them
         live = sup.live
         if live is None or live.link.dead or live.link.session_expired:
             live = await self._ready(entry, sup, server.startup_timeout)
@@ -248,7 +255,7 @@ class UpstreamPool:
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
             try:
-                return await live.call_tool(tool, arguments, call_timeout)
+                return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
             except CALL_ERRORS as exc:
                 if not live.link.session_expired:
                     raise _translate(exc, sup, live, call_timeout) from exc
@@ -256,7 +263,7 @@ class UpstreamPool:
             sup.reconnect()
             live = await self._ready(entry, sup, server.startup_timeout)
             try:
-                return await live.call_tool(tool, arguments, call_timeout)
+                return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
             except CALL_ERRORS as exc:
                 raise _translate(exc, sup, live, call_timeout) from exc
         finally:
@@ -375,4 +382,4 @@ def _translate(
     exc: BaseException, sup: Supervisor, live: LiveSession, timeout: float
 ) -> GatewayError:
     """``translate`` for a call on ``sup``'s session, masking that session's credentials."""
-    return translate(exc, sup.server.name, live, timeout, sup.http_auth, sup.secret_values())
+    return translate(exc, sup.server.name, live, timeout, sup.http_auth, sup.mask)

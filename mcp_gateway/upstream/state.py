@@ -22,7 +22,9 @@ class ServerState:
     ``logs`` are the last stderr lines of the (shared) child. ``tools`` is the cached tool list
     of the shared session, or ``None`` before the first successful listing. ``instances`` is the
     number of live sessions (1 for a connected shared server, the per-user count otherwise);
-    ``in_flight`` the calls admitted and not finished, across them.
+    ``in_flight`` the calls admitted and not finished, across them. ``logs`` and
+    ``last_error`` have the session's secrets masked; ``error_kind`` is ``last_error`` in the
+    gateway's own words (no upstream text), for readers who may not see upstream output.
     """
 
     status: ServerStatus
@@ -36,6 +38,7 @@ class ServerState:
     instances: int = 0
     protocol_version: str | None = None
     in_flight: int = 0
+    error_kind: str | None = None
 
 
 def shared_state(sup: Supervisor) -> ServerState:
@@ -46,8 +49,9 @@ def shared_state(sup: Supervisor) -> ServerState:
         pid=live.pid if live is not None else None,
         restarts=sup.restarts,
         uptime=time.monotonic() - live.started_at if live is not None and connected else None,
-        last_error=sup.last_error,
-        logs=sup.ring.lines(),
+        last_error=sup.mask(sup.last_error) if sup.last_error else None,
+        error_kind=sup.error_kind,
+        logs=sup.masked_logs(),
         tools=live.tools if live is not None else None,
         next_restart_at=sup.next_restart_at,
         instances=1 if connected else 0,
@@ -68,12 +72,12 @@ def per_user_state(sups: list[Supervisor]) -> ServerState:
         status = ServerStatus.ERROR
     else:
         status = ServerStatus.DISCONNECTED  # no user session open: started on first use
+    failing = f"{len(sups)} per-user sessions failing" if status is ServerStatus.ERROR else None
     return ServerState(
         status=status,
         restarts=sum(s.restarts for s in sups),
         instances=connected,
         in_flight=sum(s.in_flight for s in sups),
-        last_error=f"{len(sups)} per-user sessions failing"
-        if status is ServerStatus.ERROR
-        else None,
+        last_error=failing,
+        error_kind=failing,
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 import anyio
@@ -28,7 +28,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
-from mcp_gateway.domain.redaction import redact, redactable
+from mcp_gateway.domain.exposure import definition_secrets
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.restart import after_failure
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
@@ -94,6 +95,18 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def classify(exc: BaseException, server: ServerConfig, exit_status: int | None = None) -> str:
+    """The gateway's own words for a connect failure: nothing the upstream printed or sent
+    (shown to non-admin keys instead of :func:`describe` plus the last stderr line)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, MCPError):  # its message is upstream text
+        return f"connect failed: MCP error {exc.code}"
+    if isinstance(exc, GatewayError):
+        return f"connect failed: {exc.code}"
+    return describe(exc, server, exit_status)
+
+
 class Supervisor:
     """Runs in the pool's task group via :meth:`run`; callers use :attr:`live` and
     :meth:`wait_ready`."""
@@ -116,14 +129,26 @@ class Supervisor:
         self._sessions = sessions
         self._user_env = dict(user_env) if user_env else None
         self._user_headers = dict(user_headers) if user_headers else None
-        self._injected = [*(user_env or {}).values(), *(user_headers or {}).values()]
+        # Every secret this session was given (its definition's env/headers/URL credentials,
+        # the user's env/headers, each call's injected values): kept for the session's whole
+        # life, since its process may print one at any time.
+        self.masker = Masker.of(
+            [
+                *definition_secrets(server.env, server.headers, server.url),
+                *(user_env or {}).values(),
+                *(user_headers or {}).values(),
+            ]
+        )
         self.ring = LineRing()
+        self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
+        self._masked_by = self.masker
         self.live: LiveSession | None = None
         self.status = ServerStatus.CONNECTING
         self.restarts = 0
         self.failures = 0  # consecutive, see domain.restart
         self.gave_up = False  # the restart policy stopped: only apply() starts it again
         self.last_error: str | None = None
+        self.error_kind: str | None = None  # last_error without upstream text (classify)
         self.next_restart_at: float | None = None  # wall clock
         self._next_restart_mono: float | None = None
         self.in_flight = 0
@@ -165,10 +190,27 @@ class Supervisor:
 
     # -- callers ---------------------------------------------------------------------------
 
-    def secret_values(self) -> tuple[str, ...]:
-        """This session's own credentials (injected env/header values, the tokens its HTTP
-        auth sent): masked in every error it logs or reports."""
-        return redactable([*self._injected, *auth_secrets(self.http_auth)])
+    def remember(self, values: Iterable[str]) -> None:
+        """Values about to be sent to this session (a call's injected secrets)."""
+        self.masker = self.masker.adding(values)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret this session was given masked (also the tokens its HTTP
+        auth sent): applied to every error, result, log line it reports."""
+        self.masker = self.masker.adding(auth_secrets(self.http_auth))
+        return self.masker.mask(text)
+
+    def masked_logs(self) -> tuple[str, ...]:
+        """The stderr ring, masked; each line is masked once per set of secrets."""
+        lines = self.ring.lines()
+        self.masker = self.masker.adding(auth_secrets(self.http_auth))
+        cache = self._masked_lines
+        if self._masked_by is not self.masker:
+            cache = self._masked_lines = {}
+            self._masked_by = self.masker
+        out = tuple(cache[line] if line in cache else self.masker.mask(line) for line in lines)
+        self._masked_lines = dict(zip(lines, out, strict=True))
+        return out
 
     async def wait_ready(self, within: float) -> LiveSession:
         """The live session, waiting up to ``timeout`` while one is being (re)started.
@@ -257,8 +299,10 @@ class Supervisor:
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None
-                described = describe(exc, self.server, link.exit_status)
-                self.last_error = redact(self._with_stderr(described), self.secret_values())
+                self.last_error = self.mask(
+                    self._with_stderr(describe(exc, self.server, link.exit_status))
+                )
+                self.error_kind = classify(exc, self.server, link.exit_status)
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
             finally:
                 self.live = None
@@ -273,7 +317,8 @@ class Supervisor:
             ended = exited(self.server.command, link.exit_status)
         else:
             ended = "upstream connection closed"
-        self.last_error = redact(self._with_stderr(ended), self.secret_values())
+        self.last_error = self.mask(self._with_stderr(ended))
+        self.error_kind = ended
         return True, time.monotonic() - connected_at
 
     def _with_stderr(self, description: str) -> str:
@@ -296,7 +341,7 @@ class Supervisor:
                     logger.info(
                         "tools/list refresh failed on %r: %s",
                         self.server.name,
-                        redact(exc.message, self.secret_values()),
+                        self.mask(exc.message),
                     )
                 continue
             await self._wake.wait()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import anyio
 import httpx2
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 from pydantic import ValidationError
 
-from mcp_gateway.domain.redaction import redact
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcp_gateway.upstream.limits import is_too_large
 from mcp_gateway.upstream.live import LiveSession
@@ -56,14 +57,14 @@ def translate(
     live: LiveSession,
     timeout: float,
     auth: object = None,
-    secrets: tuple[str, ...] = (),
+    mask: Callable[[str], str] = str,
 ) -> GatewayError:
     """The GatewayError for ``exc``; callers ``raise translate(...) from exc``.
 
     When the session's ``auth`` reports a failure, that is the answer: the transport only
     shows its symptom (a 401 turned into an MCP error, a connection torn down).
     An upstream's JSON-RPC error message is passed on with the session's own credentials
-    (``secrets``: injected values, the auth's tokens) masked; transport failures are described
+    (``mask``: the session's, see ``Supervisor.mask``) masked; transport failures are described
     without echoing anything the upstream sent.
     """
     failure = auth_failure(auth) if auth is not None else None
@@ -78,10 +79,19 @@ def translate(
             return UpstreamUnavailable(
                 f"server {server!r} closed the connection during the call", during_call=True
             )
-        message = redact(exc.message, secrets)
+        message = mask(exc.message)
         return UpstreamError(f"server {server!r} answered with an error: {message}")
     if isinstance(exc, ValidationError):
         return UpstreamError(f"server {server!r} sent a malformed result")
     return UpstreamUnavailable(
         f"server {server!r} failed during the call ({type(exc).__name__})", during_call=True
     )
+
+
+def mask_result(result: CallToolResult, masker: Masker) -> CallToolResult:
+    """An ``isError`` result with the session's secrets masked (its text is the upstream's
+    error report, which may echo them). Successful results are the caller's and kept whole."""
+    if not result.is_error or not masker:
+        return result
+    data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return CallToolResult.model_validate(masker.mask_json(data))

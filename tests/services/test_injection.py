@@ -17,7 +17,7 @@ from mcp_gateway.services.injection import (
 def test_without_spec_every_secret_becomes_an_argument_overriding_the_caller() -> None:
     injection = build_injection(ServerConfig("s", command="x"), {"token": "tok-value"})
     assert injection.apply_args({"token": "forged", "q": 1}) == {"token": "tok-value", "q": 1}
-    assert injection.values == ("tok-value",)
+    assert injection.values == frozenset({"tok-value"})
     assert "tok-value" not in repr(injection)
 
 

@@ -61,7 +61,30 @@ async def test_tool_error_result_is_returned_and_protocol_error_raises_upstream_
             server, "fail_with_args", {"token": "t0k", "mode": "protocol"}, username="u"
         )
     assert type(info.value) is UpstreamError and info.value.status == 502
-    assert "t0k" in info.value.message  # the services layer redacts; the pool passes it on
+    assert "t0k" in info.value.message  # nothing was declared secret: passed on as is
+
+
+async def test_values_declared_secret_are_masked_in_results_errors_and_logs_of_the_session(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config()
+    secret = {"token": "t0k-declared-secret"}
+    result = await pool.call_tool(
+        server,
+        "fail_with_args",
+        {**secret, "mode": "tool"},
+        username="u",
+        secrets=["t0k-declared-secret"],
+    )
+    assert result.is_error and "t0k-declared-secret" not in text_of(result)
+    assert "token=***" in text_of(result)
+    # Remembered by the session: a later call that does not declare it is still masked.
+    with pytest.raises(UpstreamError) as info:
+        await pool.call_tool(server, "fail_with_args", {**secret, "mode": "protocol"}, username="u")
+    assert "t0k-declared-secret" not in info.value.message and "***" in info.value.message
+    await pool.call_tool(server, "log_args", secret, username="u")
+    await poll_until(lambda: any("***" in line for line in pool.status(server.name).logs))
+    assert all("t0k-declared-secret" not in line for line in pool.status(server.name).logs)
 
 
 async def test_crash_fails_in_flight_call_with_502_then_restarts_and_next_call_succeeds(
@@ -251,3 +274,13 @@ async def test_overload_is_refused_and_memory_stays_flat_across_waves(pool: Upst
         tracemalloc.stop()
     # Nothing accumulates per refused call (no queue, no retained waiter or exception).
     assert grown < 256 * 1024, grown
+
+
+async def test_a_definitions_env_values_are_masked_in_what_its_session_reports(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config(env={"FX_API_KEY": "definition-env-canary"})
+    result = await pool.call_tool(
+        server, "fail_with_args", {"text": "definition-env-canary", "mode": "tool"}, username="u"
+    )
+    assert result.is_error and "definition-env-canary" not in text_of(result)

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
+from mcp_gateway.domain.exposure import mask_args, mask_url
+from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import (
     DEFAULT_MAX_RETRIES,
     InjectAs,
@@ -18,7 +20,6 @@ from mcp_gateway.domain.servers import (
 )
 from mcp_gateway.services.servers import ServerView
 
-MASK = "***"
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 ShortText = Annotated[str, Field(max_length=4096)]
 
@@ -103,10 +104,10 @@ class ServerOut(ResponseModel):
     name: str
     transport_type: TransportType
     command: str | None
-    args: list[str]
+    args: list[str] = Field(description="non-admin keys see flags only, other values ***")
     env: dict[str, str] = Field(description="values shown to admin keys only")
     cwd: str | None
-    url: str | None
+    url: str | None = Field(description="non-admin keys see userinfo and query values ***")
     headers: dict[str, str] = Field(description="values shown to admin keys only")
     reconnection_options: dict[str, Any]
     enabled: bool
@@ -120,27 +121,34 @@ class ServerOut(ResponseModel):
     mcp_auth_type: str | None = None
     status: str
     tools_list: list[dict[str, Any]]
-    logs: list[str]
+    logs: list[str] = Field(description="the server's stderr (masked); admin keys only")
     restarts: int
     pid: int | None
     uptime: float | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="admin keys: the failure with upstream detail (masked); other keys: the "
+        "gateway's own classification (e.g. 'upstream connection closed'), never upstream text"
+    )
     errors: list[str] = Field(description="mcp-api compatibility: [lastError] or []")
     next_restart_at: float | None
     instances: int
 
     @classmethod
     def of(cls, view: ServerView, *, admin: bool) -> ServerOut:
+        """The view an API key may see: a shared server's output (logs, stderr-derived errors)
+        can carry other users' data, and its definition can carry credentials, so non-admin
+        keys get neither."""
         c, s = view.config, view.state
         r = c.reconnection
+        last_error = s.last_error if admin else s.error_kind
         return cls(
             name=c.name,
             transport_type=c.transport_type,
             command=c.command,
-            args=list(c.args),
+            args=list(c.args) if admin else mask_args(c.args),
             env=dict(c.env) if admin else dict.fromkeys(c.env, MASK),
             cwd=c.cwd,
-            url=c.url,
+            url=c.url if admin or c.url is None else mask_url(c.url),
             headers=dict(c.headers) if admin else dict.fromkeys(c.headers, MASK),
             reconnection_options={
                 "enabled": r.enabled,
@@ -171,12 +179,12 @@ class ServerOut(ResponseModel):
             tools_list=[
                 t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()
             ],
-            logs=list(s.logs),
+            logs=list(s.logs) if admin else [],
             restarts=s.restarts,
             pid=s.pid,
             uptime=s.uptime,
-            last_error=s.last_error,
-            errors=[s.last_error] if s.last_error else [],
+            last_error=last_error,
+            errors=[last_error] if last_error else [],
             next_restart_at=s.next_restart_at,
             instances=s.instances,
         )

@@ -39,6 +39,8 @@ GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_CALLBACK_PATH = "/auth/google/callback"
 DEFAULT_SCOPES = ("openid", "email", "profile")
+#: Arguments of a Google server's tools that only the gateway fills in.
+GOOGLE_ARGUMENTS = frozenset({GOOGLE_TOKENS_SECRET, "userCredentials", "gauthFileContent"})
 
 
 def is_google_server(server: ServerConfig) -> bool:
