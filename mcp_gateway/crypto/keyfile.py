@@ -1,8 +1,9 @@
 """Where the keyring comes from, including the embedded mode's ``<data dir>/secrets.key``.
 
 The key file holds ``id:base64key`` lines (first = primary; ``#`` comments and blank lines are
-ignored). It is created on first start with mode 0600, atomically and never over an existing
-file; rotation rewrites it atomically with a new primary key in front of the old ones.
+ignored). It is created on first start with mode 0600 (in a data dir created 0700, see
+:mod:`.privatedir`), atomically and never over an existing file; rotation rewrites it
+atomically with a new primary key in front of the old ones.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mcp_gateway.crypto.keyring import (
     parse_key_line,
     parse_keys,
 )
+from mcp_gateway.crypto.privatedir import ensure_private_dir
 from mcp_gateway.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -113,10 +115,7 @@ def _create_key_file(path: Path) -> None:
     """Write a new key file without ever replacing one that exists (a racing start wins)."""
     key_id, key = generate_key()
     content = _HEADER + format_key_line(key_id, key) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create data dir {path.parent}: {_reason(exc)}") from None
+    ensure_private_dir(path.parent)
     tmp = _write_temp(path, content)
     created = True
     try:

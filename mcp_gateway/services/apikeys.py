@@ -29,6 +29,7 @@ from mcp_gateway.crypto.apikeys import (
     hash_api_key,
     key_prefix,
 )
+from mcp_gateway.crypto.privatedir import ensure_private_dir
 from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.records import ApiKeyRecord, Role
 from mcp_gateway.errors import (
@@ -232,7 +233,7 @@ class ApiKeyService:
 
 
 def _write_private(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

@@ -232,3 +232,39 @@ def test_add_primary_key_prepends_and_keeps_old_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists"):
         add_primary_key(path, "k2")
     assert parse_keys(path.read_text().split("\n", 2)[2]).primary_id == "k2"
+
+
+# --- the data dir -------------------------------------------------------------------------
+
+
+@contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_key_file_creates_the_data_dir_0700_even_with_a_permissive_umask(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    with _umask(0o022):
+        load_keyring(settings, mongodb=False)
+    assert stat.S_IMODE(settings.store.data_dir.stat().st_mode) == 0o700
+
+
+@pytest.mark.anyio
+async def test_first_start_leaves_the_data_dir_0700_when_the_key_file_comes_first(
+    tmp_path: Path,
+) -> None:
+    """The runtime loads (creates) the key file before it opens the store."""
+    from mcp_gateway.runtime import Runtime
+
+    settings = _settings(tmp_path)
+    assert not settings.store.data_dir.exists()
+    with _umask(0o022):
+        async with Runtime(settings, announce=lambda _msg: None, reconcile_packages=False):
+            pass
+    data_dir = settings.store.data_dir
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert {"secrets.key", "gateway.db", "admin-api-key"} <= {p.name for p in data_dir.iterdir()}

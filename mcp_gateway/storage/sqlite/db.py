@@ -31,6 +31,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from mcp_gateway.crypto.privatedir import ensure_private_dir
 from mcp_gateway.errors import ConfigError, StoreUnavailable
 from mcp_gateway.storage.sqlite.schema import CREATE_VERSION_TABLE, MIGRATIONS, SCHEMA_VERSION
 
@@ -73,13 +74,8 @@ class SqliteDatabase:
 
     @classmethod
     def _open_sync(cls, data_dir: Path, timeout: float) -> SqliteDatabase:
-        data_dir = data_dir.expanduser()
-        try:
-            # Owner-only: the data dir holds the store, the key file and the admin key.
-            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ConfigError(f"cannot create data dir {data_dir}: {reason}") from exc
+        # Owner-only: the data dir holds the store, the key file and the admin key.
+        data_dir = ensure_private_dir(data_dir)
         if not os.access(data_dir, os.W_OK | os.X_OK):
             raise ConfigError(f"data dir {data_dir} is not writable")
         path = data_dir / DB_FILE
