@@ -15,6 +15,7 @@ Configuration on the server definition (``extra["oauth"]``, never secret) overri
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,10 +27,12 @@ from mcp.client.auth.utils import (
 
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import DiscoveryFailed
+from mcp_gateway.services.oauth.bounded import Fetched, fetch
 from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, SsrfGuard
 
 _REDIRECTS = (301, 302, 303, 307, 308)
-_MAX_METADATA_BYTES = 256 * 1024
+# A DNS name or an IP literal; httpx2 percent-encodes what it cannot parse (``[bad``).
+_HOST = re.compile(r"[A-Za-z0-9._:-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,34 +125,60 @@ def canonical_resource(url: str | None) -> str | None:
 
 
 async def get_json(client: httpx2.AsyncClient, guard: SsrfGuard, url: str) -> dict[str, Any] | None:
-    """GET a JSON object, following at most MAX_REDIRECTS redirects by hand.
+    """GET a JSON object (at most MAX_RESPONSE_BYTES, see :mod:`.bounded`), following at most
+    MAX_REDIRECTS redirects by hand.
 
     Returns None for a 4xx answer (the caller tries the next well-known URL). Raises
-    BlockedDestination for a refused hop, DiscoveryFailed for other failures.
+    BlockedDestination for a refused hop, DiscoveryFailed for other failures (unreachable, too
+    large, too slow, a redirect without a usable Location).
     """
     target = guard.check_url(url)
     for _hop in range(MAX_REDIRECTS + 1):
+        where = f"OAuth metadata at host {target.host!r}"
         try:
-            response = await client.get(target, headers={"Accept": "application/json"})
+            response = await fetch(
+                client,
+                "GET",
+                target,
+                what=where,
+                fail=DiscoveryFailed,
+                headers={"Accept": "application/json"},
+            )
         except httpx2.HTTPError as exc:
-            raise DiscoveryFailed(
-                f"OAuth metadata at host {target.host!r} is unreachable ({type(exc).__name__})"
-            ) from exc
-        if response.status_code in _REDIRECTS and "location" in response.headers:
-            target = guard.check_url(target.join(response.headers["location"]))
+            raise DiscoveryFailed(f"{where} is unreachable ({type(exc).__name__})") from exc
+        if response.status_code in _REDIRECTS:
+            target = guard.check_url(_redirect_target(target, response, where))
             continue
         if 400 <= response.status_code < 500:
             return None
-        if response.status_code != 200 or len(response.content) > _MAX_METADATA_BYTES:
-            raise DiscoveryFailed(
-                f"OAuth metadata at host {target.host!r} answered HTTP {response.status_code}"
-            )
+        if response.status_code != 200:
+            raise DiscoveryFailed(f"{where} answered HTTP {response.status_code}")
         try:
             body = json.loads(response.content)
         except ValueError:
             return None
         return body if isinstance(body, dict) else None
     raise DiscoveryFailed(f"too many redirects fetching OAuth metadata from {target.host!r}")
+
+
+def _redirect_target(current: httpx2.URL, response: Fetched, where: str) -> httpx2.URL:
+    """The absolute URL a 3xx points to. Raises DiscoveryFailed naming what is wrong with it
+    (never echoing it: the value comes from a server we do not trust)."""
+    location = response.headers.get("location", "").strip()
+    status = response.status_code
+    if not location:
+        raise DiscoveryFailed(f"{where} answered HTTP {status} without a Location header")
+    try:
+        target = current.join(location)
+        valid_host = _HOST.fullmatch(target.host) is not None
+        port = target.port  # parsing the port raises for a malformed one
+    except (httpx2.InvalidURL, ValueError, TypeError):
+        valid_host, port = False, None
+    if not valid_host or (port is not None and not 0 < port < 65536):
+        raise DiscoveryFailed(
+            f"{where} answered HTTP {status} with a malformed Location header (not a valid URL)"
+        )
+    return target
 
 
 async def discover(

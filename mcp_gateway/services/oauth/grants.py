@@ -22,10 +22,10 @@ from mcp_gateway.errors import (
     TokenEndpointError,
     UpstreamUnavailable,
 )
+from mcp_gateway.services.oauth.bounded import fetch
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 
 _ERROR_CODE_RE = re.compile(r"^[a-z_]{1,64}$")
-_MAX_BODY = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,28 +62,30 @@ async def _post(
     what: str,
 ) -> dict[str, Any]:
     target = guard.check_url(url)
+    where = f"OAuth {what} at host {target.host!r}"
     try:
-        response = await client.post(
+        response = await fetch(
+            client,
+            "POST",
             target,
+            what=where,
+            fail=TokenEndpointError,
             data=form,
             json=json_body,
             headers={"Accept": "application/json", **(headers or {})},
         )
     except httpx2.HTTPError as exc:
-        raise UpstreamUnavailable(
-            f"OAuth {what} at host {target.host!r} is unreachable ({type(exc).__name__})"
-        ) from exc
+        raise UpstreamUnavailable(f"{where} is unreachable ({type(exc).__name__})") from exc
     body: Any = None
-    if len(response.content) <= _MAX_BODY:
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
     if 200 <= response.status_code < 300 and isinstance(body, dict):
         return body
     code = body.get("error") if isinstance(body, dict) else None
     code = code if isinstance(code, str) and _ERROR_CODE_RE.fullmatch(code) else None
-    message = f"OAuth {what} at host {target.host!r} answered HTTP {response.status_code}"
+    message = f"{where} answered HTTP {response.status_code}"
     if code:
         message += f" ({code})"
     if code == "invalid_grant":

@@ -25,6 +25,7 @@ from mcp_gateway.services.oauth.discovery import (
     canonical_resource,
     discover,
 )
+from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
 from mcp_gateway.services.oauth.grants import ClientAuth, code_grant, register_client
 from mcp_gateway.services.oauth.refresh import TokenRefresher
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
@@ -86,7 +87,7 @@ class OAuthService:
         self._settings = settings
         self._http = http or GuardedClientFactory(settings.allowed_hosts)
         self._sessions = sessions
-        self._metadata: dict[str, AuthServerMetadata] = {}
+        self._discovery = DiscoveryCache()
         # Dynamically registered clients: the gateway is one OAuth client per server and
         # redirect URI, so a login URL (also offered with every 401 reauth_required) does not
         # register a new client at the AS each time.
@@ -190,24 +191,23 @@ class OAuthService:
         return await self.auth_server(server)
 
     async def auth_server(self, server: ServerConfig) -> AuthServerMetadata:
-        """Configured or discovered (RFC 9728 then RFC 8414) metadata, cached per process."""
+        """Configured or discovered (RFC 9728 then RFC 8414) metadata, cached per process
+        (failures for a short while, see :mod:`.discovery_cache`)."""
         config = ServerOAuthConfig.of(server)
         configured = config.configured_metadata(server)
         if configured is not None:
             return configured
-        cached = self._metadata.get(server.name)
-        if cached is not None:
-            return cached
         if not server.url:
             raise InvalidRequest(f"server {server.name!r} has no URL to discover OAuth from")
-        async with self._http() as client:
-            found = await discover(
-                client, self._http.guard, server.url, config.resource_metadata_url
-            )
-        if config.resource:
-            found = replace(found, resource=config.resource)
-        self._metadata[server.name] = found
-        return found
+        url = server.url
+
+        async def find() -> AuthServerMetadata:
+            async with self._http() as client:
+                found = await discover(client, self._http.guard, url, config.resource_metadata_url)
+            return replace(found, resource=config.resource) if config.resource else found
+
+        inputs = (url, config.resource_metadata_url, config.resource)
+        return await self._discovery.get(server.name, inputs, find)
 
     # -- gateway-driven login ----------------------------------------------------------------
 

@@ -36,7 +36,7 @@ class AsControl:
             result: dict[str, Any] = (await client.get(self.url + "/stats")).json()
             return result
 
-    async def configure(self, **values: float) -> None:
+    async def configure(self, **values: float | str) -> None:
         await self._post("/admin/config", values)
 
     async def revoke(self) -> None:
