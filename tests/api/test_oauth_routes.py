@@ -5,9 +5,12 @@ the Google flow runs against the local AS through GOOGLE_OAUTH_CREDENTIALS' auth
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -25,6 +28,7 @@ from mcp_gateway.services.oauth import (
     OAuthService,
     google_injection,
 )
+from mcp_gateway.services.oauth.state import LoginState, LoginTicket, seal_state, seal_ticket
 from tests.conftest import MakeSettings
 from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import (  # noqa: F401 (fixtures)
@@ -37,8 +41,15 @@ from tests.services.oauth.conftest import (  # noqa: F401 (fixtures)
 
 
 class Gw:
-    def __init__(self, runtime: Runtime, client: httpx2.AsyncClient, admin: str) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: httpx2.AsyncClient,
+        admin: str,
+        transport: httpx2.ASGITransport,
+    ) -> None:
         self.runtime, self.client, self.admin = runtime, client, admin
+        self.transport = transport
 
     async def key(self, role: str, username: str | None = None) -> str:
         _record, key = await self.runtime.apikeys.create(f"{role}-{username}", role, username)
@@ -80,7 +91,7 @@ async def gw(
         )
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield Gw(runtime, client, announced[0].rsplit(" ", 1)[-1])
+            yield Gw(runtime, client, announced[0].rsplit(" ", 1)[-1], transport)
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -179,24 +190,139 @@ async def test_upstream_401_is_answered_by_one_refresh_and_a_retry(
     assert (await auth_server.stats())["refresh_requests"] == 1
 
 
+class Browser:
+    """A user's browser: its own cookie jar, talking to the in-process gateway."""
+
+    def __init__(self, gw: Gw) -> None:
+        # Same in-process gateway, separate cookie jar.
+        self.client = httpx2.AsyncClient(transport=gw.transport, base_url="http://gw")
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+
+    async def open_login_link(self, link: str) -> tuple[str, str]:
+        """Open a gateway login link: (the start page's text, the AS URL it offers)."""
+        assert link.startswith(PUBLIC_URL + "/"), link
+        page = await self.client.get(link[len(PUBLIC_URL) :], headers={"Accept": "text/html"})
+        assert page.status_code == 200, page.text
+        found = re.search(r'<a href="([^"]+)"', page.text)
+        assert found is not None, page.text
+        return page.text, html.unescape(found.group(1))
+
+    async def get(self, path: str, **kwargs: Any) -> httpx2.Response:
+        return await self.client.get(path, **kwargs)
+
+
+async def _login_link(gw: Gw, key: str, path: str = "/oauth/remote/authorize") -> str:
+    resp = await gw.client.get(path, headers=_auth(key))
+    assert resp.status_code == 302, resp.text
+    link: str = resp.headers["location"]
+    return link
+
+
 @pytest.mark.anyio
-async def test_authorize_and_callback_routes_complete_a_login_and_refuse_a_replay(
+async def test_login_started_by_bob_cannot_be_completed_in_alices_browser(
     gw: Gw,
     auth_server: AsControl,  # noqa: F811
     mcp_process: FixtureProcess,  # noqa: F811
 ) -> None:
     await gw.runtime.store.create_server(_remote(mcp_process.url))
-    bob_key = await gw.key("user", "bob")
-    resp = await gw.client.get("/oauth/remote/authorize", headers=_auth(bob_key))
-    assert resp.status_code == 302
-    callback = await _browser_at_as(resp.headers["location"], "/oauth/callback")
-    done = await gw.client.get(callback)  # the browser: no API key
-    assert done.status_code == 200 and "bob" in done.text
-    replay = await gw.client.get(callback)
-    assert replay.status_code == 400 and replay.json()["code"] == "invalid_request"
-    assert (await gw.runtime.store.get_tokens("remote", "bob")) is not None
+    link = await _login_link(gw, await gw.key("user", "bob"))
+    async with Browser(gw) as bobs, Browser(gw) as alices:
+        page, as_url = await bobs.open_login_link(link)
+        assert "<b>bob</b>" in page and "<b>remote</b>" in page
+        cookies = list(bobs.client.cookies.jar)
+        assert len(cookies) == 1 and cookies[0].path == "/oauth/callback"
+        assert cookies[0].has_nonstandard_attr("HttpOnly") and cookies[0].expires
+        # Bob sends the authorization URL to Alice, who signs in at the AS (as alice).
+        callback = await _browser_at_as(as_url, "/oauth/callback")
+        refused = await alices.get(callback)
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+        assert "browser" in refused.json()["error"]
+        as_page = await alices.get(callback, headers={"Accept": "text/html"})
+        assert as_page.status_code == 403 and "Sign-in failed" in as_page.text
+        assert await gw.runtime.store.get_tokens("remote", "bob") is None
+        assert (await auth_server.stats())["code_requests"] == 0
+
+
+@pytest.mark.anyio
+async def test_login_in_the_starting_browser_works_once_and_names_the_linked_user(
+    gw: Gw,
+    auth_server: AsControl,  # noqa: F811
+    mcp_process: FixtureProcess,  # noqa: F811
+) -> None:
+    await gw.runtime.store.create_server(_remote(mcp_process.url))
+    link = await _login_link(gw, await gw.key("user", "bob"))
+    async with Browser(gw) as bobs:
+        _page, as_url = await bobs.open_login_link(link)
+        flow_cookie = next(iter(bobs.client.cookies.jar))
+        callback = await _browser_at_as(as_url, "/oauth/callback")
+        done = await bobs.get(callback)
+        assert done.status_code == 200, done.text
+        assert "<b>bob</b>" in done.text and "<b>remote</b>" in done.text
+        assert done.headers["cache-control"] == "no-store"
+        assert not list(bobs.client.cookies.jar)  # the flow cookie is cleared
+        assert (await gw.runtime.store.get_tokens("remote", "bob")) is not None
+        # A replay is refused even with the flow's cookie put back.
+        bobs.client.cookies.set(flow_cookie.name, flow_cookie.value or "", path="/oauth/callback")
+        replay = await bobs.get(callback)
+        assert replay.status_code == 400 and "already used" in replay.json()["error"]
+    assert (await auth_server.stats())["code_requests"] == 1
     unauthenticated = await gw.client.get("/oauth/remote/authorize?username=bob")
     assert unauthenticated.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_start_page_refuses_forged_wrong_kind_and_invalid_links_with_escaped_pages(
+    gw: Gw,
+    auth_server: AsControl,  # noqa: F811
+    mcp_process: FixtureProcess,  # noqa: F811
+) -> None:
+    await gw.runtime.store.create_server(_remote(mcp_process.url))
+    link = await _login_link(gw, gw.admin, "/oauth/remote/authorize?username=bob")
+    async with Browser(gw) as browser:
+        start = await browser.get(link[len(PUBLIC_URL) :])
+        assert "frame-ancestors 'none'" in start.headers["content-security-policy"]
+        assert start.headers["referrer-policy"] == "no-referrer"
+        forged = await browser.get("/oauth/start?ticket=" + "A" * 80)
+        assert forged.status_code == 400 and forged.json()["code"] == "invalid_request"
+        state = seal_state(gw.runtime.keyring, LoginState("mcp", "remote", "bob", "v"))
+        wrong_kind = await browser.get(f"/oauth/start?ticket={state}")
+        assert wrong_kind.status_code == 400  # a state is not a ticket (separate AAD domains)
+        # A sealed ticket naming a username the API would never accept: refused, and the
+        # browser's error page escapes what it shows.
+        evil = '<i onmouseover="x">eve'
+        ticket = seal_ticket(gw.runtime.keyring, LoginTicket("mcp", "remote", evil))
+        page = await browser.get(f"/oauth/start?ticket={ticket}", headers={"Accept": "text/html"})
+        assert page.status_code == 400 and "<i " not in page.text and "&#x27;" in page.text
+        assert not list(browser.client.cookies.jar) or all(
+            c.path == "/oauth/callback" for c in browser.client.cookies.jar
+        )
+
+
+@pytest.mark.anyio
+async def test_a_malformed_discovery_redirect_is_a_502_naming_it_not_a_500(
+    gw: Gw,
+    auth_server: AsControl,  # noqa: F811
+) -> None:
+    await gw.runtime.store.create_server(
+        ServerConfig(
+            name="remote",
+            transport_type=TransportType.STREAMABLE_HTTP,
+            url=auth_server.url + "/mcp",
+            extra={"oauth": {}},
+        )
+    )
+    await auth_server.configure(metadata_mode="bad_redirect")
+    link = await _login_link(gw, gw.admin, "/oauth/remote/authorize?username=bob")
+    async with Browser(gw) as browser:
+        resp = await browser.get(link[len(PUBLIC_URL) :])
+    assert resp.status_code == 502, resp.text
+    assert resp.json()["code"] == "upstream_error"
+    assert "malformed Location" in resp.json()["error"]
 
 
 @pytest.mark.anyio
@@ -209,12 +335,16 @@ async def test_google_login_stores_google_tokens_and_they_are_injected(
     await auth_server.add_client(
         "g-client", "g-secret", "client_secret_post", [PUBLIC_URL + "/auth/google/callback"]
     )
-    resp = await gw.client.get("/auth/google/login?user_id=bob", headers=_auth(gw.admin))
-    assert resp.status_code == 302
-    assert parse_qs(urlsplit(resp.headers["location"]).query)["access_type"] == ["offline"]
-    callback = await _browser_at_as(resp.headers["location"], "/auth/google/callback")
-    assert (await gw.client.get(callback)).status_code == 200
-    assert (await gw.client.get(callback)).status_code == 400  # replay
+    link = await _login_link(gw, gw.admin, "/auth/google/login?user_id=bob")
+    async with Browser(gw) as bobs, Browser(gw) as alices:
+        page, as_url = await bobs.open_login_link(link)
+        assert "<b>bob</b>" in page and "<b>gws</b>" in page
+        assert parse_qs(urlsplit(as_url).query)["access_type"] == ["offline"]
+        callback = await _browser_at_as(as_url, "/auth/google/callback")
+        assert (await alices.get(callback)).status_code == 403  # not the starting browser
+        assert await gw.runtime.store.get_secrets("bob", "gws") == []
+        assert (await bobs.get(callback)).status_code == 200
+        assert (await bobs.get(callback)).status_code in (400, 403)  # replay
     stored = await gw.runtime.store.get_secrets("bob", "gws")
     assert [s.name for s in stored] == ["google_tokens"]
     value = gw.runtime.keyring.decrypt_secret("bob", "gws", "google_tokens", stored[0].ciphertext)

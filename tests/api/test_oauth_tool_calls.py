@@ -142,16 +142,13 @@ async def test_user_without_tokens_gets_reauth_required_with_a_login_url(
     assert resp.status_code == 401, resp.text
     body = resp.json()
     assert body["code"] == "reauth_required" and body["success"] is False
-    assert body["authorizationUrl"].startswith(world.auth.url + "/authorize?")
-    assert (
-        "redirect_uri=" + "http%3A%2F%2Fgateway.test%2Foauth%2Fcallback"
-        in (body["authorizationUrl"])
-    )
+    # A login link to the gateway's start page, which binds the flow to the browser opening it.
+    assert body["authorizationUrl"].startswith(PUBLIC_URL + "/oauth/start?ticket=")
     again = await world.call("bob")
     assert again.status_code == 401 and again.json()["authorizationUrl"]
     assert await world.seen() == []  # no session was even attempted for bob
-    # The gateway is one OAuth client: offering a login URL twice registered it once.
-    assert (await world.auth.stats())["registrations"] == 1
+    # Offering login links registers no client: that waits for a browser to open one.
+    assert (await world.auth.stats())["registrations"] == 0
 
 
 @pytest.mark.anyio
@@ -198,7 +195,7 @@ async def test_revoked_grant_answers_reauth_required_and_other_users_keep_workin
     resp = await world.call("alice")
     assert resp.status_code == 401, resp.text
     assert resp.json()["code"] == "reauth_required"
-    assert resp.json()["authorizationUrl"].startswith(world.auth.url + "/authorize?")
+    assert resp.json()["authorizationUrl"].startswith(PUBLIC_URL + "/oauth/start?ticket=")
     again = await world.call("alice")  # now known before any upstream request
     assert again.status_code == 401 and again.json()["code"] == "reauth_required"
     assert (await world.auth.stats())["refresh_requests"] == 1  # the dead grant is not retried

@@ -2,15 +2,22 @@
 mcp-api's Google login.
 
 ``POST /mcp/servers/{name}/oauth`` and both ``.../login`` / ``.../authorize`` routes take an API
-key (a user key acts for its own username only), so nobody can start a login that binds their
-upstream account to another user. The two callbacks are reached by the user's browser with no
-key: the sealed, single-use, 10-minute ``state`` is their protection.
+key (a user key acts for its own username only). The two login routes answer with a 302 to a
+*login link* on the gateway (also offered as ``authorizationUrl`` with a 401
+``reauth_required``), meant for the user's browser. The browser routes need no key:
+
+- ``.../start?ticket=`` shows which gateway user and server the login links (so a link someone
+  else sent is recognisable), sets a per-flow HttpOnly cookie whose hash is sealed into the
+  ``state``, and offers the authorization server's URL;
+- the callbacks accept only a sealed, single-use, 10-minute ``state`` presented together with
+  its cookie: a flow started in one browser cannot be completed in another (login CSRF).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,15 +31,43 @@ from mcp_gateway.api.schemas.oauth import (
     CallbackQuery,
     GoogleLoginQuery,
     OAuthTokensRequest,
+    StartQuery,
 )
 from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
+from mcp_gateway.services.oauth.state import (
+    STATE_TTL,
+    LoginState,
+    StartedLogin,
+    cookie_name,
+    new_browser_secret,
+)
 
 _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the state and code must not leak to other sites
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",  # no clickjacking of the Continue link
+}
 _DONE_PAGE = (
     "<!doctype html><meta charset=utf-8><title>Signed in</title>"
-    "<p>Signed in to {server} as {username}. You can close this tab.</p>"
+    "<p>Your account at server <b>{server}</b> is now linked to the gateway user "
+    "<b>{username}</b>. You can close this tab.</p>"
+)
+_START_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Link your account</title>"
+    "<h1>Link your account at server <b>{server}</b></h1>"
+    "<p>You are about to sign in at <b>{host}</b> and link that account to the gateway user "
+    "<b>{username}</b>.</p>"
+    "<p>If you are not <b>{username}</b> or did not ask for this, close this page: whoever "
+    "sent you this link would get access to your account.</p>"
+    '<p><a href="{url}">Continue to {host}</a></p>'
+)
+_ERROR_PAGE = (
+    "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
+    "<h1>Sign-in failed</h1><p>{message}</p>"
 )
 
 
@@ -59,9 +94,41 @@ def _check_callback(query: CallbackQuery) -> tuple[str, str]:
     return query.code, query.state
 
 
-def _done(server: str, username: str) -> HTMLResponse:
-    page = _DONE_PAGE.format(server=html.escape(server), username=html.escape(username))
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+def _html(page: str, status: int = 200, **values: str) -> HTMLResponse:
+    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
+    return HTMLResponse(page.format(**escaped), status, headers=_PAGE_HEADERS)
+
+
+def _for_browser(request: Request, exc: GatewayError) -> Response:
+    """A browser gets the error as a page; API clients the usual JSON (re-raised)."""
+    if "text/html" not in request.headers.get("accept", ""):
+        raise exc
+    return _html(_ERROR_PAGE, exc.status, message=exc.message)
+
+
+def _start_page(request: Request, started: StartedLogin, secret: str) -> Response:
+    state = started.state
+    response = _html(
+        _START_PAGE, server=state.server, username=state.username, host=started.host,
+        url=started.url,
+    )  # fmt: skip
+    callback = urlsplit(state.redirect_uri)
+    response.set_cookie(
+        cookie_name(state),
+        secret,
+        max_age=int(STATE_TTL),
+        path=callback.path or "/",
+        secure=callback.scheme == "https" or request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",  # sent on the AS's top-level redirect back to the callback
+    )
+    return response
+
+
+def _done(request: Request, state: LoginState) -> Response:
+    response = _html(_DONE_PAGE, server=state.server, username=state.username)
+    response.delete_cookie(cookie_name(state), path=urlsplit(state.redirect_uri).path or "/")
+    return response
 
 
 async def store_tokens(request: Request) -> JSONResponse:
@@ -83,14 +150,27 @@ async def authorize(request: Request) -> Response:
     server = await runtime_of(request).store.get_server(name)
     if server is None:
         raise ServerNotFound(name)
-    url = await _oauth(request).start_login(server, username)
+    url = _oauth(request).ticket_url(server, username)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
+async def start(request: Request) -> Response:
+    secret = new_browser_secret()
+    try:
+        ticket = read_query(request, StartQuery).ticket
+        started = await _oauth(request).begin(ticket, secret)
+    except GatewayError as exc:
+        return _for_browser(request, exc)
+    return _start_page(request, started, secret)
+
+
 async def callback(request: Request) -> Response:
-    code, state = _check_callback(read_query(request, CallbackQuery))
-    done = await _oauth(request).finish_login(code, state)
-    return _done(done.server, done.username)
+    try:
+        code, state = _check_callback(read_query(request, CallbackQuery))
+        done = await _oauth(request).finish_login(code, state, request.cookies)
+    except GatewayError as exc:
+        return _for_browser(request, exc)
+    return _done(request, done)
 
 
 async def google_login(request: Request) -> Response:
@@ -99,14 +179,27 @@ async def google_login(request: Request) -> Response:
     username = principal.acting_username(query.user_id)
     google = _google(request)
     server = await google.resolve_server(query.server)
-    url = await google.start_login(server, username)
+    url = google.ticket_url(server, username)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
+async def google_start(request: Request) -> Response:
+    secret = new_browser_secret()
+    try:
+        ticket = read_query(request, StartQuery).ticket
+        started = await _google(request).begin(ticket, secret)
+    except GatewayError as exc:
+        return _for_browser(request, exc)
+    return _start_page(request, started, secret)
+
+
 async def google_callback(request: Request) -> Response:
-    code, state = _check_callback(read_query(request, CallbackQuery))
-    done = await _google(request).finish_login(code, state)
-    return _done(done.server, done.username)
+    try:
+        code, state = _check_callback(read_query(request, CallbackQuery))
+        done = await _google(request).finish_login(code, state, request.cookies)
+    except GatewayError as exc:
+        return _for_browser(request, exc)
+    return _done(request, done)
 
 
 ENDPOINTS = [
@@ -114,15 +207,21 @@ ENDPOINTS = [
              "Store a username's upstream OAuth tokens (encrypted)", "oauth",
              body=OAuthTokensRequest, response=Ok, errors=(400, 401, 403, 404, 413)),
     Endpoint("GET", "/oauth/{server}/authorize", authorize,
-             "Start an OAuth login for a username (302 to the authorization server)", "oauth",
-             query=AuthorizeQuery, errors=(400, 401, 403, 404, 502)),
+             "A login link for a username (302 to the gateway's start page, for a browser)",
+             "oauth", query=AuthorizeQuery, errors=(400, 401, 403, 404)),
+    Endpoint("GET", "/oauth/start", start,
+             "Login link (browser): names the user and server, sets the flow cookie", "oauth",
+             query=StartQuery, auth="none", errors=(400, 404, 502)),
     Endpoint("GET", "/oauth/callback", callback,
-             "OAuth redirect target (browser; protected by the single-use state)", "oauth",
-             query=CallbackQuery, auth="none", errors=(400, 502)),
+             "OAuth redirect target (browser; single-use state plus the flow cookie)", "oauth",
+             query=CallbackQuery, auth="none", errors=(400, 403, 404, 502)),
     Endpoint("GET", "/auth/google/login", google_login,
-             "Start the Google login for user_id (302 to Google)", "oauth",
+             "A Google login link for user_id (302 to the gateway's start page)", "oauth",
              query=GoogleLoginQuery, errors=(400, 401, 403, 404)),
+    Endpoint("GET", "/auth/google/start", google_start,
+             "Google login link (browser): names the user and server, sets the flow cookie",
+             "oauth", query=StartQuery, auth="none", errors=(400, 404)),
     Endpoint("GET", "/auth/google/callback", google_callback,
-             "Google redirect target (browser; protected by the single-use state)", "oauth",
-             query=CallbackQuery, auth="none", errors=(400, 502)),
+             "Google redirect target (browser; single-use state plus the flow cookie)", "oauth",
+             query=CallbackQuery, auth="none", errors=(400, 403, 502)),
 ]  # fmt: skip

@@ -51,6 +51,10 @@ class AuthorizeQuery(QueryModel):
     username: Username | None = None
 
 
+class StartQuery(QueryModel):
+    ticket: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 class CallbackQuery(QueryModel):
     code: Annotated[str, Field(max_length=4096)] | None = None
     state: Annotated[str, Field(max_length=8192)] | None = None

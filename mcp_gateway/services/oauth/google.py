@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -25,11 +26,18 @@ from mcp_gateway.services.oauth.grants import ClientAuth, code_grant
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.state import (
     LoginState,
+    LoginTicket,
+    StartedLogin,
+    browser_hash,
     challenge_s256,
+    check_browser,
     consume_state,
+    cookie_name,
     new_verifier,
     open_state,
+    open_ticket,
     seal_state,
+    seal_ticket,
 )
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
 
@@ -38,6 +46,7 @@ GOOGLE_TOKENS_SECRET = "google_tokens"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_CALLBACK_PATH = "/auth/google/callback"
+GOOGLE_START_PATH = "/auth/google/start"
 DEFAULT_SCOPES = ("openid", "email", "profile")
 #: Arguments of a Google server's tools that only the gateway fills in.
 GOOGLE_ARGUMENTS = frozenset({GOOGLE_TOKENS_SECRET, "userCredentials", "gauthFileContent"})
@@ -136,12 +145,30 @@ class GoogleLogin:
             )
         return found[0]
 
-    async def start_login(self, server: ServerConfig, username: str) -> str:
+    def ticket_url(self, server: ServerConfig, username: str) -> str:
+        """The gateway URL that starts the Google login for (server, username) in the browser
+        that opens it (see :mod:`.state`). Raises InvalidRequest."""
+        validate_username(username)
+        if not self._settings.public_url:
+            raise InvalidRequest("set MCPGW_PUBLIC_URL to enable the Google login")
+        ticket = seal_ticket(self._keyring, LoginTicket("google", server.name, username))
+        base = self._settings.public_url.rstrip("/")
+        return f"{base}{GOOGLE_START_PATH}?{urlencode({'ticket': ticket})}"
+
+    async def begin(self, ticket_token: str, browser_secret: str) -> StartedLogin:
+        """Open a login link in a browser. Raises InvalidRequest, ServerNotFound."""
+        ticket = open_ticket(self._keyring, ticket_token, kind="google")
+        server = await self.resolve_server(ticket.server)
+        return await self.start_login(server, ticket.username, browser_hash(browser_secret))
+
+    async def start_login(self, server: ServerConfig, username: str, browser: str) -> StartedLogin:
+        """Google's authorization URL for a flow bound to the browser whose cookie secret
+        hashes to ``browser``."""
         validate_username(username)
         if not self._settings.public_url:
             raise InvalidRequest("set MCPGW_PUBLIC_URL to enable the Google login")
         client, auth_uri, _token_uri = google_client(self._settings)
-        self._http.guard.check_url(auth_uri)
+        host = self._http.guard.check_url(auth_uri).host
         redirect_uri = self._settings.public_url.rstrip("/") + GOOGLE_CALLBACK_PATH
         verifier = new_verifier()
         state = LoginState(
@@ -150,6 +177,7 @@ class GoogleLogin:
             username=username,
             code_verifier=verifier,
             redirect_uri=redirect_uri,
+            browser_hash=browser,
         )
         scopes = server.extra.get("googleScopes") or server.env.get("GOOGLE_SCOPES")
         if isinstance(scopes, list):
@@ -165,14 +193,20 @@ class GoogleLogin:
             "access_type": "offline",  # Google: issue a refresh token
             "prompt": "consent",
         }
-        return f"{auth_uri}{'&' if '?' in auth_uri else '?'}{urlencode(params)}"
+        url = f"{auth_uri}{'&' if '?' in auth_uri else '?'}{urlencode(params)}"
+        return StartedLogin(url, state, host)
 
-    async def finish_login(self, code: str, state_token: str) -> LoginState:
-        """Check and consume ``state``, exchange ``code``, store ``google_tokens``.
+    async def finish_login(
+        self, code: str, state_token: str, cookies: Mapping[str, str]
+    ) -> LoginState:
+        """Check ``state`` and the flow's cookie among ``cookies``, consume the state,
+        exchange ``code``, store ``google_tokens``.
 
-        Raises InvalidRequest (bad/expired/replayed state, no code), token-endpoint errors.
+        Raises InvalidRequest (bad/expired/replayed state, no code), Forbidden (another
+        browser), token-endpoint errors.
         """
         state = open_state(self._keyring, state_token, kind="google")
+        check_browser(state, cookies.get(cookie_name(state)))
         await consume_state(self._store, state)
         if not code:
             raise InvalidRequest("OAuth callback without a code")

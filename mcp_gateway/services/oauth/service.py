@@ -31,16 +31,24 @@ from mcp_gateway.services.oauth.refresh import TokenRefresher
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.state import (
     LoginState,
+    LoginTicket,
+    StartedLogin,
+    browser_hash,
     challenge_s256,
+    check_browser,
     consume_state,
+    cookie_name,
     new_verifier,
     open_state,
+    open_ticket,
     seal_state,
+    seal_ticket,
 )
 from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
 
 CALLBACK_PATH = "/oauth/callback"
+START_PATH = "/oauth/start"
 
 
 class OAuthStore(OAuthTokenStore, ServerStore, Protocol):
@@ -212,15 +220,42 @@ class OAuthService:
     # -- gateway-driven login ----------------------------------------------------------------
 
     async def login_url(self, server: ServerConfig, username: str) -> str | None:
-        """An authorization URL for a fresh login, or None when none can be started."""
+        """A login link (the gateway's start page, see :meth:`ticket_url`) when a login can be
+        started for ``server``, else None. Discovery here is cached (failures briefly)."""
         try:
-            return await self.start_login(server, username)
+            url = self.ticket_url(server, username)
+            meta = await self.auth_server(server)
         except GatewayError:
             return None
+        return url if meta.authorization_endpoint else None
 
-    async def start_login(self, server: ServerConfig, username: str) -> str:
-        """The authorization-server URL (PKCE S256, sealed single-use ``state``) to send the
-        user's browser to. Registers a client (RFC 7591) when none is known and the AS allows.
+    def ticket_url(self, server: ServerConfig, username: str) -> str:
+        """The gateway URL that starts a login for (server, username) in the browser that opens
+        it. Raises InvalidRequest (not an HTTP server, no public URL, bad username)."""
+        validate_username(username)
+        if not server.is_http:
+            raise InvalidRequest(f"server {server.name!r} is not an HTTP upstream")
+        if not self._settings.public_url:
+            raise InvalidRequest("set MCPGW_PUBLIC_URL to enable gateway-driven OAuth login")
+        ticket = seal_ticket(self._keyring, LoginTicket("mcp", server.name, username))
+        return (
+            f"{self._settings.public_url.rstrip('/')}{START_PATH}?{urlencode({'ticket': ticket})}"
+        )
+
+    async def begin(self, ticket_token: str, browser_secret: str) -> StartedLogin:
+        """Open a login link in a browser: the flow bound to ``browser_secret`` (the cookie the
+        caller sets). Raises InvalidRequest (bad or expired link), ServerNotFound, and what
+        :meth:`start_login` raises."""
+        ticket = open_ticket(self._keyring, ticket_token, kind="mcp")
+        server = await self._store.get_server(ticket.server)
+        if server is None:
+            raise ServerNotFound(ticket.server)
+        return await self.start_login(server, ticket.username, browser_hash(browser_secret))
+
+    async def start_login(self, server: ServerConfig, username: str, browser: str) -> StartedLogin:
+        """The authorization-server URL (PKCE S256, sealed single-use ``state`` bound to the
+        browser whose cookie secret hashes to ``browser``) to send that browser to. Registers a
+        client (RFC 7591) when none is known and the AS allows.
 
         Raises InvalidRequest (no public URL, no authorization endpoint, no client), discovery
         and registration errors.
@@ -249,6 +284,7 @@ class OAuthService:
             auth_method=client.method,
             redirect_uri=redirect_uri,
             auth_server=meta.to_meta(),
+            browser_hash=browser,
         )
         params = {
             "response_type": "code",
@@ -264,7 +300,8 @@ class OAuthService:
         if scopes:
             params["scope"] = " ".join(scopes)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
-        return f"{meta.authorization_endpoint}{sep}{urlencode(params)}"
+        url = f"{meta.authorization_endpoint}{sep}{urlencode(params)}"
+        return StartedLogin(url, state, self._http.guard.check_url(url).host)
 
     async def _client_for(
         self, server: ServerConfig, username: str, meta: AuthServerMetadata, redirect_uri: str
@@ -295,12 +332,17 @@ class OAuthService:
         self._registered[key] = registered
         return registered
 
-    async def finish_login(self, code: str, state_token: str) -> LoginState:
-        """Check and consume ``state``, exchange ``code`` and store the tokens.
+    async def finish_login(
+        self, code: str, state_token: str, cookies: Mapping[str, str]
+    ) -> LoginState:
+        """Check ``state`` and that the flow's cookie among ``cookies`` is the starting
+        browser's, consume the state, exchange ``code`` and store the tokens.
 
-        Raises InvalidRequest (bad, expired or replayed state), ServerNotFound, token errors.
+        Raises InvalidRequest (bad, expired or replayed state), Forbidden (another browser),
+        ServerNotFound, token errors.
         """
         state = open_state(self._keyring, state_token, kind="mcp")
+        check_browser(state, cookies.get(cookie_name(state)))
         await consume_state(self._store, state)
         server = await self._store.get_server(state.server)
         if server is None:

@@ -11,8 +11,15 @@ import pytest
 
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
-from mcp_gateway.errors import InvalidRequest
-from mcp_gateway.services.oauth.state import LoginState, open_state, seal_state
+from mcp_gateway.errors import Forbidden, InvalidRequest
+from mcp_gateway.services.oauth.state import (
+    LoginState,
+    browser_hash,
+    cookie_name,
+    new_browser_secret,
+    open_state,
+    seal_state,
+)
 from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import PUBLIC_URL, AsControl, make_service, remote_server
 
@@ -38,13 +45,15 @@ async def test_login_registers_a_client_and_stores_tokens_that_the_upstream_acce
     server = remote_server(mcp_process.url + "/mcp")
     await sqlite_store.create_server(server)
     service = make_service(sqlite_store, keyring, oauth_settings)
-    url = await service.start_login(server, "bob")
-    query = parse_qs(urlsplit(url).query)
+    secret = new_browser_secret()
+    started = await service.start_login(server, "bob", browser_hash(secret))
+    query = parse_qs(urlsplit(started.url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["redirect_uri"] == [PUBLIC_URL + "/oauth/callback"]
     assert query["resource"] == [mcp_process.url + "/mcp"]
-    callback = await _follow_authorize(url)
-    done = await service.finish_login(callback["code"], callback["state"])
+    callback = await _follow_authorize(started.url)
+    cookies = {cookie_name(started.state): secret}
+    done = await service.finish_login(callback["code"], callback["state"], cookies)
     assert (done.server, done.username) == ("remote", "bob")
     headers = await service.authorization_headers(server, "bob")
     async with httpx2.AsyncClient(timeout=5.0) as client:
@@ -69,10 +78,13 @@ async def test_replayed_state_is_rejected(
     server = remote_server(mcp_process.url + "/mcp")
     await sqlite_store.create_server(server)
     service = make_service(sqlite_store, keyring, oauth_settings)
-    callback = await _follow_authorize(await service.start_login(server, "bob"))
-    await service.finish_login(callback["code"], callback["state"])
+    secret = new_browser_secret()
+    started = await service.start_login(server, "bob", browser_hash(secret))
+    callback = await _follow_authorize(started.url)
+    cookies = {cookie_name(started.state): secret}
+    await service.finish_login(callback["code"], callback["state"], cookies)
     with pytest.raises(InvalidRequest, match="already used"):
-        await service.finish_login(callback["code"], callback["state"])
+        await service.finish_login(callback["code"], callback["state"], cookies)
     assert (await auth_server.stats())["code_requests"] == 1
 
 
@@ -83,7 +95,7 @@ async def test_expired_state_is_rejected(
     state = LoginState("mcp", "remote", "bob", "verifier", expires_at=time.time() - 1)
     service = make_service(sqlite_store, keyring, oauth_settings)
     with pytest.raises(InvalidRequest, match="expired"):
-        await service.finish_login("code", seal_state(keyring, state))
+        await service.finish_login("code", seal_state(keyring, state), {})
 
 
 def test_state_from_another_key_another_flow_or_tampered_is_rejected(keyring: Keyring) -> None:
@@ -99,3 +111,34 @@ def test_state_from_another_key_another_flow_or_tampered_is_rejected(keyring: Ke
     with pytest.raises(InvalidRequest):
         open_state(keyring, flipped, kind="google")
     assert "verifier" not in repr(state)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("cookie", ["missing", "another browser's", "another flow's"])
+async def test_callback_without_the_starting_browsers_cookie_is_refused_and_stores_nothing(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+    cookie: str,
+) -> None:
+    server = remote_server(mcp_process.url + "/mcp")
+    await sqlite_store.create_server(server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    secret = new_browser_secret()
+    started = await service.start_login(server, "bob", browser_hash(secret))
+    other = await service.start_login(server, "bob", browser_hash(new_browser_secret()))
+    callback = await _follow_authorize(started.url)
+    jar = {
+        "missing": {},
+        "another browser's": {cookie_name(started.state): new_browser_secret()},
+        "another flow's": {cookie_name(other.state): secret},
+    }[cookie]
+    with pytest.raises(Forbidden, match="browser"):
+        await service.finish_login(callback["code"], callback["state"], jar)
+    assert await sqlite_store.get_tokens("remote", "bob") is None
+    assert (await auth_server.stats())["code_requests"] == 0  # the code was never redeemed
+    # The starting browser can still finish: a refused attempt did not burn its state.
+    good = {cookie_name(started.state): secret}
+    assert (await service.finish_login(callback["code"], callback["state"], good)).username == "bob"

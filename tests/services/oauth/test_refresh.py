@@ -19,7 +19,7 @@ from mcp_gateway.errors import InvalidRequest, ReauthRequired
 from mcp_gateway.services.oauth import TokenInput
 from mcp_gateway.storage.factory import open_store
 from tests.fixtures.oauth_as import FixtureProcess
-from tests.services.oauth.conftest import AsControl, make_service, remote_server
+from tests.services.oauth.conftest import PUBLIC_URL, AsControl, make_service, remote_server
 
 CLIENT = "client-a"
 ROOT = Path(__file__).resolve().parents[3]
@@ -153,8 +153,8 @@ async def test_revoked_refresh_token_marks_reauth_and_offers_a_login(
     with pytest.raises(ReauthRequired) as caught:
         await service.authorization_headers(server, "bob")
     assert caught.value.authorization_url is not None
-    assert caught.value.authorization_url.startswith(auth_server.url + "/authorize?")
-    assert "code_challenge_method=S256" in caught.value.authorization_url
+    # A login link to the gateway's start page (binds the flow to the browser that opens it).
+    assert caught.value.authorization_url.startswith(PUBLIC_URL + "/oauth/start?ticket=")
     record = await sqlite_store.get_tokens("remote", "bob")
     assert record is not None and record.state == "reauth_required"
     before = (await auth_server.stats())["refresh_requests"]
