@@ -29,7 +29,7 @@ _SENSITIVE = re.compile(
 _NOT_SECRET = {
     "ServerConfig.secrets",  # the injection spec: names and destinations only
     "AuthServerMetadata.token_endpoint",  # a URL
-    "ServerOAuthConfig.token_endpoint",
+    "OAuthSpec.token_endpoint",  # a URL (its client_secret is repr=False)
 }
 
 

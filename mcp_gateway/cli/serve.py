@@ -61,8 +61,9 @@ async def _serve(settings: Settings) -> None:
         )
 
 
-# Their DEBUG output traces raw JSON-RPC messages and requests: injected secrets and tokens.
-_VERBATIM_LOGGERS = ("mcp", "httpx2", "httpcore2", "hpack")
+# Their DEBUG output traces raw JSON-RPC messages, requests and (pymongo) stored documents:
+# injected secrets, tokens, env/header values, OAuth client secrets.
+_VERBATIM_LOGGERS = ("mcp", "httpx2", "httpcore2", "hpack", "pymongo")
 
 
 def _configure_logging(level_name: str) -> None:

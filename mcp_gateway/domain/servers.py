@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -71,6 +72,58 @@ class ReconnectionOptions:
     healthy_reset: float = 60.0
 
 
+OAUTH_AUTH_TYPES = ("oauth", "oauth2")  # mcp-api's mcpAuthType values meaning "OAuth"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSpec:
+    """How the users of an HTTP server sign in to it with OAuth.
+
+    Every field is optional: what is not configured is discovered (RFC 9728 / RFC 8414) or
+    registered (RFC 7591). ``token_endpoint`` set means "do not discover": it is used with
+    the other endpoints given here. ``client_secret`` (a confidential client's secret) is a
+    credential: kept out of reprs and logs, shown to admin keys only.
+    """
+
+    enabled: bool = True
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] = ()
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    registration_endpoint: str | None = None
+    issuer: str | None = None
+    resource: str | None = None  # RFC 8707 resource indicator (default: the server URL)
+    resource_metadata_url: str | None = None  # RFC 9728 document, when not at the well-known
+    auth_method: str | None = None  # none | client_secret_post | client_secret_basic
+
+    @classmethod
+    def from_wire(cls, raw: Mapping[str, Any]) -> OAuthSpec:
+        """From the camelCase block that older definitions kept in ``extra["oauth"]``
+        (unknown keys are ignored, ``scopes`` may be a space-separated string)."""
+        scopes = raw.get("scopes") or ()
+        if isinstance(scopes, str):
+            scopes = scopes.split()
+
+        def text(key: str) -> str | None:
+            value = raw.get(key)
+            return value if isinstance(value, str) and value else None
+
+        return cls(
+            enabled=raw.get("enabled", True) is not False,
+            client_id=text("clientId"),
+            client_secret=text("clientSecret"),
+            scopes=tuple(str(s) for s in scopes),
+            authorization_endpoint=text("authorizationEndpoint"),
+            token_endpoint=text("tokenEndpoint"),
+            registration_endpoint=text("registrationEndpoint"),
+            issuer=text("issuer"),
+            resource=text("resource"),
+            resource_metadata_url=text("resourceMetadataUrl"),
+            auth_method=text("tokenEndpointAuthMethod"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     name: str
@@ -93,8 +146,16 @@ class ServerConfig:
     isolation: Isolation = Isolation.SHARED
     max_instances: int = 50
     secrets: tuple[SecretSpec, ...] = ()
+    # OAuth sign-in of each user to the upstream (HTTP servers only); None: no OAuth.
+    oauth: OAuthSpec | None = None
     # Free-form extras kept for mcp-api compatibility (e.g. its "mcpAuthType"); never secret.
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # mcp-api's ``mcpAuthType: "oauth"`` is the same as an OAuth block with defaults.
+        auth_type = str(self.extra.get("mcpAuthType") or self.extra.get("authType") or "")
+        if self.oauth is None and auth_type.lower() in OAUTH_AUTH_TYPES:
+            object.__setattr__(self, "oauth", OAuthSpec())
 
     @property
     def is_http(self) -> bool:
@@ -112,6 +173,7 @@ class ServerConfig:
             tuple(sorted(self.headers.items())),
             self.isolation,
             self.secrets,
+            self.oauth,
         )
 
 
@@ -119,15 +181,8 @@ SHARED_SCOPE = ""
 
 
 def oauth_enabled(server: ServerConfig) -> bool:
-    """True for an HTTP server whose users sign in to the upstream with OAuth: its definition
-    has ``extra["oauth"]`` (not ``enabled: false``) or mcp-api's ``mcpAuthType: oauth``."""
-    if not server.is_http:
-        return False
-    raw = server.extra.get("oauth")
-    if isinstance(raw, dict):
-        return raw.get("enabled", True) is not False
-    auth_type = str(server.extra.get("mcpAuthType") or server.extra.get("authType") or "")
-    return auth_type.lower() in ("oauth", "oauth2")
+    """True for an HTTP server whose users sign in to the upstream with OAuth."""
+    return server.is_http and server.oauth is not None and server.oauth.enabled
 
 
 def session_scope(server: ServerConfig, username: str) -> str:

@@ -9,6 +9,10 @@ become base64 text with ``binary="base64"`` (for a JSON column).
 unknown keys are ignored (a document written by a newer gateway) and missing keys take the
 dataclass default (a document written by an older one). Type hints drive the decoding, so a new
 domain field needs no change here.
+
+:func:`server_from_doc` / :func:`server_from_json` read a server definition, upgrading the
+shapes older gateways stored (the OAuth block in ``extra["oauth"]`` becomes the typed ``oauth``
+field; mcp-api's ``mcpAuthType: "oauth"`` is understood by ``ServerConfig`` itself).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import types
 import typing
 from collections.abc import Hashable, Mapping
 from typing import Any, Literal, TypeVar
+
+from mcp_gateway.domain.servers import OAuthSpec, ServerConfig
 
 T = TypeVar("T")
 
@@ -100,3 +106,18 @@ def to_json(record: Any) -> str:
 def from_json(cls: type[T], text: str | bytes) -> T:
     """Inverse of :func:`to_json`."""
     return from_doc(cls, json.loads(text))
+
+
+def server_from_doc(doc: Mapping[str, Any]) -> ServerConfig:
+    """A stored server definition, in the current shape whatever gateway version wrote it."""
+    extra = doc.get("extra")
+    if doc.get("oauth") is None and isinstance(extra, Mapping):
+        legacy = extra.get("oauth")
+        if isinstance(legacy, Mapping):
+            rest = {k: v for k, v in extra.items() if k != "oauth"}
+            doc = {**doc, "oauth": to_doc(OAuthSpec.from_wire(legacy)), "extra": rest}
+    return from_doc(ServerConfig, doc)
+
+
+def server_from_json(text: str | bytes) -> ServerConfig:
+    return server_from_doc(json.loads(text))

@@ -19,7 +19,7 @@ from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_gateway.api.app import create_app
-from mcp_gateway.domain.servers import ServerConfig, TransportType
+from mcp_gateway.domain.servers import OAuthSpec, ServerConfig, TransportType
 from mcp_gateway.runtime import Runtime
 from mcp_gateway.services.oauth import (
     GoogleLogin,
@@ -112,7 +112,7 @@ def _remote(mcp_url: str) -> ServerConfig:
         name="remote",
         transport_type=TransportType.STREAMABLE_HTTP,
         url=mcp_url + "/mcp",
-        extra={"oauth": {}},
+        oauth=OAuthSpec(),
     )
 
 
@@ -313,7 +313,7 @@ async def test_a_malformed_discovery_redirect_is_a_502_naming_it_not_a_500(
             name="remote",
             transport_type=TransportType.STREAMABLE_HTTP,
             url=auth_server.url + "/mcp",
-            extra={"oauth": {}},
+            oauth=OAuthSpec(),
         )
     )
     await auth_server.configure(metadata_mode="bad_redirect")

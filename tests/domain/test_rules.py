@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mcp_gateway.domain.names import validate_secret_name, validate_server_name
@@ -9,9 +11,11 @@ from mcp_gateway.domain.servers import (
     SHARED_SCOPE,
     InjectAs,
     Isolation,
+    OAuthSpec,
     SecretSpec,
     ServerConfig,
     TransportType,
+    oauth_enabled,
     session_scope,
 )
 from mcp_gateway.errors import InvalidRequest
@@ -59,20 +63,50 @@ def test_header_injected_secret_makes_sessions_per_user() -> None:
 
 
 @pytest.mark.parametrize(
-    "extra", [{"oauth": {"tokenEndpoint": "https://as/token"}}, {"mcpAuthType": "oauth2"}]
+    "fields",
+    [
+        {"oauth": OAuthSpec(token_endpoint="https://as/token")},
+        {"extra": {"mcpAuthType": "oauth2"}},  # mcp-api's switch: an oauth block by default
+    ],
 )
-def test_oauth_http_server_gets_a_session_per_user(extra: dict[str, object]) -> None:
+def test_oauth_http_server_gets_a_session_per_user(fields: dict[str, Any]) -> None:
     server = ServerConfig(
-        name="s", transport_type=TransportType.STREAMABLE_HTTP, url="http://h/mcp", extra=extra
+        name="s", transport_type=TransportType.STREAMABLE_HTTP, url="http://h/mcp", **fields
     )
     assert session_scope(server, "alice") == "alice"
     disabled = ServerConfig(
         name="s",
         transport_type=TransportType.STREAMABLE_HTTP,
         url="http://h/mcp",
-        extra={"oauth": {"enabled": False}},
+        oauth=OAuthSpec(enabled=False),
+        extra={"mcpAuthType": "oauth"},  # an explicit block wins over mcp-api's switch
     )
     assert session_scope(disabled, "alice") == SHARED_SCOPE
+    assert not oauth_enabled(disabled)
+    stdio = ServerConfig(name="s", command="x", oauth=OAuthSpec())
+    assert not oauth_enabled(stdio)  # OAuth applies to HTTP upstreams only
+
+
+def test_legacy_oauth_block_parses_camel_case_and_space_separated_scopes() -> None:
+    spec = OAuthSpec.from_wire(
+        {
+            "tokenEndpoint": "https://as/token",
+            "clientId": "c",
+            "clientSecret": "s3cret",
+            "scopes": "a b",
+            "tokenEndpointAuthMethod": "client_secret_post",
+            "unknown": 1,
+        }
+    )
+    assert spec == OAuthSpec(
+        client_id="c",
+        client_secret="s3cret",
+        scopes=("a", "b"),
+        token_endpoint="https://as/token",
+        auth_method="client_secret_post",
+    )
+    assert "s3cret" not in repr(spec)
+    assert not OAuthSpec.from_wire({"enabled": False}).enabled
 
 
 def test_secret_spec_template_renders_the_value() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -23,14 +24,19 @@ from mcp_gateway.domain.records import (
 from mcp_gateway.domain.servers import (
     InjectAs,
     Isolation,
+    OAuthSpec,
     ReconnectionOptions,
     SecretSpec,
     ServerConfig,
     TransportType,
+    oauth_enabled,
 )
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
+from mcp_gateway.storage.codec import to_doc
 from mcp_gateway.storage.factory import open_store
+from mcp_gateway.storage.mongo import MongoStore
 from mcp_gateway.storage.ports import Store
+from mcp_gateway.storage.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +66,19 @@ FULL_SERVER = ServerConfig(
         SecretSpec("GITHUB_TOKEN", InjectAs.HEADER, "Authorization", "Bearer {value}"),
         SecretSpec("ORG", required=False),
     ),
+    oauth=OAuthSpec(
+        enabled=True,
+        client_id="gw-client",
+        client_secret="cs-canary",
+        scopes=("repo", "read:org"),
+        authorization_endpoint="https://as.test/authorize",
+        token_endpoint="https://as.test/token",
+        registration_endpoint="https://as.test/register",
+        issuer="https://as.test",
+        resource="https://example.test/mcp",
+        resource_metadata_url="https://example.test/.well-known/oauth-protected-resource",
+        auth_method="client_secret_post",
+    ),
     extra={"mcpAuthType": "oauth", "nested": {"list": [1, 2]}},
 )
 
@@ -76,6 +95,48 @@ async def test_created_server_round_trips_every_field(store: Store) -> None:
     await store.create_server(FULL_SERVER)
     assert await store.get_server("github") == FULL_SERVER
     assert await store.get_server("absent") is None
+
+
+async def _insert_raw_server(store: Store, doc: dict[str, Any]) -> None:
+    """Write a server document as an older gateway did, bypassing the codec."""
+    if isinstance(store, SqliteStore):
+        text = json.dumps(doc)
+        sql = "INSERT INTO servers (name, doc) VALUES (?, ?)"
+        await store._db.write(lambda conn: conn.execute(sql, (doc["name"], text)))
+    else:
+        assert isinstance(store, MongoStore)
+        await store._db["servers"].insert_one(dict(doc))
+
+
+def _legacy_doc(name: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """What a gateway before the typed ``oauth`` field stored: no ``oauth`` key at all."""
+    doc = to_doc(ServerConfig(name=name, transport_type=TransportType.STREAMABLE_HTTP,
+                              url="https://example.test/mcp"), binary="base64")  # fmt: skip
+    del doc["oauth"]
+    return {**doc, "extra": extra}
+
+
+async def test_servers_stored_with_the_old_oauth_shapes_read_as_the_typed_field(
+    store: Store,
+) -> None:
+    block = {"tokenEndpoint": "https://as.test/token", "clientId": "c", "scopes": "a b"}
+    await _insert_raw_server(store, _legacy_doc("block", {"oauth": block, "keep": 1}))
+    await _insert_raw_server(store, _legacy_doc("switch", {"mcpAuthType": "oauth"}))
+    await _insert_raw_server(store, _legacy_doc("off", {"oauth": {"enabled": False}}))
+    await _insert_raw_server(store, _legacy_doc("plain", {}))
+    servers = {s.name: s for s in await store.list_servers()}
+    old = servers["block"]
+    assert old.oauth == OAuthSpec(
+        client_id="c", scopes=("a", "b"), token_endpoint="https://as.test/token"
+    )
+    assert old.extra == {"keep": 1}  # the untyped copy is gone
+    assert servers["switch"].oauth == OAuthSpec() and oauth_enabled(servers["switch"])
+    assert servers["off"].oauth == OAuthSpec(enabled=False) and not oauth_enabled(servers["off"])
+    assert servers["plain"].oauth is None and not oauth_enabled(servers["plain"])
+    assert await store.get_server("block") == old
+    # Written back, it is stored in the new shape and reads the same.
+    await store.update_server(old)
+    assert await store.get_server("block") == old
 
 
 async def test_creating_a_taken_server_name_raises_and_keeps_the_original(store: Store) -> None:

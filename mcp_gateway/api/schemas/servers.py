@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
 from mcp_gateway.domain.exposure import mask_args, mask_url
 from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import (
     DEFAULT_MAX_RETRIES,
+    OAUTH_AUTH_TYPES,
     InjectAs,
     Isolation,
+    OAuthSpec,
     ReconnectionOptions,
     SecretSpec,
     ServerConfig,
@@ -48,6 +50,64 @@ class ReconnectionModel(RequestModel):
         )
 
 
+HttpUrl = Annotated[str, Field(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://")]
+OAuthText = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class OAuthModel(RequestModel):
+    """The ``oauth`` block: how users sign in to this HTTP server (all optional)."""
+
+    enabled: bool = True
+    client_id: OAuthText | None = None
+    client_secret: Annotated[SecretStr, Field(min_length=1, max_length=16384)] | None = None
+    scopes: list[Annotated[str, Field(max_length=256)]] | ShortText | None = None
+    authorization_endpoint: HttpUrl | None = None
+    token_endpoint: HttpUrl | None = None
+    registration_endpoint: HttpUrl | None = None
+    issuer: Annotated[str, Field(max_length=2048)] | None = None
+    resource: Annotated[str, Field(max_length=2048)] | None = None
+    resource_metadata_url: HttpUrl | None = None
+    token_endpoint_auth_method: (
+        Literal["none", "client_secret_post", "client_secret_basic"] | None
+    ) = None
+
+    def to_domain(self) -> OAuthSpec:
+        scopes = self.scopes.split() if isinstance(self.scopes, str) else (self.scopes or [])
+        secret = self.client_secret.get_secret_value() if self.client_secret else None
+        return OAuthSpec(
+            enabled=self.enabled,
+            client_id=self.client_id,
+            client_secret=secret,
+            scopes=tuple(scopes),
+            authorization_endpoint=self.authorization_endpoint,
+            token_endpoint=self.token_endpoint,
+            registration_endpoint=self.registration_endpoint,
+            issuer=self.issuer,
+            resource=self.resource,
+            resource_metadata_url=self.resource_metadata_url,
+            auth_method=self.token_endpoint_auth_method,
+        )
+
+
+def _oauth_out(spec: OAuthSpec | None, *, admin: bool) -> dict[str, Any] | None:
+    if spec is None:
+        return None
+    secret = spec.client_secret if admin or spec.client_secret is None else MASK
+    return {
+        "enabled": spec.enabled,
+        "clientId": spec.client_id,
+        "clientSecret": secret,
+        "scopes": list(spec.scopes),
+        "authorizationEndpoint": spec.authorization_endpoint,
+        "tokenEndpoint": spec.token_endpoint,
+        "registrationEndpoint": spec.registration_endpoint,
+        "issuer": spec.issuer,
+        "resource": spec.resource,
+        "resourceMetadataUrl": spec.resource_metadata_url,
+        "tokenEndpointAuthMethod": spec.auth_method,
+    }
+
+
 class _ServerFields(RequestModel):
     transport_type: TransportType = TransportType.STDIO
     command: ShortText | None = None
@@ -65,7 +125,10 @@ class _ServerFields(RequestModel):
     isolation: Isolation = Isolation.SHARED
     max_instances: Annotated[int, Field(ge=1, le=10000)] = 50
     secrets: list[SecretSpecModel] = Field(default_factory=list, max_length=64)
+    # mcp-api's switch: "oauth" means an oauth block with defaults (when none is given).
     mcp_auth_type: Annotated[str, Field(max_length=32)] | None = None
+    # Omitted in a PUT: kept. To turn OAuth off send {"enabled": false}.
+    oauth: OAuthModel | None = None
 
 
 def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
@@ -81,6 +144,10 @@ def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
             out["args"] = tuple(value)
         elif name == "mcp_auth_type":
             out["extra"] = {"mcpAuthType": value} if value is not None else {}
+            if "oauth" not in fields and str(value or "").lower() not in OAUTH_AUTH_TYPES:
+                out["oauth"] = None  # switching mcp-api's auth type away from OAuth
+        elif name == "oauth":
+            out["oauth"] = value.to_domain() if value is not None else None
         else:
             out[name] = value
     return out
@@ -119,6 +186,7 @@ class ServerOut(ResponseModel):
     max_instances: int
     secrets: list[dict[str, Any]]
     mcp_auth_type: str | None = None
+    oauth: dict[str, Any] | None = Field(None, description="clientSecret shown to admin keys only")
     status: str
     tools_list: list[dict[str, Any]]
     logs: list[str] = Field(description="the server's stderr (masked); admin keys only")
@@ -175,6 +243,7 @@ class ServerOut(ResponseModel):
                 for spec in c.secrets
             ],
             mcp_auth_type=c.extra.get("mcpAuthType"),
+            oauth=_oauth_out(c.oauth, admin=admin),
             status=s.status.value,
             tools_list=[
                 t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()

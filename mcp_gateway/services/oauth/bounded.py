@@ -31,7 +31,10 @@ MakeError = Callable[[str], GatewayError]
 class Fetched:
     status_code: int
     headers: httpx2.Headers
-    content: bytes
+    content: bytes  # may carry tokens: never in the repr
+
+    def __repr__(self) -> str:
+        return f"Fetched({self.status_code}, {len(self.content)} bytes)"
 
 
 async def fetch(

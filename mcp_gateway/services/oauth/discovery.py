@@ -4,19 +4,16 @@ Every fetch goes through the guarded client (:mod:`.ssrf`); redirects are follow
 most :data:`~.ssrf.MAX_REDIRECTS`, GET only, each hop re-checked (the network backend checks the
 address of every connection, :meth:`SsrfGuard.check_url` the scheme of every hop).
 
-Configuration on the server definition (``extra["oauth"]``, never secret) overrides discovery::
-
-    {"tokenEndpoint": ..., "authorizationEndpoint": ..., "registrationEndpoint": ...,
-     "issuer": ..., "clientId": ..., "scopes": "a b" | ["a", "b"], "resource": ...,
-     "tokenEndpointAuthMethod": "none" | "client_secret_post" | "client_secret_basic",
-     "resourceMetadataUrl": ...}
+Configuration on the server definition (its typed ``oauth`` field,
+:class:`~mcp_gateway.domain.servers.OAuthSpec`) overrides discovery: a ``token_endpoint`` there
+means the endpoints are taken as given; ``resource_metadata_url`` and ``resource`` steer it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx2
@@ -25,7 +22,7 @@ from mcp.client.auth.utils import (
     build_protected_resource_metadata_discovery_urls,
 )
 
-from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
+from mcp_gateway.domain.servers import OAuthSpec, ServerConfig
 from mcp_gateway.errors import DiscoveryFailed
 from mcp_gateway.services.oauth.bounded import Fetched, fetch
 from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, SsrfGuard
@@ -67,53 +64,26 @@ class AuthServerMetadata:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ServerOAuthConfig:
-    """``extra["oauth"]`` of a server definition, parsed."""
+_NO_OAUTH = OAuthSpec(enabled=False)
 
-    enabled: bool = False
-    token_endpoint: str | None = None
-    authorization_endpoint: str | None = None
-    registration_endpoint: str | None = None
-    issuer: str | None = None
-    client_id: str | None = None
-    scopes: tuple[str, ...] = ()
-    resource: str | None = None
-    auth_method: str | None = None
-    resource_metadata_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, server: ServerConfig) -> ServerOAuthConfig:
-        raw = server.extra.get("oauth")
-        if not isinstance(raw, dict):
-            return cls(enabled=oauth_enabled(server))
-        scopes = raw.get("scopes") or ()
-        if isinstance(scopes, str):
-            scopes = scopes.split()
-        return cls(
-            enabled=oauth_enabled(server),
-            token_endpoint=raw.get("tokenEndpoint"),
-            authorization_endpoint=raw.get("authorizationEndpoint"),
-            registration_endpoint=raw.get("registrationEndpoint"),
-            issuer=raw.get("issuer"),
-            client_id=raw.get("clientId"),
-            scopes=tuple(str(s) for s in scopes),
-            resource=raw.get("resource"),
-            auth_method=raw.get("tokenEndpointAuthMethod"),
-            resource_metadata_url=raw.get("resourceMetadataUrl"),
-        )
+def oauth_spec(server: ServerConfig) -> OAuthSpec:
+    """The server's OAuth settings (a disabled, empty spec when it has none)."""
+    return server.oauth if server.oauth is not None else _NO_OAUTH
 
-    def configured_metadata(self, server: ServerConfig) -> AuthServerMetadata | None:
-        if not self.token_endpoint:
-            return None
-        return AuthServerMetadata(
-            token_endpoint=self.token_endpoint,
-            authorization_endpoint=self.authorization_endpoint,
-            registration_endpoint=self.registration_endpoint,
-            issuer=self.issuer,
-            resource=self.resource or canonical_resource(server.url),
-        )
+
+def configured_metadata(server: ServerConfig) -> AuthServerMetadata | None:
+    """The authorization server as configured on the definition, or None to discover it."""
+    spec = oauth_spec(server)
+    if not spec.token_endpoint:
+        return None
+    return AuthServerMetadata(
+        token_endpoint=spec.token_endpoint,
+        authorization_endpoint=spec.authorization_endpoint,
+        registration_endpoint=spec.registration_endpoint,
+        issuer=spec.issuer,
+        resource=spec.resource or canonical_resource(server.url),
+    )
 
 
 def canonical_resource(url: str | None) -> str | None:

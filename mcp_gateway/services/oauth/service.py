@@ -21,9 +21,10 @@ from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import GatewayError, InvalidRequest, ReauthRequired, ServerNotFound
 from mcp_gateway.services.oauth.discovery import (
     AuthServerMetadata,
-    ServerOAuthConfig,
     canonical_resource,
+    configured_metadata,
     discover,
+    oauth_spec,
 )
 from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
 from mcp_gateway.services.oauth.grants import ClientAuth, code_grant, register_client
@@ -124,14 +125,19 @@ class OAuthService:
         if not oauth_enabled(server):
             # Its sessions are shared by every user: one user's token must never ride on them.
             raise InvalidRequest(
-                f"server {server.name!r} is not configured for OAuth: set its mcpAuthType to "
-                "'oauth' (or give it an oauth block) first"
+                f"server {server.name!r} is not configured for OAuth: give it an oauth block "
+                "(or mcp-api's mcpAuthType 'oauth') first"
             )
         if not data.access_token:
             raise InvalidRequest("accessToken must not be empty")
-        config = ServerOAuthConfig.of(server)
+        config = oauth_spec(server)
+        client_id = data.client_id or config.client_id
+        # The configured secret belongs to the configured client only.
+        secret = data.client_secret or (
+            config.client_secret if client_id == config.client_id else None
+        )
         method = data.auth_method or config.auth_method
-        method = method or ("client_secret_basic" if data.client_secret else "none")
+        method = method or ("client_secret_basic" if secret else "none")
         if method not in AUTH_METHODS:
             allowed = ", ".join(AUTH_METHODS)
             raise InvalidRequest(f"tokenEndpointAuthMethod must be one of {allowed}")
@@ -141,16 +147,16 @@ class OAuthService:
             username=username,
             access_token=data.access_token,
             refresh_token=data.refresh_token or None,
-            client_secret=data.client_secret or None,
+            client_secret=secret or None,
             code_verifier=data.code_verifier or None,
             token_type=data.token_type or "Bearer",
             expires_at=now + data.expires_in if data.expires_in else None,
             scopes=data.scopes,
-            client_id=data.client_id or config.client_id,
+            client_id=client_id,
             auth_method=method,
             redirect_uri=data.redirect_uri,
             resource=config.resource or canonical_resource(server.url),
-            auth_server=config.configured_metadata(server),
+            auth_server=configured_metadata(server),
             updated_at=now,
         )
         await self._store.put_tokens(seal(tokens, self._keyring))
@@ -170,7 +176,7 @@ class OAuthService:
         if not server.is_http:
             return {}
         tokens = await self.refresher.load(server.name, username)
-        if tokens is None and not ServerOAuthConfig.of(server).enabled:
+        if tokens is None and not oauth_enabled(server):
             return {}
         if tokens is not None and tokens.state == "valid" and not tokens.needs_refresh():
             return tokens.header()
@@ -201,8 +207,8 @@ class OAuthService:
     async def auth_server(self, server: ServerConfig) -> AuthServerMetadata:
         """Configured or discovered (RFC 9728 then RFC 8414) metadata, cached per process
         (failures for a short while, see :mod:`.discovery_cache`)."""
-        config = ServerOAuthConfig.of(server)
-        configured = config.configured_metadata(server)
+        config = oauth_spec(server)
+        configured = configured_metadata(server)
         if configured is not None:
             return configured
         if not server.url:
@@ -296,7 +302,7 @@ class OAuthService:
         }
         if meta.resource:
             params["resource"] = meta.resource
-        scopes = ServerOAuthConfig.of(server).scopes
+        scopes = oauth_spec(server).scopes
         if scopes:
             params["scope"] = " ".join(scopes)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
@@ -309,9 +315,10 @@ class OAuthService:
         previous = await self.refresher.load(server.name, username)
         if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
             return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
-        config = ServerOAuthConfig.of(server)
+        config = oauth_spec(server)
         if config.client_id:
-            return ClientAuth(config.client_id, None, config.auth_method or "none")
+            default = "client_secret_basic" if config.client_secret else "none"
+            return ClientAuth(config.client_id, config.client_secret, config.auth_method or default)
         if not meta.registration_endpoint:
             raise InvalidRequest(
                 f"server {server.name!r}: no OAuth client id configured and the AS does not "

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
-from mcp_gateway.storage.codec import from_doc, to_doc
+from mcp_gateway.storage.codec import from_doc, server_from_doc, to_doc
 from mcp_gateway.storage.mongo.client import Document, converted, upsert
 
 T = TypeVar("T")
@@ -61,10 +61,14 @@ class MongoRecordsMixin:
             raise ServerNotFound(server.name)
 
     async def get_server(self, name: str) -> ServerConfig | None:
-        return await self._find_one(ServerConfig, "servers", {"name": name})
+        with converted():
+            doc = await self._db["servers"].find_one({"name": name}, NO_ID)
+        return server_from_doc(doc) if doc is not None else None
 
     async def list_servers(self) -> list[ServerConfig]:
-        return await self._find(ServerConfig, "servers", {}, [("name", ASCENDING)])
+        with converted():
+            cursor = self._db["servers"].find({}, NO_ID, sort=[("name", ASCENDING)])
+            return [server_from_doc(doc) async for doc in cursor]
 
     async def delete_server(self, name: str) -> bool:
         return await self._delete("servers", {"name": name}) > 0

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
-from mcp_gateway.storage.codec import from_json, to_json
+from mcp_gateway.storage.codec import from_json, server_from_json, to_json
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 
 _PUT_SESSION = """INSERT INTO sessions (server, scope, doc) VALUES (?, ?, ?)
@@ -49,11 +49,11 @@ class SqliteRecordsMixin:
 
     async def get_server(self, name: str) -> ServerConfig | None:
         docs = await self._docs("SELECT doc FROM servers WHERE name = ?", (name,))
-        return from_json(ServerConfig, docs[0]) if docs else None
+        return server_from_json(docs[0]) if docs else None
 
     async def list_servers(self) -> list[ServerConfig]:
         docs = await self._docs("SELECT doc FROM servers ORDER BY name")
-        return [from_json(ServerConfig, doc) for doc in docs]
+        return [server_from_json(doc) for doc in docs]
 
     async def delete_server(self, name: str) -> bool:
         return await self._changed("DELETE FROM servers WHERE name = ?", (name,)) > 0

@@ -12,7 +12,7 @@ import pytest
 
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
-from mcp_gateway.domain.servers import ServerConfig, TransportType
+from mcp_gateway.domain.servers import OAuthSpec, ServerConfig, TransportType
 from mcp_gateway.services.oauth import GuardedClientFactory, OAuthService
 from tests.fixtures.oauth_as import FixtureProcess
 
@@ -95,8 +95,12 @@ def oauth_settings() -> OAuthSettings:
 
 
 def remote_server(url: str, *, name: str = "remote", **oauth: Any) -> ServerConfig:
+    """An OAuth HTTP server; ``oauth`` in the API's camelCase (``tokenEndpoint=...``)."""
     return ServerConfig(
-        name=name, transport_type=TransportType.STREAMABLE_HTTP, url=url, extra={"oauth": oauth}
+        name=name,
+        transport_type=TransportType.STREAMABLE_HTTP,
+        url=url,
+        oauth=OAuthSpec.from_wire(oauth),
     )
 
 

@@ -17,7 +17,7 @@ import anyio
 
 from mcp_gateway.config import OAuthSettings, load_settings
 from mcp_gateway.crypto.keyring import Keyring
-from mcp_gateway.domain.servers import ServerConfig, TransportType
+from mcp_gateway.domain.servers import OAuthSpec, ServerConfig, TransportType
 from mcp_gateway.services.oauth import OAuthService
 from mcp_gateway.storage.factory import open_store
 
@@ -29,7 +29,7 @@ async def main(data_dir: str, token_endpoint: str, go_file: str) -> None:
         name="remote",
         transport_type=TransportType.STREAMABLE_HTTP,
         url="http://127.0.0.1:9/mcp",
-        extra={"oauth": {"tokenEndpoint": token_endpoint, "clientId": "client-a"}},
+        oauth=OAuthSpec(token_endpoint=token_endpoint, client_id="client-a"),
     )
     async with open_store(settings) as store:
         service = OAuthService(store, keyring, OAuthSettings(allowed_hosts=["127.0.0.1"]))
