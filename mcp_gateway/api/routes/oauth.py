@@ -150,7 +150,7 @@ async def authorize(request: Request) -> Response:
     server = await runtime_of(request).store.get_server(name)
     if server is None:
         raise ServerNotFound(name)
-    url = _oauth(request).ticket_url(server, username)
+    url = _oauth(request).login.ticket_url(server, username)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
@@ -158,7 +158,7 @@ async def start(request: Request) -> Response:
     secret = new_browser_secret()
     try:
         ticket = read_query(request, StartQuery).ticket
-        started = await _oauth(request).begin(ticket, secret)
+        started = await _oauth(request).login.begin(ticket, secret)
     except GatewayError as exc:
         return _for_browser(request, exc)
     return _start_page(request, started, secret)
@@ -167,7 +167,7 @@ async def start(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     try:
         code, state = _check_callback(read_query(request, CallbackQuery))
-        done = await _oauth(request).finish_login(code, state, request.cookies)
+        done = await _oauth(request).login.finish_login(code, state, request.cookies)
     except GatewayError as exc:
         return _for_browser(request, exc)
     return _done(request, done)

@@ -66,7 +66,7 @@ async def test_a_failed_discovery_is_remembered_and_not_refetched_within_the_win
     requests = (await auth_server.stats())["metadata_requests"]
     with pytest.raises(DiscoveryFailed, match="failed recently"):
         await service.auth_server(server)
-    assert await service.login_url(server, "bob") is None
+    assert await service.login.login_url(server, "bob") is None
     assert (await auth_server.stats())["metadata_requests"] == requests
     # A changed URL is new discovery input: tried at once.
     await auth_server.configure(metadata_mode="normal")

@@ -46,14 +46,14 @@ async def test_login_registers_a_client_and_stores_tokens_that_the_upstream_acce
     await sqlite_store.create_server(server)
     service = make_service(sqlite_store, keyring, oauth_settings)
     secret = new_browser_secret()
-    started = await service.start_login(server, "bob", browser_hash(secret))
+    started = await service.login.start_login(server, "bob", browser_hash(secret))
     query = parse_qs(urlsplit(started.url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["redirect_uri"] == [PUBLIC_URL + "/oauth/callback"]
     assert query["resource"] == [mcp_process.url + "/mcp"]
     callback = await _follow_authorize(started.url)
     cookies = {cookie_name(started.state): secret}
-    done = await service.finish_login(callback["code"], callback["state"], cookies)
+    done = await service.login.finish_login(callback["code"], callback["state"], cookies)
     assert (done.server, done.username) == ("remote", "bob")
     headers = await service.authorization_headers(server, "bob")
     async with httpx2.AsyncClient(timeout=5.0) as client:
@@ -79,12 +79,12 @@ async def test_replayed_state_is_rejected(
     await sqlite_store.create_server(server)
     service = make_service(sqlite_store, keyring, oauth_settings)
     secret = new_browser_secret()
-    started = await service.start_login(server, "bob", browser_hash(secret))
+    started = await service.login.start_login(server, "bob", browser_hash(secret))
     callback = await _follow_authorize(started.url)
     cookies = {cookie_name(started.state): secret}
-    await service.finish_login(callback["code"], callback["state"], cookies)
+    await service.login.finish_login(callback["code"], callback["state"], cookies)
     with pytest.raises(InvalidRequest, match="already used"):
-        await service.finish_login(callback["code"], callback["state"], cookies)
+        await service.login.finish_login(callback["code"], callback["state"], cookies)
     assert (await auth_server.stats())["code_requests"] == 1
 
 
@@ -95,7 +95,7 @@ async def test_expired_state_is_rejected(
     state = LoginState("mcp", "remote", "bob", "verifier", expires_at=time.time() - 1)
     service = make_service(sqlite_store, keyring, oauth_settings)
     with pytest.raises(InvalidRequest, match="expired"):
-        await service.finish_login("code", seal_state(keyring, state), {})
+        await service.login.finish_login("code", seal_state(keyring, state), {})
 
 
 def test_state_from_another_key_another_flow_or_tampered_is_rejected(keyring: Keyring) -> None:
@@ -127,8 +127,8 @@ async def test_callback_without_the_starting_browsers_cookie_is_refused_and_stor
     await sqlite_store.create_server(server)
     service = make_service(sqlite_store, keyring, oauth_settings)
     secret = new_browser_secret()
-    started = await service.start_login(server, "bob", browser_hash(secret))
-    other = await service.start_login(server, "bob", browser_hash(new_browser_secret()))
+    started = await service.login.start_login(server, "bob", browser_hash(secret))
+    other = await service.login.start_login(server, "bob", browser_hash(new_browser_secret()))
     callback = await _follow_authorize(started.url)
     jar = {
         "missing": {},
@@ -136,9 +136,10 @@ async def test_callback_without_the_starting_browsers_cookie_is_refused_and_stor
         "another flow's": {cookie_name(other.state): secret},
     }[cookie]
     with pytest.raises(Forbidden, match="browser"):
-        await service.finish_login(callback["code"], callback["state"], jar)
+        await service.login.finish_login(callback["code"], callback["state"], jar)
     assert await sqlite_store.get_tokens("remote", "bob") is None
     assert (await auth_server.stats())["code_requests"] == 0  # the code was never redeemed
     # The starting browser can still finish: a refused attempt did not burn its state.
     good = {cookie_name(started.state): secret}
-    assert (await service.finish_login(callback["code"], callback["state"], good)).username == "bob"
+    done = await service.login.finish_login(callback["code"], callback["state"], good)
+    assert done.username == "bob"
