@@ -287,6 +287,13 @@ async def test_start_page_refuses_forged_wrong_kind_and_invalid_links_with_escap
         start = await browser.get(link[len(PUBLIC_URL) :])
         assert "frame-ancestors 'none'" in start.headers["content-security-policy"]
         assert start.headers["referrer-policy"] == "no-referrer"
+        cookie = start.headers["set-cookie"]
+        for attribute in ("HttpOnly", "Max-Age=600", "Path=/oauth/callback", "SameSite=lax"):
+            assert attribute in cookie
+        assert "Secure" not in cookie  # plain-http gateway (tests): a Secure cookie is lost
+    async with httpx2.AsyncClient(transport=gw.transport, base_url="https://gw") as tls:
+        assert "Secure" in (await tls.get(link[len(PUBLIC_URL) :])).headers["set-cookie"]
+    async with Browser(gw) as browser:
         forged = await browser.get("/oauth/start?ticket=" + "A" * 80)
         assert forged.status_code == 400 and forged.json()["code"] == "invalid_request"
         state = seal_state(gw.runtime.keyring, LoginState("mcp", "remote", "bob", "v"))
