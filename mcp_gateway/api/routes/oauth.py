@@ -125,7 +125,7 @@ def _start_page(request: Request, started: StartedLogin, secret: str) -> Respons
     return response
 
 
-def _done(request: Request, state: LoginState) -> Response:
+def _done(state: LoginState) -> Response:
     response = _html(_DONE_PAGE, server=state.server, username=state.username)
     response.delete_cookie(cookie_name(state), path=urlsplit(state.redirect_uri).path or "/")
     return response
@@ -170,7 +170,7 @@ async def callback(request: Request) -> Response:
         done = await _oauth(request).login.finish_login(code, state, request.cookies)
     except GatewayError as exc:
         return _for_browser(request, exc)
-    return _done(request, done)
+    return _done(done)
 
 
 async def google_login(request: Request) -> Response:
@@ -199,7 +199,7 @@ async def google_callback(request: Request) -> Response:
         done = await _google(request).finish_login(code, state, request.cookies)
     except GatewayError as exc:
         return _for_browser(request, exc)
-    return _done(request, done)
+    return _done(done)
 
 
 ENDPOINTS = [
