@@ -14,7 +14,10 @@ import pytest
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.errors import DiscoveryFailed, TokenEndpointError
-from mcp_gateway.services.oauth import TokenInput
+from mcp_gateway.services.oauth import GuardedClientFactory, TokenInput
+from mcp_gateway.services.oauth.bounded import fetch
+from mcp_gateway.services.oauth.discovery import AuthServerMetadata
+from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
 from tests.services.oauth.conftest import AsControl, make_service, remote_server
 
 MiB = 1024 * 1024
@@ -134,3 +137,48 @@ async def test_a_huge_token_endpoint_answer_is_refused(
     with pytest.raises(TokenEndpointError, match="more than 256 KiB"):
         await service.force_refresh(server, "bob", "at")
     assert (await auth_server.stats())["metadata_bytes_sent"] < 32 * MiB
+
+
+@pytest.mark.anyio
+async def test_a_dripping_answer_is_cut_at_the_deadline(auth_server: AsControl) -> None:
+    await auth_server.configure(metadata_mode="drip")
+    factory = GuardedClientFactory(["127.0.0.1"])
+    url = factory.guard.check_url(auth_server.url + "/.well-known/oauth-authorization-server")
+    async with factory() as client:
+        with pytest.raises(DiscoveryFailed, match="did not answer within 1 s"):
+            await fetch(client, "GET", url, what="metadata", fail=DiscoveryFailed, deadline=1.0)
+
+
+@pytest.mark.anyio
+async def test_an_encoding_the_gateway_does_not_inflate_is_refused(
+    sqlite_store: Any, keyring: Keyring, oauth_settings: OAuthSettings, auth_server: AsControl
+) -> None:
+    await auth_server.configure(metadata_mode="brotli")
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    with pytest.raises(DiscoveryFailed, match="unsupported Content-Encoding"):
+        await service.auth_server(remote_server(auth_server.url + "/mcp"))
+
+
+@pytest.mark.anyio
+async def test_a_remembered_failure_expires_and_discovery_runs_again() -> None:
+    now = [0.0]
+    cache = DiscoveryCache(negative_ttl=30.0, clock=lambda: now[0])
+    calls: list[int] = []
+
+    async def failing() -> AuthServerMetadata:
+        calls.append(1)
+        raise DiscoveryFailed("no metadata")
+
+    async def working() -> AuthServerMetadata:
+        calls.append(1)
+        return AuthServerMetadata(token_endpoint="https://as/token")
+
+    with pytest.raises(DiscoveryFailed):
+        await cache.get("s", ("u",), failing)
+    now[0] = 29.0
+    with pytest.raises(DiscoveryFailed, match="retried in 1 s"):
+        await cache.get("s", ("u",), working)
+    assert len(calls) == 1
+    now[0] = 30.5
+    assert (await cache.get("s", ("u",), working)).token_endpoint == "https://as/token"
+    assert len(calls) == 2
