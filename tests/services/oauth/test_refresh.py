@@ -383,3 +383,26 @@ async def test_two_gateway_processes_spend_the_refresh_token_once(
     assert outputs[0] == outputs[1] and outputs[0].startswith("Bearer at-")
     assert outputs[0] != f"Bearer {grant['access_token']}"
     assert (await auth_server.stats())["refresh_requests"] == 1
+
+
+@pytest.mark.anyio
+async def test_configured_confidential_client_secret_authenticates_the_refresh(
+    store: Any, keyring: Keyring, oauth_settings: OAuthSettings, auth_server: AsControl
+) -> None:
+    grant = await _grant(auth_server, "client_secret_post", "cs-configured")
+    server = remote_server(
+        "http://127.0.0.1:9/mcp",
+        tokenEndpoint=auth_server.url + "/token",
+        clientId=CLIENT,
+        clientSecret="cs-configured",
+        tokenEndpointAuthMethod="client_secret_post",
+    )
+    service = make_service(store, keyring, oauth_settings)
+    tokens = TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1)
+    await service.store_tokens(server, "bob", tokens)
+    await service.authorization_headers(server, "bob")
+    last = (await auth_server.stats())["token_requests"][-1]
+    assert (last["auth_method"], last["client_id"]) == ("client_secret_post", CLIENT)
+    record = await store.get_tokens("remote", "bob")
+    assert b"cs-configured" not in repr(record).encode()  # stored encrypted, like the tokens
+    assert "cs-configured" not in repr(server)
