@@ -89,23 +89,38 @@ class OAuthModel(RequestModel):
         )
 
 
-def _oauth_out(spec: OAuthSpec | None, *, admin: bool) -> dict[str, Any] | None:
-    if spec is None:
-        return None
-    secret = spec.client_secret if admin or spec.client_secret is None else MASK
-    return {
-        "enabled": spec.enabled,
-        "clientId": spec.client_id,
-        "clientSecret": secret,
-        "scopes": list(spec.scopes),
-        "authorizationEndpoint": spec.authorization_endpoint,
-        "tokenEndpoint": spec.token_endpoint,
-        "registrationEndpoint": spec.registration_endpoint,
-        "issuer": spec.issuer,
-        "resource": spec.resource,
-        "resourceMetadataUrl": spec.resource_metadata_url,
-        "tokenEndpointAuthMethod": spec.auth_method,
-    }
+class OAuthOut(ResponseModel):
+    """A server's ``oauth`` block as shown: ``clientSecret`` is ``***`` for non-admin keys."""
+
+    enabled: bool
+    client_id: str | None
+    client_secret: str | None
+    scopes: list[str]
+    authorization_endpoint: str | None
+    token_endpoint: str | None
+    registration_endpoint: str | None
+    issuer: str | None
+    resource: str | None
+    resource_metadata_url: str | None
+    token_endpoint_auth_method: str | None
+
+    @classmethod
+    def of(cls, spec: OAuthSpec | None, *, admin: bool) -> OAuthOut | None:
+        if spec is None:
+            return None
+        return cls(
+            enabled=spec.enabled,
+            client_id=spec.client_id,
+            client_secret=spec.client_secret if admin or not spec.client_secret else MASK,
+            scopes=list(spec.scopes),
+            authorization_endpoint=spec.authorization_endpoint,
+            token_endpoint=spec.token_endpoint,
+            registration_endpoint=spec.registration_endpoint,
+            issuer=spec.issuer,
+            resource=spec.resource,
+            resource_metadata_url=spec.resource_metadata_url,
+            token_endpoint_auth_method=spec.auth_method,
+        )
 
 
 class _ServerFields(RequestModel):
@@ -186,7 +201,7 @@ class ServerOut(ResponseModel):
     max_instances: int
     secrets: list[dict[str, Any]]
     mcp_auth_type: str | None = None
-    oauth: dict[str, Any] | None = Field(None, description="clientSecret shown to admin keys only")
+    oauth: OAuthOut | None = None
     status: str
     tools_list: list[dict[str, Any]]
     logs: list[str] = Field(description="the server's stderr (masked); admin keys only")
@@ -243,7 +258,7 @@ class ServerOut(ResponseModel):
                 for spec in c.secrets
             ],
             mcp_auth_type=c.extra.get("mcpAuthType"),
-            oauth=_oauth_out(c.oauth, admin=admin),
+            oauth=OAuthOut.of(c.oauth, admin=admin),
             status=s.status.value,
             tools_list=[
                 t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()
