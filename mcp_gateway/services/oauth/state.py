@@ -70,9 +70,7 @@ def new_verifier() -> str:
 
 
 def challenge_s256(verifier: str) -> str:
-    from hashlib import sha256
-
-    digest = sha256(verifier.encode("ascii")).digest()
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
