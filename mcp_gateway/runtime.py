@@ -89,6 +89,17 @@ class Runtime:
 
     async def __aenter__(self) -> Self:
         """Open everything. Raises ConfigError / StoreUnavailable with a clear message."""
+        try:
+            return await self._open()
+        except BaseExceptionGroup as group:
+            # A start-up error raised while task groups were open arrives wrapped: unwrap the
+            # one GatewayError so ``serve`` can print it as one line.
+            errors = group.exceptions
+            if len(errors) == 1 and isinstance(errors[0], GatewayError):
+                raise errors[0] from None
+            raise
+
+    async def _open(self) -> Self:
         settings = self.settings
         async with AsyncExitStack() as stack:
             self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)

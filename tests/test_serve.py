@@ -129,6 +129,28 @@ def test_bad_setting_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> N
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_error_raised_while_services_start_is_one_line_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    # The admin key is checked after the pool and audit task groups are open: the error must
+    # not arrive as an exception group traceback.
+    env = gateway_env(tmp_path / "data", MCPGW_ADMIN_API_KEY="short")
+    result = _serve_until_exit(env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "ExceptionGroup" not in result.stderr
+    # (log lines of what did start, e.g. the key file created, may come before it)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "mcp-gateway: MCPGW_ADMIN_API_KEY must be at least 16 characters"
+    )
+
+
+def test_the_listening_address_is_logged_at_warning_level_too(tmp_path: Path) -> None:
+    env = gateway_env(tmp_path / "data", MCPGW_LOG_LEVEL="warning")
+    with GatewayProcess(env) as gateway:  # reads the port from Hypercorn's "Running on" line
+        status, _ = _request(f"{gateway.url}/healthz")
+        assert status == 200
+
+
 def test_mongodb_mode_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     env = gateway_env(tmp_path / "data", MCPGW_MONGODB_URI="mongodb://127.0.0.1:1")
     result = _serve_until_exit(env)

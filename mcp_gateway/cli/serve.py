@@ -72,6 +72,9 @@ def _configure_logging(level_name: str) -> None:
     logging.getLogger().setLevel(level)  # also when handlers exist (basicConfig skips then)
     for name in _VERBATIM_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
+    # Hypercorn's "Running on <address>" line says where the gateway listens (port 0 picks one):
+    # shown at every level.
+    logging.getLogger("hypercorn.error").setLevel(min(level, logging.INFO))
     logsafe.install()  # one line per record, no URL credentials (see cli/logsafe.py)
 
 
