@@ -33,6 +33,7 @@ from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.restart import after_failure
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.live import Link, LiveSession
 from mcp_gateway.upstream.ringbuffer import LineRing
@@ -121,9 +122,11 @@ class Supervisor:
         user_headers: Mapping[str, str] | None = None,
         http_auth: httpx2.Auth | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.server = server
         self._max_message_bytes = max_message_bytes
+        self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
         self.scope = scope
         self._sessions = sessions
@@ -290,6 +293,7 @@ class Supervisor:
                     http_auth=self.http_auth,
                     list_timeout=self.server.startup_timeout,
                     max_message_bytes=self._max_message_bytes,
+                    sandbox=self.sandbox,
                 ) as live:
                     connected_at = time.monotonic()
                     self.live = live

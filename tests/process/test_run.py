@@ -1,4 +1,5 @@
-"""The installer process runner: argv only, minimal env, bounded output, group kill on timeout."""
+"""The command runner (installers use it): argv only, minimal env, bounded output, the tree
+killed on timeout; run_checked turns failures into InstallFailed with the log."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import anyio
 import pytest
 
 from mcp_gateway.errors import InstallFailed
-from mcp_gateway.installer.process import OutputTail, run_checked, run_command
+from mcp_gateway.installer.process import run_checked
+from mcp_gateway.process.output import OutputTail
+from mcp_gateway.process.run import run_command
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +92,7 @@ async def test_cancellation_kills_the_installer(tmp_path: Path) -> None:
 
 async def test_missing_executable_is_an_install_failure(tmp_path: Path) -> None:
     with pytest.raises(InstallFailed, match="cannot run"):
-        await run_command([str(tmp_path / "no-such-npm")], time_limit=5)
+        await run_checked([str(tmp_path / "no-such-npm")], time_limit=5, what="npm install")
 
 
 async def test_nonzero_exit_is_reported_with_the_log() -> None:

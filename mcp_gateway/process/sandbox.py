@@ -1,0 +1,290 @@
+"""The sandbox of a child process: its own uid, PID and mount namespaces, a private HOME.
+
+Each sandboxed child is started as ``setpriv --reuid=U --regid=U --clear-groups
+--inh-caps=-all -- bwrap ... -- <command>``: ``setpriv`` switches to a uid/gid ``U`` leased
+from a configured range (one per running child, so every server and every user's instance of a
+``per_user`` server is a different user) and drops every inheritable/ambient capability;
+bubblewrap, now unprivileged, creates a user namespace mapping ``U`` to itself, a PID namespace
+(the child sees only its own processes: no ``/proc/<gateway>/environ``, no other user's
+instance), IPC/UTS namespaces, and a mount namespace where:
+
+- ``/`` is the host's root, read-only (file permissions still apply as uid ``U``);
+- ``/tmp``, ``/run`` and ``/home`` are fresh tmpfs; HOME is ``/home/mcpgw`` (``/tmp/home``
+  when the host has no ``/home``), the working directory unless the definition sets ``cwd``;
+  both vanish with the namespace;
+- hidden paths (the data directory: gateway.db, secrets.key, admin-api-key; the gateway's
+  ``.env``) are covered by an empty tmpfs or ``/dev/null``;
+- exposed paths (package directories, the gateway's interpreter) are re-bound from file
+  descriptors the gateway opened, below a tmpfs that masks a private parent such as ``/root``,
+  so a root-owned install of Python stays usable without opening the rest of ``/root``.
+
+The network is shared: MCP servers call remote APIs. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+SandboxMode = Literal["auto", "required", "off"]
+
+# CAP_KILL (5): stop children of another uid; CAP_SETGID (6), CAP_SETUID (7): setpriv.
+_NEEDED_CAPS = {5: "CAP_KILL", 6: "CAP_SETGID", 7: "CAP_SETUID"}
+_PROBE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStatus:
+    enabled: bool
+    mode: SandboxMode
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"enabled": self.enabled, "mode": self.mode}
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What ``spawn`` runs: the wrapped argv, the host-side cwd, the environment."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+@dataclass(eq=False)
+class Sandbox:
+    """Leases uids and wraps commands. Build it with :meth:`detect`; use only if ``enabled``."""
+
+    status: SandboxStatus
+    bwrap: str = "/usr/bin/bwrap"
+    setpriv: str = "/usr/bin/setpriv"
+    uid_base: int = 100_000
+    uid_count: int = 1_000
+    hidden: tuple[Path, ...] = ()
+    exposed: tuple[Path, ...] = ()
+    homes: Path | None = None  # where make_home puts per-child HOMEs (root only)
+    _leased: set[int] = field(default_factory=set)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status.enabled
+
+    @classmethod
+    def detect(
+        cls,
+        mode: SandboxMode,
+        *,
+        bwrap: str,
+        setpriv: str,
+        uid_base: int,
+        uid_count: int,
+        hidden: Iterable[Path] = (),
+        exposed: Iterable[Path] = (),
+        homes: Path | None = None,
+    ) -> Sandbox:
+        """Decide whether children can be sandboxed here (blocking: runs one trial sandbox).
+
+        Never raises: ``status`` says why not. ``mode="required"`` is the caller's to enforce.
+        """
+        box = cls(
+            SandboxStatus(False, mode, "disabled by MCPGW_SANDBOX=off"),
+            bwrap=bwrap,
+            setpriv=setpriv,
+            uid_base=uid_base,
+            uid_count=uid_count,
+            hidden=tuple(Path(p).resolve() for p in hidden),
+            exposed=tuple(dict.fromkeys(Path(p).resolve() for p in exposed)),
+            homes=homes.resolve() if homes is not None else None,
+        )
+        if mode == "off":
+            return box
+        reason = box._unavailable()
+        box.status = SandboxStatus(reason is None, mode, reason)
+        return box
+
+    def _unavailable(self) -> str | None:
+        for tool, name in ((self.bwrap, "bubblewrap"), (self.setpriv, "setpriv")):
+            if not os.access(tool, os.X_OK):
+                return f"{name} not found at {tool}"
+        missing = _missing_capabilities()
+        if missing:
+            return f"the gateway (uid {os.geteuid()}) lacks {', '.join(missing)}"
+        if self.homes is not None and self._as_root:  # HOMEs a crashed gateway left behind
+            shutil.rmtree(self.homes, ignore_errors=True)
+        home = self.make_home(self.uid_base)
+        env = {"PATH": "/usr/bin:/bin"}
+        launch = self.launch(["true"], uid=self.uid_base, env=env, cwd=None, home=home)
+        try:
+            result = subprocess.run(  # noqa: S603 (argv of fixed, configured executables)
+                launch.argv,
+                env=launch.env,
+                cwd=launch.cwd,
+                capture_output=True,
+                timeout=_PROBE_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"a trial sandbox could not run: {exc}"
+        finally:
+            self.drop_home(home)
+        if result.returncode != 0:
+            first = result.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
+            return "a trial sandbox failed: " + (first[0] if first else f"exit {result.returncode}")
+        return None
+
+    # -- uids ------------------------------------------------------------------------------
+
+    def lease_uid(self) -> int:
+        """A uid (and gid of the same number) no other running child holds."""
+        for uid in range(self.uid_base, self.uid_base + self.uid_count):
+            if uid not in self._leased:
+                self._leased.add(uid)
+                return uid
+        raise OSError(errno.EAGAIN, f"all {self.uid_count} sandbox uids are in use")
+
+    def release_uid(self, uid: int) -> None:
+        self._leased.discard(uid)
+
+    @property
+    def leased(self) -> frozenset[int]:
+        return frozenset(self._leased)
+
+    # -- argv ------------------------------------------------------------------------------
+
+    # -- homes ---------------------------------------------------------------------------
+
+    @property
+    def _as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def make_home(self, uid: int) -> Path | None:
+        """A fresh, empty HOME owned by ``uid`` on the host (root only; an unprivileged
+        bubblewrap gives the child a tmpfs it owns instead). Remove it with :meth:`drop_home`."""
+        if not self._as_root or self.homes is None:
+            return None
+        self.homes.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.homes.mkdir(mode=0o700, exist_ok=True)
+        home = Path(tempfile.mkdtemp(prefix=f"{uid}-", dir=self.homes))
+        os.chown(home, uid, uid)
+        return home
+
+    def drop_home(self, home: Path | None) -> None:
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+
+    # -- argv ------------------------------------------------------------------------------
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        uid: int | None,
+        env: dict[str, str],
+        cwd: str | None,
+        home: Path | None = None,
+    ) -> Launch:
+        """Wrap ``argv`` to run as ``uid`` inside the namespaces, HOME being the host directory
+        ``home`` (from :meth:`make_home`) or a tmpfs.
+
+        ``uid=None`` is the installer profile: the gateway's own uid, the host's root
+        read-write (npm/pip/uv keep their caches and config), a PID namespace, and the hidden
+        paths still hidden.
+        """
+        if uid is None:
+            box = [*self._namespaces(), "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            box += [*self._hide(), "--chdir", cwd or "/", "--"]
+            return Launch([*box, *argv], "/", dict(env))
+        inside = "/home/mcpgw" if Path("/home").is_dir() else "/tmp/home"
+        box = [*self._namespaces(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        box += ["--perms", "1777", "--tmpfs", "/tmp"]
+        for private in ("/run", "/home"):
+            if Path(private).is_dir():
+                box += ["--tmpfs", private]
+        box += ["--bind", str(home), inside] if home is not None else ["--dir", inside]
+        if self._as_root:  # bubblewrap reads as root: it can bind what uid cannot reach
+            box += self._expose()
+        box += [*self._hide(), "--chdir", cwd or inside]
+        drop = [
+            self.setpriv,
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ]
+        child_env = {**env, "HOME": inside, "TMPDIR": "/tmp"}
+        if self._as_root:
+            # Root's bubblewrap keeps only these two for setpriv, which drops them with root.
+            caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
+            return Launch([*box, *caps, *drop, *argv], "/", child_env)
+        return Launch([*drop, *box, "--", *argv], "/", child_env)
+
+    def _namespaces(self) -> list[str]:
+        # As root: no user namespace (the child gets a real host uid); else bubblewrap needs one.
+        if self._as_root:
+            spaces = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        else:
+            spaces = ["--unshare-all", "--share-net"]
+        return [self.bwrap, *spaces, "--die-with-parent", "--new-session"]
+
+    def _expose(self) -> list[str]:
+        args: list[str] = []
+        masked: set[Path] = set()
+        for path in self.exposed:
+            parent = _private_ancestor(path)
+            if parent is None or not path.exists():
+                continue  # already reachable, or nothing to expose
+            if parent not in masked and not any(m in parent.parents for m in masked):
+                args += ["--tmpfs", str(parent)]
+                masked.add(parent)
+            args += ["--ro-bind", str(path), str(path)]
+        return args
+
+    def _hide(self) -> list[str]:
+        args: list[str] = []
+        for path in self.hidden:
+            if path.is_dir():
+                args += ["--tmpfs", str(path)]
+            elif path.exists():
+                args += ["--ro-bind", "/dev/null", str(path)]
+        return args
+
+
+def _private_ancestor(path: Path) -> Path | None:
+    """The topmost ancestor of ``path`` that others cannot traverse, if any."""
+    for parent in reversed(path.parents):
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            return None
+        if not mode & stat.S_IXOTH:
+            return parent
+    return None
+
+
+def _missing_capabilities() -> list[str]:
+    if os.geteuid() == 0:
+        return []
+    effective = 0
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                effective = int(line.split()[1], 16)
+    except OSError:
+        pass
+    return [name for bit, name in _NEEDED_CAPS.items() if not effective >> bit & 1]
