@@ -250,8 +250,12 @@ class Sandbox:
             if parent is None or not path.exists():
                 continue  # already reachable, or nothing to expose
             if parent not in masked and not any(m in parent.parents for m in masked):
-                args += ["--tmpfs", str(parent)]
+                args += ["--perms", "0755", "--tmpfs", str(parent)]
                 masked.add(parent)
+            # bubblewrap would create the directories in between as 0700 root: not traversable.
+            between = [p for p in path.parents if parent in p.parents]
+            for directory in reversed(between):
+                args += ["--perms", "0755", "--dir", str(directory)]
             args += ["--ro-bind", str(path), str(path)]
         return args
 

@@ -88,12 +88,12 @@ async def spawn(
         )
         return Child(process, tree_id, None, None)
     uid = None if own_uid else sandbox.lease_uid()
-    child = Child(None, None, uid, sandbox)  # type: ignore[arg-type] # process set below
+    home: Path | None = None
     try:
         if uid is not None:
-            child.home = await anyio.to_thread.run_sync(sandbox.make_home, uid)
-        launch = sandbox.launch(argv, uid=uid, env=dict(env), cwd=cwd, home=child.home)
-        child.process = await anyio.open_process(
+            home = await anyio.to_thread.run_sync(sandbox.make_home, uid)
+        launch = sandbox.launch(argv, uid=uid, env=dict(env), cwd=cwd, home=home)
+        process = await anyio.open_process(
             launch.argv,
             stdin=stdin,
             stdout=stdout,
@@ -104,9 +104,11 @@ async def spawn(
             umask=umask,
         )
     except BaseException:
-        child.release()
+        sandbox.drop_home(home)
+        if uid is not None:
+            sandbox.release_uid(uid)
         raise
-    return child
+    return Child(process, None, uid, sandbox, home)
 
 
 async def stop(child: Child, grace: float = GRACE) -> None:

@@ -1,0 +1,189 @@
+"""The child sandbox, with real processes: what a sandboxed stdio server can and cannot reach.
+
+These need root (or CAP_SETUID+CAP_SETGID+CAP_KILL) and bubblewrap; they skip with the reason
+otherwise. CI runs as root and installs bubblewrap (.ci/run), so they run there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_gateway.config import UpstreamSettings
+from mcp_gateway.domain.servers import Isolation
+from mcp_gateway.process.run import run_command
+from mcp_gateway.process.sandbox import Sandbox
+from mcp_gateway.storage.ports import Store
+from mcp_gateway.upstream.pool import UpstreamPool
+from tests.process.procs import processes_with
+from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root here (CI runs as root)"),
+    pytest.mark.skipif(
+        not os.access("/usr/bin/bwrap", os.X_OK),
+        reason="bubblewrap not installed (apt-get install bubblewrap; .ci/run does it)",
+    ),
+]
+
+DATA_FILES = ("secrets.key", "gateway.db", "admin-api-key")
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data dir outside /tmp (a sandbox has its own /tmp) holding canary files that are even
+    world-readable: the sandbox must hide them, not only the file modes."""
+    path = Path(tempfile.mkdtemp(prefix="mcpgw-data-", dir="/var/tmp"))
+    path.chmod(0o755)
+    for name in DATA_FILES:
+        (path / name).write_text(f"canary-{name}-{secrets.token_hex(4)}")
+        (path / name).chmod(0o644)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def box(data_dir: Path) -> Sandbox:
+    sandbox = Sandbox.detect(
+        "required",
+        bwrap="/usr/bin/bwrap",
+        setpriv="/usr/bin/setpriv",
+        uid_base=150_000,
+        uid_count=50,
+        hidden=(data_dir,),
+        exposed=(Path(sys.prefix), Path(sys.base_prefix)),
+        homes=data_dir / "sandbox-homes",
+    )
+    assert sandbox.enabled, sandbox.status.reason
+    return sandbox
+
+
+@pytest.fixture
+async def pool(sqlite_store: Store, box: Sandbox) -> AsyncIterator[UpstreamPool]:
+    settings = UpstreamSettings(busy_wait=0.1)
+    async with UpstreamPool(sessions=sqlite_store, settings=settings, sandbox=box) as opened:
+        yield opened
+
+
+async def _call(pool: UpstreamPool, tool: str, user: str = "alice", **args: Any) -> str:
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    env = {"USER_CANARY": f"{user}-canary"} if user == "bob" else None
+    return text_of(await pool.call_tool(server, tool, args, username=user, env=env))
+
+
+async def test_a_sandboxed_server_still_answers_tool_calls(pool: UpstreamPool) -> None:
+    assert await _call(pool, "echo", text="hello") == "hello"
+
+
+async def test_a_sandboxed_server_cannot_read_the_data_directory(
+    pool: UpstreamPool, data_dir: Path
+) -> None:
+    for name in DATA_FILES:
+        assert (data_dir / name).read_text().startswith("canary-")  # readable to the gateway
+        text = await _call(pool, "read_file", path=str(data_dir / name))
+        assert text.startswith("ERROR"), f"{name} was readable: {text!r}"
+        assert "canary" not in text
+
+
+async def test_a_sandboxed_server_cannot_read_the_gateways_environment(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = f"gateway-env-canary-{secrets.token_hex(4)}"
+    monkeypatch.setenv("MCPGW_TEST_CANARY", canary)  # in /proc/<gateway>/environ? No: os.environ
+    os.putenv("MCPGW_TEST_CANARY", canary)
+    text = await _call(pool, "read_file", path=f"/proc/{os.getpid()}/environ")
+    assert text.startswith("ERROR")
+    listing = json.loads(await _call(pool, "list_proc"))
+    assert canary not in json.dumps(listing)
+    assert len(listing["pids"]) <= 3  # bwrap's init, the server, maybe a transient one
+
+
+async def test_per_user_instances_have_distinct_uids_and_cannot_see_each_other(
+    pool: UpstreamPool, box: Sandbox
+) -> None:
+    bob = json.loads(await _call(pool, "whoami", user="bob"))
+    alice = json.loads(await _call(pool, "whoami", user="alice"))
+    assert alice["uid"] != bob["uid"]
+    assert {alice["uid"], bob["uid"]} <= box.leased
+    assert 0 not in (alice["uid"], alice["gid"], bob["uid"], bob["gid"])
+    assert alice["groups"] == [] or alice["groups"] == [alice["gid"]]
+    # Bob's secret is in Bob's process environment; Alice cannot find it anywhere.
+    assert await _call(pool, "print_env", user="bob", name="USER_CANARY") == "bob-canary"
+    listing = await _call(pool, "list_proc")
+    assert "bob-canary" not in listing
+    bob_pid = pool.status("fx").instances  # noqa: F841 (instances counted, pids checked below)
+    for pid in _host_pids_of_sandboxes():
+        text = await _call(pool, "read_file", path=f"/proc/{pid}/environ")
+        assert "bob-canary" not in text
+
+
+async def test_home_is_private_to_each_instance_and_removed_when_it_stops(
+    pool: UpstreamPool, box: Sandbox
+) -> None:
+    alice = json.loads(await _call(pool, "whoami", user="alice"))
+    bob = json.loads(await _call(pool, "whoami", user="bob"))
+    assert alice["home"] == alice["cwd"] != os.environ.get("HOME")
+    assert await _call(pool, "write_file", path=f"{alice['home']}/note") == "ok"
+    assert await _call(pool, "read_file", path=f"{alice['home']}/note") == "written"
+    assert (await _call(pool, "read_file", user="bob", path=f"{bob['home']}/note")).startswith(
+        "ERROR"
+    )
+    assert box.homes is not None
+    assert len(list(box.homes.iterdir())) == 2
+    await pool.remove("fx")
+    assert list(box.homes.iterdir()) == []
+    assert box.leased == frozenset()
+
+
+async def test_a_sandboxed_servers_daemon_dies_with_it(pool: UpstreamPool) -> None:
+    token = f"mcpgw-daemon-{secrets.token_hex(6)}"
+    assert (await _call(pool, "daemonize", token=token)).isdigit()
+    await poll_until(lambda: len(processes_with(token)) == 1, within=10)
+    await pool.remove("fx")
+    await poll_until(lambda: not processes_with(token), within=10)
+
+
+async def test_a_sandboxed_installer_command_cannot_read_the_data_directory(
+    box: Sandbox, data_dir: Path, tmp_path: Path
+) -> None:
+    script = (
+        "import sys, pathlib\n"
+        "pathlib.Path(sys.argv[2], 'out').write_text('installed')\n"
+        "print(open(sys.argv[1]).read())\n"
+    )
+    secret = data_dir / "secrets.key"
+    result = await run_command(
+        [sys.executable, "-c", script, str(secret), str(tmp_path)],
+        time_limit=30,
+        sandbox=box,
+    )
+    assert not result.ok
+    assert "canary" not in result.output
+    assert (tmp_path / "out").read_text() == "installed"  # it still writes its install dir
+    unsandboxed = await run_command(
+        [sys.executable, "-c", script, str(secret), str(tmp_path)], time_limit=30
+    )
+    assert "canary" in unsandboxed.output  # the same command outside reads it
+
+
+def _host_pids_of_sandboxes() -> list[int]:
+    """Every process on the host running as a sandbox uid (150000..150049)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if 150_000 <= entry.stat().st_uid < 150_050:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
