@@ -216,6 +216,8 @@ class Sandbox:
             if Path(private).is_dir():
                 box += ["--tmpfs", private]
         box += ["--bind", str(home), inside] if home is not None else ["--dir", inside]
+        for path in _named_below_masks(argv, cwd):
+            box += ["--ro-bind", str(path), str(path)]
         if self._as_root:  # bubblewrap reads as root: it can bind what uid cannot reach
             box += self._expose()
         box += [*self._hide(), "--chdir", cwd or inside]
@@ -267,6 +269,26 @@ class Sandbox:
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
         return args
+
+
+_MASKED = (Path("/tmp"), Path("/run"), Path("/home"))
+
+
+def _named_below_masks(argv: Sequence[str], cwd: str | None) -> list[Path]:
+    """Top-level directories under /tmp, /run or /home that the command line or ``cwd`` name
+    (a server installed in /home/ops/mcp or a test's /tmp dir): bound back read-only, file
+    permissions still applying, so the definition keeps working behind the private tmpfs."""
+    found: list[Path] = []
+    for raw in [*argv, *([cwd] if cwd else [])]:
+        if not raw.startswith("/"):
+            continue
+        for path in {Path(raw), Path(raw).resolve()}:
+            for mask in _MASKED:
+                if mask in path.parents and path.exists():
+                    top = mask / path.relative_to(mask).parts[0]
+                    if top.is_dir() and top not in found:
+                        found.append(top)
+    return found
 
 
 def _private_ancestor(path: Path) -> Path | None:
