@@ -1,22 +1,32 @@
 """The sandbox of a child process: its own uid, PID and mount namespaces, a private HOME.
 
-Each sandboxed child is started as ``setpriv --reuid=U --regid=U --clear-groups
---inh-caps=-all -- bwrap ... -- <command>``: ``setpriv`` switches to a uid/gid ``U`` leased
-from a configured range (one per running child, so every server and every user's instance of a
-``per_user`` server is a different user) and drops every inheritable/ambient capability;
-bubblewrap, now unprivileged, creates a user namespace mapping ``U`` to itself, a PID namespace
-(the child sees only its own processes: no ``/proc/<gateway>/environ``, no other user's
-instance), IPC/UTS namespaces, and a mount namespace where:
+Each sandboxed child runs under a uid/gid ``U`` leased from a configured range (one per running
+child, so every server and every user's instance of a ``per_user`` server is a different user;
+no supplementary groups, no capabilities) in its own PID namespace (it sees only its own
+processes: no ``/proc/<gateway>/environ``, no other user's instance), IPC/UTS namespaces and a
+mount namespace. Two launch orders reach that:
+
+- gateway is root: ``bwrap ... --cap-add CAP_SETUID --cap-add CAP_SETGID -- setpriv
+  --reuid=U ... -- <command>``: bubblewrap needs no user namespace, and ``setpriv`` inside
+  drops to ``U``, which clears every capability; HOME is a fresh host directory owned by ``U``
+  (:meth:`Sandbox.make_home`), removed when the child stops;
+- gateway holds CAP_SETUID+CAP_SETGID+CAP_KILL (the Docker image): ``setpriv --reuid=U
+  --inh-caps=-all -- bwrap ... -- <command>``: bubblewrap runs unprivileged in a user namespace
+  mapping ``U`` to itself; HOME is a tmpfs ``U`` owns.
+
+In the mount namespace:
 
 - ``/`` is the host's root, read-only (file permissions still apply as uid ``U``);
 - ``/tmp``, ``/run`` and ``/home`` are fresh tmpfs; HOME is ``/home/mcpgw`` (``/tmp/home``
-  when the host has no ``/home``), the working directory unless the definition sets ``cwd``;
-  both vanish with the namespace;
+  when the host has no ``/home``) and the working directory unless the definition sets ``cwd``;
 - hidden paths (the data directory: gateway.db, secrets.key, admin-api-key; the gateway's
   ``.env``) are covered by an empty tmpfs or ``/dev/null``;
-- exposed paths (package directories, the gateway's interpreter) are re-bound from file
-  descriptors the gateway opened, below a tmpfs that masks a private parent such as ``/root``,
-  so a root-owned install of Python stays usable without opening the rest of ``/root``.
+- top-level directories under ``/tmp``, ``/run`` or ``/home`` that the command line names are
+  bound back read-only (a server kept in ``/home/ops/mcp`` still starts);
+- as root only, exposed paths (package directories, the gateway's interpreter) are bound
+  read-only below a 0755 tmpfs that masks a private parent such as ``/root``, so a root-owned
+  Python stays usable without opening the rest of ``/root`` (an unprivileged bubblewrap
+  cannot read below such a parent, so there they must be world-readable to begin with).
 
 The network is shared: MCP servers call remote APIs. See docs/security.md.
 """
@@ -207,7 +217,7 @@ class Sandbox:
         """
         if uid is None:
             box = [*self._namespaces(), "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-            box += [*self._hide(), "--chdir", cwd or "/", "--"]
+            box += [*self._hide(self.hidden), "--chdir", cwd or "/", "--"]
             return Launch([*box, *argv], "/", dict(env))
         inside = "/home/mcpgw" if Path("/home").is_dir() else "/tmp/home"
         box = [*self._namespaces(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -218,9 +228,13 @@ class Sandbox:
         box += ["--bind", str(home), inside] if home is not None else ["--dir", inside]
         for path in _named_below_masks(argv, cwd):
             box += ["--ro-bind", str(path), str(path)]
+        box += self._hide(self.hidden)
         if self._as_root:  # bubblewrap reads as root: it can bind what uid cannot reach
+            # After hiding, so packages kept inside the data dir stay usable; then hidden paths
+            # that an exposed directory contains are hidden again.
             box += self._expose()
-        box += [*self._hide(), "--chdir", cwd or inside]
+            box += self._hide([h for h in self.hidden if any(e in h.parents for e in self.exposed)])
+        box += ["--chdir", cwd or inside]
         drop = [
             self.setpriv,
             f"--reuid={uid}",
@@ -261,9 +275,9 @@ class Sandbox:
             args += ["--ro-bind", str(path), str(path)]
         return args
 
-    def _hide(self) -> list[str]:
+    def _hide(self, paths: Iterable[Path]) -> list[str]:
         args: list[str] = []
-        for path in self.hidden:
+        for path in paths:
             if path.is_dir():
                 args += ["--tmpfs", str(path)]
             elif path.exists():
