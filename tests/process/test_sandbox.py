@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from mcp_gateway.config import UpstreamSettings
@@ -95,14 +96,23 @@ async def test_a_sandboxed_server_cannot_read_the_data_directory(
         assert "canary" not in text
 
 
-async def test_a_sandboxed_server_cannot_read_the_gateways_environment(
-    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_sandboxed_server_cannot_read_the_gateways_environment(pool: UpstreamPool) -> None:
     canary = f"gateway-env-canary-{secrets.token_hex(4)}"
-    monkeypatch.setenv("MCPGW_TEST_CANARY", canary)  # in /proc/<gateway>/environ? No: os.environ
-    os.putenv("MCPGW_TEST_CANARY", canary)
-    text = await _call(pool, "read_file", path=f"/proc/{os.getpid()}/environ")
-    assert text.startswith("ERROR")
+    # /proc/<pid>/environ shows the environment a process was started with: the canary goes
+    # into a child started now, standing in for the gateway as the fixture sees it.
+    gateway = await anyio.open_process(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={"CANARY": canary}
+    )
+    try:
+        assert canary in _environ_of(gateway.pid)  # readable to the gateway itself
+        for pid in (os.getpid(), gateway.pid):
+            text = await _call(pool, "read_file", path=f"/proc/{pid}/environ")
+            assert text.startswith("ERROR"), text
+            assert canary not in text
+    finally:
+        gateway.kill()
+        await gateway.wait()
+        await gateway.aclose()
     listing = json.loads(await _call(pool, "list_proc"))
     assert canary not in json.dumps(listing)
     assert len(listing["pids"]) <= 3  # bwrap's init, the server, maybe a transient one
@@ -121,7 +131,6 @@ async def test_per_user_instances_have_distinct_uids_and_cannot_see_each_other(
     assert await _call(pool, "print_env", user="bob", name="USER_CANARY") == "bob-canary"
     listing = await _call(pool, "list_proc")
     assert "bob-canary" not in listing
-    bob_pid = pool.status("fx").instances  # noqa: F841 (instances counted, pids checked below)
     for pid in _host_pids_of_sandboxes():
         text = await _call(pool, "read_file", path=f"/proc/{pid}/environ")
         assert "bob-canary" not in text
@@ -176,6 +185,10 @@ async def test_a_sandboxed_installer_command_cannot_read_the_data_directory(
     assert "canary" in unsandboxed.output  # the same command outside reads it
 
 
+def _environ_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/environ").read_text()
+
+
 def _host_pids_of_sandboxes() -> list[int]:
     """Every process on the host running as a sandbox uid (150000..150049)."""
     found = []
@@ -187,3 +200,45 @@ def _host_pids_of_sandboxes() -> list[int]:
             except OSError:
                 continue
     return found
+
+
+PLAIN_PYTHON = Path("/usr/bin/python3")  # the test venv's may sit below a private /root
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _usable_by_others(python: Path, root: Path) -> bool:
+    return python.exists() and all(p.stat().st_mode & 0o001 for p in [root, *root.parents])
+
+
+UNPRIVILEGED_GATEWAY = """
+import json, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from mcp_gateway.process.sandbox import Sandbox
+box = Sandbox.detect("required", bwrap="/usr/bin/bwrap", setpriv="/usr/bin/setpriv",
+                     uid_base=150_100, uid_count=5, hidden=[Path(sys.argv[2])])
+probe = "id -u; echo $HOME; touch $HOME/x && echo home-ok; ls /proc; cat " + sys.argv[2] + "/*"
+launch = box.launch(["sh", "-c", probe], uid=150_101, env={"PATH": "/usr/bin:/bin"}, cwd=None)
+done = subprocess.run(launch.argv, env=launch.env, cwd=launch.cwd, capture_output=True, text=True)
+print(json.dumps({"status": box.status.as_dict(), "out": done.stdout, "err": done.stderr}))
+"""
+
+
+async def test_an_unprivileged_gateway_with_setuid_setgid_kill_can_sandbox(data_dir: Path) -> None:
+    """The Docker arrangement: the gateway is uid 10001 holding only CAP_SETUID, CAP_SETGID and
+    CAP_KILL (ambient, as the image's setpriv entrypoint gives them); bubblewrap then runs
+    unprivileged in a user namespace."""
+    python, root = PLAIN_PYTHON, REPO_ROOT
+    if not _usable_by_others(python, root):
+        pytest.skip("needs /usr/bin/python3 and a checkout other users can traverse")
+    caps = "-all,+setuid,+setgid,+kill"
+    argv = ["/usr/bin/setpriv", "--reuid=10001", "--regid=10001", "--clear-groups"]
+    argv += [f"--inh-caps={caps}", f"--ambient-caps={caps}", "--"]
+    argv += [str(python), "-c", UNPRIVILEGED_GATEWAY, str(root), str(data_dir)]
+    done = await anyio.run_process(argv, check=False)
+    report = json.loads(done.stdout)
+    assert report["status"] == {"enabled": True, "mode": "required"}, report
+    uid, home, home_ok, *rest = report["out"].split("\n")
+    assert (uid, home, home_ok) == ("150101", "/home/mcpgw", "home-ok")
+    assert "canary" not in report["out"]
+    assert "No such file" in report["err"]  # the data dir is an empty tmpfs in there
