@@ -86,8 +86,8 @@ async def run_command(
         with anyio.CancelScope(shield=True):
             await process.wait()
             await process.aclose()
-        kill_tree(process.pid, child.tree_id, root_alive=False)  # daemons it left behind
-        child.release()
+            kill_tree(process.pid, child.tree_id, root_alive=False)  # daemons it left behind
+            await anyio.to_thread.run_sync(child.release)
     return CommandResult(
         argv=tuple(argv),
         returncode=None if timed_out else process.returncode,

@@ -217,7 +217,8 @@ class Sandbox:
         """
         if uid is None:
             box = [*self._namespaces(), "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-            box += [*self._hide(self.hidden), "--chdir", cwd or "/", "--"]
+            box += [*self._hide(self.hidden), *self._expose(writable=True, privates=False)]
+            box += [*self._hide(self._revealed()), "--chdir", cwd or "/", "--"]
             return Launch([*box, *argv], "/", dict(env))
         inside = "/home/mcpgw" if Path("/home").is_dir() else "/tmp/home"
         box = [*self._namespaces(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -232,8 +233,7 @@ class Sandbox:
         if self._as_root:  # bubblewrap reads as root: it can bind what uid cannot reach
             # After hiding, so packages kept inside the data dir stay usable; then hidden paths
             # that an exposed directory contains are hidden again.
-            box += self._expose()
-            box += self._hide([h for h in self.hidden if any(e in h.parents for e in self.exposed)])
+            box += [*self._expose(), *self._hide(self._revealed())]
         box += ["--chdir", cwd or inside]
         drop = [
             self.setpriv,
@@ -258,22 +258,32 @@ class Sandbox:
             spaces = ["--unshare-all", "--share-net"]
         return [self.bwrap, *spaces, "--die-with-parent", "--new-session"]
 
-    def _expose(self) -> list[str]:
+    def _expose(self, *, writable: bool = False, privates: bool = True) -> list[str]:
+        """Bind exposed paths back where a hidden path (packages kept in the data dir) or, with
+        ``privates``, a parent others cannot traverse (``/root``) would keep them out."""
         args: list[str] = []
         masked: set[Path] = set()
         for path in self.exposed:
-            parent = _private_ancestor(path)
-            if parent is None or not path.exists():
-                continue  # already reachable, or nothing to expose
-            if parent not in masked and not any(m in parent.parents for m in masked):
-                args += ["--perms", "0755", "--tmpfs", str(parent)]
-                masked.add(parent)
+            if not path.exists():
+                continue
+            private = _private_ancestor(path) if privates else None
+            hiding = [h for h in self.hidden if h in path.parents or h == path]
+            if private is None and not hiding:
+                continue  # already reachable
+            if private is not None and private not in masked:
+                if not any(m in private.parents for m in masked):
+                    args += ["--perms", "0755", "--tmpfs", str(private)]
+                    masked.add(private)
+            base = min([p for p in (private, *hiding) if p is not None], key=lambda p: len(p.parts))
             # bubblewrap would create the directories in between as 0700 root: not traversable.
-            between = [p for p in path.parents if parent in p.parents]
-            for directory in reversed(between):
+            for directory in reversed([p for p in path.parents if base in p.parents]):
                 args += ["--perms", "0755", "--dir", str(directory)]
-            args += ["--ro-bind", str(path), str(path)]
+            args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
         return args
+
+    def _revealed(self) -> list[Path]:
+        """Hidden paths inside an exposed directory: the exposure bound them back."""
+        return [h for h in self.hidden if any(e in h.parents for e in self.exposed)]
 
     def _hide(self, paths: Iterable[Path]) -> list[str]:
         args: list[str] = []

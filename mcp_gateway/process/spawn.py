@@ -134,7 +134,7 @@ async def stop(child: Child, grace: float = GRACE) -> None:
     if callable(close):  # asyncio keeps the subprocess transport (and its fds) open otherwise
         with suppress(PermissionError):
             close()
-    child.release()
+    await anyio.to_thread.run_sync(child.release)  # removing a HOME full of caches takes a while
 
 
 def signal_group_kill(child: Child) -> None:

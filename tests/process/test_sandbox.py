@@ -49,6 +49,7 @@ def data_dir() -> Iterator[Path]:
     for name in DATA_FILES:
         (path / name).write_text(f"canary-{name}-{secrets.token_hex(4)}")
         (path / name).chmod(0o644)
+    (path / "packages").mkdir(mode=0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -62,7 +63,7 @@ def box(data_dir: Path) -> Sandbox:
         uid_base=150_000,
         uid_count=50,
         hidden=(data_dir,),
-        exposed=(Path(sys.prefix), Path(sys.base_prefix)),
+        exposed=(Path(sys.prefix), Path(sys.base_prefix), data_dir / "packages"),
         homes=data_dir / "sandbox-homes",
     )
     assert sandbox.enabled, sandbox.status.reason
@@ -242,3 +243,20 @@ async def test_an_unprivileged_gateway_with_setuid_setgid_kill_can_sandbox(data_
     assert (uid, home, home_ok) == ("150101", "/home/mcpgw", "home-ok")
     assert "canary" not in report["out"]
     assert "No such file" in report["err"]  # the data dir is an empty tmpfs in there
+
+
+async def test_packages_kept_inside_the_data_dir_stay_usable_and_the_rest_stays_hidden(
+    pool: UpstreamPool, box: Sandbox, data_dir: Path
+) -> None:
+    installed = data_dir / "packages" / "tiny_server.py"
+    result = await run_command(  # an installer writes into the packages dir...
+        [sys.executable, "-c", f"import shutil; shutil.copy({TINY_SERVER!r}, {str(installed)!r})"],
+        time_limit=30,
+        sandbox=box,
+    )
+    assert result.ok, result.output
+    server = stdio_config(name="pkg", script=str(installed))
+    secret = str(data_dir / "secrets.key")
+    call = await pool.call_tool(server, "read_file", {"path": secret}, username="u")
+    assert text_of(call).startswith("ERROR")  # ...the server there runs, the keys stay hidden
+    assert text_of(await pool.call_tool(server, "echo", {"text": "ok"}, username="u")) == "ok"
