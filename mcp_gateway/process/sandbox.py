@@ -71,9 +71,9 @@ class SandboxStatus:
 class Launch:
     """What ``spawn`` runs: the wrapped argv, the host-side cwd, the environment."""
 
-    argv: list[str]
+    argv: list[str] = field(repr=False)  # a server's args may carry a token
     cwd: str
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # injected secrets
 
 
 @dataclass(eq=False)
@@ -110,6 +110,7 @@ class Sandbox:
         """Decide whether children can be sandboxed here (blocking: runs one trial sandbox).
 
         Never raises: ``status`` says why not. ``mode="required"`` is the caller's to enforce.
+        ``homes``: where per-child HOMEs go (root only), one subdirectory per gateway pid.
         """
         box = cls(
             SandboxStatus(False, mode, "disabled by MCPGW_SANDBOX=off"),
@@ -119,7 +120,8 @@ class Sandbox:
             uid_count=uid_count,
             hidden=tuple(Path(p).resolve() for p in hidden),
             exposed=tuple(dict.fromkeys(Path(p).resolve() for p in exposed)),
-            homes=homes.resolve() if homes is not None else None,
+            # One directory per gateway process: another gateway on the same data dir keeps its own.
+            homes=homes.resolve() / str(os.getpid()) if homes is not None else None,
         )
         if mode == "off":
             return box
@@ -134,8 +136,8 @@ class Sandbox:
         missing = _missing_capabilities()
         if missing:
             return f"the gateway (uid {os.geteuid()}) lacks {', '.join(missing)}"
-        if self.homes is not None and self._as_root:  # HOMEs a crashed gateway left behind
-            shutil.rmtree(self.homes, ignore_errors=True)
+        if self.homes is not None and self._as_root:
+            _remove_orphaned_homes(self.homes.parent)
         home = self.make_home(self.uid_base)
         env = {"PATH": "/usr/bin:/bin"}
         launch = self.launch(["true"], uid=self.uid_base, env=env, cwd=None, home=home)
@@ -160,9 +162,12 @@ class Sandbox:
     # -- uids ------------------------------------------------------------------------------
 
     def lease_uid(self) -> int:
-        """A uid (and gid of the same number) no other running child holds."""
+        """A uid (and gid of the same number) that no running child of ours holds and no
+        process on the host runs as (a survivor of a crashed gateway, another gateway sharing
+        the range)."""
+        busy = _uids_in_use()
         for uid in range(self.uid_base, self.uid_base + self.uid_count):
-            if uid not in self._leased:
+            if uid not in self._leased and uid not in busy:
                 self._leased.add(uid)
                 return uid
         raise OSError(errno.EAGAIN, f"all {self.uid_count} sandbox uids are in use")
@@ -293,6 +298,26 @@ class Sandbox:
             elif path.exists():
                 args += ["--ro-bind", "/dev/null", str(path)]
         return args
+
+
+def _uids_in_use() -> set[int]:
+    uids: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uids.add(entry.stat().st_uid)
+            except OSError:
+                continue
+    return uids
+
+
+def _remove_orphaned_homes(root: Path) -> None:
+    """Remove the HOMEs of gateway processes that are gone (a crash leaves them behind)."""
+    if not root.is_dir():
+        return
+    for owner in root.iterdir():
+        if owner.name.isdigit() and not Path("/proc", owner.name).exists():
+            shutil.rmtree(owner, ignore_errors=True)
 
 
 _MASKED = (Path("/tmp"), Path("/run"), Path("/home"))

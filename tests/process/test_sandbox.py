@@ -260,3 +260,28 @@ async def test_packages_kept_inside_the_data_dir_stay_usable_and_the_rest_stays_
     call = await pool.call_tool(server, "read_file", {"path": secret}, username="u")
     assert text_of(call).startswith("ERROR")  # ...the server there runs, the keys stay hidden
     assert text_of(await pool.call_tool(server, "echo", {"text": "ok"}, username="u")) == "ok"
+
+
+async def test_a_uid_some_host_process_still_runs_as_is_never_leased(box: Sandbox) -> None:
+    # A survivor of a crashed gateway (or another gateway sharing the range) holds uid_base.
+    survivor = await anyio.open_process(
+        ["/usr/bin/setpriv", f"--reuid={box.uid_base}", f"--regid={box.uid_base}"]
+        + ["--clear-groups", "--", "sleep", "60"]
+    )
+    try:
+        await poll_until(lambda: _uid_of(survivor.pid) == box.uid_base, within=10)
+        uid = box.lease_uid()
+        assert uid == box.uid_base + 1
+        box.release_uid(uid)
+    finally:
+        survivor.kill()
+        await survivor.wait()
+        await survivor.aclose()
+    assert box.lease_uid() == box.uid_base  # free again once that process is gone
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid
+    except OSError:
+        return None
