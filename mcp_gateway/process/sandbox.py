@@ -21,8 +21,9 @@ In the mount namespace:
   when the host has no ``/home``) and the working directory unless the definition sets ``cwd``;
 - hidden paths (the data directory: gateway.db, secrets.key, admin-api-key; the gateway's
   ``.env``) are covered by an empty tmpfs or ``/dev/null``;
-- top-level directories under ``/tmp``, ``/run`` or ``/home`` that the command line names are
-  bound back read-only (a server kept in ``/home/ops/mcp`` still starts);
+- directories the command line names are bound back read-only when the sandbox would hide
+  them: the top-level one under ``/tmp``, ``/run`` or ``/home`` (a server kept in
+  ``/home/ops/mcp`` still starts) and, as root, the one below a private parent (``/root/src``);
 - as root only, exposed paths (package directories, the gateway's interpreter) are bound
   read-only below a 0755 tmpfs that masks a private parent such as ``/root``, so a root-owned
   Python stays usable without opening the rest of ``/root`` (an unprivileged bubblewrap
@@ -222,8 +223,9 @@ class Sandbox:
         """
         if uid is None:
             box = [*self._namespaces(), "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-            box += [*self._hide(self.hidden), *self._expose(writable=True, privates=False)]
-            box += [*self._hide(self._revealed()), "--chdir", cwd or "/", "--"]
+            rw = self.exposed
+            box += [*self._hide(self.hidden), *self._expose(rw, writable=True, privates=False)]
+            box += [*self._hide(self._revealed(rw)), "--chdir", cwd or "/", "--"]
             return Launch([*box, *argv], "/", dict(env))
         inside = "/home/mcpgw" if Path("/home").is_dir() else "/tmp/home"
         box = [*self._namespaces(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -232,13 +234,13 @@ class Sandbox:
             if Path(private).is_dir():
                 box += ["--tmpfs", private]
         box += ["--bind", str(home), inside] if home is not None else ["--dir", inside]
-        for path in _named_below_masks(argv, cwd):
-            box += ["--ro-bind", str(path), str(path)]
         box += self._hide(self.hidden)
-        if self._as_root:  # bubblewrap reads as root: it can bind what uid cannot reach
-            # After hiding, so packages kept inside the data dir stay usable; then hidden paths
-            # that an exposed directory contains are hidden again.
-            box += [*self._expose(), *self._hide(self._revealed())]
+        # After hiding, so packages kept inside the data dir stay usable; then hidden paths that
+        # an exposed directory contains are hidden again. As root, bubblewrap can bind what the
+        # child's uid cannot reach (below /root); unprivileged, it binds only what it can read.
+        named = _named_tops(argv, cwd, privates=self._as_root)
+        shown = [*(self.exposed if self._as_root else ()), *named]
+        box += [*self._expose(shown, privates=self._as_root), *self._hide(self._revealed(shown))]
         box += ["--chdir", cwd or inside]
         drop = [
             self.setpriv,
@@ -263,16 +265,20 @@ class Sandbox:
             spaces = ["--unshare-all", "--share-net"]
         return [self.bwrap, *spaces, "--die-with-parent", "--new-session"]
 
-    def _expose(self, *, writable: bool = False, privates: bool = True) -> list[str]:
-        """Bind exposed paths back where a hidden path (packages kept in the data dir) or, with
-        ``privates``, a parent others cannot traverse (``/root``) would keep them out."""
+    def _expose(
+        self, paths: Iterable[Path], *, writable: bool = False, privates: bool = True
+    ) -> list[str]:
+        """Bind ``paths`` back where a hidden path (packages kept in the data dir), one of our
+        tmpfs (``/tmp``) or, with ``privates``, a parent others cannot traverse (``/root``)
+        would keep them out."""
         args: list[str] = []
         masked: set[Path] = set()
-        for path in self.exposed:
+        for path in dict.fromkeys(paths):
             if not path.exists():
                 continue
             private = _private_ancestor(path) if privates else None
             hiding = [h for h in self.hidden if h in path.parents or h == path]
+            hiding += [m for m in _MASKED if m in path.parents]
             if private is None and not hiding:
                 continue  # already reachable
             if private is not None and private not in masked:
@@ -286,9 +292,10 @@ class Sandbox:
             args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
         return args
 
-    def _revealed(self) -> list[Path]:
+    def _revealed(self, shown: Iterable[Path]) -> list[Path]:
         """Hidden paths inside an exposed directory: the exposure bound them back."""
-        return [h for h in self.hidden if any(e in h.parents for e in self.exposed)]
+        shown = list(shown)
+        return [h for h in self.hidden if any(e in h.parents or e == h for e in shown)]
 
     def _hide(self, paths: Iterable[Path]) -> list[str]:
         args: list[str] = []
@@ -323,33 +330,40 @@ def _remove_orphaned_homes(root: Path) -> None:
 _MASKED = (Path("/tmp"), Path("/run"), Path("/home"))
 
 
-def _named_below_masks(argv: Sequence[str], cwd: str | None) -> list[Path]:
-    """Top-level directories under /tmp, /run or /home that the command line or ``cwd`` name
-    (a server installed in /home/ops/mcp or a test's /tmp dir): bound back read-only, file
-    permissions still applying, so the definition keeps working behind the private tmpfs."""
+def _named_tops(argv: Sequence[str], cwd: str | None, *, privates: bool) -> list[Path]:
+    """What the command line or ``cwd`` name that the sandbox would otherwise hide, to bind
+    back read-only (file permissions still apply): with ``privates`` (bubblewrap runs as root)
+    the entry just below the deepest directory others cannot traverse (``/root/src`` for a
+    checkout in ``/root/src/app``; a test's own file in pytest's 0700 tmp dirs), else the
+    top-level directory under ``/tmp``, ``/run`` or ``/home`` (a server in /home/ops/mcp)."""
     found: list[Path] = []
     for raw in [*argv, *([cwd] if cwd else [])]:
         if not raw.startswith("/"):
             continue
-        for path in {Path(raw), Path(raw).resolve()}:
-            for mask in _MASKED:
-                if mask in path.parents and path.exists():
-                    top = mask / path.relative_to(mask).parts[0]
-                    if top.is_dir() and top not in found:
-                        found.append(top)
+        for path in (Path(raw), Path(raw).resolve()):
+            if not path.exists():
+                continue
+            private = [d for d in path.parents if _closed(d)] if privates else []
+            masks = [m for m in _MASKED if m in path.parents]
+            base = private[0] if private else masks[0] if masks else None
+            if base is not None:
+                top = base / path.relative_to(base).parts[0]
+                if top not in found:
+                    found.append(top)
     return found
+
+
+def _closed(directory: Path) -> bool:
+    """Others may not traverse it."""
+    try:
+        return not directory.stat().st_mode & stat.S_IXOTH
+    except OSError:
+        return False
 
 
 def _private_ancestor(path: Path) -> Path | None:
     """The topmost ancestor of ``path`` that others cannot traverse, if any."""
-    for parent in reversed(path.parents):
-        try:
-            mode = parent.stat().st_mode
-        except OSError:
-            return None
-        if not mode & stat.S_IXOTH:
-            return parent
-    return None
+    return next((parent for parent in reversed(path.parents) if _closed(parent)), None)
 
 
 def _missing_capabilities() -> list[str]:

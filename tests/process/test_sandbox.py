@@ -285,3 +285,29 @@ def _uid_of(pid: int) -> int | None:
         return Path(f"/proc/{pid}").stat().st_uid
     except OSError:
         return None
+
+
+@pytest.fixture
+def private_checkout() -> Iterator[Path]:
+    """A server checked out below a directory only root may enter (like /root/src/app), next
+    to a file of root's that must stay out of reach."""
+    top = Path(tempfile.mkdtemp(prefix="mcpgw-private-", dir="/var/tmp"))  # 0700
+    (top / "root-only.txt").write_text("canary-root-only")
+    (top / "root-only.txt").chmod(0o644)
+    app = top / "app"
+    app.mkdir(mode=0o755)
+    shutil.copy(TINY_SERVER, app / "server.py")
+    (app / "server.py").chmod(0o644)
+    yield app / "server.py"
+    shutil.rmtree(top, ignore_errors=True)
+
+
+async def test_a_server_below_a_private_directory_starts_and_its_neighbours_stay_hidden(
+    pool: UpstreamPool, private_checkout: Path
+) -> None:
+    server = stdio_config(name="private", script=str(private_checkout))
+    echo = await pool.call_tool(server, "echo", {"text": "hi"}, username="u")
+    assert text_of(echo) == "hi"
+    neighbour = str(private_checkout.parents[1] / "root-only.txt")
+    read = await pool.call_tool(server, "read_file", {"path": neighbour}, username="u")
+    assert text_of(read).startswith("ERROR")
