@@ -238,7 +238,7 @@ class Sandbox:
         # After hiding, so packages kept inside the data dir stay usable; then hidden paths that
         # an exposed directory contains are hidden again. As root, bubblewrap can bind what the
         # child's uid cannot reach (below /root); unprivileged, it binds only what it can read.
-        named = _named_tops(argv, cwd, privates=self._as_root)
+        named = _named_tops(argv, cwd, privates=self._as_root, hidden=self.hidden)
         shown = [*(self.exposed if self._as_root else ()), *named]
         box += [*self._expose(shown, privates=self._as_root), *self._hide(self._revealed(shown))]
         box += ["--chdir", cwd or inside]
@@ -330,12 +330,16 @@ def _remove_orphaned_homes(root: Path) -> None:
 _MASKED = (Path("/tmp"), Path("/run"), Path("/home"))
 
 
-def _named_tops(argv: Sequence[str], cwd: str | None, *, privates: bool) -> list[Path]:
+def _named_tops(
+    argv: Sequence[str], cwd: str | None, *, privates: bool, hidden: Sequence[Path] = ()
+) -> list[Path]:
     """What the command line or ``cwd`` name that the sandbox would otherwise hide, to bind
     back read-only (file permissions still apply): with ``privates`` (bubblewrap runs as root)
     the entry just below the deepest directory others cannot traverse (``/root/src`` for a
     checkout in ``/root/src/app``; a test's own file in pytest's 0700 tmp dirs), else the
-    top-level directory under ``/tmp``, ``/run`` or ``/home`` (a server in /home/ops/mcp)."""
+    top-level directory under ``/tmp``, ``/run`` or ``/home`` (a server in /home/ops/mcp).
+    Never a hidden path nor one holding the named path below a hidden one: then the entry one
+    level nearer the named path (packages kept in the data dir), or nothing if it is hidden."""
     found: list[Path] = []
     for raw in [*argv, *([cwd] if cwd else [])]:
         if not raw.startswith("/"):
@@ -346,10 +350,18 @@ def _named_tops(argv: Sequence[str], cwd: str | None, *, privates: bool) -> list
             private = [d for d in path.parents if _closed(d)] if privates else []
             masks = [m for m in _MASKED if m in path.parents]
             base = private[0] if private else masks[0] if masks else None
-            if base is not None:
-                top = base / path.relative_to(base).parts[0]
-                if top not in found:
-                    found.append(top)
+            if base is None:
+                continue
+            top: Path | None = base / path.relative_to(base).parts[0]
+            while top is not None:
+                on_way = [h for h in hidden if (h == path or h in path.parents)]
+                on_way = [h for h in on_way if h == top or top in h.parents]
+                if not on_way:
+                    break  # hidden paths in sibling branches are hidden again after binding
+                deepest = max(on_way, key=lambda h: len(h.parts))
+                top = None if deepest == path else deepest / path.relative_to(deepest).parts[0]
+            if top is not None and top not in found:
+                found.append(top)
     return found
 
 

@@ -311,3 +311,36 @@ async def test_a_server_below_a_private_directory_starts_and_its_neighbours_stay
     neighbour = str(private_checkout.parents[1] / "root-only.txt")
     read = await pool.call_tool(server, "read_file", {"path": neighbour}, username="u")
     assert text_of(read).startswith("ERROR")
+
+
+async def test_a_package_in_a_data_dir_below_a_private_directory_runs_and_the_keys_stay_hidden(
+    sqlite_store: Store, private_checkout: Path
+) -> None:
+    # Like pytest's tmp dirs or /root/gw/data: private parent, data dir, packages inside it.
+    data = private_checkout.parents[1] / "data"
+    (data / "packages").mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "packages").chmod(0o755)
+    (data / "secrets.key").write_text("canary-key")
+    (data / "secrets.key").chmod(0o644)
+    script = data / "packages" / "server.py"
+    shutil.copy(private_checkout, script)
+    script.chmod(0o644)
+    box = Sandbox.detect(
+        "required",
+        bwrap="/usr/bin/bwrap",
+        setpriv="/usr/bin/setpriv",
+        uid_base=150_200,
+        uid_count=5,
+        hidden=(data,),
+        exposed=(Path(sys.prefix), Path(sys.base_prefix), data / "packages"),
+        homes=data / "sandbox-homes",
+    )
+    settings = UpstreamSettings(busy_wait=0.1)
+    async with UpstreamPool(sessions=sqlite_store, settings=settings, sandbox=box) as pool:
+        server = stdio_config(name="pkg", script=str(script))
+        assert text_of(await pool.call_tool(server, "echo", {"text": "ok"}, username="u")) == "ok"
+        read = await pool.call_tool(
+            server, "read_file", {"path": str(data / "secrets.key")}, username="u"
+        )
+        assert text_of(read).startswith("ERROR")
