@@ -278,7 +278,8 @@ class Sandbox:
                 continue
             private = _private_ancestor(path) if privates else None
             hiding = [h for h in self.hidden if h in path.parents or h == path]
-            hiding += [m for m in _MASKED if m in path.parents]
+            if not writable:  # the server profile's own tmpfs; the installer's / is the host's
+                hiding += [m for m in _MASKED if m in path.parents]
             if private is None and not hiding:
                 continue  # already reachable
             if private is not None and private not in masked:
