@@ -221,6 +221,7 @@ class Sandbox:
         read-write (npm/pip/uv keep their caches and config), a PID namespace, and the hidden
         paths still hidden.
         """
+        cwd = os.path.abspath(cwd) if cwd else None  # relative to the gateway's, as unsandboxed
         if uid is None:
             box = [*self._namespaces(), "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
             rw = self.exposed

@@ -344,3 +344,19 @@ async def test_a_package_in_a_data_dir_below_a_private_directory_runs_and_the_ke
             server, "read_file", {"path": str(data / "secrets.key")}, username="u"
         )
         assert text_of(read).startswith("ERROR")
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="mcpgw-cwd-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_a_configured_cwd_is_honoured_read_only(pool: UpstreamPool, workdir: Path) -> None:
+    server = stdio_config(name="cwd", script=TINY_SERVER, cwd=str(workdir))
+    me = json.loads(text_of(await pool.call_tool(server, "whoami", {}, username="u")))
+    assert me["cwd"] == str(workdir)
+    wrote = await pool.call_tool(server, "write_file", {"path": "x"}, username="u")
+    assert text_of(wrote).startswith("ERROR")
