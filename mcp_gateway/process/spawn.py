@@ -10,7 +10,10 @@ so that a cancelled owner never leaks a process.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
@@ -87,6 +90,7 @@ async def spawn(
             umask=umask,
         )
         return Child(process, tree_id, None, None)
+    _check_executable(argv[0], env.get("PATH", os.defpath))  # as exec would, before the wrapper
     uid = None if own_uid else sandbox.lease_uid()
     home: Path | None = None
     try:
@@ -109,6 +113,19 @@ async def spawn(
             sandbox.release_uid(uid)
         raise
     return Child(process, None, uid, sandbox, home)
+
+
+def _check_executable(command: str, search_path: str) -> None:
+    """Raise what ``exec`` would for a missing or non-executable command: inside the sandbox
+    the exec is bubblewrap's, whose failure would only be an exit status."""
+    if "/" in command:
+        found: str | None = command if os.path.exists(command) else None
+    else:
+        found = shutil.which(command, mode=os.F_OK, path=search_path)
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command)
+    if os.path.isdir(found) or not os.access(found, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), command)
 
 
 async def stop(child: Child, grace: float = GRACE) -> None:

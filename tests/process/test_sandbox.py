@@ -23,6 +23,7 @@ from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import Isolation
 from mcp_gateway.process.run import run_command
 from mcp_gateway.process.sandbox import Sandbox
+from mcp_gateway.process.spawn import spawn
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 from tests.process.procs import processes_with
@@ -360,3 +361,28 @@ async def test_a_configured_cwd_is_honoured_read_only(pool: UpstreamPool, workdi
     assert me["cwd"] == str(workdir)
     wrote = await pool.call_tool(server, "write_file", {"path": "x"}, username="u")
     assert text_of(wrote).startswith("ERROR")
+
+
+async def test_a_missing_or_unexecutable_command_fails_to_spawn_as_unsandboxed(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    # Inside the sandbox the exec is bubblewrap's: spawn checks first and raises what exec
+    # would, so lastError still says "not found" / "not executable".
+    plain = tmp_path / "not-executable"
+    plain.write_text("#!/bin/sh\n")
+    for command, error in (
+        (str(tmp_path / "missing"), FileNotFoundError),
+        ("no-such-command-on-path", FileNotFoundError),
+        (str(plain), PermissionError),
+    ):
+        for sandbox in (None, box):
+            with pytest.raises(error):
+                await spawn(
+                    [command],
+                    env={"PATH": "/usr/bin:/bin"},
+                    sandbox=sandbox,
+                    stdin=None,
+                    stdout=None,
+                    stderr=None,
+                )
+    assert box.leased == frozenset()
