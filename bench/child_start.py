@@ -22,8 +22,8 @@ import anyio
 from mcp.client.session import ClientSession
 
 from mcp_gateway.process.env import child_environment
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
@@ -31,7 +31,7 @@ SERVERS = {"tiny": FIXTURES / "tiny_stdio_server.py", "sdk": FIXTURES / "mcp_fix
 
 
 async def _one_start(script: Path, sandbox: Sandbox | None) -> tuple[float, float]:
-    ring = LineRing()
+    ring = OutputTail()
     started = time.perf_counter()
     async with open_stdio(
         sys.executable,

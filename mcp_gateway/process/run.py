@@ -58,7 +58,7 @@ async def run_command(
     directory nor the gateway's processes. A non-zero exit is *not* raised (callers
     decide); an executable that cannot be started raises OSError.
     """
-    tail = OutputTail(output_limit, on_line)
+    tail = OutputTail(None, max_bytes=output_limit, on_line=on_line)
     started = time.monotonic()
     child = await spawn(
         argv,
@@ -80,6 +80,7 @@ async def run_command(
                 tail.feed(chunk)
             await process.wait()
         timed_out = scope.cancelled_caught
+        tail.flush()
     finally:
         if process.returncode is None:
             signal_group_kill(child)

@@ -21,11 +21,11 @@ from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.process.env import child_environment
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.http_session import HttpTarget, connect_http
 from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
 
@@ -45,7 +45,7 @@ async def connect(
     *,
     scope: str,
     link: Link,
-    ring: LineRing,
+    ring: OutputTail,
     sessions: SessionStore,
     terminate: Callable[[], bool],
     user_env: Mapping[str, str] | None = None,

@@ -4,7 +4,7 @@ over the environment, all of which the gateway needs.
 The child is started by :func:`mcp_gateway.process.spawn.spawn` (its own process group, exactly
 the environment it is given, sandboxed when a sandbox is given). stdout carries
 newline-delimited JSON-RPC into the session's read stream; stderr feeds a
-:class:`~mcp_gateway.upstream.ringbuffer.LineRing`. The end of stdout (the child exited or
+:class:`~mcp_gateway.process.output.OutputTail`. The end of stdout (the child exited or
 crashed) calls ``on_eof`` *before* the read stream closes, so the owner knows the connection is
 dead the moment in-flight calls start failing. Shutdown is :func:`mcp_gateway.process.spawn.stop`
 (stdin closed, SIGTERM, SIGKILL of the whole tree); it runs shielded, so a cancelled owner never
@@ -25,9 +25,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.process.spawn import GRACE, spawn, stop
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_reader import StdoutReader
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def open_stdio(
     *,
     env: Mapping[str, str],
     cwd: str | None,
-    stderr_ring: LineRing,
+    stderr_ring: OutputTail,
     on_eof: Callable[[], None],
     on_exit: Callable[[int | None], None] | None = None,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,

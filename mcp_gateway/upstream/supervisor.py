@@ -33,10 +33,10 @@ from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.restart import after_failure
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.live import Link, LiveSession
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
@@ -142,7 +142,7 @@ class Supervisor:
                 *(user_headers or {}).values(),
             ]
         )
-        self.ring = LineRing()
+        self.ring = OutputTail()
         self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
         self._masked_by = self.masker
         self.live: LiveSession | None = None

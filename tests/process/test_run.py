@@ -57,11 +57,21 @@ async def test_output_is_bounded_to_its_tail() -> None:
 
 def test_output_tail_feeds_lines_to_the_progress_callback() -> None:
     lines: list[str] = []
-    tail = OutputTail(16, lines.append)
+    tail = OutputTail(None, max_bytes=20, on_line=lines.append)
     for chunk in (b"Collec", b"ting x\nDownloa", b"ding y\r\nDone\n"):
         tail.feed(chunk)
-    assert lines == ["Collecting x", "Downloading y", "Done"]
-    assert tail.text().endswith("Downloading y\r\nDone\n"[-16:])
+    assert lines == ["Collecting x", "Downloading y", "Done"]  # every line, as it arrives
+    assert tail.text() == "[... earlier output dropped ...]\nDownloading y\nDone\n"
+
+
+def test_output_tail_keeps_the_last_lines_each_cut_to_a_bounded_length() -> None:
+    tail = OutputTail(3)
+    tail.feed(b"one\ntwo\nthree\n" + b"x" * 5000 + b"\nfour")
+    assert tail.lines() == ("two", "three", "x" * 2000)
+    tail.feed(b"y" * 3000)  # no newline in sight: kept as a line, not buffered without end
+    assert tail.lines() == ("three", "x" * 2000, "four" + "y" * 1996)
+    tail.flush()
+    assert tail.lines() == ("three", "x" * 2000, "four" + "y" * 1996)
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
