@@ -193,8 +193,10 @@ class Sandbox:
         bubblewrap gives the child a tmpfs it owns instead). Remove it with :meth:`drop_home`."""
         if not self._as_root or self.homes is None:
             return None
-        self.homes.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.homes.mkdir(mode=0o700, exist_ok=True)
+        # Every directory made here is 0700, the data directory included if it is new.
+        for directory in [*reversed(self.homes.parents), self.homes]:
+            if not directory.exists():
+                directory.mkdir(mode=0o700, exist_ok=True)
         home = Path(tempfile.mkdtemp(prefix=f"{uid}-", dir=self.homes))
         os.chown(home, uid, uid)
         return home
