@@ -68,6 +68,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_OAUTH_ALLOWED_HOSTS",), ("oauth", "allowed_hosts"), is_list=True),
     EnvVar(("MCPGW_PUBLIC_URL",), ("oauth", "public_url")),
     EnvVar(("GOOGLE_OAUTH_CREDENTIALS",), ("oauth", "google_credentials")),
+    EnvVar(("MCPGW_SANDBOX",), ("sandbox", "mode")),
+    EnvVar(("MCPGW_SANDBOX_BWRAP",), ("sandbox", "bwrap")),
+    EnvVar(("MCPGW_SANDBOX_UID_BASE",), ("sandbox", "uid_base")),
+    EnvVar(("MCPGW_SANDBOX_UID_COUNT",), ("sandbox", "uid_count")),
 )
 
 
@@ -160,6 +164,22 @@ class OAuthSettings(BaseModel):
     google_credentials: SecretStr | None = None
 
 
+class SandboxSettings(BaseModel):
+    """How child processes are confined (docs/security.md)."""
+
+    mode: Literal["auto", "required", "off"] = "auto"
+    bwrap: str = "/usr/bin/bwrap"
+    setpriv: str = "/usr/bin/setpriv"
+    # One uid (and gid) per running child, leased from [uid_base, uid_base + uid_count).
+    uid_base: int = Field(100_000, ge=1000, le=2**31 - 2**20)
+    uid_count: int = Field(1000, ge=1, le=2**20)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+
 class _FlatEnvSource(PydanticBaseSettingsSource):
     """Reads the flat names in :data:`ENV_VARS` into the nested sections."""
 
@@ -199,6 +219,7 @@ class Settings(BaseSettings):
     installer: InstallerSettings = InstallerSettings()
     oauth: OAuthSettings = OAuthSettings()
     audit: AuditSettings = AuditSettings()
+    sandbox: SandboxSettings = SandboxSettings()
 
     @classmethod
     def settings_customise_sources(

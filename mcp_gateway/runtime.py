@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -21,8 +22,9 @@ import anyio
 from mcp_gateway import __version__
 from mcp_gateway.config import Settings
 from mcp_gateway.crypto.keyfile import load_keyring
-from mcp_gateway.errors import GatewayError
+from mcp_gateway.errors import ConfigError, GatewayError
 from mcp_gateway.installer import build_installers
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
@@ -45,6 +47,51 @@ def _announce_to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def detect_sandbox(settings: Settings) -> Sandbox:
+    """The child-process sandbox for these settings (blocking: runs one trial sandbox).
+
+    Hidden from children: the data directory and the ``.env`` the gateway may read its keys
+    from. Exposed even below a private parent such as ``/root``: the package directories and
+    this interpreter (package venvs are built on it)."""
+    cfg = settings.sandbox
+    return Sandbox.detect(
+        cfg.mode,
+        bwrap=cfg.bwrap,
+        setpriv=cfg.setpriv,
+        uid_base=cfg.uid_base,
+        uid_count=cfg.uid_count,
+        hidden=(settings.store.data_dir, Path.cwd() / ".env"),
+        homes=settings.store.data_dir / "sandbox-homes",
+        exposed=(
+            settings.installer.packages_dir,
+            settings.venv_root,
+            Path(sys.base_prefix),
+            Path(sys.prefix),
+        ),
+    )
+
+
+def _check_sandbox(sandbox: Sandbox) -> None:
+    """Refuse to start (``required``) or warn loudly when children cannot be sandboxed."""
+    status = sandbox.status
+    if status.enabled or status.mode == "off":
+        if status.mode == "off":
+            log.warning(
+                "MCPGW_SANDBOX=off: upstream servers run as the gateway's own user and can "
+                "read its data directory and other users' secrets (docs/security.md)"
+            )
+        return
+    if status.mode == "required":
+        raise ConfigError(
+            f"MCPGW_SANDBOX=required but children cannot be sandboxed: {status.reason}"
+        )
+    log.warning(
+        "UPSTREAM SERVERS ARE NOT SANDBOXED (%s): any server can read the gateway's data "
+        "directory, its environment and other users' secrets; see docs/security.md",
+        status.reason,
+    )
+
+
 class Runtime:
     """Every long-lived resource of one gateway process.
 
@@ -64,6 +111,7 @@ class Runtime:
     oauth: OAuthService
     google: GoogleLogin
     credentials: UpstreamCredentials
+    sandbox: Sandbox
 
     def __init__(
         self,
@@ -101,6 +149,8 @@ class Runtime:
 
     async def _open(self) -> Self:
         settings = self.settings
+        self.sandbox = await anyio.to_thread.run_sync(detect_sandbox, settings)
+        _check_sandbox(self.sandbox)
         async with AsyncExitStack() as stack:
             self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
             self.store = await stack.enter_async_context(open_store(settings))
@@ -117,6 +167,7 @@ class Runtime:
                     settings=settings.upstream,
                     # Late-bound: credentials need the pool (to drop sessions) and vice versa.
                     http_auth=lambda server, user: self.credentials.http_auth(server, user),
+                    sandbox=self.sandbox,
                 )
             )
             self.apikeys = await stack.enter_async_context(ApiKeyService(self.store))
@@ -139,7 +190,9 @@ class Runtime:
                 servers=self.servers,
                 credentials=self.credentials,
             )
-            self.packages = PackageService(self.store, self.servers, build_installers(settings))
+            self.packages = PackageService(
+                self.store, self.servers, build_installers(settings, self.sandbox)
+            )
             created = await self.apikeys.bootstrap(settings)
             if created is not None:
                 self._announce(created)
@@ -186,5 +239,6 @@ class Runtime:
             "version": self.version,
             "uptime": round(self.uptime, 3),
             "store": {"backend": self.store.backend, "status": store_status},
+            "sandbox": self.sandbox.status.as_dict(),
             "servers": servers,
         }

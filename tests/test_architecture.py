@@ -1,7 +1,7 @@
 """Import rules from design.md, checked by parsing every module with ``ast``.
 
-Layers, top to bottom: cli -> runtime -> api -> services -> upstream | installer -> storage
--> crypto -> domain; ``config`` and ``errors`` are usable everywhere. Nothing imports
+Layers, top to bottom: cli -> runtime -> api -> services -> upstream | installer -> process
+-> storage -> crypto -> domain; ``config`` and ``errors`` are usable everywhere. Nothing imports
 ``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the composition root
 with its own Protocol (``api.runtime_port``). An import is allowed only downward (or inside
 its own layer); ``upstream`` and ``installer`` are siblings and do not import each other;
@@ -21,12 +21,13 @@ _RANK = {
     "domain": 0,
     "crypto": 1,
     "storage": 2,
-    "installer": 3,
-    "upstream": 3,
-    "services": 4,
-    "api": 5,
-    "runtime": 6,
-    "cli": 7,
+    "process": 3,
+    "installer": 4,
+    "upstream": 4,
+    "services": 5,
+    "api": 6,
+    "runtime": 7,
+    "cli": 8,
 }
 _EVERYWHERE = {"config", "errors", "__init__", "__main__"}
 
@@ -89,6 +90,10 @@ def test_checker_flags_upward_sibling_and_concrete_store_imports() -> None:
     assert _violation("services", "mcp_gateway.api.app")
     assert _violation("domain", "mcp_gateway.runtime")
     assert _violation("upstream", "mcp_gateway.installer.process")
+    assert _violation("process", "mcp_gateway.upstream.session")
+    assert _violation("process", "mcp_gateway.installer.npm")
+    assert _violation("upstream", "mcp_gateway.process.spawn") is None
+    assert _violation("installer", "mcp_gateway.process.run") is None
     assert _violation("services", "mcp_gateway.storage.sqlite.db")
     assert _violation("services", "mcp_gateway.storage.ports") is None
     assert _violation("api", "mcp_gateway.runtime")  # design.md: nothing imports runtime

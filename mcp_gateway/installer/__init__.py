@@ -11,6 +11,7 @@ from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.installer.base import Installer, InstallResult, InstallSpec
 from mcp_gateway.installer.npm import NpmInstaller
 from mcp_gateway.installer.python import PythonInstaller
+from mcp_gateway.process.sandbox import Sandbox
 
 __all__ = [
     "InstallResult",
@@ -22,12 +23,20 @@ __all__ = [
 ]
 
 
-def build_installers(settings: Settings) -> dict[PackageRuntime, Installer]:
-    """One installer per runtime from the installer settings (validates the index URLs)."""
+def build_installers(
+    settings: Settings, sandbox: Sandbox | None = None
+) -> dict[PackageRuntime, Installer]:
+    """One installer per runtime from the installer settings (validates the index URLs).
+
+    With an enabled ``sandbox``, npm/pip/uv run in namespaces that hide the data directory and
+    the gateway's processes (as the gateway's uid, with the network)."""
     cfg = settings.installer
     return {
         PackageRuntime.NODE: NpmInstaller(
-            cfg.packages_dir / "node", timeout=cfg.install_timeout, registry=cfg.npm_registry
+            cfg.packages_dir / "node",
+            timeout=cfg.install_timeout,
+            registry=cfg.npm_registry,
+            sandbox=sandbox,
         ),
         PackageRuntime.PYTHON: PythonInstaller(
             settings.venv_root,
@@ -35,5 +44,6 @@ def build_installers(settings: Settings) -> dict[PackageRuntime, Installer]:
             python_bin=cfg.python_bin,
             index_url=cfg.pip_index_url,
             extra_index_url=cfg.pip_extra_index_url,
+            sandbox=sandbox,
         ),
     }

@@ -69,11 +69,19 @@ def slot_dir(root: Path, server_name: str) -> Path:
 
 
 def new_install_dir(root: Path, server_name: str) -> Path:
-    """A fresh, not yet existing directory for one install attempt (created empty)."""
+    """A fresh, not yet existing directory for one install attempt (created empty, 0755 like
+    every directory from it up to ``root``)."""
     slot = slot_dir(root, server_name)
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     target = ensure_inside(slot / f"i-{stamp}-{secrets.token_hex(3)}", root)
     target.mkdir(parents=True, exist_ok=False)
+    # Sandboxed servers run under other uids: whatever the gateway's umask, they must be able
+    # to traverse and read their package (the installer itself runs with umask 022).
+    top = root.resolve()
+    for directory in (target.resolve(), *target.resolve().parents):
+        if directory != top and top not in directory.parents:
+            break  # never above root
+        directory.chmod(0o755)
     return target
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
-from mcp_gateway.installer.process import LineCallback, minimal_env, run_checked
+from mcp_gateway.installer.process import LineCallback, run_checked
 from mcp_gateway.installer.registry import npm_latest_version
 from mcp_gateway.installer.semver import semver_newer
 from mcp_gateway.installer.validation import (
@@ -19,6 +19,8 @@ from mcp_gateway.installer.validation import (
     validate_npm_name,
     validate_npm_version,
 )
+from mcp_gateway.process.env import minimal_env
+from mcp_gateway.process.sandbox import Sandbox
 
 
 class NpmInstaller:
@@ -34,8 +36,11 @@ class NpmInstaller:
         registry: str | None = None,
         npm_bin: str = "npm",
         node_bin: str = "node",
+        sandbox: Sandbox | None = None,
     ) -> None:
+        """``sandbox``: run npm in namespaces that hide the data directory."""
         self.root = root
+        self.sandbox = sandbox
         self.timeout = timeout
         # Operator setting; tests point it at a local registry. Validated like a request URL.
         self.registry = validate_index_url(registry, "npmRegistry")
@@ -88,6 +93,7 @@ class NpmInstaller:
             cwd=target,
             env=self._env(),
             on_line=on_line,
+            sandbox=self.sandbox,
         )
         package_dir = target / "node_modules" / spec.name
         manifest = _read_manifest(package_dir, spec.name, result.output)

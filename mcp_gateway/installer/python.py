@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
-from mcp_gateway.installer.process import LineCallback, minimal_env, run_checked
+from mcp_gateway.installer.process import LineCallback, run_checked
 from mcp_gateway.installer.registry import python_latest_version
 from mcp_gateway.installer.validation import (
     ensure_inside,
@@ -23,6 +23,8 @@ from mcp_gateway.installer.validation import (
     validate_pypi_name,
     validate_python_module,
 )
+from mcp_gateway.process.env import minimal_env
+from mcp_gateway.process.sandbox import Sandbox
 
 # Runs inside the new venv (argv, isolated mode): exact version and console scripts.
 _METADATA_SCRIPT = (
@@ -56,9 +58,12 @@ class PythonInstaller:
         index_url: str | None = None,
         extra_index_url: str | None = None,
         use_uv: bool | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
-        """``use_uv``: None picks uv when found, True requires it, False forces venv + pip."""
+        """``use_uv``: None picks uv when found, True requires it, False forces venv + pip.
+        ``sandbox``: run uv/pip in namespaces that hide the data directory."""
         self.root = root
+        self.sandbox = sandbox
         self.timeout = timeout
         self.python_bin = python_bin or sys.executable
         self.index_url = validate_index_url(index_url, "pipIndexUrl")
@@ -117,7 +122,13 @@ class PythonInstaller:
             ]
         for argv in steps:
             result = await run_checked(
-                argv, time_limit=self.timeout, what=what, cwd=venv, env=env, on_line=on_line
+                argv,
+                time_limit=self.timeout,
+                what=what,
+                cwd=venv,
+                env=env,
+                on_line=on_line,
+                sandbox=self.sandbox,
             )
             logs.append(result.output)
         meta = await run_checked(
@@ -126,6 +137,7 @@ class PythonInstaller:
             what=f"reading the metadata of {spec.name}",
             cwd=venv,
             env=env,
+            sandbox=self.sandbox,
         )
         log = "".join(logs)[-64 * 1024 :]
         try:

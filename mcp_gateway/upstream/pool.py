@@ -35,6 +35,7 @@ from mcp_gateway.errors import (
     UpstreamBusy,
     UpstreamUnavailable,
 )
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.live import LiveSession
@@ -78,9 +79,12 @@ class UpstreamPool:
         sessions: SessionStore,
         settings: UpstreamSettings,
         http_auth: HttpAuthFactory | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         """``http_auth(server, username)`` may return an ``httpx2.Auth`` for a user's own HTTP
-        session (OAuth: a fresh token on every request, one refresh on a 401)."""
+        session (OAuth: a fresh token on every request, one refresh on a 401). ``sandbox``
+        (when enabled) runs every stdio child under its own uid in namespaces."""
+        self._sandbox = sandbox
         self._sessions = sessions
         self._settings = settings
         self._http_auth = http_auth
@@ -193,6 +197,7 @@ class UpstreamPool:
             user_headers=headers,
             http_auth=auth,
             max_message_bytes=self._settings.max_message_bytes,
+            sandbox=self._sandbox,
         )
         self._tg.start_soon(sup.run)
         return sup

@@ -20,11 +20,12 @@ from mcp.client.session import ClientSession, IncomingMessage, MessageHandlerFnT
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.process.env import child_environment
+from mcp_gateway.process.output import OutputTail
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
-from mcp_gateway.upstream.childenv import child_environment
 from mcp_gateway.upstream.http_session import HttpTarget, connect_http
 from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
 
@@ -44,7 +45,7 @@ async def connect(
     *,
     scope: str,
     link: Link,
-    ring: LineRing,
+    ring: OutputTail,
     sessions: SessionStore,
     terminate: Callable[[], bool],
     user_env: Mapping[str, str] | None = None,
@@ -52,6 +53,7 @@ async def connect(
     http_auth: httpx2.Auth | None = None,
     list_timeout: float = 30.0,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    sandbox: Sandbox | None = None,
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
     exited by the same task. Raises MCPError / OSError / httpx2 errors when the upstream
@@ -71,6 +73,7 @@ async def connect(
                     on_eof=link.mark_dead,
                     on_exit=link.exited,
                     max_message_bytes=max_message_bytes,
+                    sandbox=sandbox,
                 )
             )
             session = await stack.enter_async_context(

@@ -22,6 +22,7 @@ import mcp_types as types
 from anyio.streams.memory import MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.upstream.limits import (
     ENV_NAME,
     LineSplitter,
@@ -31,7 +32,6 @@ from mcp_gateway.upstream.limits import (
     is_server_message,
     too_large_error,
 )
-from mcp_gateway.upstream.ringbuffer import LineRing
 
 _validate = types.jsonrpc_message_adapter.validate_json
 
@@ -44,7 +44,7 @@ class StdoutReader:
     def __init__(
         self,
         limit: int,
-        ring: LineRing,
+        ring: OutputTail,
         send: MemoryObjectSendStream[SessionMessage | Exception],
     ) -> None:
         self._splitter = LineSplitter(limit)

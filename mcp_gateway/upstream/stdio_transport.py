@@ -1,20 +1,19 @@
 """Our own stdio transport: the SDK's ``stdio_client`` gives no pid, no stderr pipe and no say
 over the environment, all of which the gateway needs.
 
-The child runs in its own process group (``start_new_session``) with exactly the environment it
-is given. stdout carries newline-delimited JSON-RPC into the session's read stream; stderr feeds
-a :class:`~mcp_gateway.upstream.ringbuffer.LineRing`. The end of stdout (the child exited or
+The child is started by :func:`mcp_gateway.process.spawn.spawn` (its own process group, exactly
+the environment it is given, sandboxed when a sandbox is given). stdout carries
+newline-delimited JSON-RPC into the session's read stream; stderr feeds a
+:class:`~mcp_gateway.process.output.OutputTail`. The end of stdout (the child exited or
 crashed) calls ``on_eof`` *before* the read stream closes, so the owner knows the connection is
-dead the moment in-flight calls start failing. Shutdown: close stdin, wait ``grace``, SIGTERM the
-group, wait ``grace``, SIGKILL the group; it runs shielded, so a cancelled owner never leaks a
-process.
+dead the moment in-flight calls start failing. Shutdown is :func:`mcp_gateway.process.spawn.stop`
+(stdin closed, SIGTERM, SIGKILL of the whole tree); it runs shielded, so a cancelled owner never
+leaks a process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import subprocess
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -26,13 +25,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
-from mcp_gateway.upstream.ringbuffer import LineRing
+from mcp_gateway.process.output import OutputTail
+from mcp_gateway.process.sandbox import Sandbox
+from mcp_gateway.process.spawn import GRACE, spawn, stop
 from mcp_gateway.upstream.stdio_reader import StdoutReader
 
 logger = logging.getLogger(__name__)
 
-GRACE = 2.0  # seconds after closing stdin, then again after SIGTERM
-_POLL = 0.01
 _READ_BUFFER = 16  # messages parsed ahead of the dispatcher: bounded
 
 
@@ -56,25 +55,27 @@ async def open_stdio(
     *,
     env: Mapping[str, str],
     cwd: str | None,
-    stderr_ring: LineRing,
+    stderr_ring: OutputTail,
     on_eof: Callable[[], None],
     on_exit: Callable[[int | None], None] | None = None,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     grace: float = GRACE,
+    sandbox: Sandbox | None = None,
 ) -> AsyncIterator[StdioChild]:
     """Spawn ``command`` and yield its streams. Raises OSError if it cannot be spawned.
 
     stdout is parsed by :class:`~mcp_gateway.upstream.stdio_reader.StdoutReader`: a message
     over ``max_message_bytes`` fails the call it answered and is never buffered whole."""
-    process = await anyio.open_process(
+    child = await spawn(
         [command, *args],
+        env=env,
+        cwd=cwd,
+        sandbox=sandbox,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=dict(env),
-        cwd=cwd,
-        start_new_session=True,
     )
+    process = child.process
     # No awaits between the spawn and the task group below, or a cancellation would leak it.
     read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](
         _READ_BUFFER
@@ -122,45 +123,7 @@ async def open_stdio(
             with anyio.CancelScope(shield=True):
                 write_send.close()
                 read_recv.close()
-                await stop_process(process, grace)
+                await stop(child, grace)
             if on_exit is not None:  # the reaped child's status, for the owner's lastError
                 on_exit(process.returncode)
             tg.cancel_scope.cancel()
-
-
-async def stop_process(process: anyio.abc.Process, grace: float = GRACE) -> None:
-    """Close stdin, then SIGTERM the process group, then SIGKILL it; always reaps the child."""
-    if process.stdin is not None:
-        with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await process.stdin.aclose()
-    if not await _wait_exit(process, grace):
-        _signal_group(process.pid, signal.SIGTERM)
-        if not await _wait_exit(process, grace):
-            _signal_group(process.pid, signal.SIGKILL)
-            if not await _wait_exit(process, grace):
-                logger.warning("upstream child %d survived SIGKILL", process.pid)
-    # The group may hold grandchildren that outlived their parent: they go too.
-    _signal_group(process.pid, signal.SIGKILL)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                await stream.aclose()
-    transport = getattr(getattr(process, "_process", None), "_transport", None)
-    close = getattr(transport, "close", None)
-    if callable(close):  # asyncio keeps the subprocess transport (and its fds) open otherwise
-        with suppress(PermissionError):
-            close()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-async def _wait_exit(process: anyio.abc.Process, within: float) -> bool:
-    # Poll returncode, not wait(): on asyncio wait() also waits for pipe EOF.
-    with anyio.move_on_after(within):
-        while process.returncode is None:  # noqa: ASYNC110 (no event exists for this)
-            await anyio.sleep(_POLL)
-        return True
-    return process.returncode is not None

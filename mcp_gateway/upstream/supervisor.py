@@ -33,9 +33,10 @@ from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.restart import after_failure
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import GatewayError, UpstreamUnavailable
+from mcp_gateway.process.output import OutputTail
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.live import Link, LiveSession
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
@@ -121,9 +122,11 @@ class Supervisor:
         user_headers: Mapping[str, str] | None = None,
         http_auth: httpx2.Auth | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.server = server
         self._max_message_bytes = max_message_bytes
+        self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
         self.scope = scope
         self._sessions = sessions
@@ -139,7 +142,7 @@ class Supervisor:
                 *(user_headers or {}).values(),
             ]
         )
-        self.ring = LineRing()
+        self.ring = OutputTail()
         self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
         self._masked_by = self.masker
         self.live: LiveSession | None = None
@@ -290,6 +293,7 @@ class Supervisor:
                     http_auth=self.http_auth,
                     list_timeout=self.server.startup_timeout,
                     max_message_bytes=self._max_message_bytes,
+                    sandbox=self.sandbox,
                 ) as live:
                     connected_at = time.monotonic()
                     self.live = live

@@ -23,6 +23,7 @@ import pytest
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 
@@ -113,11 +114,31 @@ def upstream_settings() -> UpstreamSettings:
     return UpstreamSettings(user_session_idle=600.0, busy_wait=0.2)
 
 
+def _test_sandbox(tmp_path: Path) -> Sandbox | None:
+    """``MCPGW_TEST_SANDBOX=1`` runs the pool tests' stdio children sandboxed (root + bwrap)."""
+    if os.environ.get("MCPGW_TEST_SANDBOX") != "1":
+        return None
+    box = Sandbox.detect(
+        "required",
+        bwrap="/usr/bin/bwrap",
+        setpriv="/usr/bin/setpriv",
+        uid_base=160_000,
+        uid_count=200,
+        exposed=(Path(sys.prefix), Path(sys.base_prefix)),
+        homes=tmp_path / "sandbox-homes",
+    )
+    assert box.enabled, box.status.reason
+    return box
+
+
 @pytest.fixture
 async def pool(
-    sqlite_store: Store, upstream_settings: UpstreamSettings
+    sqlite_store: Store, upstream_settings: UpstreamSettings, tmp_path: Path
 ) -> AsyncIterator[UpstreamPool]:
-    async with UpstreamPool(sessions=sqlite_store, settings=upstream_settings) as opened:
+    sandbox = _test_sandbox(tmp_path)
+    async with UpstreamPool(
+        sessions=sqlite_store, settings=upstream_settings, sandbox=sandbox
+    ) as opened:
         yield opened
 
 

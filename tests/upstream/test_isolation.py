@@ -12,8 +12,8 @@ import pytest
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import Isolation
 from mcp_gateway.errors import GatewayError, UpstreamBusy
+from mcp_gateway.process.env import child_environment
 from mcp_gateway.storage.ports import Store
-from mcp_gateway.upstream.childenv import child_environment
 from mcp_gateway.upstream.pool import UpstreamPool
 from tests.upstream.conftest import TINY_SERVER, in_flight, poll_until, stdio_config, text_of
 

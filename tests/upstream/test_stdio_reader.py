@@ -7,8 +7,8 @@ import mcp_types as types
 import pytest
 from mcp.shared.message import SessionMessage
 
+from mcp_gateway.process.output import OutputTail
 from mcp_gateway.upstream.limits import is_too_large
-from mcp_gateway.upstream.ringbuffer import LineRing
 from mcp_gateway.upstream.stdio_reader import StdoutReader
 
 pytestmark = pytest.mark.anyio
@@ -28,9 +28,9 @@ def _errors(messages: list[object]) -> dict[object, bool]:
     }
 
 
-async def _collect(lines: list[bytes], pending: list[int]) -> tuple[list[object], LineRing]:
+async def _collect(lines: list[bytes], pending: list[int]) -> tuple[list[object], OutputTail]:
     send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](100)
-    ring = LineRing()
+    ring = OutputTail()
     reader = StdoutReader(LIMIT, ring, send)
     for request_id in pending:
         reader.sent(_request(request_id))

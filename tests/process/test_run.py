@@ -1,4 +1,5 @@
-"""The installer process runner: argv only, minimal env, bounded output, group kill on timeout."""
+"""The command runner (installers use it): argv only, minimal env, bounded output, the tree
+killed on timeout; run_checked turns failures into InstallFailed with the log."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import anyio
 import pytest
 
 from mcp_gateway.errors import InstallFailed
-from mcp_gateway.installer.process import OutputTail, run_checked, run_command
+from mcp_gateway.installer.process import run_checked
+from mcp_gateway.process.output import OutputTail
+from mcp_gateway.process.run import run_command
 
 pytestmark = pytest.mark.anyio
 
@@ -54,11 +57,21 @@ async def test_output_is_bounded_to_its_tail() -> None:
 
 def test_output_tail_feeds_lines_to_the_progress_callback() -> None:
     lines: list[str] = []
-    tail = OutputTail(16, lines.append)
+    tail = OutputTail(None, max_bytes=20, on_line=lines.append)
     for chunk in (b"Collec", b"ting x\nDownloa", b"ding y\r\nDone\n"):
         tail.feed(chunk)
-    assert lines == ["Collecting x", "Downloading y", "Done"]
-    assert tail.text().endswith("Downloading y\r\nDone\n"[-16:])
+    assert lines == ["Collecting x", "Downloading y", "Done"]  # every line, as it arrives
+    assert tail.text() == "[... earlier output dropped ...]\nDownloading y\nDone\n"
+
+
+def test_output_tail_keeps_the_last_lines_each_cut_to_a_bounded_length() -> None:
+    tail = OutputTail(3)
+    tail.feed(b"one\ntwo\nthree\n" + b"x" * 5000 + b"\nfour")
+    assert tail.lines() == ("two", "three", "x" * 2000)
+    tail.feed(b"y" * 3000)  # no newline in sight: kept as a line, not buffered without end
+    assert tail.lines() == ("three", "x" * 2000, "four" + "y" * 1996)
+    tail.flush()
+    assert tail.lines() == ("three", "x" * 2000, "four" + "y" * 1996)
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
@@ -89,7 +102,7 @@ async def test_cancellation_kills_the_installer(tmp_path: Path) -> None:
 
 async def test_missing_executable_is_an_install_failure(tmp_path: Path) -> None:
     with pytest.raises(InstallFailed, match="cannot run"):
-        await run_command([str(tmp_path / "no-such-npm")], time_limit=5)
+        await run_checked([str(tmp_path / "no-such-npm")], time_limit=5, what="npm install")
 
 
 async def test_nonzero_exit_is_reported_with_the_log() -> None:
