@@ -26,6 +26,7 @@ import httpx2
 from mcp_types import CallToolResult, Tool
 
 from mcp_gateway.config import UpstreamSettings
+from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.errors import (
     GatewayError,
@@ -56,9 +57,14 @@ class _Entry:
     admission: Admission
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
+    # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
+    remembered: Masker = NO_SECRETS
 
     def supervisors(self) -> list[Supervisor]:
         return ([self.shared] if self.shared else []) + list(self.users.values())
+
+    def remembering(self) -> Masker:
+        return self.shared.masker if self.shared is not None else self.remembered
 
 
 def _is_shared(server: ServerConfig) -> bool:
@@ -133,18 +139,21 @@ class UpstreamPool:
                 sup.server = server
             self._revive(entry)
             return
+        remembered = NO_SECRETS
         if entry is not None:
+            remembered = entry.remembering()
             await self._stop_entry(entry, forget_sessions=entry.key != key)
         entry = _Entry(server, key, _is_shared(server), Admission(server.max_concurrency))
+        entry.remembered = remembered
         self._entries[server.name] = entry
         if server.enabled and entry.shared_scope:
-            entry.shared = self._start(server, SHARED_SCOPE, None, None)
+            entry.shared = self._start_shared(entry)
 
     def _revive(self, entry: _Entry) -> None:
         """Start again the sessions whose restart policy gave up (an operator re-applied the
         definition: enable or update). Calls alone never restart them."""
         if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
-            entry.shared = self._start(entry.config, SHARED_SCOPE, None, None)
+            entry.shared = self._start_shared(entry)
         for scope, sup in list(entry.users.items()):
             if sup.gave_up:
                 del entry.users[scope]  # the user's next call starts a fresh one
@@ -176,6 +185,16 @@ class UpstreamPool:
                 await self._sessions.delete_server_sessions(entry.config.name)
             except GatewayError:
                 logger.warning("could not delete stored sessions of %r", entry.config.name)
+
+    def _start_shared(self, entry: _Entry) -> Supervisor:
+        """A new shared session of ``entry`` that also masks every value the shared sessions
+        before it were given: the upstream (an HTTP server, files a stdio server wrote) may
+        still hold and print them, so a restart never forgets a live value."""
+        remembered = entry.remembering()
+        sup = self._start(entry.config, SHARED_SCOPE, None, None)
+        sup.remember(remembered.values)
+        entry.remembered = remembered
+        return sup
 
     def _start(
         self,
@@ -331,8 +350,8 @@ class UpstreamPool:
         headers: Mapping[str, str] | None,
     ) -> Supervisor:
         if entry.shared_scope:
-            if entry.shared is None:  # stopped after running out of retries: start again
-                entry.shared = self._start(entry.config, SHARED_SCOPE, None, None)
+            if entry.shared is None:
+                entry.shared = self._start_shared(entry)
             return entry.shared
         scope = session_scope(entry.config, username)
         sup = entry.users.get(scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import anyio
@@ -131,3 +132,21 @@ async def test_bearer_header_reaches_the_upstream(
     server = http_config(fx.url, headers={"Authorization": "Bearer s3cret"})
     result = await pool.call_tool(server, "echo", {"text": "authed"}, username="u")
     assert text_of(result) == "authed"
+
+
+async def test_a_shared_session_started_again_still_masks_values_its_predecessor_was_given(
+    pool: UpstreamPool, http_fixture: Callable[..., HttpFixture]
+) -> None:
+    # The upstream process outlives the gateway's session: it kept alice's token, and the
+    # session that replaces the stopped one (disable/enable, or a revive after the restart
+    # policy gave up) must still mask it in what it reports to bob.
+    fx = http_fixture()
+    server = http_config(fx.url)
+    canary = "canary-kept-across-restart-7c1e"
+    await pool.call_tool(server, "log_args", {"token": canary}, username="alice", secrets=(canary,))
+    await pool.apply(dataclasses.replace(server, enabled=False))
+    enabled = dataclasses.replace(server, enabled=True)
+    await pool.apply(enabled)
+    result = await pool.call_tool(enabled, "fail_first_token", {}, username="bob")
+    assert result.is_error
+    assert text_of(result).endswith("first token: ***")
