@@ -30,14 +30,11 @@ from mcp_gateway.services.oauth.state import (
     StartedLogin,
     browser_hash,
     challenge_s256,
-    check_browser,
-    consume_state,
-    cookie_name,
+    login_link,
     new_verifier,
-    open_state,
     open_ticket,
+    redeem_state,
     seal_state,
-    seal_ticket,
 )
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
 
@@ -151,9 +148,8 @@ class GoogleLogin:
         validate_username(username)
         if not self._settings.public_url:
             raise InvalidRequest("set MCPGW_PUBLIC_URL to enable the Google login")
-        ticket = seal_ticket(self._keyring, LoginTicket("google", server.name, username))
-        base = self._settings.public_url.rstrip("/")
-        return f"{base}{GOOGLE_START_PATH}?{urlencode({'ticket': ticket})}"
+        ticket = LoginTicket("google", server.name, username)
+        return login_link(self._keyring, self._settings.public_url, GOOGLE_START_PATH, ticket)
 
     async def begin(self, ticket_token: str, browser_secret: str) -> StartedLogin:
         """Open a login link in a browser. Raises InvalidRequest, ServerNotFound."""
@@ -205,9 +201,7 @@ class GoogleLogin:
         Raises InvalidRequest (bad/expired/replayed state, no code), Forbidden (another
         browser), token-endpoint errors.
         """
-        state = open_state(self._keyring, state_token, kind="google")
-        check_browser(state, cookies.get(cookie_name(state)))
-        await consume_state(self._store, state)
+        state = await redeem_state(self._keyring, self._store, state_token, cookies, kind="google")
         if not code:
             raise InvalidRequest("OAuth callback without a code")
         client, _auth_uri, token_uri = google_client(self._settings)

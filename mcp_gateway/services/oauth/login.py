@@ -29,14 +29,11 @@ from mcp_gateway.services.oauth.state import (
     StartedLogin,
     browser_hash,
     challenge_s256,
-    check_browser,
-    consume_state,
-    cookie_name,
+    login_link,
     new_verifier,
-    open_state,
     open_ticket,
+    redeem_state,
     seal_state,
-    seal_ticket,
 )
 from mcp_gateway.services.oauth.tokens import TokenSet, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
@@ -105,10 +102,8 @@ class McpLogin:
         _check_oauth_server(server)
         if not self._settings.public_url:
             raise InvalidRequest("set MCPGW_PUBLIC_URL to enable gateway-driven OAuth login")
-        ticket = seal_ticket(self._keyring, LoginTicket("mcp", server.name, username))
-        return (
-            f"{self._settings.public_url.rstrip('/')}{START_PATH}?{urlencode({'ticket': ticket})}"
-        )
+        ticket = LoginTicket("mcp", server.name, username)
+        return login_link(self._keyring, self._settings.public_url, START_PATH, ticket)
 
     async def begin(self, ticket_token: str, browser_secret: str) -> StartedLogin:
         """Open a login link in a browser: the flow bound to ``browser_secret`` (the cookie the
@@ -209,9 +204,7 @@ class McpLogin:
         Raises InvalidRequest (bad, expired or replayed state), Forbidden (another browser),
         ServerNotFound, token errors.
         """
-        state = open_state(self._keyring, state_token, kind="mcp")
-        check_browser(state, cookies.get(cookie_name(state)))
-        await consume_state(self._store, state)
+        state = await redeem_state(self._keyring, self._store, state_token, cookies, kind="mcp")
         server = await self._store.get_server(state.server)
         if server is None:
             raise ServerNotFound(state.server)

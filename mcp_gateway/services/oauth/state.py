@@ -28,8 +28,10 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.errors import CryptoError, Forbidden, InvalidRequest
@@ -188,6 +190,26 @@ def open_ticket(keyring: Keyring, token: str, *, kind: str) -> LoginTicket:
     if time.time() >= ticket.expires_at:
         raise InvalidRequest("login link expired: ask for a new one")
     return ticket
+
+
+def login_link(keyring: Keyring, public_url: str, path: str, ticket: LoginTicket) -> str:
+    """The gateway URL (``public_url`` + ``path``) that starts ``ticket``'s flow in the browser
+    that opens it."""
+    sealed = seal_ticket(keyring, ticket)
+    return f"{public_url.rstrip('/')}{path}?{urlencode({'ticket': sealed})}"
+
+
+async def redeem_state(
+    keyring: Keyring, store: OAuthTokenStore, token: str, cookies: Mapping[str, str], *, kind: str
+) -> LoginState:
+    """A callback's state, once: opened (:func:`open_state`), checked against the flow's
+    cookie among ``cookies`` (:func:`check_browser`) and consumed (:func:`consume_state`).
+    Raises InvalidRequest (forged, expired, another flow, replayed), Forbidden (another
+    browser)."""
+    state = open_state(keyring, token, kind=kind)
+    check_browser(state, cookies.get(cookie_name(state)))
+    await consume_state(store, state)
+    return state
 
 
 async def consume_state(store: OAuthTokenStore, state: LoginState) -> None:
