@@ -5,11 +5,11 @@ An upstream may print a secret it was given in many ways: as is, inside JSON (``
 ``repr`` (``\\xXX``, ``\\UXXXXXXXX``, the ``\\x`` bytes of its UTF-8), URL-encoded (``%XX``
 of its UTF-8 bytes, ``+`` for a space), or base64 (standard or URL-safe, alone or inside a
 longer base64 text such as an HTTP Basic header). :class:`Masker` decodes a text into each of
-those *views* (see :mod:`._views`: each keeps a map back to the original offsets), finds the
-raw values in every view with one compiled pattern, and masks the union of the matching spans
-in the original text. The pattern is a trie of literal values only (small, fast to compile);
-it is compiled lazily, per chunk of values, so adding a value recompiles one chunk (see
-bench/masking.py for the costs).
+those *views* (see :mod:`.redaction_views`: each keeps a map back to the original offsets),
+finds the raw values in every view with one compiled pattern, and masks the union of the
+matching spans in the original text. The pattern is a trie of literal values only (small,
+fast to compile); it is compiled lazily, per chunk of values, so adding a value recompiles one
+chunk (see bench/masking.py for the costs).
 """
 
 from __future__ import annotations

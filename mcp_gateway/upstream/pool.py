@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -26,7 +25,7 @@ import httpx2
 from mcp_types import CallToolResult, Tool
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.redaction import NO_SECRETS, Masker
+from mcp_gateway.domain.redaction import NO_SECRETS
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.errors import (
     GatewayError,
@@ -38,7 +37,7 @@ from mcp_gateway.errors import (
 )
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
-from mcp_gateway.upstream.admission import Admission
+from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
@@ -47,28 +46,6 @@ from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, mask_resul
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group is cancelled
-
-
-@dataclass(eq=False, slots=True)
-class _Entry:
-    config: ServerConfig
-    key: tuple[Any, ...] = field(repr=False)  # holds env and header values
-    shared_scope: bool
-    admission: Admission
-    shared: Supervisor | None = None
-    users: dict[str, Supervisor] = field(default_factory=dict)
-    # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
-    remembered: Masker = NO_SECRETS
-
-    def supervisors(self) -> list[Supervisor]:
-        return ([self.shared] if self.shared else []) + list(self.users.values())
-
-    def remembering(self) -> Masker:
-        return self.shared.masker if self.shared is not None else self.remembered
-
-
-def _is_shared(server: ServerConfig) -> bool:
-    return session_scope(server, "\x00probe") == SHARED_SCOPE
 
 
 #: Gives a user's own HTTP session its request authentication (or None). Called with the
@@ -94,7 +71,7 @@ class UpstreamPool:
         self._sessions = sessions
         self._settings = settings
         self._http_auth = http_auth
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, ServerEntry] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> UpstreamPool:
@@ -143,13 +120,13 @@ class UpstreamPool:
         if entry is not None:
             remembered = entry.remembering()
             await self._stop_entry(entry, forget_sessions=entry.key != key)
-        entry = _Entry(server, key, _is_shared(server), Admission(server.max_concurrency))
+        entry = ServerEntry.of(server)
         entry.remembered = remembered
         self._entries[server.name] = entry
         if server.enabled and entry.shared_scope:
             entry.shared = self._start_shared(entry)
 
-    def _revive(self, entry: _Entry) -> None:
+    def _revive(self, entry: ServerEntry) -> None:
         """Start again the sessions whose restart policy gave up (an operator re-applied the
         definition: enable or update). Calls alone never restart them."""
         if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
@@ -172,7 +149,7 @@ class UpstreamPool:
             if sup is not None:
                 await sup.aclose(terminate=True)
 
-    async def _stop_entry(self, entry: _Entry, *, forget_sessions: bool) -> None:
+    async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
         supervisors = entry.supervisors()
         entry.shared = None
         entry.users.clear()
@@ -186,7 +163,7 @@ class UpstreamPool:
             except GatewayError:
                 logger.warning("could not delete stored sessions of %r", entry.config.name)
 
-    def _start_shared(self, entry: _Entry) -> Supervisor:
+    def _start_shared(self, entry: ServerEntry) -> Supervisor:
         """A new shared session of ``entry`` that also masks every value the shared sessions
         before it were given: the upstream (an HTTP server, files a stdio server wrote) may
         still hold and print them, so a restart never forgets a live value."""
@@ -259,7 +236,7 @@ class UpstreamPool:
 
     async def _call(
         self,
-        entry: _Entry,
+        entry: ServerEntry,
         server: ServerConfig,
         tool: str,
         arguments: dict[str, Any],
@@ -271,29 +248,45 @@ class UpstreamPool:
     ) -> CallToolResult:
         sup = self._supervisor(entry, username, env, headers)
         sup.remember(secrets)  # before the upstream can see (and print) them
-        live = sup.live
-        if live is None or live.link.dead or live.link.session_expired:
-            live = await self._ready(entry, sup, server.startup_timeout)
-        slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
+        # Counted from here, not from the slot: a session whose call waits for it to start or
+        # for a slot is busy, never evicted for another user's instance nor reaped as idle.
         sup.in_flight += 1
-        call_timeout = timeout if timeout is not None else server.call_timeout
         try:
+            live = sup.live
+            if live is None or live.link.dead or live.link.session_expired:
+                live = await self._ready(entry, sup, server.startup_timeout)
+            slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
             try:
-                return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
-            except CALL_ERRORS as exc:
-                if not live.link.session_expired:
-                    raise _translate(exc, sup, live, call_timeout) from exc
-            # The server forgot our session (404): re-initialize once and retry once.
-            sup.reconnect()
-            live = await self._ready(entry, sup, server.startup_timeout)
-            try:
-                return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
-            except CALL_ERRORS as exc:
-                raise _translate(exc, sup, live, call_timeout) from exc
+                return await self._call_live(entry, sup, live, server, tool, arguments, timeout)
+            finally:
+                slots.release()
         finally:
             sup.in_flight -= 1
             sup.last_used = time.monotonic()
-            slots.release()
+
+    async def _call_live(
+        self,
+        entry: ServerEntry,
+        sup: Supervisor,
+        live: LiveSession,
+        server: ServerConfig,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> CallToolResult:
+        call_timeout = timeout if timeout is not None else server.call_timeout
+        try:
+            return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
+        except CALL_ERRORS as exc:
+            if not live.link.session_expired:
+                raise _translate(exc, sup, live, call_timeout) from exc
+        # The server forgot our session (404): re-initialize once and retry once.
+        sup.reconnect()
+        live = await self._ready(entry, sup, server.startup_timeout)
+        try:
+            return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
+        except CALL_ERRORS as exc:
+            raise _translate(exc, sup, live, call_timeout) from exc
 
     async def list_tools(
         self,
@@ -316,7 +309,7 @@ class UpstreamPool:
                 raise _translate(exc, sup, live, timeout) from exc
         return list(live.tools or ())
 
-    async def _ready(self, entry: _Entry, sup: Supervisor, within: float) -> LiveSession:
+    async def _ready(self, entry: ServerEntry, sup: Supervisor, within: float) -> LiveSession:
         """``sup.wait_ready``, but a session that could not authenticate says why (401
         ``reauth_required`` for an OAuth grant that is gone, not 503)."""
         try:
@@ -331,7 +324,7 @@ class UpstreamPool:
                 sup.stop()
             raise failure from exc
 
-    async def _entry(self, server: ServerConfig) -> _Entry:
+    async def _entry(self, server: ServerConfig) -> ServerEntry:
         # The caller (ServerService) owns the current definition and hands us the very object
         # it applied: identity, not a field-by-field comparison; another object is applied.
         entry = self._entries.get(server.name)
@@ -344,7 +337,7 @@ class UpstreamPool:
 
     def _supervisor(
         self,
-        entry: _Entry,
+        entry: ServerEntry,
         username: str,
         env: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,

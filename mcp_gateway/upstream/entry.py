@@ -1,0 +1,37 @@
+"""What the pool holds for one server: its definition, admission, and live sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_gateway.domain.redaction import NO_SECRETS, Masker
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
+from mcp_gateway.upstream.admission import Admission
+from mcp_gateway.upstream.supervisor import Supervisor
+
+
+@dataclass(eq=False, slots=True)
+class ServerEntry:
+    """One server in the pool: one shared session, or one per user scope (``users``)."""
+
+    config: ServerConfig
+    key: tuple[Any, ...] = field(repr=False)  # holds env and header values
+    shared_scope: bool
+    admission: Admission
+    shared: Supervisor | None = None
+    users: dict[str, Supervisor] = field(default_factory=dict)
+    # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
+    remembered: Masker = NO_SECRETS
+
+    @classmethod
+    def of(cls, server: ServerConfig) -> ServerEntry:
+        shared = session_scope(server, "\x00probe") == SHARED_SCOPE
+        return cls(server, server.connection_key(), shared, Admission(server.max_concurrency))
+
+    def supervisors(self) -> list[Supervisor]:
+        return ([self.shared] if self.shared else []) + list(self.users.values())
+
+    def remembering(self) -> Masker:
+        """The masker of the shared session, or what the last one was given."""
+        return self.shared.masker if self.shared is not None else self.remembered
