@@ -6,9 +6,9 @@ before the next attempt from the consecutive failure count and how long the last
 stayed up. One crash of a healthy connection reads ``disconnected`` while the restart is
 pending; a failed connect or a repeated crash reads ``error`` (a crash loop), with the last
 error and the next restart time. Once the policy gives up (``maxRetries`` restarts, default 5)
-the owner task ends with status ``error``: calls fail fast with 503 and its ``lastError``
-until an operator enables or updates the server (``UpstreamPool.apply`` starts it again). A
-stored HTTP session the server forgot (404) reconnects at once and is not a failure.
+the owner task ends with status ``error``: calls fail fast with 503 and ``error_kind`` (never
+stderr) until an operator enables or updates the server (``UpstreamPool.apply`` starts it
+again). A stored HTTP session the server forgot (404) reconnects at once and is not a failure.
 
 ``lastError`` names what failed: the command of a stdio server (not found, not executable,
 exited with a status and its last stderr line) or the URL of an HTTP one (scheme, host and
@@ -250,8 +250,10 @@ class Supervisor:
                 await self._changed.wait()
 
     def _unavailable_message(self) -> str:
+        """For any caller: the gateway's classification (``error_kind``), never the stderr or
+        upstream text of ``last_error`` (a shared server's output can carry others' data)."""
         msg = f"server {self.server.name!r} is {self.status.value}"
-        return f"{msg}: {self.last_error}" if self.last_error else msg
+        return f"{msg}: {self.error_kind}" if self.error_kind else msg
 
     # -- owner task ------------------------------------------------------------------------
 

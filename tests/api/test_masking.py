@@ -77,6 +77,26 @@ async def test_non_admin_keys_see_no_logs_and_only_the_gateways_error_classifica
 
 
 @pytest.mark.anyio
+async def test_a_tool_call_on_a_failed_shared_server_answers_without_its_stderr(
+    gateway: Gateway,
+) -> None:
+    # Calls fail fast with the server's error: in the gateway's words, not the last line the
+    # shared process printed (it can carry another user's data).
+    stderr_canary = "stderr-canary-90d2: row of user bob: balance 1234"
+    body = {"name": "broken", "command": sys.executable, "args": [FIXTURE_SERVER, "--fail-start",
+            stderr_canary], "reconnectionOptions": {"maxRetries": 0}}  # fmt: skip
+    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
+    assert resp.status_code == 200, resp.text
+    await gateway.wait_status("broken", "error")
+    for key in (await gateway.new_key("service"), await gateway.new_key("user", "alice")):
+        resp = await gateway.call(key, "broken", "echo", {"text": "hi"})
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["code"] == "upstream_unavailable"
+        assert "broken" in resp.json()["error"]
+        assert "stderr-canary" not in resp.text
+
+
+@pytest.mark.anyio
 async def test_non_admin_keys_see_url_credentials_and_argument_values_masked(
     gateway: Gateway,
 ) -> None:
