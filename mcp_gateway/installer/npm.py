@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +159,3 @@ def _pick_bin(manifest: dict[str, Any], name: str, package_dir: Path) -> Path | 
         return ensure_inside(package_dir / relative, package_dir)
     except InvalidRequest as exc:  # a bin pointing outside its own package is refused
         raise InstallFailed(f"{name} declares an executable outside its package") from exc
-
-
-def npm_available(npm_bin: str = "npm") -> bool:
-    return shutil.which(npm_bin) is not None

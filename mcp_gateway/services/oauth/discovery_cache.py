@@ -65,9 +65,6 @@ class DiscoveryCache:
             self._entries[server] = _Entry(inputs, found)
             return found
 
-    def forget(self, server: str) -> None:
-        self._entries.pop(server, None)
-
     def _remembered(self, entry: _Entry) -> GatewayError:
         assert entry.failure is not None
         left = max(entry.until - self._clock(), 0.0)
