@@ -55,8 +55,13 @@ class NpmInstaller:
 
     def _env(self) -> dict[str, str]:
         # The operator's npmrc (mirror, CA) still applies; our flags on the command line win
-        # over it, so an npmrc cannot turn install scripts back on.
-        return minimal_env({"npm_config_update_notifier": "false", "npm_config_loglevel": "warn"})
+        # over it, so an npmrc cannot turn install scripts back on. The registry goes in the
+        # environment (which also wins over an npmrc), never on the command line that every
+        # local user can read: its URL may embed a credential.
+        env = {"npm_config_update_notifier": "false", "npm_config_loglevel": "warn"}
+        if self.registry:
+            env["npm_config_registry"] = self.registry
+        return minimal_env(env)
 
     async def install(
         self, spec: InstallSpec, target: Path, *, on_line: LineCallback | None = None
@@ -82,8 +87,6 @@ class NpmInstaller:
         ]
         if not spec.allow_scripts:
             argv.append("--ignore-scripts")
-        if self.registry:
-            argv += ["--registry", self.registry]
         argv.append(f"{spec.name}@{spec.version or 'latest'}")
         result = await run_checked(
             argv,

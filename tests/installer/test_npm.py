@@ -80,10 +80,11 @@ async def test_unknown_package_fails_with_npm_log(tmp_path: Path, registry: Loca
 
 
 def _recording_npm(tmp_path: Path) -> tuple[Path, Path]:
-    """A stand-in npm that only records that it was started."""
+    """A stand-in npm that records its arguments and registry setting, then fails."""
     marker = tmp_path / "npm-started"
     fake = tmp_path / "fake-npm"
-    fake.write_text(f"#!/bin/sh\necho started > {marker}\nexit 1\n")
+    record = f'printf "%s\\n" "$@" "env-registry=$npm_config_registry" > {marker}'
+    fake.write_text(f"#!/bin/sh\n{record}\nexit 1\n")
     fake.chmod(0o755)
     return fake, marker
 
@@ -129,3 +130,17 @@ def test_bin_selection_rules(tmp_path: Path) -> None:
         _pick_bin({"bin": {"a": "a.js", "b": "b.js"}}, "x", tmp_path)
     with pytest.raises(InstallFailed, match="outside its package"):
         _pick_bin({"bin": "../../evil.js"}, "x", tmp_path / "pkg")
+
+
+async def test_a_registry_credential_is_passed_in_the_environment_not_on_the_command_line(
+    tmp_path: Path,
+) -> None:
+    # A process's command line is readable by every local user (ps, /proc/<pid>/cmdline).
+    fake, marker = _recording_npm(tmp_path)
+    registry = "https://ci:npm-canary-31a7@npm.internal.example/"
+    npm = NpmInstaller(tmp_path / "node", timeout=30, npm_bin=str(fake), registry=registry)
+    with pytest.raises(InstallFailed):
+        await npm.install(InstallSpec("ok-name", "1.0.0"), new_install_dir(npm.root, "fx"))
+    lines = marker.read_text().splitlines()
+    assert f"env-registry={registry}" in lines
+    assert not any("npm-canary" in line for line in lines if not line.startswith("env-"))
