@@ -11,7 +11,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from mcp_gateway.domain.exposure import definition_secrets
 from mcp_gateway.domain.records import PackageRuntime
+from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
 from mcp_gateway.installer.process import LineCallback, run_checked
@@ -107,7 +109,14 @@ class PythonInstaller:
         python = venv / "bin" / "python"
         requirement = spec.name + (python_requirement_suffix(spec.version) or "")
         # The operator's pip.conf/uv.toml (mirror, CA) still apply; request URLs override them.
-        env = minimal_env({"PIP_NO_INPUT": "1", **self._index_env(spec)})
+        index_env = self._index_env(spec)
+        env = minimal_env({"PIP_NO_INPUT": "1", **index_env})
+        # pip and uv print index URLs (pip masks a password only, never a query string).
+        masker = Masker.of(
+            value for url in index_env.values() for value in definition_secrets({}, {}, url)
+        )
+        if masker and on_line is not None:
+            on_line = _masking(on_line, masker)
         what = f"install of {spec.name}"
         logs: list[str] = []
         if self.uv_bin:
@@ -120,26 +129,31 @@ class PythonInstaller:
                 [self.python_bin, "-m", "venv", str(venv)],
                 [str(python), "-m", "pip", "install", "--disable-pip-version-check", requirement],
             ]
-        for argv in steps:
-            result = await run_checked(
-                argv,
-                time_limit=self.timeout,
-                what=what,
+        try:
+            for argv in steps:
+                result = await run_checked(
+                    argv,
+                    time_limit=self.timeout,
+                    what=what,
+                    cwd=venv,
+                    env=env,
+                    on_line=on_line,
+                    sandbox=self.sandbox,
+                )
+                logs.append(result.output)
+            meta = await run_checked(
+                [str(python), "-I", "-c", _METADATA_SCRIPT, spec.name],
+                time_limit=min(self.timeout, 60.0),
+                what=f"reading the metadata of {spec.name}",
                 cwd=venv,
                 env=env,
-                on_line=on_line,
                 sandbox=self.sandbox,
             )
-            logs.append(result.output)
-        meta = await run_checked(
-            [str(python), "-I", "-c", _METADATA_SCRIPT, spec.name],
-            time_limit=min(self.timeout, 60.0),
-            what=f"reading the metadata of {spec.name}",
-            cwd=venv,
-            env=env,
-            sandbox=self.sandbox,
-        )
-        log = "".join(logs)[-64 * 1024 :]
+        except InstallFailed as exc:
+            if not masker:
+                raise
+            raise InstallFailed(masker.mask(exc.message), masker.mask(exc.log)) from None
+        log = masker.mask("".join(logs)[-64 * 1024 :])
         try:
             info = json.loads(meta.output.strip().splitlines()[-1])
             version = str(info["version"])
@@ -181,3 +195,10 @@ class PythonInstaller:
             return Version(candidate) > Version(installed)
         except InvalidVersion:
             return False
+
+
+def _masking(on_line: LineCallback, masker: Masker) -> LineCallback:
+    def masked(line: str) -> None:
+        on_line(masker.mask(line))
+
+    return masked

@@ -164,3 +164,27 @@ async def test_index_credentials_never_appear_on_a_command_line(
     )
     assert result.version == "0.9.0"  # the credentialed index was used
     assert seen == []
+
+
+@pytest.mark.slow  # pip retries an unreachable index for ~15 s
+@pytest.mark.parametrize(
+    "use_uv",
+    [
+        False,
+        pytest.param(True, marks=pytest.mark.skipif(find_uv() is None, reason="uv not installed")),
+    ],
+)
+async def test_an_index_url_credential_never_comes_back_in_the_install_error_or_log(
+    tmp_path: Path, use_uv: bool
+) -> None:
+    # pip and uv print the index URL's query string as they fetch (pip also masks only a
+    # password); the gateway masks every credential of the URL in what it reports.
+    index = "http://ci-user-canary:pw-canary@127.0.0.1:9/simple?token=query-canary"
+    python = PythonInstaller(tmp_path / "py", timeout=120, index_url=index, use_uv=use_uv)
+    with pytest.raises(InstallFailed) as info:
+        await python.install(
+            InstallSpec("no-such-dist-x", "1.0.0"), new_install_dir(python.root, "fx")
+        )
+    text = f"{info.value.message}\n{info.value.log}"
+    assert "127.0.0.1:9" in text  # the log still says where it looked
+    assert "canary" not in text
