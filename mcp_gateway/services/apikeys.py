@@ -39,6 +39,7 @@ from mcp_gateway.errors import (
     NotFound,
     Unauthenticated,
 )
+from mcp_gateway.services.background import close_writer
 from mcp_gateway.services.principal import Principal
 from mcp_gateway.storage.ports import ApiKeyStore
 
@@ -96,16 +97,7 @@ class ApiKeyService:
     ) -> None:
         send, self._touches = self._touches, None
         tg, self._tg = self._tg, None
-        if send is not None:
-            send.close()  # the writer finishes what is queued, then ends
-        if tg is not None:
-            tg.start_soon(self._give_up_after, tg, 2.0)
-            await tg.__aexit__(None, None, None)
-
-    async def _give_up_after(self, tg: TaskGroup, seconds: float) -> None:
-        with anyio.move_on_after(seconds):  # last-use writes are best effort
-            await self._written.wait()
-        tg.cancel_scope.cancel()
+        await close_writer(send, tg, self._written, 2.0)  # last-use writes are best effort
 
     async def _write_touches(self, receive: MemoryObjectReceiveStream[tuple[str, float]]) -> None:
         async with receive:

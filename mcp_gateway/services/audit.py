@@ -23,6 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import GatewayError
+from mcp_gateway.services.background import close_writer
 from mcp_gateway.storage.ports import AuditStore
 
 log = logging.getLogger("mcp_gateway.audit")
@@ -85,18 +86,10 @@ class AuditLog:
     ) -> None:
         send, self._send = self._send, None
         tg, self._tg = self._tg, None
-        if send is not None:
-            send.close()  # the drain task writes what is queued, then ends
-        if tg is not None:
-            tg.start_soon(self._stop_after_flush_timeout, tg)
-            await tg.__aexit__(None, None, None)
+        await close_writer(send, tg, self._drained, self._flush_timeout, self._flush_timed_out)
 
-    async def _stop_after_flush_timeout(self, tg: TaskGroup) -> None:
-        with anyio.move_on_after(self._flush_timeout) as scope:
-            await self._drained.wait()
-        if scope.cancelled_caught:
-            log.warning("audit: flush timed out; %d queued events not written", self.pending)
-        tg.cancel_scope.cancel()
+    def _flush_timed_out(self) -> None:
+        log.warning("audit: flush timed out; %d queued events not written", self.pending)
 
     async def prune(self) -> int:
         """Apply the retention now, batch by batch; returns how many events were deleted."""
