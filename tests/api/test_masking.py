@@ -28,6 +28,15 @@ async def _logs(gateway: Gateway, name: str, until: str, key: str | None = None)
             await anyio.sleep(0.05)
 
 
+async def _failed_server(gateway: Gateway, stderr_line: str) -> None:
+    """Register ``broken``: a shared server that prints ``stderr_line`` and exits, no retries."""
+    body = {"name": "broken", "command": sys.executable, "args": [FIXTURE_SERVER, "--fail-start",
+            stderr_line], "reconnectionOptions": {"maxRetries": 0}}  # fmt: skip
+    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
+    assert resp.status_code == 200, resp.text
+    await gateway.wait_status("broken", "error")
+
+
 @pytest.mark.slow
 @pytest.mark.anyio
 async def test_first_of_300_secrets_injected_into_a_shared_server_stays_masked_in_its_logs(
@@ -56,12 +65,7 @@ async def test_first_of_300_secrets_injected_into_a_shared_server_stays_masked_i
 async def test_non_admin_keys_see_no_logs_and_only_the_gateways_error_classification(
     gateway: Gateway,
 ) -> None:
-    stderr_canary = "stderr-canary-a41f: connecting to db://user:pw@host failed"
-    body = {"name": "broken", "command": sys.executable, "args": [FIXTURE_SERVER, "--fail-start",
-            stderr_canary], "reconnectionOptions": {"maxRetries": 0}}  # fmt: skip
-    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
-    assert resp.status_code == 200, resp.text
-    await gateway.wait_status("broken", "error")
+    await _failed_server(gateway, "stderr-canary-a41f: connecting to db://user:pw@host failed")
     await _logs(gateway, "broken", "stderr-canary-a41f")  # admin keys see the server's stderr
     for role, username in (("service", None), ("user", "alice")):
         key = await gateway.new_key(role, username)
@@ -82,12 +86,7 @@ async def test_a_tool_call_on_a_failed_shared_server_answers_without_its_stderr(
 ) -> None:
     # Calls fail fast with the server's error: in the gateway's words, not the last line the
     # shared process printed (it can carry another user's data).
-    stderr_canary = "stderr-canary-90d2: row of user bob: balance 1234"
-    body = {"name": "broken", "command": sys.executable, "args": [FIXTURE_SERVER, "--fail-start",
-            stderr_canary], "reconnectionOptions": {"maxRetries": 0}}  # fmt: skip
-    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
-    assert resp.status_code == 200, resp.text
-    await gateway.wait_status("broken", "error")
+    await _failed_server(gateway, "stderr-canary-90d2: row of user bob: balance 1234")
     for key in (await gateway.new_key("service"), await gateway.new_key("user", "alice")):
         resp = await gateway.call(key, "broken", "echo", {"text": "hi"})
         assert resp.status_code == 503, resp.text
