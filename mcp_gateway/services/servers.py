@@ -2,8 +2,9 @@
 
 :class:`ServerService` is the only writer of server definitions (the API, the CLI and the package
 service all go through it, so validation always runs) and the owner of the current definition of
-each server: the pool runs exactly the objects this service hands it, so a tool call passes the
-definition by identity and the pool never compares definitions field by field.
+each server: every change reaches the pool through ``apply``/``remove`` here, and a tool call
+runs whatever the pool holds for that name (a call that read the definition before an update
+or a delete neither brings the old one back nor restarts the server).
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ class UpstreamPool:
         self._settings = settings
         self._http_auth = http_auth
         self._entries: dict[str, ServerEntry] = {}
+        self._removed: set[str] = set()  # names removed and not applied since
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> UpstreamPool:
@@ -107,6 +108,7 @@ class UpstreamPool:
         (or the server was enabled/disabled); starts an enabled shared server in the
         background and returns without waiting for it."""
         key = server.connection_key()
+        self._removed.discard(server.name)
         entry = self._entries.get(server.name)
         if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
             if entry.config.max_concurrency != server.max_concurrency:
@@ -137,6 +139,7 @@ class UpstreamPool:
 
     async def remove(self, name: str) -> None:
         """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
+        self._removed.add(name)
         entry = self._entries.pop(name, None)
         if entry is not None:
             await self._stop_entry(entry, forget_sessions=True)
@@ -224,56 +227,40 @@ class UpstreamPool:
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
-        admission = entry.admission
+        server = entry.config
         limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
-        admission.enter_user(server.name, username, limit)
+        entry.admission.enter_user(server.name, username, limit)
         try:
-            return await self._call(
-                entry, server, tool, arguments, username, env, headers, timeout, secrets
-            )
-        finally:
-            admission.leave_user(username)
-
-    async def _call(
-        self,
-        entry: ServerEntry,
-        server: ServerConfig,
-        tool: str,
-        arguments: dict[str, Any],
-        username: str,
-        env: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        timeout: float | None,  # noqa: ASYNC109
-        secrets: Collection[str],
-    ) -> CallToolResult:
-        sup = self._supervisor(entry, username, env, headers)
-        sup.remember(secrets)  # before the upstream can see (and print) them
-        # Counted from here, not from the slot: a session whose call waits for it to start or
-        # for a slot is busy, never evicted for another user's instance nor reaped as idle.
-        sup.in_flight += 1
-        try:
-            live = sup.live
-            if live is None or live.link.dead or live.link.session_expired:
-                live = await self._ready(entry, sup, server.startup_timeout)
-            slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
+            sup = self._supervisor(entry, username, env, headers)
+            sup.remember(secrets)  # before the upstream can see (and print) them
+            # Counted from here, not from the slot: a session whose call waits for it to start
+            # or for a slot is busy, never evicted for another user's instance nor reaped.
+            sup.in_flight += 1
             try:
-                return await self._call_live(entry, sup, live, server, tool, arguments, timeout)
+                live = sup.live
+                if live is None or live.link.dead or live.link.session_expired:
+                    live = await self._ready(entry, sup, server.startup_timeout)
+                slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
+                try:
+                    return await self._call_live(entry, sup, live, tool, arguments, timeout)
+                finally:
+                    slots.release()
             finally:
-                slots.release()
+                sup.in_flight -= 1
+                sup.last_used = time.monotonic()
         finally:
-            sup.in_flight -= 1
-            sup.last_used = time.monotonic()
+            entry.admission.leave_user(username)
 
     async def _call_live(
         self,
         entry: ServerEntry,
         sup: Supervisor,
         live: LiveSession,
-        server: ServerConfig,
         tool: str,
         arguments: dict[str, Any],
         timeout: float | None,  # noqa: ASYNC109
     ) -> CallToolResult:
+        server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
             return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
@@ -298,6 +285,7 @@ class UpstreamPool:
     ) -> list[Tool]:
         """The session's tools (all pages), from the cache when it has them."""
         entry = await self._entry(server)
+        server = entry.config
         sup = self._supervisor(entry, username, env, headers)
         live = await self._ready(entry, sup, server.startup_timeout)
         sup.last_used = time.monotonic()
@@ -325,13 +313,17 @@ class UpstreamPool:
             raise failure from exc
 
     async def _entry(self, server: ServerConfig) -> ServerEntry:
-        # The caller (ServerService) owns the current definition and hands us the very object
-        # it applied: identity, not a field-by-field comparison; another object is applied.
+        """The entry of ``server``'s name. Definitions change only through :meth:`apply`
+        (ServerService applies every write): a call holding an older object of that name runs
+        the current definition, one holding a removed server's gets ServerNotFound, and a name
+        never seen is applied on first use."""
         entry = self._entries.get(server.name)
-        if entry is None or entry.config is not server:
+        if entry is None:
+            if server.name in self._removed:
+                raise ServerNotFound(server.name)
             await self.apply(server)
             entry = self._entries[server.name]
-        if not server.enabled:
+        if not entry.config.enabled:
             raise ServerDisabled(server.name)
         return entry
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 from mcp_gateway.domain.servers import ReconnectionOptions, ServerStatus
 from mcp_gateway.errors import (
     ServerDisabled,
+    ServerNotFound,
     UpstreamBusy,
     UpstreamError,
     UpstreamTimeout,
@@ -284,3 +286,28 @@ async def test_a_definitions_env_values_are_masked_in_what_its_session_reports(
         server, "fail_with_args", {"text": "definition-env-canary", "mode": "tool"}, username="u"
     )
     assert result.is_error and "definition-env-canary" not in text_of(result)
+
+
+async def test_a_call_holding_a_replaced_definition_does_not_bring_the_old_one_back(
+    pool: UpstreamPool,
+) -> None:
+    # A tool call took the definition before an update landed; the pool keeps running the
+    # update instead of restarting the server with the old definition.
+    old = stdio_config()
+    await pool.apply(old)
+    new = dataclasses.replace(old, env={"MARK": "new"})
+    await pool.apply(new)
+    result = await pool.call_tool(old, "print_env", {"name": "MARK"}, username="u")
+    assert text_of(result) == "new"
+    assert pool.status("fx").restarts == 0
+
+
+async def test_a_call_holding_a_removed_definition_does_not_start_it_again(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config()
+    await pool.apply(server)
+    await pool.remove("fx")
+    with pytest.raises(ServerNotFound):
+        await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    assert "fx" not in pool.statuses()
