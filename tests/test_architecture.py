@@ -1,13 +1,13 @@
 """Import rules from design.md, checked by parsing every module with ``ast``.
 
-Layers, top to bottom: cli -> runtime -> api -> services -> upstream | installer -> process
--> storage -> crypto -> domain; ``config`` and ``errors`` are usable everywhere. Nothing imports
-``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the composition root
-with its own Protocol (``api.runtime_port``). An import is allowed only downward (or inside
-its own layer); ``upstream`` and ``installer`` are siblings and do not import each other;
-``services`` reach storage only through ``storage.ports``. Imports under
-``if TYPE_CHECKING:`` count too: a type-only upward import is still a dependency on the upper
-layer's shape.
+Layers, top to bottom: cli -> runtime -> api -> services | migration -> upstream | installer
+-> process -> storage -> crypto -> domain; ``config`` and ``errors`` are usable everywhere.
+Nothing imports ``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the
+composition root with its own Protocol (``api.runtime_port``). An import is allowed only
+downward (or inside its own layer); ``upstream`` and ``installer`` are siblings and do not
+import each other; ``services`` and ``migration`` reach storage only through
+``storage.ports``; only ``cli`` imports ``migration``. Imports under ``if TYPE_CHECKING:``
+count too: a type-only upward import is still a dependency on the upper layer's shape.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _RANK = {
     "installer": 4,
     "upstream": 4,
     "services": 5,
+    "migration": 5,
     "api": 6,
     "runtime": 7,
     "cli": 8,
@@ -58,12 +59,14 @@ def _violation(layer: str, module: str) -> str | None:
         return None
     if layer not in _RANK:
         return None
+    if target == "migration" and layer != "cli":
+        return "only cli imports migration"
     if _RANK[target] > _RANK[layer]:
         return f"upward import of {target!r} from {layer!r}"
     if _RANK[target] == _RANK[layer]:
         return f"sibling import of {target!r} from {layer!r}"
-    if layer == "services" and target == "storage" and parts[2:3] != ["ports"]:
-        return "services must use storage.ports, not a concrete store"
+    if layer in ("services", "migration") and target == "storage" and parts[2:3] != ["ports"]:
+        return f"{layer} must use storage.ports, not a concrete store"
     return None
 
 
@@ -99,6 +102,12 @@ def test_checker_flags_upward_sibling_and_concrete_store_imports() -> None:
     assert _violation("api", "mcp_gateway.runtime")  # design.md: nothing imports runtime
     assert _violation("cli", "mcp_gateway.runtime") is None
     assert _violation("domain", "mcp_gateway.errors") is None
+    assert _violation("api", "mcp_gateway.migration.mcp_api")  # only cli imports migration
+    assert _violation("services", "mcp_gateway.migration.mcp_api")
+    assert _violation("migration", "mcp_gateway.services.secrets")
+    assert _violation("migration", "mcp_gateway.storage.mongo.store")
+    assert _violation("migration", "mcp_gateway.storage.ports") is None
+    assert _violation("cli", "mcp_gateway.migration.mcp_api") is None
 
 
 def test_checker_sees_every_layer() -> None:

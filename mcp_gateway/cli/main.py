@@ -1,7 +1,7 @@
 """The ``mcp-gateway`` command: one typer sub-app per module, combined with ``add_typer``.
 
-``serve`` and ``keys`` work on this host's settings; ``apikeys create --local`` on the store;
-every other command talks to a running gateway over HTTP (``--url``/``MCPGW_URL``,
+``serve``, ``keys`` and ``migrate`` work on this host's settings; ``apikeys create --local``
+on the store; every other command talks to a running gateway over HTTP (``--url``/``MCPGW_URL``,
 ``--api-key``/``MCPGW_API_KEY``). Exit codes: 0 success, 1 the gateway answered an error,
 2 usage or connection errors.
 """
@@ -13,6 +13,7 @@ import typer
 from mcp_gateway import __version__
 from mcp_gateway.cli.apikeys import apikeys_app
 from mcp_gateway.cli.keys import keys_app
+from mcp_gateway.cli.migrate import migrate_app
 from mcp_gateway.cli.packages import packages_app
 from mcp_gateway.cli.secrets import secrets_app
 from mcp_gateway.cli.serve import serve, serve_app
@@ -29,6 +30,7 @@ app = typer.Typer(
 # The callback docstring carries the example; the sub-app's own help would hide it.
 app.add_typer(serve_app, name="serve", help=serve.__doc__)
 app.add_typer(keys_app, name="keys", help="Generate and rotate secret-encryption keys.")
+app.add_typer(migrate_app, name="migrate", help="Import an mcp-api database into this store.")
 app.add_typer(servers_app, name="servers", help="Manage upstream MCP servers.")
 app.add_typer(tools_app, name="tools", help="List and call tools.")
 app.add_typer(secrets_app, name="secrets", help="Manage users' encrypted secrets.")
