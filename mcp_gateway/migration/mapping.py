@@ -11,7 +11,7 @@ ISO-8601 text. Runtime state (``_id``, ``status``, ``logs``) is not a definition
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,7 +135,8 @@ def _oauth(doc: Mapping[str, Any]) -> OAuthSpec | None:
 @dataclass(frozen=True, slots=True)
 class MappedServer:
     config: ServerConfig
-    session_id: str | None  # the shared session's persisted Mcp-Session-Id, if any
+    # The shared session's persisted Mcp-Session-Id, if any (it grants the session: no repr).
+    session_id: str | None = field(repr=False)
 
 
 def map_server(doc: Mapping[str, Any]) -> MappedServer:

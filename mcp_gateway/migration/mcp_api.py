@@ -21,6 +21,7 @@ names the longest server name that prefixes the key wins.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 from mcp_gateway.crypto.keyring import Keyring
@@ -65,6 +66,7 @@ class McpApiImport:
         self._dry = dry_run
         self._servers: dict[str, ServerConfig] = {}  # name -> the gateway's definition after
         self._source_names: set[str] = set()
+        self._mapped: dict[str, ServerConfig] = {}  # name -> mcp-api's definition, mapped
 
     async def run(self) -> MigrationReport:
         """Raises StoreUnavailable if either database cannot be reached; nothing else."""
@@ -124,6 +126,7 @@ class McpApiImport:
             except InvalidRequest as exc:
                 self.report.add("server", name, Action.NOT_CARRIED, exc.message)
                 continue
+            self._mapped[name] = mapped.config
             existing = self._servers.get(name)
             if existing is None:
                 if not self._dry:
@@ -248,6 +251,11 @@ class McpApiImport:
             except InvalidRequest as exc:
                 self.report.add("package", label, Action.NOT_CARRIED, exc.message)
                 continue
+            server = self._mapped.get(record.server_name)
+            if server is not None:
+                # What "the install produced": the re-install then re-derives the server's
+                # command from the new directory instead of keeping mcp-api's path.
+                record = replace(record, command=server.command, args=server.args)
             existing = await self._target.get_package(record.server_name)
             if existing is None:
                 if not self._dry:

@@ -62,6 +62,9 @@ class McpApiEnv:
     secrets_key: str = field(repr=False)
     default_key: bool = False  # SECRETS_KEY was unset: mcp-api used its default "secret"
 
+    def __repr__(self) -> str:
+        return f"McpApiEnv(database={self.database!r})"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str | None], *, uri: str | None = None) -> McpApiEnv:
         """Build from mcp-api's variables (``uri`` overrides the MONGO_* connection).

@@ -23,13 +23,13 @@ class Action(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Entry:
     kind: str  # server | secret | oauth_tokens | session | package | user_install | dcr_client
-    key: str
+    subject: str  # what the record is: a server name, "username key" of a secret...
     action: Action
     reason: str | None = None
 
     def line(self, dry_run: bool) -> str:
         verb = "would create" if dry_run and self.action is Action.CREATE else self.action.value
-        text = f"{verb:<12} {self.kind:<12} {self.key}"
+        text = f"{verb:<12} {self.kind:<12} {self.subject}"
         return f"{text}: {self.reason}" if self.reason else text
 
 
@@ -39,8 +39,8 @@ class MigrationReport:
     entries: list[Entry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def add(self, kind: str, key: str, action: Action, reason: str | None = None) -> None:
-        self.entries.append(Entry(kind, key, action, reason))
+    def add(self, kind: str, subject: str, action: Action, reason: str | None = None) -> None:
+        self.entries.append(Entry(kind, subject, action, reason))
 
     def counts(self) -> dict[str, int]:
         found = Counter(e.action.value for e in self.entries)
@@ -57,7 +57,7 @@ class MigrationReport:
             "counts": self.counts(),
             "warnings": list(self.warnings),
             "entries": [
-                {"kind": e.kind, "key": e.key, "action": e.action.value, "reason": e.reason}
+                {"kind": e.kind, "key": e.subject, "action": e.action.value, "reason": e.reason}
                 for e in self.entries
             ],
         }

@@ -250,6 +250,7 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
         package = await store.get_package("fixture")
         assert package is not None and package.name == "@example/fixture-mcp"
         assert package.install_dir == "" and package.requested_version == "latest"
+        assert (package.command, package.args) == (fixture.command, fixture.args)
 
     # 3. A second run changes nothing.
     rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
@@ -267,3 +268,56 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     text = "\n".join(outputs)
     for canary in CANARY.values():
         assert canary not in text
+
+
+@pytest.mark.anyio
+async def test_rerun_keeps_what_the_gateway_changed_since_and_reports_a_conflict(
+    source_db: str,
+    mongodb_uri: str,
+    sqlite_store: Store,
+    make_settings: MakeSettings,
+    tmp_path: Path,
+) -> None:
+    from mcp_gateway.migration.mcp_api import McpApiImport
+    from mcp_gateway.storage.mongo.mcp_api_source import McpApiMongoSource
+
+    env = McpApiEnv.from_env(
+        {
+            "MONGO_HOST": urlsplit(mongodb_uri).netloc,
+            "MONGO_DBNAME": source_db,
+            "SECRETS_KEY": SECRETS_KEY,
+        }
+    )
+    keyring = load_keyring(make_settings(tmp_path))
+    source = McpApiMongoSource(env.uri, env.database)
+    try:
+        await McpApiImport(source, env, sqlite_store, keyring).run()
+        changed = keyring.encrypt_secret("alice", "fixture", "token", "rotated-by-operator")
+        old = (await sqlite_store.get_secrets("alice", "fixture"))[0]
+        await sqlite_store.put_secret(type(old)("alice", "fixture", "token", changed, 1.0))
+        report = await McpApiImport(source, env, sqlite_store, keyring).run()
+    finally:
+        await source.aclose()
+    entry = _entries(report.to_json(), "secret")["alice fixture.token"]
+    assert entry["action"] == "conflict" and "kept" in entry["reason"]
+    kept = {s.name: s for s in await sqlite_store.get_secrets("alice", "fixture")}["token"]
+    assert keyring.decrypt_secret("alice", "fixture", "token", kept.ciphertext) == (
+        "rotated-by-operator"
+    )
+    assert report.counts()["create"] == 0
+
+
+@pytest.mark.anyio
+async def test_unreachable_mcp_api_database_is_one_line_exit_2_without_the_password(
+    make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    env_file = tmp_path / "mcp-api.env"
+    env_file.write_text("MONGO_HOST=127.0.0.1:1\nMONGO_USER=root\nMONGO_PASS=pw-canary-9z9z\n")
+    env = _cli_env(settings, "sqlite", None) | {"MCPGW_STORE_TIMEOUT": "0.5"}
+    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
+    assert rc == 2 and out == ""
+    assert err.startswith("mcp-gateway: MongoDB unreachable") and err.count("\n") == 1
+    assert "pw-canary-9z9z" not in err and "Traceback" not in err
+    rc, _, err = await _migrate(tmp_path, env, "--env-file", str(tmp_path / "missing.env"))
+    assert rc == 2 and "does not exist" in err
