@@ -50,7 +50,14 @@ async def _run(settings: Settings, env: McpApiEnv, dry_run: bool) -> MigrationRe
     from mcp_gateway.storage.mongo.mcp_api_source import McpApiMongoSource
 
     keyring = _keyring(settings, dry_run)
-    source = McpApiMongoSource(env.uri, env.database, settings.store.timeout)
+    source = McpApiMongoSource(
+        env.url,
+        env.database,
+        username=env.username,
+        password=env.password,
+        replica_set=env.replica_set,
+        io_timeout=settings.store.timeout,
+    )
     try:
         async with open_store(settings) as store:
             return await McpApiImport(source, env, store, keyring, dry_run=dry_run).run()

@@ -191,6 +191,8 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
     relative to its own working directory, so the gateway's start-up reconcile re-installs the
     package (at the recorded version) into its own packages directory. Raises InvalidRequest.
     """
+    if doc.get("status") not in (None, "installed"):
+        raise InvalidRequest(f"its install did not finish in mcp-api (status {doc['status']!r})")
     server = doc.get("mcpServerId")
     name = doc.get("name")
     if not isinstance(server, str) or not server:
@@ -202,7 +204,7 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
     except ValueError as exc:
         raise InvalidRequest(f"unknown package runtime {doc.get('runtime')!r}") from exc
     version = doc.get("version") if isinstance(doc.get("version"), str) else None
-    kept = ("installPath", "venvPath", "pythonArgs", "status", "enabled")
+    kept = ("installPath", "main", "venvPath", "pythonArgs", "status", "enabled", "lastUsed")
     installed = to_epoch(doc.get("installed")) or 0.0
 
     def text(key: str) -> str | None:

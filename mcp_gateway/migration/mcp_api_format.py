@@ -3,8 +3,9 @@
 mcp-api (MissionSquad, 1.11.x) encrypts every secret with AES-256-GCM under the raw 32 bytes of
 SHA-256(UTF-8 ``SECRETS_KEY``), a random 12-byte IV, a 16-byte tag and no AAD, and stores
 ``hex(iv):hex(tag):hex(ciphertext)``. It keeps everything in one database (``MONGO_DBNAME``,
-default ``mcp``); ``SECRETS_DBNAME`` (default ``secrets``) is the name of the secrets
-*collection* in it (measured: ``/work/shared/reference/mcp-api-compat.md``).
+default ``squad-test``); ``SECRETS_DBNAME`` (default ``secrets``) is the name of the secrets
+*collection* in it (``mcp-api-compat.md`` in the shared reference, and mcp-api's
+``src/utils/secretEncryptor.ts``, ``src/env.ts``, ``src/index.ts``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,11 +52,29 @@ def decrypt_mcp_api(key: bytes, stored: object) -> str:
         raise CryptoError("decrypted value is not UTF-8 text") from exc
 
 
+# mcp-api's defaults (its src/env.ts: every variable read as ``process.env.X || default``, so
+# an empty value means the default too).
+DEFAULTS = {
+    "MONGO_USER": "root",
+    "MONGO_PASS": "example",
+    "MONGO_HOST": "localhost:27017",
+    "MONGO_DBNAME": "squad-test",
+    "SECRETS_KEY": MCP_API_DEFAULT_SECRETS_KEY,
+    "SECRETS_DBNAME": "secrets",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class McpApiEnv:
-    """What the importer needs from mcp-api's ``.env``. ``repr`` hides the credentials."""
+    """How mcp-api connects, from its ``.env``: ``new MongoClient(url, {auth: {username,
+    password}, replicaSet})`` with ``url`` = ``MONGO_HOST`` when it holds ``://``, else
+    ``mongodb://`` + ``MONGO_HOST`` (so the driver authenticates against ``admin`` unless the
+    URL names another source). Credentials never appear in ``repr``."""
 
-    uri: str = field(repr=False)
+    url: str = field(repr=False)
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+    replica_set: str | None
     database: str
     secrets_collection: str
     secrets_key: str = field(repr=False)
@@ -66,39 +84,23 @@ class McpApiEnv:
         return f"McpApiEnv(database={self.database!r})"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str | None], *, uri: str | None = None) -> McpApiEnv:
-        """Build from mcp-api's variables (``uri`` overrides the MONGO_* connection).
+    def from_env(cls, env: Mapping[str, str | None]) -> McpApiEnv:
+        """Read mcp-api's variables with mcp-api's defaults. Raises ConfigError."""
 
-        mcp-api's connection string is assumed to be ``mongodb://user:pass@host/`` with
-        ``authSource=admin`` when a user is given (MongoDB's root users live there) and
-        ``replicaSet`` when ``MONGO_REPLICASET`` is set. Raises ConfigError.
-        """
-
-        def get(name: str) -> str | None:
+        def get(name: str) -> str:
             value = env.get(name)
-            return value.strip() if isinstance(value, str) and value.strip() else None
+            return value if value else DEFAULTS[name]
 
-        if uri is None:
-            host = get("MONGO_HOST")
-            if host is None:
-                raise ConfigError("mcp-api's env file sets no MONGO_HOST (host:port)")
-            params: list[str] = []
-            auth = ""
-            user = get("MONGO_USER")
-            if user is not None:
-                password = env.get("MONGO_PASS") or ""
-                auth = f"{quote_plus(user)}:{quote_plus(password)}@"
-                params.append("authSource=admin")
-            replica_set = get("MONGO_REPLICASET")
-            if replica_set is not None:
-                params.append(f"replicaSet={quote_plus(replica_set)}")
-            query = f"?{'&'.join(params)}" if params else ""
-            uri = f"mongodb://{auth}{host}/{query}"
-        key = env.get("SECRETS_KEY")
+        host = get("MONGO_HOST").strip()
+        if not host or any(c.isspace() for c in host):
+            raise ConfigError("MONGO_HOST in mcp-api's env file is not a host:port or URL")
         return cls(
-            uri=uri,
-            database=get("MONGO_DBNAME") or "mcp",
-            secrets_collection=get("SECRETS_DBNAME") or "secrets",
-            secrets_key=key if key else MCP_API_DEFAULT_SECRETS_KEY,
-            default_key=not key,
+            url=host if "://" in host else f"mongodb://{host}",
+            username=get("MONGO_USER"),
+            password=get("MONGO_PASS"),
+            replica_set=env.get("MONGO_REPLICASET") or None,
+            database=get("MONGO_DBNAME"),
+            secrets_collection=get("SECRETS_DBNAME"),
+            secrets_key=get("SECRETS_KEY"),
+            default_key=not env.get("SECRETS_KEY"),
         )

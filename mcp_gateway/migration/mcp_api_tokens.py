@@ -1,17 +1,17 @@
 """mcp-api's ``mcpOAuthTokens`` records -> the gateway's encrypted token records.
 
-mcp-api stores, per (serverName, username): ``tokens`` (the token endpoint's JSON answer,
-encrypted as one value), ``clientSecret`` and ``codeVerifier`` (encrypted), and in clear
-``clientId``, ``redirectUri``, ``expiresAt``, ``tokenEndpointAuthMethod``,
-``registrationMode``. The gateway keeps each secret field as its own ciphertext bound (AAD)
-to (username, server, field) and the rest as ``meta``, in the layout
-``services.oauth.tokens.seal`` writes (migration may not import services, so the field and
-meta names are repeated here; tests read the result back through that service code).
+mcp-api (``src/services/oauthTokens.ts``) stores one record per (serverName, username):
+``accessToken``, ``refreshToken``, ``clientSecret`` and ``codeVerifier`` each encrypted (its
+``hex(iv):hex(tag):hex(ct)``), and in clear ``tokenType``, ``expiresAt`` (a date), ``scopes``
+(a list), ``clientId``, ``redirectUri``, ``tokenEndpointAuthMethod``, ``registrationMode``,
+``createdAt``, ``updatedAt``; optional fields it did not set are null. The gateway keeps each
+secret field as its own ciphertext bound (AAD) to (username, server, field) and the rest as
+``meta``, in the layout ``services.oauth.tokens.seal`` writes (migration may not import
+services, so the names are repeated here; tests read the result back with that code).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,41 +29,43 @@ from mcp_gateway.storage.ports import OAuthTokenStore
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 
 
+_SECRET_FIELDS = (
+    ("accessToken", "access_token"),
+    ("refreshToken", "refresh_token"),
+    ("clientSecret", "client_secret"),
+    ("codeVerifier", "code_verifier"),
+)
+
+
 def _plain_fields(key: bytes, doc: Mapping[str, Any]) -> dict[str, str]:
     """The secret fields in clear. Raises CryptoError / InvalidRequest (never quoting)."""
-    raw = decrypt_mcp_api(key, doc.get("tokens"))
-    try:
-        tokens = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest("decrypted tokens are not JSON") from exc
-    if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str):
-        raise InvalidRequest("decrypted tokens have no access_token")
-    fields = {"access_token": tokens["access_token"]}
-    if isinstance(tokens.get("refresh_token"), str) and tokens["refresh_token"]:
-        fields["refresh_token"] = tokens["refresh_token"]
-    for mcp_api_name, ours in (
-        ("clientSecret", "client_secret"),
-        ("codeVerifier", "code_verifier"),
-    ):
-        if doc.get(mcp_api_name):
-            fields[ours] = decrypt_mcp_api(key, doc[mcp_api_name])
-    fields["_token_type"] = str(tokens.get("token_type") or "Bearer")
-    fields["_scope"] = str(tokens.get("scope") or "")
-    return fields
+    if not doc.get("accessToken"):
+        raise InvalidRequest("token record without an accessToken")
+    return {
+        ours: decrypt_mcp_api(key, doc[theirs])
+        for theirs, ours in _SECRET_FIELDS
+        if doc.get(theirs)
+    }
 
 
-def _meta(doc: Mapping[str, Any], token_type: str, scope: str) -> dict[str, Any]:
+def _text(doc: Mapping[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _meta(doc: Mapping[str, Any]) -> dict[str, Any]:
+    scopes = doc.get("scopes")
     method = doc.get("tokenEndpointAuthMethod")
     return {
-        "token_type": token_type,
-        "scopes": scope.split(),
-        "client_id": doc.get("clientId") if isinstance(doc.get("clientId"), str) else None,
+        "token_type": _text(doc, "tokenType") or "Bearer",
+        "scopes": [str(s) for s in scopes] if isinstance(scopes, list) else [],
+        "client_id": _text(doc, "clientId"),
         "auth_method": method if method in AUTH_METHODS else "none",
-        "redirect_uri": doc.get("redirectUri") if isinstance(doc.get("redirectUri"), str) else None,
+        "redirect_uri": _text(doc, "redirectUri"),
         "resource": None,
         "token_endpoint": None,
         "auth_server": None,
-        "registration_mode": doc.get("registrationMode"),
+        "registration_mode": _text(doc, "registrationMode"),
     }
 
 
@@ -94,7 +96,7 @@ async def import_tokens(
         except (CryptoError, InvalidRequest) as exc:
             report.add("oauth_tokens", label, Action.FAILED, exc.message)
             continue
-        meta = _meta(doc, fields.pop("_token_type"), fields.pop("_scope"))
+        meta = _meta(doc)
         expires_at = to_epoch(doc.get("expiresAt"))
         existing = await target.get_tokens(config.name, username)
         if existing is not None:

@@ -11,7 +11,6 @@ ciphertexts), for the importer's tests. Values are encrypted the way mcp-api's N
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -169,23 +168,20 @@ def build(uri: str, database: str, passphrase: str = SECRETS_KEY) -> None:
                 },
             ]
         )
-        tokens = {
-            "access_token": CANARY["access"],
-            "token_type": "Bearer",
-            "expires_in": 3600,
-            "refresh_token": CANARY["refresh"],
-            "scope": "read write",
-        }
+        # src/services/oauthTokens.ts: each secret field encrypted on its own.
         db["mcpOAuthTokens"].insert_one(
             {
                 "serverName": "oauthsrv",
                 "username": "alice",
-                "tokens": enc(json.dumps(tokens)),
+                "tokenType": "Bearer",
+                "accessToken": enc(CANARY["access"]),
+                "refreshToken": enc(CANARY["refresh"]),
+                "expiresAt": EXPIRES,
+                "scopes": ["read", "write"],
                 "clientId": "client-123",
                 "clientSecret": enc(CANARY["client_secret"]),
-                "codeVerifier": None,
                 "redirectUri": "https://app.example.org/callback",
-                "expiresAt": EXPIRES,
+                "codeVerifier": None,
                 "tokenEndpointAuthMethod": "client_secret_post",
                 "registrationMode": "manual",
                 "createdAt": CREATED,
@@ -239,6 +235,16 @@ def build(uri: str, database: str, passphrase: str = SECRETS_KEY) -> None:
                 "pythonArgs": None,
                 "pipIndexUrl": None,
                 "pipExtraIndexUrl": None,
+            }
+        )
+        db["packages"].insert_one(
+            {
+                "name": "@example/broken-mcp",
+                "version": "1.0.0",
+                "installPath": "packages/example-broken-mcp",
+                "installed": CREATED,
+                "status": "error",
+                "error": "npm ERR! 404",
             }
         )
         db["appState"].insert_one({"key": "installOnStart", "done": True})

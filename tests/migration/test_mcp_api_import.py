@@ -4,6 +4,7 @@ MongoDB-wire server) carried into both store backends, checked through the gatew
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 import pytest
+from dotenv import dotenv_values
 from pymongo import MongoClient
 
 from mcp_gateway.api.app import create_app
@@ -48,37 +50,61 @@ def test_decrypts_values_made_like_mcp_api_and_refuses_tampered_ones() -> None:
         decrypt_mcp_api(mcp_api_key("another key"), stored)
 
 
-def test_env_file_variables_give_mcp_api_connection_with_its_defaults() -> None:
+def test_env_file_variables_are_read_with_mcp_api_defaults() -> None:
     env = McpApiEnv.from_env(
         {
-            "MONGO_USER": "root",
+            "MONGO_USER": "u",
             "MONGO_PASS": "p@ss:w/rd",
             "MONGO_HOST": "db:27017",
             "MONGO_REPLICASET": "rs0",
             "SECRETS_KEY": "k",
+            "MONGO_DBNAME": "prod",
         }
     )
-    assert env.uri == "mongodb://root:p%40ss%3Aw%2Frd@db:27017/?authSource=admin&replicaSet=rs0"
-    assert (env.database, env.secrets_collection, env.default_key) == ("mcp", "secrets", False)
-    assert "p@ss" not in repr(env)
-    bare = McpApiEnv.from_env({"MONGO_HOST": "h:1", "SECRETS_DBNAME": "vault"})
-    assert (bare.uri, bare.secrets_collection, bare.secrets_key) == (
-        "mongodb://h:1/",
-        "vault",
-        "secret",
+    assert (env.url, env.username, env.password, env.replica_set) == (
+        "mongodb://db:27017",
+        "u",
+        "p@ss:w/rd",
+        "rs0",
     )
+    assert (env.database, env.secrets_collection, env.default_key) == ("prod", "secrets", False)
+    assert "p@ss" not in repr(env) and "'k'" not in repr(env)
+    # src/env.ts: `process.env.X || default`, so empty means the default too.
+    bare = McpApiEnv.from_env({"MONGO_USER": "", "MONGO_HOST": "mongodb+srv://c.example.org"})
+    assert (bare.url, bare.username, bare.password) == (
+        "mongodb+srv://c.example.org",
+        "root",
+        "example",
+    )
+    assert (bare.database, bare.secrets_key, bare.default_key) == ("squad-test", "secret", True)
     with pytest.raises(ConfigError):
-        McpApiEnv.from_env({})
+        McpApiEnv.from_env({"MONGO_HOST": "two words"})
 
 
 @pytest.fixture
 def source_db(mongodb_uri: str) -> Iterator[str]:
+    """mcp-api's database, and a MongoDB user (with a password that needs escaping) that mcp-api
+    would log in as."""
     name = f"mcpapi_src_{uuid.uuid4().hex[:10]}"
     mcp_api_db.build(mongodb_uri, name)
-    yield name
     client: MongoClient[dict[str, Any]]
     with MongoClient(mongodb_uri, serverSelectionTimeoutMS=2000) as client:
+        client["admin"].command("createUser", f"{name}_user", pwd=SOURCE_PASSWORD, roles=["root"])
+    yield name
+    with MongoClient(mongodb_uri, serverSelectionTimeoutMS=2000) as client:
         client.drop_database(name)
+        client["admin"].command("dropUser", f"{name}_user")
+
+
+SOURCE_PASSWORD = "p@ss:w/rd%canary-8y8y"
+
+
+def _env_lines(mongodb_uri: str, source_db: str, password: str = SOURCE_PASSWORD) -> str:
+    return (
+        f"MONGO_HOST={urlsplit(mongodb_uri).netloc}\nMONGO_USER={source_db}_user\n"
+        f"MONGO_PASS='{password}'\nMONGO_DBNAME={source_db}\nSECRETS_KEY='{SECRETS_KEY}'\n"
+        "SECRETS_DBNAME=secrets\n"
+    )
 
 
 def _cli_env(settings: Settings, backend: str, keys: str | None) -> dict[str, str]:
@@ -155,12 +181,8 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
 ) -> None:
     keys = "k1:" + base64.b64encode(os.urandom(32)).decode() if backend == "mongodb" else None
     settings = make_settings(tmp_path, backend, secrets={"keys": keys} if keys else {})
-    host = urlsplit(mongodb_uri).netloc
     env_file = tmp_path / "mcp-api.env"
-    env_file.write_text(
-        f"MONGO_HOST={host}\nMONGO_DBNAME={source_db}\nSECRETS_KEY='{SECRETS_KEY}'\n"
-        "SECRETS_DBNAME=secrets\n"
-    )
+    env_file.write_text(_env_lines(mongodb_uri, source_db))
     env = _cli_env(settings, backend, keys)
     outputs: list[str] = []
 
@@ -203,7 +225,9 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     assert sessions["(shared) remote"]["action"] == "create"
     assert sessions["alice oauthsrv"]["action"] == "create"
     assert sessions["bob remote"]["action"] == "not_carried"
-    assert _entries(report, "package")["fixture"]["action"] == "create"
+    packages = _entries(report, "package")
+    assert packages["fixture"]["action"] == "create"
+    assert "did not finish" in packages["@example/broken-mcp"]["reason"]
     assert _entries(report, "user_install")["alice oauthsrv"]["reason"].startswith(
         "cannot carry yet"
     )
@@ -266,7 +290,7 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     assert (bob["token"], bob["api_key"]) == (CANARY["bob_token"], "")
 
     text = "\n".join(outputs)
-    for canary in CANARY.values():
+    for canary in [*CANARY.values(), SOURCE_PASSWORD]:
         assert canary not in text
 
 
@@ -281,15 +305,10 @@ async def test_rerun_keeps_what_the_gateway_changed_since_and_reports_a_conflict
     from mcp_gateway.migration.mcp_api import McpApiImport
     from mcp_gateway.storage.mongo.mcp_api_source import McpApiMongoSource
 
-    env = McpApiEnv.from_env(
-        {
-            "MONGO_HOST": urlsplit(mongodb_uri).netloc,
-            "MONGO_DBNAME": source_db,
-            "SECRETS_KEY": SECRETS_KEY,
-        }
-    )
+    lines = _env_lines(mongodb_uri, source_db)
+    env = McpApiEnv.from_env(dotenv_values(stream=io.StringIO(lines)))
     keyring = load_keyring(make_settings(tmp_path))
-    source = McpApiMongoSource(env.uri, env.database)
+    source = McpApiMongoSource(env.url, env.database, username=env.username, password=env.password)
     try:
         await McpApiImport(source, env, sqlite_store, keyring).run()
         changed = keyring.encrypt_secret("alice", "fixture", "token", "rotated-by-operator")
@@ -321,3 +340,15 @@ async def test_unreachable_mcp_api_database_is_one_line_exit_2_without_the_passw
     assert "pw-canary-9z9z" not in err and "Traceback" not in err
     rc, _, err = await _migrate(tmp_path, env, "--env-file", str(tmp_path / "missing.env"))
     assert rc == 2 and "does not exist" in err
+
+
+@pytest.mark.anyio
+async def test_wrong_mcp_api_password_is_exit_2_naming_the_variables_not_the_value(
+    source_db: str, mongodb_uri: str, make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "mcp-api.env"
+    env_file.write_text(_env_lines(mongodb_uri, source_db, password="wrong-canary-5x5x"))
+    env = _cli_env(make_settings(tmp_path), "sqlite", None)
+    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
+    assert rc == 2 and out == "" and "MONGO_USER/MONGO_PASS" in err
+    assert "wrong-canary-5x5x" not in err and "Traceback" not in err
