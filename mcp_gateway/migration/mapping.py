@@ -4,7 +4,7 @@ Server documents (collection ``mcp``) carry every field: those the gateway model
 ``ServerConfig`` fields (durations converted from mcp-api's milliseconds to seconds), every
 other one (metadata such as displayName, source, authMode, oauthTemplate, secretFields,
 createdAt, the cached toolsList...) is kept under its mcp-api name in ``extra``, dates as
-ISO-8601 text. Runtime state (``_id``, ``status``, ``logs``) is not a definition and is dropped;
+ISO-8601 text. Runtime state (``_id``, ``status``, ``logs``, ``errors``) is dropped;
 ``sessionId`` becomes a session record.
 """
 
@@ -29,7 +29,7 @@ from mcp_gateway.errors import InvalidRequest
 
 MCP_API_DEFAULT_TIMEOUT_MS = 180_000  # mcp-api's startupTimeout default (also per call)
 MAX_TIMEOUT_S = 3600.0
-_DROPPED = frozenset({"_id", "status", "logs", "sessionId"})
+_DROPPED = frozenset({"_id", "status", "logs", "errors", "connection", "sessionId"})
 _TYPED = frozenset(
     {
         "name",
