@@ -9,6 +9,7 @@ cannot be carried yet are listed but are not failures), 1 some source record was
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,13 +44,45 @@ def _keyring(settings: Settings, dry_run: bool) -> Keyring:
     return load_keyring(settings, mongodb=settings.uses_mongodb)
 
 
+def _check_target(settings: Settings, env: McpApiEnv) -> None:
+    """Refuse to write into mcp-api's own database: the gateway's MongoDB collections
+    (``secrets``, ``packages``...) have mcp-api's names, so its records would land among
+    mcp-api's. Compared by database name only (hosts may be spelled differently)."""
+    if settings.uses_mongodb and settings.store.mongodb_db == env.database:
+        raise ConfigError(
+            f"the gateway's store is mcp-api's own database {env.database!r}: their collection "
+            "names collide; set MCPGW_MONGODB_DB to another database"
+        )
+
+
+def _dry_run_settings(settings: Settings, scratch: Path) -> Settings:
+    """A dry run into an embedded store that does not exist yet reads an empty scratch store
+    instead, so it creates nothing (not even the SQLite file) in the data dir."""
+    from mcp_gateway.storage.sqlite.db import DB_FILE
+
+    if settings.uses_mongodb or (settings.store.data_dir / DB_FILE).exists():
+        return settings
+    store = settings.store.model_copy(update={"data_dir": scratch})
+    return settings.model_copy(update={"store": store})
+
+
 async def _run(settings: Settings, env: McpApiEnv, dry_run: bool) -> MigrationReport:
+    _check_target(settings, env)
+    keyring = _keyring(settings, dry_run)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="mcpgw-dryrun-") as scratch:
+            return await _import(_dry_run_settings(settings, Path(scratch)), env, keyring, True)
+    return await _import(settings, env, keyring, False)
+
+
+async def _import(
+    settings: Settings, env: McpApiEnv, keyring: Keyring, dry_run: bool
+) -> MigrationReport:
     # Imported here: only this command needs the importer and the source driver.
     from mcp_gateway.migration.mcp_api import McpApiImport
     from mcp_gateway.storage.factory import open_store
     from mcp_gateway.storage.mongo.mcp_api_source import McpApiMongoSource
 
-    keyring = _keyring(settings, dry_run)
     source = McpApiMongoSource(
         env.url,
         env.database,

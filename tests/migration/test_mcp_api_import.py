@@ -193,6 +193,8 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     dry = json.loads(out)
     assert dry["dryRun"] is True and dry["counts"]["create"] > 0
     assert not (settings.store.data_dir / "secrets.key").exists()
+    if backend == "sqlite":  # not even the database file
+        assert not settings.store.data_dir.exists()
     async with open_store(settings) as store:
         empty = await _snapshot(store)
     assert empty["servers"] == [] and empty["secrets"] == [] and empty["packages"] == []
@@ -352,3 +354,22 @@ async def test_wrong_mcp_api_password_is_exit_2_naming_the_variables_not_the_val
     rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
     assert rc == 2 and out == "" and "MONGO_USER/MONGO_PASS" in err
     assert "wrong-canary-5x5x" not in err and "Traceback" not in err
+
+
+@pytest.mark.anyio
+async def test_refuses_to_write_into_mcp_api_own_database(
+    source_db: str, mongodb_uri: str, make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    env_file = tmp_path / "mcp-api.env"
+    env_file.write_text(_env_lines(mongodb_uri, source_db))
+    env = _cli_env(settings, "sqlite", None) | {
+        "MCPGW_MONGODB_URI": mongodb_uri,
+        "MCPGW_MONGODB_DB": source_db,
+        "MCPGW_SECRETS_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+    }
+    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
+    assert rc == 2 and out == "" and "MCPGW_MONGODB_DB" in err
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(mongodb_uri, serverSelectionTimeoutMS=2000) as client:
+        assert "servers" not in client[source_db].list_collection_names()
