@@ -232,7 +232,7 @@ class UpstreamPool:
         entry.admission.enter_user(server.name, username, limit)
         try:
             sup = self._supervisor(entry, username, env, headers)
-            sup.remember(secrets)  # before the upstream can see (and print) them
+            sup.remember(secrets, username)  # before the upstream can see (and print) them
             # Counted from here, not from the slot: a session whose call waits for it to start
             # or for a slot is busy, never evicted for another user's instance nor reaped.
             sup.in_flight += 1
@@ -242,7 +242,9 @@ class UpstreamPool:
                     live = await self._ready(entry, sup, server.startup_timeout)
                 slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
                 try:
-                    return await self._call_live(entry, sup, live, tool, arguments, timeout)
+                    return await self._call_live(
+                        entry, sup, live, tool, arguments, timeout, username
+                    )
                 finally:
                     slots.release()
             finally:
@@ -259,11 +261,12 @@ class UpstreamPool:
         tool: str,
         arguments: dict[str, Any],
         timeout: float | None,  # noqa: ASYNC109
+        username: str,
     ) -> CallToolResult:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
-            return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
+            return _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
         except CALL_ERRORS as exc:
             if not live.link.session_expired:
                 raise _translate(exc, sup, live, call_timeout) from exc
@@ -271,7 +274,7 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            return mask_result(await live.call_tool(tool, arguments, call_timeout), sup.masker)
+            return _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
         except CALL_ERRORS as exc:
             raise _translate(exc, sup, live, call_timeout) from exc
 
@@ -385,6 +388,10 @@ class UpstreamPool:
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
+
+
+def _masked(result: CallToolResult, sup: Supervisor, username: str) -> CallToolResult:
+    return mask_result(result, sup.masker, shared_with_others=sup.holds_secrets_of_others(username))
 
 
 def _translate(

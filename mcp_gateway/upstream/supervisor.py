@@ -142,6 +142,7 @@ class Supervisor:
                 *(user_headers or {}).values(),
             ]
         )
+        self._given_by: set[str] = set()  # usernames whose calls brought secrets
         self.ring = OutputTail()
         self._masked_lines: dict[str, str] = {}  # ring line -> masked by _masked_by
         self._masked_by = self.masker
@@ -193,9 +194,17 @@ class Supervisor:
 
     # -- callers ---------------------------------------------------------------------------
 
-    def remember(self, values: Iterable[str]) -> None:
-        """Values about to be sent to this session (a call's injected secrets)."""
+    def remember(self, values: Iterable[str], username: str = "") -> None:
+        """Values about to be sent to this session (a call's injected secrets, by ``username``)."""
+        values = tuple(values)
         self.masker = self.masker.adding(values)
+        if values:
+            self._given_by.add(username)
+
+    def holds_secrets_of_others(self, username: str) -> bool:
+        """Whether calls by users other than ``username`` brought secrets to this session (a
+        shared process may keep one and hand it to the next caller)."""
+        return bool(self._given_by - {username})
 
     def mask(self, text: str) -> str:
         """``text`` with every secret this session was given masked (also the tokens its HTTP

@@ -88,10 +88,15 @@ def translate(
     )
 
 
-def mask_result(result: CallToolResult, masker: Masker) -> CallToolResult:
-    """An ``isError`` result with the session's secrets masked (its text is the upstream's
-    error report, which may echo them). Successful results are the caller's and kept whole."""
-    if not result.is_error or not masker:
+def mask_result(
+    result: CallToolResult, masker: Masker, *, shared_with_others: bool = False
+) -> CallToolResult:
+    """``result`` with the session's secrets masked when it is an ``isError`` result (its text
+    is the upstream's error report, which may echo them) or when other users' calls brought
+    secrets to this session (``shared_with_others``: a shared process that kept one user's
+    credential must not hand it to the next caller). Otherwise a successful result is the
+    caller's own and kept whole (no masking cost on the hot path)."""
+    if not (result.is_error or shared_with_others) or not masker:
         return result
     data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     return CallToolResult.model_validate(masker.mask_json(data))

@@ -90,3 +90,38 @@ async def test_secret_value_never_appears_in_responses_logs_or_audit(
     assert all(CANARY not in text for text in seen)
     assert CANARY not in audit
     assert CANARY not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_shared_server_never_hands_one_users_secret_to_another_in_a_successful_result(
+    gateway: Gateway,
+) -> None:
+    await gateway.add_server("fx")
+    alice = await gateway.new_key("user", "alice")
+    bob = await gateway.new_key("user", "bob")
+    await gateway.set_secret(alice, "fx", "token", CANARY)
+    await gateway.set_secret(bob, "fx", "api_key", "bob-own-api-key-value")
+    # The shared process keeps alice's injected token and returns it to whoever asks next.
+    assert (await gateway.call(alice, "fx", "log_args")).status_code == 200
+
+    stolen = await gateway.call(bob, "fx", "first_token")
+
+    assert stolen.status_code == 200, stolen.text
+    assert stolen.json()["data"]["isError"] is False
+    assert CANARY not in stolen.text
+    assert "kept token: ***" in stolen.text
+
+
+@pytest.mark.anyio
+async def test_a_session_only_one_user_gave_secrets_to_keeps_that_users_results_whole(
+    gateway: Gateway,
+) -> None:
+    await gateway.add_server("fx")
+    alice = await gateway.new_key("user", "alice")
+    await gateway.set_secret(alice, "fx", "token", CANARY)
+    assert (await gateway.call(alice, "fx", "log_args")).status_code == 200
+
+    own = await gateway.call(alice, "fx", "first_token")
+
+    assert own.status_code == 200, own.text
+    assert f"kept token: {CANARY}" in own.text
