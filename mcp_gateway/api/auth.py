@@ -105,7 +105,9 @@ def _audit_refusal(
         actor, role = "unknown", ""
         shown = display_prefix(key) if key else "no key"
         detail = f"{request.method} {request.url.path} key {shown}"
-    runtime_of(request).audit.record(
+    audit = runtime_of(request).audit
+    record = audit.record if principal is not None else audit.record_anonymous
+    record(
         AuditEvent(
             ts=time.time(),
             request_id=str(request.scope.get("state", {}).get("request_id", "")),

@@ -5,6 +5,12 @@ drains it into the store in batches. When the queue is full (the store is slow o
 are dropped and counted, never allowed to slow or fail a tool call. Leaving the context flushes
 what is queued (bounded by ``flush_timeout``).
 
+Refused requests without a valid key (:meth:`AuditLog.record_anonymous`) cost their sender
+nothing, so they are recorded at most ``ANONYMOUS_RATE`` per second after a burst of
+``ANONYMOUS_BURST``; the next one recorded says how many were left out. Without that budget
+anyone could flood the trail with 401s and, through the ``max_events`` retention, push every
+real event out of it (~1,300 refused requests a second on one core: a million in 13 minutes).
+
 Retention: every ``prune_every`` seconds (and once at start) a second task deletes events
 older than ``retention_days`` or beyond the newest ``max_events``, in batches of
 ``prune_batch`` events (the store never runs one large delete that would hold its write lock).
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
@@ -34,6 +41,10 @@ LINGER = 0.05  # seconds the drain waits to fill a batch after its first event
 PRUNE_BATCH = 1000
 PRUNE_EVERY = 3600.0
 _DAY = 86400.0
+# Refusals without a valid key: a burst, then 0.1/s (8,640 a day; the default max_events of a
+# million would take 115 days to fill, longer than the default 90-day retention).
+ANONYMOUS_BURST = 100
+ANONYMOUS_RATE = 0.1
 
 
 class AuditLog:
@@ -65,6 +76,10 @@ class AuditLog:
         self.written = 0
         self.dropped = 0
         self.failed = 0
+        self.anonymous_left_out = 0
+        self._anonymous_budget = float(ANONYMOUS_BURST)
+        self._anonymous_at = time.monotonic()
+        self._anonymous_pending = 0  # left out since the last one recorded
 
     async def __aenter__(self) -> Self:
         send, receive = anyio.create_memory_object_stream[AuditEvent](self._queue_size)
@@ -123,6 +138,26 @@ class AuditLog:
             send.send_nowait(event)
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             self.dropped += 1
+
+    def record_anonymous(self, event: AuditEvent) -> None:
+        """:meth:`record` for a request refused without a valid key, within the anonymous
+        budget (see the module docstring); beyond it the event is counted, not recorded."""
+        now = time.monotonic()
+        budget = self._anonymous_budget + (now - self._anonymous_at) * ANONYMOUS_RATE
+        self._anonymous_budget = min(budget, float(ANONYMOUS_BURST))
+        self._anonymous_at = now
+        if self._anonymous_budget < 1.0:
+            self.anonymous_left_out += 1
+            if self._anonymous_pending == 0:
+                log.warning("audit: refused requests without a valid key are being rate-limited")
+            self._anonymous_pending += 1
+            return
+        self._anonymous_budget -= 1.0
+        if self._anonymous_pending:
+            note = f" (+{self._anonymous_pending} more refused without a key, not recorded)"
+            event = replace(event, detail=f"{event.detail or ''}{note}")
+            self._anonymous_pending = 0
+        self.record(event)
 
     @property
     def pending(self) -> int:

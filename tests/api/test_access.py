@@ -100,3 +100,21 @@ async def test_a_non_admin_key_on_an_admin_endpoint_is_audited_as_forbidden(
     assert event.role == "user" and event.username == "alice"
     assert event.detail == f"{ADMIN_ONLY[0].method} {ADMIN_ONLY[0].path}"
     assert key not in repr(event)
+
+
+async def test_a_flood_of_requests_without_a_valid_key_cannot_fill_the_audit_trail(
+    gateway: Gateway,
+) -> None:
+    """Anyone can send 401s for free: unbudgeted, a million of them (13 minutes) pushed every
+    real event out of a trail kept to its newest MCPGW_AUDIT_MAX_EVENTS."""
+    for n in range(300):
+        status, _ = await _request(gateway, GUARDED[0], gateway.auth(f"mcpgw_flood{n:04d}x"))
+        assert status == 401
+    key = await gateway.new_key("user", "alice")
+    assert (await _request(gateway, ADMIN_ONLY[0], gateway.auth(key)))[0] == 403
+    await _audit_where(gateway, "forbidden")  # written after every refusal queued before it
+
+    events = await gateway.runtime.store.list_audit(1000)
+    anonymous = [e for e in events if e.outcome == "unauthenticated"]
+    assert 100 <= len(anonymous) <= 110
+    assert gateway.runtime.audit.anonymous_left_out >= 190
