@@ -2,7 +2,9 @@
 
 After a failure (a connect attempt that failed, or a connection that ended) the owner asks
 :func:`after_failure`. ``failures`` counts consecutive failures: a connection that stayed up
-``healthy_reset`` seconds starts the count afresh. The next attempt waits
+``healthy_reset`` seconds starts the count afresh, and so does one that died while serving a
+call (its caller may have killed it on purpose: with a count, any user able to crash a shared
+server a few times in a row could switch it off for everyone). The next attempt waits
 ``initial_delay * 2**(failures - 1)`` capped at ``max_delay``; after ``max_retries`` restarts
 (default 5) the policy gives up and the server reads ``error`` until an operator enables or
 updates it. ``max_retries: None`` retries forever.
@@ -33,14 +35,19 @@ class RestartDecision:
 
 
 def after_failure(
-    options: ReconnectionOptions, failures: int, uptime: float | None
+    options: ReconnectionOptions,
+    failures: int,
+    uptime: float | None,
+    *,
+    during_call: bool = False,
 ) -> RestartDecision:
     """The decision after one more failure.
 
     ``failures``: consecutive failures before this one; ``uptime``: seconds the connection that
-    just ended had been up, or None when the connect attempt itself failed.
+    just ended had been up, or None when the connect attempt itself failed; ``during_call``:
+    that connection died while a call was in flight.
     """
-    healthy = uptime is not None and uptime >= options.healthy_reset
+    healthy = uptime is not None and (during_call or uptime >= options.healthy_reset)
     count = 1 if healthy else failures + 1
     crashed_once = uptime is not None and count == 1
     if not options.enabled or (options.max_retries is not None and count > options.max_retries):

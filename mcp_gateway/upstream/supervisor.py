@@ -156,6 +156,7 @@ class Supervisor:
         self.next_restart_at: float | None = None  # wall clock
         self._next_restart_mono: float | None = None
         self.in_flight = 0
+        self._died_in_call = False  # the last connection died while a call was in flight
         self.last_used = time.monotonic()
         self._stopping = False
         self._terminate = False
@@ -167,6 +168,11 @@ class Supervisor:
     # -- control ---------------------------------------------------------------------------
 
     def _poke(self) -> None:
+        self._wake.set()
+
+    def _link_event(self, link: Link) -> None:
+        if link.dead and self.in_flight > 0:
+            self._died_in_call = True
         self._wake.set()
 
     def _set_status(self, status: ServerStatus) -> None:
@@ -287,7 +293,8 @@ class Supervisor:
         connection was up or None when connecting failed)."""
         self._set_status(ServerStatus.CONNECTING)
         self._wake = anyio.Event()
-        link = Link(self._poke)
+        link = Link(lambda: self._link_event(link))
+        self._died_in_call = False
         connected_at: float | None = None
         with anyio.CancelScope() as scope:
             self._attempt_scope = scope
@@ -370,7 +377,9 @@ class Supervisor:
 
     async def _backoff(self, uptime: float | None) -> bool:
         """Sleep before the next attempt; False when the policy gives up (status ``error``)."""
-        decision = after_failure(self.server.reconnection, self.failures, uptime)
+        decision = after_failure(
+            self.server.reconnection, self.failures, uptime, during_call=self._died_in_call
+        )
         self.failures = decision.failures
         if decision.delay is None:
             self._next_restart_mono = self.next_restart_at = None

@@ -40,3 +40,10 @@ def test_max_retries_none_retries_forever_and_disabled_never_restarts() -> None:
     assert after_failure(forever, 10_000, None).delay == 30.0
     assert after_failure(ReconnectionOptions(enabled=False), 0, None).gives_up
     assert after_failure(ReconnectionOptions(max_retries=0), 0, None).gives_up
+
+
+def test_a_connection_that_died_during_a_call_never_counts_toward_giving_up() -> None:
+    decision = after_failure(OPTIONS, failures=10, uptime=0.1, during_call=True)
+    assert decision.failures == 1 and decision.crashed_once and not decision.gives_up
+    # A connect attempt that failed still counts, call or not.
+    assert after_failure(OPTIONS, 10, uptime=None, during_call=True).gives_up
