@@ -2,8 +2,9 @@
 
 :func:`views` yields the text itself and every decoding an upstream's output may hide a
 secret under: JSON / Python escapes (once, and twice for JSON inside a JSON string), URL
-percent-encoding (``+`` as a space or not, also of the unescaped text), and base64 (each run
-of base64 characters decoded at its four possible alignments, bytes as Latin-1 characters).
+percent-encoding (``+`` as a space or not, also of the unescaped text), base64 (each run
+of base64 characters decoded at its four possible alignments, bytes as Latin-1 characters) and
+hex (each run of hex digits decoded at both alignments, e.g. ``bytes.hex()`` or a hexdump).
 :mod:`.redaction` searches the raw values in each view and masks the original spans.
 """
 
@@ -16,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-_LINEAR, _TOKEN, _BASE64 = 0, 1, 2
+_LINEAR, _TOKEN, _BASE64, _HEX = 0, 1, 2, 3
 
 _ESCAPE = re.compile(
     r"\\(?:u(?:[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|[0-9a-fA-F]{4})"
@@ -39,6 +40,7 @@ _SHORT = {
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2})+")
 _PERCENT_PLUS = re.compile(r"(?:%[0-9a-fA-F]{2}|\+)+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{6,}")  # a 4-byte value encodes to 6
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{8,}")  # a 4-byte value encodes to 8
 
 # (decoded text, start, end): one decoded piece and its offsets inside the match.
 Piece = tuple[str, int, int]
@@ -62,6 +64,8 @@ class View:
             return s_start + delta
         if kind == _BASE64:
             return s_start + (-(-8 * delta // 6) if end else 8 * delta // 6)
+        if kind == _HEX:
+            return s_start + 2 * delta
         return s_end if end else s_start
 
     def start(self, offset: int) -> int:
@@ -183,6 +187,27 @@ def _base64_view(parent: View) -> View | None:
     return View("".join(out), parent, segments, [s[0] for s in segments])
 
 
+def _hex_view(parent: View) -> View | None:
+    """Each run of hex digits decoded at both alignments, bytes as Latin-1, runs separated by
+    a NUL (like :func:`_base64_view`)."""
+    text = parent.text
+    out: list[str] = []
+    segments: list[tuple[int, int, int, int, int]] = []
+    length = 0
+    for match in _HEX_RUN.finditer(text):
+        for align in range(2):
+            chunk = match.group()[align:]
+            decoded = bytes.fromhex(chunk[: len(chunk) // 2 * 2]).decode("latin-1") + "\0"
+            segments.append(
+                (length, length + len(decoded), match.start() + align, match.end(), _HEX)
+            )
+            out.append(decoded)
+            length += len(decoded)
+    if not segments:
+        return None
+    return View("".join(out), parent, segments, [s[0] for s in segments])
+
+
 def views(text: str) -> Iterator[View]:
     """The text and every decoded view of it that differs from it."""
     root = View(text)
@@ -206,6 +231,7 @@ def views(text: str) -> Iterator[View]:
             plus = _decode(base, _PERCENT_PLUS, _percent_pieces)
             if plus is not None:
                 yield plus
-        decoded = _base64_view(base)
-        if decoded is not None:
-            yield decoded
+        for decode in (_base64_view, _hex_view):
+            decoded = decode(base)
+            if decoded is not None:
+                yield decoded

@@ -51,6 +51,9 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64-urlsafe": lambda v: base64.urlsafe_b64encode(v.encode()).decode(),
     "base64-basic-auth": lambda v: base64.b64encode(b"user:" + v.encode()).decode(),
     "base64-unpadded-offset": lambda v: base64.b64encode(b"xy" + v.encode()).decode().rstrip("="),
+    "hex": lambda v: v.encode().hex(),
+    "hex-upper": lambda v: v.encode().hex().upper(),
+    "hex-offset": lambda v: "f" + (b"x" + v.encode()).hex(),  # an odd run, a byte before it
 }
 
 
