@@ -176,12 +176,29 @@ async def test_a_caller_sending_its_own_google_tokens_still_needs_a_google_login
 
 
 @pytest.mark.anyio
+async def test_a_user_key_cannot_store_its_own_google_tokens_to_skip_the_google_login(
+    google: Gateway,
+) -> None:
+    """Stored by the caller, ``google_tokens`` would skip the login check and have the gateway
+    send its client secret alongside credentials the caller chose (a ``token_uri`` of theirs)."""
+    mallory = await google.new_key("user", "mallory")
+    forged = json.dumps({"refresh_token": "x", "token_uri": "https://evil.example/token"})
+    body = {"serverName": "gws", "secretName": "google_tokens", "secretValue": forged}
+    resp = await google.client.post("/secrets/set", json=body, headers=google.auth(mallory))
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["code"] == "forbidden" and "/auth/google/login" in resp.json()["error"]
+    resp = await google.call(mallory, "gws", "fail_echo", {"text": "hi"})
+    assert resp.status_code == 401 and resp.json()["code"] == "reauth_required"
+
+
+@pytest.mark.anyio
 async def test_injected_google_credentials_are_masked_in_is_error_results_logs_and_views(
     google: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     alice = await google.new_key("user", "alice")
-    await google.set_secret(alice, "gws", "google_tokens", TOKENS)
+    service = await google.new_key("service")  # a platform importing a login done elsewhere
+    await google.set_secret(service, "gws", "google_tokens", TOKENS, username="alice")
     forged = {"userCredentials": {"access_token": "forged"}, "gauthFileContent": {"x": "forged"},
               "google_tokens": "forged", "text": "hello"}  # fmt: skip
     resp = await google.call(alice, "gws", "fail_echo", forged)

@@ -15,12 +15,24 @@ from mcp_gateway.api.schemas.secrets import (
     SecretSetRequest,
     SecretsQuery,
 )
+from mcp_gateway.domain.records import Role
+from mcp_gateway.errors import Forbidden
+from mcp_gateway.services.oauth.google import GOOGLE_TOKENS_SECRET, is_google_server
 
 
 async def set_secret(request: Request) -> JSONResponse:
     principal = principal_of(request)
     body = await read_body(request, SecretSetRequest)
     username = principal.acting_username(body.username)
+    if principal.role is Role.USER and body.secret_name == GOOGLE_TOKENS_SECRET:
+        # Set by the caller it would skip the Google login and have the gateway send its
+        # client secret alongside credentials the caller chose.
+        server = await runtime_of(request).store.get_server(body.server_name)
+        if server is not None and is_google_server(server):
+            raise Forbidden(
+                f"{GOOGLE_TOKENS_SECRET} of a Google server is set by the Google login "
+                "(GET /auth/google/login), not by a user key"
+            )
     await runtime_of(request).secrets.set(
         username, body.server_name, body.secret_name, body.secret_value.get_secret_value()
     )
