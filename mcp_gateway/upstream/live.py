@@ -29,6 +29,8 @@ class Link:
 
     poke: Callable[[], None]
     dead: bool = False
+    calls_sent: int = 0  # tool calls sent and not yet answered
+    died_in_call: bool = False  # it died while a tool call was sent and unanswered
     tools_dirty: bool = False
     session_expired: bool = False
     exit_status: int | None = None  # a stdio child's return code, once it was reaped
@@ -39,6 +41,7 @@ class Link:
     def mark_dead(self) -> None:
         if not self.dead:
             self.dead = True
+            self.died_in_call = self.calls_sent > 0
             self.poke()
 
     def mark_expired(self) -> None:
@@ -66,9 +69,13 @@ class LiveSession:
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
-        return await self.session.send_request(
-            request, types.CallToolResult, request_read_timeout_seconds=read_timeout
-        )
+        self.link.calls_sent += 1
+        try:
+            return await self.session.send_request(
+                request, types.CallToolResult, request_read_timeout_seconds=read_timeout
+            )
+        finally:
+            self.link.calls_sent -= 1
 
     async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
         """Every page of ``tools/list``; caches and returns the list."""

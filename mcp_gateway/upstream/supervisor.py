@@ -156,7 +156,7 @@ class Supervisor:
         self.next_restart_at: float | None = None  # wall clock
         self._next_restart_mono: float | None = None
         self.in_flight = 0
-        self._died_in_call = False  # the last connection died while a call was in flight
+        self._died_in_call = False  # the last connection died while serving a tool call
         self.last_used = time.monotonic()
         self._stopping = False
         self._terminate = False
@@ -168,11 +168,6 @@ class Supervisor:
     # -- control ---------------------------------------------------------------------------
 
     def _poke(self) -> None:
-        self._wake.set()
-
-    def _link_event(self, link: Link) -> None:
-        if link.dead and self.in_flight > 0:
-            self._died_in_call = True
         self._wake.set()
 
     def _set_status(self, status: ServerStatus) -> None:
@@ -293,8 +288,7 @@ class Supervisor:
         connection was up or None when connecting failed)."""
         self._set_status(ServerStatus.CONNECTING)
         self._wake = anyio.Event()
-        link = Link(lambda: self._link_event(link))
-        self._died_in_call = False
+        link = Link(self._poke)
         connected_at: float | None = None
         with anyio.CancelScope() as scope:
             self._attempt_scope = scope
@@ -329,6 +323,7 @@ class Supervisor:
             finally:
                 self.live = None
                 self._attempt_scope = None
+        self._died_in_call = link.died_in_call
         if self._stopping:
             return False, None
         if connected_at is not None and link.session_expired and not link.dead:
