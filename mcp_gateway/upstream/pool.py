@@ -13,6 +13,7 @@ request. No store I/O and no task per call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -266,7 +267,7 @@ class UpstreamPool:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
-            return _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
+            return await _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
         except CALL_ERRORS as exc:
             if not live.link.session_expired:
                 raise _translate(exc, sup, live, call_timeout) from exc
@@ -274,7 +275,7 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            return _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
+            return await _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
         except CALL_ERRORS as exc:
             raise _translate(exc, sup, live, call_timeout) from exc
 
@@ -390,8 +391,16 @@ class UpstreamPool:
         return {name: self.status(name) for name in sorted(self._entries)}
 
 
-def _masked(result: CallToolResult, sup: Supervisor, username: str) -> CallToolResult:
-    return mask_result(result, sup.masker, shared_with_others=sup.holds_secrets_of_others(username))
+async def _masked(result: CallToolResult, sup: Supervisor, username: str) -> CallToolResult:
+    """``result`` masked as :func:`mask_result` decides, in a worker thread: masking a
+    16 MiB answer against a few hundred long secrets takes seconds, which on the event loop
+    would stall every other request for as long."""
+    shared = sup.holds_secrets_of_others(username)
+    if not (result.is_error or shared) or not sup.masker:
+        return result
+    return await anyio.to_thread.run_sync(
+        functools.partial(mask_result, result, sup.masker, shared_with_others=shared)
+    )
 
 
 def _translate(
