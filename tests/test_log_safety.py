@@ -96,3 +96,9 @@ def test_the_filter_escapes_controls_in_messages_and_masks_urls_in_tracebacks() 
     assert text.splitlines()[0] == "got a\\u2028b\\r\\nhttp://***:***@h/?k=***"
     assert "secret-pw" not in text and "token=***" in text
     assert escape_controls("tab\tkept\x85\x00") == "tab\tkept\\x85\\x00"
+
+
+def test_bidirectional_overrides_are_escaped_so_a_line_reads_as_it_is_stored() -> None:
+    # U+202E (RIGHT-TO-LEFT OVERRIDE) and friends reorder what a terminal or log viewer shows.
+    shown = escape_controls("upstream 'x': ok \u202edeliaf\u202c \u2066y\u2069 \u200f")
+    assert shown == "upstream 'x': ok \\u202edeliaf\\u202c \\u2066y\\u2069 \\u200f"

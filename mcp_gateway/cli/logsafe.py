@@ -1,8 +1,8 @@
 """What ``serve`` does to every log record before it is written: one line per record, no URL
 credentials.
 
-- Control characters (CR, LF, ESC, every other C0 and C1 character, U+2028/9) in the
-  formatted message are escaped (``\\n``, ``\\x1b``): text a caller or an upstream chose (a
+- Control characters (CR, LF, ESC, every other C0 and C1 character, U+2028/9, bidirectional
+  marks, overrides and isolates) in the formatted message are escaped (``\\n``, ``\\x1b``): text a caller or an upstream chose (a
   ``methodName``, an upstream error) cannot forge a log line or drive the terminal.
 - Every URL's userinfo and query values are masked (``http://***:***@host/p?key=***``): the
   HTTP client libraries (httpx2, httpcore2, the MCP SDK) log full request URLs at INFO.
@@ -18,7 +18,9 @@ import re
 
 from mcp_gateway.domain.exposure import mask_urls
 
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 (tab kept) and C1 controls, line/paragraph separators, and the bidirectional marks,
+# embeddings, overrides and isolates (they reorder what a terminal shows).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
 
 
