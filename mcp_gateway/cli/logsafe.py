@@ -2,8 +2,9 @@
 credentials.
 
 - Control characters (CR, LF, ESC, every other C0 and C1 character, U+2028/9, bidirectional
-  marks, overrides and isolates) in the formatted message are escaped (``\\n``, ``\\x1b``): text a caller or an upstream chose (a
-  ``methodName``, an upstream error) cannot forge a log line or drive the terminal.
+  marks, overrides and isolates) in the formatted message are escaped (``\\n``, ``\\x1b``):
+  text a caller or an upstream chose (a ``methodName``, an upstream error) cannot forge a log
+  line or drive the terminal.
 - Every URL's userinfo and query values are masked (``http://***:***@host/p?key=***``): the
   HTTP client libraries (httpx2, httpcore2, the MCP SDK) log full request URLs at INFO.
 

@@ -95,6 +95,12 @@ def _forms(value: str) -> set[str]:
     return {value, raw}
 
 
+def keep_forms(values: Iterable[str]) -> frozenset[str]:
+    """What :meth:`Masker.mask` must leave alone to leave ``values`` readable (e.g. a caller's
+    own secrets in its own result)."""
+    return frozenset(f for v in values for f in _forms(v))
+
+
 def _trie_pattern(words: Iterable[str]) -> str:
     """One regex matching any of ``words`` (literals), built from their trie without
     recursion (a word may be hundreds of characters long)."""
@@ -151,11 +157,15 @@ class _Chunk:
     def long(self) -> tuple[str, ...]:
         return tuple({f for v in self.values for f in _forms(v) if len(f) > _LONG})
 
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+    def spans(self, text: str, keep: frozenset[str] = frozenset()) -> Iterator[tuple[int, int]]:
+        """Where the values (forms in ``keep`` excepted) occur in ``text``."""
         if self.pattern is not None:
             for match in self.pattern.finditer(text):
-                yield match.start(), match.start() + len(match.group(1))
+                if match.group(1) not in keep:
+                    yield match.start(), match.start() + len(match.group(1))
         for value in self.long:
+            if value in keep:
+                continue
             start = text.find(value)
             while start >= 0:
                 yield start, start + len(value)
@@ -202,14 +212,15 @@ class Masker:
     def __repr__(self) -> str:  # never print values
         return f"Masker({len(self.values)} values)"
 
-    def mask(self, text: str) -> str:
-        """``text`` with every occurrence of every value, in any encoding, replaced by ``***``."""
+    def mask(self, text: str, keep: frozenset[str] = frozenset()) -> str:
+        """``text`` with every occurrence of every value, in any encoding, replaced by ``***``;
+        ``keep``: forms (see :func:`keep_forms`) left as they are."""
         if not self.values or len(text) < MIN_REDACT_LEN:
             return text
         found: list[tuple[int, int]] = []
         for view in views(text):
             for chunk in self.chunks:
-                found.extend(view.original(s, e) for s, e in chunk.spans(view.text))
+                found.extend(view.original(s, e) for s, e in chunk.spans(view.text, keep))
         if not found:
             return text
         found.sort()
@@ -225,16 +236,16 @@ class Masker:
         pieces.append(text[position:])
         return "".join(pieces)
 
-    def mask_json(self, obj: Any) -> Any:
-        """Mask every string (keys too) inside a JSON-like value."""
+    def mask_json(self, obj: Any, keep: frozenset[str] = frozenset()) -> Any:
+        """Mask every string (keys too) inside a JSON-like value (``keep`` as for mask)."""
         if not self.values:
             return obj
         if isinstance(obj, str):
-            return self.mask(obj)
+            return self.mask(obj, keep)
         if isinstance(obj, list):
-            return [self.mask_json(item) for item in obj]
+            return [self.mask_json(item, keep) for item in obj]
         if isinstance(obj, dict):
-            return {self.mask(str(k)): self.mask_json(v) for k, v in obj.items()}
+            return {self.mask(str(k), keep): self.mask_json(v, keep) for k, v in obj.items()}
         return obj
 
 

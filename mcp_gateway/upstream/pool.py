@@ -244,7 +244,7 @@ class UpstreamPool:
                 slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
                 try:
                     return await self._call_live(
-                        entry, sup, live, tool, arguments, timeout, username
+                        entry, sup, live, tool, arguments, timeout, username, secrets
                     )
                 finally:
                     slots.release()
@@ -263,11 +263,14 @@ class UpstreamPool:
         arguments: dict[str, Any],
         timeout: float | None,  # noqa: ASYNC109
         username: str,
+        secrets: Collection[str],
     ) -> CallToolResult:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
-            return await _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
+            return await _masked(
+                await live.call_tool(tool, arguments, call_timeout), sup, username, secrets
+            )
         except CALL_ERRORS as exc:
             if not live.link.session_expired:
                 raise _translate(exc, sup, live, call_timeout) from exc
@@ -275,7 +278,9 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            return await _masked(await live.call_tool(tool, arguments, call_timeout), sup, username)
+            return await _masked(
+                await live.call_tool(tool, arguments, call_timeout), sup, username, secrets
+            )
         except CALL_ERRORS as exc:
             raise _translate(exc, sup, live, call_timeout) from exc
 
@@ -391,7 +396,9 @@ class UpstreamPool:
         return {name: self.status(name) for name in sorted(self._entries)}
 
 
-async def _masked(result: CallToolResult, sup: Supervisor, username: str) -> CallToolResult:
+async def _masked(
+    result: CallToolResult, sup: Supervisor, username: str, own: Collection[str]
+) -> CallToolResult:
     """``result`` masked as :func:`mask_result` decides, in a worker thread: masking a
     16 MiB answer against a few hundred long secrets takes seconds, which on the event loop
     would stall every other request for as long."""
@@ -399,7 +406,7 @@ async def _masked(result: CallToolResult, sup: Supervisor, username: str) -> Cal
     if not (result.is_error or shared) or not sup.masker:
         return result
     return await anyio.to_thread.run_sync(
-        functools.partial(mask_result, result, sup.masker, shared_with_others=shared)
+        functools.partial(mask_result, result, sup.masker, shared_with_others=shared, own=own)
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Protocol, runtime_checkable
 
 import anyio
@@ -11,7 +11,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 from pydantic import ValidationError
 
-from mcp_gateway.domain.redaction import Masker
+from mcp_gateway.domain.redaction import Masker, keep_forms
 from mcp_gateway.errors import GatewayError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcp_gateway.upstream.limits import is_too_large
 from mcp_gateway.upstream.live import LiveSession
@@ -89,14 +89,20 @@ def translate(
 
 
 def mask_result(
-    result: CallToolResult, masker: Masker, *, shared_with_others: bool = False
+    result: CallToolResult,
+    masker: Masker,
+    *,
+    shared_with_others: bool = False,
+    own: Collection[str] = (),
 ) -> CallToolResult:
     """``result`` with the session's secrets masked when it is an ``isError`` result (its text
     is the upstream's error report, which may echo them) or when other users' calls brought
     secrets to this session (``shared_with_others``: a shared process that kept one user's
-    credential must not hand it to the next caller). Otherwise a successful result is the
-    caller's own and kept whole (no masking cost on the hot path)."""
+    credential must not hand it to the next caller; ``own``, the caller's own values, stay
+    readable there). Otherwise a successful result is the caller's own and kept whole (no
+    masking cost on the hot path)."""
     if not (result.is_error or shared_with_others) or not masker:
         return result
+    keep = keep_forms(own) if not result.is_error else frozenset()
     data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return CallToolResult.model_validate(masker.mask_json(data))
+    return CallToolResult.model_validate(masker.mask_json(data, keep))

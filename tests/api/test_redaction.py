@@ -110,6 +110,10 @@ async def test_a_shared_server_never_hands_one_users_secret_to_another_in_a_succ
     assert stolen.json()["data"]["isError"] is False
     assert CANARY not in stolen.text
     assert "kept token: ***" in stolen.text
+    # The caller's own injected value stays readable in its own result.
+    own = await gateway.call(bob, "fx", "echo_args")
+    assert own.status_code == 200, own.text
+    assert '\\"api_key\\": \\"bob-own-api-key-value\\"' in own.text
 
 
 @pytest.mark.anyio

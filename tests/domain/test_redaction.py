@@ -127,3 +127,14 @@ def test_json_secrets_mask_the_document_and_each_field() -> None:
     printed = json.dumps({"userCredentials": json.loads(blob)}, indent=2)
     masked = Masker.of(values).mask(printed)
     assert "ya29.tok" not in masked and "1//ref" not in masked and "Bearer" in masked
+
+
+def test_kept_values_stay_readable_in_every_encoding_while_others_are_masked() -> None:
+    from mcp_gateway.domain.redaction import keep_forms
+
+    mine, theirs = "my-own-token-é-1234", "someone-elses-token-5678"
+    masker = Masker.of([mine, theirs])
+    for encode in ENCODINGS.values():
+        text = f"a <{encode(mine)}> b <{encode(theirs)}> c"
+        masked = masker.mask(text, keep_forms([mine]))
+        assert encode(mine) in masked and theirs not in masked and MASK in masked
