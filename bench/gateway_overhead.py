@@ -14,7 +14,7 @@ Reports p50/p99 at concurrency 1 and calls/s at 16 and 64, and CPU milliseconds 
 of the gateway process (and of this process for ``direct``); ``--runs`` repeats the whole
 comparison and prints medians.
 
-Run: .venv/bin/python bench/gateway_overhead.py --runs 5
+Run: .venv/bin/python bench/gateway_overhead.py --runs 5 [--other-user]
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class LeanClient:
             writer.close()
 
 
-async def through_gateway(gw: Gateway, n: int) -> dict[str, dict[str, float]]:
+async def through_gateway(gw: Gateway, n: int, other_user: bool) -> dict[str, dict[str, float]]:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx2.AsyncClient(base_url=gw.url, headers=auth, limits=limits) as client:
@@ -200,6 +200,15 @@ async def through_gateway(gw: Gateway, n: int) -> dict[str, dict[str, float]]:
                 if view["status"] == "connected":
                     break
                 await anyio.sleep(0.05)
+        if other_user:
+            # Another user's secret reaches the shared session first: from then on every
+            # result for the measured user is masked (the multi-tenant shared-server case).
+            other = {**secret, "username": "other", "secretValue": "0ther-users-s3cret"}
+            (await client.post("/secrets/set", json=other)).raise_for_status()
+            call_body = {"username": "other", "serverName": "bench", "methodName": "echo"}
+            (
+                await client.post("/mcp/tool/call", json={**call_body, "args": ARGS})
+            ).raise_for_status()
         body = {"serverName": "bench", "methodName": "echo", "args": ARGS}
 
         async def call() -> Any:
@@ -228,6 +237,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-n", type=int, default=1000, help="calls per latency sample")
+    parser.add_argument(
+        "--other-user",
+        action="store_true",
+        help="another user's secret reaches the shared server first (results get masked)",
+    )
     args = parser.parse_args()
     names = ("direct", "gw-httpx2", "gw-lean")
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
@@ -237,7 +251,7 @@ async def main() -> None:
         try:
             for run in range(args.runs):
                 results["direct"].append(await direct(args.n))
-                for name, result in (await through_gateway(gw, args.n)).items():
+                for name, result in (await through_gateway(gw, args.n, args.other_user)).items():
                     results[name].append(result)
                 print(
                     f"run {run + 1}: p50 ms / c64 calls/s: "
