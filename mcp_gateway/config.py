@@ -307,11 +307,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _env_name_for(loc: tuple[int | str, ...]) -> str:
+def _env_name_for(loc: tuple[int | str, ...], env: Mapping[str, str]) -> str:
+    """The variable that set the field at ``loc``: the name actually used (ours or the alias)."""
     path = tuple(str(p) for p in loc[:2])
     for var in ENV_VARS:
         if var.path == path:
-            return var.names[0]
+            return next((name for name in var.names if env.get(name)), var.names[0])
     return ".".join(str(p) for p in loc)
 
 
@@ -340,5 +341,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         settings: Settings = source_cls(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"invalid setting {_env_name_for(err['loc'])}: {err['msg']}") from None
+        name = _env_name_for(err["loc"], env)
+        raise ConfigError(f"invalid setting {name}: {err['msg']}") from None
     return settings
