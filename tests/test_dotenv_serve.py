@@ -17,6 +17,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.gateway_process import GatewayProcess, gateway_env
+from tests.migration import mcp_api_db
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +75,16 @@ def _post(url: str, body: bytes) -> int:
         return int(err.code)
 
 
+def _dump(uri: str, database: str) -> dict[str, Any]:
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+        db = client[database]
+        return {
+            name: ([*db[name].find({}).sort("_id", 1)], sorted(db[name].index_information()))
+            for name in db.list_collection_names()
+        }
+
+
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())
@@ -91,15 +102,21 @@ def test_serve_in_a_directory_with_mcp_apis_env_uses_its_variables_and_logs_no_v
     port = _free_port()
     values = {"PORT": str(port), "PAYLOAD_LIMIT": "2kb", "SECRETS_KEY": key}
     _mcp_api_env(tmp_path, mongodb_uri, mongodb_db, MONGO_USER=user, MONGO_PASS=password, **values)
+    mcp_api_db.build(mongodb_uri, mongodb_db)  # MONGO_DBNAME is mcp-api's own database
+    mcp_api_before = _dump(mongodb_uri, mongodb_db)
     with GatewayProcess(_env(tmp_path), cwd=tmp_path) as gateway:
         assert gateway.url == f"http://127.0.0.1:{port}"  # PORT
         health = _get(gateway.url + "/healthz")
         assert health["store"] == {"backend": "mongodb", "status": "ok"}  # MONGO_*
         big = json.dumps({"name": "x", "command": "y", "pad": "z" * 3000}).encode()
         assert _post(gateway.url + "/mcp/servers", big) == 413  # PAYLOAD_LIMIT=2kb
+        server = {"name": "fx", "transportType": "stdio", "command": "true", "enabled": False}
+        assert _post(gateway.url + "/mcp/servers", json.dumps(server).encode()) in (200, 201)
         logs = gateway.stderr
-    with MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000) as client:
-        assert client[mongodb_db].list_collection_names()  # MONGO_DBNAME
+    after = _dump(mongodb_uri, mongodb_db)
+    assert {k: v for k, v in after.items() if not k.startswith("mcpgw_")} == mcp_api_before
+    (stored,) = after["mcpgw_servers"][0]
+    assert stored["name"] == "fx"
     assert (tmp_path / "data").is_dir()
     for canary in (password, key):
         assert canary not in logs
