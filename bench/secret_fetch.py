@@ -73,7 +73,7 @@ async def seed_mongo(uri: str, database: str, rows: list[StoredSecret]) -> None:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     try:
         for start in range(0, len(rows), 5000):
-            await client[database]["secrets"].insert_many(
+            await client[database]["mcpgw_secrets"].insert_many(
                 [to_doc(r) for r in rows[start : start + 5000]], ordered=False
             )
     finally:

@@ -3,18 +3,24 @@
 Environment names are flat (``MCPGW_PORT``, not ``MCPGW_HTTP__PORT``) and mcp-api's names are
 accepted as aliases; :data:`ENV_VARS` is the one table that maps them onto the nested fields.
 ``example.env`` documents every name in that table (a test keeps the two in step).
+:func:`load_settings` reads ``.env`` in the working directory first, as mcp-api does (its users
+``cp example.env .env``); the process environment wins over it. mcp-api's own semantics of its
+variables (``MONGO_HOST`` as host or URL, ``PAYLOAD_LIMIT`` as "6mb") are decided here, once,
+for the gateway and for the migration importer alike.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote_plus
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -32,7 +38,7 @@ class EnvVar:
 ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_HOST",), ("http", "host")),
     EnvVar(("MCPGW_PORT", "PORT"), ("http", "port")),
-    EnvVar(("MCPGW_MAX_BODY",), ("http", "max_body")),
+    EnvVar(("MCPGW_MAX_BODY", "PAYLOAD_LIMIT"), ("http", "max_body")),
     EnvVar(("MCPGW_BODY_TIMEOUT",), ("http", "body_timeout")),
     EnvVar(("MCPGW_CORS_ORIGINS",), ("http", "cors_origins"), is_list=True),
     EnvVar(("MCPGW_TRUSTED_PROXIES",), ("http", "trusted_proxies"), is_list=True),
@@ -45,6 +51,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MONGO_USER",), ("store", "mongo_user")),
     EnvVar(("MONGO_PASS",), ("store", "mongo_pass")),
     EnvVar(("MONGO_HOST",), ("store", "mongo_host")),
+    EnvVar(("MONGO_REPLICASET",), ("store", "mongo_replicaset")),
     EnvVar(("MCPGW_STORE_TIMEOUT",), ("store", "timeout")),
     EnvVar(("MCPGW_SECRETS_KEYS",), ("secrets", "keys")),
     EnvVar(("MCPGW_SECRETS_KEY", "SECRETS_KEY"), ("secrets", "passphrase")),
@@ -75,6 +82,27 @@ ENV_VARS: tuple[EnvVar, ...] = (
 )
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30, "tb": 1 << 40, "pb": 1 << 50}
+
+
+def parse_size(value: Any) -> Any:
+    """A byte count in mcp-api's ``PAYLOAD_LIMIT`` format (its ``bytes`` library): a number of
+    bytes, or a number with ``b``/``kb``/``mb``/``gb``/``tb``/``pb`` (1024-based, any case),
+    e.g. ``6mb`` or ``1.5kb``. Anything else is returned as given for the validator to refuse."""
+    if not isinstance(value, str):
+        return value
+    match = _SIZE.match(value)
+    if match is None:
+        return value
+    return int(float(match.group(1)) * _UNITS[(match.group(2) or "b").lower()])
+
+
+def mcp_api_mongo_url(host: str) -> str:
+    """mcp-api's reading of ``MONGO_HOST``: a URL when it holds ``://``, else ``host[:port]``."""
+    return host if "://" in host else f"mongodb://{host}"
+
+
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -91,6 +119,11 @@ class HttpSettings(BaseModel):
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
 
+    @field_validator("max_body", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> Any:
+        return parse_size(v)
+
 
 class StoreSettings(BaseModel):
     data_dir: Path = Path("data")
@@ -99,19 +132,32 @@ class StoreSettings(BaseModel):
     mongo_user: str | None = None
     mongo_pass: SecretStr | None = None
     mongo_host: str | None = None
+    mongo_replicaset: str | None = None
     timeout: float = Field(5.0, gt=0, description="seconds before a store call is an outage")
 
     def resolved_mongodb_uri(self) -> SecretStr | None:
-        """``MCPGW_MONGODB_URI``, else one built from mcp-api's ``MONGO_*`` variables."""
+        """``MCPGW_MONGODB_URI``, else one built from mcp-api's ``MONGO_*`` variables.
+
+        As mcp-api: ``MONGO_HOST`` is ``host[:port]`` or a whole URL, ``MONGO_USER`` and
+        ``MONGO_PASS`` authenticate against the URL's database, else ``admin`` (the driver's
+        default), and ``MONGO_REPLICASET`` names the replica set. Unlike mcp-api there are no
+        default credentials (``root``/``example``): no ``MONGO_USER``, no authentication.
+        """
         if self.mongodb_uri is not None:
             return self.mongodb_uri
         if not self.mongo_host:
             return None
-        auth = ""
-        if self.mongo_user:
+        scheme, rest = mcp_api_mongo_url(self.mongo_host.strip()).split("://", 1)
+        if self.mongo_user and "@" not in rest.split("/", 1)[0]:
             password = self.mongo_pass.get_secret_value() if self.mongo_pass else ""
-            auth = f"{quote_plus(self.mongo_user)}:{quote_plus(password)}@"
-        return SecretStr(f"mongodb://{auth}{self.mongo_host}")
+            rest = f"{quote_plus(self.mongo_user)}:{quote_plus(password)}@{rest}"
+        if self.mongo_replicaset:
+            if "/" not in rest:
+                rest += "/"  # the driver wants a "/" between the hosts and the options
+            rest += (
+                "&" if "?" in rest else "?"
+            ) + f"replicaSet={quote_plus(self.mongo_replicaset)}"
+        return SecretStr(f"{scheme}://{rest}")
 
 
 class SecretsSettings(BaseModel):
@@ -261,25 +307,40 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _env_name_for(loc: tuple[int | str, ...]) -> str:
+def _env_name_for(loc: tuple[int | str, ...], env: Mapping[str, str]) -> str:
+    """The variable that set the field at ``loc``: the name actually used (ours or the alias)."""
     path = tuple(str(p) for p in loc[:2])
     for var in ENV_VARS:
         if var.path == path:
-            return var.names[0]
+            return next((name for name in var.names if env.get(name)), var.names[0])
     return ".".join(str(p) for p in loc)
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read settings from ``environ`` (default ``os.environ``) plus keyword overrides.
+DOTENV = Path(".env")
 
-    Raises :class:`ConfigError` with one line naming the first bad variable; the value itself
-    is never echoed (it may be a key or a password).
+
+def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
+    """The variables of a ``.env`` file (``NAME=value`` lines, python-dotenv's syntax, which
+    covers the ``dotenv`` package mcp-api uses); empty when there is no file."""
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``environ`` plus keyword overrides.
+
+    Without ``environ``: the process environment over ``.env`` in the working directory (a
+    variable set in both comes from the environment). Raises :class:`ConfigError` with one line
+    naming the first bad variable; the value itself is never echoed (it may be a key or a
+    password).
     """
-    env = dict(os.environ if environ is None else environ)
+    env = {**read_dotenv(), **os.environ} if environ is None else dict(environ)
     source_cls = type("_BoundSettings", (Settings,), {"source_environ": env})
     try:
         settings: Settings = source_cls(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"invalid setting {_env_name_for(err['loc'])}: {err['msg']}") from None
+        name = _env_name_for(err["loc"], env)
+        raise ConfigError(f"invalid setting {name}: {err['msg']}") from None
     return settings

@@ -34,8 +34,11 @@ def gateway_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 class GatewayProcess:
-    def __init__(self, env: dict[str, str], *, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self, env: dict[str, str], *, startup_timeout: float = 30.0, cwd: Path = ROOT
+    ) -> None:
         self.env = env
+        self.cwd = cwd
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -60,7 +63,7 @@ class GatewayProcess:
     def start(self) -> GatewayProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mcp_gateway", "serve"],
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

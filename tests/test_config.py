@@ -65,3 +65,51 @@ def test_example_env_documents_every_setting() -> None:
     missing = {name for name in names if name not in documented and name not in text}
     assert not missing, f"example.env does not mention {sorted(missing)}"
     assert {var.names[0] for var in ENV_VARS} <= documented
+
+
+def test_payload_limit_takes_mcp_api_sizes_and_max_body_wins() -> None:
+    assert load_settings({"PAYLOAD_LIMIT": "6mb"}).http.max_body == 6 * 1024 * 1024
+    assert load_settings({"PAYLOAD_LIMIT": "1.5KB"}).http.max_body == 1536
+    assert load_settings({"PAYLOAD_LIMIT": "4096"}).http.max_body == 4096
+    assert load_settings({"PAYLOAD_LIMIT": "6mb", "MCPGW_MAX_BODY": "2048"}).http.max_body == 2048
+    with pytest.raises(ConfigError, match="invalid setting PAYLOAD_LIMIT"):
+        load_settings({"PAYLOAD_LIMIT": "lots"})  # the name the operator used
+
+
+def test_mongo_host_may_be_a_url_and_the_replica_set_is_an_option() -> None:
+    def uri(**env: str) -> str:
+        resolved = load_settings(env).store.resolved_mongodb_uri()
+        assert resolved is not None
+        return resolved.get_secret_value()
+
+    assert (
+        uri(MONGO_HOST="db:27017", MONGO_REPLICASET="rs0") == "mongodb://db:27017/?replicaSet=rs0"
+    )
+    assert (
+        uri(MONGO_HOST="mongodb://a:1,b:2/?tls=true", MONGO_USER="u", MONGO_PASS="p")
+        == "mongodb://u:p@a:1,b:2/?tls=true"
+    )
+    assert uri(MONGO_HOST="mongodb+srv://c.example/x", MONGO_REPLICASET="r s") == (
+        "mongodb+srv://c.example/x?replicaSet=r+s"
+    )
+
+
+def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "PYTHON_BIN=/usr/bin/python3\nPYTHON_VENV_DIR=packages/python\n"
+        "PIP_INDEX_URL=http://index.test/simple\nPIP_EXTRA_INDEX_URL=\n"
+        'SECRETS_DBNAME=secrets\nMCPGW_LOG_LEVEL="debug"\nPORT=9100\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("PORT", "MCPGW_PORT", "MCPGW_LOG_LEVEL", "PIP_EXTRA_INDEX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MCPGW_PIP_INDEX_URL", "http://env.test/simple")
+    settings = load_settings()
+    assert settings.installer.python_bin == "/usr/bin/python3"
+    assert settings.venv_root == Path("packages/python")
+    assert settings.installer.pip_index_url == "http://env.test/simple"  # environment wins
+    assert settings.installer.pip_extra_index_url is None  # empty means unset, as in mcp-api
+    assert settings.http.log_level == "debug" and settings.http.port == 9100
+    assert load_settings({}).http.port == 8080  # an explicit environment reads no file

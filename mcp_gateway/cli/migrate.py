@@ -44,17 +44,6 @@ def _keyring(settings: Settings, dry_run: bool) -> Keyring:
     return load_keyring(settings, mongodb=settings.uses_mongodb)
 
 
-def _check_target(settings: Settings, env: McpApiEnv) -> None:
-    """Refuse to write into mcp-api's own database: the gateway's MongoDB collections
-    (``secrets``, ``packages``...) have mcp-api's names, so its records would land among
-    mcp-api's. Compared by database name only (hosts may be spelled differently)."""
-    if settings.uses_mongodb and settings.store.mongodb_db == env.database:
-        raise ConfigError(
-            f"the gateway's store is mcp-api's own database {env.database!r}: their collection "
-            "names collide; set MCPGW_MONGODB_DB to another database"
-        )
-
-
 def _dry_run_settings(settings: Settings, scratch: Path) -> Settings:
     """A dry run into an embedded store that does not exist yet reads an empty scratch store
     instead, so it creates nothing (not even the SQLite file) in the data dir."""
@@ -67,7 +56,6 @@ def _dry_run_settings(settings: Settings, scratch: Path) -> Settings:
 
 
 async def _run(settings: Settings, env: McpApiEnv, dry_run: bool) -> MigrationReport:
-    _check_target(settings, env)
     keyring = _keyring(settings, dry_run)
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="mcpgw-dryrun-") as scratch:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mcp_gateway.config import mcp_api_mongo_url
 from mcp_gateway.errors import ConfigError, CryptoError
 
 MCP_API_DEFAULT_SECRETS_KEY = "secret"  # mcp-api's default when SECRETS_KEY is unset
@@ -95,7 +96,7 @@ class McpApiEnv:
         if not host or any(c.isspace() for c in host):
             raise ConfigError("MONGO_HOST in mcp-api's env file is not a host:port or URL")
         return cls(
-            url=host if "://" in host else f"mongodb://{host}",
+            url=mcp_api_mongo_url(host),
             username=get("MONGO_USER"),
             password=get("MONGO_PASS"),
             replica_set=env.get("MONGO_REPLICASET") or None,

@@ -356,8 +356,19 @@ async def test_wrong_mcp_api_password_is_exit_2_naming_the_variables_not_the_val
     assert "wrong-canary-5x5x" not in err and "Traceback" not in err
 
 
+def _dump(uri: str, database: str) -> dict[str, list[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(uri, serverSelectionTimeoutMS=2000) as client:
+        db = client[database]
+        return {
+            name: [*db[name].find({}).sort("_id", 1)]
+            + [{"indexes": sorted(db[name].index_information())}]
+            for name in sorted(db.list_collection_names())
+        }
+
+
 @pytest.mark.anyio
-async def test_refuses_to_write_into_mcp_api_own_database(
+async def test_migrating_into_mcp_api_own_database_changes_none_of_its_collections(
     source_db: str, mongodb_uri: str, make_settings: MakeSettings, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
@@ -368,8 +379,13 @@ async def test_refuses_to_write_into_mcp_api_own_database(
         "MCPGW_MONGODB_DB": source_db,
         "MCPGW_SECRETS_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
     }
-    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file))
-    assert rc == 2 and out == "" and "MCPGW_MONGODB_DB" in err
-    client: MongoClient[dict[str, Any]]
-    with MongoClient(mongodb_uri, serverSelectionTimeoutMS=2000) as client:
-        assert "servers" not in client[source_db].list_collection_names()
+    before = _dump(mongodb_uri, source_db)
+    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file), "--json")
+    assert rc == 1, err  # the source's one corrupt ciphertext is a failed entry
+    assert json.loads(out)["counts"]["create"] > 0
+    after = _dump(mongodb_uri, source_db)
+    assert {k: v for k, v in after.items() if not k.startswith("mcpgw_")} == before
+    assert {"mcpgw_servers", "mcpgw_secrets", "mcpgw_packages"} <= set(after)
+    # A second run finds everything in place.
+    rc, out, err = await _migrate(tmp_path, env, "--env-file", str(env_file), "--json")
+    assert json.loads(out)["counts"].get("create", 0) == 0, out

@@ -105,7 +105,7 @@ async def _insert_raw_server(store: Store, doc: dict[str, Any]) -> None:
         await store._db.write(lambda conn: conn.execute(sql, (doc["name"], text)))
     else:
         assert isinstance(store, MongoStore)
-        await store._db["servers"].insert_one(dict(doc))
+        await store._db["mcpgw_servers"].insert_one(dict(doc))
 
 
 def _legacy_doc(name: str, extra: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,10 @@ from mcp_gateway.services.oauth.discovery import AuthServerMetadata
 
 SECRET_FIELDS = ("access_token", "refresh_token", "client_secret", "code_verifier")
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
-REFRESH_MARGIN = 60.0  # refresh this many seconds before expiry
+# Refresh this many seconds before expiry, or a tenth of the token's lifetime when the gateway
+# knows it and that is less: a 3-second token is then used for 2.7 s, not refreshed on every use.
+REFRESH_MARGIN = 60.0
+MARGIN_FRACTION = 0.1
 
 STATE_VALID = "valid"
 STATE_REAUTH = "reauth_required"
@@ -44,6 +47,9 @@ class TokenSet:
     auth_server: AuthServerMetadata | None = None
     state: str = STATE_VALID
     updated_at: float = 0.0
+    # Seconds the AS granted (``expires_in``) when the gateway itself obtained the token (code
+    # exchange, refresh). None for tokens a client handed in: their age is unknown.
+    lifetime: float | None = None
     extra_meta: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -52,10 +58,17 @@ class TokenSet:
             f"expires_at={self.expires_at!r})"
         )
 
+    def refresh_margin(self) -> float:
+        """Seconds before expiry at which the token is refreshed proactively."""
+        if self.lifetime is None:
+            return REFRESH_MARGIN
+        return min(REFRESH_MARGIN, self.lifetime * MARGIN_FRACTION)
+
     def needs_refresh(self, now: float | None = None) -> bool:
         if self.expires_at is None:
             return False  # unknown expiry: use it until the upstream answers 401
-        return (now if now is not None else time.time()) >= self.expires_at - REFRESH_MARGIN
+        now = now if now is not None else time.time()
+        return now >= self.expires_at - self.refresh_margin()
 
     def is_expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and (
@@ -82,6 +95,7 @@ class TokenSet:
             refresh_token=str(rotated) if rotated else self.refresh_token,
             token_type=str(body.get("token_type") or "Bearer"),
             expires_at=now + expires_in if expires_in is not None else None,
+            lifetime=expires_in,
             scopes=tuple(scope.split()) if isinstance(scope, str) else self.scopes,
             state=STATE_VALID,
             updated_at=now,
@@ -111,6 +125,7 @@ def seal(tokens: TokenSet, keyring: Keyring) -> StoredOAuthTokens:
         "resource": tokens.resource,
         "token_endpoint": tokens.auth_server.token_endpoint if tokens.auth_server else None,
         "auth_server": tokens.auth_server.to_meta() if tokens.auth_server else None,
+        "lifetime": tokens.lifetime,
     }
     return StoredOAuthTokens(
         server=tokens.server,
@@ -133,6 +148,7 @@ def unseal(record: StoredOAuthTokens, keyring: Keyring) -> TokenSet:
     meta = dict(record.meta)
     auth_server = AuthServerMetadata.from_meta(meta.pop("auth_server", None))
     known = ("token_type", "scopes", "client_id", "auth_method", "redirect_uri", "resource")
+    lifetime = meta.pop("lifetime", None)
     return TokenSet(
         server=record.server,
         username=record.username,
@@ -150,5 +166,6 @@ def unseal(record: StoredOAuthTokens, keyring: Keyring) -> TokenSet:
         auth_server=auth_server,
         state=record.state,
         updated_at=record.updated_at,
+        lifetime=float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else None,
         extra_meta={k: v for k, v in meta.items() if k not in (*known, "token_endpoint")},
     )

@@ -24,11 +24,14 @@ from pymongo.errors import (
 )
 
 from mcp_gateway.errors import ConfigError, GatewayError, StoreUnavailable
+from mcp_gateway.storage.mongo.names import META, move_unprefixed, name
 
 Document = dict[str, Any]
 
-SCHEMA_VERSION = 1
+# 2: collections carry the mcpgw_ prefix (storage/mongo/names.py moves a version-1 database).
+SCHEMA_VERSION = 2
 
+# Keyed by the unprefixed name; the collection is names.name(key).
 INDEXES: dict[str, list[IndexModel]] = {
     "servers": [IndexModel([("name", ASCENDING)], unique=True, name="name_unique")],
     # The unique (username, server, name) index also serves the per-call (username, server) fetch.
@@ -117,22 +120,24 @@ def make_client(uri: str, io_timeout: float) -> AsyncMongoClient[Document]:
 
 
 async def prepare(db: AsyncDatabase[Document]) -> None:
-    """Create the indexes and check/record the schema version.
+    """Move a pre-prefix database's collections, create the indexes, check/record the schema
+    version.
 
     Raises ConfigError if the database was written by a newer gateway, StoreUnavailable if
     MongoDB cannot be reached.
     """
     with converted():
-        meta = await db["meta"].find_one({"_id": "schema"})
+        await move_unprefixed(db, INDEXES, SCHEMA_VERSION)
+        meta = await db[name(META)].find_one({"_id": "schema"})
         found = int(meta.get("version", 0)) if meta else 0
         if found > SCHEMA_VERSION:
             raise ConfigError(
                 f"MongoDB database {db.name!r} has schema version {found}, newer than this "
                 f"mcp-gateway supports ({SCHEMA_VERSION}); upgrade mcp-gateway"
             )
-        for name, models in INDEXES.items():
-            await db[name].create_indexes(models)
+        for base, models in INDEXES.items():
+            await db[name(base)].create_indexes(models)
         with contextlib.suppress(DuplicateKeyError):  # another process recorded it first
-            await db["meta"].update_one(
+            await db[name(META)].update_one(
                 {"_id": "schema"}, {"$max": {"version": SCHEMA_VERSION}}, upsert=True
             )

@@ -6,22 +6,20 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 
 from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
 from mcp_gateway.storage.codec import from_doc, server_from_doc, to_doc
 from mcp_gateway.storage.mongo.client import Document, converted, upsert
+from mcp_gateway.storage.mongo.names import GatewayCollections
 
 T = TypeVar("T")
 
 NO_ID = {"_id": 0}
 
 
-class MongoRecordsMixin:
-    _db: AsyncDatabase[Document]
-
+class MongoRecordsMixin(GatewayCollections):
     async def _find(
         self,
         cls: type[T],
@@ -31,20 +29,20 @@ class MongoRecordsMixin:
         limit: int = 0,
     ) -> list[T]:
         with converted():
-            cursor = self._db[collection].find(query, NO_ID, sort=sort, limit=limit)
+            cursor = self._coll(collection).find(query, NO_ID, sort=sort, limit=limit)
             return [from_doc(cls, doc) async for doc in cursor]
 
     async def _find_one(self, cls: type[T], collection: str, query: Document) -> T | None:
         with converted():
-            doc = await self._db[collection].find_one(query, NO_ID)
+            doc = await self._coll(collection).find_one(query, NO_ID)
         return from_doc(cls, doc) if doc is not None else None
 
     async def _upsert(self, collection: str, query: Document, doc: Document) -> None:
-        await upsert(self._db[collection], query, doc)
+        await upsert(self._coll(collection), query, doc)
 
     async def _delete(self, collection: str, query: Document, many: bool = False) -> int:
         with converted():
-            coll = self._db[collection]
+            coll = self._coll(collection)
             result = await (coll.delete_many(query) if many else coll.delete_one(query))
         return result.deleted_count
 
@@ -52,22 +50,22 @@ class MongoRecordsMixin:
 
     async def create_server(self, server: ServerConfig) -> None:
         with converted(lambda: ServerAlreadyExists(server.name)):
-            await self._db["servers"].insert_one(to_doc(server))
+            await self._coll("servers").insert_one(to_doc(server))
 
     async def update_server(self, server: ServerConfig) -> None:
         with converted():
-            result = await self._db["servers"].replace_one({"name": server.name}, to_doc(server))
+            result = await self._coll("servers").replace_one({"name": server.name}, to_doc(server))
         if result.matched_count == 0:
             raise ServerNotFound(server.name)
 
     async def get_server(self, name: str) -> ServerConfig | None:
         with converted():
-            doc = await self._db["servers"].find_one({"name": name}, NO_ID)
+            doc = await self._coll("servers").find_one({"name": name}, NO_ID)
         return server_from_doc(doc) if doc is not None else None
 
     async def list_servers(self) -> list[ServerConfig]:
         with converted():
-            cursor = self._db["servers"].find({}, NO_ID, sort=[("name", ASCENDING)])
+            cursor = self._coll("servers").find({}, NO_ID, sort=[("name", ASCENDING)])
             return [server_from_doc(doc) async for doc in cursor]
 
     async def delete_server(self, name: str) -> bool:
@@ -111,7 +109,7 @@ class MongoRecordsMixin:
 
     async def create_api_key(self, key: ApiKeyRecord) -> None:
         with converted(lambda: Conflict(f"API key {key.id!r} (or its hash) already exists")):
-            await self._db["api_keys"].insert_one(to_doc(key))
+            await self._coll("api_keys").insert_one(to_doc(key))
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return await self._find_one(ApiKeyRecord, "api_keys", {"key_hash": key_hash})
@@ -126,18 +124,20 @@ class MongoRecordsMixin:
 
     async def count_api_keys(self) -> int:
         with converted():
-            return await self._db["api_keys"].count_documents({})
+            return await self._coll("api_keys").count_documents({})
 
     async def touch_api_key(self, key_id: str, when: float) -> None:
         with converted():
-            await self._db["api_keys"].update_one({"id": key_id}, {"$set": {"last_used_at": when}})
+            await self._coll("api_keys").update_one(
+                {"id": key_id}, {"$set": {"last_used_at": when}}
+            )
 
     # -- audit -----------------------------------------------------------------------------
 
     async def append_audits(self, events: Sequence[AuditEvent]) -> None:
         if events:
             with converted():
-                await self._db["audit"].insert_many([to_doc(e) for e in events], ordered=True)
+                await self._coll("audit").insert_many([to_doc(e) for e in events], ordered=True)
 
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         if limit <= 0:
@@ -146,7 +146,7 @@ class MongoRecordsMixin:
         return await self._find(AuditEvent, "audit", {}, sort, limit=limit)
 
     async def prune_audit(self, before: float, keep: int, limit: int) -> int:
-        audit = self._db["audit"]
+        audit = self._coll("audit")
         deleted = 0
         with converted():
             if before > 0:
@@ -168,9 +168,9 @@ class MongoRecordsMixin:
     async def _delete_oldest(self, query: Document, limit: int) -> int:
         """One bounded batch: the ids of the ``limit`` oldest matches, then one delete_many."""
         oldest_first = [("ts", ASCENDING), ("_id", ASCENDING)]
-        cursor = self._db["audit"].find(query, {"_id": 1}, sort=oldest_first, limit=limit)
+        cursor = self._coll("audit").find(query, {"_id": 1}, sort=oldest_first, limit=limit)
         ids = [doc["_id"] async for doc in cursor]
         if not ids:
             return 0
-        result = await self._db["audit"].delete_many({"_id": {"$in": ids}})
+        result = await self._coll("audit").delete_many({"_id": {"$in": ids}})
         return int(result.deleted_count)

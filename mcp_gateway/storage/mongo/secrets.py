@@ -11,12 +11,12 @@ import time
 from collections.abc import AsyncIterator
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from mcp_gateway.domain.records import StoredOAuthTokens, StoredSecret
 from mcp_gateway.storage.codec import from_doc, to_doc
 from mcp_gateway.storage.mongo.client import Document, converted, upsert
+from mcp_gateway.storage.mongo.names import GatewayCollections
 
 _SECRET_FIELDS = {"_id": 0, "name": 1, "ciphertext": 1, "updated_at": 1}
 
@@ -29,19 +29,17 @@ def _secret_key(username: str, server: str, name: str) -> Document:
     return {"username": username, "server": server, "name": name}
 
 
-class MongoSecretsMixin:
-    _db: AsyncDatabase[Document]
-
+class MongoSecretsMixin(GatewayCollections):
     # -- secrets ---------------------------------------------------------------------------
 
     async def put_secret(self, secret: StoredSecret) -> None:
         key = _secret_key(secret.username, secret.server, secret.name)
-        await upsert(self._db["secrets"], key, to_doc(secret))
+        await upsert(self._coll("secrets"), key, to_doc(secret))
 
     async def get_secrets(self, username: str, server: str) -> list[StoredSecret]:
         # One query on the (username, server, name) unique index, which also yields name order.
         with converted():
-            cursor = self._db["secrets"].find(
+            cursor = self._coll("secrets").find(
                 {"username": username, "server": server},
                 _SECRET_FIELDS,
                 sort=[("name", ASCENDING)],
@@ -53,7 +51,7 @@ class MongoSecretsMixin:
 
     async def list_secret_names(self, username: str, server: str) -> list[str]:
         with converted():
-            cursor = self._db["secrets"].find(
+            cursor = self._coll("secrets").find(
                 {"username": username, "server": server},
                 {"_id": 0, "name": 1},
                 sort=[("name", ASCENDING)],
@@ -62,22 +60,22 @@ class MongoSecretsMixin:
 
     async def count_user_secrets(self, username: str) -> int:
         with converted():
-            return await self._db["secrets"].count_documents({"username": username})
+            return await self._coll("secrets").count_documents({"username": username})
 
     async def delete_secret(self, username: str, server: str, name: str) -> bool:
         with converted():
-            result = await self._db["secrets"].delete_one(_secret_key(username, server, name))
+            result = await self._coll("secrets").delete_one(_secret_key(username, server, name))
         return result.deleted_count > 0
 
     async def delete_server_secrets(self, server: str) -> int:
         with converted():
-            result = await self._db["secrets"].delete_many({"server": server})
+            result = await self._coll("secrets").delete_many({"server": server})
         return result.deleted_count
 
     async def iter_all_secrets(self) -> AsyncIterator[StoredSecret]:
         # ``async with`` closes the server-side cursor if the caller stops early.
         with converted():
-            async with self._db["secrets"].find({}, {"_id": 0}) as cursor:
+            async with self._coll("secrets").find({}, {"_id": 0}) as cursor:
                 async for doc in cursor:
                     yield from_doc(StoredSecret, doc)
 
@@ -85,7 +83,7 @@ class MongoSecretsMixin:
         self, username: str, server: str, name: str, old: bytes, new: bytes
     ) -> bool:
         with converted():
-            result = await self._db["secrets"].update_one(
+            result = await self._coll("secrets").update_one(
                 {**_secret_key(username, server, name), "ciphertext": old},
                 {"$set": {"ciphertext": new}},
             )
@@ -97,31 +95,31 @@ class MongoSecretsMixin:
         doc = to_doc(tokens)
         doc["fields"] = _sorted(tokens.fields)
         key = {"server": tokens.server, "username": tokens.username}
-        await upsert(self._db["oauth_tokens"], key, doc)
+        await upsert(self._coll("oauth_tokens"), key, doc)
 
     async def get_tokens(self, server: str, username: str) -> StoredOAuthTokens | None:
         with converted():
-            doc = await self._db["oauth_tokens"].find_one(
+            doc = await self._coll("oauth_tokens").find_one(
                 {"server": server, "username": username}, {"_id": 0}
             )
         return from_doc(StoredOAuthTokens, doc) if doc is not None else None
 
     async def delete_tokens(self, server: str, username: str) -> bool:
         with converted():
-            result = await self._db["oauth_tokens"].delete_one(
+            result = await self._coll("oauth_tokens").delete_one(
                 {"server": server, "username": username}
             )
         return result.deleted_count > 0
 
     async def delete_server_tokens(self, server: str) -> int:
         with converted():
-            result = await self._db["oauth_tokens"].delete_many({"server": server})
+            result = await self._coll("oauth_tokens").delete_many({"server": server})
         return result.deleted_count
 
     async def iter_all_tokens(self) -> AsyncIterator[StoredOAuthTokens]:
         # ``async with`` closes the server-side cursor if the caller stops early.
         with converted():
-            async with self._db["oauth_tokens"].find({}, {"_id": 0}) as cursor:
+            async with self._coll("oauth_tokens").find({}, {"_id": 0}) as cursor:
                 async for doc in cursor:
                     yield from_doc(StoredOAuthTokens, doc)
 
@@ -129,7 +127,7 @@ class MongoSecretsMixin:
         self, server: str, username: str, old: dict[str, bytes], new: dict[str, bytes]
     ) -> bool:
         with converted():
-            result = await self._db["oauth_tokens"].update_one(
+            result = await self._coll("oauth_tokens").update_one(
                 {"server": server, "username": username, "fields": _sorted(old)},
                 {"$set": {"fields": _sorted(new)}},
             )
@@ -141,7 +139,7 @@ class MongoSecretsMixin:
         now = time.time()  # wall clock: leases are shared across processes
         with converted():
             try:
-                doc = await self._db["leases"].find_one_and_update(
+                doc = await self._coll("leases").find_one_and_update(
                     {"key": key, "$or": [{"expires_at": {"$lte": now}}, {"holder": holder}]},
                     {"$set": {"holder": holder, "expires_at": now + ttl}},
                     projection={"_id": 0, "holder": 1},
@@ -156,4 +154,4 @@ class MongoSecretsMixin:
 
     async def release_lease(self, key: str, holder: str) -> None:
         with converted():
-            await self._db["leases"].delete_one({"key": key, "holder": holder})
+            await self._coll("leases").delete_one({"key": key, "holder": holder})

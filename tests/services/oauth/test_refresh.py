@@ -6,6 +6,7 @@ import base64
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import InvalidRequest, ReauthRequired
 from mcp_gateway.services.oauth import TokenInput
+from mcp_gateway.services.oauth.tokens import TokenSet, seal, unseal
 from mcp_gateway.storage.factory import open_store
 from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import PUBLIC_URL, AsControl, make_service, remote_server
@@ -406,3 +408,56 @@ async def test_configured_confidential_client_secret_authenticates_the_refresh(
     record = await store.get_tokens("remote", "bob")
     assert b"cs-configured" not in repr(record).encode()  # stored encrypted, like the tokens
     assert "cs-configured" not in repr(server)
+
+
+def test_refresh_margin_fits_the_lifetime_the_gateway_obtained(keyring: Keyring) -> None:
+    handed_in = TokenSet("remote", "bob", "at", expires_at=103.0, updated_at=100.0)
+    assert handed_in.needs_refresh(now=100.0)  # age unknown: the fixed 60 s margin
+    obtained = handed_in.with_response({"access_token": "at2", "expires_in": 3}, now=100.0)
+    assert not obtained.needs_refresh(now=102.6)  # a 3 s token is used for 2.7 s
+    assert obtained.needs_refresh(now=102.75)
+    hour = obtained.with_response({"access_token": "at3", "expires_in": 3600}, now=0.0)
+    assert not hour.needs_refresh(now=3539.0) and hour.needs_refresh(now=3541.0)
+    # The lifetime survives the store (a restart keeps the same margin).
+    assert unseal(seal(obtained, keyring), keyring).refresh_margin() == pytest.approx(0.3)
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_burst_of_calls_with_3_second_tokens_refreshes_once_per_lifetime(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+) -> None:
+    await auth_server.configure(access_ttl=3)
+    grant = await _grant(auth_server)
+    server = _configured(auth_server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "bob",
+        TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=3),
+    )
+
+    async def call() -> None:
+        await service.authorization_headers(server, "bob")
+
+    # The handed-in token (age unknown) is refreshed once; the AS's new 3 s token then serves
+    # every call of the burst.
+    with anyio.fail_after(15):
+        for _ in range(20):
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(call)
+    assert (await auth_server.stats())["refresh_requests"] == 1
+    # Over several lifetimes: one refresh per lifetime (2.7 s of use each), never per call.
+    calls = 0
+    start = time.monotonic()
+    with anyio.fail_after(30):
+        while time.monotonic() - start < 7.0:
+            await call()
+            calls += 1
+            await anyio.sleep(0.02)  # pacing the burst, not waiting for a condition
+    refreshes = (await auth_server.stats())["refresh_requests"] - 1
+    assert calls > 100 and 2 <= refreshes <= 3
