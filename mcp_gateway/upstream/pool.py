@@ -13,7 +13,6 @@ request. No store I/O and no task per call.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -42,7 +41,12 @@ from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
-from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, mask_result, translate
+from mcp_gateway.upstream.translate import (
+    CALL_ERRORS,
+    auth_failure,
+    masked_result,
+    translate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -268,8 +272,9 @@ class UpstreamPool:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         try:
-            return await _masked(
-                await live.call_tool(tool, arguments, call_timeout), sup, username, secrets
+            result = await live.call_tool(tool, arguments, call_timeout)
+            return await masked_result(
+                result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )
         except CALL_ERRORS as exc:
             if not live.link.session_expired:
@@ -278,8 +283,9 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            return await _masked(
-                await live.call_tool(tool, arguments, call_timeout), sup, username, secrets
+            result = await live.call_tool(tool, arguments, call_timeout)
+            return await masked_result(
+                result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )
         except CALL_ERRORS as exc:
             raise _translate(exc, sup, live, call_timeout) from exc
@@ -394,20 +400,6 @@ class UpstreamPool:
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
-
-
-async def _masked(
-    result: CallToolResult, sup: Supervisor, username: str, own: Collection[str]
-) -> CallToolResult:
-    """``result`` masked as :func:`mask_result` decides, in a worker thread: masking a
-    16 MiB answer against a few hundred long secrets takes seconds, which on the event loop
-    would stall every other request for as long."""
-    shared = sup.holds_secrets_of_others(username)
-    if not (result.is_error or shared) or not sup.masker:
-        return result
-    return await anyio.to_thread.run_sync(
-        functools.partial(mask_result, result, sup.masker, shared_with_others=shared, own=own)
-    )
 
 
 def _translate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection
 from typing import Protocol, runtime_checkable
 
@@ -106,3 +107,36 @@ def mask_result(
     keep = keep_forms(own) if not result.is_error else frozenset()
     data = result.model_dump(by_alias=True, mode="json", exclude_none=True)
     return CallToolResult.model_validate(masker.mask_json(data, keep))
+
+
+async def masked_result(
+    result: CallToolResult, masker: Masker, shared_with_others: bool, own: Collection[str]
+) -> CallToolResult:
+    """``result`` masked as :func:`mask_result` decides. A small text result is masked inline
+    (~50 us, cheaper than a thread hop); a large one in a worker thread: masking a 16 MiB
+    answer against a few hundred long secrets takes seconds, which on the event loop would
+    stall every other request for as long."""
+    if not (result.is_error or shared_with_others) or not masker:
+        return result
+    mask = functools.partial(
+        mask_result, result, masker, shared_with_others=shared_with_others, own=own
+    )
+    if _small(result):
+        return mask()
+    return await anyio.to_thread.run_sync(mask)
+
+
+_INLINE_MASK_CHARS = 8 * 1024
+
+
+def _small(result: CallToolResult) -> bool:
+    """A result made of text parts only, short enough to mask on the event loop."""
+    if result.structured_content is not None:
+        return False
+    size = 0
+    for part in result.content:
+        text = getattr(part, "text", None)
+        if not isinstance(text, str):
+            return False
+        size += len(text)
+    return size <= _INLINE_MASK_CHARS
