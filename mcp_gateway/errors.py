@@ -19,8 +19,7 @@ Tree::
     ├── Forbidden                      403 forbidden
     ├── NotFound                       404 not_found
     │   ├── ServerNotFound             404 server_not_found
-    │   ├── PackageNotFound            404 package_not_found
-    │   └── SecretNotFound             404 secret_not_found
+    │   └── PackageNotFound            404 package_not_found
     ├── Conflict                       409 conflict
     │   ├── ServerAlreadyExists        409 server_already_exists
     │   ├── ServerDisabled             409 server_disabled
@@ -141,13 +140,6 @@ class PackageNotFound(NotFound):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"package {name!r} not found")
-
-
-class SecretNotFound(NotFound):
-    code = "secret_not_found"
-
-    def __init__(self, server: str, secret_name: str) -> None:
-        super().__init__(f"secret {secret_name!r} not found for server {server!r}")
 
 
 class Conflict(GatewayError):

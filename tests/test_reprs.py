@@ -30,6 +30,8 @@ _NOT_SECRET = {
     "ServerConfig.secrets",  # the injection spec: names and destinations only
     "AuthServerMetadata.token_endpoint",  # a URL
     "OAuthSpec.token_endpoint",  # a URL (its client_secret is repr=False)
+    "ServerUsage.secret_users",  # a count
+    "ServerUsage.token_users",  # a count
 }
 
 

@@ -12,13 +12,13 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from mcp_gateway import __version__
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.schemas.common import ErrorBody
-from mcp_gateway.domain.names import SERVER_NAME_RE
+from mcp_gateway.domain.names import SERVER_NAME_PATTERN
 
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
-    "name": {"type": "string", "pattern": SERVER_NAME_RE.pattern},
-    "serverName": {"type": "string", "pattern": SERVER_NAME_RE.pattern},
+    "name": {"type": "string", "pattern": SERVER_NAME_PATTERN},
+    "serverName": {"type": "string", "pattern": SERVER_NAME_PATTERN},
 }
 _STATUS_TEXT = {
     400: "invalid_request / missing_secret",

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_gateway.domain.names import SERVER_NAME_RE
+from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.errors import InvalidRequest
 
 # The client files' "type" values mapped onto the gateway's transportType.
 _TRANSPORTS = {
@@ -26,7 +27,6 @@ _TRANSPORTS = {
     "streamablehttp": "streamable_http",
     "sse": "sse",
 }
-_BAD_NAME = "invalid name: use 1-64 letters, digits, '_' or '-', starting with a letter or digit"
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,10 @@ def plan_import(servers: dict[str, Any]) -> list[ImportEntry]:
     """Validate each entry in file order; invalid ones carry a one-line reason."""
     entries: list[ImportEntry] = []
     for name, spec in servers.items():
-        if not SERVER_NAME_RE.fullmatch(name):
-            entries.append(ImportEntry(name, reason=_BAD_NAME))
+        try:
+            validate_server_name(name)
+        except InvalidRequest as exc:
+            entries.append(ImportEntry(name, reason=str(exc)))
             continue
         try:
             entries.append(ImportEntry(name, body=_body(name, spec)))

@@ -1,28 +1,73 @@
-"""Name rules. Server names become directory names and secret scopes, so they are strict."""
+"""Name rules, and the slug that turns a server name into a safe directory name.
+
+Server names are what mcp-api accepted: 1-64 characters, dots, spaces and mixed case welcome,
+but not ``.`` or ``..``, no ``/`` or ``\\``, no control characters (nor line separators or lone
+surrogates, which no store or log can carry). Anything that becomes a path uses
+:func:`server_slug`, never the name itself.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 from mcp_gateway.errors import InvalidRequest
 
-SERVER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_SERVER_NAME = 64
+MAX_USERNAME = 256
+# Control characters (Unicode category Cc), line/paragraph separators and lone surrogates.
+_FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"  # regex escapes, JSON-safe
+_FORBIDDEN_RE = re.compile(f"[{_FORBIDDEN}]")
+# The allowed characters and length (OpenAPI's pattern: no lookahead); SERVER_NAME_RE adds the
+# '.'/'..' exclusion and is the whole rule.
+SERVER_NAME_PATTERN = rf"^[^/\\{_FORBIDDEN}]{{1,{MAX_SERVER_NAME}}}$"
+SERVER_NAME_RE = re.compile(r"^(?!\.\.?$)" + SERVER_NAME_PATTERN[1:])
 # Secret names become tool-argument names, env var names or header names.
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
-# Usernames are opaque tenant ids chosen by the platform; keep them printable and bounded.
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}$")
 
 DEFAULT_USERNAME = "default"
+
+# A slug that is the name itself: lowercase ASCII, starting with a letter or digit, and never
+# ending like a hashed slug (so an identity slug can never equal another name's hashed slug).
+_IDENTITY_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_HASH_LEN = 10
+_HASHED_TAIL = re.compile(rf"-[0-9a-f]{{{_HASH_LEN}}}$")
+_SLUG_BASE_MAX = 40
 
 
 def validate_server_name(name: str) -> str:
     """Return ``name`` or raise :class:`InvalidRequest` naming the rule it breaks."""
-    if not isinstance(name, str) or not SERVER_NAME_RE.fullmatch(name):
-        raise InvalidRequest(
-            "invalid server name: use 1-64 letters, digits, '_' or '-', starting with a letter "
-            "or digit"
-        )
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest("invalid server name: it must be a non-empty string")
+    if len(name) > MAX_SERVER_NAME:
+        raise InvalidRequest(f"invalid server name: at most {MAX_SERVER_NAME} characters")
+    if name in (".", ".."):
+        raise InvalidRequest("invalid server name: '.' and '..' are not server names")
+    if "/" in name or "\\" in name:
+        raise InvalidRequest("invalid server name: it must not contain '/' or '\\'")
+    if _FORBIDDEN_RE.search(name):
+        raise InvalidRequest("invalid server name: it must not contain control characters")
     return name
+
+
+def server_slug(name: str) -> str:
+    """The directory name for server ``name``: distinct names give distinct slugs.
+
+    A lowercase ASCII name of letters, digits, ``_`` and ``-`` (starting with a letter or
+    digit) is its own slug, unless it ends with ``-`` and ten hex digits. Any other name becomes
+    a lowercase ASCII base (accents dropped, other characters turned into ``-``, at most 40)
+    plus ``-`` and the first ten hex digits of the SHA-256 of the exact name, e.g.
+    ``My Server.v2`` -> ``my-server-v2-<hash>``. Identity slugs never end like hashed ones, so
+    two slugs collide only if two names' hashes share their first 40 bits.
+    """
+    validate_server_name(name)
+    if _IDENTITY_SLUG.fullmatch(name) and not _HASHED_TAIL.search(name):
+        return name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    base = re.sub(r"[^a-z0-9_]+", "-", ascii_name.lower()).strip("-_")[:_SLUG_BASE_MAX]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    return f"{base.rstrip('-_') or 'server'}-{digest}"
 
 
 def validate_secret_name(name: str) -> str:
@@ -35,8 +80,15 @@ def validate_secret_name(name: str) -> str:
 
 
 def validate_username(name: str) -> str:
-    if not isinstance(name, str) or not USERNAME_RE.fullmatch(name):
-        raise InvalidRequest(
-            "invalid username: use 1-128 letters, digits or '_', '.', '@', '+', '-'"
-        )
-    return name
+    """Return ``name`` trimmed, or raise :class:`InvalidRequest` naming the problem. Any
+    printable string works (``alice@example.com``, a UUID, ``Alice Smith``)."""
+    if not isinstance(name, str):
+        raise InvalidRequest("invalid username: it must be a string")
+    trimmed = name.strip()
+    if not trimmed:
+        raise InvalidRequest("invalid username: it must not be empty")
+    if len(trimmed) > MAX_USERNAME:
+        raise InvalidRequest(f"invalid username: at most {MAX_USERNAME} characters")
+    if _FORBIDDEN_RE.search(trimmed):
+        raise InvalidRequest("invalid username: it must not contain control characters")
+    return trimmed

@@ -1,10 +1,12 @@
 """What every installer takes and gives back, and the on-disk layout they share.
 
-Layout: each server owns one slot directory (``packages/node/<server>`` or
-``<venv_root>/<server>``); every install attempt goes into a fresh subdirectory of that slot
-(``i-<time>-<rand>``) and the server config points at it by absolute path. An upgrade therefore
-installs beside the running version, switches the config, and only then deletes the old
-subdirectory; venvs are never moved (they are not relocatable).
+Layout: each server owns one slot directory (``packages/node/<slug>`` or
+``<venv_root>/<slug>``, the slug being :func:`~mcp_gateway.domain.names.server_slug` of the
+server name: ``My Server.v2`` gets ``my-server-v2-<hash>``, never a path made of the name);
+every install attempt goes into a fresh subdirectory of that slot (``i-<time>-<rand>``) and the
+server config points at it by absolute path. An upgrade therefore installs beside the running
+version, switches the config, and only then deletes the old subdirectory; venvs are never moved
+(they are not relocatable).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mcp_gateway.domain.names import server_slug
 from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.installer.validation import ensure_inside
@@ -64,8 +67,9 @@ class Installer(Protocol):
 
 
 def slot_dir(root: Path, server_name: str) -> Path:
-    """The server's slot under ``root``, checked to resolve inside it."""
-    return ensure_inside(root / server_name, root)
+    """The server's slot under ``root`` (named by the name's slug), checked to resolve inside
+    it."""
+    return ensure_inside(root / server_slug(server_name), root)
 
 
 def new_install_dir(root: Path, server_name: str) -> Path:

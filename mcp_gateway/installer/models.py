@@ -46,11 +46,13 @@ class InstallOutcome:
 @dataclass(frozen=True, slots=True)
 class ServerRemoval:
     """What removing a server did: ``package`` is the package behind it (None if there was
-    none) and ``package_removed`` says whether that package went too or was kept."""
+    none) and ``package_removed`` says whether that package went too or was kept;
+    ``existed`` is False when the server was already gone (deletes are idempotent)."""
 
     server_name: str
     package: PackageRecord | None = None
     package_removed: bool = False
+    existed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

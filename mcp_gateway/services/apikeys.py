@@ -36,7 +36,6 @@ from mcp_gateway.errors import (
     ConfigError,
     GatewayError,
     InvalidRequest,
-    NotFound,
     Unauthenticated,
 )
 from mcp_gateway.services.background import close_writer
@@ -139,7 +138,7 @@ class ApiKeyService:
         if role is Role.USER:
             if username is None:
                 raise InvalidRequest("a user key needs the username it is bound to")
-            validate_username(username)
+            username = validate_username(username)
         elif username is not None:
             raise InvalidRequest(f"a {role.value} key acts for any username: omit username")
         key = generate_api_key()
@@ -158,13 +157,15 @@ class ApiKeyService:
     async def list(self) -> list[ApiKeyRecord]:
         return await self._store.list_api_keys()
 
-    async def revoke(self, key_id: str) -> None:
-        """Delete a key; it stops working at once in this process. Raises NotFound."""
+    async def revoke(self, key_id: str) -> bool:
+        """Delete a key; it stops working at once in this process. Idempotent: False when no
+        such key exists (already revoked)."""
         if not await self._store.delete_api_key(key_id):
-            raise NotFound(f"API key {key_id!r} not found")
+            return False
         for key_hash, (principal, _) in list(self._cache.items()):
             if principal.key_id == key_id:
                 del self._cache[key_hash]
+        return True
 
     async def authenticate(self, key: str) -> Principal:
         """The principal behind a presented key. Raises Unauthenticated (unknown or revoked)."""

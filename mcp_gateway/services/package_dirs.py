@@ -83,11 +83,16 @@ class PackageDirs:
                 log.warning("not removing %s: outside %s", path, installer.root)
 
     async def remove_all(self, record: PackageRecord) -> None:
-        """Delete every directory of ``record``'s server (its slot and its install)."""
+        """Delete every directory of ``record``'s server (its slot and its install, and the
+        install's slot when it is elsewhere: installed before slots were named by slug)."""
         installer = self.installer(record.runtime)
         await self.remove(installer, slot_dir(installer.root, record.server_name))
         if record.install_dir:
             await self.remove(installer, record.install_dir)
+            old_slot = Path(record.install_dir).parent
+            in_root = old_slot.parent.resolve() == installer.root.resolve()
+            if in_root and not await anyio.to_thread.run_sync(_has_entries, old_slot):
+                await self.remove(installer, old_slot)
 
 
 def _has_entries(path: Path) -> bool:

@@ -51,7 +51,7 @@ from mcp_gateway.installer.plan import (
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.services.package_dirs import PackageDirs
 from mcp_gateway.services.package_reconcile import reconcile
-from mcp_gateway.services.servers import ServerService, StartCheck
+from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
 from mcp_gateway.storage.ports import PackageStore
 
 __all__ = [
@@ -116,6 +116,16 @@ class PackageService:
         if record is None:
             raise PackageNotFound(server_name)
         return record
+
+    async def find(self, server_name: str) -> PackageRecord | None:
+        """The package behind server ``server_name``, or None."""
+        return await self._store.get_package(validate_server_name(server_name))
+
+    async def set_enabled(self, server_name: str, enabled: bool) -> ServerView:
+        """``PUT /packages/{serverName}/enable|disable``: the package's server, through
+        ServerService. Raises PackageNotFound, ServerNotFound (removed with keepPackage)."""
+        await self.get(server_name)
+        return await self._servers.set_enabled(server_name, enabled)
 
     async def by_name(self, name: str) -> list[PackageRecord]:
         """Every install of package ``name``. Raises PackageNotFound if there is none."""
@@ -299,10 +309,13 @@ class PackageService:
 
     # -- removal -----------------------------------------------------------------------------
 
-    async def uninstall(self, server_name: str, *, purge: bool = False) -> PackageRecord:
+    async def uninstall(self, server_name: str, *, purge: bool = False) -> PackageRecord | None:
         """Stop the server, delete its definition, package record and directory; with
-        ``purge`` also every user's secrets for it. Raises PackageNotFound, InstallInProgress."""
-        record = await self.get(server_name)
+        ``purge`` also every user's secrets for it. Idempotent: None when there is no package
+        (already uninstalled, or never a package). Raises InstallInProgress."""
+        record = await self._store.get_package(validate_server_name(server_name))
+        if record is None:
+            return None
         with self._dirs.exclusive(record.server_name):
             await self._remove_package(record, keep_secrets=not purge)
         log.info("uninstalled %s (%s)", record.server_name, record.name)
@@ -311,16 +324,20 @@ class PackageService:
     async def remove_server(self, name: str, *, keep_package: bool = False) -> ServerRemoval:
         """``DELETE /mcp/servers/{name}``: the server with every user's secrets, OAuth tokens
         and sessions, and the package behind it (record and directory) unless
-        ``keep_package``. Raises ServerNotFound, InstallInProgress."""
+        ``keep_package``. Idempotent: a server already gone gives ``existed=False`` (its
+        orphaned package record still goes unless ``keep_package``). Raises
+        InstallInProgress."""
         record = await self._store.get_package(validate_server_name(name))
+        existed = await self._servers.find(name) is not None
         if record is None:
-            await self._servers.delete(name)
-            return ServerRemoval(name)
+            if existed:
+                await self._servers.delete(name)
+            return ServerRemoval(name, existed=existed)
         with self._dirs.exclusive(name):
             if keep_package:
-                await self._servers.delete(name)
+                if existed:
+                    await self._servers.delete(name)
             else:
-                await self._servers.config(name)  # ServerNotFound before anything goes
                 await self._remove_package(record, keep_secrets=False)
         log.info(
             "removed server %s (package %s %s)",
@@ -328,7 +345,7 @@ class PackageService:
             record.name,
             "kept" if keep_package else "removed",
         )
-        return ServerRemoval(name, record, package_removed=not keep_package)
+        return ServerRemoval(name, record, package_removed=not keep_package, existed=existed)
 
     async def _remove_package(self, record: PackageRecord, *, keep_secrets: bool) -> None:
         if await self._servers.find(record.server_name) is not None:

@@ -9,7 +9,7 @@ from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_secret_name, validate_server_name, validate_username
 from mcp_gateway.domain.records import StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, SecretNotFound, ServerNotFound
+from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, ServerNotFound
 from mcp_gateway.services.injection import EMPTY_INJECTION, Injection, build_injection
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
@@ -54,7 +54,7 @@ class SecretService:
         PayloadTooLarge (a value over the size limit), ServerNotFound. Nothing is written then.
         Concurrent sets of new names by one user may overshoot the count by a few.
         """
-        validate_username(username)
+        username = validate_username(username)
         validate_secret_name(name)
         if not value:
             raise InvalidRequest("secretValue must not be empty")
@@ -72,18 +72,20 @@ class SecretService:
         # Per-user sessions were started with the old value (env/header): start afresh.
         await self._pool.invalidate_user(server, username)
 
-    async def delete(self, username: str, server: str, name: str) -> None:
-        """Raises SecretNotFound (also for another user's secret: never a hint it exists)."""
-        validate_username(username)
+    async def delete(self, username: str, server: str, name: str) -> bool:
+        """Delete a secret; idempotent: False when it was already gone (or never there, also
+        for another user's secret: never a hint it exists). Raises ServerNotFound."""
+        username = validate_username(username)
         validate_secret_name(name)
         await self._require_server(server)
         if not await self._store.delete_secret(username, server, name):
-            raise SecretNotFound(server, name)
+            return False
         await self._pool.invalidate_user(server, username)
+        return True
 
     async def names(self, username: str, server: str) -> list[str]:
         """Sorted secret names of ``username`` for ``server``. Raises ServerNotFound."""
-        validate_username(username)
+        username = validate_username(username)
         await self._require_server(server)
         return await self._store.list_secret_names(username, server)
 

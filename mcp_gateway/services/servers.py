@@ -66,6 +66,18 @@ class ServerView:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerUsage:
+    """What deleting a server would remove besides its definition (stored data only; live
+    connections are not counted)."""
+
+    config: ServerConfig
+    secret_users: int  # distinct usernames with at least one secret for it
+    token_users: int  # usernames with an OAuth token set for it
+    session_users: int  # usernames with a stored per-user upstream session
+    stored_sessions: int  # every stored session, the shared one included
+
+
+@dataclass(frozen=True, slots=True)
 class StartCheck:
     """What starting a server showed: its tools, or why it did not start (``error`` and the
     last lines of its stderr, secret values masked)."""
@@ -287,6 +299,20 @@ class ServerService:
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
         return await self.update(name, {"enabled": enabled})
+
+    async def usage(self, name: str) -> ServerUsage:
+        """What :meth:`delete` would remove for ``name``. Raises ServerNotFound."""
+        config = await self.find(name)
+        if config is None:
+            raise ServerNotFound(name)
+        scopes = await self._store.list_session_scopes(name)
+        return ServerUsage(
+            config,
+            secret_users=await self._store.count_server_secret_users(name),
+            token_users=await self._store.count_server_token_users(name),
+            session_users=sum(1 for scope in scopes if scope),
+            stored_sessions=len(scopes),
+        )
 
     async def delete(self, name: str, *, keep_secrets: bool = False) -> None:
         """Stop the server and remove its definition, persisted sessions and (unless

@@ -55,6 +55,9 @@ class SecretStore(Protocol):
     async def delete_server_secrets(self, server: str) -> int:
         """Remove every user's secrets for ``server``; returns how many."""
 
+    async def count_server_secret_users(self, server: str) -> int:
+        """How many distinct usernames hold at least one secret for ``server``."""
+
     def iter_all_secrets(self) -> AsyncIterator[StoredSecret]:
         """Every stored secret (for key rotation). Order unspecified."""
 
@@ -73,6 +76,9 @@ class OAuthTokenStore(Protocol):
     async def delete_tokens(self, server: str, username: str) -> bool: ...
 
     async def delete_server_tokens(self, server: str) -> int: ...
+
+    async def count_server_token_users(self, server: str) -> int:
+        """How many usernames hold an OAuth token set for ``server``."""
 
     def iter_all_tokens(self) -> AsyncIterator[StoredOAuthTokens]: ...
 
@@ -97,6 +103,9 @@ class SessionStore(Protocol):
     async def delete_session(self, server: str, scope: str) -> bool: ...
 
     async def delete_server_sessions(self, server: str) -> int: ...
+
+    async def list_session_scopes(self, server: str) -> list[str]:
+        """The scopes (usernames, ``""`` for the shared one) with a stored session."""
 
 
 class PackageStore(Protocol):

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx2
 import pytest
 
-from mcp_gateway.domain.records import PackageRecord, PackageRuntime
+from mcp_gateway.domain.names import server_slug
+from mcp_gateway.domain.records import (
+    PackageRecord,
+    PackageRuntime,
+    StoredOAuthTokens,
+    StoredSecret,
+    UpstreamSession,
+)
 from tests.api.conftest import Gateway, MakeGateway
 from tests.installer.fixtures import artifacts, registry
 from tests.installer.local_registry import NPM_NAME, LocalRegistry
@@ -31,7 +39,13 @@ async def test_package_routes_are_admin_only_and_report_unknown_packages(gateway
     resp = await gateway.client.get("/packages/by-name/@scope/pkg", headers=gateway.admin)
     assert (resp.status_code, resp.json()["code"]) == (404, "package_not_found")
     resp = await gateway.client.delete("/packages/nosuch", headers=gateway.admin)
-    assert resp.status_code == 404
+    assert resp.status_code == 200  # idempotent
+    assert resp.json() == {
+        "success": True,
+        "package": None,
+        "deleted": False,
+        "message": "no package for server nosuch (nothing to do)",
+    }
     body = {"name": "x", "serverName": "../evil"}
     resp = await gateway.client.post("/packages/install", json=body, headers=gateway.admin)
     assert resp.status_code == 400
@@ -112,6 +126,7 @@ async def test_deleting_a_package_backed_server_removes_its_package_unless_kept(
     assert resp.json() == {
         "success": True,
         "serverName": "gone",
+        "deleted": True,
         "package": {"name": NPM_NAME, "version": "1.9.0", "runtime": "node", "removed": True},
         "message": f"removed server gone and its package {NPM_NAME} 1.9.0",
     }
@@ -128,6 +143,7 @@ async def test_deleting_a_package_backed_server_removes_its_package_unless_kept(
     assert resp.json() == {
         "success": True,
         "serverName": "plain",
+        "deleted": True,
         "package": None,
         "message": "removed server plain",
     }
@@ -142,3 +158,77 @@ async def test_registering_a_server_whose_command_does_not_exist_is_a_400_naming
     assert (resp.status_code, resp.json()["code"]) == (400, "invalid_request")
     assert "command 'npxx' not found on PATH" in resp.json()["error"]
     assert (await gateway.client.get("/mcp/servers/typo", headers=gateway.admin)).status_code == 404
+
+
+@pytest.mark.anyio
+async def test_packages_under_names_that_are_not_paths_land_in_distinct_slug_directories(
+    pkg_gateway: Gateway, tmp_path: Path
+) -> None:
+    gw = pkg_gateway
+    root = tmp_path / "packages" / "node"
+    for name in ("My Pkg.v2", "Foo", "foo"):  # "Foo" and "foo" would share a lowercase slug
+        assert (await _install(gw, name, "1.9.0")).status_code == 200
+    dirs = {}
+    for name in ("My Pkg.v2", "Foo", "foo"):
+        resp = await gw.client.get(f"/packages/by-id/{quote(name, safe='')}", headers=gw.admin)
+        install_dir = Path(resp.json()["package"]["installDir"])
+        assert install_dir.parent == root / server_slug(name)
+        dirs[name] = install_dir.parent
+    assert dirs["My Pkg.v2"].name.startswith("my-pkg-v2-")
+    assert dirs["foo"].name == "foo" and dirs["Foo"] != dirs["foo"]
+    assert sorted(p.name for p in root.iterdir()) == sorted(d.name for d in dirs.values())
+    # uninstalling one leaves the other's directory alone
+    resp = await gw.client.delete("/packages/Foo", headers=gw.admin)
+    assert (resp.status_code, resp.json()["deleted"]) == (200, True)
+    assert not dirs["Foo"].exists() and dirs["foo"].is_dir()
+    resp = await gw.client.delete("/packages/My%20Pkg.v2", headers=gw.admin)
+    assert resp.status_code == 200 and not dirs["My Pkg.v2"].exists()
+
+
+@pytest.mark.anyio
+async def test_package_enable_disable_act_on_its_server_and_delete_impact_counts_what_goes(
+    pkg_gateway: Gateway,
+) -> None:
+    gw = pkg_gateway
+    assert (await _install(gw, "fx.pkg", "1.9.0")).status_code == 200
+    resp = await gw.client.put("/packages/fx.pkg/disable", headers=gw.admin)
+    assert resp.status_code == 200
+    assert resp.json()["server"]["name"] == "fx.pkg" and resp.json()["server"]["enabled"] is False
+    assert (await gw.runtime.servers.get("fx.pkg")).config.enabled is False
+    resp = await gw.client.put("/packages/fx.pkg/enable", headers=gw.admin)
+    assert (resp.status_code, resp.json()["server"]["enabled"]) == (200, True)
+    resp = await gw.client.put("/packages/nosuch/enable", headers=gw.admin)
+    assert (resp.status_code, resp.json()["code"]) == (404, "package_not_found")
+    service = gw.auth(await gw.new_key("service"))
+    for method, path in [("PUT", "/packages/fx.pkg/disable"),
+                         ("GET", "/mcp/servers/fx.pkg/delete-impact")]:  # fmt: skip
+        assert (await gw.client.request(method, path, headers=service)).status_code == 403
+
+    store = gw.runtime.store
+    for user in ("alice", "Bob Smith"):
+        await store.put_secret(StoredSecret(user, "fx.pkg", "A", b"\x01ct"))
+        await store.put_secret(StoredSecret(user, "fx.pkg", "B", b"\x01ct"))
+    await store.put_tokens(StoredOAuthTokens("fx.pkg", "alice", {"access_token": b"\x01"}))
+    await store.put_session(UpstreamSession("fx.pkg", "alice", "sid-1"))
+    await store.put_session(UpstreamSession("fx.pkg", "", "sid-shared"))
+    resp = await gw.client.get("/mcp/servers/fx.pkg/delete-impact", headers=gw.admin)
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "success": True,
+        "impact": {
+            "serverName": "fx.pkg",
+            "source": "platform",
+            "authMode": "none",
+            "transportType": "stdio",
+            "installedUsers": 0,
+            "connectedAuthUsers": 1,
+            "oauthTokenUsers": 1,
+            "usersWithSavedSecrets": 2,
+            "activeSessionUsers": 1,
+            "storedSessions": 2,
+            "package": {"name": NPM_NAME, "version": "1.9.0", "runtime": "node", "removed": True},
+        },
+    }
+    assert "sid-" not in resp.text
+    resp = await gw.client.get("/mcp/servers/nosuch/delete-impact", headers=gw.admin)
+    assert (resp.status_code, resp.json()["code"]) == (404, "server_not_found")

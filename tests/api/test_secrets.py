@@ -36,11 +36,21 @@ async def test_set_list_and_delete_are_scoped_to_the_users_own_secrets(
     assert await _names(gw, alice, "fx") == ["other", "token"]
     assert await _names(gw, bob, "fx") == []
     body = {"serverName": "fx", "secretName": "token"}
+    # bob has no such secret: idempotent 200, nothing deleted, no hint that alice has one
     resp = await gw.client.post("/secrets/delete", json=body, headers=gw.auth(bob))
-    assert resp.status_code == 404 and resp.json()["code"] == "secret_not_found"
+    assert resp.status_code == 200 and resp.json()["deleted"] is False
+    assert await _names(gw, alice, "fx") == ["other", "token"]
     resp = await gw.client.post("/secrets/delete", json=body, headers=gw.auth(alice))
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.json()["deleted"] is True
     assert await _names(gw, alice, "fx") == ["other"]
+    resp = await gw.client.post("/secrets/delete", json=body, headers=gw.auth(alice))
+    assert (resp.status_code, resp.json()["deleted"]) == (200, False)  # already gone
+
+
+async def test_deleting_a_secret_of_an_unknown_server_is_404(gateway: Gateway) -> None:
+    body = {"serverName": "nosuch", "secretName": "token"}
+    resp = await gateway.client.post("/secrets/delete", json=body, headers=gateway.admin)
+    assert (resp.status_code, resp.json()["code"]) == (404, "server_not_found")
 
 
 async def test_a_users_secrets_beyond_the_limit_are_refused_and_not_written(

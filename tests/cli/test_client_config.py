@@ -16,7 +16,7 @@ CLAUDE = {
             "env": {"DEBUG": "1", "PORT": 8080},
         },
         "remote": {"url": "https://mcp.example.com/mcp", "headers": {"X-Team": "a"}},
-        "bad.name": {"command": "x"},
+        "bad/name": {"command": "x"},
         "empty": {"env": {"A": "b"}},
     }
 }
@@ -24,7 +24,7 @@ CLAUDE = {
 
 def test_claude_file_yields_stdio_and_http_bodies_and_reasons_in_file_order() -> None:
     entries = plan_import(load_config(json.dumps(CLAUDE)))
-    assert [e.name for e in entries] == ["filesystem", "remote", "bad.name", "empty"]
+    assert [e.name for e in entries] == ["filesystem", "remote", "bad/name", "empty"]
     fs, remote, bad, empty = entries
     assert fs.body == {
         "name": "filesystem",
@@ -39,7 +39,7 @@ def test_claude_file_yields_stdio_and_http_bodies_and_reasons_in_file_order() ->
         "url": "https://mcp.example.com/mcp",
         "headers": {"X-Team": "a"},
     }
-    assert not bad.valid and "invalid name" in (bad.reason or "")
+    assert not bad.valid and "invalid server name" in (bad.reason or "")
     assert not empty.valid and "neither 'command' nor 'url'" in (empty.reason or "")
 
 

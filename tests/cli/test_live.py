@@ -95,7 +95,7 @@ def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> N
             "imp-existing": {"command": sys.executable, "args": [TINY]},
             "imp-new": {"command": sys.executable, "args": [TINY], "env": {"MODE": "x"}},
             "imp-remote": {"type": "http", "url": "http://127.0.0.1:9/mcp"},
-            "bad name!": {"command": "x"},
+            "bad/name": {"command": "x"},
             "imp-empty": {"env": {"A": "b"}},
         }
     }
@@ -106,7 +106,7 @@ def test_import_reports_added_skipped_and_invalid(run: Run, tmp_path: Path) -> N
     report = json.loads(result.stdout)
     assert report["added"] == ["imp-new", "imp-remote"]
     assert report["skipped"] == [{"name": "imp-existing", "reason": "already exists"}]
-    assert [i["name"] for i in report["invalid"]] == ["bad name!", "imp-empty"]
+    assert [i["name"] for i in report["invalid"]] == ["bad/name", "imp-empty"]
     assert "neither 'command' nor 'url'" in report["invalid"][1]["reason"]
     server = as_json(run("servers", "show", "imp-new", "--json"))
     assert server["env"] == {"MODE": "x"} and server["transportType"] == "stdio"

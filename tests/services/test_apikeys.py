@@ -37,7 +37,7 @@ async def test_user_keys_are_bound_to_a_valid_username(sqlite_store: Store) -> N
     with pytest.raises(InvalidRequest):
         await service.create("u", "user")
     with pytest.raises(InvalidRequest):
-        await service.create("u", "user", "bad name")
+        await service.create("u", "user", "bad\nname")
     with pytest.raises(InvalidRequest):
         await service.create("x", "superuser")
 

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from mcp_gateway.domain.records import PackageRuntime, StoredSecret
-from mcp_gateway.errors import InstallFailed, InvalidRequest, ServerNotFound
+from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.services.packages import InstallRequest, PackageService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.storage.ports import Store
@@ -146,8 +146,8 @@ async def test_removing_a_package_backed_server_removes_its_package_unless_kept(
     await service.uninstall("kept")
     assert attempt_dirs(tmp_path, "kept") == [] and await sqlite_store.get_package("kept") is None
 
-    with pytest.raises(ServerNotFound):
-        await service.remove_server("gone")
+    again = await service.remove_server("gone")  # idempotent: already gone
+    assert not again.existed and again.package is None
 
 
 async def test_an_install_the_registry_cannot_satisfy_leaves_no_directory(

@@ -335,6 +335,25 @@ async def test_sessions_round_trip_replace_and_delete_by_scope(store: Store) -> 
     assert await store.get_session("brave", "") is not None
 
 
+async def test_a_servers_usage_counts_distinct_users_tokens_and_session_scopes(
+    store: Store,
+) -> None:
+    for user, name in [("alice", "A"), ("alice", "B"), ("Bob Smith", "A"), ("carol", "A")]:
+        await store.put_secret(StoredSecret(user, "my.server", name, b"\x01ct"))
+    await store.put_secret(StoredSecret("dave", "other", "A", b"\x01ct"))
+    await store.put_tokens(StoredOAuthTokens("my.server", "alice", {"access_token": b"\x01"}))
+    await store.put_tokens(StoredOAuthTokens("other", "bob", {"access_token": b"\x01"}))
+    await store.put_session(UpstreamSession("my.server", "", "sid-1"))
+    await store.put_session(UpstreamSession("my.server", "alice", "sid-2"))
+    await store.put_session(UpstreamSession("other", "bob", "sid-3"))
+    assert await store.count_server_secret_users("my.server") == 3
+    assert await store.count_server_token_users("my.server") == 1
+    assert await store.list_session_scopes("my.server") == ["", "alice"]
+    assert await store.count_server_secret_users("none") == 0
+    assert await store.count_server_token_users("none") == 0
+    assert await store.list_session_scopes("none") == []
+
+
 def _package(server_name: str, name: str, version: str = "1.0.0") -> PackageRecord:
     return PackageRecord(
         server_name=server_name,

@@ -14,7 +14,7 @@ from mcp_gateway.api.schemas.apikeys import (
     ApiKeyList,
     ApiKeyOut,
 )
-from mcp_gateway.api.schemas.common import Ok
+from mcp_gateway.api.schemas.common import Deleted
 
 
 async def create_key(request: Request) -> JSONResponse:
@@ -31,8 +31,10 @@ async def list_keys(request: Request) -> JSONResponse:
 
 
 async def revoke_key(request: Request) -> JSONResponse:
-    await runtime_of(request).apikeys.revoke(request.path_params["id"])
-    return JSONResponse(Ok().model_dump(mode="json"))
+    key_id = request.path_params["id"]
+    deleted = await runtime_of(request).apikeys.revoke(key_id)
+    message = f"revoked API key {key_id}" if deleted else "no such API key (nothing to do)"
+    return JSONResponse(Deleted(deleted=deleted, message=message).model_dump(mode="json"))
 
 
 ENDPOINTS = [
@@ -61,10 +63,10 @@ ENDPOINTS = [
         "DELETE",
         "/admin/apikeys/{id}",
         revoke_key,
-        "Revoke an API key",
+        "Revoke an API key (idempotent: 200 when it does not exist)",
         "apikeys",
-        response=Ok,
+        response=Deleted,
         auth="admin",
-        errors=(401, 403, 404),
+        errors=(401, 403),
     ),
 ]

@@ -18,6 +18,7 @@ from mcp_gateway.api.schemas.packages import (
     PackageListResponse,
     PackageOut,
     PackageResponse,
+    UninstallResponse,
     UpdateOut,
     UpdatesQuery,
     UpdatesResponse,
@@ -26,7 +27,7 @@ from mcp_gateway.api.schemas.packages import (
     UpgradeOut,
     UpgradeResponse,
 )
-from mcp_gateway.api.schemas.servers import ServerOut
+from mcp_gateway.api.schemas.servers import ServerOut, ServerResponse
 from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.errors import ServerNotFound
 
@@ -97,7 +98,23 @@ async def uninstall(request: Request) -> JSONResponse:
     name = validate_server_name(request.path_params["serverName"])
     query = read_query(request, DeleteQuery)
     record = await runtime_of(request).packages.uninstall(name, purge=query.purge)
-    return _json(PackageResponse(package=PackageOut.of(record)))
+    if record is None:
+        message = f"no package for server {name} (nothing to do)"
+        return _json(UninstallResponse(package=None, deleted=False, message=message))
+    message = f"uninstalled {record.name} {record.version} (server {name})"
+    return _json(UninstallResponse(package=PackageOut.of(record), deleted=True, message=message))
+
+
+async def enable(request: Request) -> JSONResponse:
+    name = validate_server_name(request.path_params["serverName"])
+    view = await runtime_of(request).packages.set_enabled(name, True)
+    return _json(ServerResponse(server=ServerOut.of(view, admin=True)))
+
+
+async def disable(request: Request) -> JSONResponse:
+    name = validate_server_name(request.path_params["serverName"])
+    view = await runtime_of(request).packages.set_enabled(name, False)
+    return _json(ServerResponse(server=ServerOut.of(view, admin=True)))
 
 
 _E = (401, 403)
@@ -122,8 +139,15 @@ ENDPOINTS = [
              "Upgrade (or pin) one package atomically", "packages", body=UpgradeBody,
              query=LogQuery, response=UpgradeResponse, auth="admin",
              errors=(400, *_E, 404, 409, 502)),
+    Endpoint("PUT", "/packages/{serverName}/enable", enable,
+             "Enable and start the package's server (as PUT /mcp/servers/{name}/enable)",
+             "packages", response=ServerResponse, auth="admin", errors=(400, *_E, 404)),
+    Endpoint("PUT", "/packages/{serverName}/disable", disable,
+             "Stop and disable the package's server (as PUT /mcp/servers/{name}/disable)",
+             "packages", response=ServerResponse, auth="admin", errors=(400, *_E, 404)),
     Endpoint("DELETE", "/packages/{serverName}", uninstall,
-             "Uninstall (purge=true also deletes every user's secrets)", "packages",
-             query=DeleteQuery, response=PackageResponse, auth="admin",
-             errors=(400, *_E, 404, 409)),
+             "Uninstall (purge=true also deletes every user's secrets); idempotent: 200 with "
+             "deleted=false when there is no package", "packages",
+             query=DeleteQuery, response=UninstallResponse, auth="admin",
+             errors=(400, *_E, 409)),
 ]  # fmt: skip

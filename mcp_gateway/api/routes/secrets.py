@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse
 from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
-from mcp_gateway.api.schemas.common import Ok
+from mcp_gateway.api.schemas.common import Deleted, Ok
 from mcp_gateway.api.schemas.secrets import (
     SecretDeleteRequest,
     SecretNamesResponse,
@@ -43,8 +43,10 @@ async def delete_secret(request: Request) -> JSONResponse:
     principal = principal_of(request)
     body = await read_body(request, SecretDeleteRequest)
     username = principal.acting_username(body.username)
-    await runtime_of(request).secrets.delete(username, body.server_name, body.secret_name)
-    return JSONResponse(Ok().model_dump(mode="json"))
+    name = body.secret_name
+    deleted = await runtime_of(request).secrets.delete(username, body.server_name, name)
+    message = f"deleted secret {name}" if deleted else f"secret {name} was not set (nothing to do)"
+    return JSONResponse(Deleted(deleted=deleted, message=message).model_dump(mode="json"))
 
 
 async def list_secrets(request: Request) -> JSONResponse:
@@ -71,10 +73,11 @@ ENDPOINTS = [
         "POST",
         "/secrets/delete",
         delete_secret,
-        "Delete a secret of a username",
+        "Delete a secret of a username (idempotent: 200 when it is not set; 404 only for an "
+        "unknown server)",
         "secrets",
         body=SecretDeleteRequest,
-        response=Ok,
+        response=Deleted,
         errors=(400, 401, 403, 404, 413),
     ),
     Endpoint(

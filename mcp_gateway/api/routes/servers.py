@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.impact import DeleteImpactResponse
 from mcp_gateway.api.schemas.packages import ServerDeleteQuery, ServerRemovalResponse
 from mcp_gateway.api.schemas.servers import (
     ServerCreateRequest,
@@ -60,6 +61,14 @@ async def delete_server(request: Request) -> JSONResponse:
     keep = read_query(request, ServerDeleteQuery).keep_package
     removal = await runtime_of(request).packages.remove_server(_name(request), keep_package=keep)
     return JSONResponse(ServerRemovalResponse.of(removal).model_dump(mode="json"))
+
+
+async def delete_impact(request: Request) -> JSONResponse:
+    name = _name(request)
+    runtime = runtime_of(request)
+    usage = await runtime.servers.usage(name)
+    package = await runtime.packages.find(name)
+    return JSONResponse(DeleteImpactResponse.of(usage, package).model_dump(mode="json"))
 
 
 async def enable_server(request: Request) -> JSONResponse:
@@ -118,12 +127,24 @@ ENDPOINTS = [
         "/mcp/servers/{name}",
         delete_server,
         "Stop a server; remove it with its secrets, tokens, sessions and package "
-        "(keepPackage=true keeps the package)",
+        "(keepPackage=true keeps the package); idempotent: 200 with deleted=false when it "
+        "does not exist",
         "servers",
         query=ServerDeleteQuery,
         response=ServerRemovalResponse,
         auth="admin",
-        errors=(*_W, 409),
+        errors=(400, 401, 403, 409),
+    ),
+    Endpoint(
+        "GET",
+        "/mcp/servers/{name}/delete-impact",
+        delete_impact,
+        "What DELETE would remove: users with secrets, OAuth token sets, stored sessions, "
+        "the package",
+        "servers",
+        response=DeleteImpactResponse,
+        auth="admin",
+        errors=_W,
     ),
     Endpoint(
         "PUT",

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from mcp_gateway.domain.names import SERVER_NAME_RE, USERNAME_RE
+from mcp_gateway.domain.names import validate_server_name, validate_username
+from mcp_gateway.errors import InvalidRequest
 
-ServerName = Annotated[str, StringConstraints(pattern=SERVER_NAME_RE.pattern)]
-Username = Annotated[str, StringConstraints(pattern=USERNAME_RE.pattern)]
+
+def _checked(rule: Callable[[str], str]) -> Callable[[str], str]:
+    """``rule`` with its InvalidRequest turned into the ValueError pydantic reports as a 400."""
+
+    def check(value: str) -> str:
+        try:
+            return rule(value)
+        except InvalidRequest as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+# A server name as mcp-api accepted it (see mcp_gateway.domain.names).
+ServerName = Annotated[str, AfterValidator(_checked(validate_server_name))]
+# Any printable username, trimmed.
+Username = Annotated[str, AfterValidator(_checked(validate_username))]
 
 
 class RequestModel(BaseModel):
@@ -51,6 +68,13 @@ class QueryModel(BaseModel):
 
 class Ok(ResponseModel):
     success: Literal[True] = True
+
+
+class Deleted(Ok):
+    """An idempotent delete: 200 whether or not the thing existed; ``deleted`` says which."""
+
+    deleted: bool
+    message: str
 
 
 class FieldProblem(ResponseModel):

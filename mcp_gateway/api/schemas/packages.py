@@ -196,25 +196,42 @@ class RemovedPackageOut(ResponseModel):
 
 
 class ServerRemovalResponse(Ok):
-    """``DELETE /mcp/servers/{name}``: what went, in words (``message``) and in fields."""
+    """``DELETE /mcp/servers/{name}``: what went, in words (``message``) and in fields
+    (``deleted`` is false when the server was already gone: deletes are idempotent)."""
 
     server_name: str
+    deleted: bool = True
     package: RemovedPackageOut | None = None
     message: str
 
     @classmethod
     def of(cls, r: ServerRemoval) -> ServerRemovalResponse:
-        p = r.package
+        p, name = r.package, r.server_name
+        message = f"removed server {name}" if r.existed else f"server {name} did not exist"
         if p is None:
-            return cls(server_name=r.server_name, message=f"removed server {r.server_name}")
-        done = "and its package" if r.package_removed else "but kept its package"
+            message += "" if r.existed else " (nothing to do)"
+            return cls(server_name=name, deleted=r.existed, message=message)
+        if r.existed:
+            message += " and its package" if r.package_removed else " but kept its package"
+        else:
+            message += "; removed its package" if r.package_removed else "; kept its package"
         return cls(
-            server_name=r.server_name,
+            server_name=name,
+            deleted=r.existed,
             package=RemovedPackageOut(
                 name=p.name, version=p.version, runtime=p.runtime, removed=r.package_removed
             ),
-            message=f"removed server {r.server_name} {done} {p.name} {p.version}",
+            message=f"{message} {p.name} {p.version}",
         )
+
+
+class UninstallResponse(Ok):
+    """``DELETE /packages/{serverName}``: idempotent, ``package`` is null and ``deleted`` false
+    when there was no package."""
+
+    package: PackageOut | None
+    deleted: bool
+    message: str
 
 
 class PackageListResponse(Ok):

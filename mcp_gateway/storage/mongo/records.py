@@ -86,6 +86,13 @@ class MongoRecordsMixin(GatewayCollections):
     async def delete_server_sessions(self, server: str) -> int:
         return await self._delete("sessions", {"server": server}, many=True)
 
+    async def list_session_scopes(self, server: str) -> list[str]:
+        with converted():
+            cursor = self._coll("sessions").find(
+                {"server": server}, {"_id": 0, "scope": 1}, sort=[("scope", ASCENDING)]
+            )
+            return [doc["scope"] async for doc in cursor]
+
     # -- packages --------------------------------------------------------------------------
 
     async def put_package(self, package: PackageRecord) -> None:

@@ -67,6 +67,10 @@ class MongoSecretsMixin(GatewayCollections):
             result = await self._coll("secrets").delete_one(_secret_key(username, server, name))
         return result.deleted_count > 0
 
+    async def count_server_secret_users(self, server: str) -> int:
+        with converted():
+            return len(await self._coll("secrets").distinct("username", {"server": server}))
+
     async def delete_server_secrets(self, server: str) -> int:
         with converted():
             result = await self._coll("secrets").delete_many({"server": server})
@@ -110,6 +114,10 @@ class MongoSecretsMixin(GatewayCollections):
                 {"server": server, "username": username}
             )
         return result.deleted_count > 0
+
+    async def count_server_token_users(self, server: str) -> int:
+        with converted():
+            return await self._coll("oauth_tokens").count_documents({"server": server})
 
     async def delete_server_tokens(self, server: str) -> int:
         with converted():

@@ -76,6 +76,11 @@ class SqliteRecordsMixin:
     async def delete_server_sessions(self, server: str) -> int:
         return await self._changed("DELETE FROM sessions WHERE server = ?", (server,))
 
+    async def list_session_scopes(self, server: str) -> list[str]:
+        sql = "SELECT scope FROM sessions WHERE server = ? ORDER BY scope"
+        rows = await self._db.read(lambda conn: conn.execute(sql, (server,)).fetchall())
+        return [row[0] for row in rows]
+
     # -- packages --------------------------------------------------------------------------
 
     async def put_package(self, package: PackageRecord) -> None:

@@ -73,6 +73,11 @@ class SqliteSecretsMixin:
             )
         )
 
+    async def count_server_secret_users(self, server: str) -> int:
+        sql = "SELECT count(DISTINCT username) FROM secrets WHERE server = ?"
+        row = await self._db.read(lambda conn: conn.execute(sql, (server,)).fetchone())
+        return int(row[0])
+
     async def delete_server_secrets(self, server: str) -> int:
         return await self._db.write(
             lambda conn: conn.execute("DELETE FROM secrets WHERE server = ?", (server,)).rowcount
@@ -126,6 +131,11 @@ class SqliteSecretsMixin:
                 > 0
             )
         )
+
+    async def count_server_token_users(self, server: str) -> int:
+        sql = "SELECT count(*) FROM oauth_tokens WHERE server = ?"
+        row = await self._db.read(lambda conn: conn.execute(sql, (server,)).fetchone())
+        return int(row[0])
 
     async def delete_server_tokens(self, server: str) -> int:
         return await self._db.write(
