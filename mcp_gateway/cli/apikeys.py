@@ -150,8 +150,9 @@ def revoke(
     Example: mcp-gateway apikeys revoke 3f2a9c0d1e4b5a69
     """
     with gateway(url, api_key) as gw:
-        gw.delete(f"/admin/apikeys/{quote(key_id, safe='')}")
+        result = gw.delete(f"/admin/apikeys/{quote(key_id, safe='')}")
+    deleted = bool(result.get("deleted", True))  # deletes are idempotent
     if as_json:
-        print_json({"revoked": key_id})
+        print_json({"revoked": key_id, "deleted": deleted})
     else:
-        say(f"revoked key {key_id}")
+        say(f"revoked key {key_id}" if deleted else f"no key {key_id} (nothing to revoke)")

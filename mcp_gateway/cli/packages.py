@@ -295,8 +295,9 @@ def remove(
     Example: mcp-gateway packages remove fs --purge
     """
     with gateway(url, api_key, timeout=120.0) as gw, spinner(f"removing {server}"):
-        gw.delete(_package_path(server), purge="true" if purge else None)
+        result = gw.delete(_package_path(server), purge="true" if purge else None)
+    deleted = bool(result.get("deleted", True))  # deletes are idempotent
     if as_json:
-        print_json({"removed": server})
+        print_json({"removed": server, "deleted": deleted})
     else:
-        say(f"removed package of server {server}")
+        say(f"removed package of server {server}" if deleted else f"no package for {server}")

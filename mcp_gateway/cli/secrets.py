@@ -78,8 +78,15 @@ def delete_secret(
     Example: mcp-gateway secrets delete github GITHUB_TOKEN --username alice
     """
     with gateway(url, api_key) as gw:
-        gw.post("/secrets/delete", _scope(server, username) | {"secretName": name})
-    _done(as_json, "deleted", server, name, username)
+        result = gw.post("/secrets/delete", _scope(server, username) | {"secretName": name})
+    if result.get("deleted", True):
+        _done(as_json, "deleted", server, name, username)
+    elif as_json:  # deletes are idempotent: say that nothing was there
+        print_json(
+            {"serverName": server, "secretName": name, "username": username, "deleted": False}
+        )
+    else:
+        say(str(result.get("message") or f"secret {name} was not set"))
 
 
 def _done(as_json: bool, verb: str, server: str, name: str, username: str | None) -> None:

@@ -134,6 +134,8 @@ def test_secret_from_stdin_is_injected_into_the_tool_call(run: Run, fx: str) -> 
     assert json.loads(ok(other).stdout)["token"] == ""
     ok(run("secrets", "delete", "fx", "token", "-u", "alice"))
     assert as_json(run("secrets", "list", "fx", "-u", "alice", "--json")) == []
+    again = ok(run("secrets", "delete", "fx", "token", "-u", "alice"))  # idempotent
+    assert "was not set" in again.stdout
 
 
 def test_tool_arguments_from_k_v_and_json_args(run: Run, fx: str) -> None:
@@ -216,6 +218,7 @@ def test_apikeys_create_list_revoke_over_http(run: Run) -> None:
     ok(run("apikeys", "revoke", key_id))
     after = run("servers", "list", key=key)
     assert after.exit_code == 1 and "unauthenticated" in after.stderr
+    assert "nothing to revoke" in ok(run("apikeys", "revoke", key_id)).stdout  # idempotent
 
 
 def test_apikeys_create_local_writes_a_key_the_gateway_accepts(run: Run, data_dir: Path) -> None:
