@@ -106,3 +106,30 @@ async def test_generated_server_names_are_either_served_or_refused_with_a_400(
         assert (resp.status_code, resp.json()["server"]["name"]) == (200, name)
         resp = await gateway.client.delete(_path(name), headers=gateway.admin)
         assert (resp.status_code, resp.json()["deleted"]) == (200, True), name
+
+
+async def test_generated_usernames_are_either_served_trimmed_or_refused_with_a_400(
+    gateway: Gateway,
+) -> None:
+    await gateway.add_server("fx", wait=False, enabled=False)
+    drawn: list[str] = []
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.text(max_size=260) | st.sampled_from(["Alice Smith", " a@b.c ", "x" * 257]))
+    def usernames(username: str) -> None:
+        drawn.append(username)
+
+    usernames()
+    for username in dict.fromkeys(drawn):
+        body = {"serverName": "fx", "secretName": "t", "secretValue": "v", "username": username}
+        resp = await gateway.client.post("/secrets/set", json=body, headers=gateway.admin)
+        assert resp.status_code in (200, 400), (username, resp.text)
+        if resp.status_code == 400:
+            assert "username" in resp.json()["error"], (username, resp.text)
+            continue
+        params = {"serverName": "fx", "username": username}
+        resp = await gateway.client.get("/secrets", params=params, headers=gateway.admin)
+        assert resp.json()["username"] == username.strip() and resp.json()["secrets"] == ["t"]
+        del body["secretValue"]
+        resp = await gateway.client.post("/secrets/delete", json=body, headers=gateway.admin)
+        assert (resp.status_code, resp.json()["deleted"]) == (200, True), username
