@@ -88,11 +88,16 @@ class PackageDirs:
         installer = self.installer(record.runtime)
         await self.remove(installer, slot_dir(installer.root, record.server_name))
         if record.install_dir:
-            await self.remove(installer, record.install_dir)
-            old_slot = Path(record.install_dir).parent
-            in_root = old_slot.parent.resolve() == installer.root.resolve()
-            if in_root and not await anyio.to_thread.run_sync(_has_entries, old_slot):
-                await self.remove(installer, old_slot)
+            await self.remove_install(installer, record.install_dir)
+
+    async def remove_install(self, installer: Installer, install_dir: str | Path) -> None:
+        """Delete one install directory, and its slot once empty (the slot of an install made
+        before slots were named by slug is never reused)."""
+        await self.remove(installer, install_dir)
+        slot = Path(install_dir).parent
+        in_root = slot.parent.resolve() == installer.root.resolve()
+        if in_root and not await anyio.to_thread.run_sync(_has_entries, slot):
+            await self.remove(installer, slot)
 
 
 def _has_entries(path: Path) -> bool:

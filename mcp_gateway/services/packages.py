@@ -247,10 +247,10 @@ class PackageService:
             try:
                 await self._switch(record, result)
             except BaseException:
-                await self._dirs.remove(installer, result.install_dir)
+                await self._dirs.remove_install(installer, result.install_dir)
                 raise
             if record.install_dir and record.install_dir != str(result.install_dir):
-                await self._dirs.remove(installer, record.install_dir)
+                await self._dirs.remove_install(installer, record.install_dir)
             log.info("upgraded %s %s -> %s", record.server_name, record.version, result.version)
             return UpgradeOutcome(
                 record.server_name,

@@ -3,15 +3,25 @@ the slot of an install made before slots were named that way."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import anyio
 import pytest
 
 from mcp_gateway.domain.names import server_slug
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.installer import NpmInstaller
 from mcp_gateway.installer.base import new_install_dir
+from mcp_gateway.installer.models import InstallRequest
 from mcp_gateway.services.package_dirs import PackageDirs
+from mcp_gateway.services.packages import PackageService
+from mcp_gateway.storage.ports import Store
+from tests.installer.fixtures import artifacts, registry
+from tests.installer.local_registry import NPM_NAME
+from tests.services.package_setup import pool, servers, service
+
+__all__ = ["artifacts", "pool", "registry", "servers", "service"]
 
 
 def _dirs(tmp_path: Path) -> tuple[PackageDirs, Path]:
@@ -46,3 +56,22 @@ async def test_removing_a_package_installed_before_slugs_removes_its_old_slot_to
     await dirs.remove_all(record)
     assert not (root / "GitHub").exists()
     assert neighbour.is_dir()  # another server's slot is left alone
+
+
+@pytest.mark.anyio
+async def test_an_upgrade_of_a_pre_slug_install_moves_it_into_the_slug_slot(
+    service: PackageService, sqlite_store: Store, tmp_path: Path
+) -> None:
+    root = tmp_path / "packages" / "node"
+    await service.install(InstallRequest(NPM_NAME, "GitHub", version="1.9.0"))
+    record = await service.get("GitHub")
+    # as an install made before slots were named by slug: in the slot named "GitHub"
+    legacy = root / "GitHub" / Path(record.install_dir).name
+    await anyio.Path(legacy.parent).mkdir()
+    await anyio.Path(record.install_dir).rename(legacy)
+    await anyio.Path(record.install_dir).parent.rmdir()
+    await sqlite_store.put_package(dataclasses.replace(record, install_dir=str(legacy)))
+    await service.upgrade("GitHub", "1.10.0")
+    upgraded = await service.get("GitHub")
+    assert Path(upgraded.install_dir).parent == root / server_slug("GitHub")
+    assert not (root / "GitHub").exists()  # the old slot went with the old install
