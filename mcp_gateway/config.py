@@ -40,6 +40,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_PORT", "PORT"), ("http", "port")),
     EnvVar(("MCPGW_MAX_BODY", "PAYLOAD_LIMIT"), ("http", "max_body")),
     EnvVar(("MCPGW_BODY_TIMEOUT",), ("http", "body_timeout")),
+    EnvVar(("MCPGW_STRICT_REQUESTS",), ("http", "strict_requests")),
     EnvVar(("MCPGW_CORS_ORIGINS",), ("http", "cors_origins"), is_list=True),
     EnvVar(("MCPGW_TRUSTED_PROXIES",), ("http", "trusted_proxies"), is_list=True),
     EnvVar(("MCPGW_AUTH_MODE",), ("http", "auth_mode")),
@@ -108,6 +109,9 @@ class HttpSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     max_body: int = Field(6 * 1024 * 1024, ge=1024)
     body_timeout: float = Field(30.0, gt=0, description="seconds a client has to send a body")
+    # Unknown request-body fields: ignored and named in the answer's "warnings" (mcp-api
+    # ignores them silently), or, when true, a 400 invalid_request naming the field.
+    strict_requests: bool = False
     cors_origins: list[str] = []
     trusted_proxies: list[str] = []
     auth_mode: Literal["apikey", "none"] = "apikey"

@@ -7,13 +7,17 @@ operation's ``security`` from the same field.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_gateway.api.auth import Access, Handler, guarded
+from mcp_gateway.api.parsing import with_warnings
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,13 @@ class Endpoint:
     errors: Sequence[int] = field(default=())
 
     def route(self) -> Route:
-        return Route(self.path, guarded(self.handler, self.auth), methods=[self.method])
+        handler = self.handler
+
+        @functools.wraps(handler)
+        async def answer(request: Request) -> Response:
+            return with_warnings(request, await handler(request))  # the reader's warnings
+
+        return Route(self.path, guarded(answer, self.auth), methods=[self.method])
 
 
 def routes(endpoints: Sequence[Endpoint]) -> list[Route]:

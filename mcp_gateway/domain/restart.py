@@ -5,9 +5,9 @@ After a failure (a connect attempt that failed, or a connection that ended) the 
 ``healthy_reset`` seconds starts the count afresh, and so does one that died while serving a
 call (its caller may have killed it on purpose: with a count, any user able to crash a shared
 server a few times in a row could switch it off for everyone). The next attempt waits
-``initial_delay * 2**(failures - 1)`` capped at ``max_delay``; after ``max_retries`` restarts
-(default 5) the policy gives up and the server reads ``error`` until an operator enables or
-updates it. ``max_retries: None`` retries forever.
+``initial_delay * grow_factor**(failures - 1)`` (factor 2 by default) capped at ``max_delay``;
+after ``max_retries`` restarts (default 5) the policy gives up and the server reads ``error``
+until an operator enables or updates it. ``max_retries: None`` retries forever.
 """
 
 from __future__ import annotations
@@ -53,5 +53,6 @@ def after_failure(
     if not options.enabled or (options.max_retries is not None and count > options.max_retries):
         return RestartDecision(count, None, crashed_once)
     # The exponent is bounded: 2**1024 overflows a float after ~1000 failures (retry forever).
-    delay = min(options.initial_delay * 2.0 ** min(count - 1, 60), options.max_delay)
+    growth = options.grow_factor ** min(count - 1, 60)
+    delay = min(options.initial_delay * growth, options.max_delay)
     return RestartDecision(count, delay, crashed_once)

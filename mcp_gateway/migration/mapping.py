@@ -1,11 +1,12 @@
 """Pure mapping of mcp-api documents to the gateway's domain records (no I/O, no secrets).
 
 Server documents (collection ``mcp``) carry every field: those the gateway models become typed
-``ServerConfig`` fields (durations converted from mcp-api's milliseconds to seconds), every
-other one (metadata such as displayName, source, authMode, oauthTemplate, secretFields,
-createdAt, the cached toolsList...) is kept under its mcp-api name in ``extra``, dates as
-ISO-8601 text. Runtime state (``_id``, ``status``, ``logs``, ``errors``) is dropped;
-``sessionId`` becomes a session record.
+``ServerConfig`` fields (durations converted from mcp-api's milliseconds to seconds; metadata
+such as displayName, source, authMode, oauthTemplate, secretFields, createdAt in ``metadata``),
+every other one (the cached toolsList...) is kept under its mcp-api name in ``extra``, dates as
+ISO-8601 text. ``secretNames`` and ``authMode`` follow the same domain rules as the HTTP API
+(``apply_secret_names``, ``oauth_from_template``). Runtime state (``_id``, ``status``, ``logs``,
+``errors``) is dropped; ``sessionId`` becomes a session record.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import (
     DEFAULT_MAX_RETRIES,
-    OAuthSpec,
+    METADATA_WIRE_NAMES,
     ReconnectionOptions,
-    SecretSpec,
     ServerConfig,
     TransportType,
+    apply_secret_names,
+    declared_secret_names,
+    metadata_from_wire,
 )
 from mcp_gateway.errors import InvalidRequest
 
@@ -96,39 +99,15 @@ def _reconnection(raw: Any) -> ReconnectionOptions:
     retries = raw.get("maxRetries")
     initial = raw.get("initialReconnectionDelay")
     longest = raw.get("maxReconnectionDelay")
+    growth = raw.get("reconnectionDelayGrowFactor")
     defaults = ReconnectionOptions()
     return ReconnectionOptions(
         max_retries=int(retries) if isinstance(retries, int | float) else DEFAULT_MAX_RETRIES,
         initial_delay=_seconds(initial, defaults.initial_delay * 1000),
         max_delay=_seconds(longest, defaults.max_delay * 1000),
-    )
-
-
-def _secret_names(doc: Mapping[str, Any]) -> tuple[str, ...]:
-    names = doc.get("secretNames")
-    if isinstance(names, list) and names:
-        return tuple(dict.fromkeys(str(n) for n in names if n))
-    legacy = doc.get("secretName")
-    return (str(legacy),) if isinstance(legacy, str) and legacy else ()
-
-
-def _oauth(doc: Mapping[str, Any]) -> OAuthSpec | None:
-    if str(doc.get("authMode") or "").lower() != "oauth2":
-        return None
-    tpl = doc.get("oauthTemplate")
-    tpl = tpl if isinstance(tpl, Mapping) else {}
-
-    def text(key: str) -> str | None:
-        value = tpl.get(key)
-        return value if isinstance(value, str) and value else None
-
-    return OAuthSpec(
-        issuer=text("authorizationServerIssuer"),
-        authorization_endpoint=text("authorizationEndpoint"),
-        token_endpoint=text("tokenEndpoint"),
-        registration_endpoint=text("registrationEndpoint"),
-        resource=text("resourceUri"),
-        resource_metadata_url=text("resourceMetadataUrl"),
+        grow_factor=float(growth)
+        if isinstance(growth, int | float) and 1 <= growth <= 10
+        else defaults.grow_factor,
     )
 
 
@@ -163,7 +142,8 @@ def map_server(doc: Mapping[str, Any]) -> MappedServer:
     if not isinstance(args, list):
         raise InvalidRequest("args is not a list")
     timeout = _seconds(doc.get("startupTimeout"), MCP_API_DEFAULT_TIMEOUT_MS)
-    extra = {k: _jsonable(v) for k, v in doc.items() if k not in _DROPPED | _TYPED}
+    typed = _DROPPED | _TYPED | METADATA_WIRE_NAMES.keys()
+    extra = {k: _jsonable(v) for k, v in doc.items() if k not in typed}
     config = ServerConfig(
         name=name,
         transport_type=transport,
@@ -177,9 +157,11 @@ def map_server(doc: Mapping[str, Any]) -> MappedServer:
         enabled=doc.get("enabled") is not False,
         startup_timeout=timeout,
         call_timeout=timeout,
-        secrets=tuple(SecretSpec(n, required=False) for n in _secret_names(doc)),
-        oauth=_oauth(doc) if transport is not TransportType.STDIO else None,
+        secrets=apply_secret_names(
+            declared_secret_names(doc.get("secretNames"), doc.get("secretName"))
+        ),
         extra=extra,
+        metadata=metadata_from_wire({k: _jsonable(v) for k, v in doc.items()}),
     )
     session = doc.get("sessionId")
     sid = session if isinstance(session, str) and session and config.is_http else None

@@ -25,7 +25,7 @@ from mcp_types import Tool
 from mcp_gateway.domain.exposure import definition_secrets
 from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
 from mcp_gateway.domain.redaction import Masker
-from mcp_gateway.domain.servers import ServerConfig, ServerStatus
+from mcp_gateway.domain.servers import ServerConfig, ServerStatus, apply_secret_names
 from mcp_gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -41,8 +41,11 @@ log = logging.getLogger("mcp_gateway.servers")
 
 # Definitions changed by another process sharing the store are seen after this many seconds.
 CONFIG_TTL = 5.0
-# Fields a partial update may change (the name is the identity and never changes).
-UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name"}
+# Fields a partial update may change (the name is the identity and never changes), and
+# ``secret_names`` (mcp-api's secretNames, see ``domain.servers.apply_secret_names``).
+UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name"} | {
+    "secret_names"
+}
 # Fields whose change needs the command looked up again.
 _COMMAND_FIELDS = ("command", "cwd", "env", "transport_type")
 # A start check reports at most this much of the server's stderr.
@@ -260,22 +263,43 @@ class ServerService:
         if await self._store.get_server(server.name) is not None:
             raise ServerAlreadyExists(server.name)
         check_command(server)
+        now = time.time()
+        meta = server.metadata
+        server = dataclasses.replace(
+            server,
+            metadata=dataclasses.replace(
+                meta, created_at=meta.created_at or now, updated_at=meta.updated_at or now
+            ),
+        )
         await self._store.create_server(server)
         await self._apply(server)
         return self._view(server, self._pool.statuses())
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ServerView:
-        """Apply a partial update (snake_case field -> value). Raises InvalidRequest,
-        ServerNotFound."""
+        """Apply a partial update (snake_case field -> value; ``metadata`` may be a mapping
+        of the ServerMetadata fields to change; ``secret_names`` declares mcp-api's injected
+        secrets). Raises InvalidRequest, ServerNotFound."""
+        if changes.get("name") == name:  # the same name, sent back: not a change
+            changes = {k: v for k, v in changes.items() if k != "name"}
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise InvalidRequest(f"cannot update field(s): {', '.join(sorted(unknown))}")
         current = await self._store.get_server(validate_server_name(name))
         if current is None:
             raise ServerNotFound(name)
-        server = validate_server(dataclasses.replace(current, **changes))
+        fields = dict(changes)
+        meta = fields.get("metadata")
+        if isinstance(meta, Mapping):
+            fields["metadata"] = dataclasses.replace(current.metadata, **meta)
+        if "secret_names" in fields:
+            fields["secrets"] = apply_secret_names(
+                fields.pop("secret_names"),
+                fields.get("secrets", current.secrets),
+                keep_others="secrets" in fields,
+            )
+        server = validate_server(dataclasses.replace(current, **fields))
         if server != current:
-            await self._write(current, server)
+            server = await self._write(current, server)
         else:
             await self._apply(current)  # unchanged: still restarts a server whose restarts gave up
         return self._view(server, self._pool.statuses())
@@ -291,11 +315,22 @@ class ServerService:
             await self._write(current, server)
         return current
 
-    async def _write(self, current: ServerConfig, server: ServerConfig) -> None:
+    async def _write(self, current: ServerConfig, server: ServerConfig) -> ServerConfig:
+        """Store a changed definition and apply it. ``createdAt`` is kept; ``updatedAt`` becomes
+        now, unless the caller brings its own (a rollback restoring an earlier definition
+        restores its time too)."""
         if any(getattr(current, f) != getattr(server, f) for f in _COMMAND_FIELDS):
             check_command(server)
+        updated = server.metadata.updated_at
+        meta = dataclasses.replace(
+            server.metadata,
+            created_at=current.metadata.created_at or server.metadata.created_at,
+            updated_at=time.time() if updated == current.metadata.updated_at else updated,
+        )
+        server = dataclasses.replace(server, metadata=meta)
         await self._store.update_server(server)
         await self._apply(server)
+        return server
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
         return await self.update(name, {"enabled": enabled})

@@ -12,7 +12,10 @@ domain field needs no change here.
 
 :func:`server_from_doc` / :func:`server_from_json` read a server definition, upgrading the
 shapes older gateways stored (the OAuth block in ``extra["oauth"]`` becomes the typed ``oauth``
-field; mcp-api's ``mcpAuthType: "oauth"`` is understood by ``ServerConfig`` itself).
+field; mcp-api's metadata that the importer kept in ``extra`` under its camelCase names becomes
+the typed ``metadata``; mcp-api's ``mcpAuthType: "oauth"`` is understood by ``ServerConfig``
+itself). Durations are stored in seconds, as the domain has them (the HTTP API's milliseconds
+are converted at the schema edge only).
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ import typing
 from collections.abc import Hashable, Mapping
 from typing import Any, Literal, TypeVar
 
-from mcp_gateway.domain.servers import OAuthSpec, ServerConfig
+from mcp_gateway.domain.servers import (
+    METADATA_WIRE_NAMES,
+    OAuthSpec,
+    ServerConfig,
+    metadata_from_wire,
+)
 
 T = TypeVar("T")
 
@@ -116,6 +124,11 @@ def server_from_doc(doc: Mapping[str, Any]) -> ServerConfig:
         if isinstance(legacy, Mapping):
             rest = {k: v for k, v in extra.items() if k != "oauth"}
             doc = {**doc, "oauth": to_doc(OAuthSpec.from_wire(legacy)), "extra": rest}
+            extra = rest
+    if doc.get("metadata") is None and isinstance(extra, Mapping):
+        if any(key in extra for key in METADATA_WIRE_NAMES):
+            rest = {k: v for k, v in extra.items() if k not in METADATA_WIRE_NAMES}
+            doc = {**doc, "metadata": to_doc(metadata_from_wire(extra)), "extra": rest}
     return from_doc(ServerConfig, doc)
 
 

@@ -27,7 +27,7 @@ async def _connected_or_given_up(gateway: Gateway, name: str) -> dict[str, objec
 async def test_a_user_crashing_a_shared_server_in_calls_cannot_make_it_give_up_restarting(
     gateway: Gateway,
 ) -> None:
-    reconnect = {"initialDelay": 0.05, "maxDelay": 0.2, "maxRetries": 2}
+    reconnect = {"initialDelay": 50, "maxDelay": 200, "maxRetries": 2}  # ms
     await gateway.add_server("fx", reconnectionOptions=reconnect)
     mallory = await gateway.new_key("user", "mallory")
     alice = await gateway.new_key("user", "alice")

@@ -72,12 +72,12 @@ async def test_streamed_oversized_body_stops_at_the_limit(make_gateway: MakeGate
         (b"{not json", "json"),
         (b"", "JSON object"),
         (b"[1, 2]", "object"),
-        (b'{"serverName": "fx", "methodName": "echo", "args": {}, "bogus": 1}', "bogus"),
         (b'{"serverName": "../etc", "methodName": "echo"}', "serverName"),
         (b'{"serverName": "fx", "methodName": "echo", "args": []}', "args"),
-        (b'{"server_name": "fx", "methodName": "echo"}', "server_name"),
+        # Unknown fields are ignored (test_tolerant_reader.py): the camelCase one is missing.
+        (b'{"server_name": "fx", "methodName": "echo"}', "serverName"),
     ],
-    ids=["malformed", "empty", "array", "unknown-field", "bad-name", "bad-args", "snake-case"],
+    ids=["malformed", "empty", "array", "bad-name", "bad-args", "snake-case"],
 )
 async def test_bad_tool_call_bodies_get_400_json(
     gateway: Gateway, content: bytes, needle: str

@@ -118,7 +118,12 @@ async def test_bad_oauth_block_is_a_400_naming_the_field_without_echoing_the_sec
     resp = await gw.client.post("/mcp/servers", json=body, headers=gw.admin)
     assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
     assert "tokenEndpoint" in resp.text and CANARY not in resp.text
+    assert await gw.runtime.store.get_server("remote") is None
+    # A misspelt field is ignored (mcp-api's tolerant reading): named, never echoed or kept.
     unknown = {**body, "oauth": {"clientSecrets": CANARY}}
     resp = await gw.client.post("/mcp/servers", json=unknown, headers=gw.admin)
-    assert resp.status_code == 400 and CANARY not in resp.text
-    assert await gw.runtime.store.get_server("remote") is None
+    assert resp.status_code == 200 and CANARY not in resp.text
+    assert resp.json()["warnings"] == ["unknown field 'oauth.clientSecrets' ignored"]
+    stored = await gw.runtime.store.get_server("remote")
+    assert stored is not None and stored.oauth is not None
+    assert stored.oauth.client_secret is None

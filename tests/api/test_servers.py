@@ -12,7 +12,7 @@ from tests.api.conftest import Gateway
 async def test_server_views_show_live_status_tools_and_mask_env_for_non_admins(
     gateway: Gateway,
 ) -> None:
-    view = await gateway.add_server("fx", env={"MODE": "test"}, callTimeout=5)
+    view = await gateway.add_server("fx", env={"MODE": "test"}, callTimeout=5000)
     assert view["status"] == "connected" and view["pid"]
     assert {"echo", "echo_args", "fail_with_args"} <= {t["name"] for t in view["toolsList"]}
     assert view["env"] == {"MODE": "test"} and view["transportType"] == "stdio"
@@ -27,9 +27,9 @@ async def test_update_restarts_only_when_connection_settings_change(gateway: Gat
     view = await gateway.add_server("fx")
     pid = view["pid"]
     resp = await gateway.client.put(
-        "/mcp/servers/fx", json={"callTimeout": 9}, headers=gateway.admin
+        "/mcp/servers/fx", json={"callTimeout": 9000}, headers=gateway.admin
     )
-    assert resp.status_code == 200 and resp.json()["server"]["callTimeout"] == 9
+    assert resp.status_code == 200 and resp.json()["server"]["callTimeout"] == 9000
     assert (await gateway.wait_status("fx", "connected"))["pid"] == pid
     resp = await gateway.client.put(
         "/mcp/servers/fx", json={"env": {"X": "1"}}, headers=gateway.admin

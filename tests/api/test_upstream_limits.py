@@ -32,7 +32,7 @@ async def test_a_missing_command_ends_in_error_naming_it_and_enable_starts_it_ag
         "name": "typo",
         "command": str(command),
         "enabled": False,
-        "reconnectionOptions": {"initialDelay": 0.01, "maxDelay": 0.02},
+        "reconnectionOptions": {"initialDelay": 10, "maxDelay": 20},
     }
     resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
     assert resp.status_code == 200, resp.text

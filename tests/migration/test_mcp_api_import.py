@@ -10,6 +10,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -247,9 +248,11 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
             ("api_key", InjectAs.ARG, False),
         ]
         assert (fixture.reconnection.max_retries, fixture.reconnection.initial_delay) == (2, 1.0)
-        assert fixture.extra["displayName"] == "Fixture"
-        assert fixture.extra["createdAt"] == "2026-03-01T12:00:00Z"
-        assert fixture.extra["secretFields"][0]["inputType"] == "password"
+        # Metadata is typed (the same ServerMetadata the HTTP API reads and writes).
+        assert fixture.metadata.display_name == "Fixture"
+        assert fixture.metadata.created_at == datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()
+        assert fixture.metadata.secret_fields[0].input_type == "password"
+        assert fixture.reconnection.grow_factor == 1.5
         assert fixture.extra["reconnectionOptions"]["reconnectionDelayGrowFactor"] == 1.5
         remote = await store.get_server("remote")
         assert remote is not None and remote.enabled is False

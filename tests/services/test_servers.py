@@ -75,7 +75,9 @@ async def test_a_command_on_the_definitions_own_path_is_found(
         name="own", command="mcpgw-own-tool", env={"PATH": str(tmp_path)}, enabled=False
     )
     await servers.create(server)
-    assert await sqlite_store.get_server("own") == server
+    stored = await sqlite_store.get_server("own")
+    assert stored is not None and stored.metadata.created_at is not None  # set by create
+    assert stored == dataclasses.replace(server, metadata=stored.metadata)
 
 
 async def test_the_pool_runs_the_definition_object_the_service_owns(

@@ -26,8 +26,10 @@ from mcp_gateway.domain.servers import (
     Isolation,
     OAuthSpec,
     ReconnectionOptions,
+    SecretField,
     SecretSpec,
     ServerConfig,
+    ServerMetadata,
     TransportType,
     oauth_enabled,
 )
@@ -137,6 +139,44 @@ async def test_servers_stored_with_the_old_oauth_shapes_read_as_the_typed_field(
     # Written back, it is stored in the new shape and reads the same.
     await store.update_server(old)
     assert await store.get_server("block") == old
+
+
+async def test_server_metadata_round_trips_and_rows_without_it_keep_working(
+    store: Store,
+) -> None:
+    meta = ServerMetadata(
+        display_name="GitHub",
+        source="platform",
+        auth_mode="oauth2",
+        oauth_template={"tokenEndpoint": "https://as.test/token", "scopesSupported": ["a"]},
+        secret_fields=(SecretField("token", "Token", None, True, "password"),),
+        created_by="alice@example.org",
+        created_at=1_700_000_000.5,
+        updated_at=1_700_000_100.0,
+    )
+    server = ServerConfig(
+        name="meta", transport_type=TransportType.STREAMABLE_HTTP, url="https://x.test/mcp",
+        reconnection=ReconnectionOptions(grow_factor=1.5), metadata=meta,
+    )  # fmt: skip
+    await store.create_server(server)
+    assert await store.get_server("meta") == server
+    assert server.oauth is not None and server.oauth.token_endpoint == "https://as.test/token"
+    # A row from before the typed metadata (no "metadata" key, no grow factor): defaults.
+    old = _legacy_doc("old", {"keep": 1})
+    del old["metadata"]
+    del old["reconnection"]["grow_factor"]
+    await _insert_raw_server(store, old)
+    read = await store.get_server("old")
+    assert read is not None and read.metadata == ServerMetadata()
+    assert read.reconnection.grow_factor == 2.0 and read.extra == {"keep": 1}
+    # A row the mcp-api importer wrote with the metadata under its camelCase names in extra.
+    imported = {"displayName": "Imp", "createdAt": "2026-03-01T12:00:00Z", "toolsList": []}
+    imp = _legacy_doc("imp", imported)
+    del imp["metadata"]
+    await _insert_raw_server(store, imp)
+    read = await store.get_server("imp")
+    assert read is not None and read.metadata.display_name == "Imp"
+    assert read.metadata.created_at == 1_772_366_400.0 and read.extra == {"toolsList": []}
 
 
 async def test_creating_a_taken_server_name_raises_and_keeps_the_original(store: Store) -> None:

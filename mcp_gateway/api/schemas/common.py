@@ -1,4 +1,10 @@
-"""Shared model bases: camelCase on the wire, unknown fields rejected, input never echoed."""
+"""Shared model bases: camelCase on the wire, input never echoed.
+
+Request bodies are read tolerantly (mcp-api ignores fields it does not know): unknown fields are
+kept aside in ``model_extra`` and :func:`mcp_gateway.api.parsing.read_body` names them in the
+answer's ``warnings`` or, with ``MCPGW_STRICT_REQUESTS``, refuses them. Wrong types and values
+of known fields are a 400 either way.
+"""
 
 from __future__ import annotations
 
@@ -31,14 +37,15 @@ Username = Annotated[str, AfterValidator(_checked(validate_username))]
 
 
 class RequestModel(BaseModel):
-    """A request body: camelCase names only, unknown fields are a 400."""
+    """A request body: camelCase names only; unknown fields land in ``model_extra``
+    (read_body warns about or refuses them, nothing else reads them)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
         validate_by_alias=True,
         validate_by_name=False,
         serialize_by_alias=True,
-        extra="forbid",
+        extra="allow",
         frozen=True,
         hide_input_in_errors=True,
     )

@@ -56,7 +56,7 @@ class InstallBody(RequestModel):
     allow_scripts: bool = False
 
     def to_domain(self) -> InstallRequest:
-        data = self.model_dump(by_alias=False)
+        data = self.model_dump(by_alias=False, include=set(type(self).model_fields))
         data["args"] = tuple(self.args)
         data["python_args"] = tuple(self.python_args)
         return InstallRequest(**data)

@@ -1,4 +1,6 @@
-"""``/mcp/servers``: definitions in (mcp-api's fields plus ours), live views out."""
+"""``/mcp/servers``: definitions in (mcp-api's fields plus ours), live views out.
+
+Durations are milliseconds both ways (see :mod:`.server_meta`)."""
 
 from __future__ import annotations
 
@@ -7,22 +9,33 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
+from mcp_gateway.api.schemas.server_meta import (
+    METADATA_FIELDS,
+    MetadataFields,
+    MsHour,
+    ReconnectionModel,
+    metadata_out,
+    millis,
+    reconnection_out,
+    seconds,
+)
 from mcp_gateway.domain.exposure import mask_args, mask_url
 from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import (
-    DEFAULT_MAX_RETRIES,
     OAUTH_AUTH_TYPES,
     InjectAs,
     Isolation,
     OAuthSpec,
-    ReconnectionOptions,
     SecretSpec,
     ServerConfig,
+    ServerMetadata,
     TransportType,
+    apply_secret_names,
+    declared_secret_names,
 )
 from mcp_gateway.services.servers import ServerView
 
-Seconds = Annotated[float, Field(gt=0, le=3600)]
+DEFAULT_CALL_TIMEOUT_MS = 60_000
 ShortText = Annotated[str, Field(max_length=4096)]
 
 
@@ -35,19 +48,6 @@ class SecretSpecModel(RequestModel):
 
     def to_domain(self) -> SecretSpec:
         return SecretSpec(self.name, self.inject_as, self.target, self.template, self.required)
-
-
-class ReconnectionModel(RequestModel):
-    enabled: bool = True
-    max_retries: Annotated[int, Field(ge=0)] | None = DEFAULT_MAX_RETRIES  # null: forever
-    initial_delay: Annotated[float, Field(gt=0, le=600)] = 0.5
-    max_delay: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    healthy_reset: Annotated[float, Field(gt=0, le=86400)] = 60.0
-
-    def to_domain(self) -> ReconnectionOptions:
-        return ReconnectionOptions(
-            self.enabled, self.max_retries, self.initial_delay, self.max_delay, self.healthy_reset
-        )
 
 
 HttpUrl = Annotated[str, Field(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://")]
@@ -123,7 +123,7 @@ class OAuthOut(ResponseModel):
         )
 
 
-class _ServerFields(RequestModel):
+class _ServerFields(MetadataFields):
     transport_type: TransportType = TransportType.STDIO
     command: ShortText | None = None
     args: list[ShortText] = Field(default_factory=list, max_length=256)
@@ -133,8 +133,10 @@ class _ServerFields(RequestModel):
     headers: dict[str, ShortText] = Field(default_factory=dict)
     reconnection_options: ReconnectionModel = Field(default_factory=ReconnectionModel)
     enabled: bool = True
-    startup_timeout: Seconds = 30.0
-    call_timeout: Seconds = 60.0
+    startup_timeout: MsHour = 30_000
+    # Omitted on create: startupTimeout when that is given (mcp-api's startupTimeout is also
+    # its per-call timeout), else 60000.
+    call_timeout: MsHour | None = None
     max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 32
     max_concurrency_per_user: Annotated[int, Field(ge=1, le=4096)] | None = None
     isolation: Isolation = Isolation.SHARED
@@ -146,10 +148,15 @@ class _ServerFields(RequestModel):
     oauth: OAuthModel | None = None
 
 
-def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
-    """snake_case ServerConfig keyword arguments for the given model fields."""
+_NOT_CONFIG = {*METADATA_FIELDS, "secret_names", "secret_name"}
+
+
+def _domain_fields(model: _ServerFields, fields: set[str]) -> dict[str, Any]:
+    """snake_case ServerConfig keyword arguments for the given model fields (metadata as a
+    dict of the ServerMetadata fields given, ``secret_names`` as declared names)."""
     out: dict[str, Any] = {}
-    for name in fields:
+    fields &= set(type(model).model_fields)  # never the unknown (extra) ones
+    for name in fields - _NOT_CONFIG:
         value = getattr(model, name)
         if name == "reconnection_options":
             out["reconnection"] = value.to_domain()
@@ -157,6 +164,10 @@ def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
             out["secrets"] = tuple(spec.to_domain() for spec in value)
         elif name == "args":
             out["args"] = tuple(value)
+        elif name == "startup_timeout":
+            out[name] = seconds(value)
+        elif name == "call_timeout":
+            out[name] = seconds(value if value is not None else DEFAULT_CALL_TIMEOUT_MS)
         elif name == "mcp_auth_type":
             out["extra"] = {"mcpAuthType": value} if value is not None else {}
             if "oauth" not in fields and str(value or "").lower() not in OAUTH_AUTH_TYPES:
@@ -165,6 +176,17 @@ def _domain_fields(model: RequestModel, fields: set[str]) -> dict[str, Any]:
             out["oauth"] = value.to_domain() if value is not None else None
         else:
             out[name] = value
+    if (
+        "auth_mode" in fields
+        and model.auth_mode != "oauth2"
+        and not fields & {"oauth", "mcp_auth_type"}
+    ):
+        out["oauth"] = None  # switching mcp-api's authMode away from oauth2
+    metadata = model.metadata_changes(fields)
+    if metadata:
+        out["metadata"] = metadata
+    if fields & {"secret_names", "secret_name"}:
+        out["secret_names"] = declared_secret_names(model.secret_names, model.secret_name)
     return out
 
 
@@ -172,11 +194,21 @@ class ServerCreateRequest(_ServerFields):
     name: ServerName
 
     def to_domain(self) -> ServerConfig:
-        return ServerConfig(**_domain_fields(self, set(type(self).model_fields)))
+        fields = _domain_fields(self, set(type(self).model_fields))
+        if self.call_timeout is None and "startup_timeout" in self.model_fields_set:
+            fields["call_timeout"] = fields["startup_timeout"]
+        fields["metadata"] = ServerMetadata(**fields["metadata"])
+        names = fields.pop("secret_names")
+        fields["secrets"] = apply_secret_names(names, fields["secrets"])
+        return ServerConfig(**fields)
 
 
 class ServerUpdateRequest(_ServerFields):
-    """Partial: only the fields present in the body change."""
+    """Partial: only the fields present in the body change (``metadata`` and ``secret_names``
+    are merged into the current definition by ServerService). ``name`` may be sent (a client
+    sending back the object it read) but not changed: ServerService refuses another name."""
+
+    name: ServerName | None = None
 
     def changes(self) -> dict[str, Any]:
         return _domain_fields(self, set(self.model_fields_set))
@@ -191,15 +223,16 @@ class ServerOut(ResponseModel):
     cwd: str | None
     url: str | None = Field(description="non-admin keys see userinfo and query values ***")
     headers: dict[str, str] = Field(description="values shown to admin keys only")
-    reconnection_options: dict[str, Any]
+    reconnection_options: dict[str, Any] = Field(description="delays in milliseconds")
     enabled: bool
-    startup_timeout: float
-    call_timeout: float
+    startup_timeout: float = Field(description="milliseconds")
+    call_timeout: float = Field(description="milliseconds")
     max_concurrency: int
     max_concurrency_per_user: int | None
     isolation: Isolation
     max_instances: int
     secrets: list[dict[str, Any]]
+    secret_names: list[str] = Field(description="mcp-api: the secrets injected (spec names)")
     mcp_auth_type: str | None = None
     oauth: OAuthOut | None = None
     status: str
@@ -215,6 +248,22 @@ class ServerOut(ResponseModel):
     errors: list[str] = Field(description="mcp-api compatibility: [lastError] or []")
     next_restart_at: float | None
     instances: int
+    display_name: str | None = None
+    description: str | None = None
+    source: str | None = None
+    auth_mode: str | None = None
+    oauth_template: dict[str, Any] | None = Field(
+        None, description="credential-like keys are *** for non-admin keys"
+    )
+    secret_fields: list[dict[str, Any]] = Field(default_factory=list)
+    homepage_url: str | None = None
+    repository_url: str | None = None
+    license_name: str | None = None
+    catalog_provider: str | None = None
+    catalog_id: str | None = None
+    created_by: str | None = None
+    created_at: str | None = Field(None, description="ISO-8601, UTC")
+    updated_at: str | None = Field(None, description="ISO-8601, UTC")
 
     @classmethod
     def of(cls, view: ServerView, *, admin: bool) -> ServerOut:
@@ -222,7 +271,6 @@ class ServerOut(ResponseModel):
         can carry other users' data, and its definition can carry credentials, so non-admin
         keys get neither."""
         c, s = view.config, view.state
-        r = c.reconnection
         last_error = s.last_error if admin else s.error_kind
         return cls(
             name=c.name,
@@ -233,16 +281,10 @@ class ServerOut(ResponseModel):
             cwd=c.cwd,
             url=c.url if admin or c.url is None else mask_url(c.url),
             headers=dict(c.headers) if admin else dict.fromkeys(c.headers, MASK),
-            reconnection_options={
-                "enabled": r.enabled,
-                "maxRetries": r.max_retries,
-                "initialDelay": r.initial_delay,
-                "maxDelay": r.max_delay,
-                "healthyReset": r.healthy_reset,
-            },
+            reconnection_options=reconnection_out(c.reconnection),
             enabled=c.enabled,
-            startup_timeout=c.startup_timeout,
-            call_timeout=c.call_timeout,
+            startup_timeout=millis(c.startup_timeout),
+            call_timeout=millis(c.call_timeout),
             max_concurrency=c.max_concurrency,
             max_concurrency_per_user=c.max_concurrency_per_user,
             isolation=c.isolation,
@@ -257,6 +299,7 @@ class ServerOut(ResponseModel):
                 }
                 for spec in c.secrets
             ],
+            secret_names=[spec.name for spec in c.secrets],
             mcp_auth_type=c.extra.get("mcpAuthType"),
             oauth=OAuthOut.of(c.oauth, admin=admin),
             status=s.status.value,
@@ -271,6 +314,7 @@ class ServerOut(ResponseModel):
             errors=[last_error] if last_error else [],
             next_restart_at=s.next_restart_at,
             instances=s.instances,
+            **metadata_out(c.metadata, admin=admin),
         )
 
 
