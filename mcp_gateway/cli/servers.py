@@ -56,7 +56,8 @@ ExtraOpt = Annotated[
     str | None,
     typer.Option(
         "--extra",
-        help='More server fields as a JSON object, e.g. \'{"isolation": "per_user"}\'.',
+        help="More server fields as a JSON object (durations in milliseconds), e.g. "
+        '\'{"isolation": "per_user", "callTimeout": 120000}\'.',
     ),
 ]
 

@@ -32,6 +32,9 @@ class InstallRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     enabled: bool = True
     allow_scripts: bool = False  # admin only (the API checks the role)
+    # More ServerConfig fields for the new server (timeouts, reconnection, secrets, metadata:
+    # mcp-api's install body carries them); never command/args/env/url/headers/name.
+    server_fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ def new_server(
         url=request.url,
         headers=dict(request.headers),
         enabled=request.enabled,
+        **request.server_fields,
     )
     return server_after_install(base, record, result)
 

@@ -13,6 +13,10 @@ import pytest
 
 from mcp_gateway.migration.mapping import map_server
 from tests.api.conftest import Gateway, MakeGateway, fixture_server, secrets_section
+from tests.installer.fixtures import artifacts, registry
+from tests.installer.local_registry import NPM_NAME, LocalRegistry
+
+__all__ = ["artifacts", "registry"]
 
 CANARY = "canary-7d1f0c2b9e"
 
@@ -282,3 +286,34 @@ async def test_secret_names_keep_an_explicit_spec_of_the_same_name(gateway: Gate
         ("token", "api_key", True),
         ("extra", None, False),
     ]
+
+
+# -- package install bodies ----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_install_body_carries_mcp_api_server_fields_and_warns_about_unknown_ones(
+    make_gateway: MakeGateway, registry: LocalRegistry
+) -> None:
+    installer = {"npm_registry": registry.npm_url, "pip_index_url": registry.index_url}
+    async with make_gateway(installer=installer) as gw:
+        body = {
+            "name": NPM_NAME,
+            "serverName": "fx",
+            "version": "1.9.0",
+            "startupTimeout": 45_000,
+            "reconnectionOptions": {"maxRetries": 1, "initialReconnectionDelay": 2000},
+            "secretNames": ["token"],
+            "displayName": "From npm",
+            "catalogId": "npm-fx",
+            "installMode": CANARY,
+        }
+        resp = await gw.client.post("/packages/install", json=body, headers=gw.admin)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["warnings"] == ["unknown field 'installMode' ignored"]
+        assert CANARY not in resp.text
+        server = (await gw.client.get("/mcp/servers/fx", headers=gw.admin)).json()["server"]
+        assert (server["startupTimeout"], server["callTimeout"]) == (45_000, 45_000)
+        assert server["reconnectionOptions"]["initialDelay"] == 2000
+        assert server["secretNames"] == ["token"] and server["createdAt"]
+        assert (server["displayName"], server["catalogId"]) == ("From npm", "npm-fx")

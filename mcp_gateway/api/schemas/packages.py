@@ -8,6 +8,7 @@ body has ``log`` (the server's stderr tail, then the installer's output), and so
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,9 +21,20 @@ from mcp_gateway.api.schemas.common import (
     ResponseModel,
     ServerName,
 )
+from mcp_gateway.api.schemas.server_meta import (
+    MetadataFields,
+    MsHour,
+    ReconnectionModel,
+    seconds,
+)
 from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
-from mcp_gateway.domain.servers import TransportType
+from mcp_gateway.domain.servers import (
+    ServerMetadata,
+    TransportType,
+    apply_secret_names,
+    declared_secret_names,
+)
 from mcp_gateway.installer.models import (
     InstallOutcome,
     InstallRequest,
@@ -37,7 +49,11 @@ Text = Annotated[str, Field(max_length=4096)]
 OptionalLog = Annotated[str | None, Field(default=None, exclude_if=lambda v: v is None)]
 
 
-class InstallBody(RequestModel):
+class InstallBody(MetadataFields):
+    """mcp-api's install body: the package, how to run it, and the new server's other fields
+    (``startupTimeout``/``callTimeout`` in ms, ``reconnectionOptions``, ``secretNames``, metadata)
+    with the same meaning as in ``POST /mcp/servers``."""
+
     name: Annotated[str, Field(min_length=1, max_length=214)]
     server_name: ServerName
     runtime: PackageRuntime = PackageRuntime.NODE
@@ -54,12 +70,36 @@ class InstallBody(RequestModel):
     headers: dict[str, Text] = Field(default_factory=dict)
     enabled: bool = True
     allow_scripts: bool = False
+    startup_timeout: MsHour | None = None
+    call_timeout: MsHour | None = None
+    reconnection_options: ReconnectionModel | None = None
 
     def to_domain(self) -> InstallRequest:
-        data = self.model_dump(by_alias=False, include=set(type(self).model_fields))
+        data = self.model_dump(by_alias=False, include=_INSTALL_FIELDS)
         data["args"] = tuple(self.args)
         data["python_args"] = tuple(self.python_args)
-        return InstallRequest(**data)
+        return InstallRequest(**data, server_fields=self.server_fields())
+
+    def server_fields(self) -> dict[str, Any]:
+        """The new server's ServerConfig fields beyond how to run it (seconds, as the domain)."""
+        out: dict[str, Any] = {}
+        if self.startup_timeout is not None:
+            out["startup_timeout"] = seconds(self.startup_timeout)
+        timeout = self.call_timeout if self.call_timeout is not None else self.startup_timeout
+        if timeout is not None:
+            out["call_timeout"] = seconds(timeout)
+        if self.reconnection_options is not None:
+            out["reconnection"] = self.reconnection_options.to_domain()
+        names = declared_secret_names(self.secret_names, self.secret_name)
+        if names:
+            out["secrets"] = apply_secret_names(names)
+        metadata = self.metadata_changes(set(self.model_fields_set))
+        if metadata:
+            out["metadata"] = ServerMetadata(**metadata)
+        return out
+
+
+_INSTALL_FIELDS = {f.name for f in dataclasses.fields(InstallRequest)} - {"server_fields"}
 
 
 class UpgradeBody(RequestModel):

@@ -240,13 +240,13 @@ class ServerOut(ResponseModel):
     logs: list[str] = Field(description="the server's stderr (masked); admin keys only")
     restarts: int
     pid: int | None
-    uptime: float | None
+    uptime: float | None = Field(description="milliseconds the connection has been up")
     last_error: str | None = Field(
         description="admin keys: the failure with upstream detail (masked); other keys: the "
         "gateway's own classification (e.g. 'upstream connection closed'), never upstream text"
     )
     errors: list[str] = Field(description="mcp-api compatibility: [lastError] or []")
-    next_restart_at: float | None
+    next_restart_at: float | None = Field(description="a time: epoch seconds (not a duration)")
     instances: int
     display_name: str | None = None
     description: str | None = None
@@ -309,7 +309,7 @@ class ServerOut(ResponseModel):
             logs=list(s.logs) if admin else [],
             restarts=s.restarts,
             pid=s.pid,
-            uptime=s.uptime,
+            uptime=millis(s.uptime) if s.uptime is not None else None,
             last_error=last_error,
             errors=[last_error] if last_error else [],
             next_restart_at=s.next_restart_at,
