@@ -27,6 +27,7 @@ from mcp_gateway.domain.servers import (
     apply_secret_names,
     declared_secret_names,
     metadata_from_wire,
+    wire_epoch,
 )
 from mcp_gateway.errors import InvalidRequest
 
@@ -49,21 +50,6 @@ _TYPED = frozenset(
         "secretName",
     }
 )
-
-
-def to_epoch(value: Any) -> float | None:
-    """A date as mcp-api stores it (BSON date, epoch milliseconds or ISO text) -> seconds."""
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.timestamp()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) / 1000.0
-    if isinstance(value, str) and value:
-        try:
-            return to_epoch(datetime.fromisoformat(value.replace("Z", "+00:00")))
-        except ValueError:
-            return None
-    return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -187,7 +173,7 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
         raise InvalidRequest(f"unknown package runtime {doc.get('runtime')!r}") from exc
     version = doc.get("version") if isinstance(doc.get("version"), str) else None
     kept = ("installPath", "main", "venvPath", "pythonArgs", "status", "enabled", "lastUsed")
-    installed = to_epoch(doc.get("installed")) or 0.0
+    installed = wire_epoch(doc.get("installed")) or 0.0
 
     def text(key: str) -> str | None:
         value = doc.get(key)
@@ -204,6 +190,6 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
         pip_index_url=text("pipIndexUrl"),
         pip_extra_index_url=text("pipExtraIndexUrl"),
         installed_at=installed,
-        updated_at=to_epoch(doc.get("lastUpgraded")) or installed,
+        updated_at=wire_epoch(doc.get("lastUpgraded")) or installed,
         extra={"mcpApi": {k: _jsonable(doc.get(k)) for k in kept if k in doc}},
     )

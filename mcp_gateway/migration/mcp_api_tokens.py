@@ -19,9 +19,8 @@ from typing import Any
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.records import StoredOAuthTokens
-from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
+from mcp_gateway.domain.servers import ServerConfig, oauth_enabled, wire_epoch
 from mcp_gateway.errors import CryptoError, InvalidRequest
-from mcp_gateway.migration.mapping import to_epoch
 from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api
 from mcp_gateway.migration.report import Action, MigrationReport
 from mcp_gateway.storage.ports import OAuthTokenStore
@@ -97,7 +96,7 @@ async def import_tokens(
             report.add("oauth_tokens", label, Action.FAILED, exc.message)
             continue
         meta = _meta(doc)
-        expires_at = to_epoch(doc.get("expiresAt"))
+        expires_at = wire_epoch(doc.get("expiresAt"))
         existing = await target.get_tokens(config.name, username)
         if existing is not None:
             try:
@@ -118,7 +117,7 @@ async def import_tokens(
                 name: keyring.encrypt_token(username, config.name, name, value)
                 for name, value in fields.items()
             }
-            updated = to_epoch(doc.get("updatedAt")) or time.time()
+            updated = wire_epoch(doc.get("updatedAt")) or time.time()
             record = StoredOAuthTokens(
                 config.name, username, sealed, expires_at, meta, "valid", updated
             )

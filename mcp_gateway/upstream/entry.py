@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
-from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.upstream.admission import Admission
+from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
 
 
@@ -35,3 +36,20 @@ class ServerEntry:
     def remembering(self) -> Masker:
         """The masker of the shared session, or what the last one was given."""
         return self.shared.masker if self.shared is not None else self.remembered
+
+    def stop_idle_users(self, now: float, idle: float) -> None:
+        """Stop the user sessions with no call in flight, unused for ``idle`` seconds."""
+        for scope, sup in list(self.users.items()):
+            if sup.in_flight == 0 and now - sup.last_used >= idle:
+                del self.users[scope]
+                sup.stop(terminate=True)
+
+    def state(self) -> ServerState:
+        """A snapshot of this server's state (disabled, its shared session's, or its users')."""
+        if not self.config.enabled:
+            return ServerState(ServerStatus.DISABLED)
+        if self.shared_scope:
+            if self.shared is None:
+                return ServerState(ServerStatus.DISCONNECTED)
+            return shared_state(self.shared)
+        return per_user_state(list(self.users.values()))

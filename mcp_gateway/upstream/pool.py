@@ -26,7 +26,7 @@ from mcp_types import CallToolResult, Tool
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.redaction import NO_SECRETS
-from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import (
     GatewayError,
     ReauthRequired,
@@ -39,7 +39,7 @@ from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
-from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
+from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import (
     CALL_ERRORS,
@@ -377,10 +377,7 @@ class UpstreamPool:
             await anyio.sleep(interval)
             now = time.monotonic()
             for entry in list(self._entries.values()):
-                for scope, sup in list(entry.users.items()):
-                    if sup.in_flight == 0 and now - sup.last_used >= idle:
-                        del entry.users[scope]
-                        sup.stop(terminate=True)
+                entry.stop_idle_users(now, idle)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -389,14 +386,7 @@ class UpstreamPool:
         entry = self._entries.get(name)
         if entry is None:
             raise ServerNotFound(name)
-        if not entry.config.enabled:
-            return ServerState(ServerStatus.DISABLED)
-        if entry.shared_scope:
-            sup = entry.shared
-            if sup is None:
-                return ServerState(ServerStatus.DISCONNECTED)
-            return shared_state(sup)
-        return per_user_state(list(entry.users.values()))
+        return entry.state()
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
