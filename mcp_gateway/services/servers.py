@@ -22,9 +22,7 @@ from urllib.parse import urlsplit
 import anyio
 from mcp_types import Tool
 
-from mcp_gateway.domain.exposure import definition_secrets
 from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
-from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, apply_secret_names
 from mcp_gateway.errors import (
     GatewayError,
@@ -203,7 +201,7 @@ class ServerService:
             if isinstance(exc, TimeoutError):
                 error = f"server {server.name!r} listed no tools within {within:g}s"
             stderr = await self._stderr_tail(server)
-            return StartCheck(ServerStatus.ERROR, error=self._mask(server, error), stderr=stderr)
+            return StartCheck(ServerStatus.ERROR, error=error, stderr=stderr)
         return StartCheck(ServerStatus.CONNECTED, tuple(tools))
 
     async def trial(self, server: ServerConfig, *, within: float) -> StartCheck:
@@ -220,8 +218,9 @@ class ServerService:
                 await self._pool.remove(temp_name)
 
     async def _stderr_tail(self, server: ServerConfig) -> tuple[str, ...]:
-        """The last stderr lines of a shared server, masked; waits briefly for the reader of a
-        child that just died (per-user servers keep no shared log)."""
+        """The last stderr lines of a shared server, already masked by its session (which knows
+        every value it was given); waits briefly for the reader of a child that just died
+        (per-user servers keep no shared log)."""
         lines: tuple[str, ...] = ()
         with anyio.move_on_after(STDERR_GRACE):
             while True:
@@ -232,12 +231,7 @@ class ServerService:
                 if lines:
                     break
                 await anyio.sleep(0.05)
-        return tuple(self._mask(server, line[:STDERR_LINE_CHARS]) for line in lines[-STDERR_LINES:])
-
-    def _mask(self, server: ServerConfig, text: str) -> str:
-        """``text`` without the definition's env/header values or URL credentials (the pool's
-        logs already mask everything its sessions were given; this is belt and braces)."""
-        return Masker.of(definition_secrets(server.env, server.headers, server.url)).mask(text)
+        return tuple(line[:STDERR_LINE_CHARS] for line in lines[-STDERR_LINES:])
 
     def _view(self, server: ServerConfig, states: Mapping[str, ServerState]) -> ServerView:
         state = states.get(server.name)
