@@ -90,7 +90,11 @@ async def test_a_per_user_session_whose_call_waits_for_a_slot_is_not_evicted_for
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call_as_alice)
-            await poll_until(lambda: in_flight(pool, "fx") == 1)
+            # In flight counts from the moment a session is chosen: wait until alice's session
+            # is up too, so her call (not bob's, on a session still starting) takes the slot.
+            await poll_until(
+                lambda: in_flight(pool, "fx") == 1 and pool.status("fx").instances == 1
+            )
             tg.start_soon(call_as_bob)
             await poll_until(lambda: pool.status("fx").instances == 2)
             with pytest.raises(UpstreamBusy, match="no free per-user session slot"):
