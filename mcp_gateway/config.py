@@ -80,6 +80,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_SANDBOX_BWRAP",), ("sandbox", "bwrap")),
     EnvVar(("MCPGW_SANDBOX_UID_BASE",), ("sandbox", "uid_base")),
     EnvVar(("MCPGW_SANDBOX_UID_COUNT",), ("sandbox", "uid_count")),
+    EnvVar(("MCPGW_METRICS_KEY",), ("telemetry", "metrics_key")),
+    EnvVar(("MCPGW_METRICS_MAX_TOOLS",), ("telemetry", "metrics_max_tools")),
+    EnvVar(("MCPGW_OTEL",), ("telemetry", "otel")),
 )
 
 
@@ -178,6 +181,19 @@ class AuditSettings(BaseModel):
     max_events: int = Field(1_000_000, ge=0, description="the newest this many are kept")
 
 
+class TelemetrySettings(BaseModel):
+    """``/metrics`` access and label bounds; OpenTelemetry traces (``observability.otel``)."""
+
+    metrics_key: SecretStr | None = None  # required as a Bearer token on /metrics when set
+    metrics_max_tools: int = Field(100, ge=0, description="tool labels per server")
+    otel: Literal["auto", "true", "false"] = "auto"
+
+    @field_validator("otel", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -270,6 +286,7 @@ class Settings(BaseSettings):
     oauth: OAuthSettings = OAuthSettings()
     audit: AuditSettings = AuditSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def settings_customise_sources(

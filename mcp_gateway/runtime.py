@@ -15,15 +15,18 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
 import anyio
 
 from mcp_gateway import __version__
 from mcp_gateway.config import Settings
 from mcp_gateway.crypto.keyfile import load_keyring
-from mcp_gateway.errors import ConfigError, GatewayError
+from mcp_gateway.errors import ConfigError, GatewayError, ServerNotFound
 from mcp_gateway.installer import build_installers
+from mcp_gateway.observability import otel
+from mcp_gateway.observability.metrics import GatewayMetrics
+from mcp_gateway.observability.store_timing import TimedStore
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
@@ -126,6 +129,7 @@ class Runtime:
         self._announce = announce
         self._reconcile_packages = reconcile_packages
         self._stack: AsyncExitStack | None = None
+        self.metrics = GatewayMetrics(max_tools=settings.telemetry.metrics_max_tools)
 
     @property
     def is_open(self) -> bool:
@@ -152,8 +156,12 @@ class Runtime:
         self.sandbox = await anyio.to_thread.run_sync(detect_sandbox, settings)
         _check_sandbox(self.sandbox)
         async with AsyncExitStack() as stack:
+            traces = otel.start(settings.telemetry.otel)
+            if traces is not None:
+                stack.callback(otel.stop, traces)  # closed last: flushes every other span
             self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
-            self.store = await stack.enter_async_context(open_store(settings))
+            store = await stack.enter_async_context(open_store(settings))
+            self.store = cast("Store", TimedStore(store, self.metrics.observe_store))
             self.audit = await stack.enter_async_context(
                 AuditLog(
                     self.store,
@@ -168,6 +176,7 @@ class Runtime:
                     # Late-bound: credentials need the pool (to drop sessions) and vice versa.
                     http_auth=lambda server, user: self.credentials.http_auth(server, user),
                     sandbox=self.sandbox,
+                    on_instance=self.metrics.instance_changed,
                 )
             )
             self.apikeys = await stack.enter_async_context(ApiKeyService(self.store))
@@ -193,6 +202,7 @@ class Runtime:
             self.packages = PackageService(
                 self.store, self.servers, build_installers(settings, self.sandbox)
             )
+            self._observe()
             created = await self.apikeys.bootstrap(settings)
             if created is not None:
                 self._announce(created)
@@ -206,6 +216,21 @@ class Runtime:
             self._stack = stack.pop_all()
         log.info("mcp-gateway %s ready (store: %s)", __version__, self.store.backend)
         return self
+
+    def _observe(self) -> None:
+        """Connect the services' observer hooks to the metrics."""
+        metrics = self.metrics
+        metrics.tools.listed = self._listed_tools
+        self.tools.observers.append(metrics.observe_tool_call)
+        self.oauth.refresher.observers.append(metrics.oauth_refresh)
+        self.packages.install_observers.append(metrics.observe_install)
+
+    def _listed_tools(self, server: str) -> list[str] | None:
+        try:
+            tools = self.pool.status(server).tools
+        except ServerNotFound:
+            return None
+        return None if tools is None else [tool.name for tool in tools]
 
     async def _reconcile(self) -> None:
         """Re-install packages whose directory is missing (their servers are pointed at the

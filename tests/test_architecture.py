@@ -1,7 +1,8 @@
 """Import rules from design.md, checked by parsing every module with ``ast``.
 
 Layers, top to bottom: cli -> runtime -> api -> services | migration -> upstream | installer
--> process -> storage -> crypto -> domain; ``config`` and ``errors`` are usable everywhere.
+-> process -> storage -> crypto | observability -> domain; ``config`` and ``errors`` are usable
+everywhere.
 Nothing imports ``runtime`` but ``cli`` (design.md): ``api`` describes what it needs of the
 composition root with its own Protocol (``api.runtime_port``). An import is allowed only
 downward (or inside its own layer); ``upstream`` and ``installer`` are siblings and do not
@@ -20,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mcp_gateway"
 _RANK = {
     "domain": 0,
     "crypto": 1,
+    "observability": 1,
     "storage": 2,
     "process": 3,
     "installer": 4,

@@ -20,6 +20,8 @@ from mcp_gateway.api.middleware import GatewayMiddleware
 from mcp_gateway.api.openapi import build_openapi
 from mcp_gateway.api.routes import apikeys, oauth, packages, secrets, servers, tools
 from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.api.tracing import TracingMiddleware
+from mcp_gateway.observability import otel
 
 
 def api_endpoints() -> list[Endpoint]:
@@ -49,8 +51,9 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
 
     endpoints = [
         *api_endpoints(),
-        Endpoint("GET", "/metrics", metrics.endpoint, "Prometheus metrics", "health",
-                 auth="none"),
+        Endpoint("GET", "/metrics", metrics.endpoint,
+                 "Prometheus metrics (Bearer MCPGW_METRICS_KEY when set)", "health",
+                 auth="none", errors=(401,)),
         Endpoint("GET", "/openapi.json", openapi, "This document", "health", auth="none"),
     ]  # fmt: skip
     document.update(build_openapi(endpoints))
@@ -58,12 +61,7 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _opened(runtime):
-            observers = runtime.tools.observers
-            observers.append(metrics.observe_tool_call)
-            try:
-                yield
-            finally:
-                observers.remove(metrics.observe_tool_call)
+            yield
 
     http = runtime.settings.http
     middleware = [
@@ -85,6 +83,8 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
                 max_age=600,
             )
         )
+    if otel.wanted(runtime.settings.telemetry.otel):
+        middleware.insert(0, Middleware(TracingMiddleware))  # outermost: the whole request
     app = Starlette(
         routes=routes(endpoints),
         middleware=middleware,

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from mcp_gateway.config import Settings
+from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
@@ -24,6 +25,8 @@ from mcp_gateway.upstream.pool import UpstreamPool
 
 class GatewayRuntime(Protocol):
     settings: Settings
+    version: str
+    metrics: GatewayMetrics
     store: Store
     pool: UpstreamPool
     servers: ServerService

@@ -5,7 +5,8 @@ in-process only, one gateway per packages dir)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class PackageDirs:
     def __init__(self, installers: Mapping[PackageRuntime, Installer]) -> None:
         self.installers = dict(installers)
         self._busy: set[str] = set()
+        # (runtime, outcome: ok or an error code, seconds) of every install run: metrics.
+        self.observers: list[Callable[[str, str, float], None]] = []
 
     def busy(self, server_name: str) -> bool:
         return server_name in self._busy
@@ -62,15 +65,21 @@ class PackageDirs:
         """Install into a fresh attempt directory; a failed attempt leaves no directory (nor
         an empty slot when it was the slot's only attempt)."""
         target = new_install_dir(installer.root, server_name)
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             return await installer.install(spec, target, on_line=on_line)
-        except BaseException:
+        except BaseException as exc:
+            outcome = exc.code if isinstance(exc, GatewayError) else "interrupted"
             await self.remove(installer, target)
             slot = target.parent
             with anyio.CancelScope(shield=True):
                 if not await anyio.to_thread.run_sync(_has_entries, slot):
                     await self.remove(installer, slot)
             raise
+        finally:
+            for observe in self.observers:
+                observe(installer.runtime.value, outcome, time.perf_counter() - started)
 
     @staticmethod
     async def remove(installer: Installer, path: str | Path) -> None:

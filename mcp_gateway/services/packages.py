@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import anyio
 
@@ -104,6 +104,11 @@ class PackageService:
         self._servers = servers
         self._dirs = PackageDirs(installers)
         self._verify_timeout = verify_timeout
+
+    @property
+    def install_observers(self) -> list[Callable[[str, str, float], None]]:
+        """Called with (runtime, outcome, seconds) after every install run (metrics)."""
+        return self._dirs.observers
 
     # -- queries -----------------------------------------------------------------------------
 

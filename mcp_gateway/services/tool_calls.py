@@ -19,6 +19,7 @@ from mcp_types import CallToolResult, Tool
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
+from mcp_gateway.observability import tracing
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.injection import hidden_arguments, hide_parameters
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
@@ -31,9 +32,10 @@ from mcp_gateway.storage.ports import SecretStore, ServerStore
 
 log = logging.getLogger("mcp_gateway.tools")
 
-# (server label, outcome, seconds): e.g. Prometheus metrics. Unknown servers are labelled "-"
-# so a caller cannot grow label sets with made-up names.
-CallObserver = Callable[[str, str, float], None]
+# (server label, tool, outcome, seconds): e.g. Prometheus metrics. Unknown servers are labelled
+# "-" so a caller cannot grow label sets with made-up names (the tool is the caller's: the
+# observer bounds it).
+CallObserver = Callable[[str, str, str, float], None]
 
 
 class ToolsStore(ServerStore, SecretStore, Protocol):
@@ -87,6 +89,7 @@ class ToolCallService:
         started = time.perf_counter()
         outcome = "ok"
         label = "-"
+        span = tracing.start_tool_call(server_name, tool)  # a shared no-op while traces are off
         try:
             server = await self._server(server_name)
             label = server.name
@@ -140,8 +143,9 @@ class ToolCallService:
                     outcome=outcome,
                 )
             )
+            span.end(outcome)
             for observe in self.observers:
-                observe(label, outcome, elapsed)
+                observe(label, tool, outcome, elapsed)
 
     async def list_tools(self, username: str) -> list[tuple[str, list[dict[str, Any]]]]:
         """Every enabled server's tools as MCP JSON, without the arguments the gateway injects

@@ -20,6 +20,7 @@ from mcp.client.sse import sse_client
 from mcp.shared.message import SessionMessage
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
+from mcp_gateway.observability.tracing import request_hooks
 from mcp_gateway.upstream.sdk import (
     MCP_SESSION_ID,
     CappedStreamableHTTPTransport,
@@ -131,7 +132,7 @@ async def open_streamable_http(
         headers=dict(headers),
         auth=auth,
         timeout=http_timeout(),
-        event_hooks={"response": [observations.hook]},
+        event_hooks={"request": request_hooks(), "response": [observations.hook]},
         transport=CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes),
     )
     transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
@@ -184,7 +185,10 @@ async def open_sse(
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
         transport = CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes)
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=transport)
+        hooks = {"request": request_hooks()}  # traceparent headers while traces are on
+        return httpx2.AsyncClient(
+            headers=headers, timeout=timeout, auth=auth, transport=transport, event_hooks=hooks
+        )
 
     async with sse_client(
         url,

@@ -18,6 +18,8 @@ from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
+from mcp_gateway.observability import tracing
+
 logger = logging.getLogger(__name__)
 
 MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
@@ -65,15 +67,17 @@ class LiveSession:
         self, tool: str, arguments: dict[str, object], read_timeout: float
     ) -> types.CallToolResult:
         """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
-        gateway forwards results, its own clients validate."""
+        gateway forwards results, its own clients validate. With traces on it is a client span,
+        whose ``traceparent`` the SDK puts in the request's ``_meta``."""
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
         self.link.calls_sent += 1
         try:
-            return await self.session.send_request(
-                request, types.CallToolResult, request_read_timeout_seconds=read_timeout
-            )
+            with tracing.upstream_span("tools/call", tool):
+                return await self.session.send_request(
+                    request, types.CallToolResult, request_read_timeout_seconds=read_timeout
+                )
         finally:
             self.link.calls_sent -= 1
 

@@ -2,13 +2,13 @@
 
 One :class:`Supervisor` (owner task) per live session: one per shared server, or one per
 (server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
-secrets). The pool owns a task group; leaving it stops every session and child process.
+secrets; ``on_instance`` counts those). Leaving the pool stops every session and child.
 
 Admission is fair per user (:mod:`~mcp_gateway.upstream.admission`): one user flooding a
 server gets 503 ``upstream_busy`` while other users' calls are still admitted.
 
 Hot path (``call_tool``): three dict lookups, a semaphore ``acquire_nowait`` and the SDK
-request. No store I/O and no task per call.
+request; no store I/O, no task per call.
 """
 
 from __future__ import annotations
@@ -39,22 +39,17 @@ from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
+from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
-from mcp_gateway.upstream.translate import (
-    CALL_ERRORS,
-    auth_failure,
-    masked_result,
-    translate,
-)
+from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, masked_result, translate
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group is cancelled
 
 
-#: Gives a user's own HTTP session its request authentication (or None). Called with the
-#: server definition and the username when that session is created.
+#: (server, username) -> a user's own HTTP session's request authentication (or None).
 HttpAuthFactory = Callable[[ServerConfig, str], httpx2.Auth | None]
 
 
@@ -68,6 +63,7 @@ class UpstreamPool:
         settings: UpstreamSettings,
         http_auth: HttpAuthFactory | None = None,
         sandbox: Sandbox | None = None,
+        on_instance: InstanceObserver | None = None,
     ) -> None:
         """``http_auth(server, username)`` may return an ``httpx2.Auth`` for a user's own HTTP
         session (OAuth: a fresh token on every request, one refresh on a 401). ``sandbox``
@@ -76,6 +72,7 @@ class UpstreamPool:
         self._sessions = sessions
         self._settings = settings
         self._http_auth = http_auth
+        self._on_instance = on_instance
         self._entries: dict[str, ServerEntry] = {}
         self._removed: set[str] = set()  # names removed and not applied since
         self._tg: anyio.abc.TaskGroup | None = None
@@ -203,7 +200,7 @@ class UpstreamPool:
             max_message_bytes=self._settings.max_message_bytes,
             sandbox=self._sandbox,
         )
-        self._tg.start_soon(sup.run)
+        self._tg.start_soon(run_observed, sup, self._on_instance)
         return sup
 
     # -- calls -----------------------------------------------------------------------------

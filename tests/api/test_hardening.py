@@ -155,9 +155,11 @@ async def test_metrics_count_tool_calls_by_server_and_outcome(gateway: Gateway) 
     await gateway.call(gateway.admin_key, "fx", "fail_with_args")
     await gateway.call(gateway.admin_key, "ghost", "echo")
     text = (await gateway.client.get("/metrics")).text
-    assert 'mcpgw_tool_calls_total{outcome="ok",server="fx"} 1.0' in text
-    assert 'mcpgw_tool_calls_total{outcome="tool_error",server="fx"} 1.0' in text
-    assert 'mcpgw_tool_calls_total{outcome="server_not_found",server="-"} 1.0' in text
+    assert 'mcpgw_tool_calls_total{outcome="ok",server="fx",tool="echo"} 1.0' in text
+    assert (
+        'mcpgw_tool_calls_total{outcome="tool_error",server="fx",tool="fail_with_args"} 1.0' in text
+    )
+    assert 'mcpgw_tool_calls_total{outcome="server_not_found",server="-",tool="other"} 1.0' in text
     assert "ghost" not in text
     assert 'mcpgw_tool_call_duration_seconds_bucket{le="0.005",outcome="ok",server="fx"}' in text
     assert 'mcpgw_server_status{server="fx",status="connected"} 1.0' in text

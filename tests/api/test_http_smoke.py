@@ -38,7 +38,7 @@ async def test_serve_smoke_path_and_disconnect_cancels_the_upstream_call(tmp_pat
             async with httpx2.AsyncClient(base_url=gw.url, headers=auth) as impatient:
                 with pytest.raises(httpx2.TimeoutException):
                     await impatient.post("/mcp/tool/call", json=slow, timeout=0.5)
-            cancelled = 'mcpgw_tool_calls_total{outcome="cancelled",server="fx"} 1.0'
+            cancelled = 'mcpgw_tool_calls_total{outcome="cancelled",server="fx",tool="sleep"} 1.0'
             with anyio.fail_after(15):
                 while True:
                     if cancelled in (await client.get("/metrics")).text:

@@ -59,7 +59,8 @@ class TokenRefresher:
         self._lease_ttl = lease_ttl
         self._wait = wait_for_peer
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
-        self.refreshes = 0  # token requests this instance sent (tests, metrics)
+        self.refreshes = 0  # token requests this instance sent (tests)
+        self.observers: list[Callable[[str, bool], None]] = []  # (server, succeeded): metrics
 
     async def load(self, server: str, username: str) -> TokenSet | None:
         record = await self._store.get_tokens(server, username)
@@ -143,22 +144,29 @@ class TokenRefresher:
                     resource=tokens.resource or auth_server.resource,
                 )
         except GrantRevoked:
+            self._observe(server.name, ok=False)
             await self._mark_reauth(tokens)
             raise _reauth(
                 server.name, "the authorization server refused the refresh token"
             ) from None
         except GatewayError as exc:
+            self._observe(server.name, ok=False)
             if rejected is None and not tokens.is_expired():
                 # Early refresh failed but the token still works: use it, retry next call.
                 log.warning("OAuth refresh for %s failed early: %s", server.name, exc.code)
                 return tokens
             raise
+        self._observe(server.name, ok=True)
         fresh = tokens.with_response(body)
         if fresh.auth_server is None:
             fresh = replace(fresh, auth_server=auth_server)
         await self._store.put_tokens(seal(fresh, self._keyring))
         log.info("OAuth tokens refreshed for server %s", server.name)
         return fresh
+
+    def _observe(self, server: str, *, ok: bool) -> None:
+        for observe in self.observers:
+            observe(server, ok)
 
     async def _mark_reauth(self, tokens: TokenSet) -> None:
         record = await self._store.get_tokens(tokens.server, tokens.username)
