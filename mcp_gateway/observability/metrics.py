@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -145,13 +146,25 @@ class GatewayMetrics:
             buckets=STORE_BUCKETS,
             registry=registry,
         )
+        # Label children by label values (bounded like the labels): ``labels()`` validates and
+        # locks on every call, a dict lookup does not.
+        self._calls: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._store_ops: dict[str, Any] = {}
 
     # -- hooks (called by the layers below; each is a few dict lookups) -------------------------
 
     def observe_tool_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
         """A ``ToolCallService`` observer: ``server`` is already ``-`` for unknown servers."""
-        self.tool_calls.labels(server, self.tools.label(server, tool), outcome).inc()
-        self.tool_call_seconds.labels(server, outcome).observe(seconds)
+        key = (server, self.tools.label(server, tool), outcome)
+        children = self._calls.get(key)
+        if children is None:
+            children = (
+                self.tool_calls.labels(*key),
+                self.tool_call_seconds.labels(server, outcome),
+            )
+            self._calls[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if outcome == "upstream_busy":
             self.refusals.labels(server, "busy").inc()
         elif outcome == "rate_limited":
@@ -176,4 +189,7 @@ class GatewayMetrics:
         self.install_seconds.labels(runtime).observe(seconds)
 
     def observe_store(self, operation: str, seconds: float) -> None:
-        self.store_seconds.labels(operation).observe(seconds)
+        child = self._store_ops.get(operation)
+        if child is None:
+            child = self._store_ops[operation] = self.store_seconds.labels(operation)
+        child.observe(seconds)

@@ -25,7 +25,8 @@ _TRACEPARENT = re.compile(
     rb'"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"'
 )
 # ``_meta`` is the last key of ``params`` and ``params`` the last of the message: look near the
-# end only, so a large argument costs nothing.
+# end only, so a large argument costs nothing. A "traceparent" inside an argument's string is
+# JSON-escaped (\"traceparent\") and cannot match.
 _TAIL = 512
 
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import anyio
 import pytest
+from prometheus_client.exposition import generate_latest
 
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import InvalidRequest, ReauthRequired
+from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.services.oauth import TokenInput
 from mcp_gateway.services.oauth.tokens import TokenSet, seal, unseal
 from mcp_gateway.storage.factory import open_store
@@ -461,3 +463,27 @@ async def test_a_burst_of_calls_with_3_second_tokens_refreshes_once_per_lifetime
             await anyio.sleep(0.02)  # pacing the burst, not waiting for a condition
     refreshes = (await auth_server.stats())["refresh_requests"] - 1
     assert calls > 100 and 2 <= refreshes <= 3
+
+
+@pytest.mark.anyio
+async def test_refreshes_and_refused_refreshes_reach_the_metrics_by_server(
+    sqlite_store: Any, keyring: Keyring, oauth_settings: OAuthSettings, auth_server: AsControl
+) -> None:
+    metrics = GatewayMetrics()
+    grant = await _grant(auth_server)
+    server = _configured(auth_server)
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    service.refresher.observers.append(metrics.oauth_refresh)
+    tokens = TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=30)
+    await service.store_tokens(server, "bob", tokens)
+    await service.authorization_headers(server, "bob")  # inside the margin: one refresh
+    grant = await auth_server.grant(CLIENT)
+    tokens = TokenInput(grant["access_token"], refresh_token=grant["refresh_token"], expires_in=1)
+    await service.store_tokens(server, "carol", tokens)
+    await auth_server.revoke()
+    with pytest.raises(ReauthRequired):
+        await service.authorization_headers(server, "carol")
+    text = generate_latest(metrics.registry).decode()
+    assert 'mcpgw_oauth_refreshes_total{server="remote"} 2.0' in text
+    assert 'mcpgw_oauth_refresh_failures_total{server="remote"} 1.0' in text
+    assert "bob" not in text and "carol" not in text
