@@ -116,3 +116,15 @@ def test_promtool_accepts_the_alert_rules_and_every_dashboard_query(tmp_path: Pa
         ["promtool", "check", "rules", str(queries)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_alerts_fire_for_a_server_down_errors_refresh_failures_and_busy_refusals() -> None:
+    """deploy/prometheus/alerts_test.yaml: synthetic series in, expected alerts out (and an idle
+    per-user server, disconnected by design, raises none)."""
+    tested = subprocess.run(
+        ["promtool", "test", "rules", str(ALERTS.with_name("alerts_test.yaml"))],
+        capture_output=True,
+        text=True,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
