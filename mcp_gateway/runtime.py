@@ -227,10 +227,12 @@ class Runtime:
 
     def _listed_tools(self, server: str) -> list[str] | None:
         try:
-            tools = self.pool.status(server).tools
+            state = self.pool.status(server)
         except ServerNotFound:
             return None
-        return None if tools is None else [tool.name for tool in tools]
+        if state.tools is not None:
+            return [tool.name for tool in state.tools]
+        return list(state.tool_names) if state.tool_names is not None else None
 
     async def _reconcile(self) -> None:
         """Re-install packages whose directory is missing (their servers are pointed at the

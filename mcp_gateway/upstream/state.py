@@ -25,6 +25,8 @@ class ServerState:
     ``in_flight`` the calls admitted and not finished, across them. ``logs`` and
     ``last_error`` have the session's secrets masked; ``error_kind`` is ``last_error`` in the
     gateway's own words (no upstream text), for readers who may not see upstream output.
+    ``tool_names`` are the names some session of the server listed (for a per-user server,
+    where ``tools`` stays ``None``, any user's): metric labels only, never shown to users.
     """
 
     status: ServerStatus
@@ -39,6 +41,7 @@ class ServerState:
     protocol_version: str | None = None
     in_flight: int = 0
     error_kind: str | None = None
+    tool_names: tuple[str, ...] | None = None
 
 
 def shared_state(sup: Supervisor) -> ServerState:
@@ -73,6 +76,7 @@ def per_user_state(sups: list[Supervisor]) -> ServerState:
     else:
         status = ServerStatus.DISCONNECTED  # no user session open: started on first use
     failing = f"{len(sups)} per-user sessions failing" if status is ServerStatus.ERROR else None
+    listed = next((s.live.tools for s in sups if s.live and s.live.tools is not None), None)
     return ServerState(
         status=status,
         restarts=sum(s.restarts for s in sups),
@@ -80,4 +84,5 @@ def per_user_state(sups: list[Supervisor]) -> ServerState:
         in_flight=sum(s.in_flight for s in sups),
         last_error=failing,
         error_kind=failing,
+        tool_names=tuple(tool.name for tool in listed) if listed is not None else None,
     )

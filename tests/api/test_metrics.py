@@ -105,6 +105,8 @@ async def test_per_user_instances_created_and_destroyed_are_counted(gateway: Gat
     text = await scrape(gateway)
     assert value(text, 'mcpgw_user_instances_created_total{server="pu"}') == 2.0
     assert value(text, 'mcpgw_server_instances{server="pu"}') == 2.0
+    # A per-user server's tool labels come from its users' sessions' listings.
+    assert value(text, 'mcpgw_tool_calls_total{outcome="ok",server="pu",tool="echo"}') == 2.0
     assert "alice" not in text and "bob" not in text
     resp = await gateway.client.delete("/mcp/servers/pu", headers=gateway.admin)
     assert resp.status_code == 200
