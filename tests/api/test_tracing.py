@@ -5,6 +5,8 @@ collector; the spans link request -> tool call -> upstream round trip, continue 
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +15,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from mcp_gateway.observability import tracing
+from mcp_gateway.errors import ConfigError
+from mcp_gateway.observability import otel, tracing
 from tests.api.conftest import Gateway, MakeGateway
 from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
 
@@ -200,3 +203,17 @@ def test_traceparent_is_read_from_the_end_of_a_message_only() -> None:
     # A value planted early in a large argument is not taken for the message's own context.
     planted = f'{{"arguments":{{"x":"\\"traceparent\\":\\"{parent}\\"{"a" * 5000}"}}}}'
     assert tracing.traceparent_of(planted.encode()) is None
+
+
+def test_without_the_extra_true_refuses_to_start_and_auto_warns(
+    no_otel_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for module in ("opentelemetry.sdk.resources", "opentelemetry.sdk.trace"):
+        no_otel_env.setitem(sys.modules, module, None)  # what an install without the extra has
+    with pytest.raises(ConfigError, match=r"pip install 'mcp-gateway\[otel\]'"):
+        otel.start("true")
+    no_otel_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    with caplog.at_level(logging.WARNING, logger="mcp_gateway.otel"):
+        assert otel.start("auto") is None
+    assert "mcp-gateway[otel]" in caplog.text
+    assert not tracing.enabled()
