@@ -42,7 +42,8 @@ def _package_path(server: str) -> str:
 def merge_updates(
     packages: list[dict[str, Any]], updates: list[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
-    """Add ``latestVersion``/``updateAvailable`` from an updates list to each package."""
+    """Add ``latestVersion``/``updateAvailable`` from an updates list to each package (the
+    records of a current gateway carry them already; older ones only sent ``updates``)."""
     if updates is None:
         return packages
     by_server: dict[Any, dict[str, Any]] = {
@@ -178,13 +179,15 @@ def list_packages(
 @packages_app.command("updates")
 def updates(
     package: Annotated[
-        str | None, typer.Argument(help="Only the installs of this package name.")
+        str | None,
+        typer.Argument(help="Only this server, or else every install of this package name."),
     ] = None,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Compare installed versions with the registries' latest (all packages, or one name).
+    """Compare installed versions with the registries' latest (all packages, one server, or
+    the installs of one package name).
 
     Example: mcp-gateway packages updates @modelcontextprotocol/server-filesystem --json
     """
@@ -199,7 +202,7 @@ def updates(
             (
                 u.get("serverName"),
                 u.get("name"),
-                u.get("installedVersion"),
+                u.get("currentVersion", u.get("installedVersion")),
                 u.get("latestVersion"),
                 u.get("updateAvailable"),
                 u.get("error"),

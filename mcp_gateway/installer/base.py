@@ -11,6 +11,7 @@ version, switches the config, and only then deletes the old subdirectory; venvs 
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import time
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from mcp_gateway.domain.names import server_slug
 from mcp_gateway.domain.records import PackageRuntime
+from mcp_gateway.errors import InstallFailed
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.installer.validation import ensure_inside
 
@@ -35,6 +37,9 @@ class InstallSpec:
     index_url: str | None = field(default=None, repr=False)
     extra_index_url: str | None = field(default=None, repr=False)
     allow_scripts: bool = False
+    # Python only: more requirements installed in the same pip/uv run (validated, canonical).
+    pip_dependencies: tuple[str, ...] = ()
+    fail_on_warning: bool = False  # mcp-api's failOnWarning: a warning fails the install
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,24 @@ class Installer(Protocol):
 
     def is_newer(self, candidate: str, installed: str) -> bool:
         """Real version ordering for this ecosystem."""
+
+
+# npm 7+ "npm warn ...", npm 6 "npm WARN ...", pip "WARNING: ...", uv "warning: ...".
+_WARNING_LINE = re.compile(r"^\s*(?:npm\s+warn\b|warning:).*$", re.IGNORECASE | re.MULTILINE)
+
+
+def refuse_warnings(spec: InstallSpec, log: str) -> None:
+    """With ``fail_on_warning``, raise InstallFailed (with the log) naming the installer's first
+    warning line."""
+    if not spec.fail_on_warning:
+        return
+    found = _WARNING_LINE.search(log)
+    if found:
+        raise InstallFailed(
+            f"install of {spec.name} printed a warning and failOnWarning is set: "
+            f"{found.group(0).strip()[:300]}",
+            log,
+        )
 
 
 def slot_dir(root: Path, server_name: str) -> Path:

@@ -32,6 +32,8 @@ class InstallRequest:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     enabled: bool = True
     allow_scripts: bool = False  # admin only (the API checks the role)
+    pip_dependencies: tuple[str, ...] = ()  # Python: more requirements in the same install
+    fail_on_warning: bool = False  # an installer warning fails the install
     # More ServerConfig fields for the new server (timeouts, reconnection, secrets, metadata:
     # mcp-api's install body carries them); never command/args/env/url/headers/name.
     server_fields: Mapping[str, Any] = field(default_factory=dict)
@@ -67,6 +69,16 @@ class UpdateInfo:
     latest_version: str | None
     update_available: bool
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageView:
+    """A package as shown: its record, whether its server is enabled (False once the server
+    was removed with its package kept) and, when asked for, the registry's latest version."""
+
+    record: PackageRecord
+    enabled: bool
+    update: UpdateInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +152,7 @@ def install_request_from_body(body: Mapping[str, Any]) -> InstallRequest:
         raise InvalidRequest(
             "runtime must be node or python; transportType stdio, streamable_http or sse"
         ) from None
-    for flag in ("enabled", "allowScripts"):
+    for flag in ("enabled", "allowScripts", "failOnWarning"):
         if flag in body and not isinstance(body[flag], bool):
             raise InvalidRequest(f"{flag} must be a boolean", details=[{"field": flag}])
     return InstallRequest(
@@ -160,4 +172,6 @@ def install_request_from_body(body: Mapping[str, Any]) -> InstallRequest:
         headers=_map(body, "headers"),
         enabled=bool(body.get("enabled", True)),
         allow_scripts=bool(body.get("allowScripts", False)),
+        pip_dependencies=_strs(body, "pipDependencies"),
+        fail_on_warning=bool(body.get("failOnWarning", False)),
     )

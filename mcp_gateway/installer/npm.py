@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.errors import InstallFailed, InvalidRequest
-from mcp_gateway.installer.base import InstallResult, InstallSpec
+from mcp_gateway.installer.base import InstallResult, InstallSpec, refuse_warnings
 from mcp_gateway.installer.process import LineCallback, run_checked
 from mcp_gateway.installer.registry import npm_latest_version
 from mcp_gateway.installer.semver import semver_newer
@@ -49,8 +49,10 @@ class NpmInstaller:
     def validate(self, spec: InstallSpec) -> InstallSpec:
         validate_npm_name(spec.name)
         validate_npm_version(spec.version)
-        if spec.python_module or spec.index_url or spec.extra_index_url:
-            raise InvalidRequest("pythonModule and pip index URLs apply to Python packages only")
+        if spec.python_module or spec.index_url or spec.extra_index_url or spec.pip_dependencies:
+            raise InvalidRequest(
+                "pythonModule, pipDependencies and pip index URLs apply to Python packages only"
+            )
         return spec
 
     def _env(self) -> dict[str, str]:
@@ -97,6 +99,7 @@ class NpmInstaller:
             on_line=on_line,
             sandbox=self.sandbox,
         )
+        refuse_warnings(spec, result.output)
         package_dir = target / "node_modules" / spec.name
         manifest = _read_manifest(package_dir, spec.name, result.output)
         version = manifest.get("version")
@@ -137,16 +140,18 @@ def _pick_bin(manifest: dict[str, Any], name: str, package_dir: Path) -> Path | 
 
     ``bin`` is a string (named like the unscoped package) or an object; with several entries
     the one named like the unscoped package wins, else the only one. Ambiguity is an error.
+    Without ``bin``, ``main`` is the entry script (as mcp-api resolves it).
     """
     declared = manifest.get("bin")
     unscoped = name.rsplit("/", 1)[-1]
-    entries: dict[str, str]
+    entries: dict[str, str] = {}
     if isinstance(declared, str):
         entries = {unscoped: declared}
     elif isinstance(declared, dict):
         entries = {str(k): v for k, v in declared.items() if isinstance(v, str)}
-    else:
-        return None
+    main = manifest.get("main")
+    if not entries and isinstance(main, str) and main:
+        entries = {unscoped: main}
     if not entries:
         return None
     if unscoped in entries:

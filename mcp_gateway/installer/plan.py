@@ -8,6 +8,13 @@ from the package (npm ``bin``, Python console script or ``-m module``) and the u
 args (``args`` without ``command``, or ``pythonArgs``) are appended; they are kept in
 ``record.extra["extraArgs"]``.
 
+mcp-api's install bodies: ``"command": "node"`` whose first arg is not a script keeps the
+package's entry script, the args coming after it; a script path in mcp-api's layout
+(``./packages/<dir>/node_modules/<name>/...``) and a Python ``command`` in its venv layout
+(``.../<serverName>/bin/<script>``) point into this install (see :func:`command_request`).
+``pipDependencies``, ``failOnWarning`` and ``pythonArgs`` are kept in ``record.extra`` and
+reused by upgrades and re-installs.
+
 Upgrades and re-installs keep the server definition as edited (``servers update``): see
 :func:`server_after_upgrade`.
 """
@@ -15,9 +22,10 @@ Upgrades and re-installs keep the server definition as edited (``servers update`
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 
-from mcp_gateway.domain.records import PackageRecord
+from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import InstallFailed, InvalidRequest
 from mcp_gateway.installer.base import InstallResult, InstallSpec
@@ -26,6 +34,12 @@ from mcp_gateway.installer.validation import validate_env_name
 
 INSTALL_DIR_PLACEHOLDER = "{installDir}"
 EXTRA_ARGS = "extraArgs"
+PIP_DEPENDENCIES = "pipDependencies"
+FAIL_ON_WARNING = "failOnWarning"
+PYTHON_ARGS = "pythonArgs"
+LAST_UPGRADED = "lastUpgraded"  # epoch seconds of the last upgrade (not of re-installs)
+
+_SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs")
 
 
 def spec_for(record: PackageRecord, version: str | None) -> InstallSpec:
@@ -37,7 +51,46 @@ def spec_for(record: PackageRecord, version: str | None) -> InstallSpec:
         index_url=record.pip_index_url,
         extra_index_url=record.pip_extra_index_url,
         allow_scripts=record.allow_scripts,
+        pip_dependencies=tuple(str(d) for d in record.extra.get(PIP_DEPENDENCIES, ())),
+        fail_on_warning=bool(record.extra.get(FAIL_ON_WARNING, False)),
     )
+
+
+def _in_mcp_api_layout(arg: str, package: str) -> str:
+    """``arg`` with mcp-api's package path (``[.../]packages/<dir>/node_modules/<name>/``)
+    replaced by this install's ``{installDir}/node_modules/<name>/``."""
+    folder = re.escape(package.replace("@", "", 1).replace("/", "-"))
+    layout = rf"^(?:.*/)?packages/{folder}/node_modules/{re.escape(package)}/"
+    return re.sub(layout, f"{INSTALL_DIR_PLACEHOLDER}/node_modules/{package}/", arg, count=1)
+
+
+def _names_a_script(arg: str) -> bool:
+    return arg.endswith(_SCRIPT_SUFFIXES) or INSTALL_DIR_PLACEHOLDER in arg
+
+
+def command_request(
+    request: InstallRequest,
+) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+    """``(custom command or None, its args, args after the derived command)`` of a request.
+
+    mcp-api's forms: ``node`` without a script as its first arg runs the package's entry
+    script with the args after it; a script path in mcp-api's layout, or a Python command in
+    mcp-api's venv layout (``<PYTHON_VENV_DIR>/<serverName>/bin/<script>``), is pointed into
+    this install.
+    """
+    if request.command is None:
+        return None, (), (*request.args, *request.python_args)
+    args = tuple(request.args)
+    if request.runtime is PackageRuntime.NODE and request.command == "node":
+        args = tuple(_in_mcp_api_layout(a, request.name) for a in args)
+        if not args or not _names_a_script(args[0]):
+            return None, (), args
+        return request.command, args, ()
+    if request.runtime is PackageRuntime.PYTHON:
+        venv = rf"^(?:.*/)?{re.escape(request.server_name)}/bin/(?P<script>[^/]+)$"
+        command = re.sub(venv, rf"{INSTALL_DIR_PLACEHOLDER}/bin/\g<script>", request.command)
+        return command, args, ()
+    return request.command, args, ()
 
 
 def spec_from_request(request: InstallRequest) -> InstallSpec:
@@ -55,6 +108,8 @@ def spec_from_request(request: InstallRequest) -> InstallSpec:
         index_url=request.pip_index_url,
         extra_index_url=request.pip_extra_index_url,
         allow_scripts=request.allow_scripts,
+        pip_dependencies=request.pip_dependencies,
+        fail_on_warning=request.fail_on_warning,
     )
 
 
@@ -62,24 +117,30 @@ def new_record(
     request: InstallRequest, spec: InstallSpec, result: InstallResult, *, now: float
 ) -> PackageRecord:
     """The record of a first install (exact version, directory, custom or derived command)."""
-    custom = request.command is not None
-    extra_args = () if custom else (*request.args, *request.python_args)
+    command, args, extra_args = command_request(request)
+    extra: dict[str, object] = {EXTRA_ARGS: list(extra_args)} if extra_args else {}
+    if request.python_args:
+        extra[PYTHON_ARGS] = list(request.python_args)
+    if spec.pip_dependencies:
+        extra[PIP_DEPENDENCIES] = list(spec.pip_dependencies)
+    if spec.fail_on_warning:
+        extra[FAIL_ON_WARNING] = True
     record = PackageRecord(
         server_name=request.server_name,
         name=request.name,
         runtime=request.runtime,
         version=result.version,
         requested_version=spec.version,
-        command=request.command,
-        args=tuple(request.args) if custom else (),
+        command=command,
+        args=args,
         env=dict(request.env),
-        custom_command=custom,
+        custom_command=command is not None,
         python_module=spec.python_module,
         pip_index_url=spec.index_url,
         pip_extra_index_url=spec.extra_index_url,
         allow_scripts=spec.allow_scripts,
         installed_at=now,
-        extra={EXTRA_ARGS: list(extra_args)} if extra_args else {},
+        extra=extra,
     )
     return record_after_install(record, result, now=now)
 
@@ -139,6 +200,11 @@ def record_after_install(
         status="installed",
         updated_at=now,
     )
+
+
+def mark_upgraded(record: PackageRecord, *, now: float) -> PackageRecord:
+    """``record`` stamped with the time of an upgrade (mcp-api's ``lastUpgraded``)."""
+    return dataclasses.replace(record, extra={**record.extra, LAST_UPGRADED: now})
 
 
 def server_after_install(

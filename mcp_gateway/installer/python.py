@@ -15,13 +15,14 @@ from mcp_gateway.domain.exposure import definition_secrets
 from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.domain.redaction import Masker
 from mcp_gateway.errors import InstallFailed, InvalidRequest
-from mcp_gateway.installer.base import InstallResult, InstallSpec
+from mcp_gateway.installer.base import InstallResult, InstallSpec, refuse_warnings
 from mcp_gateway.installer.process import LineCallback, run_checked
 from mcp_gateway.installer.registry import python_latest_version
 from mcp_gateway.installer.validation import (
     ensure_inside,
     python_requirement_suffix,
     validate_index_url,
+    validate_pip_dependencies,
     validate_pypi_name,
     validate_python_module,
 )
@@ -80,6 +81,7 @@ class PythonInstaller:
         validate_python_module(spec.python_module)
         validate_index_url(spec.index_url, "pipIndexUrl")
         validate_index_url(spec.extra_index_url, "pipExtraIndexUrl")
+        validate_pip_dependencies(list(spec.pip_dependencies))
         if spec.allow_scripts:
             raise InvalidRequest("allowScripts applies to npm packages only")
         return spec
@@ -107,7 +109,10 @@ class PythonInstaller:
         self.validate(spec)
         venv = ensure_inside(target, self.root)
         python = venv / "bin" / "python"
-        requirement = spec.name + (python_requirement_suffix(spec.version) or "")
+        requirements = [
+            spec.name + (python_requirement_suffix(spec.version) or ""),
+            *validate_pip_dependencies(list(spec.pip_dependencies)),
+        ]
         # The operator's pip.conf/uv.toml (mirror, CA) still apply; request URLs override them.
         index_env = self._index_env(spec)
         env = minimal_env({"PIP_NO_INPUT": "1", **index_env})
@@ -122,12 +127,19 @@ class PythonInstaller:
         if self.uv_bin:
             steps = [
                 [self.uv_bin, "venv", "--python", self.python_bin, str(venv)],
-                [self.uv_bin, "pip", "install", "--python", str(python), requirement],
+                [self.uv_bin, "pip", "install", "--python", str(python), *requirements],
             ]
         else:
             steps = [
                 [self.python_bin, "-m", "venv", str(venv)],
-                [str(python), "-m", "pip", "install", "--disable-pip-version-check", requirement],
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    *requirements,
+                ],
             ]
         try:
             for argv in steps:
@@ -154,6 +166,7 @@ class PythonInstaller:
                 raise
             raise InstallFailed(masker.mask(exc.message), masker.mask(exc.log)) from None
         log = masker.mask("".join(logs)[-64 * 1024 :])
+        refuse_warnings(spec, log)
         try:
             info = json.loads(meta.output.strip().splitlines()[-1])
             version = str(info["version"])

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -39,6 +40,10 @@ _PEP508_NAME_RE = re.compile(r"^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z
 _PEP508_NAME_MAX = 200
 # PEP 440 specifier characters; SpecifierSet does the real parsing.
 _PEP440_CHARS_RE = re.compile(r"^[A-Za-z0-9.,*+!=<>~_-]+$")
+
+# pipDependencies: a name, optional [extras], optional specifiers; no URLs, markers, options.
+_PIP_DEPENDENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~*+ ]*$")
+PIP_DEPENDENCIES_MAX = 32
 
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -116,6 +121,33 @@ def python_requirement_suffix(version: object) -> str | None:
     if not len(spec):
         raise _refuse("version", problem)
     return str(spec)
+
+
+def validate_pip_dependencies(specs: object) -> tuple[str, ...]:
+    """Return ``pipDependencies`` (extra requirements installed with the package) in canonical
+    form, e.g. ``fastmcp<3``, ``requests[socks]>=2.28``; raise 400 for anything that is not a
+    plain PEP 508 name with optional extras and version specifiers (no URLs, paths, markers
+    or options: they would fetch code from elsewhere or change how pip runs)."""
+    if specs is None:
+        return ()
+    if not isinstance(specs, list | tuple) or len(specs) > PIP_DEPENDENCIES_MAX:
+        raise _refuse("pipDependencies", f"must be a list of at most {PIP_DEPENDENCIES_MAX}")
+    out: list[str] = []
+    for i, spec in enumerate(specs):
+        # The value is not echoed: a refused one may be a URL carrying a credential.
+        problem = f"item {i} is not a requirement like 'fastmcp<3' (a name, optional [extras] "
+        problem += "and version specifiers; no URLs, paths, markers or options)"
+        if not isinstance(spec, str) or len(spec) > 256 or not _PIP_DEPENDENCY_RE.fullmatch(spec):
+            raise _refuse("pipDependencies", problem)
+        try:
+            requirement = Requirement(spec)
+        except InvalidRequirement:
+            raise _refuse("pipDependencies", problem) from None
+        if requirement.url or requirement.marker:
+            raise _refuse("pipDependencies", problem)
+        validate_pypi_name(requirement.name)
+        out.append(str(requirement))
+    return tuple(out)
 
 
 def validate_python_module(module: object) -> str | None:

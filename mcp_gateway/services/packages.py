@@ -25,6 +25,7 @@ from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import (
     GatewayError,
     InstallFailed,
+    InvalidRequest,
     PackageNotFound,
     ServerAlreadyExists,
 )
@@ -32,6 +33,7 @@ from mcp_gateway.installer.base import Installer, InstallResult, InstallSpec
 from mcp_gateway.installer.models import (
     InstallOutcome,
     InstallRequest,
+    PackageView,
     ServerRemoval,
     UpdateInfo,
     UpgradeOutcome,
@@ -40,6 +42,7 @@ from mcp_gateway.installer.models import (
     update_info,
 )
 from mcp_gateway.installer.plan import (
+    mark_upgraded,
     new_record,
     new_server,
     record_after_install,
@@ -58,6 +61,7 @@ __all__ = [
     "InstallOutcome",
     "InstallRequest",
     "PackageService",
+    "PackageView",
     "ServerRemoval",
     "UpdateInfo",
     "UpgradeOutcome",
@@ -133,15 +137,41 @@ class PackageService:
         return await self._servers.set_enabled(server_name, enabled)
 
     async def by_name(self, name: str) -> list[PackageRecord]:
-        """Every install of package ``name``. Raises PackageNotFound if there is none."""
+        """Every install of package ``name``, oldest first. Raises PackageNotFound if there is
+        none."""
         records = await self._store.find_packages_by_name(name)
         if not records:
             raise PackageNotFound(name)
-        return records
+        return sorted(records, key=lambda r: (r.installed_at, r.server_name))
+
+    async def views(
+        self, records: list[PackageRecord], *, check_updates: bool = False
+    ) -> list[PackageView]:
+        """``records`` with their servers' ``enabled`` and, with ``check_updates``, the
+        registry's latest version (looked up concurrently)."""
+        enabled = {view.config.name: view.config.enabled for view in await self._servers.list()}
+        infos = await self.check(records) if check_updates else [None] * len(records)
+        return [
+            PackageView(record, enabled.get(record.server_name, False), info)
+            for record, info in zip(records, infos, strict=True)
+        ]
 
     async def updates(self, name: str | None = None) -> list[UpdateInfo]:
-        """Latest registry version vs installed, per package (optionally only ``name``)."""
-        records = await (self.by_name(name) if name else self.list_packages())
+        """Latest registry version vs installed, per package; ``name`` is a server name (as in
+        mcp-api) or else a package name (every install of it). An unknown name gives []."""
+        if name is None:
+            return await self.check(await self.list_packages())
+        try:
+            record = await self._store.get_package(validate_server_name(name))
+        except InvalidRequest:  # "@scope/pkg" is no server name, but may be a package name
+            record = None
+        if record is not None:
+            return await self.check([record])
+        return await self.check(await self._store.find_packages_by_name(name))
+
+    async def check(self, records: list[PackageRecord]) -> list[UpdateInfo]:
+        """The registry's latest version for each of ``records`` (in order; at most 8 look-ups
+        at a time; a failed look-up is reported in its ``error``)."""
         results: dict[str, UpdateInfo] = {}
         limiter = anyio.CapacityLimiter(8)
 
@@ -270,7 +300,8 @@ class PackageService:
         """Verify the new install as a temporary server, then point the real one at it (a
         server removed with its package kept is not registered again)."""
         current = await self._servers.find(record.server_name)
-        new_record = record_after_install(record, result, now=time.time())
+        now = time.time()
+        new_record = mark_upgraded(record_after_install(record, result, now=now), now=now)
         if current is None:
             base = ServerConfig(name=record.server_name, env=dict(record.env))
             candidate = server_after_install(base, new_record, result)

@@ -17,7 +17,6 @@ from mcp_gateway.errors import (
     InstallFailed,
     InstallInProgress,
     InvalidRequest,
-    PackageNotFound,
     ServerAlreadyExists,
 )
 from mcp_gateway.installer import NpmInstaller
@@ -171,10 +170,11 @@ async def test_updates_use_real_version_ordering_and_upgrade_all_reports_each(
     updates = {u.server_name: u for u in await service.updates()}
     assert (updates["fx"].latest_version, updates["fx"].update_available) == ("1.10.0", True)
     assert (updates["pyfx"].latest_version, updates["pyfx"].update_available) == ("1.0.0", True)
-    # the npm and the PyPI fixture share one name: by-name finds both installs
+    # the npm and the PyPI fixture share one name: a package name finds both installs, a
+    # server name (mcp-api's meaning) its own, an unknown name nothing (mcp-api: no 404)
     assert [u.server_name for u in await service.updates(NPM_NAME)] == ["fx", "pyfx"]
-    with pytest.raises(PackageNotFound):
-        await service.updates("not-installed")
+    assert [u.server_name for u in await service.updates("pyfx")] == ["pyfx"]
+    assert await service.updates("not-installed") == []
     outcomes = {o.server_name: o for o in await service.upgrade_all()}
     assert outcomes["fx"].status == "upgraded"
     assert outcomes["pyfx"].status == "failed"  # 1.0.0 is broken: it keeps 0.9.0

@@ -15,6 +15,7 @@ from mcp_gateway.api.schemas.packages import (
     InstallResponse,
     ListQuery,
     LogQuery,
+    PackageByNameResponse,
     PackageListResponse,
     PackageOut,
     PackageResponse,
@@ -48,21 +49,31 @@ async def install(request: Request) -> JSONResponse:
 async def list_packages(request: Request) -> JSONResponse:
     query = read_query(request, ListQuery)
     packages = runtime_of(request).packages
-    records = await packages.list_packages()
-    updates = [UpdateOut.of(u) for u in await packages.updates()] if query.check_updates else None
-    return _json(PackageListResponse(packages=[PackageOut.of(r) for r in records], updates=updates))
+    views = await packages.views(await packages.list_packages(), check_updates=query.check_updates)
+    updates = None
+    if query.check_updates:
+        updates = [UpdateOut.of(v.update) for v in views if v.update is not None]
+    return _json(
+        PackageListResponse(packages=[PackageOut.of_view(v) for v in views], updates=updates)
+    )
 
 
 async def by_name(request: Request) -> JSONResponse:
-    records = await runtime_of(request).packages.by_name(request.path_params["name"])
-    return _json(PackageListResponse(packages=[PackageOut.of(r) for r in records]))
+    query = read_query(request, ListQuery)
+    packages = runtime_of(request).packages
+    records = await packages.by_name(request.path_params["name"])
+    views = [PackageOut.of_view(v) for v in await packages.views(
+        records, check_updates=query.check_updates
+    )]  # fmt: skip
+    return _json(PackageByNameResponse(package=views[0], packages=views))
 
 
 async def by_id(request: Request) -> JSONResponse:
     name = validate_server_name(request.path_params["serverName"])
-    return _json(
-        PackageResponse(package=PackageOut.of(await runtime_of(request).packages.get(name)))
-    )
+    query = read_query(request, ListQuery)
+    packages = runtime_of(request).packages
+    (view,) = await packages.views([await packages.get(name)], check_updates=query.check_updates)
+    return _json(PackageResponse(package=PackageOut.of_view(view)))
 
 
 async def updates(request: Request) -> JSONResponse:
@@ -80,11 +91,14 @@ async def upgrade(request: Request) -> JSONResponse:
     outcome = await runtime.packages.upgrade(name, version)
     record = await runtime.packages.get(name)
     try:
-        server: ServerOut | None = ServerOut.of(await runtime.servers.get(name), admin=True)
-    except ServerNotFound:
-        server = None
+        view = await runtime.servers.get(name)
+    except ServerNotFound:  # removed with keepPackage: the package stays, without a server
+        server, enabled = None, False
+    else:
+        server, enabled = ServerOut.of(view, admin=True), view.config.enabled
     result = UpgradeOut.of(outcome, include_log=query.include_log)
-    return _json(UpgradeResponse(result=result, package=PackageOut.of(record), server=server))
+    package = PackageOut.of(record, enabled=enabled)
+    return _json(UpgradeResponse(result=result, package=package, server=server))
 
 
 async def upgrade_all(request: Request) -> JSONResponse:
@@ -102,7 +116,8 @@ async def uninstall(request: Request) -> JSONResponse:
         message = f"no package for server {name} (nothing to do)"
         return _json(UninstallResponse(package=None, deleted=False, message=message))
     message = f"uninstalled {record.name} {record.version} (server {name})"
-    return _json(UninstallResponse(package=PackageOut.of(record), deleted=True, message=message))
+    package = PackageOut.of(record, enabled=False)  # as it was; its server is gone now
+    return _json(UninstallResponse(package=package, deleted=True, message=message))
 
 
 async def enable(request: Request) -> JSONResponse:
@@ -126,13 +141,16 @@ ENDPOINTS = [
              errors=(400, *_E, 409, 413, 502)),
     Endpoint("GET", "/packages", list_packages, "Installed packages", "packages",
              query=ListQuery, response=PackageListResponse, auth="admin", errors=_E),
-    Endpoint("GET", "/packages/updates", updates, "Latest registry versions vs installed",
-             "packages", query=UpdatesQuery, response=UpdatesResponse, auth="admin",
-             errors=(*_E, 404)),
-    Endpoint("GET", "/packages/by-name/{name:path}", by_name, "Installs of a package name",
-             "packages", response=PackageListResponse, auth="admin", errors=(*_E, 404)),
+    Endpoint("GET", "/packages/updates", updates,
+             "Latest registry versions vs installed (name: a server name, or a package name; "
+             "an unknown name gives no updates)", "packages", query=UpdatesQuery,
+             response=UpdatesResponse, auth="admin", errors=_E),
+    Endpoint("GET", "/packages/by-name/{name:path}", by_name,
+             "The (first) install of a package name, and every install of it", "packages",
+             query=ListQuery, response=PackageByNameResponse, auth="admin", errors=(*_E, 404)),
     Endpoint("GET", "/packages/by-id/{serverName}", by_id, "The package behind a server",
-             "packages", response=PackageResponse, auth="admin", errors=(400, *_E, 404)),
+             "packages", query=ListQuery, response=PackageResponse, auth="admin",
+             errors=(400, *_E, 404)),
     Endpoint("PUT", "/packages/upgrade-all", upgrade_all, "Upgrade every outdated package",
              "packages", query=LogQuery, response=UpgradeAllResponse, auth="admin", errors=_E),
     Endpoint("PUT", "/packages/{serverName}/upgrade", upgrade,

@@ -1,5 +1,9 @@
 """``/packages`` (admin only): install requests in, package records and outcomes out.
 
+Answers carry mcp-api's keys (``{package}`` records with ``installPath``, ``installed``,
+``mcpServerId``...; update items with ``currentVersion``; upgrade-all items with ``success``)
+and the gateway's own as additional keys.
+
 Successful installs and upgrades answer without the installer's output (it runs to kilobytes);
 ``?includeLog=true`` adds it as ``log``. Failures always carry it: an ``install_failed`` error
 body has ``log`` (the server's stderr tail, then the installer's output), and so does a
@@ -27,6 +31,7 @@ from mcp_gateway.api.schemas.server_meta import (
     ReconnectionModel,
     seconds,
 )
+from mcp_gateway.api.schemas.server_meta import _iso as iso_time
 from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import (
@@ -38,15 +43,32 @@ from mcp_gateway.domain.servers import (
 from mcp_gateway.installer.models import (
     InstallOutcome,
     InstallRequest,
+    PackageView,
     ServerRemoval,
     UpdateInfo,
     UpgradeOutcome,
+)
+from mcp_gateway.installer.plan import (
+    EXTRA_ARGS,
+    LAST_UPGRADED,
+    PIP_DEPENDENCIES,
+    PYTHON_ARGS,
 )
 from mcp_gateway.services.servers import ServerView
 
 Text = Annotated[str, Field(max_length=4096)]
 # Present only when asked for (or on failure): success answers stay small.
 OptionalLog = Annotated[str | None, Field(default=None, exclude_if=lambda v: v is None)]
+
+
+def omitted(description: str | None = None) -> Any:
+    """A key left out of the answer while None (mcp-api leaves out what does not apply:
+    ``latestVersion`` unless checkUpdates was asked, ``error`` of a success)."""
+    return Field(default=None, exclude_if=lambda v: v is None, description=description)
+
+
+# mcp-api's latestVersion when the registry could not be asked.
+UNKNOWN_VERSION = "unknown"
 
 
 class InstallBody(MetadataFields):
@@ -70,6 +92,10 @@ class InstallBody(MetadataFields):
     headers: dict[str, Text] = Field(default_factory=dict)
     enabled: bool = True
     allow_scripts: bool = False
+    pip_dependencies: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=32
+    )
+    fail_on_warning: bool = False
     startup_timeout: MsHour | None = None
     call_timeout: MsHour | None = None
     reconnection_options: ReconnectionModel | None = None
@@ -78,6 +104,7 @@ class InstallBody(MetadataFields):
         data = self.model_dump(by_alias=False, include=_INSTALL_FIELDS)
         data["args"] = tuple(self.args)
         data["python_args"] = tuple(self.python_args)
+        data["pip_dependencies"] = tuple(self.pip_dependencies)
         return InstallRequest(**data, server_fields=self.server_fields())
 
     def server_fields(self) -> dict[str, Any]:
@@ -107,6 +134,9 @@ class UpgradeBody(RequestModel):
 
 
 class ListQuery(QueryModel):
+    """``?checkUpdates=true`` (``GET /packages``, ``by-id``, ``by-name``): each record gains
+    ``latestVersion`` and ``updateAvailable``."""
+
     check_updates: bool = False
 
 
@@ -131,63 +161,111 @@ class ServerDeleteQuery(QueryModel):
 
 
 class PackageOut(ResponseModel):
-    server_name: str
+    """A package record: mcp-api's keys first, then the gateway's."""
+
+    # mcp-api's PackageInfo
     name: str
-    runtime: PackageRuntime
     version: str
+    install_path: str = Field(description="absolute path of the current install")
+    installed: str | None = Field(description="ISO-8601, UTC: the first install")
+    last_upgraded: str | None = Field(description="ISO-8601, UTC: the last upgrade, or null")
+    status: str
+    runtime: PackageRuntime
+    mcp_server_id: str = Field(description="the server's name")
+    enabled: bool = Field(description="its server is enabled (false once it was removed)")
+    venv_path: str | None = Field(description="Python: the venv (the install directory)")
+    python_module: str | None
+    python_args: list[str]
+    pip_index_url: str | None = Field(description="a credential in it is ***")
+    pip_extra_index_url: str | None = Field(description="a credential in it is ***")
+    pip_dependencies: list[str]
+    latest_version: str | None = omitted(
+        f"with checkUpdates=true; {UNKNOWN_VERSION!r} when the registry could not be asked"
+    )
+    update_available: bool | None = omitted("with checkUpdates=true")
+    update_error: str | None = omitted("why latestVersion is unknown")
+    # the gateway's
+    server_name: str
     requested_version: str | None
     install_dir: str
     command: str | None
     args: list[str]
     env: dict[str, str]
     custom_command: bool
-    python_module: str | None
-    pip_index_url: str | None
-    pip_extra_index_url: str | None
     allow_scripts: bool
-    status: str
-    installed_at: float
-    updated_at: float
+    installed_at: float = Field(description="a time: epoch seconds")
+    updated_at: float = Field(description="a time: epoch seconds")
 
     @classmethod
-    def of(cls, r: PackageRecord) -> PackageOut:
+    def of(cls, r: PackageRecord, *, enabled: bool, update: UpdateInfo | None = None) -> PackageOut:
+        extra = r.extra
+        legacy = extra.get("mcpApi")  # a record imported from mcp-api: its own fields
+        legacy = legacy if isinstance(legacy, dict) else {}
+        python = r.runtime is PackageRuntime.PYTHON
+        python_args = extra.get(PYTHON_ARGS, legacy.get("pythonArgs"))
+        if python_args is None and python and not r.custom_command:
+            python_args = extra.get(EXTRA_ARGS)
+        last = extra.get(LAST_UPGRADED)
         return cls(
-            server_name=r.server_name, name=r.name, runtime=r.runtime, version=r.version,
-            requested_version=r.requested_version, install_dir=r.install_dir,
-            command=r.command, args=list(r.args), env=dict(r.env),
-            custom_command=r.custom_command, python_module=r.python_module,
+            name=r.name, version=r.version, install_path=r.install_dir,
+            installed=iso_time(r.installed_at) if r.installed_at else None,
+            last_upgraded=iso_time(float(last)) if isinstance(last, int | float) else None,
+            status=r.status, runtime=r.runtime, mcp_server_id=r.server_name, enabled=enabled,
+            venv_path=r.install_dir if python and r.install_dir else None,
+            python_module=r.python_module,
+            python_args=[str(a) for a in python_args or ()],
             pip_index_url=mask_url_credentials(r.pip_index_url),
             pip_extra_index_url=mask_url_credentials(r.pip_extra_index_url),
-            allow_scripts=r.allow_scripts, status=r.status, installed_at=r.installed_at,
-            updated_at=r.updated_at,
+            pip_dependencies=[str(d) for d in extra.get(PIP_DEPENDENCIES, ())],
+            latest_version=(update.latest_version or UNKNOWN_VERSION) if update else None,
+            update_available=update.update_available if update else None,
+            update_error=update.error if update else None,
+            server_name=r.server_name, requested_version=r.requested_version,
+            install_dir=r.install_dir, command=r.command, args=list(r.args), env=dict(r.env),
+            custom_command=r.custom_command, allow_scripts=r.allow_scripts,
+            installed_at=r.installed_at, updated_at=r.updated_at,
         )  # fmt: skip
+
+    @classmethod
+    def of_view(cls, view: PackageView) -> PackageOut:
+        return cls.of(view.record, enabled=view.enabled, update=view.update)
 
 
 class UpdateOut(ResponseModel):
+    """mcp-api's ``{serverName, currentVersion, latestVersion, updateAvailable}`` (with
+    ``latestVersion`` ``"unknown"`` when the registry could not be asked, as mcp-api), plus the
+    gateway's ``name``, ``runtime``, ``installedVersion`` and ``error``."""
+
     server_name: str
+    current_version: str
+    latest_version: str
+    update_available: bool
     name: str
     runtime: PackageRuntime
     installed_version: str
-    latest_version: str | None
-    update_available: bool
     error: str | None = None
 
     @classmethod
     def of(cls, u: UpdateInfo) -> UpdateOut:
         return cls(
-            server_name=u.server_name, name=u.name, runtime=u.runtime,
-            installed_version=u.installed_version, latest_version=u.latest_version,
-            update_available=u.update_available, error=u.error,
+            server_name=u.server_name, current_version=u.installed_version,
+            latest_version=u.latest_version or UNKNOWN_VERSION,
+            update_available=u.update_available, name=u.name, runtime=u.runtime,
+            installed_version=u.installed_version, error=u.error,
         )  # fmt: skip
 
 
 class UpgradeOut(ResponseModel):
+    """One upgrade: mcp-api's ``{serverName, success, error?}`` plus the gateway's versions
+    and ``status`` (upgraded | up_to_date | failed)."""
+
     server_name: str
+    success: bool
+    error: str | None = omitted("why it failed (only on a failure)")
     name: str
     from_version: str
     to_version: str
     status: str
-    error: str | None = None
     log: OptionalLog = None
 
     @classmethod
@@ -195,8 +273,8 @@ class UpgradeOut(ResponseModel):
         """The log comes along for a failure, or when asked for."""
         log = u.log if u.log and (include_log or u.status == "failed") else None
         return cls(
-            server_name=u.server_name, name=u.name, from_version=u.from_version,
-            to_version=u.to_version, status=u.status, error=u.error, log=log,
+            server_name=u.server_name, success=u.status != "failed", error=u.error, name=u.name,
+            from_version=u.from_version, to_version=u.to_version, status=u.status, log=log,
         )  # fmt: skip
 
 
@@ -221,7 +299,8 @@ class InstallResponse(Ok):
             for t in o.tools
         ]
         return cls(
-            package=PackageOut.of(o.package), server=ServerOut.of(view, admin=True),
+            package=PackageOut.of(o.package, enabled=o.server.enabled),
+            server=ServerOut.of(view, admin=True),
             server_name=o.server.name,
             status=o.status.value, tools=tools,
             log=o.log if include_log else None,
@@ -275,12 +354,23 @@ class UninstallResponse(Ok):
 
 
 class PackageListResponse(Ok):
+    """``GET /packages``; with ``checkUpdates=true`` the records carry ``latestVersion`` and
+    ``updateAvailable`` (mcp-api) and ``updates`` lists the same checks (the gateway's)."""
+
     packages: list[PackageOut]
     updates: list[UpdateOut] | None = None
 
 
 class PackageResponse(Ok):
     package: PackageOut
+
+
+class PackageByNameResponse(Ok):
+    """``GET /packages/by-name/{name}``: mcp-api's one ``package`` (the first install of the
+    name), and every install of it in ``packages``."""
+
+    package: PackageOut
+    packages: list[PackageOut]
 
 
 class UpdatesResponse(Ok):
