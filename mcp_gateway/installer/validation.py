@@ -44,6 +44,7 @@ _PEP440_CHARS_RE = re.compile(r"^[A-Za-z0-9.,*+!=<>~_-]+$")
 # pipDependencies: a name, optional [extras], optional specifiers; no URLs, markers, options.
 _PIP_DEPENDENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~*+ ]*$")
 PIP_DEPENDENCIES_MAX = 32
+_ARCHIVE_SUFFIXES = (".whl", ".zip", ".tgz", ".tar", ".gz", ".bz2", ".xz")
 
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -143,7 +144,9 @@ def validate_pip_dependencies(specs: object) -> tuple[str, ...]:
             requirement = Requirement(spec)
         except InvalidRequirement:
             raise _refuse("pipDependencies", problem) from None
-        if requirement.url or requirement.marker:
+        # pip takes a name that looks like an archive ("x.tgz") for a local file
+        archive = requirement.name.lower().endswith(_ARCHIVE_SUFFIXES)
+        if requirement.url or requirement.marker or archive:
             raise _refuse("pipDependencies", problem)
         validate_pypi_name(requirement.name)
         out.append(str(requirement))

@@ -175,6 +175,33 @@ def build_wheel(outdir: Path, version: str, *, broken: bool = False) -> Path:
     return path
 
 
+EXTRA_NAME = "mcpgw-extra-dep"  # a plain library, for pipDependencies
+EXTRA_MODULE = "mcpgw_extra_dep"
+
+
+def build_library_wheel(outdir: Path, version: str) -> Path:
+    """A pure-Python wheel of ``mcpgw-extra-dep`` (a module with ``VERSION``), no entry points."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    dist_info = f"{EXTRA_MODULE}-{version}.dist-info"
+    files = {
+        f"{EXTRA_MODULE}/__init__.py": f"VERSION = {version!r}\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {EXTRA_NAME}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: mcpgw-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    path = outdir / f"{EXTRA_MODULE}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        record_lines = []
+        for name, text in files.items():
+            data = text.encode()
+            wheel.writestr(name, data)
+            record_lines.append(f"{name},{_record_hash(data)},{len(data)}")
+        record_lines.append(f"{dist_info}/RECORD,,")
+        wheel.writestr(f"{dist_info}/RECORD", "\n".join(record_lines) + "\n")
+    return path
+
+
 @dataclass
 class LocalRegistry:
     """npm packuments at ``/<name>``, tarballs at ``/tarballs/``, a simple index at ``/simple/``."""
@@ -217,9 +244,9 @@ class LocalRegistry:
         if latest or "latest" not in doc["dist-tags"]:
             doc["dist-tags"]["latest"] = version
 
-    def add_wheel(self, wheel: Path) -> None:
+    def add_wheel(self, wheel: Path, name: str = PY_NAME) -> None:
         self.files[f"/files/{wheel.name}"] = wheel
-        self.wheels.setdefault(PY_NAME, []).append(wheel)
+        self.wheels.setdefault(name, []).append(wheel)
 
     def start(self) -> None:
         registry = self

@@ -13,6 +13,7 @@ from mcp_gateway.installer.validation import (
     validate_index_url,
     validate_npm_name,
     validate_npm_version,
+    validate_pip_dependencies,
     validate_pypi_name,
     validate_python_module,
 )
@@ -189,3 +190,31 @@ def test_install_dirs_must_resolve_inside_the_root(tmp_path: Path) -> None:
     (root / "link").symlink_to(tmp_path)
     with pytest.raises(InvalidRequest):
         ensure_inside(root / "link" / "x", root)
+
+
+def test_pip_dependencies_are_plain_requirements_in_canonical_form() -> None:
+    assert validate_pip_dependencies(["fastmcp<3", "requests >= 2.28", "a[x,y]~=1.0"]) == (
+        "fastmcp<3",
+        "requests>=2.28",
+        "a[x,y]~=1.0",
+    )
+    assert validate_pip_dependencies(None) == ()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [*MALICIOUS, "x @ https://u:tok@host/x.whl", 'x; python_version < "3"', "x==1 --hash=a", 7],
+)
+def test_pip_dependencies_refuse_urls_markers_options_and_shell_without_echoing(
+    spec: object,
+) -> None:
+    with pytest.raises(InvalidRequest) as exc:
+        validate_pip_dependencies(["ok<2", spec])
+    assert "pipDependencies" in exc.value.message and "item 1" in exc.value.message
+    assert str(spec) not in exc.value.message or str(spec) == ""
+
+
+def test_pip_dependencies_are_a_bounded_list() -> None:
+    for bad in ("fastmcp<3", ["x"] * 33):
+        with pytest.raises(InvalidRequest):
+            validate_pip_dependencies(bad)
