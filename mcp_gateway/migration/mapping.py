@@ -30,6 +30,7 @@ from mcp_gateway.domain.servers import (
     wire_epoch,
 )
 from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.installer.plan import LAST_UPGRADED, PIP_DEPENDENCIES
 
 MCP_API_DEFAULT_TIMEOUT_MS = 180_000  # mcp-api's startupTimeout default (also per call)
 MAX_TIMEOUT_S = 3600.0
@@ -179,6 +180,14 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
         value = doc.get(key)
         return value if isinstance(value, str) and value else None
 
+    extra: dict[str, Any] = {"mcpApi": {k: _jsonable(doc.get(k)) for k in kept if k in doc}}
+    upgraded = wire_epoch(doc.get("lastUpgraded"))
+    if upgraded is not None:
+        extra[LAST_UPGRADED] = upgraded
+    deps = doc.get("pipDependencies")
+    if runtime is PackageRuntime.PYTHON and isinstance(deps, list) and deps:
+        # re-installs and upgrades install them again, as mcp-api did
+        extra[PIP_DEPENDENCIES] = [str(d) for d in deps]
     return PackageRecord(
         server_name=validate_server_name(server),
         name=name,
@@ -190,6 +199,6 @@ def map_package(doc: Mapping[str, Any]) -> PackageRecord:
         pip_index_url=text("pipIndexUrl"),
         pip_extra_index_url=text("pipExtraIndexUrl"),
         installed_at=installed,
-        updated_at=wire_epoch(doc.get("lastUpgraded")) or installed,
-        extra={"mcpApi": {k: _jsonable(doc.get(k)) for k in kept if k in doc}},
+        updated_at=upgraded or installed,
+        extra=extra,
     )

@@ -5,7 +5,7 @@ items, ``failOnWarning``, ``pipDependencies`` and mcp-api's command forms."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import httpx2
 import pytest
 
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
+from mcp_gateway.installer.plan import spec_for
+from mcp_gateway.migration.mapping import map_package
 from tests.api.conftest import Gateway, MakeGateway
 from tests.installer.fixtures import artifacts, registry
 from tests.installer.local_registry import (
@@ -272,3 +274,33 @@ async def test_install_fields_of_the_wrong_kind_are_a_400_that_echoes_nothing(
         assert named in resp.text, body
         assert CANARY not in resp.text
     assert (await get(gw, "/packages"))["packages"] == []
+
+
+@pytest.mark.anyio
+async def test_a_package_imported_from_mcp_api_shows_its_own_fields(gateway: Gateway) -> None:
+    doc = {
+        "name": "klaviyo-mcp-server",
+        "version": "0.3.0",
+        "installPath": "packages/python/klaviyo",
+        "installed": datetime(2025, 3, 1, 12, 0, tzinfo=UTC),
+        "lastUpgraded": datetime(2025, 4, 2, 8, 30, tzinfo=UTC),
+        "status": "installed",
+        "runtime": "python",
+        "mcpServerId": "klaviyo",
+        "enabled": True,
+        "venvPath": "packages/python/klaviyo",
+        "pythonModule": "klaviyo_mcp_server",
+        "pythonArgs": ["--read-only"],
+        "pipDependencies": ["fastmcp<3"],
+    }
+    await gateway.runtime.store.put_package(map_package(doc))
+    package = (await get(gateway, "/packages/by-id/klaviyo"))["package"]
+    assert (package["installed"], package["lastUpgraded"]) == (
+        "2025-03-01T12:00:00.000Z",
+        "2025-04-02T08:30:00.000Z",
+    )
+    assert (package["pythonArgs"], package["pipDependencies"]) == (["--read-only"], ["fastmcp<3"])
+    assert package["enabled"] is False  # no server of that name (yet) in this gateway
+    # the re-install at the next start (and every upgrade) installs the pins again
+    record = await gateway.runtime.store.get_package("klaviyo")
+    assert record is not None and spec_for(record, None).pip_dependencies == ("fastmcp<3",)
