@@ -146,6 +146,7 @@ async def test_updates_name_a_server_or_a_package_and_an_unknown_name_gives_none
     def servers(body: dict[str, Any]) -> list[str]:
         return [u["serverName"] for u in body["updates"]]
 
+    assert sorted(servers(await get(gw, "/packages/updates", name=""))) == ["fx", "fy", "gone"]
     assert servers(await get(gw, "/packages/updates", name="fy")) == ["fy"]  # a server name
     assert servers(await get(gw, "/packages/updates", name=NPM_NAME)) == ["fx", "fy"]
     for unknown in ("nosuch", "@scope/nosuch"):
@@ -169,6 +170,10 @@ async def test_upgrade_all_items_say_success_and_carry_an_error_only_on_failure(
     assert (results["fy"]["success"], results["fy"]["status"]) == (True, "up_to_date")
     assert "error" not in results["fx"] and "error" not in results["fy"]
     assert results["gone"]["success"] is False and "not on the registry" in results["gone"]["error"]
+    # mcp-api's empty version is the latest, too
+    assert (await install(gw, "fz", "1.9.0", enabled=False)).status_code == 200
+    resp = await gw.client.put("/packages/fz/upgrade", json={"version": ""}, headers=gw.admin)
+    assert (resp.status_code, resp.json()["package"]["version"]) == (200, "1.10.0"), resp.text
 
 
 @pytest.mark.slow

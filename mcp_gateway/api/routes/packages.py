@@ -78,14 +78,15 @@ async def by_id(request: Request) -> JSONResponse:
 
 async def updates(request: Request) -> JSONResponse:
     query = read_query(request, UpdatesQuery)
-    infos = await runtime_of(request).packages.updates(query.name)
+    infos = await runtime_of(request).packages.updates(query.name or None)
     return _json(UpdatesResponse(updates=[UpdateOut.of(u) for u in infos]))
 
 
 async def upgrade(request: Request) -> JSONResponse:
     name = validate_server_name(request.path_params["serverName"])
     raw = await request.body()
-    version = (await read_body(request, UpgradeBody)).version if raw.strip() else None
+    body = await read_body(request, UpgradeBody) if raw.strip() else UpgradeBody()
+    version = body.version or None  # "" is the latest too
     query = read_query(request, LogQuery)
     runtime = runtime_of(request)
     outcome = await runtime.packages.upgrade(name, version)

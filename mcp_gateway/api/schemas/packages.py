@@ -130,7 +130,9 @@ _INSTALL_FIELDS = {f.name for f in dataclasses.fields(InstallRequest)} - {"serve
 
 
 class UpgradeBody(RequestModel):
-    version: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """``version``: omitted, null or ``""`` mean the latest (as in mcp-api)."""
+
+    version: Annotated[str, Field(max_length=128)] | None = None
 
 
 class ListQuery(QueryModel):
@@ -141,7 +143,9 @@ class ListQuery(QueryModel):
 
 
 class UpdatesQuery(QueryModel):
-    name: Annotated[str, Field(min_length=1, max_length=214)] | None = None
+    """``name``: a server name, else a package name; empty means every package (mcp-api)."""
+
+    name: Annotated[str, Field(max_length=214)] | None = None
 
 
 class DeleteQuery(QueryModel):
