@@ -4,6 +4,7 @@ in-process only, one gateway per packages dir)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,8 @@ from mcp_gateway.installer.base import (
     remove_tree,
     slot_dir,
 )
+from mcp_gateway.installer.models import InstallRequest
+from mcp_gateway.installer.plan import INSTALL_DIR_PLACEHOLDER
 from mcp_gateway.installer.process import LineCallback
 
 log = logging.getLogger("mcp_gateway.packages")
@@ -111,3 +114,14 @@ class PackageDirs:
 
 def _has_entries(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
+
+
+async def venv_command(request: InstallRequest, result: InstallResult) -> InstallRequest:
+    """mcp-api runs a Python package's ``command`` with the venv first on PATH: a bare command
+    (``python``, a console script) that is in the new venv's ``bin`` means that one."""
+    command = request.command
+    if request.runtime is not PackageRuntime.PYTHON or not command or "/" in command:
+        return request
+    if not await anyio.Path(result.install_dir / "bin" / command).is_file():
+        return request
+    return dataclasses.replace(request, command=f"{INSTALL_DIR_PLACEHOLDER}/bin/{command}")

@@ -52,7 +52,7 @@ from mcp_gateway.installer.plan import (
     spec_from_request,
 )
 from mcp_gateway.installer.process import LineCallback
-from mcp_gateway.services.package_dirs import PackageDirs
+from mcp_gateway.services.package_dirs import PackageDirs, venv_command
 from mcp_gateway.services.package_reconcile import reconcile
 from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
 from mcp_gateway.storage.ports import PackageStore
@@ -218,6 +218,7 @@ class PackageService:
             record: PackageRecord | None = None
             created = False
             try:
+                request = await venv_command(request, result)
                 record = new_record(request, spec, result, now=time.time())
                 server = new_server(request, record, result)
                 await self._store.put_package(record)

@@ -260,6 +260,15 @@ async def test_pip_dependencies_are_installed_with_the_package_and_kept_for_upgr
     assert extra_versions(upgraded["installPath"]) == ["1.0.0"]  # the pin came along
     assert await tool_text(gw, "pyk") == "0.10.0"
 
+    # mcp-api runs a command with the venv first on PATH: a bare "python" is the venv's
+    body = {**body, "serverName": "pyb", "command": "python", "args": ["-m", PY_MODULE, "b"]}
+    del body["pipDependencies"]
+    resp = await gw.client.post("/packages/install", json=body, headers=gw.admin)
+    assert resp.status_code == 200, resp.text
+    package, server = resp.json()["package"], resp.json()["server"]
+    assert server["command"] == f"{package['installPath']}/bin/python"
+    assert await tool_text(gw, "pyb") == "0.9.0 b"
+
 
 @pytest.mark.anyio
 async def test_install_fields_of_the_wrong_kind_are_a_400_that_echoes_nothing(
