@@ -319,3 +319,30 @@ async def test_a_package_imported_from_mcp_api_shows_its_own_fields(any_gateway:
     # the re-install at the next start (and every upgrade) installs the pins again
     record = await gateway.runtime.store.get_package("klaviyo")
     assert record is not None and spec_for(record, None).pip_dependencies == ("fastmcp<3",)
+
+
+@pytest.mark.anyio
+async def test_readme_install_bodies_for_secrets_and_a_streamable_http_package(gw: Gateway) -> None:
+    # its Node.js stdio example: secretName, env and "command": "node" with option args
+    resp = await install(
+        gw, "opts", "1.9.0", command="node", args=["--option1", "--option2"],
+        env={"NODE_ENV": "production"}, secretName="API_KEY", enabled=False, failOnWarning=False,
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    server = resp.json()["server"]
+    assert (server["secretNames"], server["env"]) == (["API_KEY"], {"NODE_ENV": "production"})
+    assert server["args"][0].endswith(NODE_ENTRY) and server["args"][1:] == [
+        "--option1",
+        "--option2",
+    ]
+    assert "warnings" not in resp.json()
+    # its Streamable HTTP example: the package is installed, the server is the remote URL
+    resp = await install(
+        gw, "remote-server", "1.9.0", transportType="streamable_http",
+        url="http://127.0.0.1:9/mcp", headers={"X-Custom-Header": "value"}, enabled=False,
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    server, package = resp.json()["server"], resp.json()["package"]
+    assert (server["transportType"], server["url"]) == ("streamable_http", "http://127.0.0.1:9/mcp")
+    assert server["headers"] == {"X-Custom-Header": "value"}
+    assert (package["mcpServerId"], package["version"]) == ("remote-server", "1.9.0")
