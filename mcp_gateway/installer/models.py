@@ -90,6 +90,7 @@ class UpgradeOutcome:
     status: str  # upgraded | up_to_date | failed
     error: str | None = None
     log: str = ""
+    latest_version: str | None = None  # the registry's latest, when the upgrade asked for it
 
 
 def update_info(
@@ -101,11 +102,15 @@ def update_info(
 
 
 def unchanged(
-    record: PackageRecord, status: str, error: str | None = None, log: str = ""
+    record: PackageRecord,
+    status: str,
+    error: str | None = None,
+    log: str = "",
+    latest: str | None = None,
 ) -> UpgradeOutcome:
     """An upgrade that left ``record`` as it was (``up_to_date`` or ``failed``)."""
     return UpgradeOutcome(
-        record.server_name, record.name, record.version, record.version, status, error, log
+        record.server_name, record.name, record.version, record.version, status, error, log, latest
     )
 
 

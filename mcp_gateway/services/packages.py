@@ -274,10 +274,11 @@ class PackageService:
         )
         with self._dirs.exclusive(record.server_name):
             record = await self.get(server_name)  # re-read under the lock
+            latest: str | None = None
             if version is None:
                 latest = await installer.latest_version(spec)
                 if not installer.is_newer(latest, record.version):
-                    return unchanged(record, "up_to_date")
+                    return unchanged(record, "up_to_date", latest=latest)
                 spec = dataclasses.replace(spec, version=latest)  # exactly what was checked
             result = await self._dirs.install_new(installer, record.server_name, spec, on_line)
             try:
@@ -295,6 +296,7 @@ class PackageService:
                 result.version,
                 "upgraded",
                 log=result.log,
+                latest_version=latest,
             )
 
     async def _switch(self, record: PackageRecord, result: InstallResult) -> None:

@@ -118,6 +118,7 @@ async def test_package_records_have_mcp_api_keys_and_check_updates_adds_the_late
         200, "1.10.0", "fx",
     )  # fmt: skip
     assert body["package"]["lastUpgraded"].endswith("Z") and body["package"]["enabled"] is False
+    assert "latestVersion" not in body["package"]  # a pinned version: the registry not asked
     assert body["package"]["installed"] == record["installed"]
 
 
@@ -173,7 +174,10 @@ async def test_upgrade_all_items_say_success_and_carry_an_error_only_on_failure(
     # mcp-api's empty version is the latest, too
     assert (await install(gw, "fz", "1.9.0", enabled=False)).status_code == 200
     resp = await gw.client.put("/packages/fz/upgrade", json={"version": ""}, headers=gw.admin)
-    assert (resp.status_code, resp.json()["package"]["version"]) == (200, "1.10.0"), resp.text
+    package = resp.json()["package"]
+    assert (resp.status_code, package["version"]) == (200, "1.10.0"), resp.text
+    # it asked the registry: mcp-api's latestVersion/updateAvailable come with the package
+    assert (package["latestVersion"], package["updateAvailable"]) == ("1.10.0", False)
 
 
 @pytest.mark.slow

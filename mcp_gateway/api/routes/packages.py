@@ -31,6 +31,7 @@ from mcp_gateway.api.schemas.packages import (
 from mcp_gateway.api.schemas.servers import ServerOut, ServerResponse
 from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.errors import ServerNotFound
+from mcp_gateway.installer.models import update_info
 
 
 def _json(model: BaseModel) -> JSONResponse:
@@ -98,7 +99,10 @@ async def upgrade(request: Request) -> JSONResponse:
     else:
         server, enabled = ServerOut.of(view, admin=True), view.config.enabled
     result = UpgradeOut.of(outcome, include_log=query.include_log)
-    package = PackageOut.of(record, enabled=enabled)
+    # upgraded to (or already at) the latest it looked up: mcp-api's latestVersion/updateAvailable
+    latest = outcome.latest_version
+    update = update_info(record, latest, False) if latest and outcome.status != "failed" else None
+    package = PackageOut.of(record, enabled=enabled, update=update)
     return _json(UpgradeResponse(result=result, package=package, server=server))
 
 
