@@ -350,3 +350,34 @@ async def test_readme_install_bodies_for_secrets_and_a_streamable_http_package(g
     assert (server["transportType"], server["url"]) == ("streamable_http", "http://127.0.0.1:9/mcp")
     assert server["headers"] == {"X-Custom-Header": "value"}
     assert (package["mcpServerId"], package["version"]) == ("remote-server", "1.9.0")
+
+
+@pytest.mark.network
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_readme_custom_command_example_installs_from_npm(make_gateway: MakeGateway) -> None:
+    # mcp-api README's "Node.js Package (Custom Command)", word for word but the directory
+    name = "@modelcontextprotocol/server-filesystem"
+    try:
+        async with httpx2.AsyncClient(timeout=10) as client:
+            url = "https://registry.npmjs.org/@modelcontextprotocol%2fserver-filesystem"
+            (await client.get(url)).raise_for_status()
+    except httpx2.HTTPError as exc:
+        pytest.skip(f"registry unreachable: {type(exc).__name__}")
+    script = f"./packages/modelcontextprotocol-server-filesystem/node_modules/{name}/dist/index.js"
+    body = {
+        "name": name,
+        "serverName": "filesystem",
+        "command": "node",
+        "args": [script, "/tmp"],
+        "env": {"NODE_ENV": "production"},
+    }
+    async with make_gateway(installer={"install_timeout": 300}) as gw:
+        resp = await gw.client.post("/packages/install", json=body, headers=gw.admin)
+        assert resp.status_code == 200, resp.text
+        package, server = resp.json()["package"], resp.json()["server"]
+        assert server["args"] == [
+            f"{package['installPath']}/node_modules/{name}/dist/index.js",
+            "/tmp",
+        ]
+        assert server["status"] == "connected" and server["toolsList"]
