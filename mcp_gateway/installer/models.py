@@ -33,7 +33,7 @@ class InstallRequest:
     enabled: bool = True
     allow_scripts: bool = False  # admin only (the API checks the role)
     pip_dependencies: tuple[str, ...] = ()  # Python: more requirements in the same install
-    fail_on_warning: bool = False  # an installer warning fails the install
+    fail_on_warning: bool = False  # an installer warning fails this install (not upgrades)
     # More ServerConfig fields for the new server (timeouts, reconnection, secrets, metadata:
     # mcp-api's install body carries them); never command/args/env/url/headers/name.
     server_fields: Mapping[str, Any] = field(default_factory=dict)

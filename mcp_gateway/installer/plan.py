@@ -12,8 +12,10 @@ mcp-api's install bodies: ``"command": "node"`` whose first arg is not a script 
 package's entry script, the args coming after it; a script path in mcp-api's layout
 (``./packages/<dir>/node_modules/<name>/...``) and a Python ``command`` in its venv layout
 (``.../<serverName>/bin/<script>``) point into this install (see :func:`command_request`).
-``pipDependencies``, ``failOnWarning`` and ``pythonArgs`` are kept in ``record.extra`` and
-reused by upgrades and re-installs.
+``pipDependencies`` and ``pythonArgs`` are kept in ``record.extra``; the dependencies are
+installed again by upgrades and re-installs. ``failOnWarning`` applies to the install request
+only, as in mcp-api (a registry may deprecate an installed version later: that must not stop
+its re-install at start).
 
 Upgrades and re-installs keep the server definition as edited (``servers update``): see
 :func:`server_after_upgrade`.
@@ -35,7 +37,6 @@ from mcp_gateway.installer.validation import validate_env_name
 INSTALL_DIR_PLACEHOLDER = "{installDir}"
 EXTRA_ARGS = "extraArgs"
 PIP_DEPENDENCIES = "pipDependencies"
-FAIL_ON_WARNING = "failOnWarning"
 PYTHON_ARGS = "pythonArgs"
 LAST_UPGRADED = "lastUpgraded"  # epoch seconds of the last upgrade (not of re-installs)
 
@@ -52,7 +53,6 @@ def spec_for(record: PackageRecord, version: str | None) -> InstallSpec:
         extra_index_url=record.pip_extra_index_url,
         allow_scripts=record.allow_scripts,
         pip_dependencies=tuple(str(d) for d in record.extra.get(PIP_DEPENDENCIES, ())),
-        fail_on_warning=bool(record.extra.get(FAIL_ON_WARNING, False)),
     )
 
 
@@ -123,8 +123,6 @@ def new_record(
         extra[PYTHON_ARGS] = list(request.python_args)
     if spec.pip_dependencies:
         extra[PIP_DEPENDENCIES] = list(spec.pip_dependencies)
-    if spec.fail_on_warning:
-        extra[FAIL_ON_WARNING] = True
     record = PackageRecord(
         server_name=request.server_name,
         name=request.name,

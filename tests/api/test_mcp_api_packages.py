@@ -223,6 +223,13 @@ async def test_fail_on_warning_fails_an_install_npm_warns_about_and_keeps_nothin
     # without it the warning is only a warning
     resp = await install(gw, "lenient", "1.9.0", enabled=False)
     assert resp.status_code == 200, resp.text
+    # it applies to the install only (as in mcp-api): a version deprecated later still upgrades
+    assert (await install(gw, "later", "1.10.0", failOnWarning=True, enabled=False)).is_success
+    registry.npm[NPM_NAME]["versions"]["2.0.0"]["deprecated"] = "deprecated after the install"
+    resp = await gw.client.put(
+        "/packages/later/upgrade", json={"version": "2.0.0"}, headers=gw.admin
+    )
+    assert (resp.status_code, resp.json()["package"]["version"]) == (200, "2.0.0"), resp.text
 
 
 @pytest.mark.slow
