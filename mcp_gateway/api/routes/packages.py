@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from mcp_gateway.api.auth import runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.schemas.package_records import PackageOut, UpdateOut
 from mcp_gateway.api.schemas.packages import (
     DeleteQuery,
     InstallBody,
@@ -17,10 +18,8 @@ from mcp_gateway.api.schemas.packages import (
     LogQuery,
     PackageByNameResponse,
     PackageListResponse,
-    PackageOut,
     PackageResponse,
     UninstallResponse,
-    UpdateOut,
     UpdatesQuery,
     UpdatesResponse,
     UpgradeAllResponse,

@@ -1,8 +1,6 @@
-"""``/packages`` (admin only): install requests in, package records and outcomes out.
-
-Answers carry mcp-api's keys (``{package}`` records with ``installPath``, ``installed``,
-``mcpServerId``...; update items with ``currentVersion``; upgrade-all items with ``success``)
-and the gateway's own as additional keys.
+"""``/packages`` (admin only): install requests in, outcomes out (the records themselves are
+in :mod:`.package_records`). Answers carry mcp-api's keys (``{package, server}``, upgrade-all
+items with ``success``) and the gateway's own as additional keys.
 
 Successful installs and upgrades answer without the installer's output (it runs to kilobytes);
 ``?includeLog=true`` adds it as ``log``. Failures always carry it: an ``install_failed`` error
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 
@@ -25,15 +22,15 @@ from mcp_gateway.api.schemas.common import (
     ResponseModel,
     ServerName,
 )
+from mcp_gateway.api.schemas.package_records import PackageOut, UpdateOut, omitted
 from mcp_gateway.api.schemas.server_meta import (
     MetadataFields,
     MsHour,
     ReconnectionModel,
     seconds,
 )
-from mcp_gateway.api.schemas.server_meta import _iso as iso_time
 from mcp_gateway.api.schemas.servers import ServerOut
-from mcp_gateway.domain.records import PackageRecord, PackageRuntime
+from mcp_gateway.domain.records import PackageRuntime
 from mcp_gateway.domain.servers import (
     ServerMetadata,
     TransportType,
@@ -43,32 +40,14 @@ from mcp_gateway.domain.servers import (
 from mcp_gateway.installer.models import (
     InstallOutcome,
     InstallRequest,
-    PackageView,
     ServerRemoval,
-    UpdateInfo,
     UpgradeOutcome,
-)
-from mcp_gateway.installer.plan import (
-    EXTRA_ARGS,
-    LAST_UPGRADED,
-    PIP_DEPENDENCIES,
-    PYTHON_ARGS,
 )
 from mcp_gateway.services.servers import ServerView
 
 Text = Annotated[str, Field(max_length=4096)]
 # Present only when asked for (or on failure): success answers stay small.
 OptionalLog = Annotated[str | None, Field(default=None, exclude_if=lambda v: v is None)]
-
-
-def omitted(description: str | None = None) -> Any:
-    """A key left out of the answer while None (mcp-api leaves out what does not apply:
-    ``latestVersion`` unless checkUpdates was asked, ``error`` of a success)."""
-    return Field(default=None, exclude_if=lambda v: v is None, description=description)
-
-
-# mcp-api's latestVersion when the registry could not be asked.
-UNKNOWN_VERSION = "unknown"
 
 
 class InstallBody(MetadataFields):
@@ -162,101 +141,6 @@ class ServerDeleteQuery(QueryModel):
     """``?keepPackage=true``: removing a package-backed server keeps its package."""
 
     keep_package: bool = False
-
-
-class PackageOut(ResponseModel):
-    """A package record: mcp-api's keys first, then the gateway's."""
-
-    # mcp-api's PackageInfo
-    name: str
-    version: str
-    install_path: str = Field(description="absolute path of the current install")
-    installed: str | None = Field(description="ISO-8601, UTC: the first install")
-    last_upgraded: str | None = Field(description="ISO-8601, UTC: the last upgrade, or null")
-    status: str
-    runtime: PackageRuntime
-    mcp_server_id: str = Field(description="the server's name")
-    enabled: bool = Field(description="its server is enabled (false once it was removed)")
-    venv_path: str | None = Field(description="Python: the venv (the install directory)")
-    python_module: str | None
-    python_args: list[str]
-    pip_index_url: str | None = Field(description="a credential in it is ***")
-    pip_extra_index_url: str | None = Field(description="a credential in it is ***")
-    pip_dependencies: list[str]
-    latest_version: str | None = omitted(
-        f"with checkUpdates=true; {UNKNOWN_VERSION!r} when the registry could not be asked"
-    )
-    update_available: bool | None = omitted("with checkUpdates=true")
-    update_error: str | None = omitted("why latestVersion is unknown")
-    # the gateway's
-    server_name: str
-    requested_version: str | None
-    install_dir: str
-    command: str | None
-    args: list[str]
-    env: dict[str, str]
-    custom_command: bool
-    allow_scripts: bool
-    installed_at: float = Field(description="a time: epoch seconds")
-    updated_at: float = Field(description="a time: epoch seconds")
-
-    @classmethod
-    def of(cls, r: PackageRecord, *, enabled: bool, update: UpdateInfo | None = None) -> PackageOut:
-        extra = r.extra
-        legacy = extra.get("mcpApi")  # a record imported from mcp-api: its own fields
-        legacy = legacy if isinstance(legacy, dict) else {}
-        python = r.runtime is PackageRuntime.PYTHON
-        python_args = extra.get(PYTHON_ARGS, legacy.get("pythonArgs"))
-        if python_args is None and python and not r.custom_command:
-            python_args = extra.get(EXTRA_ARGS)
-        last = extra.get(LAST_UPGRADED)
-        return cls(
-            name=r.name, version=r.version, install_path=r.install_dir,
-            installed=iso_time(r.installed_at) if r.installed_at else None,
-            last_upgraded=iso_time(float(last)) if isinstance(last, int | float) else None,
-            status=r.status, runtime=r.runtime, mcp_server_id=r.server_name, enabled=enabled,
-            venv_path=r.install_dir if python and r.install_dir else None,
-            python_module=r.python_module,
-            python_args=[str(a) for a in python_args or ()],
-            pip_index_url=mask_url_credentials(r.pip_index_url),
-            pip_extra_index_url=mask_url_credentials(r.pip_extra_index_url),
-            pip_dependencies=[str(d) for d in extra.get(PIP_DEPENDENCIES, ())],
-            latest_version=(update.latest_version or UNKNOWN_VERSION) if update else None,
-            update_available=update.update_available if update else None,
-            update_error=update.error if update else None,
-            server_name=r.server_name, requested_version=r.requested_version,
-            install_dir=r.install_dir, command=r.command, args=list(r.args), env=dict(r.env),
-            custom_command=r.custom_command, allow_scripts=r.allow_scripts,
-            installed_at=r.installed_at, updated_at=r.updated_at,
-        )  # fmt: skip
-
-    @classmethod
-    def of_view(cls, view: PackageView) -> PackageOut:
-        return cls.of(view.record, enabled=view.enabled, update=view.update)
-
-
-class UpdateOut(ResponseModel):
-    """mcp-api's ``{serverName, currentVersion, latestVersion, updateAvailable}`` (with
-    ``latestVersion`` ``"unknown"`` when the registry could not be asked, as mcp-api), plus the
-    gateway's ``name``, ``runtime``, ``installedVersion`` and ``error``."""
-
-    server_name: str
-    current_version: str
-    latest_version: str
-    update_available: bool
-    name: str
-    runtime: PackageRuntime
-    installed_version: str
-    error: str | None = None
-
-    @classmethod
-    def of(cls, u: UpdateInfo) -> UpdateOut:
-        return cls(
-            server_name=u.server_name, current_version=u.installed_version,
-            latest_version=u.latest_version or UNKNOWN_VERSION,
-            update_available=u.update_available, name=u.name, runtime=u.runtime,
-            installed_version=u.installed_version, error=u.error,
-        )  # fmt: skip
 
 
 class UpgradeOut(ResponseModel):
@@ -392,14 +276,3 @@ class UpgradeResponse(Ok):
 
 class UpgradeAllResponse(Ok):
     results: list[UpgradeOut]
-
-
-def mask_url_credentials(url: str | None) -> str | None:
-    """``https://user:token@host/simple`` -> ``https://***@host/simple``: an index URL may
-    carry a credential, which must not come back in an API response."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
