@@ -180,7 +180,8 @@ class PythonInstaller:
         self, spec: InstallSpec, venv: Path, scripts: list[str]
     ) -> tuple[str | None, tuple[str, ...]]:
         if spec.python_module:
-            return str(venv / "bin" / "python"), ("-m", spec.python_module)
+            # unbuffered, as mcp-api runs it: a server's replies must not sit in a buffer
+            return str(venv / "bin" / "python"), ("-u", "-m", spec.python_module)
         wanted = canonicalize_name(spec.name)
         named = [s for s in scripts if canonicalize_name(s) == wanted]
         if named:

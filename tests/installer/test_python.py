@@ -63,7 +63,7 @@ async def test_python_module_runs_with_the_venv_interpreter(
     result = await py.install(InstallSpec(PY_NAME, "0.10.0", python_module=PY_MODULE), target)
     assert result.version == "0.10.0"
     assert result.command == str(target / "bin" / "python")
-    assert result.args == ("-m", PY_MODULE)
+    assert result.args == ("-u", "-m", PY_MODULE)  # mcp-api's python -u -m <pythonModule>
     assert (await call_version_tool(result.command, [*result.args, "--flag"]))[1] == "0.10.0 --flag"
 
 
