@@ -175,13 +175,13 @@ class PackageService:
         results: dict[str, UpdateInfo] = {}
         limiter = anyio.CapacityLimiter(8)
 
-        async def check(record: PackageRecord) -> None:
+        async def one(record: PackageRecord) -> None:
             async with limiter:
                 results[record.server_name] = await self._update_info(record)
 
         async with anyio.create_task_group() as tg:
             for record in records:
-                tg.start_soon(check, record)
+                tg.start_soon(one, record)
         return [results[r.server_name] for r in records]
 
     async def _update_info(self, record: PackageRecord) -> UpdateInfo:
