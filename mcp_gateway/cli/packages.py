@@ -102,6 +102,17 @@ def install(
     allow_scripts: Annotated[
         bool, typer.Option("--allow-scripts", help="npm only: run the package's install scripts.")
     ] = False,
+    pip_dependencies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pip-dependency",
+            help="Python only: one more requirement to install with it, e.g. 'fastmcp<3' "
+            "(repeatable; kept for upgrades).",
+        ),
+    ] = None,
+    fail_on_warning: Annotated[
+        bool, typer.Option("--fail-on-warning", help="Fail if npm/pip/uv prints a warning.")
+    ] = False,
     extra: Annotated[
         str | None, typer.Option("--extra", help="More install fields as a JSON object.")
     ] = None,
@@ -131,6 +142,10 @@ def install(
             body["env"] = parse_str_map(env, "--env")
         if allow_scripts:
             body["allowScripts"] = True
+        if pip_dependencies:
+            body["pipDependencies"] = list(pip_dependencies)
+        if fail_on_warning:
+            body["failOnWarning"] = True
         with spinner(f"installing {package} as {name}"):
             result = gw.post("/packages/install", body, timeout=INSTALL_TIMEOUT)
     if as_json:

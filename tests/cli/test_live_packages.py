@@ -12,7 +12,14 @@ from mcp_gateway.cli.main import app
 from tests.cli.live import as_json, close_stderr, ok
 from tests.gateway_process import GatewayProcess, gateway_env
 from tests.installer.fixtures import artifacts
-from tests.installer.local_registry import PY_NAME, Artifacts, start_registry
+from tests.installer.local_registry import (
+    EXTRA_NAME,
+    NPM_NAME,
+    PY_NAME,
+    Artifacts,
+    build_library_wheel,
+    start_registry,
+)
 
 __all__ = ["artifacts"]
 
@@ -25,6 +32,9 @@ def live(
 ) -> Iterator[GatewayProcess]:
     root = tmp_path_factory.mktemp("cli-packages")
     registry = start_registry(artifacts, root / "registry")
+    for version in ("1.0.0", "2.0.0"):  # a library for --pip-dependency
+        registry.add_wheel(build_library_wheel(root / "extra", version), EXTRA_NAME)
+    registry.npm[NPM_NAME]["versions"]["1.9.0"]["deprecated"] = "npm warns about this one"
     env = gateway_env(
         root / "gateway",
         MCPGW_ADMIN_API_KEY=ADMIN_KEY,
@@ -108,3 +118,17 @@ def test_servers_remove_takes_the_package_along_unless_kept(live: GatewayProcess
     assert kept["package"]["removed"] is False
     listed = [p["serverName"] for p in as_json(run(live, "packages", "list", "--json"))]
     assert "rm-keep" in listed and "rm-all" not in listed
+
+
+def test_install_takes_pip_dependencies_and_fail_on_warning(live: GatewayProcess) -> None:
+    args = ["-r", "python", "-v", "0.9.0", "-s", "pydep"]
+    ok(run(live, "packages", "install", PY_NAME, *args, "--pip-dependency", f"{EXTRA_NAME}<2"))
+    (package,) = [
+        p for p in as_json(run(live, "packages", "list", "--json")) if p["serverName"] == "pydep"
+    ]
+    assert package["pipDependencies"] == [f"{EXTRA_NAME}<2"]
+    # npm warns that 1.9.0 is deprecated: only a warning unless --fail-on-warning
+    strict = run(live, "packages", "install", NPM_NAME, "-v", "1.9.0", "-s", "strict",
+                 "--fail-on-warning")  # fmt: skip
+    assert strict.exit_code == 1 and "failOnWarning" in strict.stderr
+    ok(run(live, "packages", "install", NPM_NAME, "-v", "1.9.0", "-s", "lenient"))
