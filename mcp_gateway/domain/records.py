@@ -124,3 +124,4 @@ class AuditEvent:
     duration_ms: float | None = None
     outcome: str = "ok"  # ok | tool_error | <error code>
     detail: str | None = None
+    replica: str | None = None  # the gateway process that handled it (stamped by AuditLog)

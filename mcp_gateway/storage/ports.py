@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
+from mcp_gateway.domain.audit import AuditQuery, AuditRow
 from mcp_gateway.domain.records import (
     ApiKeyRecord,
     AuditEvent,
@@ -142,6 +143,11 @@ class AuditStore(Protocol):
 
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         """Newest first."""
+
+    async def query_audit(self, query: AuditQuery) -> list[AuditRow]:
+        """One page of matching events (see :mod:`mcp_gateway.domain.audit`): newest first
+        below ``query.before``, or oldest first above ``query.after``; served by an index for
+        each single filter (key, username, server, outcome) and for the time range."""
 
     async def prune_audit(self, before: float, keep: int, limit: int) -> int:
         """Delete at most ``limit`` of the oldest events that are older than ``before`` (a

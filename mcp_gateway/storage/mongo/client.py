@@ -63,7 +63,17 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("key_hash", ASCENDING)], unique=True, name="key_hash_unique"),
         IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
     ],
-    "audit": [IndexModel([("ts", DESCENDING), ("_id", DESCENDING)], name="ts_desc")],
+    "audit": [
+        IndexModel([("ts", DESCENDING), ("_id", DESCENDING)], name="ts_desc"),
+        # GET /audit: one per single filter, in the newest-first order of a page.
+        *(
+            IndexModel(
+                [(field, ASCENDING), ("ts", DESCENDING), ("_id", DESCENDING)],
+                name=f"{field}_ts_desc",
+            )
+            for field in ("actor", "username", "server", "outcome")
+        ),
+    ],
     "leases": [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
 }
 

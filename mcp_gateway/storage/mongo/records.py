@@ -1,13 +1,13 @@
-"""MongoDB adapter for the non-secret ports: servers, sessions, packages, API keys, audit."""
+"""MongoDB adapter for the non-secret ports: servers, sessions, packages, API keys (audit:
+:mod:`mcp_gateway.storage.mongo.audit`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 
-from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
+from mcp_gateway.domain.records import ApiKeyRecord, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
 from mcp_gateway.storage.codec import from_doc, server_from_doc, to_doc
@@ -138,46 +138,3 @@ class MongoRecordsMixin(GatewayCollections):
             await self._coll("api_keys").update_one(
                 {"id": key_id}, {"$set": {"last_used_at": when}}
             )
-
-    # -- audit -----------------------------------------------------------------------------
-
-    async def append_audits(self, events: Sequence[AuditEvent]) -> None:
-        if events:
-            with converted():
-                await self._coll("audit").insert_many([to_doc(e) for e in events], ordered=True)
-
-    async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        if limit <= 0:
-            return []
-        sort = [("ts", DESCENDING), ("_id", DESCENDING)]
-        return await self._find(AuditEvent, "audit", {}, sort, limit=limit)
-
-    async def prune_audit(self, before: float, keep: int, limit: int) -> int:
-        audit = self._coll("audit")
-        deleted = 0
-        with converted():
-            if before > 0:
-                deleted += await self._delete_oldest({"ts": {"$lt": before}}, limit)
-            if keep > 0 and deleted < limit:
-                newest_first = [("ts", DESCENDING), ("_id", DESCENDING)]
-                cursor = audit.find({}, {"ts": 1}, sort=newest_first, skip=keep, limit=1)
-                cut = await anext(aiter(cursor), None)
-                if cut is not None:
-                    older = {
-                        "$or": [
-                            {"ts": {"$lt": cut["ts"]}},
-                            {"ts": cut["ts"], "_id": {"$lte": cut["_id"]}},
-                        ]
-                    }
-                    deleted += await self._delete_oldest(older, limit - deleted)
-        return deleted
-
-    async def _delete_oldest(self, query: Document, limit: int) -> int:
-        """One bounded batch: the ids of the ``limit`` oldest matches, then one delete_many."""
-        oldest_first = [("ts", ASCENDING), ("_id", ASCENDING)]
-        cursor = self._coll("audit").find(query, {"_id": 1}, sort=oldest_first, limit=limit)
-        ids = [doc["_id"] async for doc in cursor]
-        if not ids:
-            return 0
-        result = await self._coll("audit").delete_many({"_id": {"$in": ids}})
-        return int(result.deleted_count)

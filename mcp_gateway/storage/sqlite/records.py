@@ -1,11 +1,11 @@
-"""SQLite adapter for the non-secret ports: servers, sessions, packages, API keys, audit."""
+"""SQLite adapter for the non-secret ports: servers, sessions, packages, API keys (audit:
+:mod:`mcp_gateway.storage.sqlite.audit`)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
-from mcp_gateway.domain.records import ApiKeyRecord, AuditEvent, PackageRecord, UpstreamSession
+from mcp_gateway.domain.records import ApiKeyRecord, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
 from mcp_gateway.storage.codec import from_json, server_from_json, to_json
@@ -140,43 +140,3 @@ class SqliteRecordsMixin:
             "UPDATE api_keys SET doc = json_set(doc, '$.last_used_at', ?) WHERE id = ?",
             (when, key_id),
         )
-
-    # -- audit -----------------------------------------------------------------------------
-
-    async def append_audits(self, events: Sequence[AuditEvent]) -> None:
-        rows = [(event.ts, to_json(event)) for event in events]
-        if rows:
-            await self._db.write(
-                lambda conn: conn.executemany("INSERT INTO audit (ts, doc) VALUES (?, ?)", rows)
-            )
-
-    async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
-        docs = await self._docs(
-            "SELECT doc FROM audit ORDER BY ts DESC, seq DESC LIMIT ?", (max(0, limit),)
-        )
-        return [from_json(AuditEvent, doc) for doc in docs]
-
-    async def prune_audit(self, before: float, keep: int, limit: int) -> int:
-        def prune(conn: sqlite3.Connection) -> int:
-            deleted = 0
-            if before > 0:
-                deleted += conn.execute(_PRUNE_OLDER, (before, limit)).rowcount
-            if keep > 0 and deleted < limit:
-                cut = conn.execute(_NEWEST_BEYOND, (keep,)).fetchone()
-                if cut is not None:
-                    params = (cut[0], cut[0], cut[1], limit - deleted)
-                    deleted += conn.execute(_PRUNE_UP_TO, params).rowcount
-            return deleted
-
-        return await self._db.write(prune)
-
-
-# Oldest first, by the (ts, seq) index; each statement deletes at most ``limit`` rows.
-_PRUNE_OLDER = (
-    "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
-)
-_NEWEST_BEYOND = "SELECT ts, seq FROM audit ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?"
-_PRUNE_UP_TO = (
-    "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE ts < ? OR (ts = ? AND seq <= ?)"
-    " ORDER BY ts, seq LIMIT ?)"
-)

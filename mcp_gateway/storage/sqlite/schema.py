@@ -68,6 +68,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 2: reading the audit trail (GET /audit). The filtered fields become virtual columns
+    # computed from the JSON document (no backfill, no second copy), each indexed with the
+    # newest-first order so a filtered page is one index range scan.
+    (
+        *(
+            f"ALTER TABLE audit ADD COLUMN {name} TEXT"
+            f" GENERATED ALWAYS AS (json_extract(doc, '$.{name}')) VIRTUAL"
+            for name in ("actor", "username", "server", "tool", "outcome")
+        ),
+        *(
+            f"CREATE INDEX audit_by_{name} ON audit ({name}, ts DESC, seq DESC)"
+            for name in ("actor", "username", "server", "outcome")
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcp_gateway.storage.sqlite.audit import SqliteAuditMixin
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
 
 
-class SqliteStore(SqliteRecordsMixin, SqliteSecretsMixin):
+class SqliteStore(SqliteRecordsMixin, SqliteAuditMixin, SqliteSecretsMixin):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
     backend = "sqlite"
