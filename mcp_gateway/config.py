@@ -11,9 +11,12 @@ for the gateway and for the migration importer alike.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
+import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_AUTH_MODE",), ("http", "auth_mode")),
     EnvVar(("MCPGW_ADMIN_API_KEY",), ("http", "admin_api_key")),
     EnvVar(("MCPGW_LOG_LEVEL",), ("http", "log_level")),
+    EnvVar(("MCPGW_LOG_FORMAT",), ("http", "log_format")),
+    EnvVar(("MCPGW_REPLICA_ID",), ("http", "replica_id")),
     EnvVar(("MCPGW_DATA_DIR",), ("store", "data_dir")),
     EnvVar(("MCPGW_MONGODB_URI",), ("store", "mongodb_uri")),
     EnvVar(("MCPGW_MONGODB_DB", "MONGO_DBNAME"), ("store", "mongodb_db")),
@@ -58,7 +63,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_SECRETS_KEY", "SECRETS_KEY"), ("secrets", "passphrase")),
     EnvVar(("MCPGW_MAX_SECRETS_PER_USER",), ("secrets", "max_per_user")),
     EnvVar(("MCPGW_MAX_SECRET_BYTES",), ("secrets", "max_bytes")),
-    EnvVar(("MCPGW_AUDIT_RETENTION_DAYS",), ("audit", "retention_days")),
+    # The older name (a number of days) is an alias: a bare number is days there and here.
+    EnvVar(("MCPGW_AUDIT_RETENTION", "MCPGW_AUDIT_RETENTION_DAYS"), ("audit", "retention")),
     EnvVar(("MCPGW_AUDIT_MAX_EVENTS",), ("audit", "max_events")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
@@ -120,8 +126,12 @@ class HttpSettings(BaseModel):
     auth_mode: Literal["apikey", "none"] = "apikey"
     admin_api_key: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    # Names this process in /healthz, log lines, audit records and metrics; unset: see
+    # Settings.replica_id.
+    replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
@@ -174,11 +184,34 @@ class SecretsSettings(BaseModel):
     max_bytes: int = Field(64 * 1024, ge=1, description="largest secret value (UTF-8 bytes)")
 
 
-class AuditSettings(BaseModel):
-    """Retention of the audit trail; 0 turns a bound off."""
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-    retention_days: float = Field(90.0, ge=0, description="events older than this are deleted")
+
+def parse_age(value: Any) -> Any:
+    """An age such as ``30d``, ``12h``, ``90m``, ``3600s`` or ``2w`` in seconds; a bare number
+    is days (``MCPGW_AUDIT_RETENTION_DAYS``' unit). Anything else is returned as given for the
+    validator to refuse."""
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.match(value)
+    if match is None:
+        return value
+    return float(match.group(1)) * _SECONDS[(match.group(2) or "d").lower()]
+
+
+class AuditSettings(BaseModel):
+    """Retention of the audit trail, by age and by count; 0 turns a bound off."""
+
+    retention: float = Field(
+        90 * 86400.0, ge=0, description="seconds: events older than this are deleted"
+    )
     max_events: int = Field(1_000_000, ge=0, description="the newest this many are kept")
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _age(cls, v: Any) -> Any:
+        return parse_age(v)
 
 
 class TelemetrySettings(BaseModel):
@@ -311,12 +344,25 @@ class Settings(BaseSettings):
             )
 
     @property
+    def replica_id(self) -> str:
+        """This process's replica id: ``MCPGW_REPLICA_ID``, else ``<hostname>-<6 hex>`` drawn
+        once per process (a restart is a new replica: its audit records and metrics are told
+        apart from the previous run's). The one place every reader takes it from."""
+        return self.http.replica_id or _process_replica_id()
+
+    @property
     def uses_mongodb(self) -> bool:
         return self.store.resolved_mongodb_uri() is not None
 
     @property
     def venv_root(self) -> Path:
         return self.installer.python_venv_dir or self.installer.packages_dir / "python"
+
+
+@functools.cache
+def _process_replica_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:48] or "gateway"
+    return f"{host}-{secrets.token_hex(3)}"
 
 
 def _is_loopback(host: str) -> bool:

@@ -165,8 +165,9 @@ class Runtime:
             self.audit = await stack.enter_async_context(
                 AuditLog(
                     self.store,
-                    retention_days=settings.audit.retention_days,
+                    retention_days=settings.audit.retention / 86400,
                     max_events=settings.audit.max_events,
+                    replica=settings.replica_id,
                 )
             )
             self.pool = await stack.enter_async_context(

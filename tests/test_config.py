@@ -113,3 +113,32 @@ def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(
     assert settings.installer.pip_extra_index_url is None  # empty means unset, as in mcp-api
     assert settings.http.log_level == "debug" and settings.http.port == 9100
     assert load_settings({}).http.port == 8080  # an explicit environment reads no file
+
+
+def test_audit_retention_takes_an_age_with_a_unit_and_the_days_name_is_an_alias() -> None:
+    assert load_settings({}).audit.retention == 90 * 86400
+    assert load_settings({"MCPGW_AUDIT_RETENTION": "30d"}).audit.retention == 30 * 86400
+    assert load_settings({"MCPGW_AUDIT_RETENTION": "12h"}).audit.retention == 12 * 3600
+    assert load_settings({"MCPGW_AUDIT_RETENTION": "2w"}).audit.retention == 14 * 86400
+    assert load_settings({"MCPGW_AUDIT_RETENTION": "0"}).audit.retention == 0
+    assert load_settings({"MCPGW_AUDIT_RETENTION_DAYS": "7"}).audit.retention == 7 * 86400
+    both = {"MCPGW_AUDIT_RETENTION": "1d", "MCPGW_AUDIT_RETENTION_DAYS": "7"}
+    assert load_settings(both).audit.retention == 86400  # the new name wins
+    with pytest.raises(ConfigError, match="invalid setting MCPGW_AUDIT_RETENTION_DAYS"):
+        load_settings({"MCPGW_AUDIT_RETENTION_DAYS": "a while"})
+
+
+def test_replica_id_is_configurable_or_hostname_plus_a_suffix_stable_in_one_process() -> None:
+    assert load_settings({"MCPGW_REPLICA_ID": "gw-1"}).replica_id == "gw-1"
+    default = load_settings({}).replica_id
+    assert re.fullmatch(r"[A-Za-z0-9._-]+-[0-9a-f]{6}", default)
+    assert load_settings({}).replica_id == default
+    with pytest.raises(ConfigError, match="invalid setting MCPGW_REPLICA_ID"):
+        load_settings({"MCPGW_REPLICA_ID": "bad id\n"})
+
+
+def test_log_format_is_text_or_json() -> None:
+    assert load_settings({}).http.log_format == "text"
+    assert load_settings({"MCPGW_LOG_FORMAT": "JSON"}).http.log_format == "json"
+    with pytest.raises(ConfigError, match="invalid setting MCPGW_LOG_FORMAT"):
+        load_settings({"MCPGW_LOG_FORMAT": "xml"})

@@ -3,7 +3,8 @@
 ``record()`` puts an event on a bounded in-memory queue and returns at once; a background task
 drains it into the store in batches. When the queue is full (the store is slow or down) events
 are dropped and counted, never allowed to slow or fail a tool call. Leaving the context flushes
-what is queued (bounded by ``flush_timeout``).
+what is queued (bounded by ``flush_timeout``). Each event is stamped with this process's
+``replica`` id as it is written. Reading the trail: :mod:`mcp_gateway.services.audit_reader`.
 
 Refused requests without a valid key (:meth:`AuditLog.record_anonymous`) cost their sender
 nothing, so they are recorded at most ``ANONYMOUS_RATE`` per second after a burst of
@@ -61,8 +62,10 @@ class AuditLog:
         max_events: int = 0,
         prune_every: float = PRUNE_EVERY,
         prune_batch: int = PRUNE_BATCH,
+        replica: str | None = None,
     ) -> None:
         self._prune_batch = prune_batch
+        self._replica = replica
         self._store = store
         self._retention_days = retention_days
         self._max_events = max_events
@@ -180,6 +183,8 @@ class AuditLog:
         self._drained.set()
 
     async def _write(self, batch: list[AuditEvent]) -> None:
+        if self._replica is not None:  # stamped here, off the request path
+            batch = [e if e.replica else replace(e, replica=self._replica) for e in batch]
         try:
             await self._store.append_audits(batch)
         except GatewayError as exc:  # the store is down: count, never crash the drain

@@ -77,3 +77,12 @@ async def test_retention_runs_by_itself_when_the_audit_log_starts(sqlite_store: 
                 if len(await sqlite_store.list_audit(10)) == 1:
                     break
                 await anyio.sleep(0.02)
+
+
+@pytest.mark.anyio
+async def test_events_are_stamped_with_the_replica_id(store: Store) -> None:
+    async with AuditLog(store, replica="gw-a") as audit:
+        audit.record(_event(1))
+        audit.record(AuditEvent(ts=2.0, request_id="r2", actor="k", role="admin",
+                                action="tool_call", replica="other"))  # fmt: skip
+    assert [e.replica for e in await store.list_audit(10)] == ["other", "gw-a"]
