@@ -250,23 +250,3 @@ class Runtime:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
-
-    async def health(self) -> dict[str, object]:
-        """The body of ``GET /healthz``: never raises; a store outage shows as ``down``."""
-        store_status = "ok"
-        try:
-            await self.store.ping()
-        except GatewayError:
-            store_status = "down"
-        servers = {
-            name: {"status": state.status.value, "restarts": state.restarts}
-            for name, state in self.pool.statuses().items()
-        }
-        return {
-            "status": "ok" if store_status == "ok" else "degraded",
-            "version": self.version,
-            "uptime": round(self.uptime, 3),
-            "store": {"backend": self.store.backend, "status": store_status},
-            "sandbox": self.sandbox.status.as_dict(),
-            "servers": servers,
-        }

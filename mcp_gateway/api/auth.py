@@ -66,6 +66,22 @@ async def _authenticate(request: Request) -> Principal:
     return await runtime.apikeys.authenticate(bearer_key(request))
 
 
+async def optional_principal(request: Request) -> Principal | None:
+    """For an ``auth="none"`` endpoint that shows more to a caller with a key (``/healthz``):
+    None without an ``Authorization`` header, else the key's principal. A wrong key is a 401,
+    audited like on a guarded endpoint."""
+    if (
+        "authorization" not in request.headers
+        and runtime_of(request).settings.http.auth_mode != "none"
+    ):
+        return None
+    try:
+        return await _authenticate(request)
+    except Unauthenticated as exc:
+        _audit_refusal(request, None, exc)
+        raise
+
+
 def guarded(handler: Handler, access: Access) -> Handler:
     """``handler`` behind ``access``: ``"none"`` is returned as is; ``"any key"`` needs a valid
     key (401); ``"admin"`` also an admin key (403). The principal lands in

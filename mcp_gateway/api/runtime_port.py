@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from mcp_gateway.config import Settings
 from mcp_gateway.observability.metrics import GatewayMetrics
+from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
@@ -27,6 +28,7 @@ class GatewayRuntime(Protocol):
     settings: Settings
     version: str
     metrics: GatewayMetrics
+    sandbox: Sandbox
     store: Store
     pool: UpstreamPool
     servers: ServerService
@@ -43,9 +45,6 @@ class GatewayRuntime(Protocol):
 
     @property
     def uptime(self) -> float: ...
-
-    async def health(self) -> dict[str, object]:
-        """The body of ``GET /healthz``; never raises."""
 
     async def __aenter__(self) -> Any: ...
 
