@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_gateway import logcontext
 from mcp_gateway.api.errors import internal_error_response, log_unhandled
 from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
@@ -95,6 +96,7 @@ class GatewayMiddleware:
         peer = client[0] if client else None
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id.decode()
+        logcontext.REQUEST_ID.set(state["request_id"])  # for JSON log lines (this task only)
         state["client_ip"] = (
             client_address(peer, forwarded.decode("latin-1"), self.trusted)
             if forwarded is not None

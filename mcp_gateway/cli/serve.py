@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from mcp_gateway.cli import logsafe
+from mcp_gateway.cli.logformat import JsonFormatter, text_formatter
 from mcp_gateway.config import Settings, load_settings
 from mcp_gateway.errors import GatewayError
 
@@ -66,10 +67,17 @@ async def _serve(settings: Settings) -> None:
 _VERBATIM_LOGGERS = ("mcp", "httpx2", "httpcore2", "hpack", "pymongo")
 
 
-def _configure_logging(level_name: str) -> None:
+def _configure_logging(
+    level_name: str, log_format: str = "text", replica: str | None = None
+) -> None:
     level = logging.getLevelName(level_name.upper())
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(level)  # also when handlers exist (basicConfig skips then)
+    logging.basicConfig()
+    root = logging.getLogger()
+    root.setLevel(level)  # also when handlers exist (basicConfig skips then)
+    replica = replica or load_settings({}).replica_id
+    formatter = JsonFormatter(replica) if log_format == "json" else text_formatter(replica)
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
     for name in _VERBATIM_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
     # Hypercorn's "Running on <address>" line says where the gateway listens (port 0 picks one):
@@ -95,7 +103,7 @@ def serve(
             )
             settings = settings.model_copy(update={"http": http})
         settings.check_startup()
-        _configure_logging(settings.http.log_level)
+        _configure_logging(settings.http.log_level, settings.http.log_format, settings.replica_id)
         asyncio.run(_serve(settings))
     except GatewayError as exc:
         print(f"mcp-gateway: {exc.message}", file=sys.stderr)

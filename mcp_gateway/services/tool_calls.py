@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from mcp_types import CallToolResult, Tool
 
+from mcp_gateway import logcontext
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
@@ -90,6 +91,8 @@ class ToolCallService:
         outcome = "ok"
         label = "-"
         span = tracing.start_tool_call(server_name, tool)  # a shared no-op while traces are off
+        logcontext.SERVER.set(server_name)  # for JSON log lines written during this call
+        logcontext.TOOL.set(tool[:200])
         try:
             server = await self._server(server_name)
             label = server.name
@@ -129,6 +132,7 @@ class ToolCallService:
             raise
         finally:
             elapsed = time.perf_counter() - started
+            logcontext.OUTCOME.set(outcome)
             self._audit.record(
                 AuditEvent(
                     ts=time.time(),
