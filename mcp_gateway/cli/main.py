@@ -12,6 +12,7 @@ import typer
 
 from mcp_gateway import __version__
 from mcp_gateway.cli.apikeys import apikeys_app
+from mcp_gateway.cli.audit import audit, audit_app
 from mcp_gateway.cli.keys import keys_app
 from mcp_gateway.cli.migrate import migrate_app
 from mcp_gateway.cli.packages import packages_app
@@ -36,6 +37,7 @@ app.add_typer(tools_app, name="tools", help="List and call tools.")
 app.add_typer(secrets_app, name="secrets", help="Manage users' encrypted secrets.")
 app.add_typer(packages_app, name="packages", help="Install and upgrade MCP server packages.")
 app.add_typer(apikeys_app, name="apikeys", help="Manage API keys.")
+app.add_typer(audit_app, name="audit", help=audit.__doc__)
 app.command("status")(status)
 
 

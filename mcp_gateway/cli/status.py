@@ -46,10 +46,17 @@ def overall_status(health: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return status
 
 
-def _uptime(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
+def _summary(summary: Any) -> str:
+    """``/healthz``'s server counts (all a caller without a key is told about servers)."""
+    if not isinstance(summary, dict):
         return "-"
-    s = int(seconds)
+    return f"{summary.get('servers', '?')} ({summary.get('unhealthy', '?')} unhealthy)"
+
+
+def _uptime(millis: Any) -> str:
+    if not isinstance(millis, int | float):
+        return "-"
+    s = int(millis) // 1000  # /healthz reports milliseconds, as every API duration
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
@@ -87,6 +94,8 @@ def status(
                 ("version", health.get("version")),
                 ("uptime", _uptime(health.get("uptime"))),
                 ("store", f"{store.get('backend', '?')} ({store.get('status', '?')})"),
+                ("replica", health.get("replica")),
+                ("servers", _summary(health.get("summary"))),
             ]
         )
         columns = ["SERVER", "STATUS", "RESTARTS"]

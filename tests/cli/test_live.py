@@ -200,9 +200,9 @@ def test_status_shows_health_restarts_and_tool_counts(run: Run, fx: str) -> None
     assert row["status"] == "connected" and row["restarts"] == 0 and row["tools"] >= 5
     table = ok(run("status")).stdout
     assert "fx" in table and "RESTARTS" in table and "TOOLS" in table
-    # Without a key: health only (no tool counts), still exit 0.
+    # Without a key: the aggregate only (no server names since issue 15), still exit 0.
     keyless = ok(run("status", key=None)).stdout
-    assert "fx" in keyless and "TOOLS" not in keyless
+    assert "fx" not in keyless and "TOOLS" not in keyless and "unhealthy" in keyless
 
 
 def test_apikeys_create_list_revoke_over_http(run: Run) -> None:
