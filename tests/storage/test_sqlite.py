@@ -17,13 +17,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_gateway.domain.records import StoredSecret
+from mcp_gateway.domain.audit import AuditFilter, AuditQuery
+from mcp_gateway.domain.records import AuditEvent, StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import ConfigError, StoreUnavailable
 from mcp_gateway.storage.factory import open_store
 from mcp_gateway.storage.sqlite import SqliteStore
 from mcp_gateway.storage.sqlite import secrets as sqlite_secrets
 from mcp_gateway.storage.sqlite.db import DB_FILE
+from mcp_gateway.storage.sqlite.schema import SCHEMA_VERSION
 from tests.conftest import MakeSettings
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +84,8 @@ async def test_store_uses_wal_and_records_its_schema_version(tmp_path: Path) -> 
     await store.aclose()
     with sqlite3.connect(tmp_path / "nested" / "data" / DB_FILE) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        versions = raw.execute("SELECT version FROM schema_version").fetchall()
+        assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
 
 
 async def test_schema_newer_than_the_code_is_a_config_error(tmp_path: Path) -> None:
@@ -236,3 +239,32 @@ async def test_new_data_dir_and_store_files_are_private_to_the_owner(
         for name in ("gateway.db", "gateway.db-wal", "gateway.db-shm"):
             mode = stat.S_IMODE((data_dir / name).stat().st_mode)
             assert mode & 0o077 == 0, (name, oct(mode))
+
+
+def _old_event(i: int, username: str) -> AuditEvent:
+    return AuditEvent(ts=float(i), request_id=f"r{i}", actor="k", role="service",
+                      action="tool_call", username=username)  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_version_1_database_gains_the_audit_columns_without_a_backfill(
+    tmp_path: Path,
+) -> None:
+    from mcp_gateway.storage.codec import to_json
+    from mcp_gateway.storage.sqlite.db import DB_FILE
+    from mcp_gateway.storage.sqlite.schema import CREATE_VERSION_TABLE, MIGRATIONS
+    from mcp_gateway.storage.sqlite.store import SqliteStore
+
+    with sqlite3.connect(tmp_path / DB_FILE) as raw:  # what a gateway before issue 15 wrote
+        raw.execute(CREATE_VERSION_TABLE)
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (1, 0)")
+        for event in (_old_event(1, "old-bob"), _old_event(2, "alice")):
+            raw.execute("INSERT INTO audit (ts, doc) VALUES (?, ?)", (event.ts, to_json(event)))
+    store = await SqliteStore.open(tmp_path)
+    try:
+        rows = await store.query_audit(AuditQuery(AuditFilter(username="old-bob")))
+        assert [row.event.request_id for row in rows] == ["r1"]
+    finally:
+        await store.aclose()
