@@ -16,7 +16,8 @@ from pymongo import ASCENDING, DESCENDING
 from mcp_gateway.domain.audit import AuditPosition, AuditQuery, AuditRow
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import InvalidRequest
-from mcp_gateway.storage.codec import from_doc, to_doc
+from mcp_gateway.storage.audit_codec import event_from_doc
+from mcp_gateway.storage.codec import to_doc
 from mcp_gateway.storage.mongo.client import Document, converted
 from mcp_gateway.storage.mongo.names import GatewayCollections
 
@@ -73,7 +74,7 @@ class MongoAuditMixin(GatewayCollections):
         sort = [("ts", DESCENDING), ("_id", DESCENDING)]
         with converted():
             cursor = self._coll("audit").find({}, {"_id": 0}, sort=sort, limit=limit)
-            return [from_doc(AuditEvent, doc) async for doc in cursor]
+            return [event_from_doc(doc) async for doc in cursor]
 
     async def query_audit(self, query: AuditQuery) -> list[AuditRow]:
         way = ASCENDING if query.after is not None else DESCENDING
@@ -85,7 +86,7 @@ class MongoAuditMixin(GatewayCollections):
         for doc in docs:
             oid = doc.pop("_id")
             position = AuditPosition(float(doc["ts"]), str(oid))
-            rows.append(AuditRow(from_doc(AuditEvent, doc), position))
+            rows.append(AuditRow(event_from_doc(doc), position))
         return rows
 
     async def prune_audit(self, before: float, keep: int, limit: int) -> int:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from mcp_gateway.domain.audit import AuditPosition, AuditQuery, AuditRow
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import InvalidRequest
-from mcp_gateway.storage.codec import from_json, to_json
+from mcp_gateway.storage.audit_codec import event_from_json
+from mcp_gateway.storage.codec import to_json
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 
 _FILTER_COLUMNS = ("server", "tool", "username", "outcome", "actor")
@@ -70,13 +71,13 @@ class SqliteAuditMixin:
     async def list_audit(self, limit: int = 100) -> list[AuditEvent]:
         sql = "SELECT doc FROM audit ORDER BY ts DESC, seq DESC LIMIT ?"
         rows = await self._db.read(lambda conn: conn.execute(sql, (max(0, limit),)).fetchall())
-        return [from_json(AuditEvent, row[0]) for row in rows]
+        return [event_from_json(row[0]) for row in rows]
 
     async def query_audit(self, query: AuditQuery) -> list[AuditRow]:
         sql, params = _select(query)
         rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
         return [
-            AuditRow(from_json(AuditEvent, doc), AuditPosition(float(ts), str(seq)))
+            AuditRow(event_from_json(doc), AuditPosition(float(ts), str(seq)))
             for seq, ts, doc in rows
         ]
 
