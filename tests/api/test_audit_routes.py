@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -204,3 +205,25 @@ async def test_a_real_tool_call_is_audited_without_its_arguments(
                    - time.timezone - started) < 60  # fmt: skip
         export = await gw.client.get("/audit/export", headers=gw.admin)
         assert canary not in export.text
+
+
+async def test_retention_setting_prunes_old_events_at_start(
+    make_gateway: MakeGateway, backend: str
+) -> None:
+    secrets = secrets_section(backend)
+    now = time.time()
+    async with make_gateway(backend, secrets=secrets) as gw:
+        # 10 days old: kept by the default (90d), not by the 7d set below.
+        old = [replace(_event(i, "k-ret", "u"), ts=now - 10 * 86400) for i in range(3)]
+        fresh = AuditEvent(ts=now, request_id="fresh", actor="k-ret", role="service",
+                           action="tool_call")  # fmt: skip
+        await gw.runtime.store.append_audits([*old, fresh])
+        admin_key = gw.admin_key  # created at the first start only
+    async with make_gateway(backend, secrets=secrets, audit={"retention": "7d"}) as gw:
+        with anyio.fail_after(20):
+            while True:
+                items = (await _audit(gw, admin_key, key="k-ret"))["items"]
+                if len(items) == 1:
+                    break
+                await anyio.sleep(0.05)
+        assert items[0]["requestId"] == "fresh"
