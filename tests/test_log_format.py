@@ -75,10 +75,13 @@ def test_outside_a_request_there_are_no_context_fields(
 ) -> None:
     logger, stream = captured
     try:
-        raise ValueError(f"boom http://a:{PASSWORD}@h/")
+        raise ValueError(f"boom http://a:{PASSWORD}@h/ \u202e\u2028\x9b")
     except ValueError:
         logger.exception("failed")
-    line = json.loads(stream.getvalue())
+    text = stream.getvalue()
+    assert text.isascii() and len(text.splitlines()) == 1  # one line, no raw bidi/C1
+    line = json.loads(text)
+    assert "\u202e" in line["exception"]  # kept, escaped, for the reader to see
     assert not {"requestId", "server", "tool", "outcome"} & set(line)
     assert "ValueError" in line["exception"] and PASSWORD not in line["exception"]
 

@@ -47,4 +47,6 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = mask_urls(self.formatException(record.exc_info))
         if record.exc_text:
             line["exception"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False, default=str)
+        # ASCII only: C1 controls, line separators and bidi overrides (which json.dumps leaves
+        # raw otherwise, e.g. in a traceback) become \uXXXX; any JSON reader restores them.
+        return json.dumps(line, ensure_ascii=True, default=str)

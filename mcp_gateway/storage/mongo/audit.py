@@ -31,13 +31,13 @@ def _oid(position: AuditPosition) -> ObjectId:
         raise InvalidRequest("invalid audit cursor (not from this store)") from None
 
 
-def _beyond(position: AuditPosition, op: str) -> Document:
-    """Strictly below (``$lt``) or above (``$gt``) ``position`` in (ts, _id) order."""
+def _beyond(position: AuditPosition, below: bool) -> Document:
+    """Strictly below (or above) ``position`` in (ts, _id) order, written as a bound on ``ts``
+    (an index range) minus the position's own tie, rather than an ``$or`` of two ranges."""
+    bound, tie = ("$lte", "$gte") if below else ("$gte", "$lte")
     return {
-        "$or": [
-            {"ts": {op: position.ts}},
-            {"ts": position.ts, "_id": {op: _oid(position)}},
-        ]
+        "ts": {bound: position.ts},
+        "$nor": [{"ts": position.ts, "_id": {tie: _oid(position)}}],
     }
 
 
@@ -54,9 +54,9 @@ def _match(query: AuditQuery) -> Document:
     if span:
         clauses.append({"ts": span})
     if query.before is not None:
-        clauses.append(_beyond(query.before, "$lt"))
+        clauses.append(_beyond(query.before, below=True))
     elif query.after is not None:
-        clauses.append(_beyond(query.after, "$gt"))
+        clauses.append(_beyond(query.after, below=False))
     if not clauses:
         return {}
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
