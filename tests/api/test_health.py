@@ -32,14 +32,15 @@ async def _health(gw: Gateway, key: str | None = None) -> dict[str, Any]:
 
 
 async def test_healthy_gateway_reports_ok_version_uptime_ms_replica_and_store(
-    gateway: Gateway,
+    any_gateway: Gateway, backend: str
 ) -> None:
+    gateway = any_gateway
     body = await _health(gateway)
     assert body["status"] == "ok"
     assert body["version"] == gateway.runtime.version
     assert isinstance(body["uptime"], int) and body["uptime"] >= 0
     assert body["replica"] == gateway.runtime.settings.replica_id
-    assert body["store"] == {"backend": "sqlite", "status": "ok"}
+    assert body["store"] == {"backend": backend, "status": "ok"}
     assert body["summary"] == {"servers": 0, "unhealthy": 0}
 
 
