@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import FIXTURE_SERVER, Gateway, MakeGateway
+from tests.api.conftest import FIXTURE_SERVER, Gateway, MakeGateway, secrets_section
 
 pytestmark = pytest.mark.anyio
 
@@ -68,9 +68,9 @@ async def test_a_wrong_key_is_401_not_a_quiet_anonymous_answer(gateway: Gateway)
 
 
 async def test_store_down_is_degraded_with_200_while_readyz_is_503(
-    make_gateway: MakeGateway,
+    make_gateway: MakeGateway, backend: str
 ) -> None:
-    async with make_gateway() as gw:
+    async with make_gateway(backend, secrets=secrets_section(backend)) as gw:
         await gw.runtime.store.aclose()
         body = await _health(gw)
         assert body["status"] == "degraded" and body["store"]["status"] == "down"
