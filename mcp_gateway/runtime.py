@@ -125,6 +125,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.version = __version__
+        self.replica_id = settings.replica_id  # /healthz, logs, audit records, metrics
         self.started_at = time.monotonic()
         self._announce = announce
         self._reconcile_packages = reconcile_packages
@@ -167,7 +168,7 @@ class Runtime:
                     self.store,
                     retention_days=settings.audit.retention / 86400,
                     max_events=settings.audit.max_events,
-                    replica=settings.replica_id,
+                    replica=self.replica_id,
                 )
             )
             self.pool = await stack.enter_async_context(

@@ -52,7 +52,7 @@ async def health_body(runtime: GatewayRuntime, principal: Principal | None) -> d
         "status": "ok" if store == "ok" and not unhealthy else "degraded",
         "version": runtime.version,
         "uptime": round(runtime.uptime * 1000),  # milliseconds, as every API duration
-        "replica": runtime.settings.replica_id,
+        "replica": runtime.replica_id,
         "store": {"backend": runtime.store.backend, "status": store},
         "sandbox": runtime.sandbox.status.as_dict(),
         "summary": {"servers": len(states), "unhealthy": len(unhealthy)},

@@ -27,6 +27,7 @@ from mcp_gateway.upstream.pool import UpstreamPool
 class GatewayRuntime(Protocol):
     settings: Settings
     version: str
+    replica_id: str
     metrics: GatewayMetrics
     sandbox: Sandbox
     store: Store

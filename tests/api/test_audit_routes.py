@@ -147,7 +147,7 @@ async def test_export_streams_every_match_as_json_lines(any_gateway: Gateway) ->
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("application/x-ndjson")
         lines = [json.loads(line) for line in resp.text.splitlines()]
-        assert [line["requestId"] for line in lines] == ["r1", "r0"]
+        assert [line.get("requestId") for line in lines] == ["r1", "r0"], resp.text
 
 
 async def test_export_of_more_than_one_batch_is_complete(make_gateway: MakeGateway) -> None:

@@ -75,3 +75,10 @@ async def test_store_down_is_degraded_with_200_while_readyz_is_503(
         body = await _health(gw)
         assert body["status"] == "degraded" and body["store"]["status"] == "down"
         assert (await gw.client.get("/readyz")).status_code == 503
+
+
+async def test_metrics_carry_the_same_replica_id(gateway: Gateway) -> None:
+    replica = (await _health(gateway))["replica"]
+    assert replica == gateway.runtime.settings.replica_id
+    text = (await gateway.client.get("/metrics")).text
+    assert f'replica="{replica}"' in text
