@@ -10,7 +10,6 @@ time) for listeners a scraper reaches over a public network.
 from __future__ import annotations
 
 import hmac
-import socket
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -25,13 +24,6 @@ from mcp_gateway.domain.servers import ServerStatus
 from mcp_gateway.errors import Unauthenticated
 
 
-def replica_id(runtime: GatewayRuntime) -> str:
-    """This process's replica id for the ``replica`` label: ``MCPGW_REPLICA_ID`` once the
-    runtime carries one (the audit slice adds it), else the host name."""
-    configured = getattr(runtime, "replica_id", None)
-    return configured if isinstance(configured, str) and configured else socket.gethostname()
-
-
 class _LiveCollector(Collector):
     def __init__(self, runtime: GatewayRuntime) -> None:
         self._runtime = runtime
@@ -43,7 +35,7 @@ class _LiveCollector(Collector):
             "1, labelled with version and replica",
             labels=["version", "replica"],
         )
-        info.add_metric([runtime.version, replica_id(runtime)], 1.0)
+        info.add_metric([runtime.version, runtime.replica_id], 1.0)
         yield info
         if not runtime.is_open:
             return
