@@ -140,9 +140,11 @@ class OtelTracer:
         attributes = {"mcp.method.name": method}
         if tool:
             attributes["mcp.tool.name"] = tool[:200]
-        return self._tracer.start_as_current_span(
+        # Typed local: without opentelemetry-sdk installed the API's stubs leave this Any.
+        span: AbstractContextManager[Any] = self._tracer.start_as_current_span(
             f"upstream {method}", kind=SpanKind.CLIENT, attributes=attributes
         )
+        return span
 
     @contextmanager
     def http_span(
