@@ -97,6 +97,7 @@ class ToolCallService:
                 raise ServerDisabled(server.name)
             injection = await self._secrets.injection(server, username)
             credentials = self._credentials
+            own = credentials is not None and await credentials.own_session(server, username)
             if credentials is not None and credentials.applies_to(server):
                 injection = await credentials.prepare(server, username, tool, injection)
             args = (
@@ -112,6 +113,7 @@ class ToolCallService:
                 env=injection.env or None,
                 headers=injection.headers or None,
                 secrets=injection.values,
+                own_session=own,
             )
             if result.is_error:
                 outcome = "tool_error"

@@ -25,15 +25,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
-from mcp_gateway.api.schemas.common import Ok
 from mcp_gateway.api.schemas.oauth import (
     AuthorizeQuery,
     CallbackQuery,
     GoogleLoginQuery,
     OAuthTokensRequest,
+    OAuthTokensResponse,
     StartQuery,
 )
+from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.records import Role
 from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.state import (
@@ -135,12 +137,18 @@ async def store_tokens(request: Request) -> JSONResponse:
     principal = principal_of(request)
     name = validate_server_name(request.path_params["name"])
     body = await read_body(request, OAuthTokensRequest)
+    if body.username is None and principal.role is not Role.USER:
+        raise InvalidRequest("username is required for OAuth token update")  # mcp-api's rule
     username = principal.acting_username(body.username)
-    server = await runtime_of(request).store.get_server(name)
+    runtime = runtime_of(request)
+    server = await runtime.store.get_server(name)
     if server is None:
         raise ServerNotFound(name)
-    await _oauth(request).store_tokens(server, username, body.to_input())
-    return JSONResponse(Ok().model_dump(mode="json"))
+    oauth = _oauth(request)
+    await oauth.store_tokens(server, username, body.to_input())
+    view = ServerOut.of(await runtime.servers.get(name), admin=principal.is_admin)
+    answer = OAuthTokensResponse.of(view, username, await oauth.auth_state(server, username))
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 
 
 async def authorize(request: Request) -> Response:
@@ -205,7 +213,8 @@ async def google_callback(request: Request) -> Response:
 ENDPOINTS = [
     Endpoint("POST", "/mcp/servers/{name}/oauth", store_tokens,
              "Store a username's upstream OAuth tokens (encrypted)", "oauth",
-             body=OAuthTokensRequest, response=Ok, errors=(400, 401, 403, 404, 413)),
+             body=OAuthTokensRequest, response=OAuthTokensResponse,
+             errors=(400, 401, 403, 404, 413)),
     Endpoint("GET", "/oauth/{server}/authorize", authorize,
              "A login link for a username (302 to the gateway's start page, for a browser)",
              "oauth", query=AuthorizeQuery, errors=(400, 401, 403, 404)),
