@@ -106,7 +106,25 @@ class CallbackQuery(QueryModel):
 
 
 class GoogleLoginQuery(QueryModel):
-    """mcp-api's ``?user_id=``; ``server`` picks the Google server when there are several."""
+    """mcp-api's ``?user_id=``; ``server`` picks the Google server when there are several;
+    ``ticket`` is the signed part of a link from ``POST /auth/google/login-link``."""
 
     user_id: Username | None = Field(default=None, alias="user_id")
     server: ServerName | None = None
+    ticket: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+
+class GoogleLinkRequest(RequestModel):
+    """Who the link is for (a user key: itself only) and, when several servers use
+    ``OAUTH2_GOOGLE``, which one. ``userId`` is accepted as mcp-api's ``user_id`` spelling."""
+
+    username: Username | None = None
+    user_id: Username | None = None
+    server: ServerName | None = None
+
+
+class GoogleLinkResponse(Ok):
+    url: str = Field(description="open it in the user's browser; it links that user only")
+    username: str
+    server: str
+    expires_at: datetime = Field(description="after this the link no longer works")

@@ -23,10 +23,12 @@ from pydantic import SecretStr
 
 from mcp_gateway.domain.redaction import secret_values
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
+from mcp_gateway.errors import InvalidRequest, ReauthRequired
 from mcp_gateway.services.injection import Injection
 from mcp_gateway.services.oauth.google import (
     GOOGLE_ARGUMENTS,
     GOOGLE_TOKENS_SECRET,
+    GoogleLogin,
     google_injection,
     is_google_server,
 )
@@ -35,9 +37,16 @@ from mcp_gateway.services.oauth.service import OAuthService
 
 
 class UpstreamCredentials:
-    def __init__(self, oauth: OAuthService, google_credentials: SecretStr | None) -> None:
+    def __init__(
+        self,
+        oauth: OAuthService,
+        google_credentials: SecretStr | None,
+        google: GoogleLogin | None = None,
+    ) -> None:
+        """``google`` makes a missing Google login's 401 carry a signed login link."""
         self._oauth = oauth
         self._google_credentials = google_credentials
+        self._google = google
 
     def http_auth(self, server: ServerConfig, username: str) -> httpx2.Auth | None:
         """For ``UpstreamPool(http_auth=...)``: the auth of a user's own HTTP session (it adds
@@ -74,6 +83,22 @@ class UpstreamCredentials:
         stored = injection.args.get(GOOGLE_TOKENS_SECRET)
         tokens = stored if isinstance(stored, str) else None
         gauth = self._google_credentials.get_secret_value() if self._google_credentials else None
-        args = google_injection(server, tool, google_tokens=tokens, gauth_file_content=gauth)
+        try:
+            args = google_injection(server, tool, google_tokens=tokens, gauth_file_content=gauth)
+        except ReauthRequired as exc:
+            raise ReauthRequired(
+                exc.message,
+                self._google_link(server, username),
+                server_name=server.name,
+                username=username,
+            ) from None
         values = {form for raw in (tokens, gauth) if raw for form in secret_values(raw)}
         return injection.injecting(args, values, reserve=GOOGLE_ARGUMENTS)
+
+    def _google_link(self, server: ServerConfig, username: str) -> str | None:
+        if self._google is None:
+            return None
+        try:
+            return self._google.login_link(server, username)[0]
+        except InvalidRequest:  # no public URL configured: no link to offer
+            return None
