@@ -221,3 +221,45 @@ async def test_expires_at_in_ms_and_token_endpoint_are_accepted_and_refresh_uses
     stats = await world.auth.stats()
     assert stats["refresh_requests"] == 1  # ...at the endpoint given, found by no discovery
     assert stats["metadata_requests"] == 0
+
+
+@pytest.mark.anyio
+async def test_server_requiring_a_token_from_everyone_works_for_users_who_stored_one(
+    world: World,
+) -> None:
+    """mcp-api's model for a platform server registered without any OAuth setting whose
+    upstream wants a bearer token from every caller: the shared session cannot connect, the
+    users who stored tokens work on their own sessions and list its tools."""
+    gw = world.gw
+    body = {"name": "locked", "transportType": "streamable_http", "url": f"{world.mcp_url}/mcp"}
+    resp = await gw.client.post("/mcp/servers", json=body, headers=gw.admin)
+    assert resp.status_code == 200, resp.text
+    grant = await world.auth.grant(CLIENT_ID, sub="alice")
+    tokens = {
+        "username": "alice",
+        "accessToken": grant["access_token"],
+        "refreshToken": grant["refresh_token"],
+        "expiresIn": 3600,
+        "clientId": CLIENT_ID,
+        "redirectUri": REDIRECT,
+    }
+    resp = await gw.client.post(
+        "/mcp/servers/locked/oauth", json=tokens, headers=gw.auth(world.service)
+    )
+    assert resp.status_code == 200, resp.text
+
+    alice = await gw.call(world.service, "locked", "echo", {"text": "mine"}, username="alice")
+    assert _echoed(alice) == "mine"
+    bob = await gw.call(world.service, "locked", "echo", {"text": "no"}, username="bob")
+    assert bob.status_code in (502, 503), bob.text  # the upstream wants a token bob lacks
+
+    async def listing(username: str) -> list[str]:
+        resp = await gw.client.get(
+            f"/mcp/tools?username={username}", headers=gw.auth(world.service)
+        )
+        assert resp.status_code == 200, resp.text
+        servers = {k: v for entry in resp.json()["tools"] for k, v in entry.items()}
+        return sorted(tool["name"] for tool in servers["locked"])
+
+    assert await listing("alice") == ["echo", "leak_token"]
+    assert await listing("bob") == []
