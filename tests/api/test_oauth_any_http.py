@@ -263,3 +263,33 @@ async def test_server_requiring_a_token_from_everyone_works_for_users_who_stored
 
     assert await listing("alice") == ["echo", "leak_token"]
     assert await listing("bob") == []
+
+
+@pytest.mark.anyio
+async def test_tokens_posted_again_without_a_refresh_token_keep_the_stored_one_of_that_client(
+    world: World,
+) -> None:
+    first = await world.login("alice")
+    again = {
+        "username": "alice",
+        "accessToken": "at-second-canary",
+        "expiresAt": "2099-01-01T00:00:00Z",  # ISO 8601 with a zone
+        "clientId": CLIENT_ID,
+        "redirectUri": REDIRECT,
+        "scope": "read write",
+    }
+    assert (await world.post_tokens(again)).status_code == 200
+    tokens = await world.gw.runtime.oauth.refresher.load(SERVER, "alice")
+    assert tokens is not None and tokens.access_token == "at-second-canary"
+    assert tokens.refresh_token == first["grant"]["refresh_token"]  # kept, as mcp-api does
+    assert tokens.scopes == ("read", "write") and tokens.expires_at == 4070908800.0
+
+    other_client = {**again, "clientId": "another-client", "expiresAt": None}
+    assert (await world.post_tokens(other_client)).status_code == 200
+    tokens = await world.gw.runtime.oauth.refresher.load(SERVER, "alice")
+    assert tokens is not None and tokens.refresh_token is None  # never across clients
+
+    naive = {**again, "expiresAt": "2099-01-01T00:00:00"}
+    resp = await world.post_tokens(naive)
+    assert resp.status_code == 400 and "time zone" in resp.json()["error"]
+    assert "at-second-canary" not in resp.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -131,8 +132,10 @@ async def _stored_tokens(gw: Gateway, username: str) -> dict[str, Any] | None:
 
 @pytest.mark.anyio
 async def test_signed_login_link_runs_the_servers_auth_tools_and_stores_bobs_tokens(
-    gw: Gateway,
+    gw: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="mcp_gateway")
     service = await gw.new_key("service")
     resp = await _link(gw, service, {"username": "bob"})
     assert resp.status_code == 200, resp.text
@@ -162,6 +165,11 @@ async def test_signed_login_link_runs_the_servers_auth_tools_and_stores_bobs_tok
     assert resp.status_code == 200, resp.text
     profile = json.loads(resp.json()["data"]["content"][0]["text"])
     assert profile["token_sha256"] == hashlib.sha256(tokens["access_token"].encode()).hexdigest()
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    # (The test's own browser client logs its request URLs: not the gateway's doing.)
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
+    for secret in (tokens["access_token"], tokens["refresh_token"], code, CLIENT_SECRET):
+        assert secret not in logged
 
 
 @pytest.mark.anyio
