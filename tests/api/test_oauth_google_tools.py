@@ -251,3 +251,44 @@ async def test_auth_mode_none_opens_the_plain_mcp_api_link_in_a_browser(
             missing = await daves.client.get("/auth/google/login")
             assert missing.status_code == 400 and "user_id" in missing.json()["error"]
         assert await _stored_tokens(gw, "dave") is not None
+
+
+@pytest.mark.anyio
+async def test_a_google_server_that_cannot_list_tools_leaves_the_login_to_the_gateway(
+    make_gateway: MakeGateway,
+    auth_server: AsControl,  # noqa: F811
+) -> None:
+    """With GOOGLE_OAUTH_CREDENTIALS set, a server that does not start (so offers no auth
+    tools) does not block the login: the gateway runs the code flow itself."""
+    credentials = {
+        "web": {
+            "client_id": CLIENT,
+            "client_secret": CLIENT_SECRET,
+            "auth_uri": auth_server.url + "/authorize",
+            "token_uri": auth_server.url + "/token",
+        }
+    }
+    oauth = {
+        "allowed_hosts": ["127.0.0.1"],
+        "public_url": PUBLIC_URL,
+        "google_credentials": json.dumps(credentials),
+    }
+    async with make_gateway("sqlite", oauth=oauth) as gw:
+        await auth_server.add_client(CLIENT, CLIENT_SECRET, "client_secret_post", [CALLBACK])
+        broken = {
+            "name": SERVER,
+            "command": sys.executable,
+            "args": [str(GOOGLE_SERVER.with_name("tiny_stdio_server.py")), "--fail-start", "no"],
+            "env": {"MCP_AUTH_TYPE": "OAUTH2_GOOGLE"},
+            "startupTimeout": 2000,
+        }
+        resp = await gw.client.post("/mcp/servers", json=broken, headers=gw.admin)
+        assert resp.status_code == 200, resp.text
+        link = (await _link(gw, gw.admin_key, {"username": "erin"})).json()["url"]
+        async with Browser(gw) as erins:
+            _page, auth_url = await erins.open(link)
+            assert parse_qs(urlsplit(auth_url).query)["client_id"] == [CLIENT]
+            callback = await _at_the_as(auth_url)
+            assert (await erins.get(callback)).status_code == 200
+        tokens = await _stored_tokens(gw, "erin")
+        assert tokens is not None and tokens["access_token"].startswith("at-")

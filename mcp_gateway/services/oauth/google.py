@@ -24,7 +24,7 @@ from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import InvalidRequest, ReauthRequired, ServerNotFound
+from mcp_gateway.errors import GatewayError, InvalidRequest, ReauthRequired, ServerNotFound
 from mcp_gateway.services.oauth.google_tools import (
     auth_tools,
     tool_authorization_url,
@@ -198,8 +198,8 @@ class GoogleLogin:
         has the auth tools, else by the gateway from ``GOOGLE_OAUTH_CREDENTIALS``."""
         validate_username(username)
         tools = self._tools
-        properties = await auth_tools(tools, server, username) if tools is not None else {}
-        if tools is not None and properties:
+        properties = await self._auth_tools(server, username)
+        if tools is not None and properties is not None:
             return await self._start_with_tools(tools, server, username, browser, properties)
         if not self._settings.public_url:
             raise InvalidRequest("set MCPGW_PUBLIC_URL to enable the Google login")
@@ -270,6 +270,19 @@ class GoogleLogin:
             state.username, state.server, GOOGLE_TOKENS_SECRET, json.dumps(credentials)
         )
         return state
+
+    async def _auth_tools(self, server: ServerConfig, username: str) -> dict[str, Any] | None:
+        """The URL tool's parameters if the server runs the flow with its tools. A server that
+        cannot list its tools leaves the flow to the gateway when GOOGLE_OAUTH_CREDENTIALS is
+        set; otherwise its error is the answer."""
+        if self._tools is None:
+            return None
+        try:
+            return await auth_tools(self._tools, server, username)
+        except GatewayError:
+            if self._settings.google_credentials is None:
+                raise
+            return None
 
     async def _start_with_tools(
         self,

@@ -28,15 +28,17 @@ EXCHANGE_TOOL = "auth_exchange_code"
 _URL_KEYS = ("url", "authUrl", "auth_url", "authorizationUrl", "authorization_url")
 
 
-async def auth_tools(tools: UpstreamPort, server: ServerConfig, username: str) -> dict[str, Any]:
+async def auth_tools(
+    tools: UpstreamPort, server: ServerConfig, username: str
+) -> dict[str, Any] | None:
     """The input-schema properties of the URL tool when ``server`` offers both auth tools,
-    else ``{}`` (the gateway runs the flow itself). Raises Upstream* (server unreachable)."""
+    else None (the gateway runs the flow itself). Raises Upstream* (server unreachable)."""
     listed = {t.name: t for t in await tools.list_tools(server, username=username)}
     if AUTH_URL_TOOL not in listed or EXCHANGE_TOOL not in listed:
-        return {}
+        return None
     schema = listed[AUTH_URL_TOOL].input_schema or {}
     properties = schema.get("properties") if isinstance(schema, dict) else None
-    return {"user_id": {}, **(properties if isinstance(properties, dict) else {})}
+    return properties if isinstance(properties, dict) else {}
 
 
 def _text(result: CallToolResult, server: str, tool: str) -> str:
