@@ -25,6 +25,7 @@ from mcp_gateway.services.upstream_port import UpstreamPort
 
 AUTH_URL_TOOL = "auth_get_authorization_url"
 EXCHANGE_TOOL = "auth_exchange_code"
+MAX_TOOL_STATE = 2048  # characters
 _URL_KEYS = ("url", "authUrl", "auth_url", "authorizationUrl", "authorization_url")
 
 
@@ -89,6 +90,9 @@ async def tool_authorization_url(
             f"server {server.name!r}: tool {AUTH_URL_TOOL} returned no usable https URL"
         ) from None
     state = dict(parse_qsl(urlsplit(url).query)).get("state")
+    if state is not None and len(state) > MAX_TOOL_STATE:
+        # It rides inside the gateway's sealed state, which must fit a callback URL.
+        raise UpstreamError(f"server {server.name!r}: tool {AUTH_URL_TOOL} state is too long")
     return url, state
 
 
