@@ -124,7 +124,7 @@ async def test_tokens_on_a_plain_streamable_http_server_give_that_user_an_own_se
     assert _echoed(await world.call("carol", "c1")) == "c1"
     assert _echoed(await world.call("alice", "a2")) == "a2"
 
-    sessions = _by_session(await world.seen())
+    sessions = _by_session([h for h in await world.seen() if h[":path"].startswith("/open/")])
     token = f"Bearer {alice['grant']['access_token']}"
     # alice's own session carries only her token; the shared one (bob, carol) never does.
     assert sorted(sessions.values(), key=sorted) == sorted([{""}, {token}], key=sorted)
@@ -293,3 +293,40 @@ async def test_tokens_posted_again_without_a_refresh_token_keep_the_stored_one_o
     resp = await world.post_tokens(naive)
     assert resp.status_code == 400 and "time zone" in resp.json()["error"]
     assert "at-second-canary" not in resp.text
+
+
+@pytest.mark.anyio
+async def test_a_static_authorization_header_is_replaced_on_the_users_own_session(
+    world: World,
+) -> None:
+    gw = world.gw
+    body = {
+        "name": "static",
+        "transportType": "streamable_http",
+        "url": f"{world.mcp_url}/trust/mcp",
+        "headers": {"Authorization": "Bearer static-header-canary", "X-Static": "kept"},
+    }
+    resp = await gw.client.post("/mcp/servers", json=body, headers=gw.admin)
+    assert resp.status_code == 200, resp.text
+    grant = await world.auth.grant(CLIENT_ID, sub="alice")
+    tokens = {
+        "username": "alice",
+        "accessToken": grant["access_token"],
+        "expiresIn": 3600,
+        "clientId": CLIENT_ID,
+        "redirectUri": REDIRECT,
+    }
+    resp = await gw.client.post(
+        "/mcp/servers/static/oauth", json=tokens, headers=gw.auth(world.service)
+    )
+    assert resp.status_code == 200, resp.text
+    async with httpx2.AsyncClient(timeout=5.0) as plain:
+        (await plain.post(world.mcp_url + "/seen/reset")).raise_for_status()
+    for user in ("alice", "bob"):
+        resp = await gw.call(world.service, "static", "echo", {"text": user}, username=user)
+        assert _echoed(resp) == user
+    seen = [h for h in await world.seen() if h[":path"].startswith("/trust/")]
+    assert sorted(_by_session(seen).values(), key=sorted) == sorted(
+        [{"Bearer static-header-canary"}, {f"Bearer {grant['access_token']}"}], key=sorted
+    )
+    assert all(h.get("x-static") == "kept" for h in seen)
