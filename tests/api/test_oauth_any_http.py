@@ -131,6 +131,7 @@ async def test_tokens_on_a_plain_streamable_http_server_give_that_user_an_own_se
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_three_second_token_is_not_refreshed_on_every_request(world: World) -> None:
     await world.auth.configure(access_ttl=3)  # the tokens the AS hands out live 3 s
     await world.login("alice", expiresIn=3)
