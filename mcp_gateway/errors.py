@@ -108,12 +108,30 @@ class ReauthRequired(Unauthenticated):
 
     code = "reauth_required"
 
-    def __init__(self, message: str, authorization_url: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        authorization_url: str | None = None,
+        *,
+        server_name: str | None = None,
+        username: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.authorization_url = authorization_url
+        self.server_name = server_name
+        self.username = username
 
     def extra(self) -> dict[str, Any]:
-        return {"authorizationUrl": self.authorization_url} if self.authorization_url else {}
+        """mcp-api's keys: ``reauthRequired``, ``serverName``, ``username``, and
+        ``authorizationUrl`` when a login can be started."""
+        out: dict[str, Any] = {"reauthRequired": True}
+        if self.server_name:
+            out["serverName"] = self.server_name
+        if self.username:
+            out["username"] = self.username
+        if self.authorization_url:
+            out["authorizationUrl"] = self.authorization_url
+        return out
 
 
 class Forbidden(GatewayError):

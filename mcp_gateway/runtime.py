@@ -191,8 +191,12 @@ class Runtime:
             )
             self.servers = ServerService(self.store, self.pool)
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
-            self.google = GoogleLogin(self.store, self.keyring, settings.oauth, self.secrets)
-            self.credentials = UpstreamCredentials(self.oauth, settings.oauth.google_credentials)
+            self.google = GoogleLogin(
+                self.store, self.keyring, settings.oauth, self.secrets, tools=self.pool
+            )
+            self.credentials = UpstreamCredentials(
+                self.oauth, settings.oauth.google_credentials, self.google
+            )
             self.tools = ToolCallService(
                 self.store,
                 self.secrets,

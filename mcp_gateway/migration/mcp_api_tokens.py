@@ -124,5 +124,5 @@ async def import_tokens(
             await target.put_tokens(record)
         note = None
         if not oauth_enabled(config):
-            note = "stored; the server has no oauth block in the gateway, so they are unused"
+            note = "stored; no oauth block: that user's calls get a session of their own with them"
         report.add("oauth_tokens", label, Action.CREATE, note)

@@ -100,6 +100,7 @@ class ToolCallService:
                 raise ServerDisabled(server.name)
             injection = await self._secrets.injection(server, username)
             credentials = self._credentials
+            own = credentials is not None and await credentials.own_session(server, username)
             if credentials is not None and credentials.applies_to(server):
                 injection = await credentials.prepare(server, username, tool, injection)
             args = (
@@ -115,6 +116,7 @@ class ToolCallService:
                 env=injection.env or None,
                 headers=injection.headers or None,
                 secrets=injection.values,
+                own_session=own,
             )
             if result.is_error:
                 outcome = "tool_error"
@@ -161,8 +163,10 @@ class ToolCallService:
                 continue
             state = states.get(server.name)
             tools: tuple[Tool, ...] | list[Tool] | None = state.tools if state else None
-            if tools is None and session_scope(server, username) != SHARED_SCOPE:
-                tools = await self._user_tools(server, username)
+            if tools is None:
+                own = await self._own_session(server, username)
+                if own or session_scope(server, username) != SHARED_SCOPE:
+                    tools = await self._user_tools(server, username, own)
             names = await self._store.list_secret_names(username, server.name)
             hidden = hidden_arguments(server, names)
             if is_google_server(server):
@@ -170,7 +174,16 @@ class ToolCallService:
             out.append((server.name, [_tool_json(t, hidden) for t in tools or ()]))
         return out
 
-    async def _user_tools(self, server: ServerConfig, username: str) -> list[Tool]:
+    async def _own_session(self, server: ServerConfig, username: str) -> bool:
+        """Whether the user's tokens give them a session of their own (False when unsure)."""
+        if self._credentials is None:
+            return False
+        try:
+            return await self._credentials.own_session(server, username)
+        except GatewayError:
+            return False
+
+    async def _user_tools(self, server: ServerConfig, username: str, own: bool) -> list[Tool]:
         try:
             server = await self._server(server.name)  # the definition object the pool runs
             injection = await self._secrets.injection(server, username)
@@ -179,6 +192,7 @@ class ToolCallService:
                 username=username,
                 env=injection.env or None,
                 headers=injection.headers or None,
+                own_session=own,
             )
         except GatewayError as exc:  # one unreachable server must not fail the whole listing
             log.info("tools of %s for a user unavailable: %s", server.name, exc.code)

@@ -29,9 +29,11 @@ class UpstreamPort(Protocol):
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 (per-server call timeout)
         secrets: Collection[str] = (),
+        own_session: bool = False,
     ) -> CallToolResult:
         """``secrets``: every value injected into this call; the session masks them (and all
-        earlier ones) in errors, ``isError`` results and logs for as long as it lives."""
+        earlier ones) in errors, ``isError`` results and logs for as long as it lives.
+        ``own_session``: the user's own session even on a shared server (their OAuth tokens)."""
 
     async def list_tools(
         self,
@@ -40,6 +42,7 @@ class UpstreamPort(Protocol):
         username: str,
         env: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        own_session: bool = False,
     ) -> list[Tool]: ...
 
     async def invalidate_user(self, server_name: str, username: str) -> None:

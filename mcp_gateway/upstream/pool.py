@@ -216,11 +216,13 @@ class UpstreamPool:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 (a per-call upstream deadline)
         secrets: Collection[str] = (),
+        own_session: bool = False,
     ) -> CallToolResult:
         """Call ``tool``; a result with ``isError`` true is returned, not raised.
 
         ``env``/``headers`` are this user's injected secrets, used only to create this user's
-        own session (when ``session_scope(server, username)`` is not shared). ``secrets``
+        own session (when ``session_scope(server, username)`` is not shared, or
+        ``own_session``: the user stored OAuth tokens for a shared HTTP server). ``secrets``
         are every value the gateway put into this call: the session remembers them for its
         whole life and masks them in what it reports (errors, ``isError`` results, logs).
 
@@ -233,7 +235,7 @@ class UpstreamPool:
         limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
         entry.admission.enter_user(server.name, username, limit)
         try:
-            sup = self._supervisor(entry, username, env, headers)
+            sup = self._supervisor(entry, username, env, headers, own_session)
             sup.remember(secrets, username)  # before the upstream can see (and print) them
             # Counted from here, not from the slot: a session whose call waits for it to start
             # or for a slot is busy, never evicted for another user's instance nor reaped.
@@ -294,11 +296,12 @@ class UpstreamPool:
         username: str,
         env: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        own_session: bool = False,
     ) -> list[Tool]:
         """The session's tools (all pages), from the cache when it has them."""
         entry = await self._entry(server)
         server = entry.config
-        sup = self._supervisor(entry, username, env, headers)
+        sup = self._supervisor(entry, username, env, headers, own_session)
         live = await self._ready(entry, sup, server.startup_timeout)
         sup.last_used = time.monotonic()
         if live.tools is None:
@@ -345,12 +348,13 @@ class UpstreamPool:
         username: str,
         env: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        own: bool = False,
     ) -> Supervisor:
-        if entry.shared_scope:
+        if entry.shared_scope and not own:
             if entry.shared is None:
                 entry.shared = self._start_shared(entry)
             return entry.shared
-        scope = session_scope(entry.config, username)
+        scope = session_scope(entry.config, username) or username  # own: never the shared one
         sup = entry.users.get(scope)
         if sup is not None:
             return sup
@@ -375,8 +379,6 @@ class UpstreamPool:
             now = time.monotonic()
             for entry in list(self._entries.values()):
                 entry.stop_idle_users(now, idle)
-
-    # -- state -----------------------------------------------------------------------------
 
     def status(self, name: str) -> ServerState:
         """A snapshot of ``name``'s state. Raises ServerNotFound if the pool does not know it."""

@@ -140,7 +140,11 @@ async def test_posted_tokens_reach_the_upstream_and_the_api_key_never_does(
         )
     ).status_code == 403
     resp = await gw.client.post("/mcp/servers/remote/oauth", json=body, headers=_auth(bob_key))
-    assert resp.status_code == 200 and resp.json() == {"success": True}
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()  # mcp-api's {success, server}, the user's authState added
+    assert answer["success"] is True and answer["server"]["name"] == "remote"
+    assert answer["server"]["authState"] == "connected" and answer["username"] == "bob"
+    assert grant["access_token"] not in resp.text
     async with httpx2.AsyncClient(timeout=5.0) as plain:
         await plain.post(mcp_process.url + "/seen/reset")
     oauth: OAuthService = gw.runtime.oauth  # type: ignore[attr-defined]

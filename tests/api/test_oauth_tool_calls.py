@@ -275,26 +275,21 @@ async def test_each_user_has_an_upstream_session_that_only_sees_their_token(
 
 
 @pytest.mark.anyio
-async def test_tokens_for_a_stdio_or_non_oauth_server_are_refused(world: OAuthWorld) -> None:
+async def test_tokens_for_a_stdio_server_are_refused(world: OAuthWorld) -> None:
+    # (Any HTTP server takes them, mcp-api's model: see test_oauth_any_http.py.)
     gw = world.gw
-    plain_http = {
-        "name": "plainhttp",
-        "transportType": "streamable_http",
-        "url": world.mcp_url + "/mcp",
-        "enabled": False,
-    }
-    for body in (fixture_server("local", enabled=False), plain_http):
-        resp = await gw.client.post("/mcp/servers", json=body, headers=gw.admin)
-        assert resp.status_code == 200, resp.text
+    resp = await gw.client.post(
+        "/mcp/servers", json=fixture_server("local", enabled=False), headers=gw.admin
+    )
+    assert resp.status_code == 200, resp.text
     tokens = {"username": "alice", "accessToken": "at-never-stored", "expiresIn": 60}
-    for name in ("local", "plainhttp"):
-        resp = await gw.client.post(
-            f"/mcp/servers/{name}/oauth", json=tokens, headers=gw.auth(world.service)
-        )
-        assert resp.status_code == 400, resp.text
-        assert resp.json()["code"] == "invalid_request"
-        assert "at-never-stored" not in resp.text
-        assert await gw.runtime.store.get_tokens(name, "alice") is None
+    resp = await gw.client.post(
+        "/mcp/servers/local/oauth", json=tokens, headers=gw.auth(world.service)
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["code"] == "invalid_request"
+    assert "at-never-stored" not in resp.text
+    assert await gw.runtime.store.get_tokens("local", "alice") is None
 
 
 @pytest.mark.anyio

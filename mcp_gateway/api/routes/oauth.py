@@ -17,29 +17,35 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from mcp_gateway.api.auth import principal_of, runtime_of
+from mcp_gateway.api.auth import guarded, principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
-from mcp_gateway.api.schemas.common import Ok
 from mcp_gateway.api.schemas.oauth import (
     AuthorizeQuery,
     CallbackQuery,
+    GoogleLinkRequest,
+    GoogleLinkResponse,
     GoogleLoginQuery,
     OAuthTokensRequest,
+    OAuthTokensResponse,
     StartQuery,
 )
+from mcp_gateway.api.schemas.servers import ServerOut
 from mcp_gateway.domain.names import validate_server_name
-from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound
+from mcp_gateway.domain.records import Role
+from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound, Unauthenticated
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.state import (
     STATE_TTL,
     LoginState,
     StartedLogin,
+    browser_hash,
     cookie_name,
     new_browser_secret,
 )
@@ -135,12 +141,18 @@ async def store_tokens(request: Request) -> JSONResponse:
     principal = principal_of(request)
     name = validate_server_name(request.path_params["name"])
     body = await read_body(request, OAuthTokensRequest)
+    if body.username is None and principal.role is not Role.USER:
+        raise InvalidRequest("username is required for OAuth token update")  # mcp-api's rule
     username = principal.acting_username(body.username)
-    server = await runtime_of(request).store.get_server(name)
+    runtime = runtime_of(request)
+    server = await runtime.store.get_server(name)
     if server is None:
         raise ServerNotFound(name)
-    await _oauth(request).store_tokens(server, username, body.to_input())
-    return JSONResponse(Ok().model_dump(mode="json"))
+    oauth = _oauth(request)
+    await oauth.store_tokens(server, username, body.to_input())
+    view = ServerOut.of(await runtime.servers.get(name), admin=principal.is_admin)
+    answer = OAuthTokensResponse.of(view, username, await oauth.auth_state(server, username))
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 
 
 async def authorize(request: Request) -> Response:
@@ -173,7 +185,7 @@ async def callback(request: Request) -> Response:
     return _done(done)
 
 
-async def google_login(request: Request) -> Response:
+async def _keyed_google_login(request: Request) -> Response:
     principal = principal_of(request)
     query = read_query(request, GoogleLoginQuery)
     username = principal.acting_username(query.user_id)
@@ -181,6 +193,55 @@ async def google_login(request: Request) -> Response:
     server = await google.resolve_server(query.server)
     url = google.ticket_url(server, username)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+_guarded_google_login = guarded(_keyed_google_login, "any key")
+
+
+async def google_login(request: Request) -> Response:
+    """mcp-api's ``/auth/google/login?user_id=`` as a plain browser link: with a signed
+    ``ticket`` (from ``POST /auth/google/login-link``), or with no key at all under
+    ``MCPGW_AUTH_MODE=none``, the flow starts in this browser (the start page naming the user,
+    and the flow cookie). An API client with a key still gets a 302 to a login link."""
+    query = read_query(request, GoogleLoginQuery)
+    if query.ticket is None and runtime_of(request).settings.http.auth_mode != "none":
+        try:
+            return await _guarded_google_login(request)
+        except Unauthenticated as exc:
+            raise Unauthenticated(
+                f"{exc.message}, or open a signed link from POST /auth/google/login-link"
+            ) from None
+    secret = new_browser_secret()
+    google = _google(request)
+    try:
+        if query.ticket is not None:
+            started = await google.begin(query.ticket, secret, user_id=query.user_id)
+        else:
+            if query.user_id is None:
+                raise InvalidRequest("user_id is required")
+            server = await google.resolve_server(query.server)
+            started = await google.start_login(server, query.user_id, browser_hash(secret))
+    except GatewayError as exc:
+        return _for_browser(request, exc)
+    return _start_page(request, started, secret)
+
+
+async def google_login_link(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    body = await read_body(request, GoogleLinkRequest)
+    if body.username and body.user_id and body.username != body.user_id:
+        raise InvalidRequest("username and userId name different users")
+    username = principal.acting_username(body.username or body.user_id)
+    google = _google(request)
+    server = await google.resolve_server(body.server)
+    url, expires = google.login_link(server, username)
+    answer = GoogleLinkResponse(
+        url=url,
+        username=username,
+        server=server.name,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 
 
 async def google_start(request: Request) -> Response:
@@ -205,7 +266,8 @@ async def google_callback(request: Request) -> Response:
 ENDPOINTS = [
     Endpoint("POST", "/mcp/servers/{name}/oauth", store_tokens,
              "Store a username's upstream OAuth tokens (encrypted)", "oauth",
-             body=OAuthTokensRequest, response=Ok, errors=(400, 401, 403, 404, 413)),
+             body=OAuthTokensRequest, response=OAuthTokensResponse,
+             errors=(400, 401, 403, 404, 413)),
     Endpoint("GET", "/oauth/{server}/authorize", authorize,
              "A login link for a username (302 to the gateway's start page, for a browser)",
              "oauth", query=AuthorizeQuery, errors=(400, 401, 403, 404)),
@@ -216,8 +278,13 @@ ENDPOINTS = [
              "OAuth redirect target (browser; single-use state plus the flow cookie)", "oauth",
              query=CallbackQuery, auth="none", errors=(400, 403, 404, 502)),
     Endpoint("GET", "/auth/google/login", google_login,
-             "A Google login link for user_id (302 to the gateway's start page)", "oauth",
-             query=GoogleLoginQuery, errors=(400, 401, 403, 404)),
+             "Google login for user_id: a browser link with a signed ticket (or any request "
+             "under MCPGW_AUTH_MODE=none) starts it here; an API key gets a 302 to a login link",
+             "oauth", query=GoogleLoginQuery, auth="none", errors=(400, 401, 403, 404, 502)),
+    Endpoint("POST", "/auth/google/login-link", google_login_link,
+             "A short-lived signed /auth/google/login link for one user (a user key: itself)",
+             "oauth", body=GoogleLinkRequest, response=GoogleLinkResponse,
+             errors=(400, 401, 403, 404)),
     Endpoint("GET", "/auth/google/start", google_start,
              "Google login link (browser): names the user and server, sets the flow cookie",
              "oauth", query=StartQuery, auth="none", errors=(400, 404)),

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
-from mcp_gateway.api.schemas.common import QueryModel, RequestModel, ServerName, Username
+from mcp_gateway.api.schemas.common import (
+    Ok,
+    QueryModel,
+    RequestModel,
+    ServerName,
+    Username,
+)
+from mcp_gateway.api.schemas.servers import ServerOut
+from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.services.oauth import TokenInput
 
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=16384)]
@@ -14,7 +23,15 @@ AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
 
 
 class OAuthTokensRequest(RequestModel):
-    """Tokens obtained elsewhere (e.g. by the platform) for one username."""
+    """Tokens obtained elsewhere (e.g. by the platform) for one username: mcp-api's body.
+
+    ``accessToken``, ``clientId`` and ``redirectUri`` are required on a server without a
+    gateway ``oauth`` block (checked by the service, which knows the server); ``username``
+    for service and admin keys (a user key acts for its own). ``expiresIn`` is in seconds
+    (OAuth's and mcp-api's unit here); ``expiresAt`` is an epoch in milliseconds or an ISO
+    8601 time. ``tokenEndpoint`` says where to refresh when the server's authorization
+    server cannot be discovered.
+    """
 
     username: Username | None = None
     token_type: Annotated[str, Field(min_length=1, max_length=64)] = "Bearer"
@@ -27,12 +44,25 @@ class OAuthTokensRequest(RequestModel):
     redirect_uri: Annotated[str, Field(max_length=2048)] | None = None
     code_verifier: Secret | None = None
     token_endpoint_auth_method: AuthMethod | None = None
+    expires_at: Annotated[float, Field(gt=0)] | datetime | None = None
+    scope: Annotated[str, Field(max_length=4096)] | None = None
+    token_endpoint: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    registration_mode: Literal["manual", "dcr", "cimd"] | None = None  # mcp-api's; unused
 
     def to_input(self) -> TokenInput:
         def reveal(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value is not None else None
 
         scopes = self.scopes.split() if isinstance(self.scopes, str) else (self.scopes or [])
+        if not scopes and self.scope:
+            scopes = self.scope.split()
+        expires_at = self.expires_at
+        if isinstance(expires_at, datetime):
+            if expires_at.tzinfo is None:
+                raise InvalidRequest("expiresAt needs a time zone (e.g. 2026-12-06T18:00:00Z)")
+            at: float | None = expires_at.timestamp()
+        else:
+            at = expires_at / 1000 if expires_at is not None else None  # ms, like mcp-api
         return TokenInput(
             access_token=self.access_token.get_secret_value(),
             token_type=self.token_type,
@@ -44,7 +74,21 @@ class OAuthTokensRequest(RequestModel):
             redirect_uri=self.redirect_uri,
             code_verifier=reveal(self.code_verifier),
             auth_method=self.token_endpoint_auth_method,
+            expires_at=at,
+            token_endpoint=self.token_endpoint,
         )
+
+
+class OAuthTokensResponse(Ok):
+    """mcp-api's ``{success, server}``; ``server.authState`` is the user's state after it."""
+
+    server: dict[str, Any]
+    username: str
+
+    @classmethod
+    def of(cls, server: ServerOut, username: str, auth_state: str) -> OAuthTokensResponse:
+        view = server.model_dump(mode="json", by_alias=True)
+        return cls(server={**view, "authState": auth_state}, username=username)
 
 
 class AuthorizeQuery(QueryModel):
@@ -62,7 +106,25 @@ class CallbackQuery(QueryModel):
 
 
 class GoogleLoginQuery(QueryModel):
-    """mcp-api's ``?user_id=``; ``server`` picks the Google server when there are several."""
+    """mcp-api's ``?user_id=``; ``server`` picks the Google server when there are several;
+    ``ticket`` is the signed part of a link from ``POST /auth/google/login-link``."""
 
     user_id: Username | None = Field(default=None, alias="user_id")
     server: ServerName | None = None
+    ticket: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+
+class GoogleLinkRequest(RequestModel):
+    """Who the link is for (a user key: itself only) and, when several servers use
+    ``OAUTH2_GOOGLE``, which one. ``userId`` is accepted as mcp-api's ``user_id`` spelling."""
+
+    username: Username | None = None
+    user_id: Username | None = None
+    server: ServerName | None = None
+
+
+class GoogleLinkResponse(Ok):
+    url: str = Field(description="open it in the user's browser; it links that user only")
+    username: str
+    server: str
+    expires_at: datetime = Field(description="after this the link no longer works")

@@ -19,7 +19,7 @@ from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
-from mcp_gateway.errors import InvalidRequest, ReauthRequired
+from mcp_gateway.errors import GatewayError, InvalidRequest, ReauthRequired
 from mcp_gateway.services.oauth.discovery import (
     AuthServerMetadata,
     canonical_resource,
@@ -31,7 +31,7 @@ from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
 from mcp_gateway.services.oauth.login import McpLogin, SessionInvalidator
 from mcp_gateway.services.oauth.refresh import TokenRefresher
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
-from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, seal
+from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, handed_expiry, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
 
 
@@ -53,6 +53,8 @@ class TokenInput:
     redirect_uri: str | None = None
     code_verifier: str | None = None
     auth_method: str | None = None
+    expires_at: float | None = None  # epoch seconds (mcp-api's expiresAt), if no expires_in
+    token_endpoint: str | None = None  # where to refresh, when the server's AS is not known
 
     def __repr__(self) -> str:
         return f"TokenInput(client_id={self.client_id!r}, expires_in={self.expires_in!r})"
@@ -84,10 +86,16 @@ class OAuthService:
     # -- tokens ------------------------------------------------------------------------------
 
     async def store_tokens(self, server: ServerConfig, username: str, data: TokenInput) -> None:
-        """Encrypt and store ``data`` for (server, username), replacing any previous tokens,
+        """Encrypt and store ``data`` for (server, username), replacing any previous tokens
+        (a refresh token the body omits is kept when the client is the same, as mcp-api does),
         and drop that user's upstream session so it reconnects with them.
 
-        Raises InvalidRequest (not an HTTP server, bad auth method, empty token).
+        Any HTTP server takes tokens (mcp-api's model): storing them is what gives that user a
+        session of their own carrying them; other users keep the shared one. On a server
+        without a gateway ``oauth`` block, ``clientId`` and ``redirectUri`` are required
+        (mcp-api's rule); with one, the configured client fills them in.
+
+        Raises InvalidRequest (not an HTTP server, missing field, bad auth method).
         """
         validate_username(username)
         if not server.is_http:
@@ -95,16 +103,16 @@ class OAuthService:
                 f"server {server.name!r} is not a streamable_http or sse server: "
                 "OAuth tokens apply only to HTTP upstreams"
             )
-        if not oauth_enabled(server):
-            # Its sessions are shared by every user: one user's token must never ride on them.
-            raise InvalidRequest(
-                f"server {server.name!r} is not configured for OAuth: give it an oauth block "
-                "(or mcp-api's mcpAuthType 'oauth') first"
-            )
         if not data.access_token:
             raise InvalidRequest("accessToken must not be empty")
         config = oauth_spec(server)
         client_id = data.client_id or config.client_id
+        if not oauth_enabled(server):
+            missing = [
+                n for n, v in (("clientId", client_id), ("redirectUri", data.redirect_uri)) if not v
+            ]
+            if missing:
+                raise InvalidRequest(f"missing required OAuth fields: {', '.join(missing)}")
         # The configured secret belongs to the configured client only.
         secret = data.client_secret or (
             config.client_secret if client_id == config.client_id else None
@@ -114,27 +122,57 @@ class OAuthService:
         if method not in AUTH_METHODS:
             allowed = ", ".join(AUTH_METHODS)
             raise InvalidRequest(f"tokenEndpointAuthMethod must be one of {allowed}")
+        refresh_token = data.refresh_token or await self._kept_refresh_token(
+            server.name, username, client_id
+        )
         now = time.time()
+        auth_server = configured_metadata(server)
+        if data.token_endpoint:
+            self._http.guard.check_url(data.token_endpoint)  # refused now, not at refresh time
+            auth_server = AuthServerMetadata(
+                token_endpoint=data.token_endpoint,
+                resource=config.resource or canonical_resource(server.url),
+            )
         tokens = TokenSet(
             server=server.name,
             username=username,
             access_token=data.access_token,
-            refresh_token=data.refresh_token or None,
+            refresh_token=refresh_token,
             client_secret=secret or None,
             code_verifier=data.code_verifier or None,
             token_type=data.token_type or "Bearer",
-            expires_at=now + data.expires_in if data.expires_in else None,
+            expires_at=handed_expiry(data.expires_in, data.expires_at, now),
             scopes=data.scopes,
             client_id=client_id,
             auth_method=method,
             redirect_uri=data.redirect_uri,
             resource=config.resource or canonical_resource(server.url),
-            auth_server=configured_metadata(server),
+            auth_server=auth_server,
             updated_at=now,
         )
         await self._store.put_tokens(seal(tokens, self._keyring))
         if self._sessions is not None:
             await self._sessions.invalidate_user(server.name, username)
+
+    async def _kept_refresh_token(
+        self, server: str, username: str, client_id: str | None
+    ) -> str | None:
+        try:
+            old = await self.refresher.load(server, username)
+        except GatewayError:  # an old record that no longer decrypts is simply replaced
+            return None
+        if old is None or old.client_id != client_id or old.state != "valid":
+            return None
+        return old.refresh_token
+
+    async def auth_state(self, server: ServerConfig, username: str) -> str:
+        """mcp-api's per-user ``authState``, derived from the stored grant: ``connected``
+        (usable tokens), ``reauth_required`` (the refresh token was refused) or
+        ``not_connected`` (no tokens)."""
+        tokens = await self.refresher.load(server.name, username)
+        if tokens is None:
+            return "not_connected"
+        return "connected" if tokens.state == "valid" else "reauth_required"
 
     async def delete_tokens(self, server: str, username: str) -> bool:
         return await self._store.delete_tokens(server, username)
@@ -171,8 +209,9 @@ class OAuthService:
         try:
             tokens = await self.refresher.fresh(server, username, rejected=rejected)
         except ReauthRequired as exc:
+            url = await self.login.login_url(server, username)
             raise ReauthRequired(
-                exc.message, await self.login.login_url(server, username)
+                exc.message, url, server_name=server.name, username=username
             ) from None
         return tokens.header()
 

@@ -39,6 +39,7 @@ from mcp_gateway.storage.ports import OAuthTokenStore
 
 STATE_TTL = 600.0  # seconds
 TICKET_TTL = 900.0  # seconds a login link stays usable
+LOGIN_LINK_TTL = 300.0  # seconds a link from POST /auth/google/login-link stays usable
 COOKIE_PREFIX = "mcpgw_oauth_"
 _STATE_AAD = b"mcpgw:oauth-state:v1"
 _TICKET_AAD = b"mcpgw:oauth-ticket:v1"
@@ -61,6 +62,11 @@ class LoginState:
     redirect_uri: str = ""
     auth_server: dict[str, Any] | None = None
     browser_hash: str = ""  # SHA-256 (hex) of the starting browser's cookie secret
+    # "gateway": the gateway exchanges the code itself; "tools": the server's own
+    # auth_exchange_code tool does (Google stdio servers), given back ``tool_state``, the
+    # state its auth_get_authorization_url put in the URL (never trusted to name the user).
+    via: str = "gateway"
+    tool_state: str | None = None
 
     def __repr__(self) -> str:
         return f"LoginState({self.kind!r}, {self.server!r}, {self.username!r})"

@@ -102,6 +102,15 @@ class TokenSet:
         )
 
 
+def handed_expiry(expires_in: float | None, expires_at: float | None, now: float) -> float | None:
+    """When tokens a client hands in expire (``expires_in`` wins over ``expires_at``). Their
+    lifetime stays unknown (the token's age is), so the first use within 60 s of expiry
+    refreshes once; from then on the AS's ``expires_in`` sets the margin."""
+    if expires_in:
+        return now + expires_in
+    return expires_at or None
+
+
 def _positive_number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
