@@ -4,6 +4,11 @@ Routes never catch errors: they raise :class:`~mcp_gateway.errors.GatewayError` 
 pydantic's ``ValidationError`` from request parsing propagate) and these handlers render the
 contract's body ``{"success": false, "error": ..., "code": ...}``. Nothing here echoes input
 values (a body may hold a secret) and no traceback ever reaches a client.
+
+Like mcp-api's, an error body names the server and the username the request was about
+(``serverName``, ``username``): from the path (``/mcp/servers/{name}``, ``/packages/{serverName}``)
+and from the fields of a body or query that parsed (:func:`note_request_context`). Only names
+that pass the name rules are echoed; a request that failed validation names none from its body.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.errors import GatewayError
 
 log = logging.getLogger("mcp_gateway.api")
@@ -44,6 +50,46 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+_CONTEXT = "error_context"
+
+
+def note_request_context(request: Request, model: object) -> None:
+    """Remember the ``server_name`` and ``username`` a parsed request model names (already
+    checked by its validators) for the body of an error raised later in the request."""
+    context: dict[str, str] = {}
+    server = getattr(model, "server_name", None)
+    if isinstance(server, str):
+        context["serverName"] = server
+    username = getattr(model, "username", None)
+    if isinstance(username, str):
+        context["username"] = username
+    if context:
+        setattr(request.state, _CONTEXT, {**getattr(request.state, _CONTEXT, {}), **context})
+
+
+def _path_server(request: Request) -> str | None:
+    params = request.scope.get("path_params") or {}
+    name = params.get("serverName") or params.get("server")
+    if name is None and request.url.path.startswith("/mcp/servers/"):
+        name = params.get("name")
+    if not isinstance(name, str):
+        return None
+    try:
+        return validate_server_name(name)
+    except GatewayError:
+        return None
+
+
+def request_context(request: Request) -> dict[str, str]:
+    """``serverName`` / ``username`` for an error body about ``request`` (may be empty)."""
+    context: dict[str, str] = {}
+    server = _path_server(request)
+    if server is not None:
+        context["serverName"] = server
+    context.update(getattr(request.state, _CONTEXT, {}))
+    return context
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """Field, problem and type for each error; never the offending input value."""
     return [
@@ -60,7 +106,8 @@ async def gateway_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message, exc.extra(), exc.headers())
+    extra = {**request_context(request), **exc.extra()}
+    return error_response(exc.status, exc.code, exc.message, extra, exc.headers())
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> Response:
@@ -68,7 +115,8 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     details = validation_details(exc)
     first = details[0] if details else {"field": "body", "message": "invalid"}
     message = f"invalid request: {first['field']}: {first['message']}"
-    return error_response(400, "invalid_request", message, {"details": details})
+    extra = {**request_context(request), "details": details}
+    return error_response(400, "invalid_request", message, extra)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

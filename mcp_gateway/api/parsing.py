@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mcp_gateway.api.errors import note_request_context
 from mcp_gateway.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -33,6 +34,7 @@ async def read_body(request: Request, model: type[M]) -> M:
     if not body.strip():
         raise InvalidRequest("request body must be a JSON object")
     parsed = model.model_validate_json(body)
+    note_request_context(request, parsed)
     unknown = list(unknown_fields(parsed))
     if unknown:
         if request.app.state.runtime.settings.http.strict_requests:
@@ -74,4 +76,6 @@ def with_warnings(request: Request, response: Response) -> Response:
 
 def read_query(request: Request, model: type[M]) -> M:
     params = request.query_params
-    return model.model_validate({key: params[key] for key in params})
+    parsed = model.model_validate({key: params[key] for key in params})
+    note_request_context(request, parsed)
+    return parsed

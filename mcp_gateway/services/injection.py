@@ -11,6 +11,12 @@ caller's value, and ``reserved`` names (e.g. a Google server's credentials) are 
 caller's arguments even when the gateway has nothing to put there. ``values`` is everything
 the call carries that must be masked (``domain.redaction.secret_values`` of each secret: a JSON
 credential also by each of its fields).
+
+mcp-api's key convention: a secret stored as ``<server>.<NAME>`` (e.g. ``github.API_KEY``
+for server ``github``) is that server's secret ``NAME`` (:func:`effective_secrets`), so it is
+injected as ``NAME``, counts as ``NAME`` for ``secretNames``/spec names, and wins over a plain
+``NAME`` of the same user and server. Plain names keep working; a key prefixed with another
+server's name stays a plain name (mcp-api never injected it elsewhere either).
 """
 
 from __future__ import annotations
@@ -65,8 +71,30 @@ class Injection:
 EMPTY_INJECTION = Injection()
 
 
+def injected_name(server_name: str, secret_name: str) -> str:
+    """The name a stored secret has for ``server_name``: ``NAME`` for mcp-api's key
+    ``<server_name>.<NAME>``, else ``secret_name`` itself."""
+    prefix = f"{server_name}."
+    if secret_name.startswith(prefix) and len(secret_name) > len(prefix):
+        return secret_name[len(prefix) :]
+    return secret_name
+
+
+def effective_secrets(server_name: str, secrets: Mapping[str, str]) -> dict[str, str]:
+    """``secrets`` (stored name -> plaintext) under the names they are injected as; a
+    ``<server>.<NAME>`` key overrides a plain ``NAME``."""
+    plain: dict[str, str] = {}
+    prefixed: dict[str, str] = {}
+    for name, value in secrets.items():
+        effective = injected_name(server_name, name)
+        (plain if effective == name else prefixed)[effective] = value
+    return {**plain, **prefixed}
+
+
 def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injection:
-    """Place ``secrets`` (name -> plaintext) per ``server``'s spec. Raises MissingSecret."""
+    """Place ``secrets`` (stored name -> plaintext) per ``server``'s spec, ``<server>.<NAME>``
+    keys as ``NAME``. Raises MissingSecret."""
+    secrets = effective_secrets(server.name, secrets)
     if not server.secrets:
         if not secrets:
             return EMPTY_INJECTION
@@ -99,6 +127,7 @@ def hidden_arguments(server: ServerConfig, secret_names: Collection[str]) -> fro
     Required ``arg`` specs are hidden even when unset: the user must set the secret, an LLM
     must never be asked for it.
     """
+    secret_names = {injected_name(server.name, name) for name in secret_names}
     if not server.secrets:
         return frozenset(secret_names)
     return frozenset(

@@ -48,7 +48,8 @@ async def test_disable_enable_and_delete_purges_secrets(any_gateway: Gateway) ->
     service = await gateway.new_key("service")
     await gateway.set_secret(service, "fx", "token", "to-be-purged")
     resp = await gateway.client.put("/mcp/servers/fx/disable", headers=gateway.admin)
-    assert resp.json()["server"]["status"] == "disabled"
+    server = resp.json()["server"]
+    assert (server["status"], server["enabled"]) == ("disconnected", False)  # mcp-api's values
     assert (await gateway.call(service, "fx", "echo", {"text": "x"})).status_code == 409
     resp = await gateway.client.put("/mcp/servers/fx/enable", headers=gateway.admin)
     assert resp.status_code == 200

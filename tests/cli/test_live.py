@@ -182,7 +182,7 @@ def test_logs_show_why_a_server_failed(run: Run) -> None:
 def test_disable_enable_update_and_remove(run: Run) -> None:
     add_server(run, "fx-life")
     ok(run("servers", "disable", "fx-life"))
-    assert wait_status(run, "fx-life", "disabled")["enabled"] is False
+    assert wait_status(run, "fx-life", "disconnected")["enabled"] is False  # mcp-api's status
     refused = run("tools", "call", "fx-life", "echo", "--arg", "text=x")
     assert refused.exit_code == 1 and "server_disabled" in refused.stderr
     ok(run("servers", "enable", "fx-life"))

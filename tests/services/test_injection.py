@@ -21,6 +21,34 @@ def test_without_spec_every_secret_becomes_an_argument_overriding_the_caller() -
     assert "tok-value" not in repr(injection)
 
 
+def test_server_prefixed_keys_are_injected_under_the_bare_name_and_win_over_it() -> None:
+    server = ServerConfig("srv", command="x")
+    stored = {
+        "srv.API_KEY": "prefixed-v",
+        "API_KEY": "plain-v",
+        "other.TOKEN": "tok-value-1",
+        "Q": "q-value-1",
+    }
+    inj = build_injection(server, stored)
+    assert inj.apply_args({"API_KEY": "forged"}) == {
+        "API_KEY": "prefixed-v", "other.TOKEN": "tok-value-1", "Q": "q-value-1"
+    }  # fmt: skip
+    assert {"prefixed-v", "tok-value-1", "q-value-1"} <= inj.values
+    # A dotted server name: the whole name is the prefix.
+    dotted = build_injection(ServerConfig("My.Server", command="x"), {"My.Server.K": "kv"})
+    assert dotted.args == {"K": "kv"}
+    assert build_injection(server, {"srv.": "v"}).args == {"srv.": "v"}  # no NAME: plain
+
+
+def test_server_prefixed_keys_satisfy_declared_names_and_only_those() -> None:
+    server = ServerConfig("srv", command="x", secrets=(SecretSpec("API_KEY", required=True),))
+    inj = build_injection(server, {"srv.API_KEY": "kv", "srv.OTHER": "ov"})
+    assert inj.args == {"API_KEY": "kv"} and "ov" not in inj.values
+    assert hidden_arguments(ServerConfig("srv", command="x"), ["srv.API_KEY", "B"]) == {
+        "API_KEY", "B"
+    }  # fmt: skip
+
+
 def test_spec_renders_templates_into_args_env_and_headers() -> None:
     server = ServerConfig(
         "s", transport_type=TransportType.STREAMABLE_HTTP, url="http://h",

@@ -29,6 +29,7 @@ from mcp_gateway.domain.servers import (
     SecretSpec,
     ServerConfig,
     ServerMetadata,
+    ServerStatus,
     TransportType,
     apply_secret_names,
     declared_secret_names,
@@ -225,8 +226,8 @@ class ServerOut(ResponseModel):
     headers: dict[str, str] = Field(description="values shown to admin keys only")
     reconnection_options: dict[str, Any] = Field(description="delays in milliseconds")
     enabled: bool
-    startup_timeout: float = Field(description="milliseconds")
-    call_timeout: float = Field(description="milliseconds")
+    startup_timeout: int | float = Field(description="milliseconds")
+    call_timeout: int | float = Field(description="milliseconds")
     max_concurrency: int
     max_concurrency_per_user: int | None
     isolation: Isolation
@@ -235,12 +236,15 @@ class ServerOut(ResponseModel):
     secret_names: list[str] = Field(description="mcp-api: the secrets injected (spec names)")
     mcp_auth_type: str | None = None
     oauth: OAuthOut | None = None
-    status: str
+    status: str = Field(
+        description="mcp-api's values: connected | connecting | disconnected | error (a disabled "
+        "server is disconnected with enabled false)"
+    )
     tools_list: list[dict[str, Any]]
     logs: list[str] = Field(description="the server's stderr (masked); admin keys only")
     restarts: int
     pid: int | None
-    uptime: float | None = Field(description="milliseconds the connection has been up")
+    uptime: int | float | None = Field(description="milliseconds the connection has been up")
     last_error: str | None = Field(
         description="admin keys: the failure with upstream detail (masked); other keys: the "
         "gateway's own classification (e.g. 'upstream connection closed'), never upstream text"
@@ -302,7 +306,7 @@ class ServerOut(ResponseModel):
             secret_names=[spec.name for spec in c.secrets],
             mcp_auth_type=c.extra.get("mcpAuthType"),
             oauth=OAuthOut.of(c.oauth, admin=admin),
-            status=s.status.value,
+            status=wire_status(s.status),
             tools_list=[
                 t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()
             ],
@@ -316,6 +320,11 @@ class ServerOut(ResponseModel):
             instances=s.instances,
             **metadata_out(c.metadata, admin=admin),
         )
+
+
+def wire_status(status: ServerStatus) -> str:
+    """mcp-api's status vocabulary: ``disabled`` is not one of its values (``enabled`` says it)."""
+    return ServerStatus.DISCONNECTED.value if status is ServerStatus.DISABLED else status.value
 
 
 class ServerResponse(Ok):
