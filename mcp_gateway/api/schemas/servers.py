@@ -194,6 +194,11 @@ def _domain_fields(model: _ServerFields, fields: set[str]) -> dict[str, Any]:
 class ServerCreateRequest(_ServerFields):
     name: ServerName
 
+    @property
+    def server_name(self) -> str:
+        """The server this request is about (an error body names it as ``serverName``)."""
+        return self.name
+
     def to_domain(self) -> ServerConfig:
         fields = _domain_fields(self, set(type(self).model_fields))
         if self.call_timeout is None and "startup_timeout" in self.model_fields_set:
