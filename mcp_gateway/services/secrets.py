@@ -10,7 +10,12 @@ from mcp_gateway.domain.names import validate_secret_name, validate_server_name,
 from mcp_gateway.domain.records import StoredSecret
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import InvalidRequest, PayloadTooLarge, ServerNotFound
-from mcp_gateway.services.injection import EMPTY_INJECTION, Injection, build_injection
+from mcp_gateway.services.injection import (
+    EMPTY_INJECTION,
+    Injection,
+    build_injection,
+    injected_name,
+)
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
 
@@ -55,7 +60,7 @@ class SecretService:
         Concurrent sets of new names by one user may overshoot the count by a few.
         """
         username = validate_username(username)
-        validate_secret_name(name)
+        validate_secret_name(injected_name(server, name))  # mcp-api's <server>.<NAME> too
         if not value:
             raise InvalidRequest("secretValue must not be empty")
         if len(value.encode("utf-8")) > self._max_bytes:
@@ -76,7 +81,7 @@ class SecretService:
         """Delete a secret; idempotent: False when it was already gone (or never there, also
         for another user's secret: never a hint it exists). Raises ServerNotFound."""
         username = validate_username(username)
-        validate_secret_name(name)
+        validate_secret_name(injected_name(server, name))  # mcp-api's <server>.<NAME> too
         await self._require_server(server)
         if not await self._store.delete_secret(username, server, name):
             return False

@@ -148,6 +148,18 @@ def test_add_server_with_all_parameters_of_the_plan(mcp_api: McpApiClient) -> No
     mcp_api.wait_status(name, "connected")
 
 
+def test_a_tool_call_right_after_adding_a_server_waits_for_its_connection(
+    mcp_api: McpApiClient,
+) -> None:
+    # mcp-api answered POST /mcp/servers once the server had started; the gateway answers at
+    # once (status connecting) and a call made meanwhile waits for the connection.
+    name = unique("weather-server")
+    body = {"name": name, "command": sys.executable, "args": [FIXTURE_SERVER]}
+    assert mcp_api.post("/mcp/servers", body).json()["server"]["status"] in STATUSES
+    resp = mcp_api.call(name, "echo", {"text": "first"})
+    assert resp.status_code == 200 and _text(resp) == "first"
+
+
 def test_add_server_with_only_the_required_parameters(mcp_api: McpApiClient) -> None:
     name = unique("weather-server")
     resp = mcp_api.post("/mcp/servers", {"name": name, "command": sys.executable})

@@ -113,3 +113,22 @@ def test_secret_values_never_come_back(mcp_api_any: McpApiClient) -> None:
     # A failing call names the server and user, never the value.
     resp = client.call(name, "no_such_tool", {}, username="u1")
     assert CANARY not in resp.text
+
+
+def test_prefixed_keys_work_for_server_names_with_spaces_and_dots(
+    mcp_api_any: McpApiClient,
+) -> None:
+    client = mcp_api_any
+    name = f"My Server.{unique('v2')}"
+    client.add_fixture_server(name)
+    _set(client, username="Alice Smith", serverName=name, secretName=f"{name}.api_key",
+         secretValue="sp1")  # fmt: skip
+    assert _args(client, name, "Alice Smith")["api_key"] == "sp1"
+    listed = client.get("/secrets", serverName=name, username="Alice Smith").json()
+    assert listed["secrets"] == [f"{name}.api_key"]
+    # Only the server's own name may be the prefix of a key that breaks the secret-name rule.
+    for key in ("Other Server.api_key", "api key", f"{name}.bad key"):
+        body = {"serverName": name, "secretName": key, "secretValue": CANARY}
+        resp = client.post("/secrets/set", body)
+        err = assert_error(resp, 400, "invalid_request")
+        assert "secret name" in err["error"] and CANARY not in resp.text
