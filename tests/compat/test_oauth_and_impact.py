@@ -81,3 +81,16 @@ def test_delete_impact_answers_mcp_api_keys(mcp_api: McpApiClient) -> None:
     assert IMPACT_KEYS <= impact.keys()
     assert (impact["serverName"], impact["transportType"]) == (name, "streamable_http")
     assert_error(mcp_api.get("/mcp/servers/ghost/delete-impact"), 404, "server_not_found")
+
+
+def test_a_call_needing_a_new_login_says_reauth_required_like_mcp_api(
+    mcp_api: McpApiClient,
+) -> None:
+    # A Google stdio server (mcp-api's MCP_AUTH_TYPE=OAUTH2_GOOGLE) and a user who never
+    # logged in: mcp-api's flag, with the server and user it is about.
+    name = unique("mcp-google-workspace")
+    mcp_api.add_fixture_server(name, env={"MCP_AUTH_TYPE": "OAUTH2_GOOGLE"})
+    resp = mcp_api.call(name, "echo", {"text": "x"}, username="user123")
+    body = assert_error(resp, 401, "reauth_required")
+    assert body["reauthRequired"] is True
+    assert (body["serverName"], body["username"]) == (name, "user123")
