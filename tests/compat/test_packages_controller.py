@@ -276,3 +276,41 @@ def test_upgrade_all_results_carry_success_and_error(packaged: McpApiClient) -> 
     assert results[server]["success"] is True
     assert all(isinstance(r["success"], bool) for r in results.values())
     assert all("error" in r for r in results.values() if r["success"] is False)
+
+
+# -- README install examples -------------------------------------------------------------------
+
+
+@PACKAGES
+def test_install_body_fields_of_the_readme_are_accepted_without_warnings(
+    packaged: McpApiClient,
+) -> None:
+    server = unique("unique-server-name")
+    answer = _install(
+        packaged,
+        name=NPM_NAME,
+        version="1.9.0",
+        serverName=server,
+        transportType="stdio",
+        env={"NODE_ENV": "production"},
+        secretName="API_KEY",
+        enabled=True,
+        failOnWarning=False,
+    )
+    assert "warnings" not in answer, answer.get("warnings")
+    assert answer["server"]["secretNames"] == ["API_KEY"]
+    assert answer["server"]["env"] == {"NODE_ENV": "production"}
+
+
+@PACKAGES
+def test_install_with_command_node_and_args_keeps_the_entry_script(
+    packaged: McpApiClient,
+) -> None:
+    server = unique("filesystem")
+    answer = _install(
+        packaged, name=NPM_NAME, version="1.9.0", serverName=server, command="node",
+        args=["--flag-for-the-server"],
+    )  # fmt: skip
+    args = answer["server"]["args"]
+    assert args[-1] == "--flag-for-the-server" and len(args) >= 2  # entry script first
+    packaged.wait_status(server, "connected")
