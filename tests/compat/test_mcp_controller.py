@@ -355,3 +355,14 @@ def test_healthz_answers_status_ok_and_uptime_in_milliseconds(mcp_api: McpApiCli
 
 def test_unknown_routes_answer_the_error_shape(mcp_api: McpApiClient) -> None:
     assert_error(mcp_api.get("/mcp/nothing/here"), 404, "not_found")
+
+
+def test_error_bodies_never_echo_a_name_that_failed_validation(mcp_api: McpApiClient) -> None:
+    bad = "evil\u0007name"
+    resp = mcp_api.call(bad, "echo", {"text": "x"}, username="ok-user")
+    body = assert_error(resp, 400, "invalid_request")
+    assert "serverName" not in body and "username" not in body  # the body did not parse
+    body = assert_error(mcp_api.get("/mcp/servers/%2E%2E"), 400, "invalid_request")
+    assert "serverName" not in body
+    resp = mcp_api.call("weather", "echo", {}, username="bad\u0000user")
+    assert "username" not in assert_error(resp, 400, "invalid_request")
