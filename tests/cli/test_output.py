@@ -103,6 +103,14 @@ def test_status_is_degraded_and_exits_1_while_a_server_is_in_error(run: Run) -> 
     assert as_json(run("status", "--json"))["status"] == "ok"
 
 
+def test_status_shows_the_uptime_read_as_milliseconds(run: Run) -> None:
+    health = as_json(run("status", "--json"))["health"]
+    row = next(line for line in ok(run("status")).stdout.splitlines() if "uptime" in line)
+    hours, minutes, seconds = (int(part) for part in row.split()[-1].split(":"))
+    # /healthz's uptime is milliseconds: a gateway started for this test is minutes old at most.
+    assert (hours, minutes) < (0, 30) and health["uptime"] >= seconds * 1000
+
+
 def test_apikeys_list_shows_when_a_key_was_last_used(run: Run) -> None:
     created = as_json(run("apikeys", "create", "used-key", "--role", "user", "-u", "bob", "--json"))
     listed = as_json(run("apikeys", "list", "--json"))
