@@ -14,9 +14,10 @@ credential also by each of its fields).
 
 mcp-api's key convention: a secret stored as ``<server>.<NAME>`` (e.g. ``github.API_KEY``
 for server ``github``) is that server's secret ``NAME`` (:func:`effective_secrets`), so it is
-injected as ``NAME``, counts as ``NAME`` for ``secretNames``/spec names, and wins over a plain
-``NAME`` of the same user and server. Plain names keep working; a key prefixed with another
-server's name stays a plain name (mcp-api never injected it elsewhere either).
+injected as ``NAME`` and counts as ``NAME`` for ``secretNames``/spec names. When a user has both
+``<server>.NAME`` and a plain ``NAME``, the one set last wins (callers pass secrets oldest
+first). Plain names keep working; a key prefixed with another server's name stays a plain name
+(mcp-api never injected it elsewhere either).
 """
 
 from __future__ import annotations
@@ -81,19 +82,14 @@ def injected_name(server_name: str, secret_name: str) -> str:
 
 
 def effective_secrets(server_name: str, secrets: Mapping[str, str]) -> dict[str, str]:
-    """``secrets`` (stored name -> plaintext) under the names they are injected as; a
-    ``<server>.<NAME>`` key overrides a plain ``NAME``."""
-    plain: dict[str, str] = {}
-    prefixed: dict[str, str] = {}
-    for name, value in secrets.items():
-        effective = injected_name(server_name, name)
-        (plain if effective == name else prefixed)[effective] = value
-    return {**plain, **prefixed}
+    """``secrets`` (stored name -> plaintext, oldest first) under the names they are injected
+    as; of two that become one name, the later wins."""
+    return {injected_name(server_name, name): value for name, value in secrets.items()}
 
 
 def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injection:
-    """Place ``secrets`` (stored name -> plaintext) per ``server``'s spec, ``<server>.<NAME>``
-    keys as ``NAME``. Raises MissingSecret."""
+    """Place ``secrets`` (stored name -> plaintext, oldest first) per ``server``'s spec,
+    ``<server>.<NAME>`` keys as ``NAME``. Raises MissingSecret."""
     secrets = effective_secrets(server.name, secrets)
     if not server.secrets:
         if not secrets:

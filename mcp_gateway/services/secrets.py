@@ -103,5 +103,6 @@ class SecretService:
         if not stored and not server.secrets:
             return EMPTY_INJECTION
         decrypt = self._keyring.decrypt_secret
+        stored = sorted(stored, key=lambda s: s.updated_at)  # oldest first: the last set wins
         plain = {s.name: decrypt(username, server.name, s.name, s.ciphertext) for s in stored}
         return build_injection(server, plain)

@@ -58,8 +58,10 @@ def test_server_prefixed_key_is_injected_as_the_bare_name(mcp_api_any: McpApiCli
     # Injected as api_key, overriding what the caller sent under that name.
     assert _args(client, name, "u1", api_key="forged")["api_key"] == "pk1"
     assert _args(client, name, "u2")["api_key"] == ""  # another user: nothing
-    # The prefixed key wins over a plain key of the same name.
+    # Of a prefixed key and a plain key of the same name, the one set last wins.
     _set(client, username="u1", serverName=name, secretName="api_key", secretValue="pl1")
+    assert _args(client, name, "u1")["api_key"] == "pl1"
+    _set(client, username="u1", serverName=name, secretName=f"{name}.api_key", secretValue="pk1")
     assert _args(client, name, "u1")["api_key"] == "pk1"
     # Plain per-server names keep working.
     _set(client, username="u1", serverName=name, secretName="token", secretValue="tp1")

@@ -21,11 +21,11 @@ def test_without_spec_every_secret_becomes_an_argument_overriding_the_caller() -
     assert "tok-value" not in repr(injection)
 
 
-def test_server_prefixed_keys_are_injected_under_the_bare_name_and_win_over_it() -> None:
+def test_server_prefixed_keys_are_injected_under_the_bare_name_and_the_last_set_wins() -> None:
     server = ServerConfig("srv", command="x")
-    stored = {
-        "srv.API_KEY": "prefixed-v",
+    stored = {  # oldest first
         "API_KEY": "plain-v",
+        "srv.API_KEY": "prefixed-v",
         "other.TOKEN": "tok-value-1",
         "Q": "q-value-1",
     }
@@ -34,6 +34,8 @@ def test_server_prefixed_keys_are_injected_under_the_bare_name_and_win_over_it()
         "API_KEY": "prefixed-v", "other.TOKEN": "tok-value-1", "Q": "q-value-1"
     }  # fmt: skip
     assert {"prefixed-v", "tok-value-1", "q-value-1"} <= inj.values
+    newer_plain = build_injection(server, {"srv.API_KEY": "prefixed-v", "API_KEY": "plain-v"})
+    assert newer_plain.args == {"API_KEY": "plain-v"}
     # A dotted server name: the whole name is the prefix.
     dotted = build_injection(ServerConfig("My.Server", command="x"), {"My.Server.K": "kv"})
     assert dotted.args == {"K": "kv"}

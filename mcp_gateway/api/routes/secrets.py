@@ -17,6 +17,7 @@ from mcp_gateway.api.schemas.secrets import (
 )
 from mcp_gateway.domain.records import Role
 from mcp_gateway.errors import Forbidden
+from mcp_gateway.services.injection import injected_name
 from mcp_gateway.services.oauth.google import GOOGLE_TOKENS_SECRET, is_google_server
 
 
@@ -24,7 +25,8 @@ async def set_secret(request: Request) -> JSONResponse:
     principal = principal_of(request)
     body = await read_body(request, SecretSetRequest)
     username = principal.acting_username(body.username)
-    if principal.role is Role.USER and body.secret_name == GOOGLE_TOKENS_SECRET:
+    stored_as = injected_name(body.server_name, body.secret_name)  # "<server>.NAME" is NAME
+    if principal.role is Role.USER and stored_as == GOOGLE_TOKENS_SECRET:
         # Set by the caller it would skip the Google login and have the gateway send its
         # client secret alongside credentials the caller chose.
         server = await runtime_of(request).store.get_server(body.server_name)
