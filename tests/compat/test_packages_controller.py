@@ -2,9 +2,6 @@
 package section, replayed against a gateway process that installs from a local, hermetic npm
 registry and package index (tests/installer/local_registry.py); the answers are checked for
 mcp-api's shapes and keys (mcp-api-compat.md, "Answers that differ").
-
-Cases whose answer shapes are being changed by the i11-packages slice are marked
-``xfail(strict=True)``: they flip to passing when that slice lands.
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ from tests.installer.local_registry import NPM_NAME, PY_MODULE, PY_NAME, Artifac
 __all__ = ["artifacts"]
 
 pytestmark = pytest.mark.slow  # real npm / pip installs
-
-PACKAGES = pytest.mark.xfail(strict=True, reason="lands with i11-packages")
 
 # mcp-api's package record (mcp-api-compat.md; README "List Installed Packages").
 PACKAGE_KEYS = {
@@ -80,11 +75,6 @@ def _npm(client: McpApiClient, version: str = "1.9.0") -> str:
     return server
 
 
-def _server_of(package: dict[str, Any]) -> Any:
-    """mcp-api's ``mcpServerId`` (the gateway's own key until i11-packages lands)."""
-    return package.get("mcpServerId", package.get("serverName"))
-
-
 def assert_package_shape(package: dict[str, Any]) -> None:
     missing = PACKAGE_KEYS - package.keys()
     assert not missing, f"missing mcp-api keys {sorted(missing)}"
@@ -101,12 +91,11 @@ def test_install_answers_success_with_package_and_server(packaged: McpApiClient)
     assert answer["server"]["name"] == server and answer["server"]["enabled"] is True
     assert_server_shape(answer["server"])
     package = answer["package"]
-    assert (package["name"], package["version"], _server_of(package)) == (
+    assert (package["name"], package["version"], package["mcpServerId"]) == (
         NPM_NAME, "1.9.0", server
     )  # fmt: skip
 
 
-@PACKAGES
 def test_install_answers_mcp_api_package_record(packaged: McpApiClient) -> None:
     server = unique("openai")
     answer = _install(packaged, name=NPM_NAME, serverName=server, version="1.9.0", enabled=True)
@@ -146,18 +135,17 @@ def test_list_packages_answers_wrapped_records(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     resp = packaged.get("/packages")
     assert resp.status_code == 200 and resp.json()["success"] is True
-    mine = [p for p in resp.json()["packages"] if _server_of(p) == server]
+    mine = [p for p in resp.json()["packages"] if p["mcpServerId"] == server]
     assert len(mine) == 1 and mine[0]["name"] == NPM_NAME
 
 
-@PACKAGES
 def test_list_packages_with_check_updates_adds_latest_version_to_each_record(
     packaged: McpApiClient,
 ) -> None:
     server = _npm(packaged)
     resp = packaged.get("/packages", checkUpdates="true")
     assert resp.status_code == 200
-    (mine,) = [p for p in resp.json()["packages"] if _server_of(p) == server]
+    (mine,) = [p for p in resp.json()["packages"] if p["mcpServerId"] == server]
     assert_package_shape(mine)
     assert (mine["latestVersion"], mine["updateAvailable"]) == ("1.10.0", True)
 
@@ -166,10 +154,9 @@ def test_get_package_by_id_answers_one_package(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     resp = packaged.get(f"/packages/by-id/{server}")
     assert resp.status_code == 200
-    assert _server_of(resp.json()["package"]) == server
+    assert resp.json()["package"]["mcpServerId"] == server
 
 
-@PACKAGES
 def test_get_package_by_name_answers_one_package_record(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     resp = packaged.get(f"/packages/by-name/{NPM_NAME}", checkUpdates="true")
@@ -221,7 +208,6 @@ def test_enable_or_disable_an_unknown_package_is_a_404(packaged: McpApiClient) -
 # -- 8. updates -------------------------------------------------------------------------------
 
 
-@PACKAGES
 def test_updates_for_a_server_name_answer_mcp_api_items(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     resp = packaged.get("/packages/updates", name=server)
@@ -234,7 +220,6 @@ def test_updates_for_a_server_name_answer_mcp_api_items(packaged: McpApiClient) 
     assert item["updateAvailable"] is True
 
 
-@PACKAGES
 def test_updates_for_an_unknown_name_are_an_empty_list(packaged: McpApiClient) -> None:
     resp = packaged.get("/packages/updates", name="openai")
     assert resp.status_code == 200 and resp.json() == {"success": True, "updates": []}
@@ -252,7 +237,6 @@ def test_upgrade_answers_package_and_server(packaged: McpApiClient) -> None:
     assert answer["server"]["name"] == server
 
 
-@PACKAGES
 def test_upgrade_answers_mcp_api_package_record(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     answer = packaged.put(f"/packages/{server}/upgrade", {"version": "1.10.0"}).json()
@@ -268,7 +252,6 @@ def test_upgrade_all_answers_one_result_per_server(packaged: McpApiClient) -> No
     assert server in {r["serverName"] for r in resp.json()["results"]}
 
 
-@PACKAGES
 def test_upgrade_all_results_carry_success_and_error(packaged: McpApiClient) -> None:
     server = _npm(packaged)
     resp = packaged.put("/packages/upgrade-all")
@@ -281,7 +264,6 @@ def test_upgrade_all_results_carry_success_and_error(packaged: McpApiClient) -> 
 # -- README install examples -------------------------------------------------------------------
 
 
-@PACKAGES
 def test_install_body_fields_of_the_readme_are_accepted_without_warnings(
     packaged: McpApiClient,
 ) -> None:
@@ -302,7 +284,6 @@ def test_install_body_fields_of_the_readme_are_accepted_without_warnings(
     assert answer["server"]["env"] == {"NODE_ENV": "production"}
 
 
-@PACKAGES
 def test_install_with_command_node_and_args_keeps_the_entry_script(
     packaged: McpApiClient,
 ) -> None:
