@@ -9,7 +9,7 @@ Like mcp-api's, an error body names the server and the username the request was 
 (``serverName``, ``username``): from the path (``/mcp/servers/{name}``, ``/packages/{serverName}``)
 and from the fields of a body or query that parsed (:func:`note_request_context`). Only names
 that pass the name rules are echoed; a request that failed validation names none from its body.
-A ``reauth_required`` error also carries mcp-api's ``reauthRequired: true``.
+An error's own fields (``exc.extra()``, e.g. ReauthRequired's ``reauthRequired``) win.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_gateway.domain.names import validate_server_name
-from mcp_gateway.errors import GatewayError, ReauthRequired
+from mcp_gateway.errors import GatewayError
 
 log = logging.getLogger("mcp_gateway.api")
 
@@ -108,8 +108,6 @@ async def gateway_error_handler(request: Request, exc: Exception) -> Response:
     if exc.status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.message)
     extra = {**request_context(request), **exc.extra()}
-    if isinstance(exc, ReauthRequired):
-        extra["reauthRequired"] = True  # mcp-api's flag for "send the user to log in again"
     return error_response(exc.status, exc.code, exc.message, extra, exc.headers())
 
 

@@ -246,6 +246,7 @@ def test_update_only_some_fields_keeps_the_others(mcp_api: McpApiClient) -> None
     assert resp.status_code == 200, resp.text
     server = resp.json()["server"]
     assert server["env"] == {"KEEP": "1"} and server["args"] == [FIXTURE_SERVER, "--quiet"]
+    assert mcp_api.delete(f"/mcp/servers/{name}").status_code == 200  # (may not start)
 
 
 def test_update_streamable_http_fields_with_reconnection_options(mcp_api: McpApiClient) -> None:

@@ -1,15 +1,10 @@
 """mcp-api's ``POST /mcp/servers/:name/oauth`` (README "Update Streamable HTTP OAuth Tokens",
-mcp-api-compat.md) and ``GET /mcp/servers/:name/delete-impact``, against a gateway process.
-
-Cases the i11-oauth slice is changing are ``xfail(strict=True)`` until it lands."""
+mcp-api-compat.md) and ``GET /mcp/servers/:name/delete-impact``, against a gateway process."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.compat.conftest import McpApiClient, assert_error, assert_server_shape, unique
 
-OAUTH = pytest.mark.xfail(strict=True, reason="lands with i11-oauth")
 CANARY = "oauth-canary-31c9e0"
 
 # The README's body, plus the username mcp-api requires.
@@ -48,7 +43,6 @@ def _http_server(client: McpApiClient) -> str:
     return name
 
 
-@OAUTH
 def test_storing_tokens_on_any_streamable_http_server_answers_the_server(
     mcp_api: McpApiClient,
 ) -> None:
