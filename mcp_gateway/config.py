@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mcp_gateway.domain.ratelimit import Rate, RateLimit
 from mcp_gateway.errors import ConfigError
 
 
@@ -70,6 +71,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),
     EnvVar(("MCPGW_MAX_CONCURRENCY_PER_USER",), ("upstream", "max_concurrency_per_user")),
+    EnvVar(("MCPGW_RATE_LIMIT_PER_USER",), ("rate_limit", "per_user")),
+    EnvVar(("MCPGW_RATE_LIMIT_PER_KEY",), ("rate_limit", "per_key")),
+    EnvVar(("MCPGW_RATE_LIMIT_TOTAL",), ("rate_limit", "total")),
+    EnvVar(("MCPGW_RATE_LIMIT_REPLICAS",), ("rate_limit", "replicas")),
+    EnvVar(("MCPGW_RATE_LIMIT_MAX_BUCKETS",), ("rate_limit", "max_buckets")),
     EnvVar(("MCPGW_PACKAGES_DIR",), ("installer", "packages_dir")),
     EnvVar(("MCPGW_PYTHON_BIN", "PYTHON_BIN"), ("installer", "python_bin")),
     EnvVar(("MCPGW_PYTHON_VENV_DIR", "PYTHON_VENV_DIR"), ("installer", "python_venv_dir")),
@@ -247,6 +253,46 @@ class UpstreamSettings(BaseModel):
     )
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_rate(value: str | None) -> Rate | None:
+    """``REQUESTS/MILLISECONDS`` (e.g. ``60/60000``) as a Rate; empty: None. Raises
+    ValueError naming the expected form."""
+    if value is None or not value.strip():
+        return None
+    match = _RATE.match(value)
+    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ValueError("expected REQUESTS/MILLISECONDS with both at least 1, e.g. 60/60000")
+    return Rate(int(match.group(1)), int(match.group(2)))
+
+
+class RateLimitSettings(BaseModel):
+    """Default token buckets for servers without their own ``rateLimit`` (all off by
+    default, as in mcp-api), and how this replica shares them (docs/scaling.md)."""
+
+    per_user: str | None = None
+    per_key: str | None = None
+    total: str | None = None
+    replicas: int = Field(1, ge=1, le=1000, description="each replica enforces limit/replicas")
+    max_buckets: int = Field(100_000, ge=100, description="buckets kept in memory at most")
+
+    @field_validator("per_user", "per_key", "total")
+    @classmethod
+    def _rate(cls, v: str | None) -> str | None:
+        parse_rate(v)
+        return v
+
+    def defaults(self) -> RateLimit | None:
+        """The default limit, or None when no default bucket is set."""
+        limit = RateLimit(
+            per_user=parse_rate(self.per_user),
+            per_key=parse_rate(self.per_key),
+            total=parse_rate(self.total),
+        )
+        return limit if limit.rules() else None
+
+
 class InstallerSettings(BaseModel):
     packages_dir: Path = Path("packages")
     python_bin: str | None = None
@@ -320,6 +366,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     sandbox: SandboxSettings = SandboxSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
 
     @classmethod
     def settings_customise_sources(

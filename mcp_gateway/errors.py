@@ -26,6 +26,7 @@ Tree::
     │   └── InstallInProgress          409 install_in_progress
     ├── RequestTimeout                 408 request_timeout (the request body came too slowly)
     ├── PayloadTooLarge                413 payload_too_large
+    ├── RateLimited                    429 rate_limited (``retry_after`` seconds, ``limit`` kind)
     ├── ClientDisconnected             499 client_disconnected (nobody reads it)
     ├── UpstreamError                  502 upstream_error (the upstream answered with an error)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
@@ -199,6 +200,25 @@ class RequestTimeout(GatewayError):
 class PayloadTooLarge(GatewayError):
     status = 413
     code = "payload_too_large"
+
+
+class RateLimited(GatewayError):
+    """A rate limit of the server refuses the call (``limit``: ``total``, ``perKey`` or
+    ``perUser``); retry after ``retry_after`` whole seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, limit: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
+
+    def extra(self) -> dict[str, Any]:
+        return {"limit": self.limit}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ClientDisconnected(GatewayError):

@@ -33,6 +33,7 @@ from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.packages import PackageService
+from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
@@ -204,6 +205,11 @@ class Runtime:
                 self.audit,
                 servers=self.servers,
                 credentials=self.credentials,
+                limiter=RateLimiter(
+                    settings.rate_limit.defaults(),
+                    replicas=settings.rate_limit.replicas,
+                    max_buckets=settings.rate_limit.max_buckets,
+                ),
             )
             self.packages = PackageService(
                 self.store, self.servers, build_installers(settings, self.sandbox)

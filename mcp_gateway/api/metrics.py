@@ -46,6 +46,14 @@ class _LiveCollector(Collector):
         events.add_metric(["dropped"], audit.dropped)
         events.add_metric(["failed"], audit.failed)
         yield events
+        limited = CounterMetricFamily(
+            "mcpgw_rate_limited_calls",
+            "tool calls refused by a rate limit, by server and limit (total, perKey, perUser)",
+            labels=["server", "limit"],
+        )
+        for (server, limit), count in runtime.tools.limiter.refusals().items():
+            limited.add_metric([server, limit], count)
+        yield limited
         yield GaugeMetricFamily(
             "mcpgw_audit_queue_depth", "audit events waiting to be written", value=audit.pending
         )

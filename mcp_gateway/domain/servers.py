@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from mcp_gateway.domain.ratelimit import RateLimit
+
 
 class TransportType(StrEnum):
     STDIO = "stdio"
@@ -310,6 +312,8 @@ class ServerConfig:
     # Free-form extras kept for mcp-api compatibility (e.g. its "mcpAuthType"); never secret.
     extra: dict[str, Any] = field(default_factory=dict)
     metadata: ServerMetadata = field(default_factory=ServerMetadata)
+    # Token buckets for calls to this server; None: the gateway's MCPGW_RATE_LIMIT_* defaults.
+    rate_limit: RateLimit | None = None
 
     def __post_init__(self) -> None:
         # mcp-api's ``mcpAuthType: "oauth"`` is the same as an OAuth block with defaults, and

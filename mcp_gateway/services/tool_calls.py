@@ -26,6 +26,7 @@ from mcp_gateway.services.injection import hidden_arguments, hide_parameters
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.oauth.google import GOOGLE_ARGUMENTS, is_google_server
 from mcp_gateway.services.principal import Principal
+from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.upstream_port import UpstreamPort
@@ -53,6 +54,7 @@ class ToolCallService:
         *,
         servers: ServerService | None = None,
         credentials: UpstreamCredentials | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._store = store
         self._credentials = credentials
@@ -61,6 +63,7 @@ class ToolCallService:
         self._audit = audit
         self._servers = servers
         self.observers: list[CallObserver] = []
+        self.limiter = limiter if limiter is not None else RateLimiter()
 
     async def _server(self, name: str) -> ServerConfig:
         if self._servers is not None:
@@ -84,7 +87,7 @@ class ToolCallService:
 
         The caller's values for arguments the gateway injects are dropped. A tool's own failure
         is a result with ``isError`` (masked). Raises ServerNotFound, ServerDisabled,
-        MissingSecret, ReauthRequired, Upstream* (messages masked), StoreUnavailable.
+        RateLimited, MissingSecret, ReauthRequired, Upstream* (messages masked), StoreUnavailable.
         Every call, whatever its outcome, is counted and audited (never argument values).
         """
         started = time.perf_counter()
@@ -98,6 +101,7 @@ class ToolCallService:
             label = server.name
             if not server.enabled:
                 raise ServerDisabled(server.name)
+            self.limiter.check(server, principal.key_id, username)  # before any upstream work
             injection = await self._secrets.injection(server, username)
             credentials = self._credentials
             own = credentials is not None and await credentials.own_session(server, username)

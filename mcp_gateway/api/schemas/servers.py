@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr
 
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
+from mcp_gateway.api.schemas.ratelimit import RateLimitModel, rate_limit_out
 from mcp_gateway.api.schemas.server_meta import (
     METADATA_FIELDS,
     MetadataFields,
@@ -147,6 +148,8 @@ class _ServerFields(MetadataFields):
     mcp_auth_type: Annotated[str, Field(max_length=32)] | None = None
     # Omitted in a PUT: kept. To turn OAuth off send {"enabled": false}.
     oauth: OAuthModel | None = None
+    # Omitted in a PUT: kept; null: back to the gateway's defaults.
+    rate_limit: RateLimitModel | None = None
 
 
 _NOT_CONFIG = {*METADATA_FIELDS, "secret_names", "secret_name"}
@@ -173,8 +176,8 @@ def _domain_fields(model: _ServerFields, fields: set[str]) -> dict[str, Any]:
             out["extra"] = {"mcpAuthType": value} if value is not None else {}
             if "oauth" not in fields and str(value or "").lower() not in OAUTH_AUTH_TYPES:
                 out["oauth"] = None  # switching mcp-api's auth type away from OAuth
-        elif name == "oauth":
-            out["oauth"] = value.to_domain() if value is not None else None
+        elif name in ("oauth", "rate_limit"):
+            out[name] = value.to_domain() if value is not None else None
         else:
             out[name] = value
     if (
@@ -241,6 +244,9 @@ class ServerOut(ResponseModel):
     secret_names: list[str] = Field(description="mcp-api: the secrets injected (spec names)")
     mcp_auth_type: str | None = None
     oauth: OAuthOut | None = None
+    rate_limit: dict[str, Any] | None = Field(
+        None, description="token buckets (perUser, perKey, total); null: the gateway's defaults"
+    )
     status: str = Field(
         description="mcp-api's values: connected | connecting | disconnected | error (a disabled "
         "server is disconnected with enabled false)"
@@ -311,6 +317,7 @@ class ServerOut(ResponseModel):
             secret_names=[spec.name for spec in c.secrets],
             mcp_auth_type=c.extra.get("mcpAuthType"),
             oauth=OAuthOut.of(c.oauth, admin=admin),
+            rate_limit=rate_limit_out(c.rate_limit),
             status=wire_status(s.status),
             tools_list=[
                 t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in s.tools or ()
