@@ -10,11 +10,15 @@ invocation, so ratios compare the same minute of a noisy machine:
   request, asyncio streams), so the load generator's own CPU (~0.15 ms per call vs ~0.6 ms
   for httpx2) is not charged to the gateway.
 
+With ``--rate-limit`` each run also measures ``gw-*+rl``: the same calls to a second server
+whose ``rateLimit`` sets all three buckets (total, perKey, perUser) so large that nothing is
+refused, i.e. the limiter's cost on the hot path, in the same minute as the unlimited server.
+
 Reports p50/p99 at concurrency 1 and calls/s at 16 and 64, and CPU milliseconds per call
 of the gateway process (and of this process for ``direct``); ``--runs`` repeats the whole
 comparison and prints medians.
 
-Run: .venv/bin/python bench/gateway_overhead.py --runs 5 [--other-user]
+Run: .venv/bin/python bench/gateway_overhead.py --runs 5 [--other-user] [--rate-limit]
 """
 
 from __future__ import annotations
@@ -178,25 +182,33 @@ class LeanClient:
             writer.close()
 
 
-async def through_gateway(gw: Gateway, n: int, other_user: bool) -> dict[str, dict[str, float]]:
+HUGE = {"requests": 10**9, "perMs": 1000}
+NO_REFUSALS = {"total": HUGE, "perKey": HUGE, "perUser": HUGE}
+
+
+async def through_gateway(
+    gw: Gateway, n: int, other_user: bool, name: str = "bench", rate_limit: bool = False
+) -> dict[str, dict[str, float]]:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
+    suffix = "+rl" if rate_limit else ""
     async with httpx2.AsyncClient(base_url=gw.url, headers=auth, limits=limits) as client:
         server = {
-            "name": "bench",
+            "name": name,
             "command": sys.executable,
             "args": [FIXTURE],
             "maxConcurrency": 128,
             "maxConcurrencyPerUser": 128,  # one username drives every call
+            **({"rateLimit": NO_REFUSALS} if rate_limit else {}),
         }
         resp = await client.post("/mcp/servers", json=server)
         if resp.status_code != 409:  # 409: a later run against the same gateway
             resp.raise_for_status()
-        secret = {"serverName": "bench", "secretName": "unused", "secretValue": "s3cret-value"}
+        secret = {"serverName": name, "secretName": "unused", "secretValue": "s3cret-value"}
         (await client.post("/secrets/set", json=secret)).raise_for_status()
         with anyio.fail_after(30):
             while True:
-                view = (await client.get("/mcp/servers/bench")).json()["server"]
+                view = (await client.get(f"/mcp/servers/{name}")).json()["server"]
                 if view["status"] == "connected":
                     break
                 await anyio.sleep(0.05)
@@ -205,20 +217,20 @@ async def through_gateway(gw: Gateway, n: int, other_user: bool) -> dict[str, di
             # result for the measured user is masked (the multi-tenant shared-server case).
             other = {**secret, "username": "other", "secretValue": "0ther-users-s3cret"}
             (await client.post("/secrets/set", json=other)).raise_for_status()
-            call_body = {"username": "other", "serverName": "bench", "methodName": "echo"}
+            call_body = {"username": "other", "serverName": name, "methodName": "echo"}
             (
                 await client.post("/mcp/tool/call", json={**call_body, "args": ARGS})
             ).raise_for_status()
-        body = {"serverName": "bench", "methodName": "echo", "args": ARGS}
+        body = {"serverName": name, "methodName": "echo", "args": ARGS}
 
         async def call() -> Any:
             resp = await client.post("/mcp/tool/call", json=body)
             assert resp.status_code == 200, resp.text
 
-        results = {"gw-httpx2": await measure_cpu(call, n, gw.proc.pid)}
+        results = {f"gw-httpx2{suffix}": await measure_cpu(call, n, gw.proc.pid)}
     lean = LeanClient(gw.url, "/mcp/tool/call", body, auth)
     try:
-        results["gw-lean"] = await measure_cpu(lean.call, n, gw.proc.pid)
+        results[f"gw-lean{suffix}"] = await measure_cpu(lean.call, n, gw.proc.pid)
     finally:
         lean.close()
     return results
@@ -242,8 +254,15 @@ async def main() -> None:
         action="store_true",
         help="another user's secret reaches the shared server first (results get masked)",
     )
+    parser.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="also measure a server with all three rate-limit buckets (none refusing)",
+    )
     args = parser.parse_args()
-    names = ("direct", "gw-httpx2", "gw-lean")
+    names: tuple[str, ...] = ("direct", "gw-httpx2", "gw-lean")
+    if args.rate_limit:
+        names += ("gw-httpx2+rl", "gw-lean+rl")
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,6 +272,10 @@ async def main() -> None:
                 results["direct"].append(await direct(args.n))
                 for name, result in (await through_gateway(gw, args.n, args.other_user)).items():
                     results[name].append(result)
+                if args.rate_limit:
+                    limited = await through_gateway(gw, args.n, args.other_user, "bench-rl", True)
+                    for name, result in limited.items():
+                        results[name].append(result)
                 print(
                     f"run {run + 1}: p50 ms / c64 calls/s: "
                     + ", ".join(

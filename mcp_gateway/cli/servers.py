@@ -57,7 +57,8 @@ ExtraOpt = Annotated[
     typer.Option(
         "--extra",
         help="More server fields as a JSON object (durations in milliseconds), e.g. "
-        '\'{"isolation": "per_user", "callTimeout": 120000}\'.',
+        '\'{"isolation": "per_user", "callTimeout": 120000}\' or '
+        '\'{"rateLimit": {"perUser": {"requests": 60, "perMs": 60000}}}\'.',
     ),
 ]
 

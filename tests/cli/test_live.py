@@ -193,6 +193,21 @@ def test_disable_enable_update_and_remove(run: Run) -> None:
     assert run("servers", "show", "fx-life").exit_code == 1
 
 
+def test_servers_add_and_update_take_a_rate_limit_and_a_call_over_it_exits_1(run: Run) -> None:
+    limit = '{"rateLimit": {"perUser": {"requests": 1, "perMs": 60000}}}'
+    ok(run("servers", "add", "fx-rl", "-c", sys.executable, "--extra", limit, "--", TINY))
+    shown = wait_status(run, "fx-rl", "connected")
+    assert shown["rateLimit"] == {"perUser": {"requests": 1, "perMs": 60000}}
+    ok(run("tools", "call", "fx-rl", "echo", "--arg", "text=x"))
+    refused = run("tools", "call", "fx-rl", "echo", "--arg", "text=x")
+    assert refused.exit_code == 1
+    assert "rate_limited" in refused.stderr and "perUser" in refused.stderr
+    updated = as_json(run("servers", "update", "fx-rl", "--extra", '{"rateLimit": {}}', "--json"))
+    assert updated["rateLimit"] == {}
+    ok(run("tools", "call", "fx-rl", "echo", "--arg", "text=x"))
+    ok(run("servers", "remove", "fx-rl", "--yes"))
+
+
 def test_status_shows_health_restarts_and_tool_counts(run: Run, fx: str) -> None:
     report = as_json(run("status", "--json"))
     assert report["health"]["status"] == "ok"

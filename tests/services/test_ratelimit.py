@@ -149,9 +149,20 @@ def test_idle_buckets_are_dropped_once_refilled() -> None:
     assert len(lim) == 1
 
 
-def test_an_evicted_bucket_restarts_full_and_a_lowered_limit_caps_the_tokens_held() -> None:
+def test_a_lowered_limit_caps_the_tokens_a_bucket_holds() -> None:
     lim, _ = limiter()
     srv = server(RateLimit(per_user=Rate(10, 60_000)))
-    assert admitted(lim, srv, "k", "alice", 3) == 3
+    assert admitted(lim, srv, "k", "alice", 3) == 3  # 7 tokens left
     lowered = server(RateLimit(per_user=Rate(2, 60_000)))
     assert admitted(lim, lowered, "k", "alice", 5) == 2
+
+
+def test_past_the_cap_the_least_recently_used_bucket_is_dropped_and_starts_full() -> None:
+    lim, _ = limiter(max_buckets=100)
+    srv = server(RateLimit(per_user=Rate(1, 60_000)))
+    assert admitted(lim, srv, "k", "alice", 2) == 1
+    for i in range(99):
+        lim.check(srv, "k", f"user-{i}")
+    assert admitted(lim, srv, "k", "alice", 1) == 0  # still held: 100 buckets
+    lim.check(srv, "k", "user-99")  # the 101st: alice's, the least recently used, goes
+    assert admitted(lim, srv, "k", "alice", 1) == 1
