@@ -253,6 +253,7 @@ class UpstreamSettings(BaseModel):
     )
 
 
+DEFAULT_MAX_BUCKETS = 20_000
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -275,7 +276,9 @@ class RateLimitSettings(BaseModel):
     per_key: str | None = None
     total: str | None = None
     replicas: int = Field(1, ge=1, le=1000, description="each replica enforces limit/replicas")
-    max_buckets: int = Field(100_000, ge=100, description="buckets kept in memory at most")
+    max_buckets: int = Field(
+        DEFAULT_MAX_BUCKETS, ge=100, description="buckets kept in memory (~400 B + username each)"
+    )
 
     @field_validator("per_user", "per_key", "total")
     @classmethod

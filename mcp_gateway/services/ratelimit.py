@@ -39,7 +39,7 @@ from mcp_gateway.domain.ratelimit import (
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import RateLimited
 
-DEFAULT_MAX_BUCKETS = 100_000
+DEFAULT_MAX_BUCKETS = 20_000  # MCPGW_RATE_LIMIT_MAX_BUCKETS; ~400 B + the username each
 SWEEP_PER_CALL = 4  # full buckets looked at (and dropped) per admitted call
 
 _Key = tuple[str, str, str]  # (server, kind, subject)
