@@ -110,6 +110,16 @@ async def test_gateway_defaults_limit_servers_without_their_own(make_gateway: Ma
             assert (await gw.call(service, server, "echo", {"text": "x"})).status_code == second
 
 
+async def test_replicas_divide_the_default_limit_on_this_gateway(make_gateway: MakeGateway) -> None:
+    async with make_gateway(rate_limit={"per_key": "4/60000", "replicas": 2}) as gw:
+        await gw.add_server("fx")
+        service = await gw.new_key("service")
+        codes = [(await gw.call(service, "fx", "echo", {"text": "x"})).status_code for _ in "abc"]
+        assert codes == [200, 200, 429]
+        resp = await gw.call(service, "fx", "echo", {"text": "x"})
+        assert resp.json()["limit"] == "perKey" and "on this replica" in resp.json()["error"]
+
+
 @pytest.mark.parametrize(
     ("limit", "field"),
     [
