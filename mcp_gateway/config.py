@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from mcp_gateway.domain.ratelimit import Rate, RateLimit
+from mcp_gateway.domain.ratelimit import RateLimit, parse_rate
 from mcp_gateway.errors import ConfigError
 
 
@@ -253,31 +253,17 @@ class UpstreamSettings(BaseModel):
     )
 
 
-DEFAULT_MAX_BUCKETS = 20_000
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-def parse_rate(value: str | None) -> Rate | None:
-    """``REQUESTS/MILLISECONDS`` (e.g. ``60/60000``) as a Rate; empty: None. Raises
-    ValueError naming the expected form."""
-    if value is None or not value.strip():
-        return None
-    match = _RATE.match(value)
-    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise ValueError("expected REQUESTS/MILLISECONDS with both at least 1, e.g. 60/60000")
-    return Rate(int(match.group(1)), int(match.group(2)))
-
-
 class RateLimitSettings(BaseModel):
     """Default token buckets for servers without their own ``rateLimit`` (all off by
-    default, as in mcp-api), and how this replica shares them (docs/scaling.md)."""
+    default, as in mcp-api), and how this replica shares them (docs/api.md, "Rate limits").
+    Buckets are ``REQUESTS/MILLISECONDS`` text (``domain.ratelimit.parse_rate``)."""
 
     per_user: str | None = None
     per_key: str | None = None
     total: str | None = None
     replicas: int = Field(1, ge=1, le=1000, description="each replica enforces limit/replicas")
     max_buckets: int = Field(
-        DEFAULT_MAX_BUCKETS, ge=100, description="buckets kept in memory (~400 B + username each)"
+        20_000, ge=100, description="buckets kept in memory (~400 B + username each)"
     )
 
     @field_validator("per_user", "per_key", "total")

@@ -14,6 +14,7 @@ the limiter forget idle buckets without changing any answer.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 # The three kinds of bucket, by their wire names (used in messages and metrics labels too).
@@ -44,6 +45,20 @@ class Rate:
 
     def describe(self) -> str:
         return f"{self.requests} requests per {self.per_ms} ms"
+
+
+_RATE_TEXT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def parse_rate(text: str | None) -> Rate | None:
+    """``REQUESTS/MILLISECONDS`` (e.g. ``60/60000``, the settings' form) as a Rate; empty or
+    None: None. Raises ValueError naming the expected form (never echoing the text)."""
+    if text is None or not text.strip():
+        return None
+    match = _RATE_TEXT.match(text)
+    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ValueError("expected REQUESTS/MILLISECONDS with both at least 1, e.g. 60/60000")
+    return Rate(int(match.group(1)), int(match.group(2)))
 
 
 @dataclass(frozen=True, slots=True)
