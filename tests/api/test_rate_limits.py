@@ -46,7 +46,7 @@ async def test_a_call_over_the_per_user_limit_is_429_with_retry_after_audited_an
     assert (event.username, event.server, event.tool) == ("alice", "fx", "echo")
     metrics = (await gateway.client.get("/metrics")).text
     assert 'mcpgw_rate_limited_calls_total{limit="perUser",server="fx"} 1.0' in metrics
-    assert 'mcpgw_tool_calls_total{outcome="rate_limited",server="fx"} 1.0' in metrics
+    assert 'mcpgw_tool_calls_refused_total{reason="rate_limited",server="fx"} 1.0' in metrics
 
 
 async def test_per_key_and_total_limits_over_http(gateway: Gateway) -> None:
