@@ -94,6 +94,9 @@ async def test_generated_requests_never_cause_a_server_error(gateway: Gateway) -
             method, path, params=query, json=body, headers=gateway.auth(key)
         )
         assert resp.status_code < 500, (method, path, query, body, resp.text)
+        kind = resp.headers.get("content-type", "")
+        if resp.status_code < 400 and not kind.startswith("application/json"):
+            continue  # a stream (audit export as JSON lines): may well be empty
         payload = resp.json()
         if resp.status_code >= 400:
             assert payload["success"] is False and payload["code"], (method, path, payload)
