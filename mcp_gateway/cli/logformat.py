@@ -22,7 +22,7 @@ from mcp_gateway.domain.exposure import mask_urls
 
 
 def text_formatter(replica: str) -> logging.Formatter:
-    # The replica id is [A-Za-z0-9._-] (config.py), so it cannot break the %-format.
+    # The replica id is [A-Za-z0-9._-] (config/), so it cannot break the %-format.
     return logging.Formatter(f"%(asctime)s {replica} %(levelname)s %(name)s: %(message)s")
 
 
