@@ -66,6 +66,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     # The older name (a number of days) is an alias: a bare number is days there and here.
     EnvVar(("MCPGW_AUDIT_RETENTION", "MCPGW_AUDIT_RETENTION_DAYS"), ("audit", "retention")),
     EnvVar(("MCPGW_AUDIT_MAX_EVENTS",), ("audit", "max_events")),
+    EnvVar(("MCPGW_RUN_RESULT_MAX_BYTES",), ("runs", "result_max_bytes")),
+    EnvVar(("MCPGW_RUN_RETENTION",), ("runs", "retention")),
+    EnvVar(("MCPGW_RUN_MAX_ACTIVE",), ("runs", "max_active")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),
@@ -227,6 +230,36 @@ class TelemetrySettings(BaseModel):
         return v.strip().lower() if isinstance(v, str) else v
 
 
+def parse_duration(value: Any) -> Any:
+    """Like :func:`parse_age`, but a bare number is seconds (``30``, ``30s``, ``2m``, ``7d``)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        return float(value)
+    return parse_age(value)
+
+
+class RunsSettings(BaseModel):
+    """Runs: tool calls accepted with 202 and executed in the background (services/runs.py)."""
+
+    result_max_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=8 * 1024 * 1024,  # a run is one MongoDB document (16 MB at most)
+        description="largest result kept (JSON bytes); a larger one ends the run as an error "
+        "saying so",
+    )
+    retention: float = Field(
+        7 * 86400.0, gt=0, description="seconds a finished run is kept (accepts 7d, 12h, 30m)"
+    )
+    max_active: int = Field(
+        16, ge=1, description="pending + running runs one API key may have per username"
+    )
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -318,6 +351,7 @@ class Settings(BaseSettings):
     installer: InstallerSettings = InstallerSettings()
     oauth: OAuthSettings = OAuthSettings()
     audit: AuditSettings = AuditSettings()
+    runs: RunsSettings = RunsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
