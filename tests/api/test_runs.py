@@ -273,3 +273,20 @@ async def test_active_runs_per_key_and_username_are_capped_with_429(
         await wait_run(gw, key, other, "success")
         again = await start_run(gw, key, "echo", {"text": "x"}, username="u1")
         await wait_run(gw, key, again, "success")
+
+
+async def test_another_replica_reads_a_run_and_its_cancel_stops_the_upstream_call(
+    make_gateway: MakeGateway, backend: str
+) -> None:
+    secrets = secrets_section(backend)  # one key for both replicas
+    async with make_gateway(backend, secrets=secrets, http={"replica_id": "a"}) as a:
+        await a.add_server("fx")
+        key = await a.new_key("service")
+        run_id = await start_run(a, key, "sleep", {"seconds": 60, "tag": "x1"})
+        await wait_log(a, "sleep x1 started")
+        async with make_gateway(backend, secrets=secrets, http={"replica_id": "b"}) as b:
+            assert (await get_run(b, key, run_id))["status"] == "running"
+            resp = await b.client.delete(f"/runs/{run_id}", headers=b.auth(key))
+            assert resp.json()["run"]["status"] == "cancelled"
+            await wait_log(a, "sleep x1 cancelled")  # replica a noticed and cancelled upstream
+            assert (await get_run(a, key, run_id))["status"] == "cancelled"
