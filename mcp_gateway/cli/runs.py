@@ -132,7 +132,10 @@ def show(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Show a run: status, times, last progress, and its result once finished."""
+    """Show a run: status, times, last progress, and its result once finished.
+
+    Example: mcp-gateway runs show run_4bC0sQ1u9n7kV2xYzA8pTw --json
+    """
     with gateway(url, api_key) as gw:
         run = gw.get(run_path(run_id)).get("run") or {}
     if as_json:
@@ -154,6 +157,7 @@ def watch(
 
     Exit code 0 when it succeeded, 1 otherwise (error, cancelled, interrupted, isError).
     With --json every event is printed as one JSON line.
+    Example: mcp-gateway runs watch "$(mcp-gateway tools call fx slow_report --async)"
     """
     last: str | None = None
     final: dict[str, Any] | None = None
@@ -190,7 +194,10 @@ def cancel(
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Cancel a run (its upstream call is cancelled too); a finished run is left as it is."""
+    """Cancel a run (its upstream call is cancelled too); a finished run is left as it is.
+
+    Example: mcp-gateway runs cancel run_4bC0sQ1u9n7kV2xYzA8pTw
+    """
     with gateway(url, api_key) as gw:
         run = gw.delete(run_path(run_id)).get("run") or {}
     if as_json:
