@@ -332,9 +332,12 @@ class RunService:
                 quiet_since = time.monotonic()
             if not run.active:
                 return
-            event = self._changed.setdefault(run.id, anyio.Event())
-            with anyio.move_on_after(self.poll):  # another replica may execute it
-                await event.wait()
+            if run.id in self._local:  # woken by each write (the final one pops the event)
+                event = self._changed.setdefault(run.id, anyio.Event())
+                with anyio.move_on_after(self.poll):
+                    await event.wait()
+            else:  # executed by another replica: read the store every ``poll`` seconds
+                await anyio.sleep(self.poll)
             latest = await self._store.get_run(run.id)
             if latest is None:
                 return
