@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import pytest
 
+from mcp_gateway.domain.runs import RunRecord, RunStatus, new_run_id
 from tests.api.conftest import Gateway, MakeGateway, secrets_section
 
 pytestmark = pytest.mark.anyio
@@ -290,3 +293,22 @@ async def test_another_replica_reads_a_run_and_its_cancel_stops_the_upstream_cal
             assert resp.json()["run"]["status"] == "cancelled"
             await wait_log(a, "sleep x1 cancelled")  # replica a noticed and cancelled upstream
             assert (await get_run(a, key, run_id))["status"] == "cancelled"
+
+
+async def test_finished_runs_older_than_the_retention_are_purged(
+    make_gateway: MakeGateway, backend: str
+) -> None:
+    async with make_gateway(
+        backend, secrets=secrets_section(backend), runs={"retention": "1h"}
+    ) as gw:
+        now = time.time()
+        base = RunRecord(new_run_id(), "k", "admin", "u", "fx", "echo", "r9", now - 9000)
+        old = replace(base, status=RunStatus.SUCCESS, finished_at=now - 7200)
+        fresh = replace(base, id=new_run_id(), status=RunStatus.ERROR, finished_at=now - 60)
+        active = replace(base, id=new_run_id())
+        for run in (old, fresh, active):
+            await gw.runtime.store.create_run(run)
+        assert await gw.runtime.runs.purge() == 1
+        assert await gw.runtime.store.get_run(old.id) is None
+        assert await gw.runtime.store.get_run(fresh.id) == fresh
+        assert await gw.runtime.store.get_run(active.id) == active
