@@ -56,6 +56,7 @@ PROGRESS_INTERVAL = 0.25  # seconds between two progress writes of one run
 PURGE_BATCH = 500
 PURGE_EVERY = 60.0
 MAX_PROGRESS_MESSAGE = 1000
+CANCEL_ATTEMPTS = 5
 
 
 def scope_of(principal: Principal) -> RunScope:
@@ -99,7 +100,7 @@ class RunService:
         self.poll = poll
         self._local: dict[str, _Local] = {}
         self._changed: dict[str, anyio.Event] = {}
-        self._admission = anyio.Lock()
+        self._admission: dict[tuple[str, str], anyio.Lock] = {}
         self._tasks: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Self:
@@ -144,28 +145,43 @@ class RunService:
         """Record a pending run and start it. Raises TooManyRuns, StoreUnavailable."""
         if self._tasks is None:
             raise StoreUnavailable("the run service is not running (the gateway is stopping)")
-        async with self._admission:  # count and insert as one step within this replica
-            active = await self._store.count_active_runs(principal.key_id, username)
-            if active >= self._settings.max_active:
-                raise TooManyRuns(
-                    f"this API key already has {active} unfinished runs for this username "
-                    f"(MCPGW_RUN_MAX_ACTIVE={self._settings.max_active}); wait for one to end"
-                )
-            run = RunRecord(
-                id=new_run_id(),
-                key_id=principal.key_id,
-                role=principal.role.value,
-                username=username,
-                server=server,
-                tool=tool[:256],
-                replica=self.replica,
-                created_at=time.time(),
-                request_id=request_id,
-            )
-            await self._store.create_run(run)
+        # Count and insert as one step per (key, username) within this replica.
+        admission = self._admission.setdefault((principal.key_id, username), anyio.Lock())
+        try:
+            async with admission:
+                run = await self._admit(principal, username, server, tool, request_id)
+        finally:
+            if not admission.locked() and not admission.statistics().tasks_waiting:
+                self._admission.pop((principal.key_id, username), None)
+        if self._tasks is None:  # stopped meanwhile: the next start marks the run interrupted
+            raise StoreUnavailable("the run service is not running (the gateway is stopping)")
         local = _Local(run)
         self._local[run.id] = local
         self._tasks.start_soon(self._execute, local, principal, arguments)
+        return run
+
+    async def _admit(
+        self, principal: Principal, username: str, server: str, tool: str, request_id: str
+    ) -> RunRecord:
+        """Check the cap, then record the pending run (under the caller's admission lock)."""
+        active = await self._store.count_active_runs(principal.key_id, username)
+        if active >= self._settings.max_active:
+            raise TooManyRuns(
+                f"this API key already has {active} unfinished runs for this username "
+                f"(MCPGW_RUN_MAX_ACTIVE={self._settings.max_active}); wait for one to end"
+            )
+        run = RunRecord(
+            id=new_run_id(),
+            key_id=principal.key_id,
+            role=principal.role.value,
+            username=username,
+            server=server,
+            tool=tool[:256],
+            replica=self.replica,
+            created_at=time.time(),
+            request_id=request_id,
+        )
+        await self._store.create_run(run)
         return run
 
     async def _execute(
@@ -180,7 +196,6 @@ class RunService:
                 local.record, RunStatus.ERROR, RunError(exc.code, str(exc), exc.status)
             )
         finally:
-            del self._local[local.record.id]
             run = local.record
             if final is None:  # cancelled: by DELETE, or by the gateway shutting down
                 final = self._ended(run, RunStatus.CANCELLED)
@@ -195,6 +210,8 @@ class RunService:
                     await self._write(local, final)
                 except GatewayError as exc:  # restart marks it interrupted later
                     log.error("final state of a run not saved: %s", exc)
+            # Only now: until the final state is stored, followers wait for its write.
+            del self._local[run.id]
             local.done.set()
 
     async def _call(
@@ -268,9 +285,16 @@ class RunService:
             await anyio.sleep(PROGRESS_INTERVAL)  # later notifications coalesce meanwhile
 
     async def _write(self, local: _Local, run: RunRecord) -> bool:
-        """Save ``run`` (seq + 1) unless the stored run is already terminal."""
+        """Save ``run`` (seq + 1) unless the stored run is already terminal.
+
+        Shielded: a write cancelled half-way (MongoDB's driver can be) might still land while
+        ``local.record`` kept the old seq, and the next state would reuse that seq (a follower
+        holding it would never see the next one). Store timeouts bound the wait.
+        """
         run = replace(run, seq=local.record.seq + 1, progress=run.progress or local.progress)
-        if not await self._store.update_run(run):
+        with anyio.CancelScope(shield=True):
+            stored = await self._store.update_run(run)
+        if not stored:
             return False
         local.record = run
         self._notify(run.id)
@@ -310,9 +334,13 @@ class RunService:
             with anyio.move_on_after(10):
                 await local.done.wait()
         else:  # executing on another replica (or on none): its watcher stops the call
-            await self._store.update_run(
-                replace(self._ended(run, RunStatus.CANCELLED), seq=run.seq + 1)
-            )
+            for _ in range(CANCEL_ATTEMPTS):  # it may write progress meanwhile: re-read, retry
+                ended = replace(self._ended(run, RunStatus.CANCELLED), seq=run.seq + 1)
+                if await self._store.update_run(ended):
+                    break
+                run = await self.get(principal, run_id)
+                if not run.active:
+                    break
         return await self.get(principal, run_id)
 
     async def follow(
@@ -322,6 +350,7 @@ class RunService:
         ``None`` after ``heartbeat`` seconds without one. States that changed faster than they
         are read are skipped (the latest one is given)."""
         quiet_since = time.monotonic()
+        recheck = True  # the run may have ended here since ``run`` was read
         while True:
             if run.seq > after:
                 yield run
@@ -332,10 +361,16 @@ class RunService:
                 quiet_since = time.monotonic()
             if not run.active:
                 return
-            if run.id in self._local:  # woken by each write (the final one pops the event)
-                event = self._changed.setdefault(run.id, anyio.Event())
-                with anyio.move_on_after(self.poll):
-                    await event.wait()
+            # No await between checking the local state and waiting: no write goes unseen.
+            local = self._local.get(run.id)
+            if local is not None:
+                recheck = True  # when it leaves, its final state is in the store: read it
+                if local.record.seq <= after:  # nothing newer yet: wait for the next write
+                    event = self._changed.setdefault(run.id, anyio.Event())
+                    with anyio.move_on_after(self.poll):
+                        await event.wait()
+            elif recheck:
+                recheck = False
             else:  # executed by another replica: read the store every ``poll`` seconds
                 await anyio.sleep(self.poll)
             latest = await self._store.get_run(run.id)

@@ -167,8 +167,9 @@ class RunStore(Protocol):
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
     async def update_run(self, run: RunRecord) -> bool:
-        """Replace the run while the stored one is still pending/running; False (nothing
-        written) when it is terminal or gone, e.g. another replica cancelled it."""
+        """Replace the run if the stored one is still pending/running and is the state just
+        before this one (stored ``seq`` is ``run.seq - 1``); False (nothing written) otherwise:
+        it is terminal or gone (e.g. another replica cancelled it), or changed meanwhile."""
 
     async def list_runs(self, query: RunQuery) -> list[RunRecord]:
         """Newest first (created_at, then id, descending), at most ``query.limit``."""

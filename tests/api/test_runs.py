@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import anyio
 import pytest
 
+from mcp_gateway.domain.records import Role
 from mcp_gateway.domain.runs import RunRecord, RunStatus, new_run_id
+from mcp_gateway.services.principal import Principal
 from tests.api.conftest import Gateway, MakeGateway, secrets_section
 
 pytestmark = pytest.mark.anyio
@@ -312,3 +315,42 @@ async def test_finished_runs_older_than_the_retention_are_purged(
         assert await gw.runtime.store.get_run(old.id) is None
         assert await gw.runtime.store.get_run(fresh.id) == fresh
         assert await gw.runtime.store.get_run(active.id) == active
+
+
+async def test_a_slow_follower_gets_states_written_while_it_was_busy_without_the_poll(
+    gateway: Gateway,
+) -> None:
+    """A follower that reads a state, is busy while the run moves on, then asks for the next
+    state gets it at once from the executing replica (not after the store poll): both while
+    the run is still running and once it has finished."""
+    await gateway.add_server("fx")
+    runs = gateway.runtime.runs
+    runs.poll = 3600.0
+    admin = Principal(key_id="anonymous", name="t", role=Role.ADMIN)
+
+    async def stored(run_id: str, status: str) -> RunRecord:
+        with anyio.fail_after(30):
+            while True:
+                run = await runs.get(admin, run_id)
+                if run.status.value == status:
+                    return run
+                await anyio.sleep(0.01)
+
+    async def next_state(states: AsyncIterator[RunRecord | None]) -> RunRecord:
+        with anyio.fail_after(10):
+            state = await anext(states)
+        assert state is not None
+        return state
+
+    for tool, args, moved_on in (
+        ("sleep", {"seconds": 60}, "running"),
+        ("echo", {"text": "x"}, "success"),
+    ):
+        run_id = await start_run(gateway, gateway.admin_key, tool, args)
+        states = runs.follow(await runs.get(admin, run_id), -1)
+        first = await next_state(states)
+        if first.status.value != moved_on:
+            await stored(run_id, moved_on)  # the follower is "busy" meanwhile
+            assert (await next_state(states)).status.value == moved_on
+        await states.aclose()
+        await runs.cancel(admin, run_id)

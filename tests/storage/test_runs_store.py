@@ -67,6 +67,20 @@ async def test_only_active_runs_are_updated_so_a_terminal_state_is_final(store: 
     assert not await store.update_run(run(3.0))  # never created
 
 
+async def test_an_update_applies_only_to_the_state_just_before_it(store: Store) -> None:
+    """Two writers that read the same state (a replica's progress, another's cancel): the
+    second one's update fails instead of reusing the seq a follower has already seen."""
+    pending = run(1.0)
+    await store.create_run(pending)
+    progress = replace(pending, status=RunStatus.RUNNING, progress=RunProgress(1), seq=1)
+    cancel = replace(pending, status=RunStatus.CANCELLED, finished_at=2.0, seq=1)
+    assert await store.update_run(progress)
+    assert not await store.update_run(cancel)
+    assert not await store.update_run(replace(progress, seq=3))  # skipping a state
+    assert await store.update_run(replace(cancel, seq=2))
+    assert await store.get_run(pending.id) == replace(cancel, seq=2)
+
+
 async def test_list_is_scoped_filtered_and_paged_newest_first(store: Store) -> None:
     runs = [
         run(10.0),

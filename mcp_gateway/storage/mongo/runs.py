@@ -30,7 +30,7 @@ class MongoRunsMixin(GatewayCollections):
     async def update_run(self, run: RunRecord) -> bool:
         with converted():
             result = await self._coll("runs").replace_one(
-                {"id": run.id, "status": _ACTIVE}, to_doc(run)
+                {"id": run.id, "status": _ACTIVE, "seq": run.seq - 1}, to_doc(run)
             )
         return result.matched_count > 0
 

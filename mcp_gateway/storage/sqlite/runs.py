@@ -50,9 +50,10 @@ class SqliteRunsMixin:
     async def update_run(self, run: RunRecord) -> bool:
         sql = (
             "UPDATE runs SET created_at = ?, key_id = ?, username = ?, server = ?, status = ?, "
-            f"replica = ?, finished_at = ?, doc = ? WHERE id = ? AND status IN {_ACTIVE}"
+            f"replica = ?, finished_at = ?, doc = ? WHERE id = ? AND status IN {_ACTIVE} "
+            "AND json_extract(doc, '$.seq') = ?"
         )
-        params = (*_row(run), run.id)
+        params = (*_row(run), run.id, run.seq - 1)
         return await self._db.write(lambda conn: conn.execute(sql, params).rowcount) > 0
 
     async def list_runs(self, query: RunQuery) -> list[RunRecord]:
