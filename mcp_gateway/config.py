@@ -69,6 +69,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_RUN_RESULT_MAX_BYTES",), ("runs", "result_max_bytes")),
     EnvVar(("MCPGW_RUN_RETENTION",), ("runs", "retention")),
     EnvVar(("MCPGW_RUN_MAX_ACTIVE",), ("runs", "max_active")),
+    EnvVar(("MCPGW_RUN_REPLICA_TIMEOUT",), ("runs", "replica_timeout")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),
@@ -253,8 +254,14 @@ class RunsSettings(BaseModel):
     max_active: int = Field(
         16, ge=1, description="pending + running runs one API key may have per username"
     )
+    replica_timeout: float = Field(
+        10.0,
+        ge=3,
+        description="seconds without a sign of life after which another replica (or this "
+        "one's next start) marks its unfinished runs interrupted (accepts 10s, 1m)",
+    )
 
-    @field_validator("retention", mode="before")
+    @field_validator("retention", "replica_timeout", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> Any:
         return parse_duration(v)

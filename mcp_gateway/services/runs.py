@@ -10,8 +10,11 @@ may go away. Every change is written to the store, so any replica answers ``GET 
   sends ``notifications/cancelled``). Elsewhere the run is marked cancelled in the store (a
   terminal run is final); the executing replica notices within ``poll`` seconds (its progress
   writes fail, and a watcher re-reads its active runs) and cancels the upstream call.
-- **Restart**: at start-up every pending/running run of this replica (``MCPGW_REPLICA_ID``) is
-  marked ``interrupted``; a graceful shutdown marks its own runs ``interrupted`` too.
+- **Restart**: at start-up every pending/running run of this replica id is marked
+  ``interrupted`` (a fixed ``MCPGW_REPLICA_ID`` makes that the predecessor's); a graceful
+  shutdown marks its own runs ``interrupted`` too; runs of a replica id whose liveness lease
+  lapsed (a killed process, whatever its id) are marked by any replica within
+  ``MCPGW_RUN_REPLICA_TIMEOUT`` (``services/run_upkeep.py``).
 - **Progress**: the upstream's progress notifications arrive through
   :data:`~mcp_gateway.upstream.progress.CALL_PROGRESS` (masked by the session); the latest one
   is written at most every ``PROGRESS_INTERVAL`` seconds (later ones coalesce).
@@ -46,15 +49,13 @@ from mcp_gateway.domain.runs import (
 )
 from mcp_gateway.errors import GatewayError, NotFound, StoreUnavailable, TooManyRuns
 from mcp_gateway.services.principal import Principal
+from mcp_gateway.services.run_upkeep import RunUpkeep, UpkeepStore
 from mcp_gateway.services.tool_calls import ToolCallService
-from mcp_gateway.storage.ports import RunStore
 from mcp_gateway.upstream.progress import CALL_PROGRESS, ProgressSink
 
 log = logging.getLogger("mcp_gateway.runs")
 
 PROGRESS_INTERVAL = 0.25  # seconds between two progress writes of one run
-PURGE_BATCH = 500
-PURGE_EVERY = 60.0
 MAX_PROGRESS_MESSAGE = 1000
 CANCEL_ATTEMPTS = 5
 
@@ -86,7 +87,7 @@ class RunService:
 
     def __init__(
         self,
-        store: RunStore,
+        store: UpkeepStore,
         tools: ToolCallService,
         settings: RunsSettings,
         *,
@@ -94,6 +95,7 @@ class RunService:
         poll: float = 1.0,
     ) -> None:
         self._store = store
+        self._upkeep = RunUpkeep(store, settings, replica, poll)
         self._tools = tools
         self._settings = settings
         self.replica = replica
@@ -114,9 +116,10 @@ class RunService:
             log.warning(
                 "marked %d unfinished run(s) of replica %r interrupted", count, self.replica
             )
+        await self._upkeep.liveness.tick()  # our lease first: no peer takes us for gone
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
-        self._tasks.start_soon(self._housekeeping)
+        self._tasks.start_soon(self._upkeep.run, self._local_scopes)
         return self
 
     async def __aexit__(
@@ -378,37 +381,14 @@ class RunService:
                 return
             run = latest
 
+    def _local_scopes(self) -> dict[str, anyio.CancelScope]:
+        return {run_id: local.scope for run_id, local in self._local.items()}
+
+    async def purge(self) -> int:
+        """Delete finished runs older than the retention now (also done periodically)."""
+        return await self._upkeep.purge()
+
     def _notify(self, run_id: str) -> None:
         event = self._changed.pop(run_id, None)
         if event is not None:
             event.set()
-
-    # -- housekeeping ----------------------------------------------------------------------
-
-    async def _housekeeping(self) -> None:
-        next_purge = 0.0
-        while True:
-            await anyio.sleep(self.poll)
-            try:
-                await self._stop_cancelled_elsewhere()
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_EVERY
-                    await self.purge()
-            except StoreUnavailable as exc:
-                log.warning("runs housekeeping skipped: %s", exc)
-
-    async def _stop_cancelled_elsewhere(self) -> None:
-        for run_id, local in list(self._local.items()):
-            stored = await self._store.get_run(run_id)
-            if stored is None or not stored.active:
-                local.scope.cancel()
-
-    async def purge(self) -> int:
-        """Delete finished runs older than the retention, in batches; returns how many."""
-        before = time.time() - self._settings.retention
-        total = 0
-        while True:
-            deleted = await self._store.purge_runs(before, PURGE_BATCH)
-            total += deleted
-            if deleted < PURGE_BATCH:
-                return total

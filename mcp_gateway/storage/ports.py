@@ -180,6 +180,9 @@ class RunStore(Protocol):
     async def interrupt_runs(self, replica: str, error_code: str, message: str, now: float) -> int:
         """Mark every pending/running run of ``replica`` interrupted (its process is gone)."""
 
+    async def list_run_replicas(self) -> list[str]:
+        """The replicas that have pending/running runs (each once)."""
+
     async def purge_runs(self, before: float, limit: int) -> int:
         """Delete at most ``limit`` terminal runs that finished before ``before``; callers
         repeat while it returns ``limit`` (bounded batches)."""

@@ -354,3 +354,27 @@ async def test_a_slow_follower_gets_states_written_while_it_was_busy_without_the
             assert (await next_state(states)).status.value == moved_on
         await states.aclose()
         await runs.cancel(admin, run_id)
+
+
+async def test_runs_of_a_replica_that_stopped_renewing_its_lease_are_marked_interrupted(
+    make_gateway: MakeGateway, backend: str
+) -> None:
+    secrets = secrets_section(backend)
+    timeout = {"replica_timeout": "3s"}
+    async with make_gateway(backend, secrets=secrets, http={"replica_id": "a"}, runs=timeout) as a:
+        await a.add_server("fx")
+        alive = await start_run(a, a.admin_key, "sleep", {"seconds": 60})
+        await wait_run(a, a.admin_key, alive, "running")
+        # A replica that died without a trace: its run is running, it holds no lease.
+        ghost = replace(
+            RunRecord(new_run_id(), "k", "admin", "u", "fx", "echo", "ghost", time.time()),
+            status=RunStatus.RUNNING,
+        )
+        await a.runtime.store.create_run(ghost)
+        async with make_gateway(
+            backend, secrets=secrets, http={"replica_id": "b"}, runs=timeout
+        ) as b:
+            run = await wait_run(b, a.admin_key, ghost.id, "interrupted")
+            assert "'ghost'" in run["error"]["error"] and "3 s" in run["error"]["error"]
+            assert (await get_run(b, a.admin_key, alive))["status"] == "running"  # a renews
+        await a.client.delete(f"/runs/{alive}", headers=a.admin)

@@ -159,3 +159,14 @@ async def test_purge_deletes_old_finished_runs_in_bounded_batches(store: Store) 
     assert await store.purge_runs(before=50.0, limit=2) == 0
     left = {r.id for r in await store.list_runs(RunQuery(limit=10))}
     assert left == {recent.id, active.id}
+
+
+async def test_replicas_with_unfinished_runs_are_listed_once(store: Store) -> None:
+    for item in (
+        run(1.0, replica="r2"),
+        run(2.0, replica="r1", status=RunStatus.RUNNING),
+        run(3.0, replica="r2", status=RunStatus.RUNNING),
+        run(4.0, replica="r3", status=RunStatus.SUCCESS),
+    ):
+        await store.create_run(item)
+    assert await store.list_run_replicas() == ["r1", "r2"]

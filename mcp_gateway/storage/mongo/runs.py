@@ -74,6 +74,11 @@ class MongoRunsMixin(GatewayCollections):
             )
         return int(result.modified_count)
 
+    async def list_run_replicas(self) -> list[str]:
+        with converted():
+            replicas = await self._coll("runs").distinct("replica", {"status": _ACTIVE})
+        return sorted(str(replica) for replica in replicas)
+
     async def purge_runs(self, before: float, limit: int) -> int:
         query = {"status": {"$nin": list(ACTIVE_STATUSES)}, "finished_at": {"$lt": before}}
         with converted():

@@ -96,6 +96,11 @@ class SqliteRunsMixin:
         params = (status, now, status, now, error, replica)
         return await self._db.write(lambda conn: conn.execute(sql, params).rowcount)
 
+    async def list_run_replicas(self) -> list[str]:
+        sql = f"SELECT DISTINCT replica FROM runs WHERE status IN {_ACTIVE} ORDER BY replica"
+        rows = await self._db.read(lambda conn: conn.execute(sql).fetchall())
+        return [row[0] for row in rows]
+
     async def purge_runs(self, before: float, limit: int) -> int:
         sql = (
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE status NOT IN "
