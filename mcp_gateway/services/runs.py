@@ -198,16 +198,17 @@ class RunService:
             final = self._ended(
                 local.record, RunStatus.ERROR, RunError(exc.code, str(exc), exc.status)
             )
+        except Exception as exc:  # never let one run take the service's task group down
+            log.error("run failed with %s", type(exc).__name__)
+            error = RunError("internal_error", f"internal error ({type(exc).__name__})", 500)
+            final = self._ended(local.record, RunStatus.ERROR, error)
         finally:
             run = local.record
-            if final is None:  # cancelled: by DELETE, or by the gateway shutting down
+            if final is None and local.cancel_requested:  # DELETE
                 final = self._ended(run, RunStatus.CANCELLED)
-                if not local.cancel_requested:
-                    final = self._ended(
-                        run,
-                        RunStatus.INTERRUPTED,
-                        RunError("interrupted", "the gateway shut down during this run", 503),
-                    )
+            elif final is None:  # shutdown (or ended elsewhere: then this write is refused)
+                error = RunError("interrupted", "the gateway shut down during this run", 503)
+                final = self._ended(run, RunStatus.INTERRUPTED, error)
             with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                 try:
                     await self._write(local, final)
@@ -283,7 +284,7 @@ class RunService:
                 if not await self._write(local, run):
                     local.scope.cancel()  # cancelled (or purged) elsewhere: stop the call
                     return
-            except StoreUnavailable as exc:
+            except GatewayError as exc:
                 log.warning("progress of run not saved: %s", exc)
             await anyio.sleep(PROGRESS_INTERVAL)  # later notifications coalesce meanwhile
 
