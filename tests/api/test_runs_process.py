@@ -82,3 +82,27 @@ async def test_a_run_outlives_its_connection_and_a_restart_marks_it_interrupted(
             run = (await client.get(f"/runs/{graceful}")).json()["run"]
             assert run["status"] == "interrupted"
             assert "shut down" in run["error"]["error"]
+
+
+async def test_without_a_fixed_replica_id_a_killed_gateways_runs_are_interrupted_after_restart(
+    tmp_path: Path,
+) -> None:
+    """Unset MCPGW_REPLICA_ID, each start is a new replica: the restarted gateway marks the
+    killed one's runs interrupted once that one's liveness lease has lapsed."""
+    env = gateway_env(tmp_path / "data", MCPGW_ADMIN_API_KEY=ADMIN, MCPGW_RUN_REPLICA_TIMEOUT="3s")
+    with GatewayProcess(env) as gw:
+        async with httpx2.AsyncClient(base_url=gw.url, headers=AUTH, timeout=30) as client:
+            resp = await client.post("/mcp/servers", json=fixture_server("fx"))
+            assert resp.status_code == 200, resp.text
+            await _connected(client)
+            long = await _start(gw.url, {"seconds": 600})
+            first = await _wait(client, long, "running")
+            replica = (await client.get("/healthz")).json()["replica"]
+        gw.kill()
+
+    with GatewayProcess(env) as gw:
+        async with httpx2.AsyncClient(base_url=gw.url, headers=AUTH, timeout=30) as client:
+            assert (await client.get("/healthz")).json()["replica"] != replica
+            run = await _wait(client, long, "interrupted")
+            assert run["error"]["code"] == "interrupted" and replica in run["error"]["error"]
+            assert run["createdAt"] == first["createdAt"]
