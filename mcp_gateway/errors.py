@@ -27,6 +27,7 @@ Tree::
     ├── RequestTimeout                 408 request_timeout (the request body came too slowly)
     ├── PayloadTooLarge                413 payload_too_large
     ├── RateLimited                    429 rate_limited (``retry_after`` seconds, ``limit`` kind)
+    ├── TooManyRuns                    429 too_many_runs (a caller's active runs are at the cap)
     ├── ClientDisconnected             499 client_disconnected (nobody reads it)
     ├── UpstreamError                  502 upstream_error (the upstream answered with an error)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
@@ -219,6 +220,16 @@ class RateLimited(GatewayError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyRuns(GatewayError):
+    """The caller already has ``MCPGW_RUN_MAX_ACTIVE`` pending/running runs for this username."""
+
+    status = 429
+    code = "too_many_runs"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 class ClientDisconnected(GatewayError):

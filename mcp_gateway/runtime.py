@@ -34,6 +34,7 @@ from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.ratelimit import RateLimiter
+from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
@@ -109,6 +110,7 @@ class Runtime:
     servers: ServerService
     secrets: SecretService
     tools: ToolCallService
+    runs: RunService
     apikeys: ApiKeyService
     packages: PackageService
     audit: AuditLog
@@ -210,6 +212,10 @@ class Runtime:
                     replicas=settings.rate_limit.replicas,
                     max_buckets=settings.rate_limit.max_buckets,
                 ),
+            )
+            # Background tool calls; entered after the pool and store, so closed before them.
+            self.runs = await stack.enter_async_context(
+                RunService(self.store, self.tools, settings.runs, replica=self.replica_id)
             )
             self.packages = PackageService(
                 self.store, self.servers, build_installers(settings, self.sandbox)

@@ -17,6 +17,7 @@ from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
+from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
@@ -35,6 +36,7 @@ class GatewayRuntime(Protocol):
     servers: ServerService
     secrets: SecretService
     tools: ToolCallService
+    runs: RunService
     apikeys: ApiKeyService
     packages: PackageService
     audit: AuditLog

@@ -103,6 +103,31 @@ class GatewayClient:
     def delete(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("DELETE", path, params=params)
 
+    def events(self, path: str, last_event_id: str | None = None) -> Iterator[dict[str, str]]:
+        """The server-sent events of ``path`` (``{"id", "event", "data"}`` each) until the
+        gateway ends the stream. Raises ApiError, Unreachable (also when it breaks mid-way)."""
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        try:
+            with self._http.stream("GET", path, headers=headers) as response:
+                if not response.is_success:
+                    response.read()
+                    _decode(response)
+                event: dict[str, str] = {}
+                for line in response.iter_lines():
+                    if not line:
+                        if event:
+                            yield event
+                        event = {}
+                    elif not line.startswith(":"):
+                        name, _, value = line.partition(":")
+                        event[name] = value.removeprefix(" ")
+        except httpx2.TimeoutException:
+            raise Unreachable(self.url, "timed out") from None
+        except httpx2.TransportError as exc:
+            raise Unreachable(self.url, _reason(exc)) from None
+
 
 def _reason(exc: Exception) -> str:
     text = str(exc).strip()

@@ -16,6 +16,7 @@ from mcp_gateway.cli.audit import audit, audit_app
 from mcp_gateway.cli.keys import keys_app
 from mcp_gateway.cli.migrate import migrate_app
 from mcp_gateway.cli.packages import packages_app
+from mcp_gateway.cli.runs import runs_app
 from mcp_gateway.cli.secrets import secrets_app
 from mcp_gateway.cli.serve import serve, serve_app
 from mcp_gateway.cli.servers import servers_app
@@ -34,6 +35,7 @@ app.add_typer(keys_app, name="keys", help="Generate and rotate secret-encryption
 app.add_typer(migrate_app, name="migrate", help="Import an mcp-api database into this store.")
 app.add_typer(servers_app, name="servers", help="Manage upstream MCP servers.")
 app.add_typer(tools_app, name="tools", help="List and call tools.")
+app.add_typer(runs_app, name="runs", help="Follow and cancel background tool calls (runs).")
 app.add_typer(secrets_app, name="secrets", help="Manage users' encrypted secrets.")
 app.add_typer(packages_app, name="packages", help="Install and upgrade MCP server packages.")
 app.add_typer(apikeys_app, name="apikeys", help="Manage API keys.")

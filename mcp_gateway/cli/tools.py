@@ -10,7 +10,7 @@ import typer
 
 from mcp_gateway.cli.client import DEFAULT_URL, gateway
 from mcp_gateway.cli.options import ApiKeyOption, JsonOption, UrlOption, UsernameOption
-from mcp_gateway.cli.output import print_json, print_table, write_text
+from mcp_gateway.cli.output import print_json, print_table, warn, write_text
 from mcp_gateway.cli.parsing import parse_json_object, parse_tool_args
 from mcp_gateway.cli.servers import server_path
 
@@ -67,7 +67,8 @@ def list_tools(
     )
 
 
-def _print_content(result: dict[str, Any]) -> None:
+def print_content(result: dict[str, Any]) -> None:
+    """A CallToolResult's text content (other blocks as JSON), cleaned for the terminal."""
     printed = False
     for block in result.get("content") or []:
         if isinstance(block, dict) and block.get("type") == "text":
@@ -98,6 +99,12 @@ def call(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the answer.")
     ] = CALL_TIMEOUT,
+    run_async: Annotated[
+        bool,
+        typer.Option(
+            "--async", help="Start it as a background run: print its id (see `runs watch`)."
+        ),
+    ] = False,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -107,6 +114,7 @@ def call(
     Prints the text content (or the whole CallToolResult with --json). Exit code 1 when the
     tool itself reports an error (isError), as for any gateway error.
     Example: mcp-gateway tools call github search_repositories --arg query=mcp --arg perPage=5
+    With --async the call runs in the gateway's background; only its run id is printed.
     """
     with gateway(url, api_key, timeout=timeout) as gw:
         args = parse_json_object(json_args, "--json-args") if json_args else {}
@@ -114,11 +122,19 @@ def call(
         body: dict[str, Any] = {"serverName": server, "methodName": tool, "args": args}
         if username is not None:
             body["username"] = username
+        if run_async:
+            accepted = gw.post("/mcp/tool/call", {**body, "async": True})
+            if as_json:
+                print_json(accepted)
+            else:
+                write_text(str(accepted.get("runId")))
+                warn(f"started run; follow it with: mcp-gateway runs watch {accepted.get('runId')}")
+            return
         result = gw.post("/mcp/tool/call", body).get("data") or {}
     if as_json:
         print_json(result)
     else:
-        _print_content(result)
+        print_content(result)
     if isinstance(result, dict) and result.get("isError"):
         print(f"mcp-gateway: tool {tool!r} on {server!r} reported an error", file=sys.stderr)
         raise typer.Exit(1)

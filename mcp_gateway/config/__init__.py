@@ -34,6 +34,7 @@ from mcp_gateway.config.sections import (
     InstallerSettings,
     OAuthSettings,
     RateLimitSettings,
+    RunsSettings,
     SandboxSettings,
     SecretsSettings,
     StoreSettings,
@@ -48,9 +49,18 @@ from mcp_gateway.errors import ConfigError
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ENV_VARS",
+    "AuditSettings",
     "EnvVar",
+    "HttpSettings",
+    "InstallerSettings",
     "OAuthSettings",
+    "RateLimitSettings",
+    "RunsSettings",
+    "SandboxSettings",
+    "SecretsSettings",
     "Settings",
+    "StoreSettings",
+    "TelemetrySettings",
     "UpstreamSettings",
     "load_settings",
     "mcp_api_mongo_url",
@@ -98,6 +108,7 @@ class Settings(BaseSettings):
     installer: InstallerSettings = InstallerSettings()
     oauth: OAuthSettings = OAuthSettings()
     audit: AuditSettings = AuditSettings()
+    runs: RunsSettings = RunsSettings()
     sandbox: SandboxSettings = SandboxSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()

@@ -41,6 +41,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     # The older name (a number of days) is an alias: a bare number is days there and here.
     EnvVar(("MCPGW_AUDIT_RETENTION", "MCPGW_AUDIT_RETENTION_DAYS"), ("audit", "retention")),
     EnvVar(("MCPGW_AUDIT_MAX_EVENTS",), ("audit", "max_events")),
+    EnvVar(("MCPGW_RUN_RESULT_MAX_BYTES",), ("runs", "result_max_bytes")),
+    EnvVar(("MCPGW_RUN_RETENTION",), ("runs", "retention")),
+    EnvVar(("MCPGW_RUN_MAX_ACTIVE",), ("runs", "max_active")),
+    EnvVar(("MCPGW_RUN_REPLICA_TIMEOUT",), ("runs", "replica_timeout")),
     EnvVar(("MCPGW_USER_SESSION_IDLE",), ("upstream", "user_session_idle")),
     EnvVar(("MCPGW_BUSY_WAIT",), ("upstream", "busy_wait")),
     EnvVar(("MCPGW_MAX_MESSAGE_BYTES",), ("upstream", "max_message_bytes")),

@@ -146,6 +146,42 @@ class TelemetrySettings(BaseModel):
         return v.strip().lower() if isinstance(v, str) else v
 
 
+def parse_duration(value: Any) -> Any:
+    """Like :func:`parse_age`, but a bare number is seconds (``30``, ``30s``, ``2m``, ``7d``)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+        return float(value)
+    return parse_age(value)
+
+
+class RunsSettings(BaseModel):
+    """Runs: tool calls accepted with 202 and executed in the background (services/runs.py)."""
+
+    result_max_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=8 * 1024 * 1024,  # a run is one MongoDB document (16 MB at most)
+        description="largest result kept (JSON bytes); a larger one ends the run as an error "
+        "saying so",
+    )
+    retention: float = Field(
+        7 * 86400.0, gt=0, description="seconds a finished run is kept (accepts 7d, 12h, 30m)"
+    )
+    max_active: int = Field(
+        16, ge=1, description="pending + running runs one API key may have per username"
+    )
+    replica_timeout: float = Field(
+        10.0,
+        ge=3,
+        description="seconds without a sign of life after which another replica (or this "
+        "one's next start) marks its unfinished runs interrupted (accepts 10s, 1m)",
+    )
+
+    @field_validator("retention", "replica_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 

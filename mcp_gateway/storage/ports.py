@@ -19,6 +19,7 @@ from mcp_gateway.domain.records import (
     StoredSecret,
     UpstreamSession,
 )
+from mcp_gateway.domain.runs import RunQuery, RunRecord
 from mcp_gateway.domain.servers import ServerConfig
 
 
@@ -158,6 +159,35 @@ class AuditStore(Protocol):
         """
 
 
+class RunStore(Protocol):
+    """Background tool calls (runs). A terminal run is final: updates only touch active ones."""
+
+    async def create_run(self, run: RunRecord) -> None: ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def update_run(self, run: RunRecord) -> bool:
+        """Replace the run if the stored one is still pending/running and is the state just
+        before this one (stored ``seq`` is ``run.seq - 1``); False (nothing written) otherwise:
+        it is terminal or gone (e.g. another replica cancelled it), or changed meanwhile."""
+
+    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        """Newest first (created_at, then id, descending), at most ``query.limit``."""
+
+    async def count_active_runs(self, key_id: str, username: str) -> int:
+        """Pending/running runs started by this key for this username."""
+
+    async def interrupt_runs(self, replica: str, error_code: str, message: str, now: float) -> int:
+        """Mark every pending/running run of ``replica`` interrupted (its process is gone)."""
+
+    async def list_run_replicas(self) -> list[str]:
+        """The replicas that have pending/running runs (each once)."""
+
+    async def purge_runs(self, before: float, limit: int) -> int:
+        """Delete at most ``limit`` terminal runs that finished before ``before``; callers
+        repeat while it returns ``limit`` (bounded batches)."""
+
+
 class Store(
     ServerStore,
     SecretStore,
@@ -166,6 +196,7 @@ class Store(
     PackageStore,
     ApiKeyStore,
     AuditStore,
+    RunStore,
     Protocol,
 ):
     """One backend implementing every port. Opened and closed by the runtime's lifespan."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import anyio
 import mcp_types as types
 from mcp.client.session import ClientSession
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
@@ -64,11 +65,16 @@ class LiveSession:
     started_at: float = field(default_factory=time.monotonic)
 
     async def call_tool(
-        self, tool: str, arguments: dict[str, object], read_timeout: float
+        self,
+        tool: str,
+        arguments: dict[str, object],
+        read_timeout: float,
+        progress: ProgressFnT | None = None,
     ) -> types.CallToolResult:
         """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
         gateway forwards results, its own clients validate. With traces on it is a client span,
-        whose ``traceparent`` the SDK puts in the request's ``_meta``."""
+        whose ``traceparent`` the SDK puts in the request's ``_meta``. ``progress``
+        (upstream/progress.py) asks for and receives progress notifications."""
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
@@ -76,7 +82,10 @@ class LiveSession:
         try:
             with tracing.upstream_span("tools/call", tool):
                 return await self.session.send_request(
-                    request, types.CallToolResult, request_read_timeout_seconds=read_timeout
+                    request,
+                    types.CallToolResult,
+                    request_read_timeout_seconds=read_timeout,
+                    progress_callback=progress,
                 )
         finally:
             self.link.calls_sent -= 1

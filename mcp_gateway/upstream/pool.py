@@ -40,6 +40,7 @@ from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.observe import InstanceObserver, run_observed
+from mcp_gateway.upstream.progress import masked_progress
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, masked_result, translate
@@ -270,8 +271,9 @@ class UpstreamPool:
     ) -> CallToolResult:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
+        progress = masked_progress(lambda: sup.masker)  # None unless a run listens
         try:
-            result = await live.call_tool(tool, arguments, call_timeout)
+            result = await live.call_tool(tool, arguments, call_timeout, progress)
             return await masked_result(
                 result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )
@@ -282,7 +284,7 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            result = await live.call_tool(tool, arguments, call_timeout)
+            result = await live.call_tool(tool, arguments, call_timeout, progress)
             return await masked_result(
                 result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )

@@ -19,13 +19,15 @@ import pytest
 
 from mcp_gateway.domain.audit import AuditFilter, AuditQuery
 from mcp_gateway.domain.records import AuditEvent, StoredSecret
+from mcp_gateway.domain.runs import RunRecord
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import ConfigError, StoreUnavailable
+from mcp_gateway.storage.codec import to_json
 from mcp_gateway.storage.factory import open_store
 from mcp_gateway.storage.sqlite import SqliteStore
 from mcp_gateway.storage.sqlite import secrets as sqlite_secrets
 from mcp_gateway.storage.sqlite.db import DB_FILE
-from mcp_gateway.storage.sqlite.schema import SCHEMA_VERSION
+from mcp_gateway.storage.sqlite.schema import CREATE_VERSION_TABLE, MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import MakeSettings
 
 pytestmark = pytest.mark.anyio
@@ -266,5 +268,25 @@ async def test_a_version_1_database_gains_the_audit_columns_without_a_backfill(
     try:
         rows = await store.query_audit(AuditQuery(AuditFilter(username="old-bob")))
         assert [row.event.request_id for row in rows] == ["r1"]
+    finally:
+        await store.aclose()
+
+
+async def test_a_version_1_sqlite_store_gains_the_runs_table_and_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / DB_FILE) as raw:  # what a gateway before runs left behind
+        raw.execute(CREATE_VERSION_TABLE)
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (1, 0)")
+        raw.execute("INSERT INTO servers VALUES ('fx', ?)", (to_json(ServerConfig(name="fx")),))
+    store = await SqliteStore.open(tmp_path)
+    try:
+        assert [s.name for s in await store.list_servers()] == ["fx"]
+        await store.create_run(
+            RunRecord("run_x", "k1", "service", "alice", "fx", "echo", "r1", 1.0)
+        )
+        assert await store.count_active_runs("k1", "alice") == 1
     finally:
         await store.aclose()

@@ -14,6 +14,12 @@ class ToolCallRequest(RequestModel):
     server_name: ServerName
     method_name: Annotated[str, Field(min_length=1, max_length=256)]
     args: dict[str, Any] = Field(default_factory=dict)
+    run_async: bool = Field(
+        False,
+        alias="async",
+        description="answer 202 {runId} at once and run the call in the background (/runs); "
+        "also with the header 'Prefer: respond-async'",
+    )
 
 
 class ToolCallResponse(Ok):

@@ -75,6 +75,20 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "leases": [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    "runs": [
+        IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
+        IndexModel([("created_at", DESCENDING), ("id", DESCENDING)], name="created_desc"),
+        IndexModel(
+            [("username", ASCENDING), ("created_at", DESCENDING), ("id", DESCENDING)],
+            name="username_created_desc",
+        ),
+        IndexModel(
+            [("key_id", ASCENDING), ("username", ASCENDING), ("status", ASCENDING)],
+            name="key_username_status",
+        ),
+        IndexModel([("replica", ASCENDING), ("status", ASCENDING)], name="replica_status"),
+        IndexModel([("status", ASCENDING), ("finished_at", ASCENDING)], name="status_finished"),
+    ],
 }
 
 

@@ -8,10 +8,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from mcp_gateway.storage.mongo.audit import MongoAuditMixin
 from mcp_gateway.storage.mongo.client import Document, converted, make_client, prepare
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
+from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
 
 
-class MongoStore(MongoRecordsMixin, MongoAuditMixin, MongoSecretsMixin):
+class MongoStore(MongoRecordsMixin, MongoAuditMixin, MongoSecretsMixin, MongoRunsMixin):
     """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
 
     backend = "mongodb"

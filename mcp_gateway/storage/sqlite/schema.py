@@ -82,6 +82,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             for name in ("actor", "username", "server", "outcome")
         ),
     ),
+    # 3: runs (background tool calls): the columns are the ones queried, the doc the record.
+    (
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            key_id TEXT NOT NULL,
+            username TEXT NOT NULL,
+            server TEXT NOT NULL,
+            status TEXT NOT NULL,
+            replica TEXT NOT NULL,
+            finished_at REAL,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC)",
+        "CREATE INDEX runs_by_username ON runs (username, created_at DESC, id DESC)",
+        "CREATE INDEX runs_by_key ON runs (key_id, username, status)",
+        "CREATE INDEX runs_by_replica ON runs (replica, status)",
+        "CREATE INDEX runs_by_finished ON runs (status, finished_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

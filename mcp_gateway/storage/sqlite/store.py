@@ -7,10 +7,11 @@ from pathlib import Path
 from mcp_gateway.storage.sqlite.audit import SqliteAuditMixin
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
+from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
 
 
-class SqliteStore(SqliteRecordsMixin, SqliteAuditMixin, SqliteSecretsMixin):
+class SqliteStore(SqliteRecordsMixin, SqliteAuditMixin, SqliteSecretsMixin, SqliteRunsMixin):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
     backend = "sqlite"
