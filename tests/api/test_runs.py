@@ -356,11 +356,12 @@ async def test_a_slow_follower_gets_states_written_while_it_was_busy_without_the
         await runs.cancel(admin, run_id)
 
 
+@pytest.mark.slow
 async def test_runs_of_a_replica_that_stopped_renewing_its_lease_are_marked_interrupted(
     make_gateway: MakeGateway, backend: str
 ) -> None:
     secrets = secrets_section(backend)
-    timeout = {"replica_timeout": "3s"}
+    timeout = {"replica_timeout": "8s"}
     async with make_gateway(backend, secrets=secrets, http={"replica_id": "a"}, runs=timeout) as a:
         await a.add_server("fx")
         alive = await start_run(a, a.admin_key, "sleep", {"seconds": 60})
@@ -375,6 +376,6 @@ async def test_runs_of_a_replica_that_stopped_renewing_its_lease_are_marked_inte
             backend, secrets=secrets, http={"replica_id": "b"}, runs=timeout
         ) as b:
             run = await wait_run(b, a.admin_key, ghost.id, "interrupted")
-            assert "'ghost'" in run["error"]["error"] and "3 s" in run["error"]["error"]
+            assert "'ghost'" in run["error"]["error"] and "8 s" in run["error"]["error"]
             assert (await get_run(b, a.admin_key, alive))["status"] == "running"  # a renews
         await a.client.delete(f"/runs/{alive}", headers=a.admin)
