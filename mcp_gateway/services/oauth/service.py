@@ -113,9 +113,11 @@ class OAuthService:
             ]
             if missing:
                 raise InvalidRequest(f"missing required OAuth fields: {', '.join(missing)}")
-        # The configured secret belongs to the configured client only.
+        # The configured secret belongs to the configured client only, and goes only to the
+        # configured (or discovered) AS: never to a tokenEndpoint the caller chose.
+        home = not data.token_endpoint or data.token_endpoint == config.token_endpoint
         secret = data.client_secret or (
-            config.client_secret if client_id == config.client_id else None
+            config.client_secret if client_id == config.client_id and home else None
         )
         method = data.auth_method or config.auth_method
         method = method or ("client_secret_basic" if secret else "none")

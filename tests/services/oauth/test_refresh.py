@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ from prometheus_client.exposition import generate_latest
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, TransportType
-from mcp_gateway.errors import InvalidRequest, ReauthRequired
+from mcp_gateway.errors import GatewayError, InvalidRequest, ReauthRequired
 from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.services.oauth import TokenInput
 from mcp_gateway.services.oauth.tokens import TokenSet, seal, unseal
@@ -487,3 +488,38 @@ async def test_refreshes_and_refused_refreshes_reach_the_metrics_by_server(
     assert 'mcpgw_oauth_refreshes_total{server="remote"} 2.0' in text
     assert 'mcpgw_oauth_refresh_failures_total{server="remote"} 1.0' in text
     assert "bob" not in text and "carol" not in text
+
+
+@pytest.mark.anyio
+async def test_configured_client_secret_never_goes_to_a_token_endpoint_the_caller_named(
+    sqlite_store: Any, keyring: Keyring, oauth_settings: OAuthSettings, auth_server: AsControl
+) -> None:
+    # The operator configured a confidential client whose AS is unreachable here; a caller
+    # (a user key may post its own tokens) names the configured clientId with a tokenEndpoint
+    # of its choosing (the fixture AS stands in for the attacker's host, which logs the form).
+    await auth_server.add_client(CLIENT, "operator-secret", "client_secret_post")
+    server = remote_server(
+        "http://127.0.0.1:9/mcp",
+        tokenEndpoint="http://127.0.0.1:9/token",
+        clientId=CLIENT,
+        clientSecret="operator-secret",
+        tokenEndpointAuthMethod="client_secret_post",
+    )
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    await service.store_tokens(
+        server,
+        "mallory",
+        TokenInput(
+            "at-mallory",
+            refresh_token="rt-any",
+            expires_in=1,
+            client_id=CLIENT,
+            token_endpoint=auth_server.url + "/token",
+        ),
+    )
+    stored = await service.refresher.load(server.name, "mallory")
+    assert stored is not None and stored.client_secret is None
+    with contextlib.suppress(GatewayError):  # the AS refuses the refresh: beside the point
+        await service.refresher.fresh(server, "mallory", rejected="at-mallory")
+    requests = (await auth_server.stats())["token_requests"]
+    assert requests and all(r["auth_method"] != "client_secret_post" for r in requests)
