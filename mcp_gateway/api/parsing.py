@@ -25,6 +25,10 @@ from mcp_gateway.errors import InvalidRequest
 M = TypeVar("M", bound=BaseModel)
 
 _WARNINGS = "request_warnings"
+# The answer names at most this many unknown fields (then counts the rest), each path cut to
+# MAX_FIELD_SHOWN characters: a body of many or long unknown keys must not come back inflated.
+MAX_WARNINGS = 20
+MAX_FIELD_SHOWN = 100
 
 
 async def read_body(request: Request, model: type[M]) -> M:
@@ -38,11 +42,22 @@ async def read_body(request: Request, model: type[M]) -> M:
     unknown = list(unknown_fields(parsed))
     if unknown:
         if request.app.state.runtime.settings.http.strict_requests:
-            raise InvalidRequest(f"unknown field {unknown[0]!r} (MCPGW_STRICT_REQUESTS is on)")
+            raise InvalidRequest(
+                f"unknown field {_shown(unknown[0])!r} (MCPGW_STRICT_REQUESTS is on)"
+            )
         warnings: list[str] = getattr(request.state, _WARNINGS, [])
-        warnings.extend(f"unknown field {path!r} ignored" for path in unknown)
+        warnings.extend(
+            f"unknown field {_shown(path)!r} ignored" for path in unknown[:MAX_WARNINGS]
+        )
+        if len(unknown) > MAX_WARNINGS:
+            warnings.append(f"{len(unknown) - MAX_WARNINGS} more unknown fields ignored")
         setattr(request.state, _WARNINGS, warnings)
     return parsed
+
+
+def _shown(path: str) -> str:
+    """A field path as echoed back: the caller chose it, so its length is capped."""
+    return path if len(path) <= MAX_FIELD_SHOWN else path[:MAX_FIELD_SHOWN] + "..."
 
 
 def unknown_fields(model: BaseModel, prefix: str = "") -> Iterator[str]:

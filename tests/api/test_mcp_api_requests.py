@@ -317,3 +317,26 @@ async def test_install_body_carries_mcp_api_server_fields_and_warns_about_unknow
         assert server["reconnectionOptions"]["initialDelay"] == 2000
         assert server["secretNames"] == ["token"] and server["createdAt"]
         assert (server["displayName"], server["catalogId"]) == ("From npm", "npm-fx")
+
+
+@pytest.mark.anyio
+async def test_warnings_for_many_or_long_unknown_fields_stay_bounded(gateway: Gateway) -> None:
+    body: dict[str, Any] = {"serverName": "fx", "secretName": "t", "secretValue": CANARY}
+    body.update({f"k{i}": 0 for i in range(5000)})
+    body["x" * 50_000] = 0
+    resp = await gateway.client.post("/secrets/set", json=body, headers=gateway.admin)
+    assert resp.status_code == 404, resp.text  # unknown server: the reader ran first
+    await gateway.client.post("/mcp/servers", json=fixture_server("fx"), headers=gateway.admin)
+    resp = await gateway.client.post("/secrets/set", json=body, headers=gateway.admin)
+    assert resp.status_code == 200, resp.text
+    warnings = resp.json()["warnings"]
+    assert len(warnings) == 21 and warnings[-1] == "4981 more unknown fields ignored"
+    assert len(resp.content) < 4096 and CANARY not in resp.text
+
+
+@pytest.mark.anyio
+async def test_strict_requests_name_a_long_unknown_field_shortened(strict: Gateway) -> None:
+    body = {"serverName": "fx", "secretName": "t", "secretValue": CANARY, "y" * 50_000: 1}
+    resp = await strict.client.post("/secrets/set", json=body, headers=strict.admin)
+    assert resp.status_code == 400 and "'" + "y" * 100 + "...'" in resp.json()["error"]
+    assert len(resp.content) < 4096
