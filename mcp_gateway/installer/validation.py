@@ -44,7 +44,11 @@ _PEP440_CHARS_RE = re.compile(r"^[A-Za-z0-9.,*+!=<>~_-]+$")
 # pipDependencies: a name, optional [extras], optional specifiers; no URLs, markers, options.
 _PIP_DEPENDENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~*+ ]*$")
 PIP_DEPENDENCIES_MAX = 32
-_ARCHIVE_SUFFIXES = (".whl", ".zip", ".tgz", ".tar", ".gz", ".bz2", ".xz")
+# pip's ARCHIVE_EXTENSIONS (pip._internal.utils.filetypes), by their last suffix
+_ARCHIVE_SUFFIXES = (
+    *(".whl", ".zip", ".tgz", ".tar", ".gz", ".bz2", ".xz"),
+    *(".tbz", ".txz", ".tlz", ".lz", ".lzma"),
+)
 
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")

@@ -218,3 +218,12 @@ def test_pip_dependencies_are_a_bounded_list() -> None:
     for bad in ("fastmcp<3", ["x"] * 33):
         with pytest.raises(InvalidRequest):
             validate_pip_dependencies(bad)
+
+
+@pytest.mark.parametrize(
+    "spec", ["x.whl", "x.zip", "x.tgz", "X.TBZ", "x.txz", "x.tlz", "x.tar.lz", "x.tar.lzma"]
+)
+def test_pip_dependencies_refuse_every_name_pip_would_take_for_a_local_archive(spec: str) -> None:
+    # pip's ARCHIVE_EXTENSIONS: such a requirement is read as a file path, not a registry name
+    with pytest.raises(InvalidRequest):
+        validate_pip_dependencies([spec])
