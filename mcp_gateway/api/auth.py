@@ -13,9 +13,11 @@ every request as an admin, like mcp-api's trusted-network behaviour.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,9 +61,36 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _refuse_other_sites(request: Request, runtime: GatewayRuntime) -> None:
+    """Under ``MCPGW_AUTH_MODE=none`` every request is an admin, so any web page the operator's
+    browser opens (or a DNS-rebound name) could register a stdio server with any command: a
+    ``text/plain`` JSON body needs no CORS preflight. A browser marks such a write with the
+    page's ``Origin``; one that is neither loopback nor in ``MCPGW_CORS_ORIGINS`` is refused
+    (clients that are not browsers send no ``Origin``). Raises Forbidden."""
+    origin = request.headers.get("origin")
+    if origin is None or request.method in _SAFE_METHODS:
+        return
+    if origin in runtime.settings.http.cors_origins:
+        return
+    host = urlsplit(origin).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden(
+            "a write from a web page of another origin is refused under MCPGW_AUTH_MODE=none "
+            "(list that origin in MCPGW_CORS_ORIGINS to allow it)"
+        )
+
+
 async def _authenticate(request: Request) -> Principal:
     runtime = runtime_of(request)
     if runtime.settings.http.auth_mode == "none":
+        _refuse_other_sites(request, runtime)
         return ANONYMOUS_ADMIN
     return await runtime.apikeys.authenticate(bearer_key(request))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 
 import pytest
@@ -127,4 +128,33 @@ async def test_user_keys_need_a_username_and_other_roles_refuse_one(gateway: Gat
 async def test_auth_mode_none_acts_as_admin_without_a_key(make_gateway: MakeGateway) -> None:
     async with make_gateway(http={"auth_mode": "none"}) as gw:
         resp = await gw.client.get("/admin/apikeys")
+        assert resp.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_auth_mode_none_refuses_a_write_from_a_web_page_of_another_origin(
+    make_gateway: MakeGateway,
+) -> None:
+    """Without keys, a page the operator's browser opens (or a DNS-rebound name) could POST a
+    stdio server with any command: a text/plain JSON body needs no CORS preflight."""
+    plain = {"Content-Type": "text/plain"}
+    config = {"auth_mode": "none", "cors_origins": ["https://console.example"]}
+    async with make_gateway(http=config) as gw:
+        body = json.dumps({"name": "pwn", "command": "/bin/true"})
+        for origin in ("https://evil.example", "http://rebound.example:8080", "null"):
+            resp = await gw.client.post(
+                "/mcp/servers", content=body, headers={**plain, "Origin": origin}
+            )
+            assert resp.status_code == 403 and resp.json()["code"] == "forbidden", resp.text
+        assert await gw.runtime.store.get_server("pwn") is None
+        # Not a browser page of another origin: as before.
+        for i, headers in enumerate(
+            [{}, {"Origin": "http://127.0.0.1:8080"}, {"Origin": "http://localhost:3000"},
+             {"Origin": "https://console.example"}]
+        ):  # fmt: skip
+            body = json.dumps({"name": f"ok{i}", "command": "/bin/true", "enabled": False})
+            resp = await gw.client.post("/mcp/servers", content=body, headers={**plain, **headers})
+            assert resp.status_code == 200, resp.text
+        # Reads are not writes: a GET from another origin is answered (the browser hides it).
+        resp = await gw.client.get("/mcp/servers", headers={"Origin": "https://evil.example"})
         assert resp.status_code == 200
