@@ -52,6 +52,26 @@ class SecretService:
             raise ServerNotFound(server)
         return config
 
+    async def owner(self, server: str, name: str) -> str:
+        """The server a secret named ``name`` belongs to when set with ``serverName`` ``server``.
+
+        mcp-api ignores ``serverName``: its key ``<other>.<NAME>`` reaches server ``<other>``
+        only. So a prefix naming another registered server (the longest one that matches) wins,
+        and the secret is stored there, where mcp-api would have injected it; else ``server``.
+        """
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            candidate = ".".join(parts[:cut])
+            if candidate == server:
+                return server
+            try:
+                found = await self._store.get_server(validate_server_name(candidate))
+            except InvalidRequest:
+                continue
+            if found is not None:
+                return found.name
+        return server
+
     async def set(self, username: str, server: str, name: str, value: str) -> None:
         """Encrypt and store (replacing) a secret.
 

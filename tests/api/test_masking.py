@@ -175,17 +175,23 @@ async def test_a_caller_sending_its_own_google_tokens_still_needs_a_google_login
     assert 'failed; arguments: {"text": "hi"} repr' in reported
 
 
-@pytest.mark.parametrize("secret_name", ["google_tokens", "gws.google_tokens"])
+@pytest.mark.parametrize(
+    ("server_name", "secret_name"),
+    [("gws", "google_tokens"), ("gws", "gws.google_tokens"), ("plain", "gws.google_tokens")],
+)
 @pytest.mark.anyio
 async def test_a_user_key_cannot_store_its_own_google_tokens_to_skip_the_google_login(
-    google: Gateway, secret_name: str
+    google: Gateway, server_name: str, secret_name: str
 ) -> None:
     """Stored by the caller, ``google_tokens`` would skip the login check and have the gateway
     send its client secret alongside credentials the caller chose (a ``token_uri`` of theirs).
-    mcp-api's key form ``<server>.google_tokens`` is the same secret."""
+    mcp-api's key form ``<server>.google_tokens`` is the same secret, whatever ``serverName``
+    it is sent with (mcp-api's key decides the server)."""
+    if server_name != "gws":
+        await google.add_server(server_name)
     mallory = await google.new_key("user", "mallory")
     forged = json.dumps({"refresh_token": "x", "token_uri": "https://evil.example/token"})
-    body = {"serverName": "gws", "secretName": secret_name, "secretValue": forged}
+    body = {"serverName": server_name, "secretName": secret_name, "secretValue": forged}
     resp = await google.client.post("/secrets/set", json=body, headers=google.auth(mallory))
     assert resp.status_code == 403, resp.text
     assert resp.json()["code"] == "forbidden" and "/auth/google/login" in resp.json()["error"]

@@ -102,6 +102,27 @@ def test_a_key_prefixed_with_another_servers_name_is_not_injected_as_its_bare_na
     assert _args(client, name, "u1")["api_key"] == ""
 
 
+def test_a_key_prefixed_with_another_registered_server_goes_to_that_server_as_in_mcp_api(
+    mcp_api_any: McpApiClient,
+) -> None:
+    # mcp-api ignores serverName: "<other>.NAME" reaches <other> only. Stored under the server
+    # it was sent with, it would be injected there under its full name instead.
+    client = mcp_api_any
+    name, other = unique("srv"), unique("other")
+    client.add_fixture_server(name)
+    client.add_fixture_server(other)
+    _set(client, username="u1", serverName=name, secretName=f"{other}.api_key", secretValue="v1")
+    assert _args(client, other, "u1")["api_key"] == "v1"
+    assert f"{other}.api_key" not in _args(client, name, "u1")
+    assert client.get("/secrets", serverName=name, username="u1").json()["secrets"] == []
+    resp = client.post(
+        "/secrets/delete",
+        {"username": "u1", "serverName": name, "secretName": f"{other}.api_key"},
+    )
+    assert resp.status_code == 200 and resp.json()["deleted"] is True
+    assert _args(client, other, "u1")["api_key"] == ""
+
+
 def test_secret_values_never_come_back(mcp_api_any: McpApiClient) -> None:
     client = mcp_api_any
     name = unique("srv")

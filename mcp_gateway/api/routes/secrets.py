@@ -25,19 +25,19 @@ async def set_secret(request: Request) -> JSONResponse:
     principal = principal_of(request)
     body = await read_body(request, SecretSetRequest)
     username = principal.acting_username(body.username)
-    stored_as = injected_name(body.server_name, body.secret_name)  # "<server>.NAME" is NAME
+    secrets = runtime_of(request).secrets
+    owner = await secrets.owner(body.server_name, body.secret_name)
+    stored_as = injected_name(owner, body.secret_name)  # "<server>.NAME" is NAME
     if principal.role is Role.USER and stored_as == GOOGLE_TOKENS_SECRET:
         # Set by the caller it would skip the Google login and have the gateway send its
         # client secret alongside credentials the caller chose.
-        server = await runtime_of(request).store.get_server(body.server_name)
+        server = await runtime_of(request).store.get_server(owner)
         if server is not None and is_google_server(server):
             raise Forbidden(
                 f"{GOOGLE_TOKENS_SECRET} of a Google server is set by the Google login "
                 "(GET /auth/google/login), not by a user key"
             )
-    await runtime_of(request).secrets.set(
-        username, body.server_name, body.secret_name, body.secret_value.get_secret_value()
-    )
+    await secrets.set(username, owner, body.secret_name, body.secret_value.get_secret_value())
     return JSONResponse(Ok().model_dump(mode="json"))
 
 
@@ -46,7 +46,9 @@ async def delete_secret(request: Request) -> JSONResponse:
     body = await read_body(request, SecretDeleteRequest)
     username = principal.acting_username(body.username)
     name = body.secret_name
-    deleted = await runtime_of(request).secrets.delete(username, body.server_name, name)
+    secrets = runtime_of(request).secrets
+    owner = await secrets.owner(body.server_name, name)
+    deleted = await secrets.delete(username, owner, name)
     message = f"deleted secret {name}" if deleted else f"secret {name} was not set (nothing to do)"
     return JSONResponse(Deleted(deleted=deleted, message=message).model_dump(mode="json"))
 
