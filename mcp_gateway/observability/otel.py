@@ -134,17 +134,30 @@ class OtelTracer:
         token = context.attach(trace.set_span_in_context(span))
         return _ToolCallSpan(span, token)
 
-    def upstream_span(self, method: str, tool: str) -> AbstractContextManager[Any]:
-        from opentelemetry.trace import SpanKind
+    @contextmanager
+    def upstream_span(self, method: str, tool: str) -> Iterator[Any]:
+        """A client span around one round trip. A failure is recorded by its type only: the
+        exception's text is the upstream's, which may quote the call's arguments and the
+        secrets injected into them (the SDK's exception event would export it unmasked)."""
+        from opentelemetry.trace import SpanKind, StatusCode
 
         attributes = {"mcp.method.name": method}
         if tool:
             attributes["mcp.tool.name"] = tool[:200]
         # Typed local: without opentelemetry-sdk installed the API's stubs leave this Any.
         span: AbstractContextManager[Any] = self._tracer.start_as_current_span(
-            f"upstream {method}", kind=SpanKind.CLIENT, attributes=attributes
+            f"upstream {method}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
         )
-        return span
+        with span as current:
+            try:
+                yield current
+            except Exception as exc:
+                current.set_status(StatusCode.ERROR, type(exc).__name__)
+                raise
 
     @contextmanager
     def http_span(

@@ -217,3 +217,29 @@ def test_without_the_extra_true_refuses_to_start_and_auto_warns(
         assert otel.start("auto") is None
     assert "mcp-gateway[otel]" in caplog.text
     assert not tracing.enabled()
+
+
+@pytest.mark.anyio
+async def test_an_upstream_error_quoting_arguments_and_secrets_is_not_exported(
+    make_gateway: MakeGateway,
+    collector: Collector,
+    upstream: HttpFixture,
+    no_otel_env: pytest.MonkeyPatch,
+) -> None:
+    """The upstream's error text may quote the call's arguments and injected secrets: the
+    round trip's span records only the error's type, never its message or traceback."""
+    no_otel_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    no_otel_env.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    secret, argument = "SECRET-CANARY-5d1e", "ARG-CANARY-93b0"
+    async with make_gateway() as gw:
+        await add_http_server(gw, upstream.url)
+        await gw.set_secret(gw.admin_key, "remote", "token", secret)
+        args = {"text": argument, "mode": "protocol"}
+        resp = await gw.call(gw.admin_key, "remote", "fail_with_args", args)
+        assert resp.status_code == 502, resp.text
+    exported = "".join(str(request) for request in collector.requests)
+    assert "upstream tools/call" in exported
+    assert argument not in exported and secret not in exported
+    round_trip = collector.spans()["upstream tools/call"]
+    assert round_trip.status.code == 2  # STATUS_CODE_ERROR
+    assert round_trip.status.message == "MCPError"
