@@ -4,6 +4,7 @@ and never an argument value."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import replace
@@ -137,6 +138,24 @@ async def test_bad_cursor_and_limit_are_400_without_echo(any_gateway: Gateway) -
         resp = await gw.client.get("/audit", params=params, headers=gw.admin)
         assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
         assert "canary" not in resp.text
+
+
+async def test_out_of_range_times_and_cursor_positions_are_400_not_500(
+    any_gateway: Gateway,
+) -> None:
+    gw = any_gateway
+    huge = "9" * 400  # epoch ms past float range
+    position = base64.urlsafe_b64encode(json.dumps({"t": 1, "k": "9" * 30}).encode()).decode()
+    for path, params in (
+        ("/audit", {"since": huge}),
+        ("/audit", {"until": huge}),
+        ("/audit/export", {"since": huge}),
+        ("/audit", {"cursor": position}),
+        ("/audit", {"after": position}),
+    ):
+        resp = await gw.client.get(path, params=params, headers=gw.admin)
+        assert resp.status_code == 400, (params, resp.text)
+        assert resp.json()["code"] == "invalid_request"
 
 
 async def test_export_streams_every_match_as_json_lines(any_gateway: Gateway) -> None:

@@ -21,15 +21,15 @@ def _epoch_seconds(value: Any) -> Any:
     """ISO 8601 or epoch milliseconds -> epoch seconds (anything else: left for the 400)."""
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return int(text) / 1000
         try:
+            if text.isdigit():
+                return int(text) / 1000  # OverflowError past float range
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.timestamp()
+        except (ValueError, OverflowError):
             raise ValueError("expected ISO 8601 (2026-12-06T18:00:00Z) or epoch ms") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value / 1000
     return value

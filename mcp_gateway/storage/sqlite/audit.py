@@ -22,9 +22,12 @@ _FILTER_COLUMNS = ("server", "tool", "username", "outcome", "actor")
 
 def _seq(position: AuditPosition) -> int:
     try:
-        return int(position.tiebreak)
+        seq = int(position.tiebreak)
     except ValueError:
-        raise InvalidRequest("invalid audit cursor (not from this store)") from None
+        seq = -1
+    if not 0 <= seq < 2**63:  # an INTEGER rowid; a larger int would not even bind
+        raise InvalidRequest("invalid audit cursor (not from this store)")
+    return seq
 
 
 def _select(query: AuditQuery) -> tuple[str, list[object]]:
