@@ -45,7 +45,10 @@ def _row(item: dict[str, Any]) -> list[Any]:
 def _line(item: dict[str, Any], as_json: bool) -> str:
     if as_json:  # one compact object per line; C0 is escaped by JSON itself
         return json.dumps(item, ensure_ascii=False).translate(_JSON_UNSAFE)
-    return "  ".join(plain(value) for value in _row(item))
+    # One event per line: a newline or tab in a caller-chosen field (a tool name, a refused
+    # request's path) is shown escaped, never as a forged line or column.
+    fields = (plain(value).replace("\t", "\\t").replace("\n", "\\n") for value in _row(item))
+    return "  ".join(fields)
 
 
 def _emit(items: list[dict[str, Any]], as_json: bool) -> None:

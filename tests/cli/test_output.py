@@ -132,3 +132,17 @@ def test_apikeys_list_shows_when_a_key_was_last_used(run: Run) -> None:
     assert abs(used - time.time()) < 60
     row = next(r for r in ok(run("apikeys", "list")).stdout.splitlines() if created["id"] in r)
     assert row.split("\t")[-1] != "-"
+
+
+def test_audit_follow_text_keeps_one_event_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A caller chooses its tool name (and a refused request its path): a newline in it must
+    not print a forged event line under ``mcp-gateway audit --follow``."""
+    from mcp_gateway.cli.audit import _emit
+
+    forged = "2026-12-06T19:00:00.000Z  ok  alice  github  delete_repo  1.0  k1  admin  r1"
+    item = {"time": "T", "outcome": "server_not_found", "username": "bob", "server": "s",
+            "tool": f"x\n{forged}\tmore", "action": "tool_call", "keyId": "k9"}  # fmt: skip
+    _emit([item], as_json=False)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "\t" not in out
+    assert "x\\n2026-12-06" in out
