@@ -25,8 +25,9 @@ _TRACEPARENT = re.compile(
     rb'"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"'
 )
 # ``_meta`` is the last key of ``params`` and ``params`` the last of the message: look near the
-# end only, so a large argument costs nothing. A "traceparent" inside an argument's string is
-# JSON-escaped (\"traceparent\") and cannot match.
+# end only, so a large argument costs nothing, and take the last match there: an argument
+# *named* "traceparent" comes before ``_meta`` and must not become the header. A
+# "traceparent" inside an argument's string is JSON-escaped (\"traceparent\") and cannot match.
 _TAIL = 512
 
 
@@ -86,8 +87,10 @@ def upstream_span(method: str, tool: str = "") -> AbstractContextManager[Any]:
 
 def traceparent_of(body: bytes) -> str | None:
     """The ``traceparent`` in a JSON-RPC request's ``_meta``, if any."""
-    found = _TRACEPARENT.search(body, max(0, len(body) - _TAIL))
-    return found.group(1).decode("ascii") if found else None
+    last: bytes | None = None
+    for found in _TRACEPARENT.finditer(body, max(0, len(body) - _TAIL)):
+        last = found.group(1)
+    return last.decode("ascii") if last is not None else None
 
 
 async def traceparent_header_hook(request: httpx2.Request) -> None:

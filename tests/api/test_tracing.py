@@ -5,6 +5,7 @@ collector; the spans link request -> tool call -> upstream round trip, continue 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -243,3 +244,33 @@ async def test_an_upstream_error_quoting_arguments_and_secrets_is_not_exported(
     round_trip = collector.spans()["upstream tools/call"]
     assert round_trip.status.code == 2  # STATUS_CODE_ERROR
     assert round_trip.status.message == "MCPError"
+
+
+@pytest.mark.anyio
+async def test_only_the_w3c_trace_context_reaches_an_upstream(
+    make_gateway: MakeGateway,
+    collector: Collector,
+    upstream: HttpFixture,
+    no_otel_env: pytest.MonkeyPatch,
+) -> None:
+    """A caller's ``baggage`` is not forwarded to a shared upstream (a trust boundary), and a
+    ``traceparent`` planted in the arguments does not become the upstream's HTTP header."""
+    no_otel_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    planted = f"00-{'1' * 32}-{'2' * 16}-01"
+    async with make_gateway() as gw:
+        await add_http_server(gw, upstream.url)
+        caller = {
+            "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
+            "baggage": "tenant=BAGGAGE-CANARY",
+            **gw.admin,
+        }
+        args = {"text": "x", "extra": "y", "traceparent": planted}
+        body = {"serverName": "remote", "methodName": "echo_args", "args": args}
+        resp = await gw.client.post("/mcp/tool/call", json=body, headers=caller)
+        assert resp.status_code == 200, resp.text
+        seen = await seen_by_upstream(upstream)
+        async with httpx2.AsyncClient(timeout=5.0) as client:
+            meta = (await client.get(f"{upstream.base}/meta")).json()
+    assert "BAGGAGE-CANARY" not in json.dumps(meta)
+    assert seen["meta"] is not None and seen["meta"].split("-")[1] == TRACE_ID
+    assert seen["header"] == seen["meta"]
