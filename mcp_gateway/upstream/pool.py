@@ -13,6 +13,7 @@ request; no store I/O, no task per call.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -201,7 +202,9 @@ class UpstreamPool:
             max_message_bytes=self._settings.max_message_bytes,
             sandbox=self._sandbox,
         )
-        self._tg.start_soon(run_observed, sup, self._on_instance)
+        # In a fresh context: the supervisor outlives the request that may have started it, so
+        # it must not carry that request's log context (request id, tool) or current span.
+        contextvars.Context().run(self._tg.start_soon, run_observed, sup, self._on_instance)
         return sup
 
     # -- calls -----------------------------------------------------------------------------
