@@ -111,6 +111,12 @@ async def optional_principal(request: Request) -> Principal | None:
         raise
 
 
+def audit_unauthenticated(request: Request, exc: Unauthenticated) -> None:
+    """Audit a 401 of an endpoint that checks a key of its own (``/metrics``) like every other
+    refusal: the presented key's display prefix only, within the anonymous budget."""
+    _audit_refusal(request, None, exc)
+
+
 def guarded(handler: Handler, access: Access) -> Handler:
     """``handler`` behind ``access``: ``"none"`` is returned as is; ``"any key"`` needs a valid
     key (401); ``"admin"`` also an admin key (403). The principal lands in

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mcp_gateway.api.auth import audit_unauthenticated
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.servers import ServerStatus
 from mcp_gateway.errors import Unauthenticated
@@ -108,7 +109,9 @@ class ApiMetrics:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self._key):
-            raise Unauthenticated("/metrics needs the metrics key: Authorization: Bearer <key>")
+            exc = Unauthenticated("/metrics needs the metrics key: Authorization: Bearer <key>")
+            audit_unauthenticated(request, exc)
+            raise exc
 
     async def endpoint(self, request: Request) -> Response:
         """Prometheus text exposition."""

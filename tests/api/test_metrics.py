@@ -72,6 +72,27 @@ async def test_metrics_key_is_required_as_a_bearer_token_when_set(
 
 
 @pytest.mark.anyio
+async def test_a_refused_metrics_scrape_is_audited_without_the_key(
+    make_gateway: MakeGateway,
+) -> None:
+    """Failed authentications are audited (issue 15), the metrics key's too: its length only."""
+    wrong = "metrics-wrong-key-canary-41c9"
+    async with make_gateway(telemetry={"metrics_key": "metrics-key-5be0"}) as gw:
+        resp = await gw.client.get("/metrics", headers={"Authorization": f"Bearer {wrong}"})
+        assert resp.status_code == 401
+        with anyio.fail_after(20):
+            while True:
+                params = {"outcome": "unauthenticated"}
+                page = await gw.client.get("/audit", params=params, headers=gw.admin)
+                items = page.json()["items"]
+                if items:
+                    break
+                await anyio.sleep(0.05)
+    assert items[0]["detail"].startswith("GET /metrics key (not a gateway key")
+    assert "canary" not in page.text
+
+
+@pytest.mark.anyio
 async def test_build_info_names_version_and_replica(gateway: Gateway) -> None:
     text = await scrape(gateway)
     assert re.search(r'mcpgw_build_info\{replica="[^"]+",version="[^"]+"\} 1.0', text)
