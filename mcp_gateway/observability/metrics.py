@@ -9,12 +9,15 @@ present (server status, uptime, in-flight calls, audit queue) are read at scrape
 
 Label sets stay bounded. A server label is a registered server's name (a call naming an unknown
 server is labelled ``-``). A tool label is a name the server itself listed in ``tools/list``,
-at most ``max_tools`` per server; any other name (made up by a caller, listed later than the cap,
-or on a server whose tools the gateway has not listed) is ``other``.
+at most ``max_tools`` per server, of at most :data:`MAX_TOOL_LABEL` characters and without
+control characters (an upstream chooses them: no terminal escapes, bidi overrides or carriage
+returns in the exposition); any other name (made up by a caller, listed later than the cap, or
+on a server whose tools the gateway has not listed) is ``other``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection
 from typing import Any
@@ -29,6 +32,9 @@ INSTALL_BUCKETS = (1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 OTHER_TOOL = "other"
 UNKNOWN_SERVER = "-"
 DEFAULT_MAX_TOOLS = 100
+MAX_TOOL_LABEL = 128  # MCP's recommended longest tool name
+# C0, DEL, C1, line/paragraph separators, bidi marks, embeddings, overrides and isolates.
+_UNLABELLABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 # How often (seconds) an unlabelled tool name may trigger a new look at the server's tool list:
 # a caller sending made-up names costs a dict lookup, not a listing, per call.
 RELIST_EVERY = 5.0
@@ -71,7 +77,8 @@ class ToolLabels:
         for name in sorted(listed):
             if len(labels) >= self.max_tools:
                 break
-            labels.add(name)
+            if len(name) <= MAX_TOOL_LABEL and not _UNLABELLABLE.search(name):
+                labels.add(name)
         return tool if tool in labels else OTHER_TOOL
 
 

@@ -3,12 +3,17 @@ gateway feeds (tool calls, busy refusals, per-user instances, store latency, bui
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+from pathlib import Path
 
 import anyio
 import pytest
 
 from tests.api.conftest import Gateway, MakeGateway
+
+TINY = str(Path(__file__).resolve().parents[1] / "fixtures" / "tiny_stdio_server.py")
 
 
 async def scrape(gw: Gateway, **headers: str) -> str:
@@ -51,6 +56,28 @@ async def test_tool_labels_come_only_from_listed_tools_and_are_capped(
     # listed but over the cap, the made-up names were never listed.
     assert tools == {"add", "other"}
     assert value(text, 'mcpgw_tool_calls_total{outcome="ok",server="fx",tool="other"}') == 1.0
+
+
+@pytest.mark.anyio
+async def test_listed_tool_names_with_control_characters_or_too_long_are_not_labels(
+    gateway: Gateway,
+) -> None:
+    """An upstream chooses its tool names: ones that would put terminal escapes, bidi
+    overrides or carriage returns into the exposition (or a huge label) count as ``other``."""
+    hostile = ["red\x1b[31mtool", "rev\u202eerse", "cr\rtool", "n" * 200]
+    env = {"TINY_EXTRA_TOOLS": json.dumps(hostile)}
+    body = {"name": "tiny", "command": sys.executable, "args": [TINY], "env": env}
+    resp = await gateway.client.post("/mcp/servers", json=body, headers=gateway.admin)
+    assert resp.status_code == 200, resp.text
+    await gateway.wait_status("tiny", "connected")
+    for name in hostile:
+        await gateway.call(gateway.admin_key, "tiny", name)
+    await gateway.call(gateway.admin_key, "tiny", "echo", {"text": "t"})
+    text = await scrape(gateway)
+    assert not {"\x1b", "\u202e", "\r"} & set(text) and "n" * 129 not in text
+    assert value(text, 'mcpgw_tool_calls_total{outcome="ok",server="tiny",tool="echo"}') == 1.0
+    others = [line for line in text.splitlines() if 'server="tiny",tool="other"' in line]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in others if "_total" in line) == 4
 
 
 @pytest.mark.anyio
