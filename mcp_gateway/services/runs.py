@@ -295,7 +295,9 @@ class RunService:
         ``local.record`` kept the old seq, and the next state would reuse that seq (a follower
         holding it would never see the next one). Store timeouts bound the wait.
         """
-        run = replace(run, seq=local.record.seq + 1, progress=run.progress or local.progress)
+        # The latest notification, not the one last written: writes coalesce (PROGRESS_INTERVAL),
+        # so the final state would otherwise keep a stale step under load.
+        run = replace(run, seq=local.record.seq + 1, progress=local.progress or run.progress)
         with anyio.CancelScope(shield=True):
             stored = await self._store.update_run(run)
         if not stored:
