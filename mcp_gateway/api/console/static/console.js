@@ -408,12 +408,12 @@
       } catch (err) { setStatus(err.message, true); }
     }
     function renderList() {
-      const term = $('tool-search').value.trim().toLowerCase();
+      const terms = $('tool-search').value.toLowerCase().split(/\s+/).filter((t) => t);
       const list = $('tool-list');
       clear(list);
       for (const entry of all) {
         const hay = (entry.server + ' ' + entry.tool.name + ' ' + (entry.tool.description || '')).toLowerCase();
-        if (term && !hay.includes(term)) continue;
+        if (!terms.every((t) => hay.includes(t))) continue;  // every word, anywhere
         list.append(el('li', {}, [el('button', {
           type: 'button', class: 'link tool-item', 'data-tool': entry.server + '/' + entry.tool.name,
           onclick: () => select(entry),
