@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -67,7 +68,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     from playwright.sync_api import sync_playwright
 
     data = tmp_path_factory.mktemp("console") / "data"
-    with GatewayProcess(gateway_env(data, MCPGW_ADMIN_API_KEY=ADMIN_KEY)) as gw:
+    with socket.socket() as probe:  # a free port, so MCPGW_PUBLIC_URL can name it (OAuth login)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    extra = {"MCPGW_PORT": str(port), "MCPGW_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    with GatewayProcess(gateway_env(data, MCPGW_ADMIN_API_KEY=ADMIN_KEY, **extra)) as gw:
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx2.Client(base_url=gw.url, headers=headers, timeout=30) as http:
             resp = http.post(
@@ -334,14 +339,81 @@ def test_logout_ends_the_session(env: Env, page: Any) -> None:
     page.wait_for_url("**/ui/login")
 
 
+def test_restart_and_edit_a_server(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    env.add_server("restartable")
+    _wait_connected(env.http, "restartable")
+    before = env.http.get("/mcp/servers/restartable").json()["server"]["pid"]
+    login(page, ADMIN_KEY)
+    page.locator('tr[data-server="restartable"] button.link').click()
+    page.click("#btn-restart")
+    badge = page.locator('tr[data-server="restartable"] .badge')
+    expect(badge).to_have_text("connected", timeout=TIMEOUT)
+    _wait_connected(env.http, "restartable")
+    assert env.http.get("/mcp/servers/restartable").json()["server"]["pid"] != before
+    page.click("#btn-edit")
+    expect(page.locator("#f-name")).to_have_value("restartable")
+    assert page.locator("#f-name").evaluate("input => input.readOnly")
+    page.fill("#f-startup", "45000")
+    page.click("#f-submit")
+    expect(page.locator("#status")).to_have_text("Saved restartable.", timeout=TIMEOUT)
+    server = env.http.get("/mcp/servers/restartable").json()["server"]
+    assert server["startupTimeout"] == 45000 and server["args"] == [HOSTILE]
+
+
+def test_oauth_connect_runs_the_gateways_login_flow(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    resp = env.http.post(
+        "/mcp/servers",
+        json={
+            "name": "remote", "transportType": "streamable_http", "url": "http://127.0.0.1:9/mcp",
+            "enabled": False,
+            "oauth": {"clientId": "console", "authorizationEndpoint": "http://127.0.0.1:9/auth",
+                      "tokenEndpoint": "http://127.0.0.1:9/token"},
+        },
+    )  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    key = env.new_key("user", "dave")
+    login(page, key)
+    page.goto("/ui/oauth")
+    row = page.locator('tr[data-server="remote"]')
+    expect(row).to_contain_text("127.0.0.1:9", timeout=TIMEOUT)
+    shot(page, "oauth")
+    with page.context.expect_page() as opened:
+        row.locator("button").click()
+    login_tab = opened.value
+    login_tab.wait_for_load_state()
+    # The session cookie authenticated /oauth/remote/authorize, which sent the tab on to the
+    # gateway's login start page for this user and server.
+    assert "/oauth/start?ticket=" in login_tab.url, login_tab.content()
+    # The flow itself then refuses this fixture's plain-http authorization server: as far as
+    # the console goes, the button started the gateway's own login flow for the session's user.
+    expect(login_tab.locator("body")).to_contain_text("must use https")
+    login_tab.close()
+
+
+def test_a_refused_package_install_shows_why(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    login(page, ADMIN_KEY)
+    page.goto("/ui/packages")
+    page.fill("#pkg-name", "--index-url=http://evil")
+    page.fill("#pkg-server", "evil")
+    page.click("#pkg-install")
+    expect(page.locator("#status")).to_have_class("status error", timeout=TIMEOUT)
+    expect(page.locator("#status")).to_contain_text("invalid_request")
+    assert env.http.get("/mcp/servers/evil").status_code == 404
+
+
 def test_every_page_renders_for_an_admin(env: Env, page: Any) -> None:
     from playwright.sync_api import expect
 
     login(page, ADMIN_KEY)
-    for name in ("oauth", "packages"):
+    page.goto("/ui/packages")
+    expect(page.locator("#pkg-table")).to_contain_text("No packages installed.", timeout=TIMEOUT)
+    shot(page, "packages")
+    for name in ("servers", "tools", "secrets", "oauth", "keys"):
         page.goto(f"/ui/{name}")
-        expect(page.locator("#status")).to_have_text(
-            "No server uses OAuth." if name == "oauth" else "No packages installed.",
-            timeout=TIMEOUT,
-        )
-        shot(page, name)
+        expect(page.locator("h1")).to_be_visible()

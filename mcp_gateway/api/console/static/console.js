@@ -132,6 +132,7 @@
     const tbody = document.querySelector('#servers-table tbody');
     let selected = null;
     let editing = null;
+    let stale = false;  // the status line shows a refresh's own message
 
     async function refresh() {
       try {
@@ -151,8 +152,9 @@
           ]);
           tbody.append(row);
         }
-        setStatus(data.servers.length ? '' : 'No servers yet.');
-      } catch (err) { setStatus(err.message, true); }
+        // Clear only what a refresh said itself: an action's message stays until the next one.
+        if (!data.servers.length) { setStatus('No servers yet.'); stale = true; } else if (stale) { setStatus(''); stale = false; }
+      } catch (err) { setStatus(err.message, true); stale = true; }
       if (selected) await showDetail();
     }
 
@@ -624,15 +626,22 @@
             ]),
           ]));
         }
-        if (!data.packages.length) setStatus('No packages installed.');
+        if (!data.packages.length) tbody.append(el('tr', {}, [el('td', { colspan: 6, class: 'empty', text: 'No packages installed.' })]));
       } catch (err) { setStatus(err.message, true); }
     }
     async function slow(label, work) {
       const log = $('pkg-log');
       log.textContent = '';
       const stop = ticker($('status'), label);
-      try { await work(log); } catch (err) { stop(); setStatus(err.message, true); if (err.details.length) log.textContent = err.details.map((d) => JSON.stringify(d)).join('\n'); await load(); return; }
-      stop();
+      try {
+        await work(log);
+        stop();
+      } catch (err) {
+        stop();
+        setStatus(err.message + (err.code ? ' (' + err.code + ')' : ''), true);
+        const details = (err.details || []).map((d) => (d.field ? d.field + ': ' : '') + (d.message || JSON.stringify(d)));
+        if (details.length) log.textContent = details.join('\n');
+      }
       await load();
     }
     const upgrade = (server) => slow('Upgrading ' + server + '…', async (log) => {
