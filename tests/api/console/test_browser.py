@@ -120,6 +120,7 @@ def login(page: Any, key: str) -> None:
 def shot(page: Any, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
@@ -254,6 +255,22 @@ def test_xss_in_a_tool_description_result_and_logs_stays_inert_text(env: Env, pa
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("main img").count() == 0
     assert page.locator("main script").count() == 0
+
+
+def test_a_long_call_shows_progress_and_can_be_cancelled(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    login(page, ADMIN_KEY)
+    page.goto("/ui/tools")
+    page.locator('.tool-item[data-tool="hostile/slow"]').click()
+    page.fill("#arg-args_seconds", "120")
+    page.click("#tool-call")
+    expect(page.locator("#tool-progress")).to_contain_text("Calling")
+    expect(page.locator("#tool-call")).to_be_disabled()
+    page.click("#tool-cancel")
+    expect(page.locator("#tool-result")).to_contain_text("cancelled", timeout=TIMEOUT)
+    expect(page.locator("#tool-call")).to_be_enabled()
+    expect(page.locator("#tool-progress")).to_be_empty()
 
 
 def test_set_a_secret_as_a_user(env: Env, page: Any) -> None:
