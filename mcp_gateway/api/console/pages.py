@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from mcp_gateway.api.auth import authenticate, console_sessions, runtime_of
 from mcp_gateway.api.console.headers import SecurityHeaders
 from mcp_gateway.api.console.sessions import COOKIE, MAX_AGE, ConsoleSessions
 from mcp_gateway.crypto.apikeys import hash_api_key
+from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import Forbidden, Unauthenticated
+from mcp_gateway.services.apikeys import display_prefix
 from mcp_gateway.services.principal import Principal
 
 HERE = Path(__file__).resolve().parent
@@ -91,10 +94,14 @@ async def login(request: Request) -> Response:
         return await login_form(request, error="enter an API key", status=400)
     runtime = runtime_of(request)
     try:
-        await runtime.apikeys.authenticate(key)
+        principal = await runtime.apikeys.authenticate(key)
     except Unauthenticated:
+        _audit_login(request, None, f"key {display_prefix(key)}")
         return await login_form(request, error="invalid or revoked API key", status=401)
-    session_id, _ = _sessions(request).open(hash_api_key(key))
+    _audit_login(request, principal, "")
+    sessions = _sessions(request)
+    sessions.close(request.cookies.get(COOKIE))  # a new id on every login (no fixation)
+    session_id, _ = sessions.open(hash_api_key(key))
     response = RedirectResponse("/ui/servers", status_code=303)
     response.set_cookie(
         COOKIE, session_id, max_age=int(MAX_AGE),
@@ -102,6 +109,22 @@ async def login(request: Request) -> Response:
     )  # fmt: skip
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
     return response
+
+
+def _audit_login(request: Request, principal: Principal | None, detail: str) -> None:
+    """A console login, like the API's refusals: by key id, or by display prefix only."""
+    audit = runtime_of(request).audit
+    event = AuditEvent(
+        ts=time.time(),
+        request_id=str(request.scope.get("state", {}).get("request_id", "")),
+        actor=principal.key_id if principal is not None else "unknown",
+        role=principal.role.value if principal is not None else "",
+        action="console_login",
+        username=principal.username if principal is not None else None,
+        outcome="ok" if principal is not None else "unauthenticated",
+        detail=f"POST /ui/login {detail}".strip()[:300],
+    )
+    (audit.record if principal is not None else audit.record_anonymous)(event)
 
 
 async def logout(request: Request) -> Response:

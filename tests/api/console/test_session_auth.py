@@ -10,6 +10,7 @@ import httpx2
 import pytest
 
 from mcp_gateway.api.console.sessions import COOKIE, ConsoleSessions
+from mcp_gateway.domain.records import AuditEvent
 from tests.api.conftest import Gateway, MakeGateway
 from tests.api.console.helpers import csrf_token, login
 
@@ -122,22 +123,52 @@ async def test_logout_without_the_csrf_token_keeps_the_session(gateway: Gateway)
     assert (await gateway.client.get("/mcp/servers")).status_code == 200
 
 
-async def test_revoking_the_key_ends_its_console_sessions(gateway: Gateway) -> None:
+async def test_revoking_the_key_ends_its_console_sessions(any_gateway: Gateway) -> None:
+    gateway = any_gateway  # the session re-authenticates the key's hash in either store
     key = await gateway.new_key("service")
     await login(gateway.client, key)
     assert (await gateway.client.get("/mcp/servers")).status_code == 200
+    token = await csrf_token(gateway.client)
+    created = await gateway.client.post(
+        "/admin/apikeys", json={"name": "x", "role": "user"}, headers={"X-CSRF-Token": token}
+    )
+    assert created.status_code == 403  # a service key's session is no admin
     listed = await gateway.client.get("/admin/apikeys", headers=gateway.admin)
     key_id = next(k["id"] for k in listed.json()["keys"] if k["name"] == "service-None")
     await gateway.client.delete(f"/admin/apikeys/{key_id}", headers=gateway.admin)
     assert (await gateway.client.get("/mcp/servers")).status_code == 401
 
 
-async def test_a_wrong_key_does_not_log_in(gateway: Gateway) -> None:
-    resp = await login(gateway.client, "mcpgw_not-a-real-key-0000000000")
+async def _audited(gw: Gateway, action: str, outcome: str) -> list[AuditEvent]:
+    with anyio.fail_after(10):
+        while True:
+            events = await gw.runtime.store.list_audit(50)
+            found = [e for e in events if e.action == action and e.outcome == outcome]
+            if found:
+                return found
+            await anyio.sleep(0.02)
+
+
+async def test_a_wrong_key_does_not_log_in_and_is_audited_by_prefix(gateway: Gateway) -> None:
+    resp = await login(gateway.client, "mcpgw_S3cretCanary-0000000000")
     assert resp.status_code == 401
     assert "invalid or revoked API key" in resp.text
     assert COOKIE not in gateway.client.cookies
-    assert "mcpgw_not-a-real-key" not in resp.text  # the key is not echoed
+    assert "S3cretCanary" not in resp.text  # the key is not echoed
+    (event,) = await _audited(gateway, "console_login", "unauthenticated")
+    assert event.actor == "unknown" and event.detail is not None
+    assert "mcpgw_S3cret..." in event.detail and "S3cretCanary" not in event.detail
+
+
+async def test_a_login_is_audited_and_gets_a_fresh_session_id(gateway: Gateway) -> None:
+    await login(gateway.client, gateway.admin_key)
+    first = gateway.client.cookies.get(COOKIE)
+    await login(gateway.client, gateway.admin_key)
+    second = gateway.client.cookies.get(COOKIE)
+    assert first and second and first != second
+    assert len(gateway.app.state.console_sessions) == 1  # the old one ended
+    events = await _audited(gateway, "console_login", "ok")
+    assert events[0].role == "admin" and events[0].actor != "unknown"
 
 
 async def test_a_login_post_without_the_form_token_is_refused(gateway: Gateway) -> None:
