@@ -237,3 +237,12 @@ async def test_sessions_expire_when_idle_and_at_their_maximum_age() -> None:
     now[0] = 37
     assert sessions.get(sid) is None  # idle longer than 10 s
     assert len(sessions) == 0
+
+
+async def test_a_malformed_or_oversized_login_form_is_a_clean_400(gateway: Gateway) -> None:
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    resp = await gateway.client.post("/ui/login", content=b"garbage", headers=multipart)
+    assert resp.status_code == 400 and resp.json()["code"] == "invalid_request"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    resp = await gateway.client.post("/ui/login", content=b"key=" + b"k" * 100_000, headers=form)
+    assert resp.status_code == 400 and "Traceback" not in resp.text
