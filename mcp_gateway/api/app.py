@@ -90,14 +90,18 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
     if otel.wanted(runtime.settings.telemetry.otel):
         middleware.insert(0, Middleware(TracingMiddleware))  # outermost: the whole request
     app = Starlette(
-        routes=[*routes(endpoints), *console_routes()],
+        routes=[*routes(endpoints), *(console_routes() if http.console else [])],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
-    app.state.console_sessions = ConsoleSessions()  # the web console's logins (in memory)
+    app.state.console_sessions = (  # the web console's logins (in memory)
+        ConsoleSessions(idle_ttl=http.console_session_idle, max_age=http.console_session_max_age)
+        if http.console
+        else None
+    )
     return app
 
 

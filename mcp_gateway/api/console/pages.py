@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from mcp_gateway.api.auth import authenticate, console_sessions, runtime_of
 from mcp_gateway.api.console.headers import SecurityHeaders
-from mcp_gateway.api.console.sessions import COOKIE, MAX_AGE, ConsoleSessions
+from mcp_gateway.api.console.sessions import COOKIE, ConsoleSessions
 from mcp_gateway.crypto.apikeys import hash_api_key
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import Forbidden, Unauthenticated
@@ -104,7 +104,7 @@ async def login(request: Request) -> Response:
     session_id, _ = sessions.open(hash_api_key(key))
     response = RedirectResponse("/ui/servers", status_code=303)
     response.set_cookie(
-        COOKIE, session_id, max_age=int(MAX_AGE),
+        COOKIE, session_id, max_age=int(sessions.max_age),
         path="/", httponly=True, secure=_secure(request), samesite="strict",
     )  # fmt: skip
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")

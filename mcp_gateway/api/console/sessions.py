@@ -6,8 +6,9 @@ anyway), so every request re-authenticates through
 sessions at once, and the role is the key's current one. Each session carries its own CSRF
 token (synchronizer pattern): writes must echo it in ``X-CSRF-Token``.
 
-Sessions end on logout, after :data:`IDLE_TTL` seconds without a request, or
-:data:`MAX_AGE` seconds after login, whichever comes first. They live in memory: a restart
+Sessions end on logout, after ``MCPGW_CONSOLE_SESSION_IDLE`` seconds without a request
+(default 30 minutes), or ``MCPGW_CONSOLE_SESSION_MAX_AGE`` seconds after login (default 12
+hours), whichever comes first. They live in memory: a restart
 logs everyone out, and behind several replicas the load balancer must be sticky for ``/ui``.
 """
 
@@ -49,7 +50,7 @@ class ConsoleSessions:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._idle_ttl = idle_ttl
-        self._max_age = max_age
+        self.max_age = max_age
         self._clock = clock
         self._sessions: OrderedDict[str, ConsoleSession] = OrderedDict()
 
@@ -74,7 +75,7 @@ class ConsoleSessions:
         if session is None:
             return None
         now = self._clock()
-        if now - session.last_seen > self._idle_ttl or now - session.created > self._max_age:
+        if now - session.last_seen > self._idle_ttl or now - session.created > self.max_age:
             del self._sessions[session_id]
             return None
         session = replace(session, last_seen=now)

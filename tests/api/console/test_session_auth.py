@@ -246,3 +246,17 @@ async def test_a_malformed_or_oversized_login_form_is_a_clean_400(gateway: Gatew
     form = {"content-type": "application/x-www-form-urlencoded"}
     resp = await gateway.client.post("/ui/login", content=b"key=" + b"k" * 100_000, headers=form)
     assert resp.status_code == 400 and "Traceback" not in resp.text
+
+
+async def test_with_the_console_off_there_is_no_ui_and_no_cookie_login(
+    make_gateway: MakeGateway,
+) -> None:
+    async with make_gateway() as on:
+        await login(on.client, on.admin_key)
+        cookie = on.client.cookies.get(COOKIE)
+    async with make_gateway(http={"console": False}) as gw:
+        assert (await gw.client.get("/ui/login")).status_code == 404
+        assert (await gw.client.get("/ui/static/console.js")).status_code == 404
+        gw.client.cookies.set(COOKIE, cookie or "x")
+        resp = await gw.client.get("/mcp/servers")
+        assert resp.status_code == 401 and "Bearer" in resp.json()["error"]
