@@ -77,8 +77,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         with httpx2.Client(base_url=gw.url, headers=headers, timeout=30) as http:
             resp = http.post(
                 "/mcp/servers",
-                json={"name": "hostile", "command": sys.executable, "args": [HOSTILE]},
-            )
+                json={"name": "hostile", "command": sys.executable, "args": [HOSTILE],
+                      "secrets": [{"name": "API_TOKEN", "required": False}]},
+            )  # fmt: skip
             assert resp.status_code == 200, resp.text
             _wait_connected(http, "hostile")
             with sync_playwright() as playwright:
@@ -280,6 +281,9 @@ def test_set_a_secret_as_a_user(env: Env, page: Any) -> None:
     login(page, key)
     page.goto("/ui/secrets")
     page.select_option("#secret-server", "hostile")
+    # The names the server's definition injects are offered (hostile declares API_TOKEN).
+    options = page.locator("#secret-names option")
+    assert [options.nth(i).get_attribute("value") for i in range(options.count())] == ["API_TOKEN"]
     page.fill("#secret-name", "API_TOKEN")
     page.fill("#secret-value", "s3cret-canary-value")
     page.click("#secret-set")

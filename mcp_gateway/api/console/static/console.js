@@ -494,12 +494,23 @@
   // ---- Secrets ----
   function secretsPage() {
     const tbody = document.querySelector('#secrets-table tbody');
+    let declared = {};  // server -> the secret names its definition injects (suggestions)
+    function suggest() {
+      const list = $('secret-names');
+      clear(list);
+      for (const name of declared[$('secret-server').value] || []) list.append(el('option', { value: name }));
+    }
     async function loadServers() {
       try {
         const data = await api('GET', '/mcp/servers');
         const select = $('secret-server');
         clear(select);
-        for (const s of data.servers) select.append(el('option', { value: s.name, text: s.name }));
+        declared = {};
+        for (const s of data.servers) {
+          select.append(el('option', { value: s.name, text: s.name }));
+          declared[s.name] = [...new Set([...(s.secretNames || []), ...(s.secrets || []).map((spec) => spec.name)])];
+        }
+        suggest();
         if (data.servers.length) await loadNames();
         else setStatus('No servers yet.');
       } catch (err) { setStatus(err.message, true); }
@@ -529,7 +540,7 @@
       try { await api('POST', '/secrets/delete', { ...target(), secretName: name }); } catch (err) { setStatus(err.message, true); return; }
       await loadNames();
     }
-    $('secret-server').addEventListener('change', loadNames);
+    $('secret-server').addEventListener('change', () => { suggest(); loadNames(); });
     $('secret-load').addEventListener('click', loadNames);
     $('secret-form').addEventListener('submit', async (event) => {
       event.preventDefault();
