@@ -369,10 +369,15 @@ def test_restart_and_edit_a_server(env: Env, page: Any) -> None:
     login(page, ADMIN_KEY)
     page.locator('tr[data-server="restartable"] button.link').click()
     page.click("#btn-restart")
+    deadline = time.monotonic() + 60  # a new process, connected (the old one may still show)
+    while True:
+        server = env.http.get("/mcp/servers/restartable").json()["server"]
+        if server["pid"] not in (None, before) and server["status"] == "connected":
+            break
+        assert time.monotonic() < deadline, server
+        time.sleep(0.05)
     badge = page.locator('tr[data-server="restartable"] .badge')
     expect(badge).to_have_text("connected", timeout=TIMEOUT)
-    _wait_connected(env.http, "restartable")
-    assert env.http.get("/mcp/servers/restartable").json()["server"]["pid"] != before
     page.click("#btn-edit")
     expect(page.locator("#f-name")).to_have_value("restartable")
     assert page.locator("#f-name").evaluate("input => input.readOnly")

@@ -4,11 +4,13 @@ REST API accepts like a bearer key, with a CSRF token required on every write.""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
 
+from mcp_gateway.api.console import pages
 from mcp_gateway.api.console.sessions import COOKIE, ConsoleSessions
 from mcp_gateway.domain.records import AuditEvent
 from tests.api.conftest import Gateway, MakeGateway
@@ -217,10 +219,17 @@ async def test_every_console_response_carries_a_strict_csp_and_no_inline_script(
         assert not re.search(r"<script\b[^>]*>\s*[^<\s]", html), page  # no inline body
         assert not re.search(r"\son[a-z]+\s*=", html), page  # no inline handlers
         assert "<style" not in html and " style=" not in html, page
-    static = await gateway.client.get("/ui/static/console.js")
-    assert static.status_code == 200
-    assert "content-security-policy" in static.headers
-    assert "innerHTML" not in static.text.replace("never uses innerHTML", "")
+    static_dir = Path(pages.__file__).parent / "static"
+    scripts = sorted(static_dir.glob("*.js"))
+    assert len(scripts) >= 2
+    for script in scripts:
+        static = await gateway.client.get(f"/ui/static/{script.name}")
+        assert static.status_code == 200
+        assert static.headers["content-type"].startswith("text/javascript")
+        assert "content-security-policy" in static.headers
+        code = re.sub(r"/\*.*?\*/", "", static.text, flags=re.S)  # comments may name them
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in code, (script.name, sink)
 
 
 async def test_sessions_expire_when_idle_and_at_their_maximum_age() -> None:
