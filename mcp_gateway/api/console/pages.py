@@ -190,4 +190,7 @@ def console_routes() -> list[BaseRoute]:
         *[_page(*page) for page in PAGES],
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console-static"),
     ]
-    return [Mount("/ui", routes=routes, middleware=[Middleware(SecurityHeaders)])]
+    return [
+        Route("/ui", home, methods=["GET"]),  # not Starlette's slash redirect (absolute http URL)
+        Mount("/ui", routes=routes, middleware=[Middleware(SecurityHeaders)]),
+    ]

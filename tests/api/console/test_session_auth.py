@@ -179,6 +179,12 @@ async def test_a_login_post_without_the_form_token_is_refused(gateway: Gateway) 
     assert COOKIE not in gateway.client.cookies
 
 
+async def test_the_console_root_leads_to_the_servers_page(gateway: Gateway) -> None:
+    for root in ("/ui", "/ui/"):
+        resp = await gateway.client.get(root)
+        assert resp.status_code == 303 and resp.headers["location"] == "/ui/servers", root
+
+
 async def test_pages_without_a_session_redirect_to_login(gateway: Gateway) -> None:
     for page in ("servers", "tools", "secrets", "oauth", "keys", "packages"):
         resp = await gateway.client.get(f"/ui/{page}")
