@@ -60,12 +60,25 @@ class ConsoleSessions:
     def open(self, key_hash: str) -> tuple[str, ConsoleSession]:
         """A new session for an authenticated key: (cookie value, session)."""
         now = self._clock()
+        self._sweep(now)
         session_id = secrets.token_urlsafe(32)
         session = ConsoleSession(key_hash, secrets.token_urlsafe(32), now, now)
         self._sessions[session_id] = session
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
         return session_id, session
+
+    def _expired(self, session: ConsoleSession, now: float) -> bool:
+        return now - session.last_seen > self._idle_ttl or now - session.created > self.max_age
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired sessions from the least recently used end (kept in use order), so
+        abandoned ones do not pile up between logins."""
+        while self._sessions:
+            oldest = next(iter(self._sessions.values()))
+            if not self._expired(oldest, now):
+                return
+            self._sessions.popitem(last=False)
 
     def get(self, session_id: str | None) -> ConsoleSession | None:
         """The live session behind a cookie value (touching it), or None."""
@@ -75,11 +88,12 @@ class ConsoleSessions:
         if session is None:
             return None
         now = self._clock()
-        if now - session.last_seen > self._idle_ttl or now - session.created > self.max_age:
+        if self._expired(session, now):
             del self._sessions[session_id]
             return None
         session = replace(session, last_seen=now)
         self._sessions[session_id] = session
+        self._sessions.move_to_end(session_id)
         return session
 
     def close(self, session_id: str | None) -> None:

@@ -275,3 +275,16 @@ async def test_with_the_console_off_there_is_no_ui_and_no_cookie_login(
         gw.client.cookies.set(COOKIE, cookie or "x")
         resp = await gw.client.get("/mcp/servers")
         assert resp.status_code == 401 and "Bearer" in resp.json()["error"]
+
+
+def test_abandoned_sessions_are_dropped_at_the_next_login() -> None:
+    now = [0.0]
+    sessions = ConsoleSessions(idle_ttl=10, max_age=100, clock=lambda: now[0])
+    old, _ = sessions.open("a")
+    kept, _ = sessions.open("b")
+    now[0] = 8
+    assert sessions.get(kept) is not None  # used: moves to the recent end
+    now[0] = 15
+    sessions.open("c")
+    assert len(sessions) == 2  # "a" went idle and was never used again: dropped
+    assert sessions.get(old) is None and sessions.get(kept) is not None
