@@ -298,6 +298,22 @@ def test_set_a_secret_as_a_user(env: Env, page: Any) -> None:
     expect(page.locator('tr[data-secret="API_TOKEN"]')).to_have_count(0)
 
 
+def test_a_user_sees_status_but_no_logs_or_admin_controls(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    login(page, env.new_key("user", "erin"))
+    expect(page.locator('tr[data-server="hostile"] .badge')).to_have_text("connected")
+    page.locator('tr[data-server="hostile"] button.link').click()
+    for hidden in ("#btn-restart", "#logs", "#server-form"):
+        expect(page.locator(hidden)).to_be_hidden()
+    assert page.locator("#logs").text_content() == ""  # the API sends no logs to a user
+    assert page.locator("nav a", has_text="API keys").count() == 0
+    page.goto("/ui/tools")
+    expect(page.locator("#tool-username")).to_be_hidden()  # a user acts as itself only
+    page.goto("/ui/keys")
+    expect(page.locator("main")).to_contain_text("needs an admin API key")
+
+
 def test_a_failing_servers_logs_and_error_are_shown(env: Env, page: Any) -> None:
     from playwright.sync_api import expect
 
