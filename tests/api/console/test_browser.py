@@ -329,6 +329,7 @@ def test_a_failing_servers_logs_and_error_are_shown(env: Env, page: Any) -> None
     row.locator("button.link").click()
     page.check("#follow")
     expect(page.locator("#logs")).to_contain_text("missing config file /etc/canary.conf")
+    expect(page.locator("#detail-meta")).to_contain_text("last error: ")
     shot(page, "servers-failing")
 
 

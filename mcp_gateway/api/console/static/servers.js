@@ -39,6 +39,12 @@
         const data = await api('GET', '/mcp/servers/' + enc(selected));
         const s = data.server;
         $('detail-title').textContent = s.name + ': ' + s.status;
+        const facts = [s.transportType, 'isolation ' + s.isolation];
+        if (s.pid) facts.push('pid ' + s.pid);
+        if (s.instances > 1) facts.push(s.instances + ' instances');
+        if (s.nextRestartAt) facts.push('next restart ' + new Date(s.nextRestartAt * 1000).toLocaleTimeString());
+        if (s.lastError) facts.push('last error: ' + s.lastError);
+        $('detail-meta').textContent = facts.join(' · ');
         const logs = $('logs');
         logs.textContent = (s.logs || []).join('\n');
         if ($('follow').checked) logs.scrollTop = logs.scrollHeight;
