@@ -54,6 +54,7 @@ PAGES: tuple[tuple[str, str, bool], ...] = (
     ("oauth", "OAuth connections", False),
     ("keys", "API keys", True),
     ("packages", "Packages", True),
+    ("audit", "Audit", False),  # GET /audit scopes the records to the caller's role
 )
 
 

@@ -455,6 +455,29 @@ def test_a_refused_package_install_shows_why(env: Env, page: Any) -> None:
     assert env.http.get("/mcp/servers/evil").status_code == 404
 
 
+def test_the_audit_page_filters_records(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    call = {"serverName": "hostile", "methodName": "xss", "args": {}}
+    assert env.http.post("/mcp/tool/call", json=call).status_code == 200
+    login(page, ADMIN_KEY)
+    page.goto("/ui/audit")
+    # Audit records are written in order: once this login shows, the call before it is stored.
+    expect(page.locator('#audit-table tr[data-action="console_login"]').first).to_be_visible()
+    page.fill("#audit-server", "hostile")
+    page.fill("#audit-tool", "xss")
+    page.click("#audit-apply")
+    rows = page.locator("#audit-table tbody tr")
+    expect(rows.first).to_contain_text("tool_call", timeout=TIMEOUT)
+    for i in range(rows.count()):  # only the filtered server's tool calls remain
+        assert rows.nth(i).get_attribute("data-action") == "tool_call"
+        expect(rows.nth(i)).to_contain_text("hostile")
+    shot(page, "audit")
+    page.fill("#audit-since", "yesterday")
+    page.click("#audit-apply")
+    expect(page.locator("#status")).to_contain_text("invalid_request")
+
+
 def test_every_page_renders_for_an_admin(env: Env, page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -462,6 +485,6 @@ def test_every_page_renders_for_an_admin(env: Env, page: Any) -> None:
     page.goto("/ui/packages")
     expect(page.locator("#pkg-table")).to_contain_text("No packages installed.", timeout=TIMEOUT)
     shot(page, "packages")
-    for name in ("servers", "tools", "secrets", "oauth", "keys"):
+    for name in ("servers", "tools", "secrets", "oauth", "keys", "audit"):
         page.goto(f"/ui/{name}")
         expect(page.locator("h1")).to_be_visible()
