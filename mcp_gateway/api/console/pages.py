@@ -8,7 +8,8 @@ admin pages to other roles: their data calls would be refused anyway).
 
 Login is a form post of the API key, protected by a double-submit token (a cookie and a
 hidden field that must match), answered with the session cookie: HttpOnly, SameSite=Strict,
-Secure when the request came over TLS, path ``/`` (the API's paths need it too).
+Secure when the request came over TLS or ``MCPGW_PUBLIC_URL`` is ``https://``, path ``/``
+(the API's paths need it too).
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def _render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Secure cookies over TLS, and behind a TLS-terminating proxy when the operator says so
+    with an ``https://`` ``MCPGW_PUBLIC_URL`` (the proxy's scheme is not trusted blindly)."""
+    public_url = runtime_of(request).settings.oauth.public_url or ""
+    return request.url.scheme == "https" or public_url.lower().startswith("https://")
 
 
 def _sessions(request: Request) -> ConsoleSessions:

@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from mcp_gateway.api.console import pages
+from mcp_gateway.api.console.pages import LOGIN_CSRF_COOKIE
 from mcp_gateway.api.console.sessions import COOKIE, ConsoleSessions
 from mcp_gateway.domain.records import AuditEvent
 from tests.api.conftest import Gateway, MakeGateway
@@ -43,6 +44,24 @@ async def test_login_over_tls_marks_the_cookie_secure(make_gateway: MakeGateway)
         transport = httpx2.ASGITransport(app=gw.app)
         async with httpx2.AsyncClient(transport=transport, base_url="https://gw") as client:
             resp = await login(client, gw.admin_key)
+    assert resp.status_code == 303
+    assert "; secure" in _cookie_header(resp, COOKIE).lower()
+
+
+async def test_behind_a_tls_proxy_an_https_public_url_marks_the_cookie_secure(
+    make_gateway: MakeGateway,
+) -> None:
+    async with make_gateway(oauth={"public_url": "https://gw.example"}) as gw:
+        form = await gw.client.get("/ui/login")  # plain HTTP from the proxy
+        assert "; secure" in _cookie_header(form, LOGIN_CSRF_COOKIE).lower()
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        # The browser (on https) sends the Secure form cookie back; httpx2 on http would not.
+        resp = await gw.client.post(
+            "/ui/login",
+            data={"key": gw.admin_key, "csrf": token.group(1)},
+            headers={"cookie": f"{LOGIN_CSRF_COOKIE}={token.group(1)}"},
+        )
     assert resp.status_code == 303
     assert "; secure" in _cookie_header(resp, COOKIE).lower()
 
