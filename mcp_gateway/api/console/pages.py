@@ -56,6 +56,7 @@ PAGES: tuple[tuple[str, str, bool], ...] = (
     ("keys", "API keys", True),
     ("packages", "Packages", True),
     ("audit", "Audit", False),  # GET /audit scopes the records to the caller's role
+    ("runs", "Runs", False),  # GET /runs likewise
 )
 
 

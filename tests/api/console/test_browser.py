@@ -478,6 +478,25 @@ def test_the_audit_page_filters_records(env: Env, page: Any) -> None:
     expect(page.locator("#status")).to_contain_text("invalid_request")
 
 
+def test_the_runs_page_shows_and_cancels_an_async_call(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    call = {"serverName": "hostile", "methodName": "slow", "args": {"seconds": 300}, "async": True}
+    accepted = env.http.post("/mcp/tool/call", json=call)
+    assert accepted.status_code == 202, accepted.text
+    run_id = accepted.json()["runId"]
+    login(page, ADMIN_KEY)
+    page.goto("/ui/runs")
+    row = page.locator(f'tr[data-run="{run_id}"]')
+    expect(row).to_contain_text("slow", timeout=TIMEOUT)
+    row.locator("button.link").click()
+    expect(page.locator("#run-body")).to_contain_text(run_id)
+    shot(page, "runs")
+    row.locator(".cancel-run").click()
+    expect(row).to_have_attribute("data-status", "cancelled", timeout=TIMEOUT)
+    assert env.http.get(f"/runs/{run_id}").json()["run"]["status"] == "cancelled"
+
+
 def test_every_page_renders_for_an_admin(env: Env, page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -485,6 +504,6 @@ def test_every_page_renders_for_an_admin(env: Env, page: Any) -> None:
     page.goto("/ui/packages")
     expect(page.locator("#pkg-table")).to_contain_text("No packages installed.", timeout=TIMEOUT)
     shot(page, "packages")
-    for name in ("servers", "tools", "secrets", "oauth", "keys", "audit"):
+    for name in ("servers", "tools", "secrets", "oauth", "keys", "audit", "runs"):
         page.goto(f"/ui/{name}")
         expect(page.locator("h1")).to_be_visible()

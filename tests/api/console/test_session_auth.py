@@ -205,7 +205,7 @@ async def test_the_console_root_leads_to_the_servers_page(gateway: Gateway) -> N
 
 
 async def test_pages_without_a_session_redirect_to_login(gateway: Gateway) -> None:
-    for page in ("servers", "tools", "secrets", "oauth", "keys", "packages", "audit"):
+    for page in ("servers", "tools", "secrets", "oauth", "keys", "packages", "audit", "runs"):
         resp = await gateway.client.get(f"/ui/{page}")
         assert resp.status_code == 303, page
         assert resp.headers["location"] == "/ui/login"
@@ -222,7 +222,7 @@ async def test_admin_pages_are_refused_to_a_user_session(gateway: Gateway) -> No
     assert 'href="/ui/keys"' not in servers.text  # not offered in the navigation
 
 
-_PAGES = ("login", "servers", "tools", "secrets", "oauth", "keys", "packages", "audit")
+_PAGES = ("login", "servers", "tools", "secrets", "oauth", "keys", "packages", "audit", "runs")
 
 
 async def test_every_console_response_carries_a_strict_csp_and_no_inline_script(
