@@ -6,7 +6,8 @@ Tools:
 - ``form_demo``: every JSON Schema shape the console's form generator handles; answers with
   the arguments it received, as JSON text;
 - ``image``: a 1x1 PNG image content item plus a text item;
-- ``slow``: sleeps ``seconds`` then answers (progress display).
+- ``slow``: sleeps ``seconds`` then answers, with a progress notification each second when
+  the request carries a progress token.
 
 ``--fail-start MESSAGE`` writes MESSAGE to stderr and exits 1 (a failing server's logs).
 On start it also writes a hostile line to stderr (the logs view must show it as text).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
@@ -65,7 +67,10 @@ def _text(value: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": value}], "isError": False}
 
 
-async def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+Notify = Callable[[dict[str, Any]], None]
+
+
+async def _call(name: str, args: dict[str, Any], progress: Notify | None = None) -> dict[str, Any]:
     if name == "xss":
         return _text("Result " + PAYLOAD)
     if name == "form_demo":
@@ -73,8 +78,13 @@ async def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
     if name == "image":
         image = {"type": "image", "mimeType": "image/png", "data": PNG}
         return {"content": [image, {"type": "text", "text": "one pixel"}], "isError": False}
-    if name == "slow":
-        await asyncio.sleep(float(args.get("seconds", 1)))
+    if name == "slow":  # one progress notification a second when the caller asked for them
+        seconds = float(args.get("seconds", 1))
+        steps = max(1, int(seconds))
+        for step in range(steps):
+            if progress is not None:
+                progress({"progress": step, "total": steps, "message": f"step {step}"})
+            await asyncio.sleep(seconds / steps)
         return _text("done")
     raise KeyError(name)
 
@@ -102,7 +112,15 @@ async def main() -> None:
             elif method == "tools/list":
                 result = {"tools": TOOLS}
             elif method == "tools/call":
-                result = await _call(params["name"], params.get("arguments") or {})
+                token = (params.get("_meta") or {}).get("progressToken")
+
+                def progress(values: dict[str, Any]) -> None:
+                    note = {"progressToken": token, **values}
+                    send({"jsonrpc": "2.0", "method": "notifications/progress", "params": note})
+
+                result = await _call(
+                    params["name"], params.get("arguments") or {}, progress if token else None
+                )
             elif method == "ping":
                 result = {}
             else:

@@ -273,6 +273,8 @@ def test_a_long_call_shows_progress_and_can_be_cancelled(env: Env, page: Any) ->
     page.click("#tool-call")
     expect(page.locator("#tool-progress")).to_contain_text("Calling")
     expect(page.locator("#tool-call")).to_be_disabled()
+    # The call runs as an async run: the tool's progress notifications show as they come.
+    expect(page.locator("#tool-run-progress")).to_contain_text("% step", timeout=TIMEOUT)
     page.click("#tool-cancel")
     expect(page.locator("#tool-result")).to_contain_text("cancelled", timeout=TIMEOUT)
     expect(page.locator("#tool-call")).to_be_enabled()

@@ -3,7 +3,7 @@
 'use strict';
 
 (function () {
-  const { el, $, clear, setStatus, api, showError, usernameParam, query, ticker } = window.MCPGW;
+  const { el, $, clear, setStatus, ApiError, api, showError, usernameParam, query, enc, ticker } = window.MCPGW;
   const { field } = window.MCPGW.lib.schemaForm;
 
   function shellQuote(s) { return "'" + String(s).replace(/'/g, "'\\''") + "'"; }
@@ -98,25 +98,64 @@
     $('tool-form').addEventListener('submit', (e) => e.preventDefault());
     $('tool-search').addEventListener('input', renderList);
     $('tool-reload').addEventListener('click', load);
-    $('tool-cancel').addEventListener('click', () => { if (controller) controller.abort(); });
+    // A call runs as an async run (POST with "async": true, then GET /runs/{id}) so the page
+    // can show the tool's progress notifications; Cancel is DELETE /runs/{id}.
+    let runId = null;
+    let cancelled = false;
+    const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+    function progressText(p) {
+      if (!p) return '';
+      return (p.total ? Math.round((100 * p.progress) / p.total) + '%' : String(p.progress)) + (p.message ? ' ' + p.message : '');
+    }
+    async function follow(result) {
+      for (;;) {
+        await pause(300);
+        const run = (await api('GET', '/runs/' + enc(runId))).run;
+        $('tool-run-progress').textContent = progressText(run.progress);
+        if (run.status === 'pending' || run.status === 'running') continue;
+        if (run.result) renderResult(result, run.result);
+        else {
+          const error = run.error || {};
+          showError(result, new ApiError(error.status || 0, { error: error.error || ('the run ended ' + run.status), code: error.code || run.status }));
+        }
+        return;
+      }
+    }
+    $('tool-cancel').addEventListener('click', async () => {
+      if (controller) controller.abort();
+      if (runId && !cancelled) {
+        cancelled = true;
+        try { await api('DELETE', '/runs/' + enc(runId)); } catch (err) { setStatus(err.message, true); }
+      }
+    });
     $('tool-call').addEventListener('click', async () => {
       if (!current) return;
       const result = $('tool-result');
       let body;
       try { body = callBody(); } catch (err) { showError(result, err); return; }
       controller = new AbortController();
+      runId = null;
+      cancelled = false;
       $('tool-call').disabled = true;
       $('tool-cancel').hidden = false;
+      clear(result);
       const stop = ticker($('tool-progress'), 'Calling…');
       try {
-        const data = await api('POST', '/mcp/tool/call', body, controller.signal);
-        renderResult(result, data.data);
+        const data = await api('POST', '/mcp/tool/call', { ...body, async: true }, controller.signal);
+        if (data.runId) {
+          runId = data.runId;
+          await follow(result);
+        } else {
+          renderResult(result, data.data);  // answered at once
+        }
       } catch (err) {
-        if (err.name === 'AbortError') showError(result, new Error('cancelled in the browser (the gateway stops the call when the client goes away)'));
+        if (err.name === 'AbortError') showError(result, new Error('cancelled in the browser'));
         else showError(result, err);
       } finally {
         stop();
         controller = null;
+        runId = null;
+        $('tool-run-progress').textContent = '';
         $('tool-call').disabled = false;
         $('tool-cancel').hidden = true;
       }
