@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mcp_gateway.api import health
+from mcp_gateway.api.console.pages import console_routes
+from mcp_gateway.api.console.sessions import ConsoleSessions
 from mcp_gateway.api.endpoint import Endpoint, routes
 from mcp_gateway.api.errors import EXCEPTION_HANDLERS
 from mcp_gateway.api.metrics import ApiMetrics
@@ -88,13 +90,18 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
     if otel.wanted(runtime.settings.telemetry.otel):
         middleware.insert(0, Middleware(TracingMiddleware))  # outermost: the whole request
     app = Starlette(
-        routes=routes(endpoints),
+        routes=[*routes(endpoints), *(console_routes() if http.console else [])],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.runtime = runtime
     app.state.metrics = metrics
+    app.state.console_sessions = (  # the web console's logins (in memory)
+        ConsoleSessions(idle_ttl=http.console_session_idle, max_age=http.console_session_max_age)
+        if http.console
+        else None
+    )
     return app
 
 

@@ -6,6 +6,9 @@ caller with :func:`principal_of`; none authenticates by hand.
 
 Refused attempts (401, 403) are audited with the key's display prefix only, never the key.
 
+The web console's session cookie (:mod:`mcp_gateway.api.console.sessions`) is accepted in
+place of the header, by :func:`authenticate` only; its writes also need the CSRF token.
+
 ``MCPGW_AUTH_MODE=none`` (allowed on a loopback listener only, checked at start-up) treats
 every request as an admin, like mcp-api's trusted-network behaviour.
 """
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mcp_gateway.api.console.sessions import COOKIE as SESSION_COOKIE
+from mcp_gateway.api.console.sessions import CSRF_HEADER, ConsoleSessions
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.errors import Forbidden, ReauthRequired, Unauthenticated
@@ -87,11 +92,32 @@ def _refuse_other_sites(request: Request, runtime: GatewayRuntime) -> None:
         )
 
 
-async def _authenticate(request: Request) -> Principal:
+def console_sessions(request: Request) -> ConsoleSessions | None:
+    sessions = getattr(request.app.state, "console_sessions", None)
+    return sessions if isinstance(sessions, ConsoleSessions) else None
+
+
+async def authenticate(request: Request) -> Principal:
+    """Who is calling: a bearer key, else a console session cookie (whose writes must carry
+    the session's CSRF token in ``X-CSRF-Token``, else :class:`Forbidden`). The one place
+    both the REST endpoints and the console's pages authenticate. Raises Unauthenticated."""
     runtime = runtime_of(request)
     if runtime.settings.http.auth_mode == "none":
         _refuse_other_sites(request, runtime)
         return ANONYMOUS_ADMIN
+    sessions = console_sessions(request)
+    if "authorization" not in request.headers and sessions is not None:
+        session = sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            principal = await runtime.apikeys.authenticate_hash(session.key_hash)
+            if request.method not in _SAFE_METHODS and not session.csrf_matches(
+                request.headers.get(CSRF_HEADER)
+            ):
+                request.state.principal = principal  # audited as this principal's refusal
+                raise Forbidden("missing or invalid CSRF token: send the console's X-CSRF-Token")
+            return principal
+        if SESSION_COOKIE in request.cookies:
+            raise Unauthenticated("console session expired or ended: log in again at /ui/login")
     return await runtime.apikeys.authenticate(bearer_key(request))
 
 
@@ -105,7 +131,7 @@ async def optional_principal(request: Request) -> Principal | None:
     ):
         return None
     try:
-        return await _authenticate(request)
+        return await authenticate(request)
     except Unauthenticated as exc:
         _audit_refusal(request, None, exc)
         raise
@@ -130,7 +156,7 @@ def guarded(handler: Handler, access: Access) -> Handler:
     async def guard(request: Request) -> Response:
         principal: Principal | None = None
         try:
-            principal = await _authenticate(request)
+            principal = await authenticate(request)
             if access == "admin":
                 principal.require_admin()
             request.state.principal = principal
@@ -138,6 +164,9 @@ def guarded(handler: Handler, access: Access) -> Handler:
         except ReauthRequired:
             raise  # an upstream's OAuth grant, not this caller's key
         except (Unauthenticated, Forbidden) as exc:
+            if principal is None:  # a console write refused for its CSRF token has one
+                known = request.scope.get("state", {}).get("principal")
+                principal = known if isinstance(known, Principal) else None
             _audit_refusal(request, principal, exc)
             raise
 

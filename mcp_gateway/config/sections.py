@@ -49,6 +49,10 @@ class HttpSettings(BaseModel):
     # Names this process in /healthz, log lines, audit records and metrics; unset: see
     # Settings.replica_id.
     replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    # The web console at /ui (docs/console.md); off: no /ui routes, session cookies ignored.
+    console: bool = True
+    console_session_idle: float = Field(1800.0, gt=0, description="seconds without a request")
+    console_session_max_age: float = Field(43200.0, gt=0, description="seconds after login")
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -169,7 +169,11 @@ class ApiKeyService:
 
     async def authenticate(self, key: str) -> Principal:
         """The principal behind a presented key. Raises Unauthenticated (unknown or revoked)."""
-        key_hash = hash_api_key(key)
+        return await self.authenticate_hash(hash_api_key(key))
+
+    async def authenticate_hash(self, key_hash: str) -> Principal:
+        """:meth:`authenticate` for a key already hashed (the console session keeps the hash,
+        never the key). Raises Unauthenticated (unknown or revoked)."""
         now = time.monotonic()
         hit = self._cache.get(key_hash)
         if hit is not None and hit[1] > now:
