@@ -331,3 +331,30 @@ async def test_a_static_authorization_header_is_replaced_on_the_users_own_sessio
         [{"Bearer static-header-canary"}, {f"Bearer {grant['access_token']}"}], key=sorted
     )
     assert all(h.get("x-static") == "kept" for h in seen)
+
+
+@pytest.mark.anyio
+async def test_oauth_status_says_whether_a_user_is_connected_and_only_to_that_user(
+    world: World,
+) -> None:
+    async def status(key: str, username: str | None = None) -> httpx2.Response:
+        params = {"username": username} if username else {}
+        return await world.gw.client.get(
+            f"/oauth/{SERVER}/status", params=params, headers=world.gw.auth(key)
+        )
+
+    before = await status(world.service, "alice")
+    assert before.status_code == 200, before.text
+    assert before.json() == {
+        "success": True, "serverName": SERVER, "username": "alice", "authState": "not_connected"
+    }  # fmt: skip
+    alice = await world.login("alice")
+    after = (await status(world.service, "alice")).json()
+    assert after["authState"] == "connected"
+    assert alice["grant"]["access_token"] not in str(after)
+    # A user key sees its own state only.
+    bob = await world.gw.new_key("user", "bob")
+    assert (await status(bob)).json()["authState"] == "not_connected"
+    assert (await status(bob, "alice")).status_code == 403
+    missing = await world.gw.client.get("/oauth/nope/status", headers=world.gw.auth(bob))
+    assert missing.status_code == 404 and missing.json()["code"] == "server_not_found"

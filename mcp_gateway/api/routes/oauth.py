@@ -32,6 +32,7 @@ from mcp_gateway.api.schemas.oauth import (
     GoogleLinkRequest,
     GoogleLinkResponse,
     GoogleLoginQuery,
+    OAuthStatusResponse,
     OAuthTokensRequest,
     OAuthTokensResponse,
     StartQuery,
@@ -166,6 +167,18 @@ async def authorize(request: Request) -> Response:
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
+async def status(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    name = validate_server_name(request.path_params["server"])
+    username = principal.acting_username(read_query(request, AuthorizeQuery).username)
+    server = await runtime_of(request).store.get_server(name)
+    if server is None:
+        raise ServerNotFound(name)
+    state = await _oauth(request).auth_state(server, username)
+    answer = OAuthStatusResponse(server_name=name, username=username, auth_state=state)
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
+
+
 async def start(request: Request) -> Response:
     secret = new_browser_secret()
     try:
@@ -271,6 +284,10 @@ ENDPOINTS = [
     Endpoint("GET", "/oauth/{server}/authorize", authorize,
              "A login link for a username (302 to the gateway's start page, for a browser)",
              "oauth", query=AuthorizeQuery, errors=(400, 401, 403, 404)),
+    Endpoint("GET", "/oauth/{server}/status", status,
+             "A username's OAuth connection to a server (connected, reauth_required, "
+             "not_connected)", "oauth", query=AuthorizeQuery, response=OAuthStatusResponse,
+             errors=(400, 401, 403, 404)),
     Endpoint("GET", "/oauth/start", start,
              "Login link (browser): names the user and server, sets the flow cookie", "oauth",
              query=StartQuery, auth="none", errors=(400, 404, 502)),

@@ -128,3 +128,12 @@ class GoogleLinkResponse(Ok):
     username: str
     server: str
     expires_at: datetime = Field(description="after this the link no longer works")
+
+
+class OAuthStatusResponse(Ok):
+    """A username's connection to an upstream's OAuth: ``connected`` (usable tokens),
+    ``reauth_required`` (the refresh token was refused) or ``not_connected`` (no tokens)."""
+
+    server_name: str
+    username: str
+    auth_state: Literal["connected", "reauth_required", "not_connected"]

@@ -430,6 +430,7 @@ def test_oauth_connect_runs_the_gateways_login_flow(env: Env, page: Any) -> None
     page.goto("/ui/oauth")
     row = page.locator('tr[data-server="remote"]')
     expect(row).to_contain_text("127.0.0.1:9", timeout=TIMEOUT)
+    expect(row.locator("td.connection")).to_have_text("not connected", timeout=TIMEOUT)
     shot(page, "oauth")
     with page.context.expect_page() as opened:
         row.locator("button").click()

@@ -18,7 +18,12 @@
             const path = '/oauth/' + enc(s.name) + '/authorize' + query({ username: usernameParam('oauth-username') });
             window.open(path, '_blank', 'noopener');
           } });
-          tbody.append(el('tr', { 'data-server': s.name }, [el('td', { text: s.name }), el('td', { text: s.status }), el('td', { text: host }), el('td', {}, [connect])]));
+          const connection = el('td', { class: 'connection', text: '…' });
+          tbody.append(el('tr', { 'data-server': s.name }, [el('td', { text: s.name }), el('td', { text: s.status }), connection, el('td', { text: host }), el('td', {}, [connect])]));
+          const who = query({ username: usernameParam('oauth-username') });
+          api('GET', '/oauth/' + enc(s.name) + '/status' + who)
+            .then((st) => { connection.textContent = st.authState.replace('_', ' '); })
+            .catch((err) => { connection.textContent = err.message; });
         }
         setStatus(servers.length ? '' : 'No server uses OAuth.');
       } catch (err) { setStatus(err.message, true); }
