@@ -3,8 +3,10 @@ validation; installs from the local (hermetic) registry."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx2
@@ -113,6 +115,43 @@ async def test_install_answers_without_the_log_unless_asked_and_fails_when_the_s
     for path in ("/packages/by-id/dies", "/mcp/servers/dies"):
         assert (await gw.client.get(path, headers=gw.admin)).status_code == 404
     assert not (tmp_path / "packages" / "node" / "dies").exists()
+
+
+def _sse(text: str) -> list[tuple[str, Any]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((fields["event"], json.loads(fields["data"])))
+    return events
+
+
+@pytest.mark.anyio
+async def test_install_with_accept_event_stream_streams_the_installer_output_then_the_answer(
+    pkg_gateway: Gateway,
+) -> None:
+    gw = pkg_gateway
+    body = {"name": NPM_NAME, "serverName": "live", "version": "1.9.0"}
+    headers = {**gw.admin, "Accept": "text/event-stream"}
+    resp = await gw.client.post("/packages/install", json=body, headers=headers)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+    events = _sse(resp.text)
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "result" and set(kinds[:-1]) == {"line"}, kinds
+    assert any("added 1 package" in line for kind, line in events if kind == "line")
+    answer = events[-1][1]
+    assert (answer["success"], answer["server"]["name"], answer["package"]["version"]) == (
+        True, "live", "1.9.0"
+    )  # fmt: skip
+    # A failing install ends with the error body the plain request would carry; nothing kept.
+    body = {"name": NPM_NAME, "serverName": "dies", "version": "2.0.0"}
+    events = _sse((await gw.client.post("/packages/install", json=body, headers=headers)).text)
+    kind, error = events[-1]
+    assert kind == "error" and (error["code"], error["status"]) == ("install_failed", 502)
+    assert "Cannot find module 'mcpgw-missing-dependency'" in error["error"]
+    assert (await gw.client.get("/mcp/servers/dies", headers=gw.admin)).status_code == 404
+    # A bad body is still a plain 400 before any stream starts.
+    bad = await gw.client.post("/packages/install", json={"name": 5}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_request"
 
 
 @pytest.mark.anyio

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from mcp_gateway.api.auth import runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_body, read_query
+from mcp_gateway.api.routes.install_stream import install_events, wants_events
 from mcp_gateway.api.schemas.package_records import PackageOut, UpdateOut
 from mcp_gateway.api.schemas.packages import (
     DeleteQuery,
@@ -31,19 +32,27 @@ from mcp_gateway.api.schemas.servers import ServerOut, ServerResponse
 from mcp_gateway.domain.names import validate_server_name
 from mcp_gateway.errors import ServerNotFound
 from mcp_gateway.installer.models import update_info
+from mcp_gateway.process.output import LineCallback
 
 
 def _json(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"))
 
 
-async def install(request: Request) -> JSONResponse:
+async def install(request: Request) -> Response:
     body = await read_body(request, InstallBody)
     query = read_query(request, LogQuery)
     runtime = runtime_of(request)
-    outcome = await runtime.packages.install(body.to_domain())
-    view = await runtime.servers.get(outcome.server.name)
-    return _json(InstallResponse.of(outcome, view, include_log=query.include_log))
+    spec = body.to_domain()
+
+    async def run(on_line: LineCallback | None) -> InstallResponse:
+        outcome = await runtime.packages.install(spec, on_line=on_line)
+        view = await runtime.servers.get(outcome.server.name)
+        return InstallResponse.of(outcome, view, include_log=query.include_log)
+
+    if wants_events(request):  # the installer's output as it comes (the console)
+        return install_events(request, run)
+    return _json(await run(None))
 
 
 async def list_packages(request: Request) -> JSONResponse:
@@ -140,7 +149,9 @@ _E = (401, 403)
 ENDPOINTS = [
     Endpoint("POST", "/packages/install", install,
              "Install, register and start a package (502 install_failed, with the server's "
-             "stderr, when it does not list its tools; nothing is kept)", "packages",
+             "stderr, when it does not list its tools; nothing is kept). With Accept: "
+             "text/event-stream: the installer's output as `line` events, then one `result` "
+             "or `error` event", "packages",
              body=InstallBody, query=LogQuery, response=InstallResponse, auth="admin",
              errors=(400, *_E, 409, 413, 502)),
     Endpoint("GET", "/packages", list_packages, "Installed packages", "packages",

@@ -24,6 +24,8 @@ import pytest
 
 from tests.api.console.browser import launch, requires_chromium
 from tests.gateway_process import GatewayProcess, gateway_env
+from tests.installer.fixtures import artifacts  # noqa: F401 (a fixture)
+from tests.installer.local_registry import NPM_NAME, Artifacts, LocalRegistry, start_registry
 
 pytestmark = [requires_chromium, pytest.mark.slow]
 
@@ -68,14 +70,25 @@ def _wait_connected(http: httpx2.Client, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def local_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRegistry]:
+    built: Artifacts = request.getfixturevalue("artifacts")  # npm packs the fixture package
+    reg = start_registry(built, tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, local_registry: LocalRegistry) -> Iterator[Env]:
     from playwright.sync_api import sync_playwright
 
     data = tmp_path_factory.mktemp("console") / "data"
     with socket.socket() as probe:  # a free port, so MCPGW_PUBLIC_URL can name it (OAuth login)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    extra = {"MCPGW_PORT": str(port), "MCPGW_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    extra = {"MCPGW_PORT": str(port), "MCPGW_PUBLIC_URL": f"http://127.0.0.1:{port}",
+             "MCPGW_NPM_REGISTRY": local_registry.npm_url}  # fmt: skip
     with GatewayProcess(gateway_env(data, MCPGW_ADMIN_API_KEY=ADMIN_KEY, **extra)) as gw:
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         with httpx2.Client(base_url=gw.url, headers=headers, timeout=30) as http:
@@ -456,6 +469,21 @@ def test_a_refused_package_install_shows_why(env: Env, page: Any) -> None:
     expect(page.locator("#status")).to_have_class("status error", timeout=TIMEOUT)
     expect(page.locator("#status")).to_contain_text("invalid_request")
     assert env.http.get("/mcp/servers/evil").status_code == 404
+
+
+def test_a_package_install_shows_the_installer_output_as_it_comes(env: Env, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    login(page, ADMIN_KEY)
+    page.goto("/ui/packages")
+    page.fill("#pkg-name", NPM_NAME)
+    page.fill("#pkg-server", "streamed")
+    page.fill("#pkg-version", "1.9.0")
+    page.click("#pkg-install")
+    expect(page.locator("#status")).to_contain_text("Installed", timeout=TIMEOUT)
+    expect(page.locator("#pkg-log")).to_contain_text("added 1 package")  # npm's own output
+    expect(page.locator('#pkg-table tr[data-server="streamed"]')).to_contain_text("1.9.0")
+    assert env.http.delete("/packages/streamed").status_code == 200
 
 
 def test_the_audit_page_filters_records(env: Env, page: Any) -> None:

@@ -76,6 +76,37 @@
     return data;
   }
 
+  // A request answered with server-sent events (the installer's output): onEvent(kind, data)
+  // per event; a refusal before the stream starts throws ApiError like api() does.
+  async function apiEvents(method, path, body, onEvent) {
+    const headers = { 'Accept': 'text/event-stream', 'X-CSRF-Token': csrf, 'Content-Type': 'application/json' };
+    const resp = await fetch(path, { method, headers, credentials: 'same-origin', body: JSON.stringify(body) });
+    if (!resp.ok) {
+      let data = null;
+      try { data = await resp.json(); } catch (e) { data = null; }
+      throw new ApiError(resp.status, data);
+    }
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let end;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        let kind = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) kind = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        if (data) onEvent(kind, JSON.parse(data));
+      }
+    }
+  }
+
   // A failed request as text: the API's message, then its validation details.
   function errorNode(err) {
     const box = el('div', { class: 'error' }, [el('p', { text: err.message + (err.code ? ' (' + err.code + ')' : '') })]);
@@ -117,7 +148,8 @@
     const tick = () => { node.textContent = label + ' ' + ((Date.now() - started) / 1000).toFixed(1) + ' s'; };
     tick();
     const timer = setInterval(tick, 100);
-    return () => { clearInterval(timer); node.textContent = ''; };
+    // Stopping clears only the ticker's own text: a message the work set meanwhile stays.
+    return () => { clearInterval(timer); if (node.textContent.startsWith(label)) node.textContent = ''; };
   }
 
   for (const node of document.querySelectorAll('.admin-only')) if (!isAdmin) node.hidden = true;
@@ -134,7 +166,7 @@
   const pages = {};
   const lib = {};
   window.MCPGW = Object.freeze({
-    el, $, clear, setStatus, ApiError, api, errorNode, showError, usernameParam, query, enc,
+    el, $, clear, setStatus, ApiError, api, apiEvents, errorNode, showError, usernameParam, query, enc,
     duration, when, cssToken, ticker, role, isAdmin, myUsername, pages, lib,
   });
   document.addEventListener('DOMContentLoaded', () => { if (main && pages[page]) pages[page](); });

@@ -2,7 +2,7 @@
 'use strict';
 
 (function () {
-  const { el, $, clear, setStatus, api, enc, ticker } = window.MCPGW;
+  const { el, $, clear, setStatus, api, apiEvents, ApiError, enc, ticker } = window.MCPGW;
 
   function packagesPage() {
     const tbody = document.querySelector('#pkg-table tbody');
@@ -66,9 +66,15 @@
       const version = $('pkg-version').value.trim();
       if (version) body.version = version;
       slow('Installing ' + body.name + '…', async (log) => {
-        const data = await api('POST', '/packages/install?includeLog=true', body);
-        log.textContent = data.log || '';
-        setStatus('Installed ' + body.name + ' as ' + data.serverName + ' (' + data.status + ').');
+        // The installer's output as it comes, line by line (text only), then the answer.
+        let outcome = null;
+        await apiEvents('POST', '/packages/install', body, (kind, data) => {
+          if (kind === 'line') log.append(document.createTextNode(data + '\n'));
+          else outcome = { kind, data };
+        });
+        if (!outcome) throw new ApiError(0, { error: 'the install ended without an answer' });
+        if (outcome.kind === 'error') throw new ApiError(outcome.data.status, outcome.data);
+        setStatus('Installed ' + body.name + ' as ' + outcome.data.serverName + ' (' + outcome.data.status + ').');
       });
     });
     load();
