@@ -28,6 +28,7 @@ from mcp_gateway.errors import (
     GatewayError,
     InvalidRequest,
     ServerAlreadyExists,
+    ServerDisabled,
     ServerNotFound,
 )
 from mcp_gateway.services.injection import check_secret_specs
@@ -328,6 +329,18 @@ class ServerService:
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
         return await self.update(name, {"enabled": enabled})
+
+    async def restart(self, name: str) -> ServerView:
+        """Stop every session of ``name`` (calls on them fail) and start it afresh, also after
+        its restart policy gave up. Raises ServerNotFound, ServerDisabled."""
+        config = await self.find(name)
+        if config is None:
+            raise ServerNotFound(name)
+        if not config.enabled:
+            raise ServerDisabled(config.name)
+        await self._pool.remove(config.name)
+        await self._apply(config)
+        return await self.get(config.name)
 
     async def usage(self, name: str) -> ServerUsage:
         """What :meth:`delete` would remove for ``name``. Raises ServerNotFound."""

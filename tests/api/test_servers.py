@@ -42,6 +42,30 @@ async def test_update_restarts_only_when_connection_settings_change(gateway: Gat
 
 
 @pytest.mark.anyio
+async def test_restart_starts_a_new_process_and_refuses_a_disabled_or_unknown_server(
+    gateway: Gateway,
+) -> None:
+    await gateway.add_server("fx")
+    await gateway.wait_status("fx", "connected")
+    before = gateway.runtime.pool.status("fx").pid
+    resp = await gateway.client.post("/mcp/servers/fx/restart", headers=gateway.admin)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["server"]["name"] == "fx"
+    await gateway.wait_status("fx", "connected")
+    assert gateway.runtime.pool.status("fx").pid not in (None, before)
+    service = await gateway.new_key("service")
+    assert (await gateway.call(service, "fx", "echo", {"text": "x"})).status_code == 200
+    user = await gateway.new_key("user", "alice")
+    resp = await gateway.client.post("/mcp/servers/fx/restart", headers=gateway.auth(user))
+    assert resp.status_code == 403
+    await gateway.client.put("/mcp/servers/fx/disable", headers=gateway.admin)
+    resp = await gateway.client.post("/mcp/servers/fx/restart", headers=gateway.admin)
+    assert (resp.status_code, resp.json()["code"]) == (409, "server_disabled")
+    resp = await gateway.client.post("/mcp/servers/nope/restart", headers=gateway.admin)
+    assert (resp.status_code, resp.json()["code"]) == (404, "server_not_found")
+
+
+@pytest.mark.anyio
 async def test_disable_enable_and_delete_purges_secrets(any_gateway: Gateway) -> None:
     gateway = any_gateway  # on both stores: the purge is the store's work
     await gateway.add_server("fx")

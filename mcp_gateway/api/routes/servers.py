@@ -79,6 +79,10 @@ async def disable_server(request: Request) -> JSONResponse:
     return _one(await runtime_of(request).servers.set_enabled(_name(request), False), True)
 
 
+async def restart_server(request: Request) -> JSONResponse:
+    return _one(await runtime_of(request).servers.restart(_name(request)), True)
+
+
 _R = (400, 401, 404)
 _W = (400, 401, 403, 404)
 ENDPOINTS = [
@@ -145,6 +149,16 @@ ENDPOINTS = [
         response=DeleteImpactResponse,
         auth="admin",
         errors=_W,
+    ),
+    Endpoint(
+        "POST",
+        "/mcp/servers/{name}/restart",
+        restart_server,
+        "Stop every session of a server and start it afresh (409 server_disabled when disabled)",
+        "servers",
+        response=ServerResponse,
+        auth="admin",
+        errors=(*_W, 409),
     ),
     Endpoint(
         "PUT",

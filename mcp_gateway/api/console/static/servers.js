@@ -57,17 +57,17 @@
       showDetail();
     }
 
-    async function act(path) {
+    async function act(path, method) {
       if (!selected) return;
       try {
-        await api('PUT', '/mcp/servers/' + enc(selected) + path);
+        await api(method || 'PUT', '/mcp/servers/' + enc(selected) + path);
         setStatus('');
       } catch (err) { setStatus(err.message, true); }
       await refresh();
     }
     $('btn-enable').addEventListener('click', () => act('/enable'));
     $('btn-disable').addEventListener('click', () => act('/disable'));
-    $('btn-restart').addEventListener('click', async () => { await act('/disable'); await act('/enable'); });
+    $('btn-restart').addEventListener('click', () => act('/restart', 'POST'));
     $('btn-edit').addEventListener('click', async () => {
       if (!selected) return;
       try { edit((await api('GET', '/mcp/servers/' + enc(selected))).server); } catch (err) { setStatus(err.message, true); }
