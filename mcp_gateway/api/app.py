@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from mcp_gateway.api import health
 from mcp_gateway.api.console.pages import console_routes
 from mcp_gateway.api.console.sessions import ConsoleSessions
+from mcp_gateway.api.downstream.endpoint import McpEndpoint
 from mcp_gateway.api.endpoint import Endpoint, routes
 from mcp_gateway.api.errors import EXCEPTION_HANDLERS
 from mcp_gateway.api.metrics import ApiMetrics
@@ -61,10 +62,11 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
         Endpoint("GET", "/openapi.json", openapi, "This document", "health", auth="none"),
     ]  # fmt: skip
     document.update(build_openapi(endpoints))
+    mcp_endpoint = McpEndpoint(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _opened(runtime):
+        async with _opened(runtime), mcp_endpoint.run():  # MCP sessions end before the runtime
             yield
 
     http = runtime.settings.http
@@ -90,7 +92,11 @@ def create_app(runtime: GatewayRuntime) -> Starlette:
     if otel.wanted(runtime.settings.telemetry.otel):
         middleware.insert(0, Middleware(TracingMiddleware))  # outermost: the whole request
     app = Starlette(
-        routes=[*routes(endpoints), *(console_routes() if http.console else [])],
+        routes=[
+            *routes(endpoints),
+            *(console_routes() if http.console else []),
+            *mcp_endpoint.routes(),  # last: the REST paths under /mcp/ match first
+        ],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -130,9 +130,19 @@ async def optional_principal(request: Request) -> Principal | None:
         and runtime_of(request).settings.http.auth_mode != "none"
     ):
         return None
+    return await authenticate(request)
+
+
+async def authenticate_mcp(request: Request) -> Principal:
+    """The caller of the MCP endpoint (not in the endpoint table): a Bearer key, or everyone
+    under ``MCPGW_AUTH_MODE=none``, through :func:`authenticate`. Console session cookies are
+    not accepted there (MCP clients send keys; a cookie is what a cross-site page would ride
+    on). Refusals are audited like :func:`guarded`'s. Raises Unauthenticated, Forbidden."""
     try:
+        if runtime_of(request).settings.http.auth_mode != "none":
+            bearer_key(request)  # no Authorization header: 401, never the cookie path
         return await authenticate(request)
-    except Unauthenticated as exc:
+    except (Unauthenticated, Forbidden) as exc:
         _audit_refusal(request, None, exc)
         raise
 

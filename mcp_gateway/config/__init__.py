@@ -30,6 +30,7 @@ from mcp_gateway.config.env_vars import ENV_VARS, EnvVar
 from mcp_gateway.config.sections import (
     DEFAULT_MAX_MESSAGE_BYTES,
     AuditSettings,
+    EndpointSettings,
     HttpSettings,
     InstallerSettings,
     OAuthSettings,
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ENV_VARS",
     "AuditSettings",
+    "EndpointSettings",
     "EnvVar",
     "HttpSettings",
     "InstallerSettings",
@@ -112,6 +114,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = SandboxSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    endpoint: EndpointSettings = EndpointSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -76,4 +76,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_METRICS_KEY",), ("telemetry", "metrics_key")),
     EnvVar(("MCPGW_METRICS_MAX_TOOLS",), ("telemetry", "metrics_max_tools")),
     EnvVar(("MCPGW_OTEL",), ("telemetry", "otel")),
+    EnvVar(("MCPGW_ALLOWED_ORIGINS",), ("endpoint", "allowed_origins"), is_list=True),
+    EnvVar(("MCPGW_ALLOWED_HOSTS",), ("endpoint", "allowed_hosts"), is_list=True),
+    EnvVar(("MCPGW_MCP_SESSION_IDLE",), ("endpoint", "session_idle")),
+    EnvVar(("MCPGW_MCP_MAX_SESSIONS",), ("endpoint", "max_sessions")),
+    EnvVar(("MCPGW_MCP_MAX_SESSIONS_PER_CALLER",), ("endpoint", "max_sessions_per_caller")),
 )

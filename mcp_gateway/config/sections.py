@@ -265,3 +265,19 @@ class SandboxSettings(BaseModel):
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
+
+
+class EndpointSettings(BaseModel):
+    """The gateway's own MCP endpoint (``/mcp``, ``/mcp/{server}``; docs/mcp-endpoint.md)."""
+
+    # Browser origins allowed besides the gateway's own (an Origin naming the Host it was sent
+    # to); any other Origin is refused with 403.
+    allowed_origins: list[str] = []
+    # Host headers accepted (``name`` or ``name:*`` for any port). Empty: any host, except on a
+    # loopback listener, which accepts only localhost names (DNS rebinding).
+    allowed_hosts: list[str] = []
+    session_idle: float = Field(1800.0, gt=0, description="seconds before an idle session ends")
+    max_sessions: int = Field(10_000, ge=1, description="open legacy sessions in all")
+    max_sessions_per_caller: int = Field(
+        64, ge=1, description="open legacy sessions per API key, username and endpoint"
+    )

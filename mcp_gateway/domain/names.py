@@ -51,6 +51,31 @@ def validate_server_name(name: str) -> str:
     return name
 
 
+# First path segments the REST API uses (or will use) under /mcp/: a server of that name could not
+# be reached at /mcp/{server} (design.md: REST paths under /mcp/ are reserved server names).
+RESERVED_SERVER_NAMES = frozenset(
+    {"tool", "tools", "server", "servers", "user", "users", "external", "toolset", "toolsets"}
+)
+
+
+def is_reserved_server_name(name: str) -> bool:
+    """Whether ``name`` is a REST path segment under ``/mcp/`` (compared without case)."""
+    return name.strip().lower() in RESERVED_SERVER_NAMES
+
+
+def validate_new_server_name(name: str) -> str:
+    """:func:`validate_server_name` plus the rule for registering a server: no name that is a
+    REST path under ``/mcp/`` (its MCP endpoint ``/mcp/{name}`` would be that path). Servers
+    stored before the rule existed keep working; they are only refused here, at registration."""
+    validate_server_name(name)
+    if is_reserved_server_name(name):
+        raise InvalidRequest(
+            f"invalid server name: {name!r} is reserved (/mcp/{name.strip().lower()} is a REST "
+            f"path; reserved: {', '.join(sorted(RESERVED_SERVER_NAMES))})"
+        )
+    return name
+
+
 def server_slug(name: str) -> str:
     """The directory name for server ``name``: distinct names give distinct slugs.
 

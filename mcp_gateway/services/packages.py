@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 import anyio
 
-from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.names import validate_new_server_name, validate_server_name
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import (
@@ -195,7 +195,7 @@ class PackageService:
     # -- install -----------------------------------------------------------------------------
 
     def _validate(self, request: InstallRequest) -> tuple[Installer, InstallSpec]:
-        validate_server_name(request.server_name)
+        validate_new_server_name(request.server_name)
         installer = self._dirs.installer(request.runtime)
         return installer, installer.validate(spec_from_request(request))
 

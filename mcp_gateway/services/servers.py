@@ -22,7 +22,11 @@ from urllib.parse import urlsplit
 import anyio
 from mcp_types import Tool
 
-from mcp_gateway.domain.names import DEFAULT_USERNAME, validate_server_name
+from mcp_gateway.domain.names import (
+    DEFAULT_USERNAME,
+    validate_new_server_name,
+    validate_server_name,
+)
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, apply_secret_names
 from mcp_gateway.errors import (
     GatewayError,
@@ -255,6 +259,7 @@ class ServerService:
         """Store and start a new server. Raises InvalidRequest (a rule, or a command that
         cannot be found), ServerAlreadyExists."""
         validate_server(server)
+        validate_new_server_name(server.name)
         if await self._store.get_server(server.name) is not None:
             raise ServerAlreadyExists(server.name)
         check_command(server)

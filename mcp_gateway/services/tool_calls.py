@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mcp_types import CallToolResult, Tool
@@ -31,6 +31,7 @@ from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
+from mcp_gateway.upstream.state import ServerState
 
 log = logging.getLogger("mcp_gateway.tools")
 
@@ -160,23 +161,35 @@ class ToolCallService:
     async def list_tools(self, username: str) -> list[tuple[str, list[dict[str, Any]]]]:
         """Every enabled server's tools as MCP JSON, without the arguments the gateway injects
         for ``username``. Servers not connected yet list no tools."""
-        out: list[tuple[str, list[dict[str, Any]]]] = []
         states = self._pool.statuses()
-        for server in await self._store.list_servers():
-            if not server.enabled:
-                continue
-            state = states.get(server.name)
-            tools: tuple[Tool, ...] | list[Tool] | None = state.tools if state else None
-            if tools is None:
-                own = await self._own_session(server, username)
-                if own or session_scope(server, username) != SHARED_SCOPE:
-                    tools = await self._user_tools(server, username, own)
-            names = await self._store.list_secret_names(username, server.name)
-            hidden = hidden_arguments(server, names)
-            if is_google_server(server):
-                hidden |= GOOGLE_ARGUMENTS
-            out.append((server.name, [_tool_json(t, hidden) for t in tools or ()]))
-        return out
+        return [
+            (server.name, await self._listed(server, username, states))
+            for server in await self._store.list_servers()
+            if server.enabled
+        ]
+
+    async def list_server_tools(self, username: str, server_name: str) -> list[dict[str, Any]]:
+        """One server's tools as :meth:`list_tools` shows them (none while it is disabled or
+        not connected yet). Raises ServerNotFound."""
+        server = await self._server(server_name)
+        if not server.enabled:
+            return []
+        return await self._listed(server, username, self._pool.statuses())
+
+    async def _listed(
+        self, server: ServerConfig, username: str, states: Mapping[str, ServerState]
+    ) -> list[dict[str, Any]]:
+        state = states.get(server.name)
+        tools: tuple[Tool, ...] | list[Tool] | None = state.tools if state else None
+        if tools is None:
+            own = await self._own_session(server, username)
+            if own or session_scope(server, username) != SHARED_SCOPE:
+                tools = await self._user_tools(server, username, own)
+        names = await self._store.list_secret_names(username, server.name)
+        hidden = hidden_arguments(server, names)
+        if is_google_server(server):
+            hidden |= GOOGLE_ARGUMENTS
+        return [_tool_json(t, hidden) for t in tools or ()]
 
     async def _own_session(self, server: ServerConfig, username: str) -> bool:
         """Whether the user's tokens give them a session of their own (False when unsure)."""

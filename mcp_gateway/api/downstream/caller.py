@@ -1,0 +1,53 @@
+"""Who an MCP request acts for, and on what: set by the HTTP edge, read by the MCP handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from starlette.types import Scope
+
+from mcp_gateway.services.principal import Principal
+
+_STATE_KEY = "mcp_caller"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated principal, the username it acts for and the endpoint's server
+    (``None`` on the aggregated ``/mcp``)."""
+
+    principal: Principal
+    username: str
+    server: str | None
+    request_id: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        return "/mcp" if self.server is None else f"/mcp/{self.server}"
+
+    def attach(self, scope: Scope) -> None:
+        """Store this caller in the request scope, and make it the session owner the SDK
+        compares: a legacy session belongs to (API key id, username, endpoint), and any other
+        combination gets the SDK's 404 for that session id."""
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state[_STATE_KEY] = self
+        token = AccessToken(
+            token="",  # never the API key: this object lives as long as the session
+            client_id=self.principal.key_id,
+            scopes=[],
+            subject=self.username,
+            claims={"iss": self.endpoint},
+        )
+        scope["user"] = AuthenticatedUser(token)
+
+
+def caller_of(scope: Scope | None) -> Caller:
+    """The caller of the HTTP request that carried an MCP message. Raises RuntimeError when
+    the edge did not set one (a wiring error, never a client's)."""
+    caller = (scope or {}).get("state", {}).get(_STATE_KEY)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("MCP request without a caller: the endpoint edge did not run")
+    return caller

@@ -1,0 +1,75 @@
+"""``/mcp`` and ``/mcp/{server}``: the routes, and the one session manager behind both.
+
+:class:`McpEndpoint` is built by ``create_app``; its :meth:`run` is entered by the app's
+lifespan inside the runtime, so every MCP session ends before the services close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refusal, refused
+from mcp_gateway.api.downstream.server import build_server
+from mcp_gateway.api.downstream.sessions import SessionManager
+from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.domain.names import is_reserved_server_name
+from mcp_gateway.errors import GatewayError
+
+METHODS = ["GET", "POST", "DELETE"]
+
+
+class McpEndpoint:
+    """The ASGI app of both routes."""
+
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        settings = runtime.settings
+        cfg = settings.endpoint
+        self.runtime = runtime
+        self.manager = SessionManager(
+            build_server(runtime),
+            idle_timeout=cfg.session_idle,
+            max_sessions=cfg.max_sessions,
+            max_per_caller=cfg.max_sessions_per_caller,
+            max_body=settings.http.max_body,
+        )
+        self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+    def routes(self) -> list[Route]:
+        """Placed after the REST routes: ``/mcp/tools`` and the other REST paths match first."""
+        return [
+            Route("/mcp", self, methods=METHODS, name="mcp"),
+            Route("/mcp/{server}", self, methods=METHODS, name="mcp-server"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server: str | None = scope.get("path_params", {}).get("server")
+        if server is not None and is_reserved_server_name(server):
+            # A REST path asked with a method it does not serve: what it answered before.
+            answer = refusal(405, "method_not_allowed", "Method Not Allowed")
+            await answer(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        problem = self.policy.check(request)
+        if problem is not None:
+            await problem(scope, receive, send)
+            return
+        try:
+            caller = await identify(request, server)
+            if server is not None and MCP_SESSION_ID_HEADER not in request.headers:
+                await self.runtime.servers.config(server)  # ServerNotFound -> 404
+        except GatewayError as exc:
+            await refused(exc)(scope, receive, send)
+            return
+        caller.attach(scope)
+        await self.manager.handle_request(scope, receive, send)

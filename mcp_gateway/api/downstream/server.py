@@ -1,0 +1,109 @@
+"""The MCP server behind both endpoints: one lowlevel SDK ``Server`` whose handlers read the
+caller (principal, username, endpoint server) from the HTTP request that carried the message
+and go through the services every REST call uses.
+
+How failures surface (docs/mcp-endpoint.md): a protocol-level failure (unknown server, a
+request the gateway or the upstream refuses as malformed, the upstream's JSON-RPC error) is a
+JSON-RPC error; anything the user or model can act on or retry (a missing secret, an OAuth
+login to make, a disabled, busy, slow or crashed server, a rate limit) is a ``CallToolResult``
+with ``isError`` whose text says what happened, with the gateway's error code (and the
+authorization URL of an OAuth login) in ``_meta``. Messages are the service's, already masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server
+from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from mcp_gateway import __version__
+from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.catalogue import Catalogue
+from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    MissingSecret,
+    NotFound,
+    UpstreamError,
+)
+
+ERROR_META_KEY = "io.mcp-gateway/error"
+"""``_meta`` key of an ``isError`` result the gateway made: ``{"code", ...extra}``."""
+
+Context = ServerRequestContext[Any, Any]
+
+
+def _caller(ctx: Context) -> Caller:
+    request = ctx.request
+    return caller_of(getattr(request, "scope", None))
+
+
+def _is_protocol_error(exc: GatewayError) -> bool:
+    if isinstance(exc, MissingSecret):
+        return False
+    return isinstance(exc, InvalidRequest | NotFound) or type(exc) is UpstreamError
+
+
+def error_result(exc: GatewayError) -> types.CallToolResult:
+    """A gateway failure of a tool call as the ``isError`` result a client shows its model."""
+    extra = exc.extra()
+    text = exc.message
+    url = extra.get("authorizationUrl")
+    if url:
+        text = f"{text}. Log in at {url} then call the tool again."
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        is_error=True,
+        _meta={ERROR_META_KEY: {"code": exc.code, **extra}},
+    )
+
+
+def _rpc_error(exc: GatewayError) -> MCPError:
+    code = types.INVALID_PARAMS if exc.status < 500 else types.INTERNAL_ERROR
+    return MCPError(code, exc.message, {"code": exc.code})
+
+
+def build_server(runtime: GatewayRuntime) -> Server[Any]:
+    """The MCP server for ``runtime``'s services (one per app; the session manager runs it)."""
+    catalogue = Catalogue(runtime)
+
+    async def list_tools(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        caller = _caller(ctx)
+        try:
+            tools = await catalogue.tools(caller)
+        except GatewayError as exc:
+            raise _rpc_error(exc) from None
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        caller = _caller(ctx)
+        try:
+            server, tool = await catalogue.route(caller, params.name)
+            return await runtime.tools.call(
+                caller.principal,
+                caller.username,
+                server,
+                tool,
+                dict(params.arguments or {}),
+                request_id=caller.request_id,
+            )
+        except GatewayError as exc:
+            if _is_protocol_error(exc):
+                raise _rpc_error(exc) from None
+            return error_result(exc)
+
+    return Server(
+        "mcp-gateway",
+        version=__version__,
+        # Listings are filtered per user (hidden parameters, per-user servers): never shared.
+        cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
