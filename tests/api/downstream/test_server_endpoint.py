@@ -9,14 +9,20 @@ import pytest
 
 from mcp_gateway.api.downstream.server import ERROR_META_KEY, error_result
 from mcp_gateway.errors import ReauthRequired
-from tests.api.downstream.conftest import MODES, LiveGateway
+from tests.api.conftest import secrets_section
+from tests.api.downstream.conftest import MODES, LiveGateway, MakeLive
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_server_endpoint_lists_unprefixed_tools_and_calls_with_the_users_secret(
-    live: LiveGateway, mode: str
+    make_live: MakeLive, backend: str, mode: str
 ) -> None:
+    async with make_live(backend, secrets=secrets_section(backend)) as live:
+        await _lists_and_calls(live, mode)
+
+
+async def _lists_and_calls(live: LiveGateway, mode: str) -> None:
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
     await live.set_secret(alice, "fx", "token", "alice-mcp-canary-31337")

@@ -1,0 +1,203 @@
+"""The gateway's MCP endpoint vs the upstream directly, with the same SDK client and tool.
+
+One invocation, so both sides see the same minute of a noisy machine:
+
+- an upstream: the fixture MCP server over Streamable HTTP (tests/fixtures, ``--http``);
+- ``direct``: the official SDK ``Client`` to that upstream's ``/mcp``;
+- ``gateway REST``: ``POST /mcp/tool/call`` of the same gateway with httpx2 (the shared path);
+- ``gateway``: the same client to ``/mcp/bench`` of a ``mcp-gateway serve`` subprocess (SQLite,
+  one stored secret for the user so the injection lookup runs) whose server ``bench`` is that
+  upstream: one more HTTP hop plus the gateway's tool-call path.
+
+Each in both protocol eras (``legacy``: initialize + Mcp-Session-Id; ``2026-07-28``:
+sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1 and calls/s at 16;
+``--runs`` repeats the comparison and prints medians.
+
+Run: .venv/bin/python bench/mcp_endpoint.py --runs 3 -n 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+from gateway_overhead import ADMIN, FIXTURE, Gateway  # bench/ sibling (run as a script)
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+ARGS = {"text": "hello"}
+WARMUP = 50
+MODES = ("legacy", "2026-07-28")
+Call = Callable[[], Awaitable[Any]]
+
+
+async def latency(call: Call, n: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
+    samples.sort()
+    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
+
+
+async def throughput(call: Call, concurrency: int, total: int) -> float:
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return total / (time.perf_counter() - start)
+
+
+@asynccontextmanager
+async def client(url: str, mode: str, key: str | None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    limits = httpx2.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx2.AsyncClient(headers=headers, limits=limits, timeout=60.0) as http:
+        transport = streamable_http_client(url, http_client=http)
+        async with Client(transport, mode=mode, cache=None) as c:
+            yield c
+
+
+async def measure(url: str, mode: str, key: str | None, n: int) -> dict[str, float]:
+    async with client(url, mode, key) as c:
+
+        async def call() -> None:
+            result = await c.call_tool("echo", ARGS)
+            assert not result.is_error, result
+
+        for _ in range(WARMUP):
+            await call()
+        p50, p99 = await latency(call, n)
+        return {"p50_ms": p50, "p99_ms": p99, "rps16": await throughput(call, 16, n)}
+
+
+async def measure_rest(gw_url: str, n: int) -> dict[str, float]:
+    """The same call through the REST API of the same gateway (the path both surfaces share)."""
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    limits = httpx2.Limits(max_connections=32, max_keepalive_connections=32)
+    body = {"serverName": "bench", "methodName": "echo", "args": ARGS}
+    async with httpx2.AsyncClient(base_url=gw_url, headers=auth, limits=limits) as http:
+
+        async def call() -> None:
+            resp = await http.post("/mcp/tool/call", json=body)
+            assert resp.status_code == 200, resp.text
+
+        for _ in range(WARMUP):
+            await call()
+        p50, p99 = await latency(call, n)
+        return {"p50_ms": p50, "p99_ms": p99, "rps16": await throughput(call, 16, n)}
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, FIXTURE, "--http", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT="):
+            self.proc.kill()
+            raise RuntimeError("upstream fixture did not start")
+        self.url = f"http://127.0.0.1:{int(line.strip().split('=')[1])}/mcp"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+async def register(gw: Gateway, upstream: str) -> None:
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with httpx2.AsyncClient(base_url=gw.url, headers=auth, timeout=30.0) as http:
+        server = {
+            "name": "bench",
+            "transportType": "streamable_http",
+            "url": upstream,
+            "maxConcurrency": 128,
+            "maxConcurrencyPerUser": 128,
+        }
+        (await http.post("/mcp/servers", json=server)).raise_for_status()
+        secret = {"serverName": "bench", "secretName": "unused", "secretValue": "s3cret-value"}
+        (await http.post("/secrets/set", json=secret)).raise_for_status()
+        with anyio.fail_after(60):
+            while True:
+                view = (await http.get("/mcp/servers/bench")).json()["server"]
+                if view["status"] == "connected":
+                    break
+                await anyio.sleep(0.05)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("-n", type=int, default=500, help="calls per latency sample")
+    args = parser.parse_args()
+    results: dict[str, list[dict[str, float]]] = {}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    upstream = Upstream()
+    with tempfile.TemporaryDirectory() as tmp:
+        gw = Gateway(Path(tmp) / "data")
+        try:
+            await register(gw, upstream.url)
+            for run in range(args.runs):
+                rest = await measure_rest(gw.url, args.n)
+                results.setdefault("gateway REST", []).append(rest)
+                print(f"run {run + 1} gateway REST: p50 {rest['p50_ms']:.3f} ms", flush=True)
+                for mode in MODES:
+                    for side, url, key in (
+                        ("direct", upstream.url, None),
+                        ("gateway", gw.url + "/mcp/bench", ADMIN),
+                    ):
+                        name = f"{side} {mode}"
+                        result = await measure(url, mode, key, args.n)
+                        results.setdefault(name, []).append(result)
+                        print(
+                            f"run {run + 1} {name}: p50 {result['p50_ms']:.3f} ms, "
+                            f"c16 {result['rps16']:.0f}/s",
+                            flush=True,
+                        )
+        finally:
+            gw.stop()
+            upstream.stop()
+    print(f"load average at end: {os.getloadavg()}")
+    print(f"\nmedians of {args.runs} runs, {args.n} calls per latency sample:")
+    print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'c16 /s':>9}")
+    med = {
+        name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for name, runs in results.items()
+    }
+    for name, m in med.items():
+        print(f"{name:22}{m['p50_ms']:9.3f}{m['p99_ms']:9.3f}{m['rps16']:9.0f}")
+    for mode in MODES:
+        d, g = med[f"direct {mode}"], med[f"gateway {mode}"]
+        print(
+            f"{mode}: the gateway adds {g['p50_ms'] - d['p50_ms']:.3f} ms p50; "
+            f"c16 throughput {g['rps16'] / d['rps16']:.0%} of direct"
+        )
+
+
+if __name__ == "__main__":
+    anyio.run(main)
