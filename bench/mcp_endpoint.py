@@ -11,9 +11,10 @@ One invocation, so both sides see the same minute of a noisy machine:
 
 Each in both protocol eras (``legacy``: initialize + Mcp-Session-Id; ``2026-07-28``:
 sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1 and calls/s at 16;
-``--runs`` repeats the comparison and prints medians.
+``--runs`` repeats the comparison and prints medians. Then opens ``--sessions`` idle legacy
+sessions and reports the gateway's RSS per session.
 
-Run: .venv/bin/python bench/mcp_endpoint.py --runs 3 -n 500
+Run: .venv/bin/python bench/mcp_endpoint.py --runs 3 -n 300 --sessions 1000
 """
 
 from __future__ import annotations
@@ -108,6 +109,65 @@ async def measure_rest(gw_url: str, n: int) -> dict[str, float]:
         return {"p50_ms": p50, "p99_ms": p99, "rps16": await throughput(call, 16, n)}
 
 
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+_INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "0"},
+    },
+}
+
+
+async def idle_sessions(gw: Gateway, count: int) -> tuple[float, float]:
+    """Open ``count`` legacy sessions on ``/mcp/bench`` (initialize + initialized, then idle;
+    spread over usernames to stay under the per-caller limit) and check each still answers.
+    Returns (KiB of gateway RSS per idle session, seconds to open them all)."""
+    base = {
+        "Authorization": f"Bearer {ADMIN}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    before = rss_kib(gw.proc.pid)
+    started = time.perf_counter()
+    ids: list[tuple[str, str]] = []
+    async with httpx2.AsyncClient(base_url=gw.url, headers=base, timeout=60.0) as http:
+
+        async def open_one(i: int) -> None:
+            user = {"X-MCPGW-Username": f"idle-{i % 50}"}
+            resp = await http.post("/mcp/bench", json=_INIT, headers=user)
+            resp.raise_for_status()
+            sid = resp.headers["mcp-session-id"]
+            ack = {**user, "Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"}
+            (await http.post("/mcp/bench", json=done, headers=ack)).raise_for_status()
+            ids.append((user["X-MCPGW-Username"], sid))
+
+        for start in range(0, count, 50):
+            async with anyio.create_task_group() as tg:
+                for i in range(start, min(start + 50, count)):
+                    tg.start_soon(open_one, i)
+        elapsed = time.perf_counter() - started
+        await anyio.sleep(2)
+        after = rss_kib(gw.proc.pid)
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+        for user, sid in ids[:: max(1, count // 20)]:
+            headers = {"X-MCPGW-Username": user, "Mcp-Session-Id": sid}
+            headers["MCP-Protocol-Version"] = "2025-11-25"
+            (await http.post("/mcp/bench", json=ping, headers=headers)).raise_for_status()
+    return (after - before) / count, elapsed
+
+
 class Upstream:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -154,6 +214,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-n", type=int, default=500, help="calls per latency sample")
+    parser.add_argument("--sessions", type=int, default=1000, help="idle legacy sessions to open")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {}
     print(f"load average at start: {os.getloadavg()}", flush=True)
@@ -179,10 +240,18 @@ async def main() -> None:
                             f"c16 {result['rps16']:.0f}/s",
                             flush=True,
                         )
+            per_session, took = await idle_sessions(gw, args.sessions)
+            print(
+                f"{args.sessions} idle legacy sessions: {per_session:.1f} KiB RSS each, "
+                f"opened in {took:.1f} s",
+                flush=True,
+            )
         finally:
             gw.stop()
             upstream.stop()
     print(f"load average at end: {os.getloadavg()}")
+    if not results:
+        return
     print(f"\nmedians of {args.runs} runs, {args.n} calls per latency sample:")
     print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'c16 /s':>9}")
     med = {

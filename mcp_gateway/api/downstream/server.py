@@ -31,6 +31,7 @@ from mcp_gateway.errors import (
     NotFound,
     UpstreamError,
 )
+from mcp_gateway.upstream.progress import CALL_PROGRESS
 
 ERROR_META_KEY = "io.mcp-gateway/error"
 """``_meta`` key of an ``isError`` result the gateway made: ``{"code", ...extra}``."""
@@ -84,6 +85,10 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
+        # The client asked for progress: the pool asks the upstream for it and hands each
+        # notification (message masked) to this task's CALL_PROGRESS sink (upstream/progress.py).
+        wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
+        listening = CALL_PROGRESS.set(ctx.session.report_progress) if wanted else None
         try:
             server, tool = await catalogue.route(caller, params.name)
             return await runtime.tools.call(
@@ -98,6 +103,9 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
             if _is_protocol_error(exc):
                 raise _rpc_error(exc) from None
             return error_result(exc)
+        finally:
+            if listening is not None:
+                CALL_PROGRESS.reset(listening)
 
     return Server(
         "mcp-gateway",
