@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from mcp_gateway import __version__
@@ -69,6 +71,36 @@ def _rpc_error(exc: GatewayError) -> MCPError:
     return MCPError(code, exc.message, {"code": exc.code})
 
 
+class ProgressRelay:
+    """Forwards an upstream call's progress to the client, and lets the handler wait for the
+    ones being forwarded. The SDK's client runs each progress callback in its own task, so the
+    upstream's last notification can still be in flight when its result arrives; answering
+    first would drop it (2026-07-28 closes the stream with the result) or reorder it."""
+
+    _DRAIN_LIMIT = 2.0  # seconds: a stuck client stream must not hold the result
+
+    def __init__(self, forward: ProgressFnT) -> None:
+        self._forward = forward
+        self._busy = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        if self._busy == 0:
+            self._idle = anyio.Event()
+        self._busy += 1
+        try:
+            await self._forward(progress, total, message)
+        finally:
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        with anyio.move_on_after(self._DRAIN_LIMIT):
+            await self._idle.wait()
+
+
 def build_server(runtime: GatewayRuntime) -> Server[Any]:
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it)."""
     catalogue = Catalogue(runtime)
@@ -88,10 +120,11 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
         # The client asked for progress: the pool asks the upstream for it and hands each
         # notification (message masked) to this task's CALL_PROGRESS sink (upstream/progress.py).
         wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
-        listening = CALL_PROGRESS.set(ctx.session.report_progress) if wanted else None
+        relay = ProgressRelay(ctx.session.report_progress) if wanted else None
+        listening = CALL_PROGRESS.set(relay) if relay is not None else None
         try:
             server, tool = await catalogue.route(caller, params.name)
-            return await runtime.tools.call(
+            result = await runtime.tools.call(
                 caller.principal,
                 caller.username,
                 server,
@@ -99,6 +132,9 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
                 dict(params.arguments or {}),
                 request_id=caller.request_id,
             )
+            if relay is not None:
+                await relay.drain()  # the last notifications go out before the result
+            return result
         except GatewayError as exc:
             if _is_protocol_error(exc):
                 raise _rpc_error(exc) from None

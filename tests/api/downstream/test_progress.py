@@ -23,9 +23,11 @@ async def test_upstream_progress_is_relayed_to_the_client_with_secrets_masked(
         seen.append((progress, total, message))
 
     async with live.mcp_client("/mcp/fx", alice, mode=mode) as client:
-        result = await client.call_tool("progress", {"steps": 3}, progress_callback=on_progress)
-        assert not result.is_error
-    assert [(p, t) for p, t, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+        for _ in range(3):  # the last notification used to race the result (2026-07-28)
+            seen.clear()
+            result = await client.call_tool("progress", {"steps": 3}, progress_callback=on_progress)
+            assert not result.is_error
+            assert [(p, t) for p, t, _ in seen] == [(1, 3), (2, 3), (3, 3)]
     messages = [m or "" for _, _, m in seen]
     assert all(m.endswith(f"step {i}") for i, m in enumerate(messages, 1))
     # The upstream printed the injected value into its messages; none reaches the client.

@@ -76,4 +76,6 @@ def test_an_oauth_login_to_make_is_an_error_result_with_the_authorization_url() 
     result = error_result(ReauthRequired("server 'gh' needs a login", authorization_url=url))
     assert result.is_error
     assert result.content[0].type == "text" and url in result.content[0].text
-    assert result.meta == {ERROR_META_KEY: {"code": "reauth_required", "authorizationUrl": url}}
+    assert result.meta is not None
+    error = result.meta[ERROR_META_KEY]
+    assert error["code"] == "reauth_required" and error["authorizationUrl"] == url
