@@ -3,9 +3,8 @@
 For clients that only start stdio servers (Claude Desktop's ``mcpServers`` ``command``
 entries): the client starts ``mcp-gateway connect``, which opens one Streamable HTTP
 connection to ``<MCPGW_URL>/mcp`` (or ``/mcp/<server>``) with ``MCPGW_API_KEY`` as Bearer key
-and forwards ``tools/list`` and ``tools/call`` (progress included; a cancelled call is
-cancelled through). The key comes from the environment, never argv (``ps`` shows argv). Logs
-go to stderr; stdout carries the protocol only.
+and forwards ``tools/list`` and ``tools/call`` (progress included). The key comes from the
+environment, never argv (``ps`` shows argv). Logs go to stderr; stdout carries the protocol.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refusal, refused
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
@@ -72,4 +73,10 @@ class McpEndpoint:
             await refused(exc)(scope, receive, send)
             return
         caller.attach(scope)
+        session_id = request.headers.get(MCP_SESSION_ID_HEADER)
+        if session_id is not None and request.method == "POST":
+            await serve_cancelling_on_disconnect(
+                self.manager.handle_request, self.manager, session_id, scope, receive, send
+            )
+            return
         await self.manager.handle_request(scope, receive, send)

@@ -17,6 +17,8 @@ from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared._context_streams import ContextSendStream
+from mcp.shared.message import SessionMessage
 
 
 class SessionManager(StreamableHTTPSessionManager):
@@ -39,6 +41,14 @@ class SessionManager(StreamableHTTPSessionManager):
             max_request_body_size=max_body,
         )
         self.max_per_caller = max_per_caller
+
+    def session_writer(
+        self, session_id: str
+    ) -> ContextSendStream[SessionMessage | Exception] | None:
+        """The stream into a live session's server loop (None when it ended): what the edge
+        uses to deliver a cancellation the client could not send (api.downstream.disconnect)."""
+        transport = self._server_instances.get(session_id)
+        return transport._read_stream_writer if transport is not None else None
 
     def sessions_of(self, owner: AuthorizationContext | None) -> int:
         return sum(1 for known in self._session_owners.values() if known == owner)
