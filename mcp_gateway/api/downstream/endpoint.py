@@ -11,13 +11,15 @@ from contextlib import asynccontextmanager
 
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
-from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refusal, refused
+from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
+from mcp_gateway.api.errors import error_response
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.names import is_reserved_server_name
 from mcp_gateway.errors import GatewayError
@@ -56,9 +58,7 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server: str | None = scope.get("path_params", {}).get("server")
         if server is not None and is_reserved_server_name(server):
-            # A REST path asked with a method it does not serve: what it answered before.
-            answer = refusal(405, "method_not_allowed", "Method Not Allowed")
-            await answer(scope, receive, send)
+            await _rest_answer(scope)(scope, receive, send)
             return
         request = Request(scope, receive)
         problem = self.policy.check(request)
@@ -80,3 +80,18 @@ class McpEndpoint:
             )
             return
         await self.manager.handle_request(scope, receive, send)
+
+
+def _rest_answer(scope: Scope) -> Response:
+    """What a path under ``/mcp/`` that is not an MCP endpoint answered before this route
+    existed: 405 when a REST route serves it with another method, else 404 (REST bodies)."""
+    allowed: set[str] = set()
+    for route in scope["app"].routes:
+        if isinstance(route, Route) and route.endpoint is not scope.get("endpoint"):
+            match, _ = route.matches({**scope, "method": "__none__"})
+            if match is not Match.NONE and route.methods:
+                allowed |= route.methods
+    if allowed:
+        headers = {"Allow": ", ".join(sorted(allowed))}
+        return error_response(405, "method_not_allowed", "Method Not Allowed", headers=headers)
+    return error_response(404, "not_found", "Not Found")

@@ -175,7 +175,11 @@ async def test_server_names_that_are_rest_paths_under_mcp_are_refused(
     # The REST paths themselves still answer as before, not as MCP endpoints.
     tools = await live.client.get("/mcp/tools", headers=live.admin)
     assert tools.status_code == 200 and tools.json()["success"] is True
-    assert (await live.client.post("/mcp/tools", headers=live.admin)).status_code == 405
+    wrong_method = await live.client.post("/mcp/tools", headers=live.admin)
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["allow"]
+    assert wrong_method.json()["code"] == "method_not_allowed"
+    no_route = await live.client.get("/mcp/toolsets", headers=live.admin)
+    assert no_route.status_code == 404 and no_route.json()["code"] == "not_found"
 
 
 @pytest.mark.anyio
