@@ -14,7 +14,7 @@ from mcp_gateway import __version__
 from mcp_gateway.cli.apikeys import apikeys_app
 from mcp_gateway.cli.audit import audit, audit_app
 from mcp_gateway.cli.clients import clients_app
-from mcp_gateway.cli.connect import connect_app
+from mcp_gateway.cli.connect import connect, connect_app
 from mcp_gateway.cli.keys import keys_app
 from mcp_gateway.cli.migrate import migrate_app
 from mcp_gateway.cli.packages import packages_app
@@ -42,7 +42,7 @@ app.add_typer(secrets_app, name="secrets", help="Manage users' encrypted secrets
 app.add_typer(packages_app, name="packages", help="Install and upgrade MCP server packages.")
 app.add_typer(apikeys_app, name="apikeys", help="Manage API keys.")
 app.add_typer(audit_app, name="audit", help=audit.__doc__)
-app.add_typer(connect_app, name="connect", help="Bridge a stdio MCP client to the gateway's /mcp.")
+app.add_typer(connect_app, name="connect", help=connect.__doc__)
 app.add_typer(clients_app, name="clients", help="Configure MCP clients to use the gateway.")
 app.command("status")(status)
 

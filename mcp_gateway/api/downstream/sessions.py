@@ -1,5 +1,9 @@
 """The SDK's Streamable HTTP session manager, plus a per-caller limit on legacy sessions.
 
+The one module of the server side that reaches SDK internals (the manager's session tables,
+its admission hook, a transport's inbound stream); tests/upstream/test_sdk_boundary.py keeps it
+that way, as upstream/sdk.py is for the client side.
+
 The SDK already binds each ``Mcp-Session-Id`` to the identity that opened it (any other gets
 404; :meth:`Caller.attach` makes that identity the API key id, username and endpoint), ends
 idle sessions, caps the total and ends one on DELETE. Added here: a limit per caller, so that
