@@ -12,6 +12,7 @@ from mcp_gateway.domain.tool_names import namespaced
 from tests.api.downstream.conftest import MODES, LiveGateway
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_aggregated_endpoint_namespaces_tools_and_routes_calls_back(

@@ -25,6 +25,7 @@ def _bridge(live: LiveGateway, key: str, *args: str) -> StdioServerParameters:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("args", [(), ("--server", "fx")])
 async def test_stdio_client_lists_and_calls_through_connect_with_the_users_secret(
