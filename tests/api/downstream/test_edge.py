@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx2
 import pytest
 
+from tests.api.console.helpers import csrf_token, login
 from tests.api.downstream.conftest import LiveGateway
 
 _INIT: dict[str, Any] = {
@@ -193,3 +195,19 @@ async def test_auth_mode_none_serves_the_endpoint_open_as_default(make_live: Any
         opened = await live.client.post("/mcp", json=_INIT, headers=_ACCEPT)
         assert opened.status_code == 200
         assert opened.headers["mcp-session-id"]
+
+
+@pytest.mark.anyio
+async def test_a_console_session_cookie_does_not_authenticate_the_mcp_endpoint(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    key = await live.new_key("user", "alice")
+    async with httpx2.AsyncClient(base_url=live.url) as browser:
+        assert (await login(browser, key)).status_code in (200, 303)
+        assert browser.cookies  # logged in: the console would accept it
+        csrf = await csrf_token(browser)
+        headers = {**_ACCEPT, "X-CSRF-Token": csrf}
+        resp = await browser.post("/mcp/fx", json=_INIT, headers=headers)
+        assert resp.status_code == 401
+        assert "mcp-session-id" not in resp.headers
