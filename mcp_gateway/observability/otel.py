@@ -127,8 +127,10 @@ class OtelTracer:
     def start_tool_call(self, server: str, tool: str) -> tracing.SpanHandle:
         from opentelemetry import context, trace
 
+        # One span name for every call: a caller chooses the server name (unknown ones too),
+        # and span names are meant to be few; the server is an attribute.
         span = self._tracer.start_span(
-            f"tool_call {server[:64]}",
+            "tool_call",
             attributes={"mcpgw.server": server[:200], "mcp.tool.name": tool[:200]},
         )
         token = context.attach(trace.set_span_in_context(span))
