@@ -104,12 +104,17 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def error_body(exc: GatewayError, context: dict[str, str]) -> dict[str, Any]:
+    """The error body of ``exc`` (also for errors inside a stream, which has sent its status)."""
+    return {"success": False, "error": exc.message, "code": exc.code, **context, **exc.extra()}
+
+
 async def gateway_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status >= 500:
         log.warning("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.message)
-    extra = {**request_context(request), **exc.extra()}
-    return error_response(exc.status, exc.code, exc.message, extra, exc.headers())
+    body = error_body(exc, request_context(request))
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers())
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> Response:

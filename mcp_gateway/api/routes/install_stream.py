@@ -11,20 +11,18 @@ taken are dropped from the stream (the log in the final answer keeps its bounded
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import anyio
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from mcp_gateway.api.errors import request_context
+from mcp_gateway.api.errors import error_body, request_context
+from mcp_gateway.api.sse import sse_event, sse_response
 from mcp_gateway.errors import GatewayError
 from mcp_gateway.process.output import LineCallback
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUFFERED_LINES = 1000
 
 Install = Callable[[LineCallback], Awaitable[BaseModel]]
@@ -32,10 +30,6 @@ Install = Callable[[LineCallback], Awaitable[BaseModel]]
 
 def wants_events(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
-
-
-def _event(kind: str, data: Any) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 def install_events(request: Request, install: Install) -> StreamingResponse:
@@ -47,7 +41,7 @@ def install_events(request: Request, install: Install) -> StreamingResponse:
 
         def on_line(line: str) -> None:
             try:
-                send.send_nowait(_event("line", line))
+                send.send_nowait(sse_event("line", line))
             except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
                 pass  # a slow reader: the final answer's log still has the tail
 
@@ -56,11 +50,10 @@ def install_events(request: Request, install: Install) -> StreamingResponse:
                 try:
                     answer = await install(on_line)
                 except GatewayError as exc:
-                    body = {"success": False, "error": exc.message, "code": exc.code,
-                            "status": exc.status, **context, **exc.extra()}  # fmt: skip
-                    await send.send(_event("error", body))
+                    body = {**error_body(exc, context), "status": exc.status}
+                    await send.send(sse_event("error", body))
                 else:
-                    await send.send(_event("result", answer.model_dump(mode="json")))
+                    await send.send(sse_event("result", answer.model_dump(mode="json")))
 
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(work)
@@ -68,4 +61,4 @@ def install_events(request: Request, install: Install) -> StreamingResponse:
                 async for chunk in receive:
                     yield chunk
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return sse_response(stream())

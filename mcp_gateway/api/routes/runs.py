@@ -6,20 +6,18 @@ everyone else gets 404, never 403, so a run id reveals nothing about runs of oth
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from mcp_gateway.api.auth import principal_of, runtime_of
 from mcp_gateway.api.endpoint import Endpoint
 from mcp_gateway.api.parsing import read_query
 from mcp_gateway.api.schemas.runs import RunList, RunResponse, RunsQuery, run_view
+from mcp_gateway.api.sse import sse_event, sse_response
 from mcp_gateway.domain.runs import RunRecord, decode_cursor, encode_cursor
 from mcp_gateway.errors import InvalidRequest
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def list_runs(request: Request) -> JSONResponse:
@@ -64,8 +62,7 @@ def _event(run: RunRecord, previous: RunRecord | None) -> bytes:
         kind = "progress"
     else:
         kind = "status"
-    data = json.dumps({"run": run_view(run, with_result=not run.active)}, separators=(",", ":"))
-    return f"id: {run.seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+    return sse_event(kind, {"run": run_view(run, with_result=not run.active)}, run.seq)
 
 
 async def run_events(request: Request) -> Response:
@@ -82,7 +79,7 @@ async def run_events(request: Request) -> Response:
             yield _event(state, previous)
             previous = state
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return sse_response(stream())
 
 
 ENDPOINTS = [
