@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.upstream.admission import Admission
@@ -32,6 +34,14 @@ class ServerEntry:
 
     def supervisors(self) -> list[Supervisor]:
         return ([self.shared] if self.shared else []) + list(self.users.values())
+
+    def redefine(self, server: ServerConfig) -> None:
+        """Take a definition whose connection is unchanged: live sessions keep running."""
+        if self.config.max_concurrency != server.max_concurrency:
+            self.admission.slots = anyio.Semaphore(server.max_concurrency)
+        self.config = server
+        for sup in self.supervisors():
+            sup.server = server
 
     def remembering(self) -> Masker:
         """The masker of the shared session, or what the last one was given."""

@@ -115,11 +115,7 @@ class UpstreamPool:
         self._removed.discard(server.name)
         entry = self._entries.get(server.name)
         if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
-            if entry.config.max_concurrency != server.max_concurrency:
-                entry.admission.slots = anyio.Semaphore(server.max_concurrency)
-            entry.config = server
-            for sup in entry.supervisors():
-                sup.server = server
+            entry.redefine(server)
             self._revive(entry)
             return
         remembered = NO_SECRETS
