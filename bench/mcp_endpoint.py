@@ -33,7 +33,13 @@ from typing import Any
 
 import anyio
 import httpx2
-from gateway_overhead import ADMIN, FIXTURE, Gateway  # bench/ sibling (run as a script)
+from gateway_overhead import (  # bench/ sibling (run as a script)
+    ADMIN,
+    FIXTURE,
+    Gateway,
+    latency,
+    throughput,
+)
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -41,32 +47,6 @@ ARGS = {"text": "hello"}
 WARMUP = 50
 MODES = ("legacy", "2026-07-28")
 Call = Callable[[], Awaitable[Any]]
-
-
-async def latency(call: Call, n: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    return samples[len(samples) // 2] * 1000, samples[int(len(samples) * 0.99)] * 1000
-
-
-async def throughput(call: Call, concurrency: int, total: int) -> float:
-    remaining = total
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(worker)
-    return total / (time.perf_counter() - start)
 
 
 @asynccontextmanager
