@@ -131,27 +131,37 @@ def _check_executable(command: str, search_path: str) -> None:
 async def stop(child: Child, grace: float = GRACE) -> None:
     """Close stdin, then SIGTERM the tree, then SIGKILL it; always reaps the child."""
     process = child.process
-    if process.stdin is not None:
-        with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await process.stdin.aclose()
-    if not await _wait_exit(process, grace):
-        signal_tree(process.pid, signal.SIGTERM, child.tree_id)
-        if not await _wait_exit(process, grace):
-            signal_group_kill(child)
-            if not await _wait_exit(process, grace):
-                logger.warning("child %d survived SIGKILL", process.pid)
-    # Grandchildren may have outlived their parent, inside or outside its group: they go too.
-    kill_tree(process.pid, child.tree_id, root_alive=False)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
+    try:
+        if process.stdin is not None:
             with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                await stream.aclose()
-    transport = getattr(getattr(process, "_process", None), "_transport", None)
-    close = getattr(transport, "close", None)
-    if callable(close):  # asyncio keeps the subprocess transport (and its fds) open otherwise
-        with suppress(PermissionError):
-            close()
+                await process.stdin.aclose()
+        if not await _wait_exit(process, grace):
+            signal_tree(process.pid, signal.SIGTERM, child.tree_id)
+            if not await _wait_exit(process, grace):
+                signal_group_kill(child)
+                if not await _wait_exit(process, grace):
+                    logger.warning("child %d survived SIGKILL", process.pid)
+        # Grandchildren may have outlived their parent, inside or outside its group: they go.
+        kill_tree(process.pid, child.tree_id, root_alive=False)
+    finally:
+        # Whatever happened above, the pipes' fds close now: a transport left to the garbage
+        # collector leaks them until then (and warns).
+        _close_pipes(process)
     await anyio.to_thread.run_sync(child.release)  # removing a HOME full of caches takes a while
+
+
+def _close_pipes(process: anyio.abc.Process) -> None:
+    """Close the child's pipe transports and its subprocess transport (as anyio's ``aclose``
+    does, without waiting): asyncio otherwise keeps their fds open until garbage collection."""
+    transport = getattr(getattr(process, "_process", None), "_transport", None)
+    if transport is None:
+        return
+    for fd in (0, 1, 2):
+        pipe = transport.get_pipe_transport(fd)
+        if pipe is not None:
+            pipe.close()
+    with suppress(PermissionError):  # kill() of a child that is not ours to signal
+        transport.close()
 
 
 def signal_group_kill(child: Child) -> None:

@@ -311,7 +311,8 @@ async def test_finished_runs_older_than_the_retention_are_purged(
         active = replace(base, id=new_run_id())
         for run in (old, fresh, active):
             await gw.runtime.store.create_run(run)
-        assert await gw.runtime.runs.purge() == 1
+        # The upkeep loop purges too (first on start): the count may be its, the result not.
+        assert await gw.runtime.runs.purge() in (0, 1)
         assert await gw.runtime.store.get_run(old.id) is None
         assert await gw.runtime.store.get_run(fresh.id) == fresh
         assert await gw.runtime.store.get_run(active.id) == active
