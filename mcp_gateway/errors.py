@@ -29,7 +29,8 @@ Tree::
     ├── RateLimited                    429 rate_limited (``retry_after`` seconds, ``limit`` kind)
     ├── TooManyRuns                    429 too_many_runs (a caller's active runs are at the cap)
     ├── ClientDisconnected             499 client_disconnected (nobody reads it)
-    ├── UpstreamError                  502 upstream_error (the upstream answered with an error)
+    ├── UpstreamError                  502 upstream_error (the upstream answered with an error;
+    │                                  ``rpc_code``/``rpc_data``: its JSON-RPC error's, masked)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
     │   ├── UpstreamBusy               503 upstream_busy (``retry_after`` seconds)
     │   ├── UpstreamTimeout            504 upstream_timeout
@@ -240,10 +241,17 @@ class ClientDisconnected(GatewayError):
 
 
 class UpstreamError(GatewayError):
-    """The upstream MCP server answered with a protocol error."""
+    """The upstream MCP server answered with a protocol error. When that was a JSON-RPC error,
+    ``rpc_code`` and ``rpc_data`` (already masked) are its own code and data, which the MCP
+    endpoint passes on to its client."""
 
     status = 502
     code = "upstream_error"
+
+    def __init__(self, message: str, *, rpc_code: int | None = None, rpc_data: Any = None):
+        super().__init__(message)
+        self.rpc_code = rpc_code
+        self.rpc_data = rpc_data
 
 
 class UpstreamUnavailable(UpstreamError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import httpx2
@@ -81,12 +81,27 @@ def translate(
                 f"server {server!r} closed the connection during the call", during_call=True
             )
         message = mask(exc.message)
-        return UpstreamError(f"server {server!r} answered with an error: {message}")
+        return UpstreamError(
+            f"server {server!r} answered with an error: {message}",
+            rpc_code=exc.code,
+            rpc_data=_mask_data(exc.data, mask),
+        )
     if isinstance(exc, ValidationError):
         return UpstreamError(f"server {server!r} sent a malformed result")
     return UpstreamUnavailable(
         f"server {server!r} failed during the call ({type(exc).__name__})", during_call=True
     )
+
+
+def _mask_data(value: Any, mask: Callable[[str], str]) -> Any:
+    """A JSON-RPC error's ``data`` with every string (keys too) masked by ``mask``."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(str(k)): _mask_data(v, mask) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_data(v, mask) for v in value]
+    return value
 
 
 def mask_result(

@@ -67,6 +67,12 @@ def error_result(exc: GatewayError) -> types.CallToolResult:
 
 
 def _rpc_error(exc: GatewayError) -> MCPError:
+    """The JSON-RPC error for ``exc``: the upstream's own code and data (masked) when it
+    answered with a JSON-RPC error, else -32602 (a 4xx condition) or -32603 with the
+    gateway's code in ``data``."""
+    if isinstance(exc, UpstreamError) and exc.rpc_code is not None:
+        data = exc.rpc_data if exc.rpc_data is not None else {"code": exc.code}
+        return MCPError(exc.rpc_code, exc.message, data)
     code = types.INVALID_PARAMS if exc.status < 500 else types.INTERNAL_ERROR
     return MCPError(code, exc.message, {"code": exc.code})
 
