@@ -21,11 +21,18 @@ ADMIN = "mcpgw_inspector-admin-key-0123456789abcdef"
 
 
 def _inspector(tools: NodeTools, tmp_path: Path, url: str, key: str, *args: str) -> Any:
-    cmd = [tools.bin("mcp-inspector"), "--cli", url, "--transport", "http"]
-    cmd += ["--header", f"Authorization: Bearer {key}", *args]
-    env = {**tools.env, "MCP_CATALOG_PATH": str(tmp_path / "catalog.json")}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
+    """The Inspector CLI's JSON answer. The key travels in a 0600 config file's ``headers``
+    (the same header ``--header`` sends), never in argv, where process listings show it."""
+    config = tmp_path / "inspector.json"
+    server = {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {key}"}}
+    config.touch(mode=0o600)
+    config.write_text(json.dumps({"mcpServers": {"gateway": server}}))
+    cmd = [tools.bin("mcp-inspector"), "--cli", "--config", str(config), "--server", "gateway"]
+    done = subprocess.run(
+        [*cmd, *args], env=tools.env, capture_output=True, text=True, timeout=180, check=False
+    )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert key not in done.stdout + done.stderr
     return json.loads(done.stdout)
 
 
