@@ -1,6 +1,8 @@
 """The official MCP conformance suite (``@modelcontextprotocol/conformance``, server mode)
-against the fixture upstream directly and through the gateway's ``/mcp/{server}``: every
-scenario the upstream passes directly must pass through the gateway, in both protocol eras.
+against the fixture upstream directly and through the gateway's ``/mcp/{server}``, in front of
+the fixture over Streamable HTTP and of the same fixture over stdio (a 2025-era-only transport
+upstream, so the gateway translates for 2026-07-28 clients): every scenario the upstream passes
+directly must pass through the gateway both ways, in both protocol eras.
 
 The gateway is a real ``mcp-gateway serve`` process with ``MCPGW_AUTH_MODE=none`` on loopback
 (the suite sends no credentials). Reproduce by hand: docs/mcp-endpoint.md, "Conformance".
@@ -8,12 +10,15 @@ The gateway is a real ``mcp-gateway serve`` process with ``MCPGW_AUTH_MODE=none`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conformance.tools import (
+    FIXTURE,
     NodeTools,
     add_server,
     conformance_upstream,
@@ -86,46 +91,64 @@ def tools() -> NodeTools:
     return node_tools()
 
 
+@dataclass(frozen=True)
+class Targets:
+    direct: str  # the fixture's own URL
+    http: str  # /mcp/{server} in front of it (Streamable HTTP upstream)
+    stdio: str  # /mcp/{server} in front of the same fixture run over stdio by the gateway
+
+
 @pytest.fixture(scope="module")
-def urls(tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(the upstream's own URL, the gateway's ``/mcp/{server}`` in front of it)."""
+def targets(tools: NodeTools, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
     data = tmp_path_factory.mktemp("gateway") / "data"
     env = gateway_env(data, MCPGW_AUTH_MODE="none", MCPGW_HOST="127.0.0.1")
     with conformance_upstream() as upstream, GatewayProcess(env) as gateway:
-        body = {"name": SERVER, "transportType": "streamable_http", "url": upstream}
-        add_server(gateway.url, body)
-        yield upstream, f"{gateway.url}/mcp/{SERVER}"
+        add_server(
+            gateway.url, {"name": SERVER, "transportType": "streamable_http", "url": upstream}
+        )
+        stdio = {"name": f"{SERVER}-stdio", "command": sys.executable}
+        add_server(gateway.url, {**stdio, "args": [str(FIXTURE), "--stdio"]})
+        base = f"{gateway.url}/mcp"
+        yield Targets(upstream, f"{base}/{SERVER}", f"{base}/{SERVER}-stdio")
 
 
-def _table(direct: dict[str, bool], through: dict[str, bool]) -> str:
+def _table(runs: dict[str, dict[str, bool]]) -> str:
     mark = {True: "pass", False: "FAIL", None: "-"}
-    rows = [f"{'scenario':48} {'direct':7} gateway"]
-    for name in sorted(direct.keys() | through.keys()):
-        rows.append(f"{name:48} {mark[direct.get(name)]:7} {mark[through.get(name)]}")
-    rows.append(
-        f"{'passed':48} {sum(direct.values()):<7} {sum(through.values())}"
-        f"  (of {len(direct)} / {len(through)} run)"
-    )
+    names = sorted(set().union(*runs.values()))
+    rows = [f"{'scenario':46} " + " ".join(f"{label:14}" for label in runs)]
+    for name in names:
+        rows.append(f"{name:46} " + " ".join(f"{mark[r.get(name)]:14}" for r in runs.values()))
+    counts = " ".join(f"{f'{sum(r.values())}/{len(r)}':14}" for r in runs.values())
+    rows.append(f"{'passed/run':46} {counts}")
     return "\n".join(rows)
 
 
 @pytest.mark.parametrize("requirements", REQUIREMENTS)
 def test_every_scenario_the_upstream_passes_directly_passes_through_the_gateway(
-    tools: NodeTools, urls: tuple[str, str], requirements: str, tmp_path: Path
+    tools: NodeTools, targets: Targets, requirements: str, tmp_path: Path
 ) -> None:
-    upstream, gateway = urls
-    direct = run_conformance(tools, upstream, requirements, tmp_path / "direct")
-    through = run_conformance(tools, gateway, requirements, tmp_path / "gateway")
-    table = _table(direct, through)
+    runs = {
+        label: run_conformance(tools, url, requirements, tmp_path / label)
+        for label, url in [
+            ("direct", targets.direct),
+            ("gateway-http", targets.http),
+            ("gateway-stdio", targets.stdio),
+        ]
+    }
+    table = _table(runs)
     print(f"\nconformance --requirements {requirements}\n{table}")
+    direct = runs.pop("direct")
     # The fixture implements every scenario the suite scores: a gap there would hide one.
     required = required_scenarios(tools, requirements)
     assert required <= {n for n, ok in direct.items() if ok}, table
 
     allowed = PENDING_OTHER_SLICES[requirements]
-    lost = sorted(n for n, ok in direct.items() if ok and not through.get(n) and n not in allowed)
-    details = {n: failures(tmp_path / "gateway", n) for n in lost}
-    assert not lost, f"{table}\n\npass directly, fail through the gateway: {details}"
-    now_passing = sorted(n for n in allowed if through.get(n))
-    if now_passing:
-        print(f"allow-listed but passing now (remove from PENDING_OTHER_SLICES): {now_passing}")
+    for label, through in runs.items():
+        lost = [n for n, ok in direct.items() if ok and not through.get(n) and n not in allowed]
+        details = {n: failures(tmp_path / label, n) for n in sorted(lost)}
+        assert not lost, f"{table}\n\npass directly, fail through {label}: {details}"
+        now_passing = sorted(n for n in allowed if through.get(n))
+        if now_passing:
+            print(
+                f"{label}: allow-listed but passing now (empty PENDING_OTHER_SLICES): {now_passing}"
+            )
