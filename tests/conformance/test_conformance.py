@@ -1,8 +1,8 @@
 """The official MCP conformance suite (``@modelcontextprotocol/conformance``, server mode)
 against the fixture upstream directly and through the gateway's ``/mcp/{server}``, in front of
-the fixture over Streamable HTTP and of the same fixture over stdio (a 2025-era-only transport
-upstream, so the gateway translates for 2026-07-28 clients): every scenario the upstream passes
-directly must pass through the gateway both ways, in both protocol eras.
+the fixture over Streamable HTTP and of the same fixture as a stdio child of the gateway: every
+scenario the upstream passes directly must pass through the gateway both ways, in both
+protocol eras.
 
 The gateway is a real ``mcp-gateway serve`` process with ``MCPGW_AUTH_MODE=none`` on loopback
 (the suite sends no credentials). Reproduce by hand: docs/mcp-endpoint.md, "Conformance".
