@@ -19,7 +19,8 @@ Tree::
     ├── Forbidden                      403 forbidden
     ├── NotFound                       404 not_found
     │   ├── ServerNotFound             404 server_not_found
-    │   └── PackageNotFound            404 package_not_found
+    │   ├── PackageNotFound            404 package_not_found
+    │   └── ToolsetNotFound            404 toolset_not_found
     ├── Conflict                       409 conflict
     │   ├── ServerAlreadyExists        409 server_already_exists
     │   ├── ServerDisabled             409 server_disabled
@@ -161,6 +162,13 @@ class PackageNotFound(NotFound):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"package {name!r} not found")
+
+
+class ToolsetNotFound(NotFound):
+    code = "toolset_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"toolset {name!r} not found")
 
 
 class Conflict(GatewayError):

@@ -38,6 +38,7 @@ from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
+from mcp_gateway.services.toolsets import ToolsetService
 from mcp_gateway.storage.factory import open_store
 from mcp_gateway.upstream.pool import UpstreamPool
 
@@ -110,6 +111,7 @@ class Runtime:
     servers: ServerService
     secrets: SecretService
     tools: ToolCallService
+    toolsets: ToolsetService
     runs: RunService
     apikeys: ApiKeyService
     packages: PackageService
@@ -193,6 +195,7 @@ class Runtime:
                 max_bytes=settings.secrets.max_bytes,
             )
             self.servers = ServerService(self.store, self.pool)
+            self.toolsets = ToolsetService(self.store)  # the one writer of toolsets
             self.oauth = OAuthService(self.store, self.keyring, settings.oauth, sessions=self.pool)
             self.google = GoogleLogin(
                 self.store, self.keyring, settings.oauth, self.secrets, tools=self.pool

@@ -21,7 +21,17 @@ from mcp_gateway.api.errors import EXCEPTION_HANDLERS
 from mcp_gateway.api.metrics import ApiMetrics
 from mcp_gateway.api.middleware import GatewayMiddleware
 from mcp_gateway.api.openapi import build_openapi
-from mcp_gateway.api.routes import apikeys, audit, oauth, packages, runs, secrets, servers, tools
+from mcp_gateway.api.routes import (
+    apikeys,
+    audit,
+    oauth,
+    packages,
+    runs,
+    secrets,
+    servers,
+    tools,
+    toolsets,
+)
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.api.tracing import TracingMiddleware
 from mcp_gateway.observability import otel
@@ -42,6 +52,7 @@ def api_endpoints() -> list[Endpoint]:
         *oauth.ENDPOINTS,
         *audit.ENDPOINTS,
         *runs.ENDPOINTS,
+        *toolsets.ENDPOINTS,
     ]  # fmt: skip
 
 

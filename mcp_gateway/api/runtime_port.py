@@ -21,6 +21,7 @@ from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
+from mcp_gateway.services.toolsets import ToolsetService
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 
@@ -36,6 +37,7 @@ class GatewayRuntime(Protocol):
     servers: ServerService
     secrets: SecretService
     tools: ToolCallService
+    toolsets: ToolsetService
     runs: RunService
     apikeys: ApiKeyService
     packages: PackageService

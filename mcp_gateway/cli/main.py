@@ -24,6 +24,7 @@ from mcp_gateway.cli.serve import serve, serve_app
 from mcp_gateway.cli.servers import servers_app
 from mcp_gateway.cli.status import status
 from mcp_gateway.cli.tools import tools_app
+from mcp_gateway.cli.toolsets import toolsets_app
 
 app = typer.Typer(
     name="mcp-gateway",
@@ -44,6 +45,7 @@ app.add_typer(apikeys_app, name="apikeys", help="Manage API keys.")
 app.add_typer(audit_app, name="audit", help=audit.__doc__)
 app.add_typer(connect_app, name="connect", help=connect.__doc__)
 app.add_typer(clients_app, name="clients", help="Configure MCP clients to use the gateway.")
+app.add_typer(toolsets_app, name="toolsets", help="Manage toolsets (named subsets of tools).")
 app.command("status")(status)
 
 

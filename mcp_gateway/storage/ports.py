@@ -21,6 +21,7 @@ from mcp_gateway.domain.records import (
 )
 from mcp_gateway.domain.runs import RunQuery, RunRecord
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.toolsets import Toolset
 
 
 class ServerStore(Protocol):
@@ -188,6 +189,21 @@ class RunStore(Protocol):
         repeat while it returns ``limit`` (bounded batches)."""
 
 
+class ToolsetStore(Protocol):
+    """Named subsets of tools (``/mcp/toolsets/{name}``); written only by ToolsetService."""
+
+    async def put_toolset(self, toolset: Toolset) -> None:
+        """Insert or replace by name, in one write."""
+
+    async def get_toolset(self, name: str) -> Toolset | None: ...
+
+    async def list_toolsets(self) -> list[Toolset]:
+        """All toolsets, ordered by name."""
+
+    async def delete_toolset(self, name: str) -> bool:
+        """False if absent."""
+
+
 class Store(
     ServerStore,
     SecretStore,
@@ -197,6 +213,7 @@ class Store(
     ApiKeyStore,
     AuditStore,
     RunStore,
+    ToolsetStore,
     Protocol,
 ):
     """One backend implementing every port. Opened and closed by the runtime's lifespan."""

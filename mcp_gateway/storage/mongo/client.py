@@ -89,6 +89,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("replica", ASCENDING), ("status", ASCENDING)], name="replica_status"),
         IndexModel([("status", ASCENDING), ("finished_at", ASCENDING)], name="status_finished"),
     ],
+    "toolsets": [IndexModel([("name", ASCENDING)], unique=True, name="name_unique")],
 }
 
 

@@ -10,9 +10,16 @@ from mcp_gateway.storage.mongo.client import Document, converted, make_client, p
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
 from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
+from mcp_gateway.storage.mongo.toolsets import MongoToolsetsMixin
 
 
-class MongoStore(MongoRecordsMixin, MongoAuditMixin, MongoSecretsMixin, MongoRunsMixin):
+class MongoStore(
+    MongoRecordsMixin,
+    MongoAuditMixin,
+    MongoSecretsMixin,
+    MongoRunsMixin,
+    MongoToolsetsMixin,
+):
     """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
 
     backend = "mongodb"

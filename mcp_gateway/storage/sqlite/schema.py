@@ -101,6 +101,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_replica ON runs (replica, status)",
         "CREATE INDEX runs_by_finished ON runs (status, finished_at)",
     ),
+    # 4: toolsets (/mcp/toolsets/{name}): few, small, read whole by name.
+    (
+        """CREATE TABLE toolsets (
+            name TEXT PRIMARY KEY,
+            doc TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,9 +9,16 @@ from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
+from mcp_gateway.storage.sqlite.toolsets import SqliteToolsetsMixin
 
 
-class SqliteStore(SqliteRecordsMixin, SqliteAuditMixin, SqliteSecretsMixin, SqliteRunsMixin):
+class SqliteStore(
+    SqliteRecordsMixin,
+    SqliteAuditMixin,
+    SqliteSecretsMixin,
+    SqliteRunsMixin,
+    SqliteToolsetsMixin,
+):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
     backend = "sqlite"
