@@ -21,13 +21,15 @@ CLIENTS = ("claude", "claude-code", "cursor", "vscode")
 _NAME = "mcp-gateway"
 
 
-def client_entry(client: str, url: str, server: str | None) -> str:
+def client_entry(client: str, url: str, server: str | None, toolset: str | None = None) -> str:
     """The text to paste for ``client`` (JSON, or a shell command for ``claude-code``)."""
-    endpoint = endpoint_url(url, server)
-    name = _NAME if server is None else f"{_NAME}-{server}"
+    endpoint = endpoint_url(url, server, toolset)
+    suffix = toolset if toolset is not None else server
+    name = _NAME if suffix is None else f"{_NAME}-{suffix}"
     entry: dict[str, Any]
     if client == "claude":  # Claude Desktop starts stdio servers only: through `connect`
         args = ["connect"] + (["--server", server] if server is not None else [])
+        args += ["--toolset", toolset] if toolset is not None else []
         env = {"MCPGW_URL": url.rstrip("/"), "MCPGW_API_KEY": "<your mcp-gateway API key>"}
         entry = {"mcpServers": {name: {"command": "mcp-gateway", "args": args, "env": env}}}
     elif client == "cursor":
@@ -60,6 +62,7 @@ def config(
     client: str = typer.Argument(..., help=f"One of: {', '.join(CLIENTS)}."),
     url: UrlOption = "http://127.0.0.1:8080",
     server: str | None = typer.Option(None, "--server", help="One server (/mcp/X)."),
+    toolset: str | None = typer.Option(None, "--toolset", help="A toolset (/mcp/toolsets/Y)."),
 ) -> None:
     """Print the settings entry that points CLIENT at the gateway's MCP endpoint.
 
@@ -68,4 +71,7 @@ def config(
     if client not in CLIENTS:
         typer.echo(f"unknown client {client!r}: one of {', '.join(CLIENTS)}", err=True)
         raise typer.Exit(2)
-    typer.echo(client_entry(client, url, server))
+    if server is not None and toolset is not None:
+        typer.echo("give --server or --toolset, not both", err=True)
+        raise typer.Exit(2)
+    typer.echo(client_entry(client, url, server, toolset))

@@ -43,3 +43,15 @@ def test_unknown_client_is_a_usage_error_naming_the_choices() -> None:
     result = CliRunner().invoke(app, ["clients", "config", "emacs"])
     assert result.exit_code == 2
     assert "claude, claude-code, cursor, vscode" in result.output
+
+
+def test_a_toolset_entry_points_at_the_toolset_endpoint_and_connect_takes_it() -> None:
+    url = "https://gw.example"
+    claude = json.loads(_run("claude", "--url", url, "--toolset", "triage"))["mcpServers"]
+    assert claude["mcp-gateway-triage"]["args"] == ["connect", "--toolset", "triage"]
+    cursor = json.loads(_run("cursor", "--url", url, "--toolset", "triage"))["mcpServers"]
+    assert cursor["mcp-gateway-triage"]["url"] == f"{url}/mcp/toolsets/triage"
+    both = CliRunner().invoke(
+        app, ["clients", "config", "cursor", "--server", "x", "--toolset", "y"]
+    )
+    assert both.exit_code == 2 and "not both" in both.output

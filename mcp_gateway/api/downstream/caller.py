@@ -17,15 +17,19 @@ _STATE_KEY = "mcp_caller"
 @dataclass(frozen=True, slots=True)
 class Caller:
     """The authenticated principal, the username it acts for and the endpoint's server
-    (``None`` on the aggregated ``/mcp``)."""
+    (``None`` on the aggregated ``/mcp``) or toolset (``/mcp/toolsets/{name}``: the aggregated
+    endpoint narrowed to that toolset's tools)."""
 
     principal: Principal
     username: str
     server: str | None
     request_id: str = ""
+    toolset: str | None = None
 
     @property
     def endpoint(self) -> str:
+        if self.toolset is not None:
+            return f"/mcp/toolsets/{self.toolset}"
         return "/mcp" if self.server is None else f"/mcp/{self.server}"
 
     def attach(self, scope: Scope) -> None:

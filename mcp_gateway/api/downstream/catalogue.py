@@ -2,7 +2,8 @@
 
 ``/mcp/{server}`` lists that server's tools under their own names; ``/mcp`` lists every
 enabled server's tools under :func:`~mcp_gateway.domain.tool_names.namespaced` names and routes
-a call back through :func:`~mcp_gateway.domain.tool_names.split`. Both listings come from
+a call back through :func:`~mcp_gateway.domain.tool_names.split`; ``/mcp/toolsets/{name}`` is
+``/mcp`` narrowed to the toolset's entries, for listing and for calls. Both listings come from
 :meth:`ToolCallService.list_tools` / ``list_server_tools``: the one place that hides the
 arguments the gateway injects for that user.
 """
@@ -16,6 +17,7 @@ import mcp_types as types
 from mcp_gateway.api.downstream.caller import Caller
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain import tool_names
+from mcp_gateway.domain.toolsets import Toolset
 from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.services.tool_calls import ToolCallService
 
@@ -39,15 +41,34 @@ class Catalogue:
         if caller.server is not None:
             listed = await self._tools.list_server_tools(caller.username, caller.server)
             return [types.Tool.model_validate(tool) for tool in listed]
+        toolset = await self._toolset(caller)  # None but on /mcp/toolsets/{name}
         out: list[types.Tool] = []
         for server, listed in await self._tools.list_tools(caller.username):
             self._servers[tool_names.server_part(server)] = server
-            out.extend(_renamed(server, tool) for tool in listed)
+            out.extend(
+                _renamed(server, tool)
+                for tool in listed
+                if toolset is None or toolset.allows(server, str(tool["name"]))
+            )
         return out
+
+    async def _toolset(self, caller: Caller) -> Toolset | None:
+        """The caller's toolset, read on each request (raises ToolsetNotFound once deleted)."""
+        if caller.toolset is None:
+            return None
+        return await self._runtime.toolsets.get(caller.toolset)
 
     async def route(self, caller: Caller, name: str) -> tuple[str, str]:
         """``(server, tool)`` for a tool name at the caller's endpoint. Raises InvalidRequest
-        for a name no server of the aggregated endpoint can have."""
+        for a name no server of the aggregated endpoint can have, or that is not in the
+        caller's toolset (refused exactly like an unknown tool)."""
+        server, tool = await self._route(caller, name)
+        toolset = await self._toolset(caller)
+        if toolset is not None and not toolset.allows(server, tool):
+            raise _unknown(name)
+        return server, tool
+
+    async def _route(self, caller: Caller, name: str) -> tuple[str, str]:
         if caller.server is not None:
             return caller.server, name
         parts = tool_names.split(name)

@@ -1,4 +1,5 @@
-"""``/mcp`` and ``/mcp/{server}``: the routes, and the one session manager behind both.
+"""``/mcp``, ``/mcp/{server}`` and ``/mcp/toolsets/{toolset}``: the routes, and the one session
+manager behind all three.
 
 :class:`McpEndpoint` is built by ``create_app``; its :meth:`run` is entered by the app's
 lifespan inside the runtime, so every MCP session ends before the services close.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.requests import Request
@@ -28,7 +30,7 @@ METHODS = ["GET", "POST", "DELETE"]
 
 
 class McpEndpoint:
-    """The ASGI app of both routes."""
+    """The ASGI app of the three routes."""
 
     def __init__(self, runtime: GatewayRuntime) -> None:
         settings = runtime.settings
@@ -53,6 +55,7 @@ class McpEndpoint:
         return [
             Route("/mcp", self, methods=METHODS, name="mcp"),
             Route("/mcp/{server}", self, methods=METHODS, name="mcp-server"),
+            Route("/mcp/toolsets/{toolset}", self, methods=METHODS, name="mcp-toolset"),
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,10 +68,13 @@ class McpEndpoint:
         if problem is not None:
             await problem(scope, receive, send)
             return
+        toolset: str | None = scope.get("path_params", {}).get("toolset")
         try:
-            caller = await identify(request, server)
+            caller = replace(await identify(request, server), toolset=toolset)
             if server is not None and MCP_SESSION_ID_HEADER not in request.headers:
                 await self.runtime.servers.config(server)  # ServerNotFound -> 404
+            if toolset is not None and MCP_SESSION_ID_HEADER not in request.headers:
+                await self.runtime.toolsets.get(toolset)  # ToolsetNotFound -> 404
         except GatewayError as exc:
             await refused(exc)(scope, receive, send)
             return
