@@ -6,7 +6,6 @@ A toolset is served at ``/mcp/toolsets/<name>`` (``mcp-gateway connect --toolset
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -39,9 +38,8 @@ def _entry_text(entry: dict[str, Any]) -> str:
 
 
 def _when(value: Any) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+    """An ISO 8601 time to the minute (``2026-12-06 18:30``)."""
+    return value[:16].replace("T", " ") if isinstance(value, str) and value else "-"
 
 
 def _show(toolset: dict[str, Any]) -> None:

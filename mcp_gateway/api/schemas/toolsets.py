@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_gateway.api.schemas.audit import iso_time
 from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel
 from mcp_gateway.domain import tool_names
 from mcp_gateway.domain.toolsets import (
@@ -61,8 +62,8 @@ class ToolsetOut(ResponseModel):
     description: str
     tools: list[ToolsetEntryOut]
     endpoint: str = Field(description="the toolset's MCP endpoint path")
-    created_at: float
-    updated_at: float
+    created_at: str = Field(description="ISO 8601 UTC")
+    updated_at: str = Field(description="ISO 8601 UTC")
 
     @classmethod
     def of(cls, toolset: Toolset) -> ToolsetOut:
@@ -80,8 +81,8 @@ class ToolsetOut(ResponseModel):
                 for e in toolset.tools
             ],
             endpoint=f"/mcp/toolsets/{toolset.name}",
-            created_at=toolset.created_at,
-            updated_at=toolset.updated_at,
+            created_at=iso_time(toolset.created_at),
+            updated_at=iso_time(toolset.updated_at),
         )
 
 

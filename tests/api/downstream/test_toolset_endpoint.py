@@ -48,6 +48,7 @@ async def test_toolset_endpoint_lists_exactly_its_subset_calls_one_and_refuses_t
     await live.add_server("fx")
     await live.add_server("fy")
     await live.add_server("fz")
+    await live.add_server("off", enabled=False, wait=False)
     alice = await live.new_key("user", "alice")
     await live.set_secret(alice, "fx", "token", "toolset-canary-7")
     await _set_toolset(
@@ -58,6 +59,7 @@ async def test_toolset_endpoint_lists_exactly_its_subset_calls_one_and_refuses_t
             {"server": "fx", "tool": "not_there_yet"},  # allowed; shows nothing
             {"server": "ghost", "tool": "*"},  # a server that does not exist: nothing
             {"server": "fy"},  # the whole server
+            {"server": "off"},  # disabled: not listed on /mcp, so not here either
         ],
     )
     async with live.mcp_client("/mcp", alice, mode=mode) as everything:
@@ -76,6 +78,20 @@ async def test_toolset_endpoint_lists_exactly_its_subset_calls_one_and_refuses_t
         for outside in ("fx__echo", "fz__echo", "nosuch__echo"):
             with pytest.raises(MCPError, match="unknown tool"):
                 await client.call_tool(outside, {"text": "x"})
+        assert await _resources_and_prompts(client) == ([], [])  # a toolset is tools only
+
+
+async def _resources_and_prompts(client: Client) -> tuple[list[Any], list[Any]]:
+    """What the endpoint offers besides tools (a method it does not serve counts as none)."""
+    try:
+        resources = list((await client.list_resources()).resources)
+    except MCPError:
+        resources = []
+    try:
+        prompts = list((await client.list_prompts()).prompts)
+    except MCPError:
+        prompts = []
+    return resources, prompts
 
 
 @pytest.mark.anyio
