@@ -21,6 +21,7 @@ from mcp_gateway.domain.audit import AuditFilter, AuditQuery
 from mcp_gateway.domain.records import AuditEvent, StoredSecret
 from mcp_gateway.domain.runs import RunRecord
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.toolsets import Toolset, ToolsetEntry
 from mcp_gateway.errors import ConfigError, StoreUnavailable
 from mcp_gateway.storage.codec import to_json
 from mcp_gateway.storage.factory import open_store
@@ -288,5 +289,25 @@ async def test_a_version_1_sqlite_store_gains_the_runs_table_and_keeps_its_data(
             RunRecord("run_x", "k1", "service", "alice", "fx", "echo", "r1", 1.0)
         )
         assert await store.count_active_runs("k1", "alice") == 1
+    finally:
+        await store.aclose()
+
+
+async def test_a_version_3_sqlite_store_gains_the_toolsets_table_and_keeps_its_data(
+    tmp_path: Path,
+) -> None:
+    with sqlite3.connect(tmp_path / DB_FILE) as raw:  # what a gateway before toolsets wrote
+        raw.execute(CREATE_VERSION_TABLE)
+        for version, statements in enumerate(MIGRATIONS[:3], start=1):
+            for statement in statements:
+                raw.execute(statement)
+            raw.execute("INSERT INTO schema_version VALUES (?, 0)", (version,))
+        raw.execute("INSERT INTO servers VALUES ('fx', ?)", (to_json(ServerConfig(name="fx")),))
+    store = await SqliteStore.open(tmp_path)
+    try:
+        assert [s.name for s in await store.list_servers()] == ["fx"]
+        toolset = Toolset("t", tools=(ToolsetEntry("fx", "echo"),))
+        await store.put_toolset(toolset)
+        assert await store.list_toolsets() == [toolset]
     finally:
         await store.aclose()
