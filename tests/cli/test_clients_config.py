@@ -55,3 +55,8 @@ def test_a_toolset_entry_points_at_the_toolset_endpoint_and_connect_takes_it() -
         app, ["clients", "config", "cursor", "--server", "x", "--toolset", "y"]
     )
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_connect_refuses_a_server_and_a_toolset_together() -> None:
+    both = CliRunner().invoke(app, ["connect", "--server", "x", "--toolset", "y"])
+    assert both.exit_code == 2 and "not both" in both.output
