@@ -16,8 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from mcp_gateway.domain.toolsets import Toolset, validate_toolset, validate_toolset_name
-from mcp_gateway.errors import ToolsetNotFound
+from mcp_gateway.domain.toolsets import (
+    MAX_TOOLSET_NAME,
+    Toolset,
+    validate_toolset,
+    validate_toolset_name,
+)
+from mcp_gateway.errors import InvalidRequest, ToolsetNotFound
 from mcp_gateway.storage.ports import ToolsetStore
 
 log = logging.getLogger("mcp_gateway.toolsets")
@@ -37,7 +42,12 @@ class ToolsetService:
         return await self._store.list_toolsets()
 
     async def get(self, name: str) -> Toolset:
-        """Raises ToolsetNotFound."""
+        """Raises ToolsetNotFound (at once, without a store read, for a name no toolset can
+        have: the MCP endpoint takes any path segment)."""
+        try:
+            validate_toolset_name(name)
+        except InvalidRequest:
+            raise ToolsetNotFound(name[:MAX_TOOLSET_NAME]) from None
         found = await self._store.get_toolset(name)
         if found is None:
             raise ToolsetNotFound(name)

@@ -104,6 +104,9 @@ async def test_unknown_toolset_is_404_and_a_session_belongs_to_its_toolset(
     missing = await live.client.post("/mcp/toolsets/nope", json=_INIT, headers=headers)
     assert missing.status_code == 404
     assert missing.json()["error"]["data"] == {"code": "toolset_not_found"}
+    junk = await live.client.post("/mcp/toolsets/" + "%0A" * 300, json=_INIT, headers=headers)
+    assert junk.status_code == 404  # no toolset can have that name: not even looked up
+    assert len(junk.json()["error"]["message"]) < 200
     anonymous = await live.client.post("/mcp/toolsets/nope", json=_INIT, headers=_ACCEPT)
     assert anonymous.status_code == 401  # who asks is checked before what exists
 
