@@ -31,8 +31,9 @@ class ToolsetEntryIn(RequestModel):
     tool: Annotated[
         str,
         Field(
-            max_length=max(_LOOSE_MAX, MAX_TOOL_NAME),
-            description=f"the server's own tool name, or '{ALL_TOOLS}' for all its tools",
+            max_length=_LOOSE_MAX,
+            description=f"the server's own tool name (at most {MAX_TOOL_NAME} characters), "
+            f"or '{ALL_TOOLS}' for all its tools",
         ),
     ] = ALL_TOOLS
 
