@@ -81,4 +81,5 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_MCP_SESSION_IDLE",), ("endpoint", "session_idle")),
     EnvVar(("MCPGW_MCP_MAX_SESSIONS",), ("endpoint", "max_sessions")),
     EnvVar(("MCPGW_MCP_MAX_SESSIONS_PER_CALLER",), ("endpoint", "max_sessions_per_caller")),
+    EnvVar(("MCPGW_TOOL_SEARCH_THRESHOLD",), ("endpoint", "tool_search_threshold")),
 )

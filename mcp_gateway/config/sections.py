@@ -281,3 +281,6 @@ class EndpointSettings(BaseModel):
     max_sessions_per_caller: int = Field(
         64, ge=1, description="open legacy sessions per API key, username and endpoint"
     )
+    # /mcp offers gateway__search_tools/describe_tool/call_tool instead of a catalogue larger
+    # than this (docs/mcp-endpoint.md, "Large catalogues").
+    tool_search_threshold: int = Field(64, ge=0, description="tools listed on /mcp at most")

@@ -38,15 +38,18 @@ class Catalogue:
         return self._runtime.tools
 
     async def tools(self, caller: Caller) -> list[types.Tool]:
+        return [types.Tool.model_validate(tool) for tool in await self.listed(caller)]
+
+    async def listed(self, caller: Caller) -> list[dict[str, Any]]:
+        """The caller's tools as MCP JSON under the names the caller calls them by."""
         if caller.server is not None:
-            listed = await self._tools.list_server_tools(caller.username, caller.server)
-            return [types.Tool.model_validate(tool) for tool in listed]
+            return await self._tools.list_server_tools(caller.username, caller.server)
         toolset = await self._toolset(caller)  # None but on /mcp/toolsets/{name}
-        out: list[types.Tool] = []
+        out: list[dict[str, Any]] = []
         for server, listed in await self._tools.list_tools(caller.username):
             self._servers[tool_names.server_part(server)] = server
             out.extend(
-                _renamed(server, tool)
+                {**tool, "name": tool_names.namespaced(server, tool["name"])}
                 for tool in listed
                 if toolset is None or toolset.allows(server, str(tool["name"]))
             )
@@ -77,7 +80,7 @@ class Catalogue:
         prefix, part = parts
         server = self._servers.get(prefix)
         if server is None:
-            await self.tools(caller)  # a server added since this process last listed
+            await self.listed(caller)  # a server added since this process last listed
             server = self._servers.get(prefix)
             if server is None:
                 raise _unknown(name)
@@ -87,8 +90,3 @@ class Catalogue:
             if tool_names.namespaced(server, tool["name"]) == name:
                 return server, str(tool["name"])
         raise _unknown(name)
-
-
-def _renamed(server: str, tool: dict[str, Any]) -> types.Tool:
-    model = types.Tool.model_validate(tool)
-    return model.model_copy(update={"name": tool_names.namespaced(server, model.name)})

@@ -23,6 +23,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from mcp_gateway import __version__
+from mcp_gateway.api.downstream import search_tools
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -44,6 +45,10 @@ Context = ServerRequestContext[Any, Any]
 def _caller(ctx: Context) -> Caller:
     request = ctx.request
     return caller_of(getattr(request, "scope", None))
+
+
+def _tools_mode(ctx: Context) -> str | None:
+    return search_tools.requested_mode(getattr(ctx.request, "scope", None))
 
 
 def _is_protocol_error(exc: GatewayError) -> bool:
@@ -110,32 +115,64 @@ class ProgressRelay:
 def build_server(runtime: GatewayRuntime) -> Server[Any]:
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it)."""
     catalogue = Catalogue(runtime)
+    search = search_tools.ToolSearch(runtime.settings.endpoint.tool_search_threshold)
 
     async def list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = _caller(ctx)
         try:
-            tools = await catalogue.tools(caller)
+            listed = await catalogue.listed(caller)
         except GatewayError as exc:
             raise _rpc_error(exc) from None
-        return types.ListToolsResult(tools=tools)
+        if search.active(_tools_mode(ctx), caller.server is None, len(listed)):
+            return types.ListToolsResult(tools=list(search_tools.TOOLS))
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
 
     async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
+        arguments = dict(params.arguments or {})
+        if params.name in search_tools.NAMES:
+            try:
+                listed = await catalogue.listed(caller)
+            except GatewayError as exc:
+                raise _rpc_error(exc) from None
+            aggregated = caller.server is None
+            if search.active(_tools_mode(ctx), aggregated, len(listed)):
+
+                async def invoke(name: str, inner: dict[str, Any]) -> types.CallToolResult:
+                    try:
+                        return await call(ctx, caller, name, inner)
+                    except MCPError as exc:  # a protocol error of the inner call: the model's
+                        return types.CallToolResult(
+                            content=[types.TextContent(type="text", text=exc.error.message)],
+                            is_error=True,
+                            _meta={ERROR_META_KEY: exc.error.data},
+                        )
+
+                return await search.call(
+                    params.name, arguments, listed, aggregated, invoke, error_result
+                )
+        return await call(ctx, caller, params.name, arguments)
+
+    async def call(
+        ctx: Context, caller: Caller, name: str, arguments: dict[str, Any]
+    ) -> types.CallToolResult:
+        """The one call path of a tool name at the caller's endpoint (direct or through
+        ``gateway__call_tool``)."""
         # The client asked for progress: the pool asks the upstream for it and hands each
         # notification (message masked) to this task's CALL_PROGRESS sink (upstream/progress.py).
         wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
         relay = ProgressRelay(ctx.session.report_progress) if wanted else None
         listening = CALL_PROGRESS.set(relay) if relay is not None else None
         try:
-            server, tool = await catalogue.route(caller, params.name)
+            server, tool = await catalogue.route(caller, name)
             result = await runtime.tools.call(
                 caller.principal,
                 caller.username,
                 server,
                 tool,
-                dict(params.arguments or {}),
+                arguments,
                 request_id=caller.request_id,
             )
             if relay is not None:

@@ -1,0 +1,239 @@
+"""Ranking tools for a natural-language query: BM25F over names, descriptions and parameters.
+
+Used by the aggregated endpoint's ``gateway__search_tools`` when a caller's catalogue is too
+large to list (docs/mcp-endpoint.md, "Large catalogues"). Pure computation, no I/O: an index
+is built once per distinct catalogue and then only read.
+
+- **Tokens**: ``snake_case``, ``kebab-case``, ``camelCase``, ``HTTPServer`` and dotted names
+  split into words; lower-cased; English stop words dropped; a light suffix stemmer folds
+  ``files``/``file``, ``created``/``creating``/``create``, ``queries``/``query``.
+- **Fields** (BM25F: one weighted term frequency per document, one length normalisation):
+  the tool part of the name weighs 3, parameter names 1.5, the server part 1.5, the
+  description 1, parameter descriptions 0.5.
+- **Query**: each word scores with BM25 (k1 1.2, b 0.75); a word also scores, at 0.3 of its
+  weight, through the few synonyms of :data:`SYNONYMS` that it has (``remove`` finds
+  ``delete_*``). A query equal to a tool's full name, or to the tool part of exactly one
+  name, puts that tool first.
+
+Every score is precomputed into the postings at build time, so a query is a dictionary
+accumulation over the postings of its few words and a top-k selection.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+K1 = 1.2
+B = 0.75
+NAME_WEIGHT = 3.0
+SERVER_WEIGHT = 1.5
+PARAMETER_WEIGHT = 1.5
+DESCRIPTION_WEIGHT = 1.0
+PARAMETER_TEXT_WEIGHT = 0.5
+SYNONYM_WEIGHT = 0.3
+SYNONYM_POSTINGS = 500  # a synonym adds to its 500 best documents (keeps queries < 5 ms)
+MAX_QUERY_TOKENS = 32  # a query is a few words; a pasted page must not cost a full scan each
+
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_STOP = frozenset(
+    """a an and are as at be by can do does for from get gets how i in into is it its me my
+    of on or please some that the their them then there these this to tool tools use used
+    using via want was what when where which while who will with without you your""".split()
+)
+# ``get`` is a stop word: it starts half of all tool names and says nothing about them.
+
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("fetch", "retrieve", "read", "load", "download", "obtain", "open"),
+    ("list", "enumerate", "all"),
+    ("search", "find", "query", "lookup", "look"),
+    ("create", "add", "new", "make", "insert", "open"),
+    ("navigate", "visit", "go", "open", "browse"),
+    ("diff", "change", "compare", "difference"),
+    ("delete", "remove", "drop", "destroy", "erase"),
+    ("update", "edit", "modify", "change", "patch", "rename"),
+    ("send", "post", "publish", "notify"),
+    ("run", "execute", "invoke", "launch", "start", "trigger"),
+    ("stop", "cancel", "kill", "terminate", "abort"),
+    ("file", "document", "doc"),
+    ("directory", "folder", "dir"),
+    ("user", "member", "account", "person", "people", "profile"),
+    ("repository", "repo"),
+    ("issue", "ticket", "bug"),
+    ("message", "chat", "dm"),
+    ("email", "mail", "inbox"),
+    ("image", "picture", "photo", "screenshot"),
+    ("web", "url", "website", "webpage", "page", "http", "internet"),
+    ("calendar", "event", "meeting", "appointment"),
+    ("write", "save", "store", "put"),
+    ("move", "rename", "relocate"),
+    ("summary", "summarize", "summarise"),
+    ("database", "db", "sql", "table"),
+    ("time", "clock", "timezone", "date"),
+    ("entity", "node", "entities"),
+    ("relation", "edge", "link", "relationship"),
+)
+
+
+def stem(word: str) -> str:
+    """A light, deterministic suffix stripper (not Porter: only folds that help tool names)."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 4:
+        word = word[:-2]
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]  # running -> runn -> run, stopped -> stopp -> stop
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of ``text``, identifiers split (``getFileInfo`` -> get file info)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed words of ``text`` without stop words: what the index and queries compare."""
+    return [stem(w) for w in words(text) if w not in _STOP and len(w) > 1]
+
+
+def _synonym_table(groups: Iterable[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    table: dict[str, set[str]] = {}
+    for group in groups:
+        stems = {stem(w) for w in group}
+        for s in stems:
+            table.setdefault(s, set()).update(stems - {s})
+    return {s: tuple(sorted(others)) for s, others in table.items()}
+
+
+SYNONYMS: Mapping[str, tuple[str, ...]] = _synonym_table(SYNONYM_GROUPS)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    """What the index knows of one tool: its name as the caller calls it, the server part of
+    that name (empty on a single-server endpoint), its description and its parameters
+    (``(name, description)`` pairs, injected ones already removed)."""
+
+    name: str
+    tool: str
+    server: str = ""
+    description: str = ""
+    parameters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    name: str
+    score: float
+
+
+def _weighted_terms(doc: SearchDoc) -> dict[str, float]:
+    tf: dict[str, float] = {}
+
+    def add(text: str, weight: float) -> None:
+        for t in tokens(text):
+            tf[t] = tf.get(t, 0.0) + weight
+
+    add(doc.tool, NAME_WEIGHT)
+    add(doc.server, SERVER_WEIGHT)
+    add(doc.description, DESCRIPTION_WEIGHT)
+    for name, text in doc.parameters:
+        add(name, PARAMETER_WEIGHT)
+        add(text, PARAMETER_TEXT_WEIGHT)
+    return tf
+
+
+@dataclass(frozen=True)
+class ToolIndex:
+    """A built index: ``postings[term]`` is (document numbers, that term's BM25 score in
+    each), as compact arrays (a 10,000-tool catalogue has some 300,000 postings)."""
+
+    names: tuple[str, ...]
+    postings: Mapping[str, tuple[array[int], array[float]]]
+    exact: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, docs: Sequence[SearchDoc]) -> ToolIndex:
+        frequencies = [_weighted_terms(doc) for doc in docs]
+        lengths = [sum(tf.values()) for tf in frequencies]
+        average = (sum(lengths) / len(lengths)) if lengths else 1.0
+        by_term: dict[str, dict[int, float]] = {}
+        for number, tf in enumerate(frequencies):
+            for term, weight in tf.items():
+                by_term.setdefault(term, {})[number] = weight
+        count = len(docs)
+        postings: dict[str, tuple[array[int], array[float]]] = {}
+        for term, docs_tf in by_term.items():
+            idf = math.log(1.0 + (count - len(docs_tf) + 0.5) / (len(docs_tf) + 0.5))
+            scored = sorted(
+                (
+                    (idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths[n] / average)), n)
+                    for n, tf in docs_tf.items()
+                ),
+                reverse=True,
+            )
+            postings[term] = (
+                array("I", (n for _, n in scored)),
+                array("d", (s for s, _ in scored)),
+            )
+        # The tool part alone names a tool when no other tool has the same part; a full name
+        # always names its own tool.
+        parts: dict[str, list[int]] = {}
+        for number, doc in enumerate(docs):
+            parts.setdefault(doc.tool.lower(), []).append(number)
+        exact = {part: numbers[0] for part, numbers in parts.items() if len(numbers) == 1}
+        exact.update((doc.name.lower(), number) for number, doc in enumerate(docs))
+        return cls(tuple(doc.name for doc in docs), postings, exact)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def search(self, query: str, limit: int = 10) -> list[Hit]:
+        """The ``limit`` best tools for ``query``, best first (ties by name); tools sharing no
+        word with the query (or a synonym of one) are never returned."""
+        if limit <= 0:
+            return []
+        weights: dict[str, float] = {}
+        for term in tokens(query)[:MAX_QUERY_TOKENS]:
+            weights[term] = weights.get(term, 0.0) + 1.0
+        for term in list(weights):
+            for other in SYNONYMS.get(term, ()):
+                if other not in weights:
+                    weights[other] = SYNONYM_WEIGHT
+        scores: dict[int, float] = {}
+        get = scores.get
+        for term, weight in weights.items():
+            posting = self.postings.get(term)
+            if posting is None:
+                continue
+            numbers, values = posting
+            if weight < 1.0:  # a synonym: its best documents only (postings are best first)
+                numbers, values = numbers[:SYNONYM_POSTINGS], values[:SYNONYM_POSTINGS]
+            if not scores and weight == 1.0:
+                scores = dict(zip(numbers, values, strict=True))
+                get = scores.get
+                continue
+            for number, score in zip(numbers, values, strict=True):
+                scores[number] = get(number, 0.0) + weight * score
+        exact = self.exact.get(query.strip().lower())
+        if exact is not None:
+            scores[exact] = math.inf
+        best = heapq.nlargest(limit, scores.items(), key=itemgetter(1))
+        names = self.names
+        best.sort(key=lambda item: (-item[1], names[item[0]]))
+        return [Hit(names[number], score) for number, score in best]
