@@ -82,6 +82,19 @@ def _rpc_error(exc: GatewayError) -> MCPError:
     return MCPError(code, exc.message, {"code": exc.code})
 
 
+def _inner_error(exc: MCPError) -> types.CallToolResult:
+    """A JSON-RPC error of a call made through ``gateway__call_tool`` as the ``isError``
+    result the model sees (it called a gateway tool that exists; the inner call failed)."""
+    data = exc.error.data
+    code = data.get("code") if isinstance(data, dict) else None
+    meta = {"code": code if isinstance(code, str) else "upstream_error", "rpcCode": exc.error.code}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=exc.error.message)],
+        is_error=True,
+        _meta={ERROR_META_KEY: meta},
+    )
+
+
 class ProgressRelay:
     """Forwards an upstream call's progress to the client, and lets the handler wait for the
     ones being forwarded. The SDK's client runs each progress callback in its own task, so the
@@ -144,11 +157,7 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
                     try:
                         return await call(ctx, caller, name, inner)
                     except MCPError as exc:  # a protocol error of the inner call: the model's
-                        return types.CallToolResult(
-                            content=[types.TextContent(type="text", text=exc.error.message)],
-                            is_error=True,
-                            _meta={ERROR_META_KEY: exc.error.data},
-                        )
+                        return _inner_error(exc)
 
                 return await search.call(
                     params.name, arguments, listed, aggregated, invoke, error_result

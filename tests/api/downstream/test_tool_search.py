@@ -134,3 +134,23 @@ async def test_unknown_names_and_bad_arguments_are_error_results_that_say_what_t
             assert result.meta[ERROR_META_KEY]["code"] == "invalid_request"
         unknown = await client.call_tool(CALL, {"name": "fx__nope"})
         assert SEARCH in unknown.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_an_upstream_protocol_error_through_call_tool_is_a_masked_error_result(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    await live.set_secret(alice, "fx", "token", "rpc-canary-9191")
+    async with live.mcp_client("/mcp?tools=search", alice) as client:
+        arguments = {"text": "t", "mode": "protocol"}
+        result = await client.call_tool(
+            CALL, {"name": "fx__fail_with_args", "arguments": arguments}
+        )
+    assert result.is_error  # the model can read it (a direct call gets a JSON-RPC error)
+    assert result.content[0].type == "text"
+    assert "rpc-canary-9191" not in result.content[0].text
+    assert result.meta is not None
+    assert result.meta[ERROR_META_KEY]["rpcCode"] == -32000
+    assert "rpc-canary-9191" not in json.dumps(result.meta)
