@@ -10,7 +10,8 @@ One invocation, so both sides see the same minute of a noisy machine:
   upstream: one more HTTP hop plus the gateway's tool-call path.
 
 Each in both protocol eras (``legacy``: initialize + Mcp-Session-Id; ``2026-07-28``:
-sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1 and calls/s at 16;
+sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1, calls/s at 16 and the
+CPU time per call of the server processes (upstream; gateway + upstream);
 ``--runs`` repeats the comparison and prints medians. Then opens ``--sessions`` idle legacy
 sessions and reports the gateway's RSS per session.
 
@@ -37,6 +38,7 @@ from gateway_overhead import (  # bench/ sibling (run as a script)
     ADMIN,
     FIXTURE,
     Gateway,
+    cpu_seconds,
     latency,
     throughput,
 )
@@ -59,7 +61,12 @@ async def client(url: str, mode: str, key: str | None) -> AsyncIterator[Client]:
             yield c
 
 
-async def measure(url: str, mode: str, key: str | None, n: int) -> dict[str, float]:
+async def measure(
+    url: str, mode: str, key: str | None, n: int, servers: tuple[int, ...]
+) -> dict[str, float]:
+    """p50/p99 at concurrency 1, calls/s at 16, and ``cpu_ms``: CPU time per call of the
+    ``servers`` processes (the upstream directly; gateway + upstream through the gateway),
+    which the machine's load inflates far less than latency."""
     async with client(url, mode, key) as c:
 
         async def call() -> None:
@@ -68,8 +75,11 @@ async def measure(url: str, mode: str, key: str | None, n: int) -> dict[str, flo
 
         for _ in range(WARMUP):
             await call()
+        cpu = sum(cpu_seconds(pid) for pid in servers)
         p50, p99 = await latency(call, n)
-        return {"p50_ms": p50, "p99_ms": p99, "rps16": await throughput(call, 16, n)}
+        rps = await throughput(call, 16, n)
+        cpu_ms = (sum(cpu_seconds(pid) for pid in servers) - cpu) * 1000 / (2 * n)
+        return {"p50_ms": p50, "p99_ms": p99, "rps16": rps, "cpu_ms": cpu_ms}
 
 
 async def measure_rest(gw_url: str, n: int) -> dict[str, float]:
@@ -208,16 +218,17 @@ async def main() -> None:
                 results.setdefault("gateway REST", []).append(rest)
                 print(f"run {run + 1} gateway REST: p50 {rest['p50_ms']:.3f} ms", flush=True)
                 for mode in MODES:
-                    for side, url, key in (
-                        ("direct", upstream.url, None),
-                        ("gateway", gw.url + "/mcp/bench", ADMIN),
+                    for side, url, key, pids in (
+                        ("direct", upstream.url, None, (upstream.proc.pid,)),
+                        ("gateway", gw.url + "/mcp/bench", ADMIN, (gw.proc.pid, upstream.proc.pid)),
                     ):
                         name = f"{side} {mode}"
-                        result = await measure(url, mode, key, args.n)
+                        result = await measure(url, mode, key, args.n, pids)
                         results.setdefault(name, []).append(result)
                         print(
                             f"run {run + 1} {name}: p50 {result['p50_ms']:.3f} ms, "
-                            f"c16 {result['rps16']:.0f}/s",
+                            f"c16 {result['rps16']:.0f}/s, "
+                            f"server cpu {result['cpu_ms']:.2f} ms/call",
                             flush=True,
                         )
             per_session, took = await idle_sessions(gw, args.sessions)
@@ -233,18 +244,21 @@ async def main() -> None:
     if not results:
         return
     print(f"\nmedians of {args.runs} runs, {args.n} calls per latency sample:")
-    print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'c16 /s':>9}")
+    print(f"{'':22}{'p50 ms':>9}{'p99 ms':>9}{'c16 /s':>9}{'cpu ms':>9}")
     med = {
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for name, runs in results.items()
     }
     for name, m in med.items():
-        print(f"{name:22}{m['p50_ms']:9.3f}{m['p99_ms']:9.3f}{m['rps16']:9.0f}")
+        cpu = f"{m['cpu_ms']:9.2f}" if "cpu_ms" in m else ""
+        print(f"{name:22}{m['p50_ms']:9.3f}{m['p99_ms']:9.3f}{m['rps16']:9.0f}{cpu}")
     for mode in MODES:
         d, g = med[f"direct {mode}"], med[f"gateway {mode}"]
         print(
             f"{mode}: the gateway adds {g['p50_ms'] - d['p50_ms']:.3f} ms p50; "
-            f"c16 throughput {g['rps16'] / d['rps16']:.0%} of direct"
+            f"c16 throughput {g['rps16'] / d['rps16']:.0%} of direct; server CPU per call "
+            f"{d['cpu_ms']:.2f} ms direct (upstream), {g['cpu_ms']:.2f} ms through the gateway "
+            "(gateway + upstream)"
         )
 
 
