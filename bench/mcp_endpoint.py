@@ -82,7 +82,7 @@ async def measure(
         return {"p50_ms": p50, "p99_ms": p99, "rps16": rps, "cpu_ms": cpu_ms}
 
 
-async def measure_rest(gw_url: str, n: int) -> dict[str, float]:
+async def measure_rest(gw_url: str, n: int, servers: tuple[int, ...]) -> dict[str, float]:
     """The same call through the REST API of the same gateway (the path both surfaces share)."""
     auth = {"Authorization": f"Bearer {ADMIN}"}
     limits = httpx2.Limits(max_connections=32, max_keepalive_connections=32)
@@ -95,8 +95,11 @@ async def measure_rest(gw_url: str, n: int) -> dict[str, float]:
 
         for _ in range(WARMUP):
             await call()
+        cpu = sum(cpu_seconds(pid) for pid in servers)
         p50, p99 = await latency(call, n)
-        return {"p50_ms": p50, "p99_ms": p99, "rps16": await throughput(call, 16, n)}
+        rps = await throughput(call, 16, n)
+        cpu_ms = (sum(cpu_seconds(pid) for pid in servers) - cpu) * 1000 / (2 * n)
+        return {"p50_ms": p50, "p99_ms": p99, "rps16": rps, "cpu_ms": cpu_ms}
 
 
 def rss_kib(pid: int) -> int:
@@ -214,7 +217,7 @@ async def main() -> None:
         try:
             await register(gw, upstream.url)
             for run in range(args.runs):
-                rest = await measure_rest(gw.url, args.n)
+                rest = await measure_rest(gw.url, args.n, (gw.proc.pid, upstream.proc.pid))
                 results.setdefault("gateway REST", []).append(rest)
                 print(f"run {run + 1} gateway REST: p50 {rest['p50_ms']:.3f} ms", flush=True)
                 for mode in MODES:
@@ -231,12 +234,13 @@ async def main() -> None:
                             f"server cpu {result['cpu_ms']:.2f} ms/call",
                             flush=True,
                         )
-            per_session, took = await idle_sessions(gw, args.sessions)
-            print(
-                f"{args.sessions} idle legacy sessions: {per_session:.1f} KiB RSS each, "
-                f"opened in {took:.1f} s",
-                flush=True,
-            )
+            if args.sessions > 0:
+                per_session, took = await idle_sessions(gw, args.sessions)
+                print(
+                    f"{args.sessions} idle legacy sessions: {per_session:.1f} KiB RSS each, "
+                    f"opened in {took:.1f} s",
+                    flush=True,
+                )
         finally:
             gw.stop()
             upstream.stop()
