@@ -154,3 +154,25 @@ async def test_an_upstream_protocol_error_through_call_tool_is_a_masked_error_re
     assert result.meta is not None
     assert result.meta[ERROR_META_KEY]["rpcCode"] == -32000
     assert "rpc-canary-9191" not in json.dumps(result.meta)
+
+
+@pytest.mark.anyio
+async def test_on_a_toolset_endpoint_search_sees_only_the_toolsets_tools(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    tools = [{"server": "fx", "tool": "echo"}, {"server": "fx", "tool": "echo_args"}]
+    resp = await live.client.put("/admin/toolsets/t", json={"tools": tools}, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    alice = await live.new_key("user", "alice")
+    async with live.mcp_client("/mcp/toolsets/t?tools=search", alice) as client:
+        assert await _names(client) == NAMES
+        found = await _data(client, SEARCH, {"query": "add two numbers echo", "limit": 50})
+        assert {t["name"] for t in found["tools"]} == {"fx__echo", "fx__echo_args"}
+        assert found["catalogue"] == 2
+        outside = await client.call_tool(CALL, {"name": "fx__add", "arguments": {"a": 1, "b": 2}})
+        assert outside.is_error  # in /mcp's catalogue, not in the toolset's
+        assert "unknown tool 'fx__add'" in outside.content[0].text  # type: ignore[union-attr]
+        inside = await client.call_tool(CALL, {"name": "fx__echo", "arguments": {"text": "in"}})
+        assert not inside.is_error
+        assert inside.content[0].type == "text" and inside.content[0].text == "in"
