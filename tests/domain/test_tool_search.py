@@ -82,3 +82,13 @@ def test_the_index_cache_reuses_an_index_until_the_catalogue_changes() -> None:
     grown = [*CATALOGUE, _tool("new__tool", "A tool added later.")]
     assert cache.index(grown, aggregated=True).search("added later")[0].name == "new__tool"
     assert cache.builds == 3
+
+
+def test_a_tool_with_a_malformed_schema_is_still_indexed_by_name_and_description() -> None:
+    odd = [
+        {"name": "x__odd", "description": "An odd tool.", "inputSchema": {"properties": [1]}},
+        {"name": "x__bare", "description": "No schema at all."},
+    ]
+    index = IndexCache().index([*CATALOGUE, *odd], aggregated=True)
+    assert index.search("odd tool")[0].name == "x__odd"
+    assert index.search("bare schema")[0].name == "x__bare"

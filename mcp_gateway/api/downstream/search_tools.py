@@ -102,6 +102,13 @@ def requested_mode(scope: Any) -> str | None:
     return value if value in ("search", "all") else None
 
 
+def _properties(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool's parameters by name ({} when its schema has none, or a malformed one)."""
+    schema = tool.get("inputSchema")
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return properties if isinstance(properties, dict) else {}
+
+
 def search_docs(listed: list[dict[str, Any]], aggregated: bool) -> tuple[SearchDoc, ...]:
     """What the index ranks, from a listing of tool JSON (names as the caller calls them)."""
     docs = []
@@ -112,7 +119,7 @@ def search_docs(listed: list[dict[str, Any]], aggregated: bool) -> tuple[SearchD
             split = tool_names.split(name)
             if split is not None:
                 server, part = split
-        properties = (tool.get("inputSchema") or {}).get("properties") or {}
+        properties = _properties(tool)
         parameters = tuple(
             (str(key), str(spec.get("description") or "") if isinstance(spec, dict) else "")
             for key, spec in properties.items()
@@ -139,7 +146,7 @@ class IndexCache:
             (
                 tool["name"],
                 tool.get("description"),
-                tuple((tool.get("inputSchema") or {}).get("properties") or ()),
+                tuple(_properties(tool)),
             )
             for tool in listed
         )
@@ -166,7 +173,7 @@ def _summary(tool: dict[str, Any]) -> dict[str, Any]:
     description = str(tool.get("description") or "")
     if len(description) > _DESCRIPTION_CUT:
         description = description[: _DESCRIPTION_CUT - 1] + "…"
-    properties = (tool.get("inputSchema") or {}).get("properties") or {}
+    properties = _properties(tool)
     return {"name": tool["name"], "description": description, "parameters": list(properties)}
 
 
