@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
+from mcp_gateway.api.downstream.relay import SessionRelay
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
     GatewayError,
@@ -34,6 +35,7 @@ from mcp_gateway.errors import (
     UpstreamError,
 )
 from mcp_gateway.upstream.progress import CALL_PROGRESS
+from mcp_gateway.upstream.relay import CALL_RELAY
 
 ERROR_META_KEY = "io.mcp-gateway/error"
 """``_meta`` key of an ``isError`` result the gateway made: ``{"code", ...extra}``."""
@@ -128,6 +130,8 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
         wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
         relay = ProgressRelay(ctx.session.report_progress) if wanted else None
         listening = CALL_PROGRESS.set(relay) if relay is not None else None
+        # The upstream's requests and log messages of this call go to this client (relay.py).
+        answering = CALL_RELAY.set(SessionRelay(ctx.session, ctx.request_id, ctx.meta))
         try:
             server, tool = await catalogue.route(caller, params.name)
             result = await runtime.tools.call(
@@ -146,6 +150,7 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
                 raise _rpc_error(exc) from None
             return error_result(exc)
         finally:
+            CALL_RELAY.reset(answering)
             if listening is not None:
                 CALL_PROGRESS.reset(listening)
 
