@@ -159,7 +159,7 @@ def client_callbacks(in_flight: InFlight) -> Callbacks:
         return await relay.ask(request)
 
     async def sampling(
-        ctx: ClientRequestContext, params: types.CreateMessageRequestParams
+        context: ClientRequestContext, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         answer = await forward(types.CreateMessageRequest(params=params))
         if isinstance(answer, types.CreateMessageResult | types.ErrorData):
@@ -169,14 +169,14 @@ def client_callbacks(in_flight: InFlight) -> Callbacks:
         return _mismatch("sampling/createMessage")
 
     async def elicitation(
-        ctx: ClientRequestContext, params: types.ElicitRequestParams
+        context: ClientRequestContext, params: types.ElicitRequestParams
     ) -> types.ElicitResult | types.ErrorData:
         answer = await forward(types.ElicitRequest(params=params))
         if isinstance(answer, types.ElicitResult | types.ErrorData):
             return answer
         return _mismatch("elicitation/create")
 
-    async def list_roots(ctx: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
+    async def list_roots(context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
         answer = await forward(types.ListRootsRequest())
         if isinstance(answer, types.ListRootsResult | types.ErrorData):
             return answer

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
+from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
 from mcp_gateway.api.errors import error_response
@@ -34,8 +35,9 @@ class McpEndpoint:
         settings = runtime.settings
         cfg = settings.endpoint
         self.runtime = runtime
+        self.rounds = Rounds()
         self.manager = SessionManager(
-            build_server(runtime),
+            build_server(runtime, self.rounds),
             idle_timeout=cfg.session_idle,
             max_sessions=cfg.max_sessions,
             max_per_caller=cfg.max_sessions_per_caller,
@@ -45,7 +47,7 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        async with self.manager.run():
+        async with self.rounds.run(), self.manager.run():
             yield
 
     def routes(self) -> list[Route]:

@@ -21,11 +21,14 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.relay import SessionRelay
+from mcp_gateway.api.downstream.requeststate import boundary
+from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
     GatewayError,
@@ -109,8 +112,10 @@ class ProgressRelay:
             await self._idle.wait()
 
 
-def build_server(runtime: GatewayRuntime) -> Server[Any]:
-    """The MCP server for ``runtime``'s services (one per app; the session manager runs it)."""
+def build_server(runtime: GatewayRuntime, rounds: Rounds | None = None) -> Server[Any]:
+    """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
+    ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
+    without it an upstream request of such a call is refused."""
     catalogue = Catalogue(runtime)
 
     async def list_tools(
@@ -123,15 +128,13 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
             raise _rpc_error(exc) from None
         return types.ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
         # The client asked for progress: the pool asks the upstream for it and hands each
         # notification (message masked) to this task's CALL_PROGRESS sink (upstream/progress.py).
         wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
         relay = ProgressRelay(ctx.session.report_progress) if wanted else None
         listening = CALL_PROGRESS.set(relay) if relay is not None else None
-        # The upstream's requests and log messages of this call go to this client (relay.py).
-        answering = CALL_RELAY.set(SessionRelay(ctx.session, ctx.request_id, ctx.meta))
         try:
             server, tool = await catalogue.route(caller, params.name)
             result = await runtime.tools.call(
@@ -150,11 +153,24 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
                 raise _rpc_error(exc) from None
             return error_result(exc)
         finally:
-            CALL_RELAY.reset(answering)
             if listening is not None:
                 CALL_PROGRESS.reset(listening)
 
-    return Server(
+    async def call_tool(
+        ctx: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        # The upstream's requests and log messages of this call go to this client: on its
+        # response stream (2025-11-25), or as input-required rounds (2026-07-28; rounds.py).
+        here = SessionRelay(ctx.session, ctx.request_id, ctx.meta)
+        if rounds is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await rounds.call(ctx, params, here, call)
+        answering = CALL_RELAY.set(here)
+        try:
+            return await call(ctx, params)
+        finally:
+            CALL_RELAY.reset(answering)
+
+    server: Server[Any] = Server(
         "mcp-gateway",
         version=__version__,
         # Listings are filtered per user (hidden parameters, per-user servers): never shared.
@@ -162,3 +178,6 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+    if rounds is not None:  # seals and verifies every requestState (requeststate.py)
+        server.middleware.append(boundary(lambda: runtime.keyring))
+    return server

@@ -5,6 +5,7 @@ reach the upstream; never another caller's client."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -12,7 +13,20 @@ import mcp_types as types
 import pytest
 from mcp.client.session import ClientRequestContext
 
+from mcp_gateway.upstream.relay import AMBIGUOUS
 from tests.api.downstream.conftest import MODES, LiveGateway
+from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
+
+
+@pytest.fixture
+def http_upstream() -> Iterator[HttpFixture]:
+    """The fixture server over Streamable HTTP (a subprocess, stopped after the test)."""
+    upstream = HttpFixture(FIXTURE_SERVER, ())
+    upstream.start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
 
 
 def _text(result: types.CallToolResult) -> str:
@@ -154,3 +168,69 @@ async def test_upstream_log_messages_of_a_call_reach_its_client_masked(
     # The upstream logged the injected value; the client sees it masked.
     assert "alice-log-canary-5150" not in json.dumps(seen[0].data)
     assert "***" in json.dumps(seen[0].data)
+
+
+def _sampler_of(who: str, seen: list[str]) -> Any:
+    async def sample(
+        ctx: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        prompt = params.messages[0].content
+        assert isinstance(prompt, types.TextContent)
+        seen.append(prompt.text)
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text=f"{who}'s model"),
+            model="test-model",
+        )
+
+    return sample
+
+
+async def _concurrent_samples(live: LiveGateway, path: str, mode: str) -> dict[str, str]:
+    """alice and bob call ``sample`` at once on one shared server; each one's answer text."""
+    keys = {who: await live.new_key("user", who) for who in ("alice", "bob")}
+    seen: dict[str, list[str]] = {"alice": [], "bob": []}
+    results: dict[str, str] = {}
+
+    async def call(who: str) -> None:
+        sampler = _sampler_of(who, seen[who])
+        async with live.mcp_client(path, keys[who], mode=mode, sampling_callback=sampler) as c:
+            result = await c.call_tool("sample", {"prompt": f"from {who}", "hold": 1.0})
+            results[who] = _text(result)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call, "alice")
+        tg.start_soon(call, "bob")
+    # Whatever the routing could do, one user's prompt never reached the other's client.
+    assert all(p == "from alice" for p in seen["alice"]), seen
+    assert all(p == "from bob" for p in seen["bob"]), seen
+    return results
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_callers_on_a_shared_http_server_each_get_their_own_requests(
+    live: LiveGateway, http_upstream: HttpFixture, mode: str
+) -> None:
+    upstream = http_upstream
+    body = {"name": "hx", "transportType": "streamable_http", "url": upstream.url}
+    resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    await live.wait_status("hx", "connected")
+    results = await _concurrent_samples(live, "/mcp/hx", mode)
+    assert results == {"alice": "sampled: alice's model", "bob": "sampled: bob's model"}
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_concurrent_callers_on_a_shared_stdio_server_are_refused_not_crossed(
+    live: LiveGateway, mode: str
+) -> None:
+    await live.add_server("fx")
+    results = await _concurrent_samples(live, "/mcp/fx", mode)
+    # stdio carries no link between a request and its call: each is routed only while its
+    # call is the sole one in flight, else refused.
+    for who, text in results.items():
+        assert text in (f"sampled: {who}'s model", f"error: {AMBIGUOUS}"), results
