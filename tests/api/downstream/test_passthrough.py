@@ -234,3 +234,62 @@ async def test_concurrent_callers_on_a_shared_stdio_server_are_refused_not_cross
     # call is the sole one in flight, else refused.
     for who, text in results.items():
         assert text in (f"sampled: {who}'s model", f"error: {AMBIGUOUS}"), results
+
+
+async def _modern_call(
+    live: LiveGateway, key: str, arguments: dict[str, Any], **retry: Any
+) -> dict[str, Any]:
+    """A raw 2026-07-28 ``tools/call`` of ``ask_name`` on /mcp/fx (an eliciting client)."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "0"},
+    }
+    params = {"name": "ask_name", "arguments": arguments, "_meta": meta, **retry}
+    resp = await live.client.post(
+        "/mcp/fx",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params},
+        headers={
+            **live.auth(key),
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "ask_name",
+        },
+    )
+    assert resp.status_code in (200, 400), resp.text  # a JSON-RPC error: 400
+    if resp.headers["content-type"].startswith("text/event-stream"):
+        data = [ln[5:] for ln in resp.text.splitlines() if ln.startswith("data:")]
+        body: dict[str, Any] = json.loads(data[-1])
+        return body
+    answer: dict[str, Any] = resp.json()
+    return answer
+
+
+@pytest.mark.anyio
+async def test_a_tampered_or_another_users_request_state_is_refused(live: LiveGateway) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    args = {"message": "Who?"}
+    first = await _modern_call(live, alice, args)
+    result = first["result"]
+    assert result["resultType"] == "input_required"
+    ((key, request),) = result["inputRequests"].items()
+    assert request["method"] == "elicitation/create"
+    state = result["requestState"]
+    # The state is sealed: the call's id is not readable in it.
+    answer = {key: {"action": "accept", "content": {"name": "Alice"}}}
+    flipped = state[:-2] + ("A" if state[-2] != "A" else "B") + state[-1]
+    for who, sent in ((alice, flipped), (bob, state), (alice, "plain-call-id")):
+        refused = await _modern_call(live, who, args, requestState=sent, inputResponses=answer)
+        assert refused["error"]["code"] == -32602, refused
+        assert refused["error"]["message"] == "Invalid or expired requestState"
+    # The same state with other arguments is refused too (bound to the request).
+    other = await _modern_call(
+        live, alice, {"message": "Else?"}, requestState=state, inputResponses=answer
+    )
+    assert other["error"]["code"] == -32602
+    # The owner's untouched state still completes the call.
+    done = await _modern_call(live, alice, args, requestState=state, inputResponses=answer)
+    assert done["result"]["content"][0]["text"] == "accept Alice"
