@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
+from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
@@ -36,8 +38,11 @@ class McpEndpoint:
         cfg = settings.endpoint
         self.runtime = runtime
         self.rounds = Rounds()
+        self.changes = ListChanges(
+            runtime, lambda sid: self.manager.session_writer(sid) is not None
+        )
         self.manager = SessionManager(
-            build_server(runtime, self.rounds),
+            build_server(runtime, self.rounds, self.changes),
             idle_timeout=cfg.session_idle,
             max_sessions=cfg.max_sessions,
             max_per_caller=cfg.max_sessions_per_caller,
@@ -47,8 +52,12 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        async with self.rounds.run(), self.manager.run():
-            yield
+        async with self.rounds.run(), self.manager.run(), anyio.create_task_group() as tg:
+            tg.start_soon(self.changes.run)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
 
     def routes(self) -> list[Route]:
         """Placed after the REST routes: ``/mcp/tools`` and the other REST paths match first."""

@@ -19,6 +19,9 @@ import mcp_types as types
 from mcp.server import Server
 from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -26,6 +29,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
+from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.relay import SessionRelay
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
@@ -112,16 +116,35 @@ class ProgressRelay:
             await self._idle.wait()
 
 
-def build_server(runtime: GatewayRuntime, rounds: Rounds | None = None) -> Server[Any]:
+class _Server(Server[Any]):
+    """The SDK server, declaring ``tools.listChanged`` to 2025-11-25 clients (notify.py)."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        options = notification_options or NotificationOptions(tools_changed=True)
+        return super().create_initialization_options(options, experimental_capabilities, extensions)
+
+
+def build_server(
+    runtime: GatewayRuntime, rounds: Rounds | None = None, changes: ListChanges | None = None
+) -> Server[Any]:
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
     ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
-    without it an upstream request of such a call is refused."""
+    without it an upstream request of such a call is refused. ``changes`` is told about
+    legacy sessions that listed tools (it sends them ``list_changed``)."""
     catalogue = Catalogue(runtime)
 
     async def list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = _caller(ctx)
+        session_id = getattr(ctx.request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+        if changes is not None and session_id:
+            changes.watch(session_id, ctx.session, caller.server)
         try:
             tools = await catalogue.tools(caller)
         except GatewayError as exc:
@@ -170,7 +193,7 @@ def build_server(runtime: GatewayRuntime, rounds: Rounds | None = None) -> Serve
         finally:
             CALL_RELAY.reset(answering)
 
-    server: Server[Any] = Server(
+    server = _Server(
         "mcp-gateway",
         version=__version__,
         # Listings are filtered per user (hidden parameters, per-user servers): never shared.
