@@ -12,6 +12,7 @@ without asking the client (the spec forbids sending it).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import mcp_types as types
@@ -20,7 +21,7 @@ from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError, NoBackChannelError
 from mcp.shared.message import ServerMessageMetadata
 
-from mcp_gateway.upstream.relay import InputAnswer
+from mcp_gateway.upstream.relay import CALL_RELAY, InputAnswer
 
 
 def missing_capability(
@@ -98,3 +99,17 @@ class SessionRelay:
             await self._session.send_notification(note, related_request_id=self._request_id)
         except Exception:  # noqa: BLE001 (best effort: a gone client must not fail the call)
             return
+
+
+async def ask_to_open(url: str, message: str) -> str | None:
+    """Ask this call's client to open ``url`` (a URL-mode elicitation: an OAuth login to
+    make). The client's action (``accept``, ``decline``, ``cancel``), or None when the client
+    cannot be asked (no MCP client, no URL elicitation capability, an error)."""
+    relay = CALL_RELAY.get()
+    if relay is None:
+        return None
+    params = types.ElicitRequestURLParams(
+        mode="url", message=message, url=url, elicitation_id=secrets.token_urlsafe(16)
+    )
+    answer = await relay.ask(types.ElicitRequest(params=params))
+    return answer.action if isinstance(answer, types.ElicitResult) else None

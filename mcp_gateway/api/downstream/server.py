@@ -30,7 +30,7 @@ from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.notify import ListChanges
-from mcp_gateway.api.downstream.relay import SessionRelay
+from mcp_gateway.api.downstream.relay import SessionRelay, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -73,6 +73,20 @@ def error_result(exc: GatewayError) -> types.CallToolResult:
         is_error=True,
         _meta={ERROR_META_KEY: {"code": exc.code, **extra}},
     )
+
+
+async def _asked_result(exc: GatewayError) -> types.CallToolResult:
+    """``error_result``; for an OAuth login to make, first asked of a client that supports URL
+    elicitation (it opens the login page; the call fails all the same, to be made again
+    once logged in). The client's answer is in ``_meta`` (``elicitation``)."""
+    result = error_result(exc)
+    url = exc.extra().get("authorizationUrl")
+    if not url:
+        return result
+    action = await ask_to_open(str(url), f"{exc.message}: log in, then call the tool again")
+    if action is not None and result.meta is not None:
+        result.meta[ERROR_META_KEY]["elicitation"] = action
+    return result
 
 
 def _rpc_error(exc: GatewayError) -> MCPError:
@@ -174,7 +188,7 @@ def build_server(
         except GatewayError as exc:
             if _is_protocol_error(exc):
                 raise _rpc_error(exc) from None
-            return error_result(exc)
+            return await _asked_result(exc)
         finally:
             if listening is not None:
                 CALL_PROGRESS.reset(listening)
