@@ -214,6 +214,7 @@ def build_server(
         cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_subscriptions_listen=changes.listen if changes is not None else None,
     )
     if rounds is not None:  # seals and verifies every requestState (requeststate.py)
         server.middleware.append(boundary(lambda: runtime.keyring))
