@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
 from mcp_gateway.observability import tracing
-from mcp_gateway.upstream.relay import ClientRelay, InFlight
+from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +87,30 @@ class LiveSession:
         self.link.calls_sent += 1
         try:
             with tracing.upstream_span("tools/call", tool), self.in_flight.calling(relay):
-                return await self.session.send_request(
+                result = await self.session.send_request(
                     request,
-                    types.CallToolResult,
+                    CALL_RESULT,
                     request_read_timeout_seconds=read_timeout,
                     progress_callback=progress,
                 )
+                if not isinstance(result, types.InputRequiredResult):
+                    return result
+
+                async def retry(
+                    answers: types.InputResponses | None, state: str | None
+                ) -> types.CallToolResult | types.InputRequiredResult:
+                    params = request.params.model_copy(
+                        update={"input_responses": answers, "request_state": state}
+                    )
+                    return await self.session.send_request(
+                        types.CallToolRequest(params=params),
+                        CALL_RESULT,
+                        request_read_timeout_seconds=read_timeout,
+                        progress_callback=progress,
+                    )
+
+                # A 2026-07-28 upstream asks for input (sampling, elicitation, roots) this way.
+                return await input_rounds(self.session, result, retry)
         finally:
             self.link.calls_sent -= 1
 

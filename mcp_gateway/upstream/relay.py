@@ -25,7 +25,7 @@ capability) is answered with a JSON-RPC error naming why; a log message is dropp
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import mcp_types as types
 from mcp.client.session import (
     ClientRequestContext,
+    ClientSession,
     ElicitationFnT,
     ListRootsFnT,
     LoggingFnT,
@@ -42,6 +43,7 @@ from mcp.client.session import (
 from pydantic import TypeAdapter
 
 from mcp_gateway.domain.redaction import Masker
+from mcp_gateway.upstream.sdk import run_input_required_driver
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +190,32 @@ def client_callbacks(in_flight: InFlight) -> Callbacks:
             await relay.log(params)
 
     return Callbacks(sampling, elicitation, list_roots, log)
+
+
+CALL_RESULT = TypeAdapter[types.CallToolResult | types.InputRequiredResult](
+    types.CallToolResult | types.InputRequiredResult
+)
+"""What a 2026-07-28 upstream may answer to ``tools/call``."""
+
+Retry = Callable[
+    [types.InputResponses | None, str | None],
+    Awaitable[types.CallToolResult | types.InputRequiredResult],
+]
+
+
+async def input_rounds(
+    session: ClientSession, first: types.InputRequiredResult, retry: Retry
+) -> types.CallToolResult:
+    """Resolve a 2026-07-28 upstream's input-required result: each embedded request goes
+    through this session's callbacks (:func:`client_callbacks`, in the calling task: routed to
+    this call's relay), the call is retried with the answers, up to the SDK's round limit.
+    Raises MCPError when the client refused a request (the SDK's driver)."""
+
+    async def dispatch(key: str, request: types.InputRequest) -> InputAnswer:
+        context = ClientRequestContext(session=session, request_id=key)
+        return await session.dispatch_input_request(context, request)
+
+    return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
 
 
 def _mismatch(method: str) -> types.ErrorData:

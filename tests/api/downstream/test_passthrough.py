@@ -293,3 +293,39 @@ async def test_a_tampered_or_another_users_request_state_is_refused(live: LiveGa
     # The owner's untouched state still completes the call.
     done = await _modern_call(live, alice, args, requestState=state, inputResponses=answer)
     assert done["result"]["content"][0]["text"] == "accept Alice"
+
+
+@pytest.fixture
+def modern_upstream() -> Iterator[HttpFixture]:
+    """The fixture over Streamable HTTP, 2026-07-28 only (it refuses ``initialize``)."""
+    upstream = HttpFixture(FIXTURE_SERVER, ("--modern-only",))
+    upstream.start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_2026_upstreams_input_required_result_is_answered_by_the_client(
+    live: LiveGateway, modern_upstream: HttpFixture, mode: str
+) -> None:
+    body = {"name": "mx", "transportType": "streamable_http", "url": modern_upstream.url}
+    resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    await live.wait_status("mx", "connected")
+    alice = await live.new_key("user", "alice")
+    asked: list[str] = []
+
+    async def elicit(
+        ctx: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Alice"})
+
+    async with live.mcp_client("/mcp/mx", alice, mode=mode, elicitation_callback=elicit) as c:
+        result = await c.call_tool("modern_ask_name", {"message": "Who?"})
+    assert _text(result) == "accept Alice"
+    assert asked == ["Who?"]
