@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
 from mcp_gateway.api.downstream.notify import ListChanges
+from mcp_gateway.api.downstream.relay import LogLevels
 from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
@@ -38,17 +39,20 @@ class McpEndpoint:
         cfg = settings.endpoint
         self.runtime = runtime
         self.rounds = Rounds()
-        self.changes = ListChanges(
-            runtime, lambda sid: self.manager.session_writer(sid) is not None
-        )
+        self.changes = ListChanges(runtime, self._is_live)
+        self.log_levels = LogLevels(self._is_live)
         self.manager = SessionManager(
-            build_server(runtime, self.rounds, self.changes),
+            build_server(runtime, self.rounds, self.changes, self.log_levels),
             idle_timeout=cfg.session_idle,
             max_sessions=cfg.max_sessions,
             max_per_caller=cfg.max_sessions_per_caller,
             max_body=settings.http.max_body,
         )
         self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
+
+    def _is_live(self, session_id: str) -> bool:
+        """Whether a legacy session still exists."""
+        return self.manager.session_writer(session_id) is not None
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ without asking the client (the spec forbids sending it).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
@@ -63,18 +64,53 @@ def unsupported(what: str) -> types.ErrorData:
     )
 
 
+LEVELS: tuple[types.LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+
+
+class LogLevels:
+    """``logging/setLevel`` of 2025-11-25 sessions. The upstream session may be shared, so the
+    level is not passed on: it filters what the gateway forwards to that one client."""
+
+    def __init__(self, is_live: Callable[[str], bool]) -> None:
+        self._is_live = is_live
+        self._levels: dict[str, types.LoggingLevel] = {}
+
+    def set(self, session_id: str, level: types.LoggingLevel) -> None:
+        for known in [s for s in self._levels if not self._is_live(s)]:
+            del self._levels[known]  # sessions that ended
+        self._levels[session_id] = level
+
+    def allowed(self, session_id: str | None) -> frozenset[types.LoggingLevel] | None:
+        """The levels the session asked for, or None (no setLevel: every level)."""
+        level = self._levels.get(session_id) if session_id else None
+        return None if level is None else frozenset(LEVELS[LEVELS.index(level) :])
+
+
 class SessionRelay:
-    """A 2025-11-25 client: requests and log messages ride the call's response stream."""
+    """A 2025-11-25 client: requests and log messages ride the call's response stream.
+    (In 2026-07-28 the log messages of a request still do, if its ``_meta`` opted in.)"""
 
     def __init__(
         self,
         session: ServerSession,
         request_id: types.RequestId | None,
         meta: types.RequestParamsMeta | None,
+        log_levels: frozenset[types.LoggingLevel] | None = None,
     ) -> None:
         self._session = session
         self._request_id = request_id
         self._log_levels = allowed_log_levels(session.protocol_version, meta)
+        if log_levels is not None:  # the session's logging/setLevel
+            self._log_levels = self._log_levels & log_levels
 
     async def ask(self, request: types.InputRequest) -> InputAnswer:
         missing = missing_capability(self._session.client_capabilities, request)

@@ -30,7 +30,7 @@ from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.notify import ListChanges
-from mcp_gateway.api.downstream.relay import SessionRelay, ask_to_open
+from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -143,20 +143,30 @@ class _Server(Server[Any]):
         return super().create_initialization_options(options, experimental_capabilities, extensions)
 
 
+def _session_id(ctx: Context) -> str | None:
+    """The ``Mcp-Session-Id`` of the request (2025-11-25 era), else None."""
+    session_id = getattr(ctx.request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+    return str(session_id) if session_id else None
+
+
 def build_server(
-    runtime: GatewayRuntime, rounds: Rounds | None = None, changes: ListChanges | None = None
+    runtime: GatewayRuntime,
+    rounds: Rounds | None = None,
+    changes: ListChanges | None = None,
+    log_levels: LogLevels | None = None,
 ) -> Server[Any]:
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
     ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
     without it an upstream request of such a call is refused. ``changes`` is told about
-    legacy sessions that listed tools (it sends them ``list_changed``)."""
+    legacy sessions that listed tools (it sends them ``list_changed``); ``log_levels`` keeps
+    their ``logging/setLevel`` (served only with it)."""
     catalogue = Catalogue(runtime)
 
     async def list_tools(
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = _caller(ctx)
-        session_id = getattr(ctx.request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+        session_id = _session_id(ctx)
         if changes is not None and session_id:
             changes.watch(session_id, ctx.session, caller.server)
         try:
@@ -198,7 +208,8 @@ def build_server(
     ) -> types.CallToolResult | types.InputRequiredResult:
         # The upstream's requests and log messages of this call go to this client: on its
         # response stream (2025-11-25), or as input-required rounds (2026-07-28; rounds.py).
-        here = SessionRelay(ctx.session, ctx.request_id, ctx.meta)
+        levels = log_levels.allowed(_session_id(ctx)) if log_levels is not None else None
+        here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, levels)
         if rounds is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return await rounds.call(ctx, params, here, call)
         answering = CALL_RELAY.set(here)
@@ -216,6 +227,16 @@ def build_server(
         on_call_tool=call_tool,
         on_subscriptions_listen=changes.listen if changes is not None else None,
     )
+    if log_levels is not None:
+
+        async def set_level(ctx: Context, params: types.SetLevelRequestParams) -> types.EmptyResult:
+            session_id = _session_id(ctx)
+            if session_id is not None:
+                log_levels.set(session_id, params.level)
+            return types.EmptyResult()
+
+        # Registered directly: the constructor's on_set_logging_level warns (2026 deprecation).
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
     if rounds is not None:  # seals and verifies every requestState (requeststate.py)
         server.middleware.append(boundary(lambda: runtime.keyring))
     return server

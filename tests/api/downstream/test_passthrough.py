@@ -329,3 +329,23 @@ async def test_a_2026_upstreams_input_required_result_is_answered_by_the_client(
         result = await c.call_tool("modern_ask_name", {"message": "Who?"})
     assert _text(result) == "accept Alice"
     assert asked == ["Who?"]
+
+
+@pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # setLevel
+async def test_set_level_filters_the_log_messages_a_legacy_client_gets(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    seen: list[str] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        seen.append(params.level)
+
+    async with live.mcp_client("/mcp/fx", alice, logging_callback=on_log) as client:
+        await client.call_tool("log_message", {"message": "m", "level": "info"})
+        await client.set_logging_level("warning")
+        await client.call_tool("log_message", {"message": "m", "level": "info"})
+        await client.call_tool("log_message", {"message": "m", "level": "error"})
+    assert seen == ["info", "error"]
