@@ -349,3 +349,20 @@ async def test_set_level_filters_the_log_messages_a_legacy_client_gets(
         await client.call_tool("log_message", {"message": "m", "level": "info"})
         await client.call_tool("log_message", {"message": "m", "level": "error"})
     assert seen == ["info", "error"]
+
+
+@pytest.mark.anyio
+async def test_an_injected_secret_the_upstream_puts_in_a_sampling_prompt_is_masked(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    await live.set_secret(alice, "fx", "prompt", "alice-prompt-canary-8080")
+    seen: list[str] = []
+    async with live.mcp_client(
+        "/mcp/fx", alice, sampling_callback=_sampler_of("alice", seen)
+    ) as client:
+        result = await client.call_tool("sample", {})
+    assert _text(result) == "sampled: alice's model"
+    assert seen and not any("alice-prompt-canary-8080" in p for p in seen)
+    assert "***" in seen[0]
