@@ -164,11 +164,8 @@ def client_callbacks(in_flight: InFlight) -> Callbacks:
         context: ClientRequestContext, params: types.CreateMessageRequestParams
     ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
         answer = await forward(types.CreateMessageRequest(params=params))
-        if isinstance(answer, types.CreateMessageResult | types.ErrorData):
-            return answer
-        if isinstance(answer, types.CreateMessageResultWithTools):
-            return answer
-        return _mismatch("sampling/createMessage")
+        sampled = types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData
+        return answer if isinstance(answer, sampled) else _mismatch("sampling/createMessage")
 
     async def elicitation(
         context: ClientRequestContext, params: types.ElicitRequestParams

@@ -87,11 +87,14 @@ class PendingCall:
         self.changed = anyio.Event()
 
     def answer(self, responses: dict[str, types.InputResponse] | None) -> None:
+        """A retry's responses; requests it left unanswered are asked again in its result."""
         for key, response in (responses or {}).items():
             ask = self.asks.get(key)
             if ask is not None and ask.answer is None:
                 ask.answer = response
                 ask.answered.set()
+        for ask in self.asks.values():
+            ask.sent = ask.sent and ask.answer is not None
 
     def _unsent(self) -> dict[str, types.InputRequest]:
         fresh = {k: a.request for k, a in self.asks.items() if not a.sent and a.answer is None}

@@ -366,3 +366,21 @@ async def test_an_injected_secret_the_upstream_puts_in_a_sampling_prompt_is_mask
     assert _text(result) == "sampled: alice's model"
     assert seen and not any("alice-prompt-canary-8080" in p for p in seen)
     assert "***" in seen[0]
+
+
+@pytest.mark.anyio
+async def test_a_retry_without_the_answers_is_asked_again(live: LiveGateway) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    args = {"message": "Who?"}
+    first = (await _modern_call(live, alice, args))["result"]
+    again = await _modern_call(live, alice, args, requestState=first["requestState"])
+    result = again["result"]
+    assert result["resultType"] == "input_required"
+    assert result["inputRequests"] == first["inputRequests"]
+    (key,) = result["inputRequests"]
+    answer = {key: {"action": "decline"}}
+    done = await _modern_call(
+        live, alice, args, requestState=result["requestState"], inputResponses=answer
+    )
+    assert done["result"]["content"][0]["text"] == "decline"
