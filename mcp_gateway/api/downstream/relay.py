@@ -48,6 +48,12 @@ def missing_capability(
     return "roots" if have.roots is None else None
 
 
+def answers_any(capabilities: types.ClientCapabilities | None) -> bool:
+    """Whether a client declared any capability an upstream request needs."""
+    have = capabilities or types.ClientCapabilities()
+    return have.sampling is not None or have.elicitation is not None or have.roots is not None
+
+
 def result_type(request: types.InputRequest) -> type[Any]:
     if isinstance(request, types.CreateMessageRequest):
         if request.params.tools:

@@ -30,7 +30,7 @@ from mcp_gateway import __version__
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.notify import ListChanges
-from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, ask_to_open
+from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -207,10 +207,15 @@ def build_server(
         ctx: Context, params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         # The upstream's requests and log messages of this call go to this client: on its
-        # response stream (2025-11-25), or as input-required rounds (2026-07-28; rounds.py).
+        # response stream (2025-11-25), or as input-required rounds (2026-07-28; rounds.py)
+        # when the client can answer any (others are refused at once: no round needed).
         levels = log_levels.allowed(_session_id(ctx)) if log_levels is not None else None
         here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, levels)
-        if rounds is not None and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        if (
+            rounds is not None
+            and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            and (params.request_state is not None or answers_any(ctx.session.client_capabilities))
+        ):
             return await rounds.call(ctx, params, here, call)
         answering = CALL_RELAY.set(here)
         try:
