@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import mcp_types as types
+from mcp.client import InputRequiredRoundsExceededError
 from mcp.client.session import (
     ClientRequestContext,
     ClientSession,
@@ -40,6 +41,7 @@ from mcp.client.session import (
     LoggingFnT,
     SamplingFnT,
 )
+from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter
 
 from mcp_gateway.domain.redaction import Masker
@@ -206,13 +208,17 @@ async def input_rounds(
     """Resolve a 2026-07-28 upstream's input-required result: each embedded request goes
     through this session's callbacks (:func:`client_callbacks`, in the calling task: routed to
     this call's relay), the call is retried with the answers, up to the SDK's round limit.
-    Raises MCPError when the client refused a request (the SDK's driver)."""
+    Raises MCPError when the client refused a request or the rounds never end."""
 
     async def dispatch(key: str, request: types.InputRequest) -> InputAnswer:
         context = ClientRequestContext(session=session, request_id=key)
         return await session.dispatch_input_request(context, request)
 
-    return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
+    try:
+        return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
+    except InputRequiredRoundsExceededError as exc:  # an upstream that never stops asking
+        message = f"the upstream asked for input more than {exc.max_rounds} times"
+        raise MCPError(code=types.INTERNAL_ERROR, message=message) from exc
 
 
 def _mismatch(method: str) -> types.ErrorData:

@@ -12,6 +12,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPError
 
 from mcp_gateway.upstream.relay import AMBIGUOUS
 from tests.api.downstream.conftest import MODES, LiveGateway
@@ -384,3 +385,23 @@ async def test_a_retry_without_the_answers_is_asked_again(live: LiveGateway) -> 
         live, alice, args, requestState=result["requestState"], inputResponses=answer
     )
     assert done["result"]["content"][0]["text"] == "decline"
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_2026_upstream_that_never_stops_asking_ends_in_an_error(
+    live: LiveGateway, modern_upstream: HttpFixture
+) -> None:
+    body = {"name": "mx", "transportType": "streamable_http", "url": modern_upstream.url}
+    resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    await live.wait_status("mx", "connected")
+    alice = await live.new_key("user", "alice")
+
+    async def roots(ctx: ClientRequestContext) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[])
+
+    async with live.mcp_client("/mcp/mx", alice, list_roots_callback=roots) as client:
+        with pytest.raises(MCPError) as caught:
+            await client.call_tool("modern_ask_forever", {})
+    assert "asked for input more than" in caught.value.error.message
