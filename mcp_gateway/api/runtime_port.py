@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from mcp_gateway.config import Settings
+from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
@@ -33,6 +34,7 @@ class GatewayRuntime(Protocol):
     metrics: GatewayMetrics
     sandbox: Sandbox
     store: Store
+    keyring: Keyring
     pool: UpstreamPool
     servers: ServerService
     secrets: SecretService

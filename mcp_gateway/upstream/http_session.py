@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 import mcp_types as types
@@ -55,6 +56,8 @@ class HttpTarget:
     list_timeout: float
     auth: httpx2.Auth | None
     max_message_bytes: int
+    # sampling/elicitation/roots/logging callbacks (upstream/relay.py)
+    callbacks: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -92,7 +95,12 @@ async def _open_attempt(target: HttpTarget, session_id: str | None) -> _Attempt:
         )
         streams = attempt.streams
         attempt.session = await attempt.exits.enter_async_context(
-            ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
+            ClientSession(
+                streams.read_stream,
+                streams.write_stream,
+                message_handler=target.handler,
+                **target.callbacks,
+            )
         )
     except BaseException:
         await attempt.exits.aclose()
@@ -170,7 +178,12 @@ async def _connect_sse(target: HttpTarget) -> LiveSession:
         )
     )
     session = await target.stack.enter_async_context(
-        ClientSession(streams.read_stream, streams.write_stream, message_handler=target.handler)
+        ClientSession(
+            streams.read_stream,
+            streams.write_stream,
+            message_handler=target.handler,
+            **target.callbacks,
+        )
     )
     version = await handshake(session, target.list_timeout)
     return LiveSession(session, link, "sse", protocol_version=version)

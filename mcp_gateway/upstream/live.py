@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
 
 from mcp_gateway.observability import tracing
+from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ class LiveSession:
     protocol_version: str | None = None
     tools: tuple[types.Tool, ...] | None = None
     started_at: float = field(default_factory=time.monotonic)
+    # The calls in flight and their callers (upstream/relay.py); connect() sets the one its
+    # callbacks route with.
+    in_flight: InFlight = field(default_factory=lambda: InFlight(by_context=False))
 
     async def call_tool(
         self,
@@ -70,23 +74,43 @@ class LiveSession:
         arguments: dict[str, object],
         read_timeout: float,
         progress: ProgressFnT | None = None,
+        relay: ClientRelay | None = None,
     ) -> types.CallToolResult:
         """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
         gateway forwards results, its own clients validate. With traces on it is a client span,
         whose ``traceparent`` the SDK puts in the request's ``_meta``. ``progress``
-        (upstream/progress.py) asks for and receives progress notifications."""
+        (upstream/progress.py) asks for and receives progress notifications; ``relay``
+        (upstream/relay.py) receives the upstream's requests and log messages of this call."""
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
         self.link.calls_sent += 1
         try:
-            with tracing.upstream_span("tools/call", tool):
-                return await self.session.send_request(
+            with tracing.upstream_span("tools/call", tool), self.in_flight.calling(relay):
+                result = await self.session.send_request(
                     request,
-                    types.CallToolResult,
+                    CALL_RESULT,
                     request_read_timeout_seconds=read_timeout,
                     progress_callback=progress,
                 )
+                if not isinstance(result, types.InputRequiredResult):
+                    return result
+
+                async def retry(
+                    answers: types.InputResponses | None, state: str | None
+                ) -> types.CallToolResult | types.InputRequiredResult:
+                    params = request.params.model_copy(
+                        update={"input_responses": answers, "request_state": state}
+                    )
+                    return await self.session.send_request(
+                        types.CallToolRequest(params=params),
+                        CALL_RESULT,
+                        request_read_timeout_seconds=read_timeout,
+                        progress_callback=progress,
+                    )
+
+                # A 2026-07-28 upstream asks for input (sampling, elicitation, roots) this way.
+                return await input_rounds(self.session, result, retry)
         finally:
             self.link.calls_sent -= 1
 

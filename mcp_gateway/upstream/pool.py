@@ -42,6 +42,7 @@ from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.progress import masked_progress
+from mcp_gateway.upstream.relay import masked_relay
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
 from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, masked_result, translate
@@ -271,8 +272,9 @@ class UpstreamPool:
         server = entry.config
         call_timeout = timeout if timeout is not None else server.call_timeout
         progress = masked_progress(lambda: sup.masker)  # None unless a run listens
+        relay = masked_relay(lambda: sup.masker)  # None unless an MCP client can answer
         try:
-            result = await live.call_tool(tool, arguments, call_timeout, progress)
+            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
             return await masked_result(
                 result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )
@@ -283,7 +285,7 @@ class UpstreamPool:
         sup.reconnect()
         live = await self._ready(entry, sup, server.startup_timeout)
         try:
-            result = await live.call_tool(tool, arguments, call_timeout, progress)
+            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
             return await masked_result(
                 result, sup.masker, sup.holds_secrets_of_others(username), secrets
             )

@@ -12,6 +12,9 @@ release; keeping them here makes an SDK upgrade a one-file review. Why each is n
   because ``streamable_http_client`` cannot be seeded with a stored session id.
 - ``StreamableHTTPTransport._handle_json_response``: overridden below to stream a JSON body
   with the gateway's size cap instead of reading it whole (the SDK has no hook or limit for it).
+- ``mcp.client._input_required.run_input_required_driver``: the SDK's 2026-07-28
+  multi-round-trip loop (a ``tools/call`` answered ``input_required``), which ``Client`` uses
+  and ``ClientSession`` does not expose (upstream/relay.py drives the pool's calls with it).
 - ``StreamableHTTPTransport._resolve_abandoned_request``: overridden to turn the SDK's
   "SSE event too large" abandonment into the gateway's own too-large error.
 """
@@ -22,6 +25,7 @@ from contextlib import suppress
 
 import anyio
 import httpx2
+from mcp.client._input_required import run_input_required_driver
 from mcp.client._transport import ReadStream, WriteStream
 from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
 from mcp.shared._context_streams import (
@@ -41,6 +45,7 @@ __all__ = [
     "ReadStream",
     "WriteStream",
     "create_context_streams",
+    "run_input_required_driver",
 ]
 
 _SSE_TOO_LARGE = "byte limit"  # httpx2.SSEError: "Server-sent event exceeded the N byte limit."

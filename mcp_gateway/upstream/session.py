@@ -26,6 +26,7 @@ from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.http_session import HttpTarget, connect_http
 from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
+from mcp_gateway.upstream.relay import InFlight, client_callbacks
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
 
@@ -57,8 +58,14 @@ async def connect(
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
     exited by the same task. Raises MCPError / OSError / httpx2 errors when the upstream
-    cannot be reached or refuses the handshake, InvalidRequest for an incomplete definition."""
+    cannot be reached or refuses the handshake, InvalidRequest for an incomplete definition.
+
+    The session forwards the upstream's requests and log messages to the caller of the call
+    that caused them (upstream/relay.py): by the sender's context over Streamable HTTP, by the
+    sole call in flight over stdio and legacy SSE."""
     handler = _message_handler(link)
+    in_flight = InFlight(by_context=server.transport_type is TransportType.STREAMABLE_HTTP)
+    callbacks = client_callbacks(in_flight).kwargs()
     async with AsyncExitStack() as stack:
         if server.transport_type is TransportType.STDIO:
             if not server.command:
@@ -77,7 +84,9 @@ async def connect(
                 )
             )
             session = await stack.enter_async_context(
-                ClientSession(child.read_stream, child.write_stream, message_handler=handler)
+                ClientSession(
+                    child.read_stream, child.write_stream, message_handler=handler, **callbacks
+                )
             )
             version = await handshake(session, list_timeout)
             live = LiveSession(session, link, "stdio", pid=child.pid, protocol_version=version)
@@ -97,8 +106,12 @@ async def connect(
                 list_timeout,
                 http_auth,
                 max_message_bytes,
+                callbacks,
             )
             live = await connect_http(target)
+        # Over legacy SSE (a fallback of an HTTP definition) nothing carries the context.
+        in_flight.by_context = in_flight.by_context and live.transport == "streamable_http"
+        live.in_flight = in_flight
         if live.tools is None:
             await initial_tools(live, list_timeout)
         yield live

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import anyio
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +20,9 @@ from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
+from mcp_gateway.api.downstream.notify import ListChanges
+from mcp_gateway.api.downstream.relay import LogLevels
+from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
 from mcp_gateway.api.errors import error_response
@@ -36,8 +40,11 @@ class McpEndpoint:
         settings = runtime.settings
         cfg = settings.endpoint
         self.runtime = runtime
+        self.rounds = Rounds()
+        self.changes = ListChanges(runtime, self._is_live)
+        self.log_levels = LogLevels(self._is_live)
         self.manager = SessionManager(
-            build_server(runtime),
+            build_server(runtime, self.rounds, self.changes, self.log_levels),
             idle_timeout=cfg.session_idle,
             max_sessions=cfg.max_sessions,
             max_per_caller=cfg.max_sessions_per_caller,
@@ -45,10 +52,18 @@ class McpEndpoint:
         )
         self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
 
+    def _is_live(self, session_id: str) -> bool:
+        """Whether a legacy session still exists."""
+        return self.manager.session_writer(session_id) is not None
+
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        async with self.manager.run():
-            yield
+        async with self.rounds.run(), self.manager.run(), anyio.create_task_group() as tg:
+            tg.start_soon(self.changes.run)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
 
     def routes(self) -> list[Route]:
         """Placed after the REST routes: ``/mcp/tools`` and the other REST paths match first."""

@@ -19,13 +19,21 @@ import mcp_types as types
 from mcp.server import Server
 from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream import search_tools
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.catalogue import Catalogue
+from mcp_gateway.api.downstream.notify import ListChanges
+from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
+from mcp_gateway.api.downstream.requeststate import boundary
+from mcp_gateway.api.downstream.rounds import Rounds
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
     GatewayError,
@@ -35,6 +43,7 @@ from mcp_gateway.errors import (
     UpstreamError,
 )
 from mcp_gateway.upstream.progress import CALL_PROGRESS
+from mcp_gateway.upstream.relay import CALL_RELAY
 
 ERROR_META_KEY = "io.mcp-gateway/error"
 """``_meta`` key of an ``isError`` result the gateway made: ``{"code", ...extra}``."""
@@ -69,6 +78,20 @@ def error_result(exc: GatewayError) -> types.CallToolResult:
         is_error=True,
         _meta={ERROR_META_KEY: {"code": exc.code, **extra}},
     )
+
+
+async def _asked_result(exc: GatewayError) -> types.CallToolResult:
+    """``error_result``; for an OAuth login to make, first asked of a client that supports URL
+    elicitation (it opens the login page; the call fails all the same, to be made again
+    once logged in). The client's answer is in ``_meta`` (``elicitation``)."""
+    result = error_result(exc)
+    url = exc.extra().get("authorizationUrl")
+    if not url:
+        return result
+    action = await ask_to_open(str(url), f"{exc.message}: log in, then call the tool again")
+    if action is not None and result.meta is not None:
+        result.meta[ERROR_META_KEY]["elicitation"] = action
+    return result
 
 
 def _rpc_error(exc: GatewayError) -> MCPError:
@@ -125,8 +148,36 @@ class ProgressRelay:
             await self._idle.wait()
 
 
-def build_server(runtime: GatewayRuntime) -> Server[Any]:
-    """The MCP server for ``runtime``'s services (one per app; the session manager runs it)."""
+class _Server(Server[Any]):
+    """The SDK server, declaring ``tools.listChanged`` to 2025-11-25 clients (notify.py)."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        options = notification_options or NotificationOptions(tools_changed=True)
+        return super().create_initialization_options(options, experimental_capabilities, extensions)
+
+
+def _session_id(ctx: Context) -> str | None:
+    """The ``Mcp-Session-Id`` of the request (2025-11-25 era), else None."""
+    session_id = getattr(ctx.request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+    return str(session_id) if session_id else None
+
+
+def build_server(
+    runtime: GatewayRuntime,
+    rounds: Rounds | None = None,
+    changes: ListChanges | None = None,
+    log_levels: LogLevels | None = None,
+) -> Server[Any]:
+    """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
+    ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
+    without it an upstream request of such a call is refused. ``changes`` is told about
+    legacy sessions that listed tools (it sends them ``list_changed``); ``log_levels`` keeps
+    their ``logging/setLevel`` (served only with it)."""
     catalogue = Catalogue(runtime)
     search = search_tools.ToolSearch(runtime.settings.endpoint.tool_search_threshold)
 
@@ -134,6 +185,9 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
         ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         caller = _caller(ctx)
+        session_id = _session_id(ctx)
+        if changes is not None and session_id:
+            changes.watch(session_id, ctx.session, caller.server)
         try:
             listed = await catalogue.listed(caller)
         except GatewayError as exc:
@@ -142,7 +196,7 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
             return types.ListToolsResult(tools=list(search_tools.TOOLS))
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
 
-    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
         arguments = dict(params.arguments or {})
         if params.name in search_tools.NAMES:
@@ -190,16 +244,50 @@ def build_server(runtime: GatewayRuntime) -> Server[Any]:
         except GatewayError as exc:
             if _is_protocol_error(exc):
                 raise _rpc_error(exc) from None
-            return error_result(exc)
+            return await _asked_result(exc)
         finally:
             if listening is not None:
                 CALL_PROGRESS.reset(listening)
 
-    return Server(
+    async def call_tool(
+        ctx: Context, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        # The upstream's requests and log messages of this call go to this client: on its
+        # response stream (2025-11-25), or as input-required rounds (2026-07-28; rounds.py)
+        # when the client can answer any (others are refused at once: no round needed).
+        levels = log_levels.allowed(_session_id(ctx)) if log_levels is not None else None
+        here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, levels)
+        if (
+            rounds is not None
+            and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+            and (params.request_state is not None or answers_any(ctx.session.client_capabilities))
+        ):
+            return await rounds.call(ctx, params, here, call)
+        answering = CALL_RELAY.set(here)
+        try:
+            return await call(ctx, params)
+        finally:
+            CALL_RELAY.reset(answering)
+
+    server = _Server(
         "mcp-gateway",
         version=__version__,
         # Listings are filtered per user (hidden parameters, per-user servers): never shared.
         cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_subscriptions_listen=changes.listen if changes is not None else None,
     )
+    if log_levels is not None:
+
+        async def set_level(ctx: Context, params: types.SetLevelRequestParams) -> types.EmptyResult:
+            session_id = _session_id(ctx)
+            if session_id is not None:
+                log_levels.set(session_id, params.level)
+            return types.EmptyResult()
+
+        # Registered directly: the constructor's on_set_logging_level warns (2026 deprecation).
+        server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_level)
+    if rounds is not None:  # seals and verifies every requestState (requeststate.py)
+        server.middleware.append(boundary(lambda: runtime.keyring))
+    return server

@@ -38,14 +38,16 @@ class LiveGateway(Gateway):
         *,
         mode: str = "legacy",
         headers: dict[str, str] | None = None,
+        **options: Any,
     ) -> AsyncIterator[Client]:
-        """The official SDK client for ``self.url + path`` with ``key`` as Bearer token."""
+        """The official SDK client for ``self.url + path`` with ``key`` as Bearer token;
+        ``options``: more Client arguments (sampling, elicitation, roots, logging callbacks)."""
         sent = dict(headers or {})
         if key is not None:
             sent["Authorization"] = f"Bearer {key}"
         async with httpx2.AsyncClient(headers=sent, timeout=httpx2.Timeout(30.0)) as http:
             transport = streamable_http_client(self.url + path, http_client=http)
-            async with Client(transport, mode=mode, cache=None) as client:
+            async with Client(transport, mode=mode, cache=None, **options) as client:
                 yield client
 
 

@@ -1,0 +1,116 @@
+"""2025-11-25 clients hear ``notifications/tools/list_changed`` on their GET stream when the
+tools they may list change: a server added through REST, an upstream announcing new tools."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp.client.session import IncomingMessage
+from mcp.shared.subscriptions import ToolsListChanged
+
+from mcp_gateway.api.downstream.notify import ListChanges
+from tests.api.downstream.conftest import LiveGateway
+
+
+class _Heard:
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+
+    async def __call__(self, message: IncomingMessage) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self.event.set()
+
+    async def wait(self) -> None:
+        with anyio.fail_after(30):
+            await self.event.wait()
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_server_added_through_rest_is_announced_to_aggregated_sessions(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    heard = _Heard()
+    async with live.mcp_client("/mcp", alice, message_handler=heard) as client:
+        caps = client.server_capabilities
+        assert caps.tools is not None and caps.tools.list_changed
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "fx__echo" in names and "fy__echo" not in names
+        await live.add_server("fy")
+        await heard.wait()
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "fy__echo" in names
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_an_upstream_tool_list_change_is_announced_to_that_servers_sessions(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    heard = _Heard()
+    async with live.mcp_client("/mcp/fx", alice, message_handler=heard) as client:
+        before = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("trigger_list_changed", {})
+        added = result.content[0].text  # type: ignore[union-attr]
+        assert added not in before
+        await heard.wait()
+        after = {t.name for t in (await client.list_tools()).tools}
+        assert added in after
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_2026_clients_hear_of_a_server_added_through_rest_on_subscriptions_listen(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    async with live.mcp_client("/mcp", alice, mode="2026-07-28") as client:
+        async with client.listen(tools_list_changed=True) as sub:
+            await live.add_server("fy")
+            with anyio.fail_after(30):
+                event = await sub.__anext__()
+        assert isinstance(event, ToolsListChanged)
+        assert "fy__echo" in {t.name for t in (await client.list_tools()).tools}
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_server_endpoints_listen_stream_hears_of_its_upstreams_tool_list_change(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    async with live.mcp_client("/mcp/fx", alice, mode="2026-07-28") as client:
+        async with client.listen(tools_list_changed=True) as sub:
+            added = await client.call_tool("trigger_list_changed", {})
+            with anyio.fail_after(30):
+                event = await sub.__anext__()
+            assert isinstance(event, ToolsListChanged)
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert added.content[0].text in names  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_listen_streams_hear_of_their_server_or_every_server_only() -> None:
+    changes = ListChanges(cast(Any, None), lambda session_id: True)
+    heard: dict[str | None, list[object]] = {"fx": [], "fy": [], None: []}
+    with (
+        changes.listening("fx") as fx,
+        changes.listening("fy") as fy,
+        changes.listening(None) as every,
+    ):
+        fx.subscribe(heard["fx"].append)
+        fy.subscribe(heard["fy"].append)
+        every.subscribe(heard[None].append)
+        await changes.notify({"fy"})
+    assert heard["fx"] == [] and len(heard["fy"]) == 1 and len(heard[None]) == 1
+    await changes.notify({"fy"})  # closed streams hear nothing more
+    assert len(heard["fy"]) == 1
