@@ -209,16 +209,16 @@ def build_server(
 
                 async def invoke(name: str, inner: dict[str, Any]) -> types.CallToolResult:
                     try:
-                        return await call(ctx, caller, name, inner)
+                        return await call_name(ctx, caller, name, inner)
                     except MCPError as exc:  # a protocol error of the inner call: the model's
                         return _inner_error(exc)
 
                 return await search.call(
                     params.name, arguments, listed, aggregated, invoke, error_result
                 )
-        return await call(ctx, caller, params.name, arguments)
+        return await call_name(ctx, caller, params.name, arguments)
 
-    async def call(
+    async def call_name(
         ctx: Context, caller: Caller, name: str, arguments: dict[str, Any]
     ) -> types.CallToolResult:
         """The one call path of a tool name at the caller's endpoint (direct or through
