@@ -62,7 +62,8 @@ async def test_toolset_endpoint_lists_exactly_its_subset_calls_one_and_refuses_t
             {"server": "off"},  # disabled: not listed on /mcp, so not here either
         ],
     )
-    async with live.mcp_client("/mcp", alice, mode=mode) as everything:
+    # Three fixture servers pass the tool-search threshold: ask /mcp for every tool.
+    async with live.mcp_client("/mcp?tools=all", alice, mode=mode) as everything:
         fy_tools = {n for n in await _names(everything) if n.startswith("fy__")}
     assert "fy__echo" in fy_tools
     async with live.mcp_client("/mcp/toolsets/triage", alice, mode=mode) as client:
