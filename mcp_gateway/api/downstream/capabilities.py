@@ -1,0 +1,57 @@
+"""What each endpoint advertises in ``initialize`` and ``server/discover``.
+
+The one SDK server behind every endpoint registers every handler, so the SDK advertises tools,
+resources, prompts and completions everywhere. ``/mcp/{server}`` must say what that server
+offers: this middleware drops from the advertised capabilities the ones the caller's session
+of that server did not advertise (``resources``, ``prompts``, ``completions``), and a
+``resources.subscribe`` the gateway does not relay. ``/mcp`` keeps them all (it aggregates
+whatever servers are enabled now or later; a listing with nothing in it is empty). When the
+upstream cannot be reached the gateway's own capabilities stand: a call then reports why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+
+from mcp_gateway.api.downstream.caller import caller_of
+from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+_FILTERED = ("resources", "prompts", "completions")
+_ADVERTISING = frozenset({"initialize", "server/discover"})
+
+
+class EndpointCapabilities(ServerMiddleware[Any]):
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        self._runtime = runtime
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method not in _ADVERTISING or not isinstance(result, dict):
+            return result
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        advertised = result.get("capabilities")
+        if caller.server is None or not isinstance(advertised, dict):
+            return result
+        try:
+            upstream = await self._runtime.content.capabilities(caller.username, caller.server)
+        except GatewayError as exc:
+            log.info("capabilities of %s unknown: %s", caller.server, exc.code)
+            return result
+        offered = upstream.model_dump(by_alias=True, exclude_none=True) if upstream else {}
+        capabilities = {
+            key: value
+            for key, value in advertised.items()
+            if key not in _FILTERED or key in offered
+        }
+        resources = capabilities.get("resources")
+        if isinstance(resources, dict) and resources.get("subscribe"):
+            capabilities["resources"] = {**resources, "subscribe": False}
+        return {**result, "capabilities": capabilities}
