@@ -273,6 +273,7 @@ def build_server(
             "resources/templates/list": private,
             "resources/read": private,
             "prompts/list": private,
+            "server/discover": private,  # /mcp/{server} advertises what the user's session does
         },
         on_list_tools=list_tools,
         on_call_tool=call_tool,

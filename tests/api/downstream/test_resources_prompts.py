@@ -47,7 +47,7 @@ async def test_server_endpoint_passes_resources_prompts_and_completions_through(
             assert caps.resources is not None and caps.prompts is not None
             assert caps.completions is not None
             listed = await client.list_resources()
-            assert [r.uri for r in listed.resources] == ["fixture://readme"]
+            assert {r.uri for r in listed.resources} == {"fixture://readme", "fixture://kept"}
             assert listed.cache_scope == "private"
             templates = await client.list_resource_templates()
             assert [t.uri_template for t in templates.resource_templates] == [
@@ -109,8 +109,9 @@ async def test_aggregated_endpoint_rewrites_uris_and_routes_reads_prompts_and_co
     assert spaced.startswith("mcpgw:My-Server-v2-") and spaced.endswith("/fixture://readme")
     async with live.mcp_client("/mcp", alice, mode=mode) as client:
         uris = {r.uri for r in (await client.list_resources()).resources}
-        assert {"mcpgw:fx/fixture://readme", spaced, "mcpgw:pu/fixture://readme"} <= uris
-        for uri in uris:
+        readmes = {"mcpgw:fx/fixture://readme", spaced, "mcpgw:pu/fixture://readme"}
+        assert readmes | {"mcpgw:fx/fixture://kept"} <= uris
+        for uri in readmes:
             read = await client.read_resource(uri)
             assert _text(read.contents) == "fixture readme"
             assert read.contents[0].uri == uri  # the result names the routable URI too
@@ -182,3 +183,21 @@ async def test_an_upstream_json_rpc_error_of_a_tool_keeps_its_code_with_the_secr
     assert failed.value.error.code == -32000  # the upstream's, not a generic -32603
     assert "alice-rpc-canary-9090" not in repr(failed.value.error)
     assert "failed with" in failed.value.error.message
+
+
+@pytest.mark.anyio
+async def test_a_shared_servers_resource_never_shows_another_users_secret(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    await live.set_secret(alice, "fx", "token", "alice-kept-canary-5150")
+    async with live.mcp_client("/mcp/fx", alice) as client:
+        assert not (await client.call_tool("log_args", {"text": "hi"})).is_error
+        own = await client.read_resource("fixture://kept")
+        assert _text(own.contents) == "kept token: alice-kept-canary-5150"  # her own value
+    async with live.mcp_client("/mcp", bob) as client:
+        theirs = await client.read_resource("mcpgw:fx/fixture://kept")
+        text = _text(theirs.contents)
+        assert text.startswith("kept token: ") and "alice-kept-canary-5150" not in text
