@@ -171,6 +171,28 @@ class ServerContentService:
             server, username=username, env=env, headers=headers, own_session=own
         )
 
+    async def offered_everywhere(self, username: str) -> set[str] | None:
+        """The capability names (``resources``, ``prompts``, ...) some enabled server offers
+        ``username``, or None when that cannot be told without starting a session (a
+        per-user server, a shared one not connected yet, one that fails)."""
+        states = self._pool.statuses()
+        offered: set[str] = set()
+        for server in await self._store.list_servers():
+            if not server.enabled:
+                continue
+            state = states.get(server.name)
+            if session_scope(server, username) != SHARED_SCOPE or (
+                state is None or state.status is not ServerStatus.CONNECTED
+            ):
+                return None
+            try:
+                caps = await self.capabilities(username, server.name)
+            except GatewayError:
+                return None
+            if caps is not None:
+                offered |= set(caps.model_dump(exclude_none=True))
+        return offered
+
     async def list_everywhere(
         self, principal: Principal, username: str, method: str
     ) -> list[tuple[str, list[Any]]]:

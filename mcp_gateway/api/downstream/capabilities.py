@@ -4,8 +4,9 @@ The one SDK server behind every endpoint registers every handler, so the SDK adv
 resources, prompts and completions everywhere. ``/mcp/{server}`` must say what that server
 offers: this middleware drops from the advertised capabilities the ones the caller's session
 of that server did not advertise (``resources``, ``prompts``, ``completions``), and a
-``resources.subscribe`` the gateway does not relay. ``/mcp`` keeps them all (it aggregates
-whatever servers are enabled now or later; a listing with nothing in it is empty). When the
+``resources.subscribe`` the gateway does not relay. ``/mcp`` drops the ones no enabled server
+offers, when that is known without starting a session (every enabled server shared and
+connected); otherwise it keeps them (a listing with nothing in it is empty). When the
 upstream cannot be reached the gateway's own capabilities stand: a call then reports why.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 
-from mcp_gateway.api.downstream.caller import caller_of
+from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import GatewayError
 
@@ -38,14 +39,11 @@ class EndpointCapabilities(ServerMiddleware[Any]):
             return result
         caller = caller_of(getattr(ctx.request, "scope", None))
         advertised = result.get("capabilities")
-        if caller.server is None or not isinstance(advertised, dict):
+        if not isinstance(advertised, dict):
             return result
-        try:
-            upstream = await self._runtime.content.capabilities(caller.username, caller.server)
-        except GatewayError as exc:
-            log.info("capabilities of %s unknown: %s", caller.server, exc.code)
+        offered = await self._offered(caller)
+        if offered is None:
             return result
-        offered = upstream.model_dump(by_alias=True, exclude_none=True) if upstream else {}
         capabilities = {
             key: value
             for key, value in advertised.items()
@@ -55,3 +53,14 @@ class EndpointCapabilities(ServerMiddleware[Any]):
         if isinstance(resources, dict) and resources.get("subscribe"):
             capabilities["resources"] = {**resources, "subscribe": False}
         return {**result, "capabilities": capabilities}
+
+    async def _offered(self, caller: Caller) -> set[str] | None:
+        content = self._runtime.content
+        if caller.server is None:
+            return await content.offered_everywhere(caller.username)
+        try:
+            upstream = await content.capabilities(caller.username, caller.server)
+        except GatewayError as exc:
+            log.info("capabilities of %s unknown: %s", caller.server, exc.code)
+            return None
+        return set(upstream.model_dump(exclude_none=True)) if upstream else set()

@@ -155,7 +155,7 @@ async def test_aggregated_endpoint_rewrites_uris_and_routes_reads_prompts_and_co
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
-async def test_server_endpoint_advertises_only_what_its_upstream_offers(
+async def test_each_endpoint_advertises_only_what_its_servers_offer(
     live: LiveGateway, mode: str
 ) -> None:
     await live.add_server("tiny", command=sys.executable, args=[TINY])
@@ -166,7 +166,13 @@ async def test_server_endpoint_advertises_only_what_its_upstream_offers(
         assert caps.resources is None and caps.prompts is None and caps.completions is None
     async with live.mcp_client("/mcp", key, mode=mode) as client:
         caps = await _capabilities(client, mode)
+        assert caps.tools is not None
+        assert caps.resources is None and caps.prompts is None and caps.completions is None
+    await live.add_server("fx")  # now one server offers them
+    async with live.mcp_client("/mcp", key, mode=mode) as client:
+        caps = await _capabilities(client, mode)
         assert caps.resources is not None and caps.prompts is not None
+        assert caps.completions is not None
 
 
 @pytest.mark.anyio
