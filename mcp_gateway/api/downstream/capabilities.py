@@ -56,11 +56,11 @@ class EndpointCapabilities(ServerMiddleware[Any]):
 
     async def _offered(self, caller: Caller) -> set[str] | None:
         content = self._runtime.content
-        if caller.server is None:
-            return await content.offered_everywhere(caller.username)
         try:
+            if caller.server is None:
+                return await content.offered_everywhere(caller.username)
             upstream = await content.capabilities(caller.username, caller.server)
         except GatewayError as exc:
-            log.info("capabilities of %s unknown: %s", caller.server, exc.code)
+            log.info("capabilities at %s unknown: %s", caller.endpoint, exc.code)
             return None
         return set(upstream.model_dump(exclude_none=True)) if upstream else set()

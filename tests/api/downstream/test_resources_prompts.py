@@ -17,6 +17,9 @@ from mcp_gateway.domain.tool_names import namespaced
 from tests.api.conftest import secrets_section
 from tests.api.downstream.conftest import MODES, LiveGateway, MakeLive
 
+# Each starts a gateway and fixture servers: several seconds apiece.
+pytestmark = pytest.mark.slow
+
 TINY = str(Path(__file__).resolve().parents[2] / "fixtures" / "tiny_stdio_server.py")
 
 
@@ -91,7 +94,6 @@ async def _audited(live: LiveGateway, actions: set[str], count: int) -> list[obj
             await anyio.sleep(0.05)
 
 
-@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_aggregated_endpoint_rewrites_uris_and_routes_reads_prompts_and_completions(
