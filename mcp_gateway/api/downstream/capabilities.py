@@ -3,11 +3,12 @@
 The one SDK server behind every endpoint registers every handler, so the SDK advertises tools,
 resources, prompts and completions everywhere. ``/mcp/{server}`` must say what that server
 offers: this middleware drops from the advertised capabilities the ones the caller's session
-of that server did not advertise (``resources``, ``prompts``, ``completions``), and a
-``resources.subscribe`` the gateway does not relay. ``/mcp`` drops the ones no enabled server
-offers, when that is known without starting a session (every enabled server shared and
-connected); otherwise it keeps them (a listing with nothing in it is empty). When the
-upstream cannot be reached the gateway's own capabilities stand: a call then reports why.
+of that server did not advertise (``resources``, ``prompts``, ``completions``). ``/mcp`` drops
+the ones no enabled server offers, when that is known without starting a session (every
+enabled server shared and connected); otherwise it keeps them (a listing with nothing in it is
+empty). When the upstream cannot be reached the gateway's own capabilities stand: a call then
+reports why. ``resources.subscribe`` is always false: subscriptions are forwarded to the
+upstream, but its ``notifications/resources/updated`` are not relayed yet.
 """
 
 from __future__ import annotations
@@ -42,12 +43,10 @@ class EndpointCapabilities(ServerMiddleware[Any]):
         if not isinstance(advertised, dict):
             return result
         offered = await self._offered(caller)
-        if offered is None:
-            return result
         capabilities = {
             key: value
             for key, value in advertised.items()
-            if key not in _FILTERED or key in offered
+            if offered is None or key not in _FILTERED or key in offered
         }
         resources = capabilities.get("resources")
         if isinstance(resources, dict) and resources.get("subscribe"):

@@ -108,6 +108,36 @@ class ContentHandlers:
         ]
         return types.ReadResourceResult(contents=contents, _meta=result.meta)
 
+    async def subscribe(
+        self, ctx: Context, params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        """Forwarded to the owning server's session (2025-11-25 era only: the SDK does not
+        dispatch it in 2026-07-28). Its ``notifications/resources/updated`` are not relayed
+        yet, so the endpoints advertise ``subscribe: false``."""
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        server, uri = await self._resource_target(caller, params.uri)
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        return await self._forward(caller, server, request)
+
+    async def unsubscribe(
+        self, ctx: Context, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        server, uri = await self._resource_target(caller, params.uri)
+        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+        return await self._forward(caller, server, request)
+
+    async def _forward(
+        self, caller: Caller, server: str, request: types.ClientRequest
+    ) -> types.EmptyResult:
+        try:
+            await self._content.send(
+                caller.principal, caller.username, server, request, types.EmptyResult
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        return types.EmptyResult()
+
     async def _resource_target(self, caller: Caller, uri: str) -> tuple[str, str]:
         if caller.server is not None:
             return caller.server, uri
