@@ -7,7 +7,8 @@ of that server did not advertise (``resources``, ``prompts``, ``completions``). 
 the ones no enabled server offers, when that is known without starting a session (every
 enabled server shared and connected); otherwise it keeps them (a listing with nothing in it is
 empty). When the upstream cannot be reached the gateway's own capabilities stand: a call then
-reports why. ``resources.subscribe`` is always false: subscriptions are forwarded to the
+reports why. ``/mcp/toolsets/{name}`` serves only tools: it advertises none of the three.
+``resources.subscribe`` is always false: subscriptions are forwarded to the
 upstream, but its ``notifications/resources/updated`` are not relayed yet.
 """
 
@@ -54,6 +55,8 @@ class EndpointCapabilities(ServerMiddleware[Any]):
         return {**result, "capabilities": capabilities}
 
     async def _offered(self, caller: Caller) -> set[str] | None:
+        if caller.toolset is not None:
+            return set()  # a toolset endpoint serves only tools
         content = self._runtime.content
         try:
             if caller.server is None:

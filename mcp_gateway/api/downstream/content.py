@@ -5,8 +5,10 @@ too). ``/mcp`` lists every server's items (all pages) with prompts named as tool
 (:func:`~mcp_gateway.domain.tool_names.namespaced`) and resource URIs and templates rewritten
 by :mod:`~mcp_gateway.domain.resource_uris`; a read, a prompt or a completion is routed back
 to the owning server with the original name or URI, and the URIs in its result rewritten
-again. Everything goes through :class:`~mcp_gateway.services.server_content.ServerContentService`
-(authorization, the user's session and secrets, masking, audit).
+again. ``/mcp/toolsets/{name}`` serves only tools: it lists none of these and refuses every
+name and URI like an unknown one. Everything goes through
+:class:`~mcp_gateway.services.server_content.ServerContentService` (authorization, the user's
+session and secrets, masking, audit).
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class ContentHandlers:
     async def _resource_target(self, caller: Caller, uri: str) -> tuple[str, str]:
         if caller.server is not None:
             return caller.server, uri
-        parts = resource_uris.split_uri(uri)
+        parts = resource_uris.split_uri(uri) if caller.toolset is None else None
         server = await self._server_of(parts[0]) if parts is not None else None
         if parts is None or server is None:
             raise _unknown("resource", uri)
@@ -197,7 +199,7 @@ class ContentHandlers:
     async def _prompt_target(self, caller: Caller, name: str) -> tuple[str, str]:
         if caller.server is not None:
             return caller.server, name
-        parts = tool_names.split(name)
+        parts = tool_names.split(name) if caller.toolset is None else None
         server = await self._server_of(parts[0]) if parts is not None else None
         if parts is None or server is None:
             raise _unknown("prompt", name)
@@ -253,6 +255,8 @@ class ContentHandlers:
             raise rpc_error(exc) from None
 
     async def _everywhere(self, caller: Caller, method: str) -> list[tuple[str, list[Any]]]:
+        if caller.toolset is not None:  # a toolset endpoint serves only tools
+            return []
         try:
             return await self._content.list_everywhere(caller.principal, caller.username, method)
         except GatewayError as exc:

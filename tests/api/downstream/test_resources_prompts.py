@@ -240,3 +240,28 @@ async def test_subscriptions_are_forwarded_to_the_owning_server_and_not_advertis
         with pytest.raises(MCPError) as unknown:
             await _subscription(client, "mcpgw:nosuch/fixture://readme")
         assert unknown.value.error.code == types.INVALID_PARAMS
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_toolset_endpoint_serves_no_resources_prompts_or_completions(
+    live: LiveGateway, mode: str
+) -> None:
+    await live.add_server("fx")
+    resp = await live.client.put(
+        "/admin/toolsets/t", json={"tools": [{"server": "fx", "tool": "*"}]}, headers=live.admin
+    )
+    assert resp.status_code == 200, resp.text
+    key = await live.new_key("user", "alice")
+    async with live.mcp_client("/mcp/toolsets/t", key, mode=mode) as client:
+        caps = await _capabilities(client, mode)
+        assert caps.tools is not None
+        assert caps.resources is None and caps.prompts is None and caps.completions is None
+        assert (await client.list_resources()).resources == []
+        assert (await client.list_prompts()).prompts == []
+        with pytest.raises(MCPError) as read:
+            await client.read_resource("mcpgw:fx/fixture://readme")
+        assert read.value.error.code == types.INVALID_PARAMS
+        with pytest.raises(MCPError) as prompt:
+            await client.get_prompt("fx__greet", {"name": "x"})
+        assert prompt.value.error.code == types.INVALID_PARAMS
