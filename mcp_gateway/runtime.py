@@ -36,6 +36,7 @@ from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
+from mcp_gateway.services.server_content import ServerContentService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
 from mcp_gateway.services.toolsets import ToolsetService
@@ -112,6 +113,7 @@ class Runtime:
     secrets: SecretService
     tools: ToolCallService
     toolsets: ToolsetService
+    content: ServerContentService
     runs: RunService
     apikeys: ApiKeyService
     packages: PackageService
@@ -215,6 +217,15 @@ class Runtime:
                     replicas=settings.rate_limit.replicas,
                     max_buckets=settings.rate_limit.max_buckets,
                 ),
+            )
+            self.content = ServerContentService(
+                self.store,
+                self.servers,
+                self.secrets,
+                self.pool,
+                self.audit,
+                credentials=self.credentials,
+                limiter=self.tools.limiter,
             )
             # Background tool calls; entered after the pool and store, so closed before them.
             self.runs = await stack.enter_async_context(

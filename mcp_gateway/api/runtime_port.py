@@ -20,6 +20,7 @@ from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.runs import RunService
 from mcp_gateway.services.secrets import SecretService
+from mcp_gateway.services.server_content import ServerContentService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
 from mcp_gateway.services.toolsets import ToolsetService
@@ -40,6 +41,7 @@ class GatewayRuntime(Protocol):
     secrets: SecretService
     tools: ToolCallService
     toolsets: ToolsetService
+    content: ServerContentService
     runs: RunService
     apikeys: ApiKeyService
     packages: PackageService

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from mcp_types import CallToolResult, Tool
+from mcp_types import CallToolResult, ClientRequest, ServerCapabilities, Tool
+from pydantic import BaseModel
 
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.upstream.state import ServerState
+
+R = TypeVar("R", bound=BaseModel)
 
 
 class UpstreamPort(Protocol):
@@ -34,6 +37,33 @@ class UpstreamPort(Protocol):
         """``secrets``: every value injected into this call; the session masks them (and all
         earlier ones) in errors, ``isError`` results and logs for as long as it lives.
         ``own_session``: the user's own session even on a shared server (their OAuth tokens)."""
+
+    async def request(
+        self,
+        server: ServerConfig,
+        request: ClientRequest,
+        result_type: type[R],
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+        secrets: Collection[str] = (),
+        own_session: bool = False,
+    ) -> R:
+        """Any other request (``resources/read``, ``prompts/get``, ``completion/complete``, a
+        listing) on the session ``call_tool`` would use, admitted, retried and masked alike."""
+
+    async def capabilities(
+        self,
+        server: ServerConfig,
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        own_session: bool = False,
+    ) -> ServerCapabilities | None:
+        """What that session's upstream advertised (waits for it to start)."""
 
     async def list_tools(
         self,

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import anyio
 import mcp_types as types
@@ -18,11 +19,14 @@ from mcp.client.session import ClientSession
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
+from pydantic import BaseModel
 
 from mcp_gateway.observability import tracing
 from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
 
 logger = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=BaseModel)
 
 MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
 
@@ -114,6 +118,25 @@ class LiveSession:
         finally:
             self.link.calls_sent -= 1
 
+    async def request(
+        self, request: types.ClientRequest, result_type: type[R], read_timeout: float
+    ) -> R:
+        """Raw SDK request of any kind (``resources/read``, ``prompts/get``, ...), counted like
+        a tool call (a death while it is unanswered is a death during a call) and traced. It is
+        a call in flight without a relay (upstream/relay.py): a server-to-client request the
+        upstream sends meanwhile is never guessed to belong to a concurrent tool call."""
+        self.link.calls_sent += 1
+        try:
+            with (
+                tracing.upstream_span(request.method, _target(request)),
+                self.in_flight.calling(None),
+            ):
+                return await self.session.send_request(
+                    request, result_type, request_read_timeout_seconds=read_timeout
+                )
+        finally:
+            self.link.calls_sent -= 1
+
     async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
         """Every page of ``tools/list``; caches and returns the list."""
         tools: list[types.Tool] = []
@@ -131,6 +154,13 @@ class LiveSession:
                 break
         self.tools = tuple(tools)
         return self.tools
+
+
+def _target(request: types.ClientRequest) -> str:
+    """What a span names besides the method: a prompt's name (never a resource URI, which
+    may carry a user's identifiers)."""
+    name = getattr(getattr(request, "params", None), "name", None)
+    return name[:200] if isinstance(name, str) else ""
 
 
 async def handshake(session: ClientSession, within: float) -> str | None:

@@ -1,210 +1,43 @@
-"""The pool of upstream sessions the services layer calls tools through.
+"""The pool of upstream sessions the services layer calls tools (and sends requests) through.
 
-One :class:`Supervisor` (owner task) per live session: one per shared server, or one per
-(server, username) when ``session_scope`` says so (``isolation: per_user`` or header-injected
-secrets; ``on_instance`` counts those). Leaving the pool stops every session and child.
-
-Admission is fair per user (:mod:`~mcp_gateway.upstream.admission`): one user flooding a
-server gets 503 ``upstream_busy`` while other users' calls are still admitted.
+:class:`~mcp_gateway.upstream.sessions.SessionPool` keeps the sessions; this adds what is sent
+on them, every request through :func:`~mcp_gateway.upstream.calls.admitted`: admission fair per
+user (:mod:`~mcp_gateway.upstream.admission`: one user flooding a server gets 503
+``upstream_busy`` while other users' calls are still admitted), one retry on an expired
+session, errors translated and masked.
 
 Hot path (``call_tool``): three dict lookups, a semaphore ``acquire_nowait`` and the SDK
-request; no store I/O, no task per call.
+request; no store I/O, no task per call. :meth:`UpstreamPool.request` takes the same path for
+any other request (resources, prompts, completions, listings).
 """
 
 from __future__ import annotations
 
-import contextvars
-import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-import anyio
-import anyio.abc
-import httpx2
-from mcp_types import CallToolResult, Tool
+from mcp_types import CallToolResult, ClientRequest, ServerCapabilities, Tool
+from pydantic import BaseModel
 
-from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.redaction import NO_SECRETS
-from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
-from mcp_gateway.errors import (
-    GatewayError,
-    ReauthRequired,
-    ServerDisabled,
-    ServerNotFound,
-    UpstreamBusy,
-    UpstreamUnavailable,
-)
-from mcp_gateway.process.sandbox import Sandbox
-from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.domain.redaction import NO_SECRETS, Masker
+from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
-from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.progress import masked_progress
 from mcp_gateway.upstream.relay import masked_relay
-from mcp_gateway.upstream.state import ServerState
+from mcp_gateway.upstream.sessions import SHUTDOWN_GRACE, HttpAuthFactory, SessionPool
 from mcp_gateway.upstream.supervisor import Supervisor
-from mcp_gateway.upstream.translate import CALL_ERRORS, auth_failure, masked_result, translate
+from mcp_gateway.upstream.translate import CALL_ERRORS, masked_result
 
-logger = logging.getLogger(__name__)
+__all__ = ["SHUTDOWN_GRACE", "HttpAuthFactory", "UpstreamPool"]
 
-SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group is cancelled
-
-
-#: (server, username) -> a user's own HTTP session's request authentication (or None).
-HttpAuthFactory = Callable[[ServerConfig, str], httpx2.Auth | None]
+R = TypeVar("R", bound=BaseModel)
 
 
-class UpstreamPool:
+class UpstreamPool(SessionPool):
     """Long-lived MCP client sessions shared by concurrent tool calls. Use as ``async with``."""
-
-    def __init__(
-        self,
-        *,
-        sessions: SessionStore,
-        settings: UpstreamSettings,
-        http_auth: HttpAuthFactory | None = None,
-        sandbox: Sandbox | None = None,
-        on_instance: InstanceObserver | None = None,
-    ) -> None:
-        """``http_auth(server, username)`` may return an ``httpx2.Auth`` for a user's own HTTP
-        session (OAuth: a fresh token on every request, one refresh on a 401). ``sandbox``
-        (when enabled) runs every stdio child under its own uid in namespaces."""
-        self._sandbox = sandbox
-        self._sessions = sessions
-        self._settings = settings
-        self._http_auth = http_auth
-        self._on_instance = on_instance
-        self._entries: dict[str, ServerEntry] = {}
-        self._removed: set[str] = set()  # names removed and not applied since
-        self._tg: anyio.abc.TaskGroup | None = None
-
-    async def __aenter__(self) -> UpstreamPool:
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._reap_idle)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._tg is not None
-        supervisors = [s for e in self._entries.values() for s in e.supervisors()]
-        self._entries.clear()
-        with anyio.move_on_after(SHUTDOWN_GRACE, shield=True):
-            for sup in supervisors:
-                sup.stop()  # keep HTTP sessions alive upstream: the next start resumes them
-            for sup in supervisors:
-                await sup.done.wait()
-        self._tg.cancel_scope.cancel()
-        try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
-        finally:
-            self._tg = None
-
-    # -- definitions -----------------------------------------------------------------------
-
-    async def apply(self, server: ServerConfig) -> None:
-        """Add or update a definition. Restarts sessions only if ``connection_key()`` changed
-        (or the server was enabled/disabled); starts an enabled shared server in the
-        background and returns without waiting for it."""
-        key = server.connection_key()
-        self._removed.discard(server.name)
-        entry = self._entries.get(server.name)
-        if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
-            entry.redefine(server)
-            self._revive(entry)
-            return
-        remembered = NO_SECRETS
-        if entry is not None:
-            remembered = entry.remembering()
-            await self._stop_entry(entry, forget_sessions=entry.key != key)
-        entry = ServerEntry.of(server)
-        entry.remembered = remembered
-        self._entries[server.name] = entry
-        if server.enabled and entry.shared_scope:
-            entry.shared = self._start_shared(entry)
-
-    def _revive(self, entry: ServerEntry) -> None:
-        """Start again the sessions whose restart policy gave up (an operator re-applied the
-        definition: enable or update). Calls alone never restart them."""
-        if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
-            entry.shared = self._start_shared(entry)
-        for scope, sup in list(entry.users.items()):
-            if sup.gave_up:
-                del entry.users[scope]  # the user's next call starts a fresh one
-
-    async def remove(self, name: str) -> None:
-        """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
-        self._removed.add(name)
-        entry = self._entries.pop(name, None)
-        if entry is not None:
-            await self._stop_entry(entry, forget_sessions=True)
-
-    async def invalidate_user(self, server_name: str, username: str) -> None:
-        """The user's secrets changed: close that user's session (the next call reopens it)."""
-        entry = self._entries.get(server_name)
-        if entry is not None:
-            sup = entry.users.pop(username, None)
-            if sup is not None:
-                await sup.aclose(terminate=True)
-
-    async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
-        supervisors = entry.supervisors()
-        entry.shared = None
-        entry.users.clear()
-        for sup in supervisors:
-            sup.stop(terminate=forget_sessions)
-        for sup in supervisors:
-            await sup.done.wait()
-        if forget_sessions:
-            try:
-                await self._sessions.delete_server_sessions(entry.config.name)
-            except GatewayError:
-                logger.warning("could not delete stored sessions of %r", entry.config.name)
-
-    def _start_shared(self, entry: ServerEntry) -> Supervisor:
-        """A new shared session of ``entry`` that also masks every value the shared sessions
-        before it were given: the upstream (an HTTP server, files a stdio server wrote) may
-        still hold and print them, so a restart never forgets a live value."""
-        remembered = entry.remembering()
-        sup = self._start(entry.config, SHARED_SCOPE, None, None)
-        sup.remember(remembered.values)
-        entry.remembered = remembered
-        return sup
-
-    def _start(
-        self,
-        server: ServerConfig,
-        scope: str,
-        env: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-    ) -> Supervisor:
-        if self._tg is None:
-            raise RuntimeError("UpstreamPool used outside 'async with'")
-        auth = None
-        if self._http_auth is not None and scope != SHARED_SCOPE and server.is_http:
-            auth = self._http_auth(server, scope)
-        sup = Supervisor(
-            server,
-            scope=scope,
-            sessions=self._sessions,
-            user_env=env,
-            user_headers=headers,
-            http_auth=auth,
-            max_message_bytes=self._settings.max_message_bytes,
-            sandbox=self._sandbox,
-        )
-        # In a fresh context: the supervisor outlives the request that may have started it, so
-        # it must not carry that request's log context (request id, tool) or current span.
-        contextvars.Context().run(self._tg.start_soon, run_observed, sup, self._on_instance)
-        return sup
-
-    # -- calls -----------------------------------------------------------------------------
 
     async def call_tool(
         self,
@@ -232,65 +65,85 @@ class UpstreamPool:
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
         entry = await self._entry(server)
-        server = entry.config
-        limit = server.max_concurrency_per_user or self._settings.max_concurrency_per_user
-        entry.admission.enter_user(server.name, username, limit)
-        try:
-            sup = self._supervisor(entry, username, env, headers, own_session)
-            sup.remember(secrets, username)  # before the upstream can see (and print) them
-            # Counted from here, not from the slot: a session whose call waits for it to start
-            # or for a slot is busy, never evicted for another user's instance nor reaped.
-            sup.in_flight += 1
-            try:
-                live = sup.live
-                if live is None or live.link.dead or live.link.session_expired:
-                    live = await self._ready(entry, sup, server.startup_timeout)
-                slots = await entry.admission.acquire_slot(server.name, self._settings.busy_wait)
-                try:
-                    return await self._call_live(
-                        entry, sup, live, tool, arguments, timeout, username, secrets
-                    )
-                finally:
-                    slots.release()
-            finally:
-                sup.in_flight -= 1
-                sup.last_used = time.monotonic()
-        finally:
-            entry.admission.leave_user(username)
+        call_timeout = timeout if timeout is not None else entry.config.call_timeout
+        chosen: list[Supervisor] = []  # the session pick() takes: its masker masks progress
 
-    async def _call_live(
+        def masker() -> Masker:
+            return chosen[0].masker if chosen else NO_SECRETS
+
+        progress = masked_progress(masker)  # None unless a client or a run listens
+        relay = masked_relay(masker)  # None unless an MCP client can answer
+
+        async def send(sup: Supervisor, live: LiveSession) -> CallToolResult:
+            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
+            others = sup.holds_secrets_of_others(username)
+            return await masked_result(result, sup.masker, others, secrets)
+
+        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen)
+        return await admitted(entry, username, self._settings, pick, send, call_timeout)
+
+    async def request(
+        self,
+        server: ServerConfig,
+        request: ClientRequest,
+        result_type: type[R],
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+        secrets: Collection[str] = (),
+        own_session: bool = False,
+    ) -> R:
+        """Send ``request`` (``resources/read``, ``prompts/get``, a listing, ...) to the
+        session :meth:`call_tool` would use for ``username``, admitted and retried the same
+        way; the result is masked when other users' secrets reached that session. Raises
+        what :meth:`call_tool` raises."""
+        entry = await self._entry(server)
+        read_timeout = timeout if timeout is not None else entry.config.call_timeout
+
+        async def send(sup: Supervisor, live: LiveSession) -> R:
+            result = await live.request(request, result_type, read_timeout)
+            others = sup.holds_secrets_of_others(username)
+            return await masked_model(result, sup.masker, others, secrets)
+
+        pick = self._picker(entry, username, env, headers, own_session, secrets, [])
+        return await admitted(entry, username, self._settings, pick, send, read_timeout)
+
+    async def capabilities(
+        self,
+        server: ServerConfig,
+        *,
+        username: str,
+        env: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        own_session: bool = False,
+    ) -> ServerCapabilities | None:
+        """What the session ``username`` would use advertises (waiting for it to start),
+        None when the upstream advertised nothing."""
+        entry = await self._entry(server)
+        sup = self._supervisor(entry, username, env, headers, own_session)
+        live = await ready(entry, sup, entry.config.startup_timeout)
+        sup.last_used = time.monotonic()
+        return live.session.server_capabilities
+
+    def _picker(
         self,
         entry: ServerEntry,
-        sup: Supervisor,
-        live: LiveSession,
-        tool: str,
-        arguments: dict[str, Any],
-        timeout: float | None,  # noqa: ASYNC109
         username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        own: bool,
         secrets: Collection[str],
-    ) -> CallToolResult:
-        server = entry.config
-        call_timeout = timeout if timeout is not None else server.call_timeout
-        progress = masked_progress(lambda: sup.masker)  # None unless a run listens
-        relay = masked_relay(lambda: sup.masker)  # None unless an MCP client can answer
-        try:
-            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
-            return await masked_result(
-                result, sup.masker, sup.holds_secrets_of_others(username), secrets
-            )
-        except CALL_ERRORS as exc:
-            if not live.link.session_expired:
-                raise _translate(exc, sup, live, call_timeout) from exc
-        # The server forgot our session (404): re-initialize once and retry once.
-        sup.reconnect()
-        live = await self._ready(entry, sup, server.startup_timeout)
-        try:
-            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
-            return await masked_result(
-                result, sup.masker, sup.holds_secrets_of_others(username), secrets
-            )
-        except CALL_ERRORS as exc:
-            raise _translate(exc, sup, live, call_timeout) from exc
+        chosen: list[Supervisor],
+    ) -> Callable[[], Supervisor]:
+        def pick() -> Supervisor:
+            sup = self._supervisor(entry, username, env, headers, own)
+            sup.remember(secrets, username)  # before the upstream can see (and print) them
+            chosen[:] = [sup]
+            return sup
+
+        return pick
 
     async def list_tools(
         self,
@@ -305,97 +158,11 @@ class UpstreamPool:
         entry = await self._entry(server)
         server = entry.config
         sup = self._supervisor(entry, username, env, headers, own_session)
-        live = await self._ready(entry, sup, server.startup_timeout)
+        live = await ready(entry, sup, server.startup_timeout)
         sup.last_used = time.monotonic()
         if live.tools is None:
             try:
                 await live.fetch_tools(server.startup_timeout)
             except CALL_ERRORS as exc:
-                timeout = server.startup_timeout
-                raise _translate(exc, sup, live, timeout) from exc
+                raise translated(exc, sup, live, server.startup_timeout) from exc
         return list(live.tools or ())
-
-    async def _ready(self, entry: ServerEntry, sup: Supervisor, within: float) -> LiveSession:
-        """``sup.wait_ready``, but a session that could not authenticate says why (401
-        ``reauth_required`` for an OAuth grant that is gone, not 503)."""
-        try:
-            return await sup.wait_ready(within)
-        except UpstreamUnavailable as exc:
-            failure = auth_failure(sup.http_auth)
-            if failure is None:
-                raise
-            if isinstance(failure, ReauthRequired) and entry.users.get(sup.scope) is sup:
-                # Only a new login helps, and it starts a new session: stop retrying.
-                del entry.users[sup.scope]
-                sup.stop()
-            raise failure from exc
-
-    async def _entry(self, server: ServerConfig) -> ServerEntry:
-        """The entry of ``server``'s name. Definitions change only through :meth:`apply`
-        (ServerService applies every write): a call holding an older object of that name runs
-        the current definition, one holding a removed server's gets ServerNotFound, and a name
-        never seen is applied on first use."""
-        entry = self._entries.get(server.name)
-        if entry is None:
-            if server.name in self._removed:
-                raise ServerNotFound(server.name)
-            await self.apply(server)
-            entry = self._entries[server.name]
-        if not entry.config.enabled:
-            raise ServerDisabled(server.name)
-        return entry
-
-    def _supervisor(
-        self,
-        entry: ServerEntry,
-        username: str,
-        env: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        own: bool = False,
-    ) -> Supervisor:
-        if entry.shared_scope and not own:
-            if entry.shared is None:
-                entry.shared = self._start_shared(entry)
-            return entry.shared
-        scope = session_scope(entry.config, username) or username  # own: never the shared one
-        sup = entry.users.get(scope)
-        if sup is not None:
-            return sup
-        if len(entry.users) >= entry.config.max_instances:
-            idle = [s for s in entry.users.values() if s.in_flight == 0]
-            if not idle:
-                raise UpstreamBusy(
-                    f"server {entry.config.name!r} has no free per-user session slot"
-                )
-            victim = min(idle, key=lambda s: s.last_used)
-            del entry.users[victim.scope]
-            victim.stop(terminate=True)
-        sup = self._start(entry.config, scope, env, headers)
-        entry.users[scope] = sup
-        return sup
-
-    async def _reap_idle(self) -> None:
-        idle = self._settings.user_session_idle
-        interval = min(max(idle / 4, 0.05), 30.0)
-        while True:
-            await anyio.sleep(interval)
-            now = time.monotonic()
-            for entry in list(self._entries.values()):
-                entry.stop_idle_users(now, idle)
-
-    def status(self, name: str) -> ServerState:
-        """A snapshot of ``name``'s state. Raises ServerNotFound if the pool does not know it."""
-        entry = self._entries.get(name)
-        if entry is None:
-            raise ServerNotFound(name)
-        return entry.state()
-
-    def statuses(self) -> dict[str, ServerState]:
-        return {name: self.status(name) for name in sorted(self._entries)}
-
-
-def _translate(
-    exc: BaseException, sup: Supervisor, live: LiveSession, timeout: float
-) -> GatewayError:
-    """``translate`` for a call on ``sup``'s session, masking that session's credentials."""
-    return translate(exc, sup.server.name, live, timeout, sup.http_auth, sup.mask)

@@ -29,11 +29,14 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream import search_tools
 from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.capabilities import EndpointCapabilities
 from mcp_gateway.api.downstream.catalogue import Catalogue
+from mcp_gateway.api.downstream.content import ContentHandlers
 from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
+from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
     GatewayError,
@@ -92,17 +95,6 @@ async def _asked_result(exc: GatewayError) -> types.CallToolResult:
     if action is not None and result.meta is not None:
         result.meta[ERROR_META_KEY]["elicitation"] = action
     return result
-
-
-def _rpc_error(exc: GatewayError) -> MCPError:
-    """The JSON-RPC error for ``exc``: the upstream's own code and data (masked) when it
-    answered with a JSON-RPC error, else -32602 (a 4xx condition) or -32603 with the
-    gateway's code in ``data``."""
-    if isinstance(exc, UpstreamError) and exc.rpc_code is not None:
-        data = exc.rpc_data if exc.rpc_data is not None else {"code": exc.code}
-        return MCPError(exc.rpc_code, exc.message, data)
-    code = types.INVALID_PARAMS if exc.status < 500 else types.INTERNAL_ERROR
-    return MCPError(code, exc.message, {"code": exc.code})
 
 
 def _inner_error(exc: MCPError) -> types.CallToolResult:
@@ -191,7 +183,7 @@ def build_server(
         try:
             listed = await catalogue.listed(caller)
         except GatewayError as exc:
-            raise _rpc_error(exc) from None
+            raise rpc_error(exc) from None
         if search.active(_tools_mode(ctx), caller.server is None, len(listed)):
             return types.ListToolsResult(tools=list(search_tools.TOOLS))
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
@@ -203,7 +195,7 @@ def build_server(
             try:
                 listed = await catalogue.listed(caller)
             except GatewayError as exc:
-                raise _rpc_error(exc) from None
+                raise rpc_error(exc) from None
             aggregated = caller.server is None
             if search.active(_tools_mode(ctx), aggregated, len(listed)):
 
@@ -243,7 +235,7 @@ def build_server(
             return result
         except GatewayError as exc:
             if _is_protocol_error(exc):
-                raise _rpc_error(exc) from None
+                raise rpc_error(exc) from None
             return await _asked_result(exc)
         finally:
             if listening is not None:
@@ -269,15 +261,33 @@ def build_server(
         finally:
             CALL_RELAY.reset(answering)
 
+    content = ContentHandlers(runtime)
+    private = CacheHint(ttl_ms=0, scope="private")
     server = _Server(
         "mcp-gateway",
         version=__version__,
-        # Listings are filtered per user (hidden parameters, per-user servers): never shared.
-        cache_hints={"tools/list": CacheHint(ttl_ms=0, scope="private")},
+        # Listings and reads are per user (hidden parameters, per-user sessions): never shared.
+        cache_hints={
+            "tools/list": private,
+            "resources/list": private,
+            "resources/templates/list": private,
+            "resources/read": private,
+            "prompts/list": private,
+            "server/discover": private,  # /mcp/{server} advertises what the user's session does
+        },
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=content.list_resources,
+        on_list_resource_templates=content.list_templates,
+        on_read_resource=content.read_resource,
+        on_subscribe_resource=content.subscribe,
+        on_unsubscribe_resource=content.unsubscribe,
+        on_list_prompts=content.list_prompts,
+        on_get_prompt=content.get_prompt,
+        on_completion=content.complete,
         on_subscriptions_listen=changes.listen if changes is not None else None,
     )
+    server.middleware.append(EndpointCapabilities(runtime))
     if log_levels is not None:
 
         async def set_level(ctx: Context, params: types.SetLevelRequestParams) -> types.EmptyResult:

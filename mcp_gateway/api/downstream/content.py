@@ -1,0 +1,284 @@
+"""Resources, resource templates, prompts and completions at both MCP endpoints.
+
+``/mcp/{server}`` passes each request through to that server unchanged (the client's cursor
+too). ``/mcp`` lists every server's items (all pages) with prompts named as tools are
+(:func:`~mcp_gateway.domain.tool_names.namespaced`) and resource URIs and templates rewritten
+by :mod:`~mcp_gateway.domain.resource_uris`; a read, a prompt or a completion is routed back
+to the owning server with the original name or URI, and the URIs in its result rewritten
+again. ``/mcp/toolsets/{name}`` serves only tools: it lists none of these and refuses every
+name and URI like an unknown one. Everything goes through
+:class:`~mcp_gateway.services.server_content.ServerContentService` (authorization, the user's
+session and secrets, masking, audit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.rpc_errors import rpc_error
+from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.domain import resource_uris, tool_names
+from mcp_gateway.errors import GatewayError
+from mcp_gateway.services.server_content import ServerContentService, audited_uri
+
+Context = ServerRequestContext[Any, Any]
+
+
+def _unknown(what: str, name: str) -> MCPError:
+    return MCPError(types.INVALID_PARAMS, f"unknown {what} {name[:200]!r}", {"code": "not_found"})
+
+
+class ContentHandlers:
+    """The SDK ``on_*`` handlers of resources, prompts and completions."""
+
+    def __init__(self, runtime: GatewayRuntime) -> None:
+        self._runtime = runtime  # its services exist once it is open
+
+    @property
+    def _content(self) -> ServerContentService:
+        return self._runtime.content
+
+    # -- resources -------------------------------------------------------------------------
+
+    async def list_resources(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        if caller.server is not None:
+            page = await self._page(caller, "resources/list", params)
+            assert isinstance(page, types.ListResourcesResult)
+            return types.ListResourcesResult(resources=page.resources, next_cursor=page.next_cursor)
+        listed = await self._everywhere(caller, "resources/list")
+        return types.ListResourcesResult(
+            resources=[
+                r.model_copy(update={"uri": resource_uris.gateway_uri(server, r.uri)})
+                for server, items in listed
+                for r in items
+            ]
+        )
+
+    async def list_templates(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        if caller.server is not None:
+            page = await self._page(caller, "resources/templates/list", params)
+            assert isinstance(page, types.ListResourceTemplatesResult)
+            return types.ListResourceTemplatesResult(
+                resource_templates=page.resource_templates, next_cursor=page.next_cursor
+            )
+        listed = await self._everywhere(caller, "resources/templates/list")
+        return types.ListResourceTemplatesResult(
+            resource_templates=[
+                t.model_copy(
+                    update={"uri_template": resource_uris.gateway_uri(server, t.uri_template)}
+                )
+                for server, items in listed
+                for t in items
+            ]
+        )
+
+    async def read_resource(
+        self, ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        server, uri = await self._resource_target(caller, params.uri)
+        request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
+        try:
+            result = await self._content.audited(
+                caller.principal,
+                caller.username,
+                server,
+                request,
+                types.ReadResourceResult,
+                action="resource_read",
+                target=audited_uri(uri),
+                request_id=caller.request_id,
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        if caller.server is not None:
+            return types.ReadResourceResult(contents=result.contents, _meta=result.meta)
+        contents = [
+            c.model_copy(update={"uri": resource_uris.gateway_uri(server, c.uri)})
+            for c in result.contents
+        ]
+        return types.ReadResourceResult(contents=contents, _meta=result.meta)
+
+    async def subscribe(
+        self, ctx: Context, params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        """Forwarded to the owning server's session (2025-11-25 era only: the SDK does not
+        dispatch it in 2026-07-28). Its ``notifications/resources/updated`` are not relayed
+        yet, so the endpoints advertise ``subscribe: false``."""
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        server, uri = await self._resource_target(caller, params.uri)
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        return await self._forward(caller, server, request)
+
+    async def unsubscribe(
+        self, ctx: Context, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        server, uri = await self._resource_target(caller, params.uri)
+        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+        return await self._forward(caller, server, request)
+
+    async def _forward(
+        self, caller: Caller, server: str, request: types.ClientRequest
+    ) -> types.EmptyResult:
+        try:
+            await self._content.send(
+                caller.principal, caller.username, server, request, types.EmptyResult
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        return types.EmptyResult()
+
+    async def _resource_target(self, caller: Caller, uri: str) -> tuple[str, str]:
+        if caller.server is not None:
+            return caller.server, uri
+        parts = resource_uris.split_uri(uri) if caller.toolset is None else None
+        server = await self._server_of(parts[0]) if parts is not None else None
+        if parts is None or server is None:
+            raise _unknown("resource", uri)
+        return server, parts[1]
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    async def list_prompts(
+        self, ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        if caller.server is not None:
+            page = await self._page(caller, "prompts/list", params)
+            assert isinstance(page, types.ListPromptsResult)
+            return types.ListPromptsResult(prompts=page.prompts, next_cursor=page.next_cursor)
+        listed = await self._everywhere(caller, "prompts/list")
+        return types.ListPromptsResult(
+            prompts=[
+                p.model_copy(update={"name": tool_names.namespaced(server, p.name)})
+                for server, items in listed
+                for p in items
+            ]
+        )
+
+    async def get_prompt(
+        self, ctx: Context, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        try:
+            server, name = await self._prompt_target(caller, params.name)
+            request = types.GetPromptRequest(
+                params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
+            )
+            result = await self._content.audited(
+                caller.principal,
+                caller.username,
+                server,
+                request,
+                types.GetPromptResult,
+                action="prompt_get",
+                target=name,
+                request_id=caller.request_id,
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        if caller.server is None:
+            messages = [_routable_message(server, m) for m in result.messages]
+            result = result.model_copy(update={"messages": messages})
+        return types.GetPromptResult(
+            description=result.description, messages=result.messages, _meta=result.meta
+        )
+
+    async def _prompt_target(self, caller: Caller, name: str) -> tuple[str, str]:
+        if caller.server is not None:
+            return caller.server, name
+        parts = tool_names.split(name) if caller.toolset is None else None
+        server = await self._server_of(parts[0]) if parts is not None else None
+        if parts is None or server is None:
+            raise _unknown("prompt", name)
+        if not tool_names.is_hashed(parts[1]):
+            return server, parts[1]
+        prompts = await self._content.list_all(
+            caller.principal, caller.username, server, "prompts/list"
+        )
+        for prompt in prompts:
+            if tool_names.namespaced(server, prompt.name) == name:
+                return server, str(prompt.name)
+        raise _unknown("prompt", name)
+
+    # -- completions -----------------------------------------------------------------------
+
+    async def complete(
+        self, ctx: Context, params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        caller = caller_of(getattr(ctx.request, "scope", None))
+        ref = params.ref
+        try:
+            if isinstance(ref, types.PromptReference):
+                server, name = await self._prompt_target(caller, ref.name)
+                routed: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                    update={"name": name}
+                )
+            else:
+                server, uri = await self._resource_target(caller, ref.uri)
+                routed = ref.model_copy(update={"uri": uri})
+            request = types.CompleteRequest(
+                params=types.CompleteRequestParams(
+                    ref=routed, argument=params.argument, context=params.context
+                )
+            )
+            return await self._content.send(
+                caller.principal, caller.username, server, request, types.CompleteResult
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _page(
+        self, caller: Caller, method: str, params: types.PaginatedRequestParams | None
+    ) -> Any:
+        assert caller.server is not None
+        cursor = params.cursor if params is not None else None
+        try:
+            return await self._content.list_page(
+                caller.principal, caller.username, caller.server, method, cursor
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+
+    async def _everywhere(self, caller: Caller, method: str) -> list[tuple[str, list[Any]]]:
+        if caller.toolset is not None:  # a toolset endpoint serves only tools
+            return []
+        try:
+            return await self._content.list_everywhere(caller.principal, caller.username, method)
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+
+    async def _server_of(self, part: str) -> str | None:
+        """The server whose part of names and URIs is ``part`` (one store read)."""
+        for server in await self._runtime.store.list_servers():
+            if tool_names.server_part(server.name) == part:
+                return server.name
+        return None
+
+
+def _routable_message(server: str, message: types.PromptMessage) -> types.PromptMessage:
+    """A prompt message whose embedded resource or resource link names a URI ``/mcp`` routes."""
+    content = message.content
+    if isinstance(content, types.EmbeddedResource):
+        resource = content.resource
+        uri = resource_uris.gateway_uri(server, resource.uri)
+        content = content.model_copy(update={"resource": resource.model_copy(update={"uri": uri})})
+    elif isinstance(content, types.ResourceLink):
+        content = content.model_copy(update={"uri": resource_uris.gateway_uri(server, content.uri)})
+    else:
+        return message
+    return message.model_copy(update={"content": content})
