@@ -57,12 +57,19 @@ async def test_an_upstream_tool_list_change_is_announced_to_that_servers_session
     heard = _Heard()
     async with live.mcp_client("/mcp/fx", alice, message_handler=heard) as client:
         before = {t.name for t in (await client.list_tools()).tools}
-        result = await client.call_tool("trigger_list_changed", {})
-        added = result.content[0].text  # type: ignore[union-attr]
-        assert added not in before
-        await heard.wait()
+        # The client opens its GET stream in the background after initialize: a notification
+        # sent before it is up is lost (nothing to replay it), so a loaded machine may need
+        # another change before one is heard.
+        added: list[str] = []
+        with anyio.fail_after(60):
+            while not heard.event.is_set():
+                result = await client.call_tool("trigger_list_changed", {})
+                added.append(result.content[0].text)  # type: ignore[union-attr]
+                with anyio.move_on_after(5):
+                    await heard.event.wait()
+        assert not set(added) & before
         after = {t.name for t in (await client.list_tools()).tools}
-        assert added in after
+        assert set(added) <= after
 
 
 @pytest.mark.anyio
@@ -90,12 +97,19 @@ async def test_a_server_endpoints_listen_stream_hears_of_its_upstreams_tool_list
     alice = await live.new_key("user", "alice")
     async with live.mcp_client("/mcp/fx", alice, mode="2026-07-28") as client:
         async with client.listen(tools_list_changed=True) as sub:
-            added = await client.call_tool("trigger_list_changed", {})
-            with anyio.fail_after(30):
-                event = await sub.__anext__()
+            # The stream may reach the gateway after the first change is published (nothing
+            # replays it): change again until one is heard.
+            added: list[str] = []
+            event = None
+            with anyio.fail_after(60):
+                while event is None:
+                    result = await client.call_tool("trigger_list_changed", {})
+                    added.append(result.content[0].text)  # type: ignore[union-attr]
+                    with anyio.move_on_after(5):
+                        event = await sub.__anext__()
             assert isinstance(event, ToolsListChanged)
             names = {t.name for t in (await client.list_tools()).tools}
-            assert added.content[0].text in names  # type: ignore[union-attr]
+            assert set(added) <= names
 
 
 @pytest.mark.anyio
