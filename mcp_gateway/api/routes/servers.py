@@ -19,6 +19,7 @@ from mcp_gateway.api.schemas.servers import (
     ServerUpdateRequest,
 )
 from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.user_servers import is_external
 from mcp_gateway.services.servers import ServerView
 
 
@@ -45,9 +46,18 @@ async def get_server(request: Request) -> JSONResponse:
 
 
 async def create_server(request: Request) -> JSONResponse:
+    """Admins register any server; any key may add an external server (``source:
+    external``) for the username it acts for (see services.user_servers)."""
+    principal = principal_of(request)
     body = await read_body(request, ServerCreateRequest)
-    view = await runtime_of(request).servers.create(body.to_domain())
-    return _one(view, True)
+    config = body.to_domain()
+    runtime = runtime_of(request)
+    if is_external(config):
+        username = principal.acting_username(body.username)
+        view = await runtime.user_servers.create_external(username, config)
+        return _one(view, principal.is_admin)
+    principal.require_admin()
+    return _one(await runtime.servers.create(config), True)
 
 
 async def update_server(request: Request) -> JSONResponse:
@@ -108,11 +118,11 @@ ENDPOINTS = [
         "POST",
         "/mcp/servers",
         create_server,
-        "Register and start a server",
+        "Register and start a server (admin); any key may add an external server "
+        "(source: external) for its username",
         "servers",
         body=ServerCreateRequest,
         response=ServerResponse,
-        auth="admin",
         errors=(400, 401, 403, 409, 413),
     ),
     Endpoint(
