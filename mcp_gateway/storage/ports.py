@@ -131,6 +131,14 @@ class UserInstallStore(Protocol):
     async def delete_server_installs(self, server: str) -> int:
         """Remove every user's install of ``server``; returns how many."""
 
+    async def list_installs_with_client_secret(self) -> list[UserServerInstall]:
+        """Every install holding an encrypted OAuth client secret (for key rotation)."""
+
+    async def replace_install_client_secret(
+        self, server: str, username: str, old: bytes, new: bytes
+    ) -> bool:
+        """Compare-and-swap: set ``new`` only if the stored client secret is still ``old``."""
+
 
 class PackageStore(Protocol):
     async def put_package(self, package: PackageRecord) -> None:

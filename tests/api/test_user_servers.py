@@ -405,3 +405,77 @@ async def test_roles_user_keys_act_for_themselves_service_keys_name_the_user(wor
     assert for_bob.status_code == 200 and for_bob.json()["server"]["username"] == "bob"
     stdio = {"name": "cmd", "command": "/bin/sh", "args": ["-c", "id"]}
     assert (await world.user("alice", "POST", "/mcp/servers", json=stdio)).status_code == 403
+
+
+VIEW_KEYS = {  # mcp-api's toUserVisibleServer (http servers: url/headers)
+    "name", "displayName", "description", "source", "transportType", "authMode", "installed",
+    "enabled", "authState", "authRequired", "secretFields", "secretNames",
+    "configuredSecretNames", "toolsList", "homepageUrl", "repositoryUrl", "licenseName",
+    "canInstall", "canUninstall", "canConfigure", "canManagePlatformServer", "statusMessage",
+    "oauthTemplate", "oauthClientConfig", "url", "headers", "logs",
+}  # fmt: skip
+INSTALL_KEYS = {
+    "serverName",
+    "username",
+    "enabled",
+    "authState",
+    "oauthClientId",
+    "oauthClientSecret",
+    "oauthScopes",
+}
+
+
+@pytest.mark.anyio
+async def test_every_user_route_answers_with_mcp_api_keys(world: World) -> None:
+    await world.create_oauth("alice")
+    headers = {"Authorization": "x"}
+    platform = {
+        "name": "plat",
+        "transportType": "streamable_http",
+        "url": f"{world.mcp_url}/trust/mcp?token=platform-canary",
+        "headers": {"X-Api-Key": "header-canary"},
+    }
+    assert (await world.user("admin", "POST", "/mcp/servers", json=platform)).status_code == 200
+    base = f"/mcp/user/servers/{EXT}"
+
+    listed = (await world.user("alice", "GET", "/mcp/user/servers")).json()
+    assert listed["success"] is True
+    for server in listed["servers"]:
+        assert VIEW_KEYS <= set(server), VIEW_KEYS - set(server)
+    plat = next(s for s in listed["servers"] if s["name"] == "plat")
+    assert plat["installed"] is True and plat["authState"] == "not_required"
+    assert "platform-canary" not in str(plat) and "header-canary" not in str(plat)
+    assert plat["headers"] == {"X-Api-Key": "***"}
+
+    one = (await world.user("alice", "GET", base)).json()
+    assert one["success"] is True and VIEW_KEYS <= set(one["server"])
+    assert one["server"]["oauthClientConfig"] == {"clientId": None, "scopes": []}
+    install = (await world.user("alice", "GET", f"{base}/install")).json()
+    assert set(install["install"]) == INSTALL_KEYS
+    tools = (await world.user("alice", "GET", "/mcp/user/tools")).json()
+    assert tools["success"] is True and isinstance(tools["tools"], list)
+    not_connected = await world.user("alice", "GET", f"{base}/tools")
+    assert not_connected.status_code == 409
+    assert not_connected.json()["code"] == "auth_not_connected"
+    await world.connect("alice")
+    live = (await world.user("alice", "GET", f"{base}/tools")).json()
+    assert {t["name"] for t in live["tools"]} == {"leak_token", "echo"}
+    plat_tools = (await world.user("alice", "GET", "/mcp/user/servers/plat/tools")).json()
+    assert {t["name"] for t in plat_tools["tools"]} >= {"echo"}
+
+    missing = await world.user("alice", "GET", "/mcp/user/servers/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "server_not_found"
+    uninstalled = await world.user("bob", "GET", f"{base}/install")
+    assert uninstalled.status_code == 409 and uninstalled.json()["code"] == "not_installed"
+    not_external = await world.user("alice", "POST", "/mcp/user/servers/plat/install", json={})
+    assert not_external.status_code == 400
+    assert "is not an external server" in not_external.json()["error"]
+    manual = await world.user("bob", "POST", f"{base}/oauth-client/resolve", json={})
+    assert manual.status_code == 400
+    assert manual.json()["error"] == "Manual OAuth clientId is not configured for user bob"
+    empty = await world.user(
+        "alice", "POST", f"{base}/secrets", json={"secrets": [{"name": "x", "value": " "}]}
+    )
+    assert empty.status_code == 400 and "not declared" in empty.json()["error"]
+    unauth = await world.gw.client.get("/mcp/user/servers", headers=headers)
+    assert unauth.status_code == 401

@@ -44,3 +44,22 @@ class MongoInstallsMixin(GatewayCollections):
         with converted():
             result = await self._coll(_COLL).delete_many({"server": server})
         return result.deleted_count
+
+    async def list_installs_with_client_secret(self) -> list[UserServerInstall]:
+        with converted():
+            cursor = self._coll(_COLL).find(
+                {"client_secret": {"$ne": None}},
+                _NO_ID,
+                sort=[("server", ASCENDING), ("username", ASCENDING)],
+            )
+            return [from_doc(UserServerInstall, doc) async for doc in cursor]
+
+    async def replace_install_client_secret(
+        self, server: str, username: str, old: bytes, new: bytes
+    ) -> bool:
+        with converted():
+            result = await self._coll(_COLL).update_one(
+                {"server": server, "username": username, "client_secret": old},
+                {"$set": {"client_secret": new}},
+            )
+        return result.modified_count > 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
+
 from mcp_gateway.domain.user_servers import UserServerInstall
 from mcp_gateway.storage.codec import from_json, to_json
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
@@ -43,3 +46,32 @@ class SqliteInstallsMixin:
 
     async def delete_server_installs(self, server: str) -> int:
         return await self._install_write("DELETE FROM user_installs WHERE server = ?", (server,))
+
+    async def list_installs_with_client_secret(self) -> list[UserServerInstall]:
+        sql = (
+            "SELECT doc FROM user_installs WHERE json_extract(doc, '$.client_secret') IS NOT NULL"
+            " ORDER BY server, username"
+        )
+        return await self._install_docs(sql, ())
+
+    async def replace_install_client_secret(
+        self, server: str, username: str, old: bytes, new: bytes
+    ) -> bool:
+        def swap(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT doc FROM user_installs WHERE server = ? AND username = ?",
+                (server, username),
+            ).fetchone()
+            if row is None:
+                return False
+            install = from_json(UserServerInstall, row[0])
+            if install.client_secret != old:
+                return False
+            doc = to_json(dataclasses.replace(install, client_secret=new))
+            conn.execute(
+                "UPDATE user_installs SET doc = ? WHERE server = ? AND username = ?",
+                (doc, server, username),
+            )
+            return True
+
+        return await self._db.write(swap)
