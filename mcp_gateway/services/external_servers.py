@@ -11,6 +11,9 @@ the values in every call's arguments). Its sessions are one per user (``session_
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
 from mcp_gateway.domain.servers import (
     EXTERNAL_SOURCE,
@@ -22,7 +25,7 @@ from mcp_gateway.domain.servers import (
     TransportType,
 )
 from mcp_gateway.domain.user_servers import split_url_secrets
-from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.errors import Forbidden, InvalidRequest
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 
 
@@ -57,3 +60,30 @@ def external_definition(username: str, config: ServerConfig) -> tuple[ServerConf
         config, url=url, secrets=specs, isolation=Isolation.PER_USER, metadata=meta
     )
     return external, values
+
+
+def check_owner(server: ServerConfig, username: str) -> None:
+    """Raise Forbidden unless ``server`` is an external server ``username`` added."""
+    if server.metadata.source != EXTERNAL_SOURCE or server.metadata.created_by != username:
+        raise Forbidden(
+            f"only an admin or the user who added external server {server.name!r} may delete it"
+        )
+
+
+def check_change(server: ServerConfig, changes: Mapping[str, Any]) -> str | None:
+    """For an update of an external server: raise InvalidRequest when it would give it a
+    command, env, headers or a URL query string (users' secrets); the new URL to check against
+    the SSRF rules, if it changes."""
+    if server.metadata.source != EXTERNAL_SOURCE:
+        return None
+    if any(changes.get(f) for f in ("command", "args", "env", "headers")):
+        raise InvalidRequest("an external server has no command, args, env or headers")
+    url = changes.get("url")
+    if not isinstance(url, str) or url == server.url:
+        return None
+    if urlsplit(url).query:
+        raise InvalidRequest(
+            "an external server's url cannot carry a query string (query parameters are each "
+            "user's secrets: declare them in secretFields)"
+        )
+    return url

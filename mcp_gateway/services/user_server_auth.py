@@ -23,6 +23,7 @@ from collections.abc import AsyncGenerator, Generator
 import httpx2
 
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.user_servers import is_external, query_secret_names
 from mcp_gateway.errors import GatewayError
 from mcp_gateway.services.oauth.httpauth import OAuthBearerAuth
 from mcp_gateway.services.oauth.ssrf import GuardedTransport, SsrfGuard
@@ -99,3 +100,22 @@ class UserSessionAuth(httpx2.Auth):
                 outgoing = await flow.asend(response)
             except StopAsyncIteration:
                 return
+
+
+def session_auth(
+    server: ServerConfig,
+    username: str,
+    secrets: SecretService,
+    guard: SsrfGuard,
+    fallback: httpx2.Auth | None,
+) -> httpx2.Auth | None:
+    """The auth of ``username``'s own session of ``server``: :class:`UserSessionAuth` for an
+    external server (with ``guard``) or one with ``query`` secrets (without), else
+    ``fallback`` (the OAuth auth, run inside a UserSessionAuth too)."""
+    external = is_external(server)
+    if not external and not query_secret_names(server):
+        return fallback
+    bearer = fallback if isinstance(fallback, OAuthBearerAuth) else None
+    return UserSessionAuth(
+        server, username, secrets, guard=guard if external else None, bearer=bearer
+    )

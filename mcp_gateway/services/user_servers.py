@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,7 +39,6 @@ from mcp_gateway.domain.user_servers import (
     declared_names,
     initial_auth_state,
     is_external,
-    query_secret_names,
 )
 from mcp_gateway.errors import (
     AuthNotConnected,
@@ -48,8 +47,12 @@ from mcp_gateway.errors import (
     ReauthRequired,
     ServerNotFound,
 )
-from mcp_gateway.services.external_servers import check_external_url, external_definition
-from mcp_gateway.services.oauth.httpauth import OAuthBearerAuth
+from mcp_gateway.services.external_servers import (
+    check_change,
+    check_external_url,
+    check_owner,
+    external_definition,
+)
 from mcp_gateway.services.oauth.service import OAuthService
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 from mcp_gateway.services.secrets import SecretService
@@ -60,7 +63,7 @@ from mcp_gateway.services.user_oauth_clients import (
     UserOAuthClients,
     check_manual_credentials,
 )
-from mcp_gateway.services.user_server_auth import UserSessionAuth
+from mcp_gateway.services.user_server_auth import session_auth
 from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore, SessionStore, UserInstallStore
 
 
@@ -374,6 +377,20 @@ class UserServerService:
         )
         return view
 
+    async def check_owner(self, username: str, name: str) -> None:
+        """Raise Forbidden unless ``username`` added the external server ``name`` (a missing
+        server passes: its delete is idempotent)."""
+        server = await self._servers.find(name)
+        if server is not None:
+            check_owner(server, validate_username(username))
+
+    async def check_update(self, name: str, changes: Mapping[str, Any]) -> None:
+        """An admin's update of an external server keeps its rules (:func:`check_change`)."""
+        server = await self._servers.find(name)
+        url = check_change(server, changes) if server is not None else None
+        if url is not None:
+            await self.check_url(url)
+
     async def resolve_client(self, username: str, name: str) -> ResolvedClient:
         """mcp-api's ``oauth-client/resolve``; DCR/CIMD: ``clients.registrar``."""
         return await self.clients.resolve(await self._server(name), validate_username(username))
@@ -383,16 +400,5 @@ class UserServerService:
     def http_auth(
         self, server: ServerConfig, username: str, fallback: httpx2.Auth | None
     ) -> httpx2.Auth | None:
-        """The auth of ``username``'s own session: :class:`UserSessionAuth` for an external
-        server (SSRF-guarded transport) or one with ``query`` secrets, else ``fallback``."""
-        external = is_external(server)
-        if not external and not query_secret_names(server):
-            return fallback
-        bearer = fallback if isinstance(fallback, OAuthBearerAuth) else None
-        return UserSessionAuth(
-            server,
-            username,
-            self._secrets,
-            guard=self.guard if external else None,
-            bearer=bearer,
-        )
+        """For ``UpstreamPool(http_auth=...)``: see :func:`.user_server_auth.session_auth`."""
+        return session_auth(server, username, self._secrets, self.guard, fallback)

@@ -479,3 +479,35 @@ async def test_every_user_route_answers_with_mcp_api_keys(world: World) -> None:
     assert empty.status_code == 400 and "not declared" in empty.json()["error"]
     unauth = await world.gw.client.get("/mcp/user/servers", headers=headers)
     assert unauth.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_only_the_creator_or_an_admin_deletes_an_external_server(world: World) -> None:
+    await world.create_oauth("alice")
+    await world.user("bob", "POST", f"/mcp/user/servers/{EXT}/install", json={})
+    refused = await world.user("bob", "DELETE", f"/mcp/servers/{EXT}")
+    assert refused.status_code == 403
+    platform = {"name": "plat", "transportType": "streamable_http", "url": world.mcp_url}
+    await world.user("admin", "POST", "/mcp/servers", json=platform)
+    assert (await world.user("alice", "DELETE", "/mcp/servers/plat")).status_code == 403
+    as_service = await world.user("service", "DELETE", f"/mcp/servers/{EXT}?username=bob")
+    assert as_service.status_code == 403
+    resp = await world.user("alice", "DELETE", f"/mcp/servers/{EXT}")
+    assert resp.status_code == 200 and resp.json()["deleted"] is True
+    assert await world.gw.runtime.store.list_server_installs(EXT) == []
+
+
+@pytest.mark.anyio
+async def test_an_update_cannot_put_secrets_or_a_private_host_into_an_external_url(
+    world: World,
+) -> None:
+    await world.create_oauth("alice")
+    path = f"/mcp/servers/{EXT}"
+    query = await world.user("admin", "PUT", path, json={"url": "https://a.example/mcp?k=v"})
+    assert query.status_code == 400 and "query string" in query.json()["error"]
+    private = await world.user("admin", "PUT", path, json={"url": "https://10.0.0.8/mcp"})
+    assert private.status_code == 400
+    headers = await world.user("admin", "PUT", path, json={"headers": {"X-Key": "shared"}})
+    assert headers.status_code == 400
+    stored = await world.gw.runtime.store.get_server(EXT)
+    assert stored is not None and stored.url == _local(world.mcp_url) + "/mcp"
