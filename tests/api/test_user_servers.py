@@ -403,6 +403,9 @@ async def test_roles_user_keys_act_for_themselves_service_keys_name_the_user(wor
     assert nameless.status_code == 400 and "username is required" in nameless.json()["error"]
     for_bob = await world.user("service", "POST", path, json={"username": "bob"})
     assert for_bob.status_code == 200 and for_bob.json()["server"]["username"] == "bob"
+    external = {"name": "ext2", "source": "external", "url": "https://a.example/mcp"}
+    nameless = await world.user("service", "POST", "/mcp/servers", json=external)
+    assert nameless.status_code == 400 and "username is required" in nameless.json()["error"]
     stdio = {"name": "cmd", "command": "/bin/sh", "args": ["-c", "id"]}
     assert (await world.user("alice", "POST", "/mcp/servers", json=stdio)).status_code == 403
 

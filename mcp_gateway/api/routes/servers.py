@@ -20,7 +20,9 @@ from mcp_gateway.api.schemas.servers import (
 )
 from mcp_gateway.api.schemas.user_servers import UsernameQuery
 from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.records import Role
 from mcp_gateway.domain.user_servers import is_external
+from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.services.servers import ServerView
 
 
@@ -54,6 +56,8 @@ async def create_server(request: Request) -> JSONResponse:
     config = body.to_domain()
     runtime = runtime_of(request)
     if is_external(config):
+        if body.username is None and principal.role is not Role.USER:
+            raise InvalidRequest("username is required for creating an external server")
         username = principal.acting_username(body.username)
         view = await runtime.user_servers.create_external(username, config)
         return _one(view, principal.is_admin)
