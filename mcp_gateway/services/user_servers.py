@@ -127,16 +127,12 @@ class UserServerService:
 
     # -- views -----------------------------------------------------------------------------
 
-    async def auth_state(
-        self, server: ServerConfig, username: str, install: UserServerInstall | None
-    ) -> str:
-        """mcp-api's authState, from the user's stored grant (the truth for every replica)."""
+    async def auth_state(self, server: ServerConfig, username: str) -> str:
+        """mcp-api's authState, from the user's stored grant (the truth for every replica:
+        a grant the authorization server refused is ``reauth_required`` there too)."""
         if not oauth_enabled(server):
             return NOT_REQUIRED
-        state = await self._oauth.auth_state(server, username)
-        if state == CONNECTED and install is not None and install.auth_state == REAUTH_REQUIRED:
-            return REAUTH_REQUIRED  # the upstream refused the token at the last refresh
-        return state
+        return await self._oauth.auth_state(server, username)
 
     async def view(self, server: ServerConfig, username: str) -> UserServerView:
         install = (
@@ -158,7 +154,7 @@ class UserServerService:
             server,
             username,
             install,
-            await self.auth_state(server, username, install),
+            await self.auth_state(server, username),
             tuple(names),
             tools,
         )
@@ -345,7 +341,7 @@ class UserServerService:
         install = await self._store.get_install(server.name, username)
         if install is None or not install.enabled:
             raise NotInstalled(server.name, username, disabled=install is not None)
-        if oauth_enabled(server) and await self.auth_state(server, username, install) != CONNECTED:
+        if oauth_enabled(server) and await self.auth_state(server, username) != CONNECTED:
             raise AuthNotConnected(server.name, username)
         return list((await self.refresh(username, name)).tools)
 

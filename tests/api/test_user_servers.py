@@ -460,6 +460,9 @@ async def test_every_user_route_answers_with_mcp_api_keys(world: World) -> None:
     not_connected = await world.user("alice", "GET", f"{base}/tools")
     assert not_connected.status_code == 409
     assert not_connected.json()["code"] == "auth_not_connected"
+    refused = await world.user("alice", "POST", f"{base}/refresh", json={})
+    assert refused.status_code == 401 and refused.json()["code"] == "reauth_required"
+    assert refused.json()["reauthRequired"] is True and refused.json()["username"] == "alice"
     await world.connect("alice")
     live = (await world.user("alice", "GET", f"{base}/tools")).json()
     assert {t["name"] for t in live["tools"]} == {"leak_token", "echo"}
