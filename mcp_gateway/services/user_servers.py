@@ -89,8 +89,8 @@ class UserServerView:
     username: str
     install: UserServerInstall | None
     auth_state: str
-    configured_secret_names: tuple[str, ...]
-    tools: tuple[dict[str, Any], ...]
+    configured_secret_names: tuple[str, ...] = field(repr=False)  # names, kept out anyway
+    tools: tuple[dict[str, Any], ...] = field(repr=False)
 
 
 class UserServerService:
