@@ -12,8 +12,9 @@ template sets ``manualClientCredentialsAllowed``, and are then used (mcp-api ign
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
@@ -33,8 +34,9 @@ class ResolvedClient:
     auth_method: str = "none"
 
 
-# (server, username, mode) -> the client, for the dcr/cimd modes.
-ClientRegistrar = Callable[[ServerConfig, str, str], Awaitable[ResolvedClient]]
+# (server, username, mode, mcp-api's oauthProvisioningContext) -> the client, for the dcr and
+# cimd modes (publicApiOrigin, redirectUri, clientMetadataUrl, clientName in the context).
+ClientRegistrar = Callable[[ServerConfig, str, str, Mapping[str, Any]], Awaitable[ResolvedClient]]
 
 
 def registration_mode(server: ServerConfig) -> str:
@@ -77,7 +79,9 @@ class UserOAuthClients:
             install.username, install.server, CLIENT_SECRET_FIELD, install.client_secret
         )
 
-    async def resolve(self, server: ServerConfig, username: str) -> ResolvedClient:
+    async def resolve(
+        self, server: ServerConfig, username: str, context: Mapping[str, Any] | None = None
+    ) -> ResolvedClient:
         """The client for ``username``'s login to the external OAuth server ``server``. Raises
         InvalidRequest (not an external OAuth server, no manual client id, mode unavailable),
         and what the registrar raises."""
@@ -94,7 +98,7 @@ class UserOAuthClients:
             return ResolvedClient("manual", install.client_id, secret, method)
         if self.registrar is None:
             raise InvalidRequest(f"OAuth registration mode {mode!r} is not available")
-        return await self.registrar(server, username, mode)
+        return await self.registrar(server, username, mode, context or {})
 
     async def login_client(self, server: ServerConfig, username: str) -> ClientAuth | None:
         """For the gateway-driven login (``McpLogin.user_clients``): the user's own client of

@@ -42,6 +42,7 @@ from mcp_gateway.domain.user_servers import (
 )
 from mcp_gateway.errors import (
     AuthNotConnected,
+    Forbidden,
     InvalidRequest,
     NotInstalled,
     ReauthRequired,
@@ -374,11 +375,12 @@ class UserServerService:
         return view
 
     async def check_owner(self, username: str, name: str) -> None:
-        """Raise Forbidden unless ``username`` added the external server ``name`` (a missing
-        server passes: its delete is idempotent)."""
+        """Raise Forbidden unless ``username`` added the external server ``name`` (also when
+        there is no such server: only admins get the idempotent answer for any name)."""
         server = await self._servers.find(name)
-        if server is not None:
-            check_owner(server, validate_username(username))
+        if server is None:
+            raise Forbidden(f"only an admin may delete server {name!r}")
+        check_owner(server, validate_username(username))
 
     async def check_update(self, name: str, changes: Mapping[str, Any]) -> None:
         """An admin's update of an external server keeps its rules (:func:`check_change`)."""
@@ -387,9 +389,12 @@ class UserServerService:
         if url is not None:
             await self.check_url(url)
 
-    async def resolve_client(self, username: str, name: str) -> ResolvedClient:
+    async def resolve_client(
+        self, username: str, name: str, context: Mapping[str, Any] | None = None
+    ) -> ResolvedClient:
         """mcp-api's ``oauth-client/resolve``; DCR/CIMD: ``clients.registrar``."""
-        return await self.clients.resolve(await self._server(name), validate_username(username))
+        server = await self._server(name)
+        return await self.clients.resolve(server, validate_username(username), context)
 
     # -- the pool's per-user HTTP sessions -------------------------------------------------
 

@@ -11,7 +11,7 @@ allowing ``localhost`` never allows ``127.0.0.1``, ``[::ffff:127.0.0.1]`` or a r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
+from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.services.user_oauth_clients import ResolvedClient
 from tests.api.conftest import Gateway, MakeGateway, secrets_section
 from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import (  # noqa: F401 (fixtures)
@@ -517,3 +519,38 @@ async def test_an_update_cannot_put_secrets_or_a_private_host_into_an_external_u
     assert headers.status_code == 400
     stored = await world.gw.runtime.store.get_server(EXT)
     assert stored is not None and stored.url == _local(world.mcp_url) + "/mcp"
+
+
+@pytest.mark.anyio
+async def test_dcr_and_cimd_modes_resolve_through_the_registrar_plug_point(world: World) -> None:
+    template = {
+        "authorizationServerIssuer": world.as_url,
+        "authorizationEndpoint": f"{world.as_url}/authorize",
+        "tokenEndpoint": f"{world.as_url}/token",
+        "registrationMode": "dcr",
+    }
+    url = _local(world.mcp_url) + "/mcp"
+    created = await world.create("alice", "dcr", url, authMode="oauth2", oauthTemplate=template)
+    assert created.status_code == 200, created.text
+    path = "/mcp/user/servers/dcr"
+    manual = await world.user("alice", "PUT", f"{path}/install", json={"oauthClientId": "mine"})
+    assert manual.status_code == 400 and "manual client credential" in manual.json()["error"]
+    context = {"redirectUri": REDIRECT, "publicApiOrigin": "https://app.example.com"}
+    body = {"oauthProvisioningContext": context}
+    missing = await world.user("alice", "POST", f"{path}/oauth-client/resolve", json=body)
+    assert missing.status_code == 400 and "not available" in missing.json()["error"]
+
+    asked: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    async def registrar(
+        server: ServerConfig, username: str, mode: str, ctx: Mapping[str, Any]
+    ) -> ResolvedClient:
+        asked.append((server.name, username, mode, dict(ctx)))
+        return ResolvedClient(mode, "registered-client", "dcr-secret", "client_secret_post")
+
+    world.gw.runtime.user_servers.clients.registrar = registrar
+    resolved = await world.user("alice", "POST", f"{path}/oauth-client/resolve", json=body)
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["client"]["clientId"] == "registered-client"
+    assert "dcr-secret" not in resolved.text
+    assert asked == [("dcr", "alice", "dcr", context)]

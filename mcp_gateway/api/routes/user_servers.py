@@ -140,7 +140,10 @@ async def refresh(request: Request) -> JSONResponse:
 async def resolve_client(request: Request) -> JSONResponse:
     body = await read_body(request, ResolveRequest)
     username = _username(request, body.username, "resolving an OAuth client")
-    client = await runtime_of(request).user_servers.resolve_client(username, _name(request))
+    context = body.oauth_provisioning_context
+    client = await runtime_of(request).user_servers.resolve_client(
+        username, _name(request), context
+    )
     return _json(ResolvedClientResponse(client=ResolvedClientOut.of(client)))
 
 
