@@ -106,7 +106,6 @@ class UserServerService:
         guard: SsrfGuard,
     ) -> None:
         self._store = store
-        self._keyring = keyring
         self._servers = servers
         self._secrets = secrets
         self._pool = pool
