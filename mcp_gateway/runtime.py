@@ -242,6 +242,7 @@ class Runtime:
                 SsrfGuard(settings.oauth.external_allowed_hosts),
             )
             self.tools.installs = self.user_servers  # external servers need the user's install
+            self.content.installs = self.user_servers  # resources and prompts too
             self.oauth.login.user_clients = self.user_servers.clients.login_client
             # Background tool calls; entered after the pool and store, so closed before them.
             self.runs = await stack.enter_async_context(

@@ -20,6 +20,7 @@ import httpx2
 import pytest
 
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.errors import NotInstalled
 from mcp_gateway.services.user_oauth_clients import ResolvedClient
 from tests.api.conftest import Gateway, MakeGateway, secrets_section
 from tests.fixtures.oauth_as import FixtureProcess
@@ -554,3 +555,15 @@ async def test_dcr_and_cimd_modes_resolve_through_the_registrar_plug_point(world
     assert resolved.json()["client"]["clientId"] == "registered-client"
     assert "dcr-secret" not in resolved.text
     assert asked == [("dcr", "alice", "dcr", context)]
+
+
+@pytest.mark.anyio
+async def test_resources_and_prompts_of_an_external_server_need_the_install_too(
+    world: World,
+) -> None:
+    url = _local(world.mcp_url) + "/trust/mcp"
+    assert (await world.create("alice", "content", url)).status_code == 200
+    content = world.gw.runtime.content
+    assert await content.capabilities("alice", "content") is not None
+    with pytest.raises(NotInstalled):
+        await content.capabilities("bob", "content")  # no session is started for bob
