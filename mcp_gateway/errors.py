@@ -24,7 +24,11 @@ Tree::
     ├── Conflict                       409 conflict
     │   ├── ServerAlreadyExists        409 server_already_exists
     │   ├── ServerDisabled             409 server_disabled
-    │   └── InstallInProgress          409 install_in_progress
+    │   ├── InstallInProgress          409 install_in_progress
+    │   ├── NotInstalled               409 not_installed (a user's external server: no install,
+    │   │                                  or it is disabled)
+    │   └── AuthNotConnected           409 auth_not_connected (mcp-api: the user's OAuth grant
+    │                                      is not connected)
     ├── RequestTimeout                 408 request_timeout (the request body came too slowly)
     ├── PayloadTooLarge                413 payload_too_large
     ├── RateLimited                    429 rate_limited (``retry_after`` seconds, ``limit`` kind)
@@ -195,6 +199,35 @@ class InstallInProgress(Conflict):
 
     def __init__(self, server: str) -> None:
         super().__init__(f"an install for server {server!r} is already running")
+
+
+class NotInstalled(Conflict):
+    """A user's external server that this user has not installed, or whose install is off."""
+
+    code = "not_installed"
+
+    def __init__(self, server: str, username: str, *, disabled: bool = False) -> None:
+        what = "is disabled" if disabled else "is not installed"
+        super().__init__(f"server {server!r} {what} for user {username!r}")
+        self.server_name = server
+        self.username = username
+
+    def extra(self) -> dict[str, Any]:
+        return {"serverName": self.server_name, "username": self.username}
+
+
+class AuthNotConnected(Conflict):
+    """mcp-api's ``auth_not_connected``: the user has not connected their OAuth grant yet."""
+
+    code = "auth_not_connected"
+
+    def __init__(self, server: str, username: str) -> None:
+        super().__init__(f"server {server!r} is not connected for user {username!r}: log in first")
+        self.server_name = server
+        self.username = username
+
+    def extra(self) -> dict[str, Any]:
+        return {"serverName": self.server_name, "username": self.username}
 
 
 class RequestTimeout(GatewayError):

@@ -32,6 +32,7 @@ from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
+from mcp_gateway.services.oauth.ssrf import SsrfGuard
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.runs import RunService
@@ -40,6 +41,7 @@ from mcp_gateway.services.server_content import ServerContentService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
 from mcp_gateway.services.toolsets import ToolsetService
+from mcp_gateway.services.user_servers import UserServerService
 from mcp_gateway.storage.factory import open_store
 from mcp_gateway.upstream.pool import UpstreamPool
 
@@ -121,6 +123,7 @@ class Runtime:
     oauth: OAuthService
     google: GoogleLogin
     credentials: UpstreamCredentials
+    user_servers: UserServerService
     sandbox: Sandbox
 
     def __init__(
@@ -183,7 +186,9 @@ class Runtime:
                     sessions=self.store,
                     settings=settings.upstream,
                     # Late-bound: credentials need the pool (to drop sessions) and vice versa.
-                    http_auth=lambda server, user: self.credentials.http_auth(server, user),
+                    http_auth=lambda server, user: self.user_servers.http_auth(
+                        server, user, self.credentials.http_auth(server, user)
+                    ),
                     sandbox=self.sandbox,
                     on_instance=self.metrics.instance_changed,
                 )
@@ -227,6 +232,18 @@ class Runtime:
                 credentials=self.credentials,
                 limiter=self.tools.limiter,
             )
+            self.user_servers = UserServerService(
+                self.store,
+                self.keyring,
+                self.servers,
+                self.secrets,
+                self.pool,
+                self.oauth,
+                SsrfGuard(settings.oauth.external_allowed_hosts),
+            )
+            self.tools.installs = self.user_servers  # external servers need the user's install
+            self.content.installs = self.user_servers  # resources and prompts too
+            self.oauth.login.user_clients = self.user_servers.clients.login_client
             # Background tool calls; entered after the pool and store, so closed before them.
             self.runs = await stack.enter_async_context(
                 RunService(self.store, self.tools, settings.runs, replica=self.replica_id)

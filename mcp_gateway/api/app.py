@@ -31,6 +31,7 @@ from mcp_gateway.api.routes import (
     servers,
     tools,
     toolsets,
+    user_servers,
 )
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.api.tracing import TracingMiddleware
@@ -53,6 +54,7 @@ def api_endpoints() -> list[Endpoint]:
         *audit.ENDPOINTS,
         *runs.ENDPOINTS,
         *toolsets.ENDPOINTS,
+        *user_servers.ENDPOINTS,
     ]  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from mcp_gateway.services.server_content import ServerContentService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.tool_calls import ToolCallService
 from mcp_gateway.services.toolsets import ToolsetService
+from mcp_gateway.services.user_servers import UserServerService
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 
@@ -48,6 +49,7 @@ class GatewayRuntime(Protocol):
     audit: AuditLog
     oauth: OAuthService
     google: GoogleLogin
+    user_servers: UserServerService
 
     @property
     def is_open(self) -> bool: ...

@@ -68,6 +68,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_INSTALL_TIMEOUT",), ("installer", "install_timeout")),
     EnvVar(("MCPGW_OAUTH_ALLOWED_HOSTS",), ("oauth", "allowed_hosts"), is_list=True),
     EnvVar(("MCPGW_PUBLIC_URL",), ("oauth", "public_url")),
+    EnvVar(("MCPGW_EXTERNAL_ALLOWED_HOSTS",), ("oauth", "external_allowed_hosts"), is_list=True),
     EnvVar(("GOOGLE_OAUTH_CREDENTIALS",), ("oauth", "google_credentials")),
     EnvVar(("MCPGW_SANDBOX",), ("sandbox", "mode")),
     EnvVar(("MCPGW_SANDBOX_BWRAP",), ("sandbox", "bwrap")),

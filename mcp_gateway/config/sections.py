@@ -247,6 +247,9 @@ class InstallerSettings(BaseModel):
 
 class OAuthSettings(BaseModel):
     allowed_hosts: list[str] = []
+    # Hosts a user's external server may be on although they resolve to private, loopback or
+    # link-local addresses, or use plain http (empty: none; admins' platform servers are free).
+    external_allowed_hosts: list[str] = []
     public_url: str | None = None
     google_credentials: SecretStr | None = None
 

@@ -26,6 +26,7 @@ class InjectAs(StrEnum):
     ARG = "arg"
     ENV = "env"
     HEADER = "header"
+    QUERY = "query"  # a URL query parameter of a per-user HTTP session (external servers)
 
 
 class ServerStatus(StrEnum):
@@ -102,6 +103,8 @@ class ReconnectionOptions:
 
 
 OAUTH_AUTH_TYPES = ("oauth", "oauth2")  # mcp-api's mcpAuthType values meaning "OAuth"
+# mcp-api's ``source`` of a server a user added (see domain.user_servers).
+EXTERNAL_SOURCE = "external"
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,14 +361,16 @@ def session_scope(server: ServerConfig, username: str) -> str:
     """The pool key under ``server`` for a call by ``username``.
 
     Shared servers have one session (scope ``""``). A per-user server, one that injects a
-    secret as an HTTP header, or an OAuth server (a header, and so a credential, is fixed for a
-    session's lifetime) gets one session per username, so one user's credentials never ride on
-    another user's session.
+    secret as an HTTP header or URL query parameter, an OAuth server (a header, and so a
+    credential, is fixed for a session's lifetime) or a user's external server (each session is
+    SSRF-guarded and carries its user's own secrets) gets one session per username, so one
+    user's credentials never ride on another user's session.
     """
     if (
         server.isolation is Isolation.PER_USER
         or oauth_enabled(server)
-        or any(spec.inject_as is InjectAs.HEADER for spec in server.secrets)
+        or server.metadata.source == EXTERNAL_SOURCE
+        or any(spec.inject_as in (InjectAs.HEADER, InjectAs.QUERY) for spec in server.secrets)
     ):
         return username
     return SHARED_SCOPE

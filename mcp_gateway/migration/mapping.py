@@ -12,7 +12,7 @@ ISO-8601 text. ``secretNames`` and ``authMode`` follow the same domain rules as 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,9 @@ from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import (
     DEFAULT_MAX_RETRIES,
     METADATA_WIRE_NAMES,
+    InjectAs,
     ReconnectionOptions,
+    SecretSpec,
     ServerConfig,
     TransportType,
     apply_secret_names,
@@ -29,6 +31,7 @@ from mcp_gateway.domain.servers import (
     metadata_from_wire,
     wire_epoch,
 )
+from mcp_gateway.domain.user_servers import is_external
 from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.installer.plan import LAST_UPGRADED, PIP_DEPENDENCIES
 
@@ -150,6 +153,12 @@ def map_server(doc: Mapping[str, Any]) -> MappedServer:
         extra=extra,
         metadata=metadata_from_wire({k: _jsonable(v) for k, v in doc.items()}),
     )
+    if is_external(config) and config.is_http and not config.secrets:
+        # mcp-api put an external server's secretFields (its URL's query parameters) into the
+        # URL at connect time: the gateway's query secrets of each user's own session.
+        fields = config.metadata.secret_fields
+        specs = tuple(SecretSpec(f.name, InjectAs.QUERY, required=f.required) for f in fields)
+        config = replace(config, secrets=specs)
     session = doc.get("sessionId")
     sid = session if isinstance(session, str) and session and config.is_http else None
     return MappedServer(config, sid)

@@ -1,9 +1,9 @@
 """The mcp-api import use case: read its database, write the gateway's store.
 
 Order: servers first (everything else hangs off a server name), then secrets, OAuth tokens,
-sessions, packages; per-user installs and DCR clients are reported, not carried (the gateway
-has no port for them yet). Every record is handled on its own: one that cannot be carried is
-reported with the reason and the rest goes on.
+sessions, packages, per-user installs of external servers; DCR clients are reported, not
+carried (the gateway has no port for them yet). Every record is handled on its own: one that
+cannot be carried is reported with the reason and the rest goes on.
 
 Idempotent by comparison, not by bookkeeping: a record already in the gateway with the same
 content (secrets compared as decrypted plaintext, since each encryption uses a fresh nonce) is
@@ -32,6 +32,7 @@ from mcp_gateway.errors import CryptoError, InvalidRequest
 from mcp_gateway.migration import source as src
 from mcp_gateway.migration.mapping import map_package, map_server
 from mcp_gateway.migration.mcp_api_format import McpApiEnv, decrypt_mcp_api, mcp_api_key
+from mcp_gateway.migration.mcp_api_installs import import_installs
 from mcp_gateway.migration.mcp_api_tokens import import_tokens
 from mcp_gateway.migration.report import Action, MigrationReport
 from mcp_gateway.storage.ports import (
@@ -40,10 +41,19 @@ from mcp_gateway.storage.ports import (
     SecretStore,
     ServerStore,
     SessionStore,
+    UserInstallStore,
 )
 
 
-class TargetStore(ServerStore, SecretStore, OAuthTokenStore, SessionStore, PackageStore, Protocol):
+class TargetStore(
+    ServerStore,
+    SecretStore,
+    OAuthTokenStore,
+    SessionStore,
+    PackageStore,
+    UserInstallStore,
+    Protocol,
+):
     """The ports the importer writes through (any gateway store)."""
 
 
@@ -88,14 +98,13 @@ class McpApiImport:
         )
         await self._import_sessions(await self._source.documents(src.USER_SESSIONS))
         await self._import_packages(await self._source.documents(src.PACKAGES))
-        for doc in await self._source.documents(src.USER_INSTALLS):
-            self.report.add(
-                "user_install",
-                f"{doc.get('username')} {doc.get('serverName')}",
-                Action.NOT_CARRIED,
-                "cannot carry yet: the gateway has no store for users' installs of external "
-                "servers (issue 11's /mcp/user/* feature); the user re-installs it",
-            )
+        await import_installs(
+            await self._source.documents(src.USER_INSTALLS),
+            servers=self._servers,
+            target=self._target,
+            keyring=self._keyring,
+            report=self.report,
+        )
         for doc in await self._source.documents(src.DCR_CLIENTS):
             self.report.add(
                 "dcr_client",

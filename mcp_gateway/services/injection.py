@@ -3,7 +3,9 @@
 - No ``secrets`` spec on the server: every secret of (username, server) becomes a tool argument
   named after the secret, overriding a caller argument of that name (mcp-api's behaviour).
 - A spec lists ``{name, as, target?, template?, required}``: ``arg`` -> tool argument,
-  ``env`` -> environment of a per-user process, ``header`` -> HTTP header of a per-user session.
+  ``env`` -> environment of a per-user process, ``header`` -> HTTP header of a per-user session,
+  ``query`` -> URL query parameter of a per-user HTTP session (never a tool argument: mcp-api
+  put an external server's URL secrets into both the URL and every call's arguments).
   Required secrets that are not set are a 400 ``missing_secret``.
 
 The caller never supplies an argument the gateway injects: an injected name overrides the
@@ -38,6 +40,7 @@ class Injection:
     args: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)  # added by the session's own auth
     values: frozenset[str] = frozenset()
     reserved: frozenset[str] = frozenset()  # argument names never taken from the caller
 
@@ -64,6 +67,7 @@ class Injection:
             args={**kept, **args},
             env=self.env,
             headers=self.headers,
+            query=self.query,
             values=self.values | redactable(values),
             reserved=self.reserved | frozenset(reserve) | frozenset(args),
         )
@@ -99,6 +103,7 @@ def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injecti
     args: dict[str, Any] = {}
     env: dict[str, str] = {}
     headers: dict[str, str] = {}
+    query: dict[str, str] = {}
     values: set[str] = set()
     for spec in server.secrets:
         value = secrets.get(spec.name)
@@ -112,9 +117,10 @@ def build_injection(server: ServerConfig, secrets: Mapping[str, str]) -> Injecti
             InjectAs.ARG: args,
             InjectAs.ENV: env,
             InjectAs.HEADER: headers,
+            InjectAs.QUERY: query,
         }[spec.inject_as]
         target[spec.destination] = rendered
-    return Injection(args=args, env=env, headers=headers, values=redactable(values))
+    return Injection(args=args, env=env, headers=headers, query=query, values=redactable(values))
 
 
 def hidden_arguments(server: ServerConfig, secret_names: Collection[str]) -> frozenset[str]:
@@ -159,9 +165,10 @@ def check_secret_specs(server: ServerConfig) -> None:
                 f"secret {spec.name!r} is injected as env, which needs isolation 'per_user' "
                 "(a shared process cannot vary its environment per call)"
             )
-        if spec.inject_as is InjectAs.HEADER and not server.is_http:
+        if spec.inject_as in (InjectAs.HEADER, InjectAs.QUERY) and not server.is_http:
             raise InvalidRequest(
-                f"secret {spec.name!r} is injected as a header, which needs an HTTP transport"
+                f"secret {spec.name!r} is injected as a {spec.inject_as.value}, which needs an "
+                "HTTP transport"
             )
         if spec.template is not None and "{value}" not in spec.template:
             raise InvalidRequest(f"template of secret {spec.name!r} must contain '{{value}}'")

@@ -14,8 +14,9 @@ from typing import Protocol
 
 from mcp_gateway.crypto.keyring import Keyring, secret_aad, token_aad
 from mcp_gateway.domain.records import StoredOAuthTokens, StoredSecret
+from mcp_gateway.domain.user_servers import CLIENT_SECRET_FIELD
 from mcp_gateway.errors import CryptoError
-from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore
+from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore, UserInstallStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 _CAS_ATTEMPTS = 3
 
 
-class RotationStore(SecretStore, OAuthTokenStore, Protocol):
+class RotationStore(SecretStore, OAuthTokenStore, UserInstallStore, Protocol):
     """The ports rotation needs; any full Store satisfies it."""
 
 
@@ -78,6 +79,9 @@ async def rotate_keys(store: RotationStore, keyring: Keyring) -> RotationReport:
         pending_tokens.append(tokens)
     for tokens in pending_tokens:
         await _rotate_tokens(store, keyring, tokens, report)
+
+    for install in await store.list_installs_with_client_secret():
+        await _rotate_install(store, keyring, install.server, install.username, report)
 
     log.info("key rotation done: %s", report.summary())
     for line in report.failed:
@@ -150,5 +154,30 @@ async def _rotate_tokens(
             return
         current = await store.get_tokens(tokens.server, tokens.username)
         if current is None:
+            return
+    report.failed.append(f"{label}: changed concurrently {_CAS_ATTEMPTS} times; re-run")
+
+
+async def _rotate_install(
+    store: RotationStore, keyring: Keyring, server: str, username: str, report: RotationReport
+) -> None:
+    """An install's OAuth client secret (token AAD, field ``install_client_secret``)."""
+    label = f"install client secret {username}/{server}"
+    aad = token_aad(username, server, CLIENT_SECRET_FIELD)
+    for _ in range(_CAS_ATTEMPTS):
+        install = await store.get_install(server, username)
+        if install is None or install.client_secret is None:
+            return
+        blob = install.client_secret
+        try:
+            if keyring.is_current(blob):
+                report.already_current += 1
+                return
+            new = _rewrap(keyring, blob, aad)
+        except CryptoError as exc:
+            report.failed.append(f"{label}: {exc.message}")
+            return
+        if await store.replace_install_client_secret(server, username, blob, new):
+            report.rewrapped += 1
             return
     report.failed.append(f"{label}: changed concurrently {_CAS_ATTEMPTS} times; re-run")

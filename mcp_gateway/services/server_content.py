@@ -30,6 +30,7 @@ from mcp_gateway.services.principal import Principal
 from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.tool_calls import InstallGate
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import ServerStore
 
@@ -71,6 +72,7 @@ class ServerContentService:
         self._audit = audit
         self._credentials = credentials
         self._limiter = limiter  # the tool calls' limiter: one budget per key and user
+        self.installs: InstallGate | None = None  # set by the runtime (external servers)
 
     async def send(
         self,
@@ -105,6 +107,8 @@ class ServerContentService:
     async def _session_inputs(
         self, server: ServerConfig, username: str
     ) -> tuple[dict[str, str] | None, dict[str, str] | None, frozenset[str], bool]:
+        if self.installs is not None:
+            await self.installs.check_call(server, username)  # external: installed?
         injection = await self._secrets.injection(server, username)
         own = False
         if self._credentials is not None:

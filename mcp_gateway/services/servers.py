@@ -37,7 +37,13 @@ from mcp_gateway.errors import (
 )
 from mcp_gateway.services.injection import check_secret_specs
 from mcp_gateway.services.upstream_port import UpstreamPort
-from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore, ServerStore, SessionStore
+from mcp_gateway.storage.ports import (
+    OAuthTokenStore,
+    SecretStore,
+    ServerStore,
+    SessionStore,
+    UserInstallStore,
+)
 from mcp_gateway.upstream.state import ServerState
 
 log = logging.getLogger("mcp_gateway.servers")
@@ -58,7 +64,9 @@ STDERR_LINE_CHARS = 500
 STDERR_GRACE = 2.0
 
 
-class ServersStore(ServerStore, SecretStore, OAuthTokenStore, SessionStore, Protocol):
+class ServersStore(
+    ServerStore, SecretStore, OAuthTokenStore, SessionStore, UserInstallStore, Protocol
+):
     pass
 
 
@@ -81,6 +89,7 @@ class ServerUsage:
     token_users: int  # usernames with an OAuth token set for it
     session_users: int  # usernames with a stored per-user upstream session
     stored_sessions: int  # every stored session, the shared one included
+    installed_users: int = 0  # per-user installs (external servers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,11 +368,13 @@ class ServerService:
             token_users=await self._store.count_server_token_users(name),
             session_users=sum(1 for scope in scopes if scope),
             stored_sessions=len(scopes),
+            installed_users=len(await self._store.list_server_installs(name)),
         )
 
     async def delete(self, name: str, *, keep_secrets: bool = False) -> None:
-        """Stop the server and remove its definition, persisted sessions and (unless
-        ``keep_secrets``) every user's secrets and OAuth tokens. Raises ServerNotFound."""
+        """Stop the server and remove its definition, persisted sessions, every user's install
+        and (unless ``keep_secrets``) every user's secrets and OAuth tokens. Raises
+        ServerNotFound."""
         if await self._store.get_server(validate_server_name(name)) is None:
             raise ServerNotFound(name)
         await self._forget(name)
@@ -372,6 +383,7 @@ class ServerService:
             secrets = await self._store.delete_server_secrets(name)
             tokens = await self._store.delete_server_tokens(name)
         await self._store.delete_server_sessions(name)
+        await self._store.delete_server_installs(name)  # every user's, with their grants above
         # The definition goes last: an interrupted delete can simply be retried.
         await self._store.delete_server(name)
         log.info("deleted server %s (%d secrets, %d token sets)", name, secrets, tokens)

@@ -45,6 +45,15 @@ class ToolsStore(ServerStore, SecretStore, Protocol):
     pass
 
 
+class InstallGate(Protocol):
+    """Who may use a user's external server (``services.user_servers.UserServerService``)."""
+
+    async def check_call(self, server: ServerConfig, username: str) -> None:
+        """Raise NotInstalled unless ``username`` may call ``server``."""
+
+    async def visible(self, server: ServerConfig, username: str) -> bool: ...
+
+
 class ToolCallService:
     def __init__(
         self,
@@ -64,6 +73,7 @@ class ToolCallService:
         self._audit = audit
         self._servers = servers
         self.observers: list[CallObserver] = []
+        self.installs: InstallGate | None = None  # set by the runtime
         self.limiter = limiter if limiter is not None else RateLimiter()
 
     async def _server(self, name: str) -> ServerConfig:
@@ -102,6 +112,8 @@ class ToolCallService:
             label = server.name
             if not server.enabled:
                 raise ServerDisabled(server.name)
+            if self.installs is not None:
+                await self.installs.check_call(server, username)  # external: installed?
             self.limiter.check(server, principal.key_id, username)  # before any upstream work
             injection = await self._secrets.injection(server, username)
             credentials = self._credentials
@@ -165,14 +177,17 @@ class ToolCallService:
         return [
             (server.name, await self._listed(server, username, states))
             for server in await self._store.list_servers()
-            if server.enabled
+            if server.enabled and await self._visible(server, username)
         ]
+
+    async def _visible(self, server: ServerConfig, username: str) -> bool:
+        return self.installs is None or await self.installs.visible(server, username)
 
     async def list_server_tools(self, username: str, server_name: str) -> list[dict[str, Any]]:
         """One server's tools as :meth:`list_tools` shows them (none while it is disabled or
         not connected yet). Raises ServerNotFound."""
         server = await self._server(server_name)
-        if not server.enabled:
+        if not server.enabled or not await self._visible(server, username):
             return []
         return await self._listed(server, username, self._pool.statuses())
 

@@ -22,6 +22,7 @@ from mcp_gateway.domain.records import (
 from mcp_gateway.domain.runs import RunQuery, RunRecord
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.domain.toolsets import Toolset
+from mcp_gateway.domain.user_servers import UserServerInstall
 
 
 class ServerStore(Protocol):
@@ -109,6 +110,34 @@ class SessionStore(Protocol):
 
     async def list_session_scopes(self, server: str) -> list[str]:
         """The scopes (usernames, ``""`` for the shared one) with a stored session."""
+
+
+class UserInstallStore(Protocol):
+    """Per-user installs of servers (unique per (server, username))."""
+
+    async def put_install(self, install: UserServerInstall) -> None:
+        """Insert or replace (server, username)."""
+
+    async def get_install(self, server: str, username: str) -> UserServerInstall | None: ...
+
+    async def list_user_installs(self, username: str) -> list[UserServerInstall]:
+        """This user's installs, ordered by server name (one indexed query)."""
+
+    async def list_server_installs(self, server: str) -> list[UserServerInstall]:
+        """Every user's install of ``server``, ordered by username."""
+
+    async def delete_install(self, server: str, username: str) -> bool: ...
+
+    async def delete_server_installs(self, server: str) -> int:
+        """Remove every user's install of ``server``; returns how many."""
+
+    async def list_installs_with_client_secret(self) -> list[UserServerInstall]:
+        """Every install holding an encrypted OAuth client secret (for key rotation)."""
+
+    async def replace_install_client_secret(
+        self, server: str, username: str, old: bytes, new: bytes
+    ) -> bool:
+        """Compare-and-swap: set ``new`` only if the stored client secret is still ``old``."""
 
 
 class PackageStore(Protocol):
@@ -209,6 +238,7 @@ class Store(
     SecretStore,
     OAuthTokenStore,
     SessionStore,
+    UserInstallStore,
     PackageStore,
     ApiKeyStore,
     AuditStore,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import anyio
 import httpx2
@@ -39,6 +40,22 @@ def http_timeout() -> httpx2.Timeout:
     return httpx2.Timeout(
         connect=CONNECT_TIMEOUT, read=None, write=WRITE_TIMEOUT, pool=WRITE_TIMEOUT
     )
+
+
+@runtime_checkable
+class BringsTransport(Protocol):
+    """A session auth that also decides how the session reaches the network."""
+
+    def network_transport(self) -> httpx2.AsyncBaseTransport: ...
+
+
+def network_transport(auth: httpx2.Auth | None) -> httpx2.AsyncBaseTransport:
+    """The network transport of a session's HTTP client: the one its auth brings (a user's
+    external server: every connection, each redirect hop included, goes through the SSRF
+    guard), else a plain one."""
+    if isinstance(auth, BringsTransport):
+        return auth.network_transport()
+    return httpx2.AsyncHTTPTransport()
 
 
 @dataclass(slots=True)
@@ -133,7 +150,7 @@ async def open_streamable_http(
         auth=auth,
         timeout=http_timeout(),
         event_hooks={"request": request_hooks(), "response": [observations.hook]},
-        transport=CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes),
+        transport=CappedBodies(network_transport(auth), max_message_bytes),
     )
     transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
     transport.session_id = session_id
@@ -184,7 +201,7 @@ async def open_sse(
         timeout: httpx2.Timeout | None = None,
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
-        transport = CappedBodies(httpx2.AsyncHTTPTransport(), max_message_bytes)
+        transport = CappedBodies(network_transport(auth), max_message_bytes)
         hooks = {"request": request_hooks()}  # traceparent headers while traces are on
         return httpx2.AsyncClient(
             headers=headers, timeout=timeout, auth=auth, transport=transport, event_hooks=hooks

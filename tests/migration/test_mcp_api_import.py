@@ -140,6 +140,7 @@ async def _snapshot(store: Store) -> dict[str, Any]:
             for scope in ("", "alice", "bob")
         ],
         "packages": await store.list_packages(),
+        "installs": await store.list_server_installs("oauthsrv"),
     }
 
 
@@ -231,9 +232,9 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     packages = _entries(report, "package")
     assert packages["fixture"]["action"] == "create"
     assert "did not finish" in packages["@example/broken-mcp"]["reason"]
-    assert _entries(report, "user_install")["alice oauthsrv"]["reason"].startswith(
-        "cannot carry yet"
-    )
+    installs = _entries(report, "user_install")
+    assert installs["alice oauthsrv"]["action"] == "create"
+    assert installs["alice oauthsrv"]["reason"] == "its OAuth client secret is now encrypted"
     assert next(iter(_entries(report, "dcr_client").values()))["action"] == "not_carried"
 
     keyring = load_keyring(settings)
@@ -274,6 +275,21 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
         assert tokens.client_secret == CANARY["client_secret"]
         assert (tokens.client_id, tokens.auth_method) == ("client-123", "client_secret_post")
         assert tokens.scopes == ("read", "write") and tokens.expires_at == 1798761600.0
+        # mcp-api's install, its plaintext client secret now encrypted (token AAD)
+        install = await store.get_install("oauthsrv", "alice")
+        assert install is not None and install.client_secret is not None
+        assert (install.enabled, install.client_id, install.scopes) == (
+            True,
+            "client-123",
+            ("read",),
+        )
+        assert CANARY["install_secret"].encode() not in install.client_secret
+        assert (
+            keyring.decrypt_token(
+                "alice", "oauthsrv", "install_client_secret", install.client_secret
+            )
+            == CANARY["install_secret"]
+        )
         shared = await store.get_session("remote", "")
         assert shared is not None and shared.session_id == "shared-session-0001"
         package = await store.get_package("fixture")

@@ -18,7 +18,11 @@ from mcp_gateway.api.schemas.servers import (
     ServerResponse,
     ServerUpdateRequest,
 )
+from mcp_gateway.api.schemas.user_servers import UsernameQuery
 from mcp_gateway.domain.names import validate_server_name
+from mcp_gateway.domain.records import Role
+from mcp_gateway.domain.user_servers import is_external
+from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.services.servers import ServerView
 
 
@@ -45,20 +49,38 @@ async def get_server(request: Request) -> JSONResponse:
 
 
 async def create_server(request: Request) -> JSONResponse:
+    """Admins register any server; any key may add an external server (``source:
+    external``) for the username it acts for (see services.user_servers)."""
+    principal = principal_of(request)
     body = await read_body(request, ServerCreateRequest)
-    view = await runtime_of(request).servers.create(body.to_domain())
-    return _one(view, True)
+    config = body.to_domain()
+    runtime = runtime_of(request)
+    if is_external(config):
+        if body.username is None and principal.role is not Role.USER:
+            raise InvalidRequest("username is required for creating an external server")
+        username = principal.acting_username(body.username)
+        view = await runtime.user_servers.create_external(username, config)
+        return _one(view, principal.is_admin)
+    principal.require_admin()
+    return _one(await runtime.servers.create(config), True)
 
 
 async def update_server(request: Request) -> JSONResponse:
     name = _name(request)
     body = await read_body(request, ServerUpdateRequest)
-    view = await runtime_of(request).servers.update(name, body.changes())
+    changes = body.changes()
+    await runtime_of(request).user_servers.check_update(name, changes)  # external: its rules
+    view = await runtime_of(request).servers.update(name, changes)
     return _one(view, True)
 
 
 async def delete_server(request: Request) -> JSONResponse:
+    """Admins delete any server; other keys only an external server their username added."""
+    principal = principal_of(request)
     keep = read_query(request, ServerDeleteQuery).keep_package
+    if not principal.is_admin:
+        username = principal.acting_username(read_query(request, UsernameQuery).username)
+        await runtime_of(request).user_servers.check_owner(username, _name(request))
     removal = await runtime_of(request).packages.remove_server(_name(request), keep_package=keep)
     return JSONResponse(ServerRemovalResponse.of(removal).model_dump(mode="json"))
 
@@ -108,11 +130,11 @@ ENDPOINTS = [
         "POST",
         "/mcp/servers",
         create_server,
-        "Register and start a server",
+        "Register and start a server (admin); any key may add an external server "
+        "(source: external) for its username",
         "servers",
         body=ServerCreateRequest,
         response=ServerResponse,
-        auth="admin",
         errors=(400, 401, 403, 409, 413),
     ),
     Endpoint(
@@ -130,13 +152,12 @@ ENDPOINTS = [
         "DELETE",
         "/mcp/servers/{name}",
         delete_server,
-        "Stop a server; remove it with its secrets, tokens, sessions and package "
-        "(keepPackage=true keeps the package); idempotent: 200 with deleted=false when it "
-        "does not exist",
+        "Stop a server; remove it with every user's installs, secrets, tokens, sessions and "
+        "its package (keepPackage=true keeps the package); idempotent: 200 with deleted=false "
+        "when it does not exist. Admin, or the user (username) who added an external server",
         "servers",
         query=ServerDeleteQuery,
         response=ServerRemovalResponse,
-        auth="admin",
         errors=(400, 401, 403, 409),
     ),
     Endpoint(

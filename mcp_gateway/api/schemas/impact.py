@@ -17,7 +17,7 @@ class DeleteImpactOut(ResponseModel):
     source: str = Field(description="'platform' unless the definition says otherwise")
     auth_mode: str = Field(description="'oauth2' for a server with per-user OAuth, else 'none'")
     transport_type: TransportType
-    installed_users: int = Field(description="per-user installs (the gateway has none: 0)")
+    installed_users: int = Field(description="per-user installs (external servers)")
     connected_auth_users: int = Field(description="users whose OAuth sign-in is stored")
     oauth_token_users: int
     users_with_saved_secrets: int
@@ -35,8 +35,8 @@ class DeleteImpactResponse(Ok):
     @classmethod
     def of(cls, usage: ServerUsage, package: PackageRecord | None) -> DeleteImpactResponse:
         config = usage.config
-        source = config.extra.get("source")
-        auth_mode = config.extra.get("authMode")
+        source = config.metadata.source or config.extra.get("source")
+        auth_mode = config.metadata.auth_mode or config.extra.get("authMode")
         out = DeleteImpactOut(
             server_name=config.name,
             source=source if isinstance(source, str) else "platform",
@@ -44,7 +44,7 @@ class DeleteImpactResponse(Ok):
             if config.oauth is not None
             else (auth_mode if isinstance(auth_mode, str) else "none"),
             transport_type=config.transport_type,
-            installed_users=0,
+            installed_users=usage.installed_users,
             connected_auth_users=usage.token_users,
             oauth_token_users=usage.token_users,
             users_with_saved_secrets=usage.secret_users,

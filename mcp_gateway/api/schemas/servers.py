@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
-from mcp_gateway.api.schemas.common import Ok, RequestModel, ResponseModel, ServerName
+from mcp_gateway.api.schemas.common import (
+    Ok,
+    RequestModel,
+    ResponseModel,
+    ServerName,
+    Username,
+)
 from mcp_gateway.api.schemas.ratelimit import RateLimitModel, rate_limit_out
 from mcp_gateway.api.schemas.server_meta import (
     METADATA_FIELDS,
@@ -152,7 +158,7 @@ class _ServerFields(MetadataFields):
     rate_limit: RateLimitModel | None = None
 
 
-_NOT_CONFIG = {*METADATA_FIELDS, "secret_names", "secret_name"}
+_NOT_CONFIG = {*METADATA_FIELDS, "secret_names", "secret_name", "username"}
 
 
 def _domain_fields(model: _ServerFields, fields: set[str]) -> dict[str, Any]:
@@ -196,6 +202,8 @@ def _domain_fields(model: _ServerFields, fields: set[str]) -> dict[str, Any]:
 
 class ServerCreateRequest(_ServerFields):
     name: ServerName
+    # mcp-api's creator of an external server (``source: external``); ignored otherwise.
+    username: Username | None = None
 
     @property
     def server_name(self) -> str:

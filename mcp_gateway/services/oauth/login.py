@@ -79,6 +79,8 @@ class McpLogin:
         # Dynamically registered clients: the gateway is one OAuth client per server and
         # redirect URI, so each login does not register a new client at the AS.
         self._registered: dict[tuple[str, str, str], ClientAuth] = {}
+        # A user's own OAuth client of a server (their install of an external server), if any.
+        self.user_clients: Callable[[ServerConfig, str], Awaitable[ClientAuth | None]] | None = None
 
     @property
     def redirect_uri(self) -> str | None:
@@ -171,6 +173,9 @@ class McpLogin:
         previous = await self.refresher.load(server.name, username)
         if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
             return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
+        own = await self.user_clients(server, username) if self.user_clients else None
+        if own is not None:
+            return own
         config = oauth_spec(server)
         if config.client_id:
             default = "client_secret_basic" if config.client_secret else "none"

@@ -75,6 +75,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     "leases": [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    "user_installs": [
+        IndexModel(
+            [("server", ASCENDING), ("username", ASCENDING)],
+            unique=True,
+            name="server_username_unique",
+        ),
+        IndexModel([("username", ASCENDING), ("server", ASCENDING)], name="username_server"),
+    ],
     "runs": [
         IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
         IndexModel([("created_at", DESCENDING), ("id", DESCENDING)], name="created_desc"),

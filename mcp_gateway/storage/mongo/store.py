@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from mcp_gateway.storage.mongo.audit import MongoAuditMixin
 from mcp_gateway.storage.mongo.client import Document, converted, make_client, prepare
+from mcp_gateway.storage.mongo.installs import MongoInstallsMixin
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
 from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
@@ -19,6 +20,7 @@ class MongoStore(
     MongoSecretsMixin,
     MongoRunsMixin,
     MongoToolsetsMixin,
+    MongoInstallsMixin,
 ):
     """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
 

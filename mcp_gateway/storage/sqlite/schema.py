@@ -108,6 +108,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             doc TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 5: per-user installs of servers (mcp-api's mcpUserServerInstalls).
+    (
+        """CREATE TABLE user_installs (
+            server TEXT NOT NULL,
+            username TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (server, username)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX user_installs_by_username ON user_installs (username, server)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

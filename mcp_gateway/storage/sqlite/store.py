@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mcp_gateway.storage.sqlite.audit import SqliteAuditMixin
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
+from mcp_gateway.storage.sqlite.installs import SqliteInstallsMixin
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
@@ -18,6 +19,7 @@ class SqliteStore(
     SqliteSecretsMixin,
     SqliteRunsMixin,
     SqliteToolsetsMixin,
+    SqliteInstallsMixin,
 ):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
