@@ -21,7 +21,17 @@ from mcp_gateway.api.errors import EXCEPTION_HANDLERS
 from mcp_gateway.api.metrics import ApiMetrics
 from mcp_gateway.api.middleware import GatewayMiddleware
 from mcp_gateway.api.openapi import build_openapi
-from mcp_gateway.api.routes import apikeys, audit, oauth, packages, runs, secrets, servers, tools
+from mcp_gateway.api.routes import (
+    apikeys,
+    audit,
+    external_oauth,
+    oauth,
+    packages,
+    runs,
+    secrets,
+    servers,
+    tools,
+)
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.api.tracing import TracingMiddleware
 from mcp_gateway.observability import otel
@@ -40,6 +50,7 @@ def api_endpoints() -> list[Endpoint]:
         *packages.ENDPOINTS,
         *apikeys.ENDPOINTS,
         *oauth.ENDPOINTS,
+        *external_oauth.ENDPOINTS,
         *audit.ENDPOINTS,
         *runs.ENDPOINTS,
     ]  # fmt: skip

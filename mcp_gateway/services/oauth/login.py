@@ -20,6 +20,7 @@ from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound
 from mcp_gateway.services.oauth.discovery import AuthServerMetadata, oauth_spec
+from mcp_gateway.services.oauth.external_clients import ExternalOAuthClients
 from mcp_gateway.services.oauth.grants import ClientAuth, code_grant, register_client
 from mcp_gateway.services.oauth.refresh import TokenRefresher
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
@@ -68,6 +69,7 @@ class McpLogin:
         auth_server: Callable[[ServerConfig], Awaitable[AuthServerMetadata]],
         refresher: TokenRefresher,
         sessions: SessionInvalidator | None = None,
+        external: ExternalOAuthClients | None = None,
     ) -> None:
         self._store = store
         self._keyring = keyring
@@ -76,6 +78,8 @@ class McpLogin:
         self.auth_server = auth_server
         self.refresher = refresher
         self._sessions = sessions
+        # External servers: client from their template's registration mode (.registration).
+        self.external = external
         # Dynamically registered clients: the gateway is one OAuth client per server and
         # redirect URI, so each login does not register a new client at the AS.
         self._registered: dict[tuple[str, str, str], ClientAuth] = {}
@@ -159,6 +163,10 @@ class McpLogin:
         if meta.resource:
             params["resource"] = meta.resource
         scopes = oauth_spec(server).scopes
+        if self.external is not None:
+            template_scopes, extras = self.external.login_extras(server)
+            scopes = scopes or template_scopes
+            params = {**extras, **params}  # the template cannot override the gateway's own
         if scopes:
             params["scope"] = " ".join(scopes)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
@@ -171,6 +179,10 @@ class McpLogin:
         previous = await self.refresher.load(server.name, username)
         if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
             return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
+        if self.external is not None:
+            external = await self.external.client_for(server, username, redirect_uri)
+            if external is not None:
+                return external
         config = oauth_spec(server)
         if config.client_id:
             default = "client_secret_basic" if config.client_secret else "none"

@@ -28,8 +28,14 @@ from mcp_gateway.services.oauth.discovery import (
     oauth_spec,
 )
 from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
+from mcp_gateway.services.oauth.external_clients import (
+    ExternalOAuthClients,
+    template_metadata,
+    template_of,
+)
 from mcp_gateway.services.oauth.login import McpLogin, SessionInvalidator
 from mcp_gateway.services.oauth.refresh import TokenRefresher
+from mcp_gateway.services.oauth.registration import ClientRegistry
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, handed_expiry, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
@@ -79,9 +85,23 @@ class OAuthService:
         self._sessions = sessions
         self._discovery = DiscoveryCache()
         self.refresher = TokenRefresher(store, keyring, self._http, self._auth_server_for)
+        self.clients = ClientRegistry(store, keyring, self._http, settings.public_url)
+        self.external = ExternalOAuthClients(self.clients)
         self.login = McpLogin(
-            store, keyring, settings, self._http, self.auth_server, self.refresher, sessions
+            store,
+            keyring,
+            settings,
+            self._http,
+            self.auth_server,
+            self.refresher,
+            sessions,
+            self.external,
         )
+
+    @property
+    def http(self) -> GuardedClientFactory:
+        """The SSRF-guarded client factory of every OAuth fetch (external discovery too)."""
+        return self._http
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -221,8 +241,12 @@ class OAuthService:
         return await self.auth_server(server)
 
     async def auth_server(self, server: ServerConfig) -> AuthServerMetadata:
-        """Configured or discovered (RFC 9728 then RFC 8414) metadata, cached per process
+        """An external server's template, else configured or discovered (RFC 9728 then RFC 8414)
+        metadata, cached per process
         (failures for a short while, see :mod:`.discovery_cache`)."""
+        template = template_of(server)
+        if template is not None:
+            return template_metadata(template)
         config = oauth_spec(server)
         configured = configured_metadata(server)
         if configured is not None:
