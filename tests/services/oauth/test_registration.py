@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, ServerMetadata, TransportType
 from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.services.key_rotation import rotate_keys
 from mcp_gateway.services.oauth import OAuthService
 from mcp_gateway.services.oauth.external_discovery import discover_external
 from mcp_gateway.services.oauth.grants import ClientAuth
@@ -227,3 +229,25 @@ async def test_cimd_mode_uses_the_gateways_metadata_document_url_as_client_id(
     started = await service.login.start_login(server, "alice", browser_hash("x"))
     assert client_id_of(started.url) == PUBLIC_URL + "/oauth/client-metadata.json"
     assert (await auth_server.stats())["registrations"] == 0
+
+
+@pytest.mark.anyio
+async def test_key_rotation_rewraps_the_shared_dcr_client_secret(
+    sqlite_store: Any,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    service = make_service(sqlite_store, Keyring([("k1", old)]), oauth_settings)
+    server = await external_server(
+        service, mcp_process.url, tokenEndpointAuthMethodsSupported=["client_secret_basic"]
+    )
+    first = await service.external.resolve(server, "alice", REDIRECT)
+    report = await rotate_keys(sqlite_store, Keyring([("k2", new), ("k1", old)]))
+    assert report.ok and report.rewrapped == 1
+    after = make_service(sqlite_store, Keyring([("k2", new)]), oauth_settings)  # k1 retired
+    again = await after.external.resolve(server, "bob", REDIRECT)
+    assert first is not None and again is not None
+    assert (again.client_id, again.client_secret) == (first.client_id, first.client_secret)
+    assert (await auth_server.stats())["registrations"] == 1
