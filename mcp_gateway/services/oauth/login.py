@@ -176,13 +176,15 @@ class McpLogin:
     async def _client_for(
         self, server: ServerConfig, username: str, meta: AuthServerMetadata, redirect_uri: str
     ) -> ClientAuth:
-        previous = await self.refresher.load(server.name, username)
-        if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
-            return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
         if self.external is not None:
+            # An external server's client is always the current one of its registration mode
+            # (a changed manual client, a re-registered DCR client), never the last login's.
             external = await self.external.client_for(server, username, redirect_uri)
             if external is not None:
                 return external
+        previous = await self.refresher.load(server.name, username)
+        if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
+            return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
         config = oauth_spec(server)
         if config.client_id:
             default = "client_secret_basic" if config.client_secret else "none"

@@ -221,6 +221,24 @@ class ClientRegistry:
                     )
                 await anyio.sleep(_POLL)
 
+    async def forget(self, tokens: TokenSet) -> bool:
+        """Drop the shared registration that obtained ``tokens`` after the AS refused it as
+        ``invalid_client`` (it expired or was deleted there), so the next login registers again.
+        Keyed like :meth:`_dcr` by the tokens' issuer and redirect URI; a newer registration
+        (another client id) is kept. True when one was dropped."""
+        meta, redirect_uri = tokens.auth_server, tokens.redirect_uri
+        if meta is None or not redirect_uri or not tokens.client_id:
+            return False
+        issuer = meta.issuer or origin_of(meta.token_endpoint)
+        owner = registration_owner(issuer, origin_of(redirect_uri), redirect_uri)
+        record = await self._store.get_tokens(owner, "")
+        if record is None or record.meta.get("client_id") != tokens.client_id:
+            return False
+        dropped = await self._store.delete_tokens(owner, "")
+        if dropped:
+            log.warning("OAuth client at issuer %s was refused (invalid_client): dropped", issuer)
+        return dropped
+
     async def _load(self, owner: str) -> ResolvedClient | None:
         record = await self._store.get_tokens(owner, "")
         if record is None or record.meta.get("kind") != _KIND:

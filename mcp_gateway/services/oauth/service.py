@@ -87,6 +87,7 @@ class OAuthService:
         self.refresher = TokenRefresher(store, keyring, self._http, self._auth_server_for)
         self.clients = ClientRegistry(store, keyring, self._http, settings.public_url)
         self.external = ExternalOAuthClients(self.clients)
+        self.refresher.client_rejected = self.clients.forget
         self.login = McpLogin(
             store,
             keyring,

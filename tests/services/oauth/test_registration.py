@@ -21,7 +21,7 @@ import pytest
 from mcp_gateway.config import OAuthSettings
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig, ServerMetadata, TransportType
-from mcp_gateway.errors import InvalidRequest
+from mcp_gateway.errors import InvalidRequest, ReauthRequired
 from mcp_gateway.services.key_rotation import rotate_keys
 from mcp_gateway.services.oauth import OAuthService
 from mcp_gateway.services.oauth.external_discovery import discover_external
@@ -251,3 +251,25 @@ async def test_key_rotation_rewraps_the_shared_dcr_client_secret(
     assert first is not None and again is not None
     assert (again.client_id, again.client_secret) == (first.client_id, first.client_secret)
     assert (await auth_server.stats())["registrations"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_dcr_client_the_as_forgot_means_reauth_then_one_new_registration(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    server = await external_server(service, mcp_process.url)
+    await sqlite_store.create_server(server)
+    token = await login(service, server, "alice")
+    await auth_server.forget_clients()  # the refresh is now refused as invalid_client
+    with pytest.raises(ReauthRequired) as caught:
+        await service.force_refresh(server, "alice", token)
+    assert caught.value.authorization_url  # a login link, not a 502 on every call
+    assert await service.auth_state(server, "alice") == "reauth_required"
+    token = await login(service, server, "alice")
+    assert await upstream_accepts(mcp_process.url, token)
+    assert (await auth_server.stats())["registrations"] == 2
