@@ -61,15 +61,19 @@ class ExternalOAuthClients:
         self.installs = installs
 
     async def resolve(
-        self, server: ServerConfig, username: str, redirect_uri: str
+        self,
+        server: ServerConfig,
+        username: str,
+        redirect_uri: str,
+        manual: ClientAuth | None = None,
     ) -> ResolvedClient | None:
         """The client for ``username``'s login to ``server``; None if not an external server.
-        Raises what :meth:`ClientRegistry.resolve_client` raises."""
+        ``manual`` is the user's own client when the caller has it at hand (else it is read
+        from :attr:`installs`). Raises what :meth:`ClientRegistry.resolve_client` raises."""
         template = template_of(server)
         if template is None:
             return None
-        manual = None
-        if self.installs is not None:
+        if manual is None and self.installs is not None:
             manual = await self.installs.manual_client(server, username)
         mode = template.registration_mode
         if mode != "manual" and template.manual_client_credentials_allowed and manual:

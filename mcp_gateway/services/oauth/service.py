@@ -33,9 +33,10 @@ from mcp_gateway.services.oauth.external_clients import (
     template_metadata,
     template_of,
 )
+from mcp_gateway.services.oauth.grants import ClientAuth
 from mcp_gateway.services.oauth.login import McpLogin, SessionInvalidator
 from mcp_gateway.services.oauth.refresh import TokenRefresher
-from mcp_gateway.services.oauth.registration import ClientRegistry
+from mcp_gateway.services.oauth.registration import ClientRegistry, ResolvedClient
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, handed_expiry, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
@@ -98,6 +99,24 @@ class OAuthService:
             sessions,
             self.external,
         )
+
+    async def resolve_external_client(
+        self, server: ServerConfig, username: str, manual: ClientAuth | None = None
+    ) -> ResolvedClient:
+        """The OAuth client ``username``'s login to the external ``server`` uses (mcp-api's
+        ``POST /mcp/user/servers/{name}/oauth-client/resolve``): manual (``manual``, else the
+        install's), the shared DCR registration (registered now if needed) or the CIMD URL.
+
+        Raises InvalidRequest (not an external OAuth server, a bad template, no public URL,
+        no manual client id), and what :meth:`ClientRegistry.resolve_client` raises.
+        """
+        redirect_uri = self.login.redirect_uri
+        if redirect_uri is None:
+            raise InvalidRequest("set MCPGW_PUBLIC_URL to enable gateway-driven OAuth login")
+        resolved = await self.external.resolve(server, username, redirect_uri, manual)
+        if resolved is None:
+            raise InvalidRequest(f"server {server.name!r} is not an external OAuth server")
+        return resolved
 
     @property
     def http(self) -> GuardedClientFactory:

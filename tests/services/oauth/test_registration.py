@@ -273,3 +273,24 @@ async def test_a_dcr_client_the_as_forgot_means_reauth_then_one_new_registration
     token = await login(service, server, "alice")
     assert await upstream_accepts(mcp_process.url, token)
     assert (await auth_server.stats())["registrations"] == 2
+
+
+@pytest.mark.anyio
+async def test_a_users_own_client_wins_over_dcr_only_where_the_template_allows_it(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    own = ClientAuth("alices-app", "alices-secret")
+    strict = await external_server(service, mcp_process.url)
+    assert (await service.resolve_external_client(strict, "alice", own)).registration_mode == "dcr"
+    allowed = await external_server(service, mcp_process.url, manualClientCredentialsAllowed=True)
+    resolved = await service.resolve_external_client(allowed, "alice", own)
+    assert (resolved.registration_mode, resolved.client_id) == ("manual", "alices-app")
+    assert resolved.auth_method == "client_secret_post"  # mcp-api's rule for a secret
+    platform = ServerConfig("plain", TransportType.STREAMABLE_HTTP, url=mcp_process.url + "/mcp")
+    with pytest.raises(InvalidRequest, match="not an external OAuth server"):
+        await service.resolve_external_client(platform, "alice")
