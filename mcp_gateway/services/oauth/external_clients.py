@@ -4,14 +4,14 @@ authorization server, and :class:`~.registration.ClientRegistry` the client.
 An external server (``source: external``, ``authMode: oauth2``, an ``oauthTemplate``) needs no
 discovery at login or refresh time: the template holds the endpoints. Its client comes from the
 template's registration mode; ``manual`` reads the user's own client from their install
-(:class:`InstallClients`, implemented by the per-user installs service), and so does any mode
+(:data:`InstallClient`, given by the per-user installs service), and so does any mode
 whose template sets ``manualClientCredentialsAllowed`` when the user gave a client id (mcp-api
 ignored those credentials: its fault 11).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 from mcp_gateway.domain.oauth_template import (
     OAuthTemplate,
@@ -23,11 +23,8 @@ from mcp_gateway.services.oauth.discovery import AuthServerMetadata
 from mcp_gateway.services.oauth.grants import ClientAuth
 from mcp_gateway.services.oauth.registration import ClientRegistry, ResolvedClient
 
-
-class InstallClients(Protocol):
-    """The OAuth client a user configured on their install of an external server."""
-
-    async def manual_client(self, server: ServerConfig, username: str) -> ClientAuth | None: ...
+# (server, username) -> the OAuth client the user configured on their install, if any.
+InstallClient = Callable[[ServerConfig, str], Awaitable[ClientAuth | None]]
 
 
 def template_of(server: ServerConfig) -> OAuthTemplate | None:
@@ -56,7 +53,7 @@ class ExternalOAuthClients:
     parameters of external servers. ``installs`` is set by the runtime once the per-user
     installs exist (until then manual mode has no client)."""
 
-    def __init__(self, registry: ClientRegistry, installs: InstallClients | None = None) -> None:
+    def __init__(self, registry: ClientRegistry, installs: InstallClient | None = None) -> None:
         self.registry = registry
         self.installs = installs
 
@@ -74,7 +71,7 @@ class ExternalOAuthClients:
         if template is None:
             return None
         if manual is None and self.installs is not None:
-            manual = await self.installs.manual_client(server, username)
+            manual = await self.installs(server, username)
         mode = template.registration_mode
         if mode != "manual" and template.manual_client_credentials_allowed and manual:
             mode = "manual" if manual.client_id else mode

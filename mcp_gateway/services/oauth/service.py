@@ -118,6 +118,20 @@ class OAuthService:
             raise InvalidRequest(f"server {server.name!r} is not an external OAuth server")
         return resolved
 
+    async def register_external(
+        self, server: ServerConfig, username: str, mode: str
+    ) -> ResolvedClient:
+        """The ``dcr`` or ``cimd`` client of the external ``server`` (the registrar the per-user
+        installs' resolve plugs in; ``username`` is not part of the key: one client is shared).
+        Raises as :meth:`resolve_external_client`."""
+        redirect_uri = self.login.redirect_uri
+        template = template_of(server)
+        if redirect_uri is None or template is None:
+            raise InvalidRequest(
+                f"server {server.name!r}: set MCPGW_PUBLIC_URL and an oauthTemplate to register"
+            )
+        return await self.clients.resolve_client(mode, template_metadata(template), redirect_uri)
+
     @property
     def http(self) -> GuardedClientFactory:
         """The SSRF-guarded client factory of every OAuth fetch (external discovery too)."""

@@ -2,7 +2,7 @@
 it, on both stores, against the real test AS and bearer-protected MCP server.
 
 The per-user install (which holds a user's manual client) belongs to the user-servers slice;
-:class:`StandInInstalls` stands in for it through the ``InstallClients`` port.
+:func:`stand_in_installs` stands in for it through the ``InstallClient`` hook.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from mcp_gateway.domain.servers import ServerConfig, ServerMetadata, TransportTy
 from mcp_gateway.errors import InvalidRequest, ReauthRequired
 from mcp_gateway.services.key_rotation import rotate_keys
 from mcp_gateway.services.oauth import OAuthService
+from mcp_gateway.services.oauth.external_clients import InstallClient
 from mcp_gateway.services.oauth.external_discovery import discover_external
 from mcp_gateway.services.oauth.grants import ClientAuth
 from mcp_gateway.services.oauth.state import browser_hash, cookie_name, new_browser_secret
@@ -33,14 +34,13 @@ from tests.services.oauth.conftest import PUBLIC_URL, AsControl, make_service
 REDIRECT = PUBLIC_URL + "/oauth/callback"
 
 
-class StandInInstalls:
-    """Stand-in for the per-user installs: a user's own OAuth client."""
+def stand_in_installs(clients: dict[str, ClientAuth]) -> InstallClient:
+    """Stand-in for the per-user installs: each user's own OAuth client."""
 
-    def __init__(self, clients: dict[str, ClientAuth]) -> None:
-        self.clients = clients
+    async def manual_client(server: ServerConfig, username: str) -> ClientAuth | None:
+        return clients.get(username)
 
-    async def manual_client(self, server: ServerConfig, username: str) -> ClientAuth | None:
-        return self.clients.get(username)
+    return manual_client
 
 
 async def external_server(
@@ -204,7 +204,7 @@ async def test_manual_mode_uses_the_users_own_client_and_refuses_a_user_without_
     server = await external_server(service, mcp_process.url, mode="manual")
     await sqlite_store.create_server(server)
     await auth_server.add_client("alices-app", "alices-secret", "client_secret_post", [REDIRECT])
-    service.external.installs = StandInInstalls(
+    service.external.installs = stand_in_installs(
         {"alice": ClientAuth("alices-app", "alices-secret")}
     )
     token = await login(service, server, "alice")
@@ -294,3 +294,27 @@ async def test_a_users_own_client_wins_over_dcr_only_where_the_template_allows_i
     platform = ServerConfig("plain", TransportType.STREAMABLE_HTTP, url=mcp_process.url + "/mcp")
     with pytest.raises(InvalidRequest, match="not an external OAuth server"):
         await service.resolve_external_client(platform, "alice")
+
+
+@pytest.mark.anyio
+async def test_the_registrar_for_the_resolve_route_gives_the_shared_dcr_and_the_cimd_client(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    server = await external_server(service, mcp_process.url)
+    alice = await service.register_external(server, "alice", "dcr")
+    bob = await service.register_external(server, "bob", "dcr")
+    assert alice.client_id == bob.client_id and alice.registration_mode == "dcr"
+    cimd = await service.register_external(server, "alice", "cimd")
+    assert cimd.client_id == PUBLIC_URL + "/oauth/client-metadata.json"
+    assert cimd.to_wire() == {
+        "registrationMode": "cimd",
+        "clientId": PUBLIC_URL + "/oauth/client-metadata.json",
+        "tokenEndpointAuthMethod": "none",
+        "hasClientSecret": False,
+    }
+    assert (await auth_server.stats())["registrations"] == 1
