@@ -85,8 +85,12 @@ async def test_discover_answers_mcp_apis_shape_to_a_user_key(
     mcp_process: FixtureProcess,  # noqa: F811
 ) -> None:
     _record, key = await served.runtime.apikeys.create("u", "user", "alice")
-    answer = await discover(served, mcp_process.url + "/mcp", key)
+    canary = "CANARY-query-secret-7f3a"  # a URL query may carry an API key: never echoed
+    answer = await discover(served, mcp_process.url + f"/mcp?apiKey={canary}", key)
     assert answer.status_code == 200, answer.text
+    assert canary not in answer.text
+    refused = await discover(served, mcp_process.url + f"/other?apiKey={canary}", key)
+    assert refused.status_code == 400 and canary not in refused.text
     body = answer.json()
     assert body["success"] is True and body["recommendedRegistrationMode"] == "dcr"
     assert body["resourceUri"] == mcp_process.url + "/mcp"

@@ -35,7 +35,10 @@ def fake_dns(names: dict[str, str]) -> Resolver:
 
     async def resolve(host: str, port: int) -> list[tuple[Any, ...]]:
         if host in names:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+            address = names[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return await system_resolver(host, port)
 
     return resolve
@@ -140,11 +143,14 @@ async def test_issuer_override_skips_protected_resource_metadata(
 
 
 @pytest.mark.anyio
-async def test_a_public_looking_name_resolving_to_loopback_is_refused(
-    mcp_process: FixtureProcess,
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "169.254.169.254", "::ffff:10.0.0.1", "100.64.0.1", "::1"]
+)
+async def test_a_public_looking_name_resolving_to_a_private_address_is_refused(
+    mcp_process: FixtureProcess, address: str
 ) -> None:
     port = mcp_process.url.rsplit(":", 1)[1]
-    factory = loopback(fake_dns({"mcp.example.test": "127.0.0.1"}))
+    factory = loopback(fake_dns({"mcp.example.test": address}))
     with pytest.raises(BlockedDestination, match="private, loopback"):
         await discover_external(factory, f"https://mcp.example.test:{port}/mcp")
 
