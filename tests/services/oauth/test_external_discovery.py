@@ -190,3 +190,25 @@ async def test_an_unreachable_server_fails_with_the_urls_tried(mcp_process: Fixt
     assert caught.value.extra()["attemptedUrls"][-1] == (
         "http://127.0.0.1:9/.well-known/oauth-protected-resource"
     )
+
+
+@pytest.mark.anyio
+async def test_a_dripping_authorization_server_is_cut_off_by_the_discovery_budget(
+    auth_server: AsControl, mcp_process: FixtureProcess
+) -> None:
+    await auth_server.configure(metadata_mode="drip")
+    with pytest.raises(ExternalDiscoveryFailed) as caught:
+        await discover_external(loopback(), mcp_process.url + "/mcp", budget=1.0)
+    assert caught.value.cause == "timeout"
+
+
+@pytest.mark.anyio
+async def test_an_oversized_metadata_document_is_refused_unread(
+    auth_server: AsControl, mcp_process: FixtureProcess
+) -> None:
+    await auth_server.configure(metadata_mode="huge", huge_mb=200)
+    with pytest.raises(ExternalDiscoveryFailed) as caught:
+        await discover_external(loopback(), mcp_process.url + "/mcp")
+    assert "KiB" in (caught.value.cause or "")
+    # Each fetch hangs up after 256 KiB; what was in flight (socket buffers) is all that left.
+    assert (await auth_server.stats())["metadata_bytes_sent"] < 32 * 1024 * 1024
