@@ -194,7 +194,10 @@ def server_url_of(url: str, guard: SsrfGuard) -> str:
 
 
 def _override_issuer(value: str, guard: SsrfGuard) -> str:
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise InvalidRequest("authorizationServerIssuerOverride is not a valid URL") from None
     if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
         raise InvalidRequest(
             "authorizationServerIssuerOverride must not carry credentials, a query or a fragment"

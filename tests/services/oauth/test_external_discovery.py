@@ -140,6 +140,8 @@ async def test_issuer_override_skips_protected_resource_metadata(
     assert found.resource_uri == url and found.resource_metadata_url is None
     with pytest.raises(InvalidRequest, match="not a metadata or endpoint URL"):
         await discover_external(loopback(), url, auth_server.url + "/token")
+    with pytest.raises(InvalidRequest, match="not a valid URL"):
+        await discover_external(loopback(), url, "https://[unclosed")
 
 
 @pytest.mark.anyio
