@@ -5,7 +5,8 @@ The browser flow: an API caller gets a login link (:meth:`McpLogin.ticket_url`, 
 and the authorization-server URL (:meth:`McpLogin.begin`); the AS sends it back to the callback
 (:meth:`McpLogin.finish_login`), which checks the state against that cookie (:mod:`.state`),
 redeems the code and stores the tokens. Clients are registered (RFC 7591) once per server and
-redirect URI when none is configured.
+redirect URI when none is configured; an external server's client comes from its template's
+registration mode (:mod:`.external_clients`: manual, a DCR client shared per issuer, CIMD).
 """
 
 from __future__ import annotations
