@@ -184,6 +184,7 @@ async def test_cimd_login_end_to_end_then_tool_calls_and_a_refresh(
     assert created.status_code == 200, created.text
     before = await call_echo(served, "alice")
     assert before.status_code == 401 and before.json()["code"] == "reauth_required"
+    assert before.json()["authorizationUrl"].startswith(served.url + "/oauth/start?ticket=")
     await browser_login(served, "alice")
     answer = await call_echo(served, "alice")
     assert answer.status_code == 200, answer.text
