@@ -13,7 +13,11 @@ Tree::
     GatewayError                       500 internal_error
     ├── InvalidRequest                 400 invalid_request (optional ``details`` list)
     │   ├── MissingSecret              400 missing_secret
-    │   └── BlockedDestination         400 invalid_request (an OAuth URL the SSRF guard refuses)
+    │   ├── BlockedDestination         400 invalid_request (an OAuth URL the SSRF guard refuses)
+    │   └── ExternalDiscoveryFailed    400 discovery_failed (``attemptedUrls``, ``reason``)
+    │       ├── PkceUnsupported        400 discovery_failed, reason pkce_s256_unsupported
+    │       ├── IssuerMismatch         400 discovery_failed, reason issuer_mismatch
+    │       └── ResourceMismatch       400 discovery_failed, reason resource_mismatch
     ├── Unauthenticated                401 unauthenticated
     │   └── ReauthRequired             401 reauth_required (optional ``authorization_url``)
     ├── Forbidden                      403 forbidden
@@ -102,6 +106,49 @@ class MissingSecret(InvalidRequest):
 
 class BlockedDestination(InvalidRequest):
     """An OAuth endpoint resolves to an address the gateway refuses to contact."""
+
+
+class ExternalDiscoveryFailed(InvalidRequest):
+    """``POST /mcp/external/discover`` found no usable authorization server (mcp-api's 400
+    ``discovery_failed``). ``attempted_urls`` are the metadata URLs tried; ``reason`` a
+    snake_case refinement (the gateway's addition: mcp-api clients keep matching on the code),
+    ``cause`` a short text of the last failure (never a body the remote sent)."""
+
+    code = "discovery_failed"
+    reason = "no_usable_metadata"
+
+    def __init__(
+        self, message: str, attempted_urls: Sequence[str] = (), cause: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.attempted_urls = list(attempted_urls)
+        self.cause = cause
+
+    def extra(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"attemptedUrls": self.attempted_urls, "reason": self.reason}
+        if self.cause:
+            out["cause"] = self.cause
+        return out
+
+
+class PkceUnsupported(ExternalDiscoveryFailed):
+    """The authorization server does not advertise PKCE ``S256`` (MCP requires it)."""
+
+    reason = "pkce_s256_unsupported"
+
+
+class IssuerMismatch(ExternalDiscoveryFailed):
+    """The metadata's ``issuer`` is not the issuer it was fetched for (RFC 8414 section 3.3,
+    the mix-up defence)."""
+
+    reason = "issuer_mismatch"
+
+
+class ResourceMismatch(ExternalDiscoveryFailed):
+    """The protected resource metadata names another ``resource`` than the URL asked
+    (RFC 9728 section 3.3)."""
+
+    reason = "resource_mismatch"
 
 
 class Unauthenticated(GatewayError):

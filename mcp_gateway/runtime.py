@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import anyio
 
@@ -32,6 +32,7 @@ from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
+from mcp_gateway.services.oauth.registration import ResolvedClient
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.ratelimit import RateLimiter
@@ -47,6 +48,7 @@ from mcp_gateway.upstream.pool import UpstreamPool
 
 if TYPE_CHECKING:
     from mcp_gateway.crypto.keyring import Keyring
+    from mcp_gateway.domain.servers import ServerConfig
     from mcp_gateway.storage.ports import Store
 
 log = logging.getLogger("mcp_gateway")
@@ -243,7 +245,9 @@ class Runtime:
             )
             self.tools.installs = self.user_servers  # external servers need the user's install
             self.content.installs = self.user_servers  # resources and prompts too
-            self.oauth.login.user_clients = self.user_servers.clients.login_client
+            # External servers' OAuth client: the install's own (manual) or the shared DCR/CIMD one
+            self.oauth.external.installs = self.user_servers.clients.login_client
+            self.user_servers.clients.registrar = self._register_external
             # Background tool calls; entered after the pool and store, so closed before them.
             self.runs = await stack.enter_async_context(
                 RunService(self.store, self.tools, settings.runs, replica=self.replica_id)
@@ -273,6 +277,14 @@ class Runtime:
         self.tools.observers.append(metrics.observe_tool_call)
         self.oauth.refresher.observers.append(metrics.oauth_refresh)
         self.packages.install_observers.append(metrics.observe_install)
+
+    async def _register_external(
+        self, server: ServerConfig, username: str, mode: str, context: Mapping[str, Any]
+    ) -> ResolvedClient:
+        """The dcr/cimd client of an external server (``oauth-client/resolve``): the shared
+        registration; mcp-api's provisioning context is not needed (the gateway knows its
+        own redirect URI and metadata document)."""
+        return await self.oauth.register_external(server, username, mode)
 
     def _listed_tools(self, server: str) -> list[str] | None:
         try:

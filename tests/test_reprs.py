@@ -32,6 +32,10 @@ _NOT_SECRET = {
     "OAuthSpec.token_endpoint",  # a URL (its client_secret is repr=False)
     "ServerUsage.secret_users",  # a count
     "ServerUsage.token_users",  # a count
+    "OAuthTemplate.token_endpoint",  # a URL (the template holds no secret)
+    "OAuthTemplate.manual_client_credentials_allowed",  # a flag
+    "DiscoveredAuthServer.token_endpoint",  # a URL
+    "Registration.secret_expires_at",  # a time (its client's repr hides the secret)
 }
 
 

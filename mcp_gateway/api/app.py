@@ -24,6 +24,7 @@ from mcp_gateway.api.openapi import build_openapi
 from mcp_gateway.api.routes import (
     apikeys,
     audit,
+    external_oauth,
     oauth,
     packages,
     runs,
@@ -51,6 +52,7 @@ def api_endpoints() -> list[Endpoint]:
         *packages.ENDPOINTS,
         *apikeys.ENDPOINTS,
         *oauth.ENDPOINTS,
+        *external_oauth.ENDPOINTS,
         *audit.ENDPOINTS,
         *runs.ENDPOINTS,
         *toolsets.ENDPOINTS,

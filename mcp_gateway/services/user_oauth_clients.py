@@ -13,7 +13,6 @@ template sets ``manualClientCredentialsAllowed``, and are then used (mcp-api ign
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_gateway.crypto.keyring import Keyring
@@ -21,18 +20,8 @@ from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.domain.user_servers import CLIENT_SECRET_FIELD, UserServerInstall, is_external
 from mcp_gateway.errors import InvalidRequest
 from mcp_gateway.services.oauth.grants import ClientAuth
+from mcp_gateway.services.oauth.registration import ResolvedClient
 from mcp_gateway.storage.ports import UserInstallStore
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedClient:
-    """The OAuth client a user's login to an external server uses."""
-
-    registration_mode: str  # manual | dcr | cimd
-    client_id: str
-    client_secret: str | None = field(default=None, repr=False)
-    auth_method: str = "none"
-
 
 # (server, username, mode, mcp-api's oauthProvisioningContext) -> the client, for the dcr and
 # cimd modes (publicApiOrigin, redirectUri, clientMetadataUrl, clientName in the context).

@@ -54,13 +54,13 @@ from mcp_gateway.services.external_servers import (
     check_owner,
     external_definition,
 )
+from mcp_gateway.services.oauth.registration import ResolvedClient
 from mcp_gateway.services.oauth.service import OAuthService
 from mcp_gateway.services.oauth.ssrf import SsrfGuard
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService, ServerView
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.services.user_oauth_clients import (
-    ResolvedClient,
     UserOAuthClients,
     check_manual_credentials,
 )

@@ -538,8 +538,10 @@ async def test_dcr_and_cimd_modes_resolve_through_the_registrar_plug_point(world
     assert manual.status_code == 400 and "manual client credential" in manual.json()["error"]
     context = {"redirectUri": REDIRECT, "publicApiOrigin": "https://app.example.com"}
     body = {"oauthProvisioningContext": context}
-    missing = await world.user("alice", "POST", f"{path}/oauth-client/resolve", json=body)
-    assert missing.status_code == 400 and "not available" in missing.json()["error"]
+    # The runtime's registrar is the shared DCR registration (services/oauth/registration.py):
+    # it checks the template first (this one has no registration endpoint).
+    real = await world.user("alice", "POST", f"{path}/oauth-client/resolve", json=body)
+    assert real.status_code == 400 and "registrationEndpoint" in real.text
 
     asked: list[tuple[str, str, str, dict[str, Any]]] = []
 

@@ -16,7 +16,7 @@ from mcp_gateway.domain.exposure import mask_args, mask_url
 from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import oauth_enabled
 from mcp_gateway.domain.user_servers import UserServerInstall, is_external
-from mcp_gateway.services.user_oauth_clients import ResolvedClient
+from mcp_gateway.services.oauth.registration import ResolvedClient
 from mcp_gateway.services.user_servers import InstallInput, UserServerView
 
 ClientText = Annotated[str, Field(max_length=512)]

@@ -117,7 +117,7 @@ async def get_json(client: httpx2.AsyncClient, guard: SsrfGuard, url: str) -> di
         except httpx2.HTTPError as exc:
             raise DiscoveryFailed(f"{where} is unreachable ({type(exc).__name__})") from exc
         if response.status_code in _REDIRECTS:
-            target = guard.check_url(_redirect_target(target, response, where))
+            target = guard.check_url(redirect_target(target, response, where))
             continue
         if 400 <= response.status_code < 500:
             return None
@@ -131,7 +131,7 @@ async def get_json(client: httpx2.AsyncClient, guard: SsrfGuard, url: str) -> di
     raise DiscoveryFailed(f"too many redirects fetching OAuth metadata from {target.host!r}")
 
 
-def _redirect_target(current: httpx2.URL, response: Fetched, where: str) -> httpx2.URL:
+def redirect_target(current: httpx2.URL, response: Fetched, where: str) -> httpx2.URL:
     """The absolute URL a 3xx points to. Raises DiscoveryFailed naming what is wrong with it
     (never echoing it: the value comes from a server we do not trust)."""
     location = response.headers.get("location", "").strip()

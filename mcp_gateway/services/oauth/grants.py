@@ -153,6 +153,15 @@ async def _token_request(
     return _token_body(body, guard.check_url(token_endpoint).host)
 
 
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """An RFC 7591 registration: the client, and when its secret expires (epoch seconds;
+    None: never, the AS's ``client_secret_expires_at`` 0 or absent)."""
+
+    client: ClientAuth
+    secret_expires_at: float | None = None
+
+
 async def register_client(
     client: httpx2.AsyncClient,
     guard: SsrfGuard,
@@ -161,14 +170,39 @@ async def register_client(
     redirect_uri: str,
     scopes: tuple[str, ...] = (),
     client_name: str = "mcp-gateway",
+    auth_method: str = "client_secret_basic",
 ) -> ClientAuth:
     """RFC 7591 dynamic registration of a client for the authorization-code flow."""
+    registration = await register(
+        client,
+        guard,
+        registration_endpoint,
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        client_name=client_name,
+        auth_method=auth_method,
+    )
+    return registration.client
+
+
+async def register(
+    client: httpx2.AsyncClient,
+    guard: SsrfGuard,
+    registration_endpoint: str,
+    *,
+    redirect_uri: str,
+    scopes: tuple[str, ...] = (),
+    client_name: str = "mcp-gateway",
+    auth_method: str = "client_secret_basic",
+) -> Registration:
+    """:func:`register_client` with the secret's expiry. Raises TokenEndpointError (refused,
+    no ``client_id``), UpstreamUnavailable, BlockedDestination."""
     metadata: dict[str, Any] = {
         "client_name": client_name,
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_method": auth_method,
     }
     if scopes:
         metadata["scope"] = " ".join(scopes)
@@ -182,4 +216,6 @@ async def register_client(
     method = body.get("token_endpoint_auth_method")
     if method not in ("none", "client_secret_post", "client_secret_basic"):
         method = "client_secret_basic" if secret else "none"
-    return ClientAuth(client_id, secret, method)
+    expires = body.get("client_secret_expires_at")
+    expiry = float(expires) if isinstance(expires, int | float) and expires > 0 else None
+    return Registration(ClientAuth(client_id, secret, method), expiry)

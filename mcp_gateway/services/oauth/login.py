@@ -5,7 +5,8 @@ The browser flow: an API caller gets a login link (:meth:`McpLogin.ticket_url`, 
 and the authorization-server URL (:meth:`McpLogin.begin`); the AS sends it back to the callback
 (:meth:`McpLogin.finish_login`), which checks the state against that cookie (:mod:`.state`),
 redeems the code and stores the tokens. Clients are registered (RFC 7591) once per server and
-redirect URI when none is configured.
+redirect URI when none is configured; an external server's client comes from its template's
+registration mode (:mod:`.external_clients`: manual, a DCR client shared per issuer, CIMD).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled
 from mcp_gateway.errors import GatewayError, InvalidRequest, ServerNotFound
 from mcp_gateway.services.oauth.discovery import AuthServerMetadata, oauth_spec
+from mcp_gateway.services.oauth.external_clients import ExternalOAuthClients
 from mcp_gateway.services.oauth.grants import ClientAuth, code_grant, register_client
 from mcp_gateway.services.oauth.refresh import TokenRefresher
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
@@ -68,6 +70,7 @@ class McpLogin:
         auth_server: Callable[[ServerConfig], Awaitable[AuthServerMetadata]],
         refresher: TokenRefresher,
         sessions: SessionInvalidator | None = None,
+        external: ExternalOAuthClients | None = None,
     ) -> None:
         self._store = store
         self._keyring = keyring
@@ -76,11 +79,12 @@ class McpLogin:
         self.auth_server = auth_server
         self.refresher = refresher
         self._sessions = sessions
+        # External servers: client from their template's registration mode (.registration).
+        self.external = external
         # Dynamically registered clients: the gateway is one OAuth client per server and
         # redirect URI, so each login does not register a new client at the AS.
         self._registered: dict[tuple[str, str, str], ClientAuth] = {}
         # A user's own OAuth client of a server (their install of an external server), if any.
-        self.user_clients: Callable[[ServerConfig, str], Awaitable[ClientAuth | None]] | None = None
 
     @property
     def redirect_uri(self) -> str | None:
@@ -161,6 +165,10 @@ class McpLogin:
         if meta.resource:
             params["resource"] = meta.resource
         scopes = oauth_spec(server).scopes
+        if self.external is not None:
+            template_scopes, extras = self.external.login_extras(server)
+            scopes = scopes or template_scopes
+            params = {**extras, **params}  # the template cannot override the gateway's own
         if scopes:
             params["scope"] = " ".join(scopes)
         sep = "&" if "?" in meta.authorization_endpoint else "?"
@@ -170,12 +178,15 @@ class McpLogin:
     async def _client_for(
         self, server: ServerConfig, username: str, meta: AuthServerMetadata, redirect_uri: str
     ) -> ClientAuth:
+        if self.external is not None:
+            # An external server's client is always the current one of its registration mode
+            # (a changed manual client, a re-registered DCR client), never the last login's.
+            external = await self.external.client_for(server, username, redirect_uri)
+            if external is not None:
+                return external
         previous = await self.refresher.load(server.name, username)
         if previous is not None and previous.client_id and previous.redirect_uri == redirect_uri:
             return ClientAuth(previous.client_id, previous.client_secret, previous.auth_method)
-        own = await self.user_clients(server, username) if self.user_clients else None
-        if own is not None:
-            return own
         config = oauth_spec(server)
         if config.client_id:
             default = "client_secret_basic" if config.client_secret else "none"

@@ -19,7 +19,13 @@ import anyio
 
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import GatewayError, GrantRevoked, ReauthRequired, UpstreamBusy
+from mcp_gateway.errors import (
+    GatewayError,
+    GrantRevoked,
+    ReauthRequired,
+    TokenEndpointError,
+    UpstreamBusy,
+)
 from mcp_gateway.services.oauth.discovery import AuthServerMetadata
 from mcp_gateway.services.oauth.grants import ClientAuth, refresh_grant
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
@@ -33,6 +39,9 @@ WAIT_FOR_PEER = 20.0  # how long a loser waits for the winner's new token
 _POLL = 0.05
 
 ResolveAuthServer = Callable[[ServerConfig, TokenSet], Awaitable[AuthServerMetadata]]
+# Told about tokens whose client the AS no longer knows (``invalid_client``); True when that
+# client was a shared registration it forgot, so the next login registers a new one.
+ClientRejected = Callable[[TokenSet], Awaitable[bool]]
 
 
 def _reauth(server: str, why: str) -> ReauthRequired:
@@ -61,6 +70,7 @@ class TokenRefresher:
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self.refreshes = 0  # token requests this instance sent (tests)
         self.observers: list[Callable[[str, bool], None]] = []  # (server, succeeded): metrics
+        self.client_rejected: ClientRejected | None = None
 
     async def load(self, server: str, username: str) -> TokenSet | None:
         record = await self._store.get_tokens(server, username)
@@ -151,6 +161,11 @@ class TokenRefresher:
             ) from None
         except GatewayError as exc:
             self._observe(server.name, ok=False)
+            if await self._forgotten_client(exc, tokens):
+                await self._mark_reauth(tokens)
+                raise _reauth(
+                    server.name, "the authorization server no longer knows the gateway's client"
+                ) from None
             if rejected is None and not tokens.is_expired():
                 # Early refresh failed but the token still works: use it, retry next call.
                 log.warning("OAuth refresh for %s failed early: %s", server.name, exc.code)
@@ -163,6 +178,13 @@ class TokenRefresher:
         await self._store.put_tokens(seal(fresh, self._keyring))
         log.info("OAuth tokens refreshed for server %s", server.name)
         return fresh
+
+    async def _forgotten_client(self, exc: GatewayError, tokens: TokenSet) -> bool:
+        """An ``invalid_client`` refusal of a dynamically registered client the registry
+        dropped: a new login (and registration) is the only way on."""
+        if not isinstance(exc, TokenEndpointError) or exc.error_code != "invalid_client":
+            return False
+        return self.client_rejected is not None and await self.client_rejected(tokens)
 
     def _observe(self, server: str, *, ok: bool) -> None:
         for observe in self.observers:

@@ -28,8 +28,15 @@ from mcp_gateway.services.oauth.discovery import (
     oauth_spec,
 )
 from mcp_gateway.services.oauth.discovery_cache import DiscoveryCache
+from mcp_gateway.services.oauth.external_clients import (
+    ExternalOAuthClients,
+    template_metadata,
+    template_of,
+)
+from mcp_gateway.services.oauth.grants import ClientAuth
 from mcp_gateway.services.oauth.login import McpLogin, SessionInvalidator
 from mcp_gateway.services.oauth.refresh import TokenRefresher
+from mcp_gateway.services.oauth.registration import ClientRegistry, ResolvedClient
 from mcp_gateway.services.oauth.ssrf import GuardedClientFactory
 from mcp_gateway.services.oauth.tokens import AUTH_METHODS, TokenSet, handed_expiry, seal
 from mcp_gateway.storage.ports import OAuthTokenStore, ServerStore
@@ -79,9 +86,56 @@ class OAuthService:
         self._sessions = sessions
         self._discovery = DiscoveryCache()
         self.refresher = TokenRefresher(store, keyring, self._http, self._auth_server_for)
+        self.clients = ClientRegistry(store, keyring, self._http, settings.public_url)
+        self.external = ExternalOAuthClients(self.clients)
+        self.refresher.client_rejected = self.clients.forget
         self.login = McpLogin(
-            store, keyring, settings, self._http, self.auth_server, self.refresher, sessions
+            store,
+            keyring,
+            settings,
+            self._http,
+            self.auth_server,
+            self.refresher,
+            sessions,
+            self.external,
         )
+
+    async def resolve_external_client(
+        self, server: ServerConfig, username: str, manual: ClientAuth | None = None
+    ) -> ResolvedClient:
+        """The OAuth client ``username``'s login to the external ``server`` uses (mcp-api's
+        ``POST /mcp/user/servers/{name}/oauth-client/resolve``): manual (``manual``, else the
+        install's), the shared DCR registration (registered now if needed) or the CIMD URL.
+
+        Raises InvalidRequest (not an external OAuth server, a bad template, no public URL,
+        no manual client id), and what :meth:`ClientRegistry.resolve_client` raises.
+        """
+        redirect_uri = self.login.redirect_uri
+        if redirect_uri is None:
+            raise InvalidRequest("set MCPGW_PUBLIC_URL to enable gateway-driven OAuth login")
+        resolved = await self.external.resolve(server, username, redirect_uri, manual)
+        if resolved is None:
+            raise InvalidRequest(f"server {server.name!r} is not an external OAuth server")
+        return resolved
+
+    async def register_external(
+        self, server: ServerConfig, username: str, mode: str
+    ) -> ResolvedClient:
+        """The ``dcr`` or ``cimd`` client of the external ``server`` (the registrar the per-user
+        installs' resolve plugs in; ``username`` is not part of the key: one client is shared).
+        Raises as :meth:`resolve_external_client`."""
+        redirect_uri = self.login.redirect_uri
+        template = template_of(server)
+        if redirect_uri is None or template is None:
+            raise InvalidRequest(
+                f"server {server.name!r}: set MCPGW_PUBLIC_URL and an oauthTemplate to register"
+            )
+        return await self.clients.resolve_client(mode, template_metadata(template), redirect_uri)
+
+    @property
+    def http(self) -> GuardedClientFactory:
+        """The SSRF-guarded client factory of every OAuth fetch (external discovery too)."""
+        return self._http
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -221,8 +275,12 @@ class OAuthService:
         return await self.auth_server(server)
 
     async def auth_server(self, server: ServerConfig) -> AuthServerMetadata:
-        """Configured or discovered (RFC 9728 then RFC 8414) metadata, cached per process
+        """An external server's template, else configured or discovered (RFC 9728 then RFC 8414)
+        metadata, cached per process
         (failures for a short while, see :mod:`.discovery_cache`)."""
+        template = template_of(server)
+        if template is not None:
+            return template_metadata(template)
         config = oauth_spec(server)
         configured = configured_metadata(server)
         if configured is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 import anyio
@@ -31,6 +31,13 @@ DEFAULT_TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
 MAX_REDIRECTS = 5
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> getaddrinfo-style tuples. Production uses the system resolver; tests inject
+# one that maps a public-looking name to loopback, to prove the guard refuses it.
+Resolver = Callable[[str, int], Awaitable[list[tuple[Any, ...]]]]
+
+
+async def system_resolver(host: str, port: int) -> list[tuple[Any, ...]]:
+    return list(await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM))
 
 
 def _normalise(host: str) -> str:
@@ -55,8 +62,11 @@ def is_forbidden_address(addr: IPAddress) -> bool:
 class SsrfGuard:
     """Decides which hosts and addresses the OAuth client may reach."""
 
-    def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
+    def __init__(
+        self, allowed_hosts: Collection[str] = (), resolver: Resolver | None = None
+    ) -> None:
         self.allowed_hosts = frozenset(_normalise(h) for h in allowed_hosts if h.strip())
+        self._resolver = resolver or system_resolver
 
     def is_allowed_host(self, host: str) -> bool:
         return _normalise(host) in self.allowed_hosts
@@ -81,7 +91,7 @@ class SsrfGuard:
         """Addresses to connect to for ``host``, all vetted. Raises BlockedDestination."""
         allowed = self.is_allowed_host(host)
         try:
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await self._resolver(host, port)
         except OSError as exc:
             raise BlockedDestination(f"cannot resolve OAuth host {host!r}") from exc
         addresses: list[str] = []
@@ -167,9 +177,12 @@ class GuardedClientFactory:
     """Makes guarded clients: no automatic redirects, explicit timeouts, no env proxy."""
 
     def __init__(
-        self, allowed_hosts: Collection[str] = (), timeout: httpx2.Timeout = DEFAULT_TIMEOUT
+        self,
+        allowed_hosts: Collection[str] = (),
+        timeout: httpx2.Timeout = DEFAULT_TIMEOUT,
+        resolver: Resolver | None = None,
     ) -> None:
-        self.guard = SsrfGuard(allowed_hosts)
+        self.guard = SsrfGuard(allowed_hosts, resolver)
         self.timeout = timeout
 
     def __call__(self) -> httpx2.AsyncClient:

@@ -42,6 +42,14 @@ class AsControl:
     async def revoke(self) -> None:
         await self._post("/admin/revoke")
 
+    async def forget_clients(self) -> None:
+        """The AS forgets every client (registered or pre-registered)."""
+        await self._post("/admin/forget-clients")
+
+    async def expire(self) -> None:
+        """Every access token issued so far expires now (the upstream refuses them)."""
+        await self._post("/admin/expire")
+
     async def add_client(
         self,
         client_id: str,
