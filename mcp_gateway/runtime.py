@@ -247,6 +247,7 @@ class Runtime:
             self.content.installs = self.user_servers  # resources and prompts too
             # External servers' OAuth client: the install's own (manual) or the shared DCR/CIMD one
             self.oauth.external.installs = self.user_servers.clients.login_client
+            self.oauth.external.install_scopes = self.user_servers.clients.login_scopes
             self.user_servers.clients.registrar = self._register_external
             # Background tool calls; entered after the pool and store, so closed before them.
             self.runs = await stack.enter_async_context(

@@ -89,9 +89,17 @@ class UserOAuthClients:
             raise InvalidRequest(f"OAuth registration mode {mode!r} is not available")
         return await self.registrar(server, username, mode, context or {})
 
+    async def login_scopes(self, server: ServerConfig, username: str) -> tuple[str, ...]:
+        """The scopes ``username``'s install of the external ``server`` asks for (empty:
+        the server's own)."""
+        if not is_external(server):
+            return ()
+        install = await self._store.get_install(server.name, username)
+        return install.scopes if install is not None else ()
+
     async def login_client(self, server: ServerConfig, username: str) -> ClientAuth | None:
-        """For the gateway-driven login (``McpLogin.user_clients``): the user's own client of
-        an external server, when their install has one."""
+        """For the gateway-driven login (``ExternalOAuthClients.installs``): the user's own
+        client of an external server, when their install has one."""
         if not is_external(server):
             return None
         install = await self._store.get_install(server.name, username)

@@ -11,17 +11,18 @@ allowing ``localhost`` never allows ``127.0.0.1``, ``[::ffff:127.0.0.1]`` or a r
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import NotInstalled
-from mcp_gateway.services.user_oauth_clients import ResolvedClient
+from mcp_gateway.services.oauth.registration import ResolvedClient
 from tests.api.conftest import Gateway, MakeGateway, secrets_section
 from tests.fixtures.oauth_as import FixtureProcess
 from tests.services.oauth.conftest import (  # noqa: F401 (fixtures)
@@ -75,6 +76,8 @@ class World:
             "tokenEndpoint": f"{self.as_url}/token",
             "resourceUri": _local(self.mcp_url) + "/mcp",
             "registrationMode": "manual",
+            "codeChallengeMethodsSupported": ["S256"],
+            "pkceRequired": True,
         }
         url = _local(self.mcp_url) + "/mcp"
         resp = await self.create(who, EXT, url, authMode="oauth2", oauthTemplate=template)
@@ -569,3 +572,27 @@ async def test_resources_and_prompts_of_an_external_server_need_the_install_too(
     assert await content.capabilities("alice", "content") is not None
     with pytest.raises(NotInstalled):
         await content.capabilities("bob", "content")  # no session is started for bob
+
+
+async def _authorize_query(world: World, login: httpx2.Response) -> dict[str, list[str]]:
+    """The AS authorization request the login link's confirmation page points at."""
+    assert login.status_code == 401 and "authorizationUrl" in login.json(), login.text
+    page = await world.gw.client.get(login.json()["authorizationUrl"].removeprefix(PUBLIC_URL))
+    assert page.status_code == 200, page.text
+    href = html.unescape(page.text.split('href="', 1)[1].split('"', 1)[0])
+    return parse_qs(urlsplit(href).query)
+
+
+@pytest.mark.anyio
+async def test_the_login_asks_for_the_scopes_of_the_users_install(world: World) -> None:
+    await world.create_oauth("alice")
+    install = {"oauthClientId": "bobs-client", "oauthScopes": ["mcp", "files:read"]}
+    resp = await world.user("bob", "POST", f"/mcp/user/servers/{EXT}/install", json=install)
+    assert resp.status_code == 200, resp.text
+    query = await _authorize_query(world, await world.call("bob"))
+    assert query["scope"] == ["mcp files:read"] and query["client_id"] == ["bobs-client"]
+    # alice's install asks for none: the login asks for the server's own (none here)
+    own = {"oauthClientId": "alices-client"}
+    resp = await world.user("alice", "PUT", f"/mcp/user/servers/{EXT}/install", json=own)
+    assert resp.status_code == 200, resp.text
+    assert "scope" not in await _authorize_query(world, await world.call("alice"))

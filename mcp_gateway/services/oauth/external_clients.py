@@ -25,6 +25,8 @@ from mcp_gateway.services.oauth.registration import ClientRegistry, ResolvedClie
 
 # (server, username) -> the OAuth client the user configured on their install, if any.
 InstallClient = Callable[[ServerConfig, str], Awaitable[ClientAuth | None]]
+# (server, username) -> the scopes the user's install asks for (empty: the server's own).
+InstallScopes = Callable[[ServerConfig, str], Awaitable[tuple[str, ...]]]
 
 
 def template_of(server: ServerConfig) -> OAuthTemplate | None:
@@ -56,6 +58,13 @@ class ExternalOAuthClients:
     def __init__(self, registry: ClientRegistry, installs: InstallClient | None = None) -> None:
         self.registry = registry
         self.installs = installs
+        self.install_scopes: InstallScopes | None = None
+
+    async def user_scopes(self, server: ServerConfig, username: str) -> tuple[str, ...]:
+        """The scopes ``username``'s install asks for; empty when none (or no installs)."""
+        if self.install_scopes is None or template_of(server) is None:
+            return ()
+        return await self.install_scopes(server, username)
 
     async def resolve(
         self,

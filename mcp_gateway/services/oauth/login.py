@@ -167,7 +167,9 @@ class McpLogin:
         scopes = oauth_spec(server).scopes
         if self.external is not None:
             template_scopes, extras = self.external.login_extras(server)
-            scopes = scopes or template_scopes
+            # The user's install may ask for its own scopes (mcp-api's oauthScopes).
+            own = await self.external.user_scopes(server, username)
+            scopes = own or scopes or template_scopes
             params = {**extras, **params}  # the template cannot override the gateway's own
         if scopes:
             params["scope"] = " ".join(scopes)
