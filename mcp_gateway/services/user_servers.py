@@ -27,6 +27,7 @@ import httpx2
 
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.names import validate_username
+from mcp_gateway.domain.oauth_template import parse_oauth_template
 from mcp_gateway.domain.servers import (
     ServerConfig,
     oauth_enabled,
@@ -357,6 +358,8 @@ class UserServerService:
         ServerAlreadyExists."""
         username = validate_username(username)
         config, values = external_definition(username, config)
+        if oauth_enabled(config):  # refused now, not at the first login
+            parse_oauth_template(config.metadata.oauth_template)
         await self.check_url(config.url or "")
         view = await self._servers.create(config)
         for secret, value in values.items():

@@ -534,6 +534,18 @@ async def test_dcr_and_cimd_modes_resolve_through_the_registrar_plug_point(world
         "registrationMode": "dcr",
     }
     url = _local(world.mcp_url) + "/mcp"
+    # A template that cannot work is refused when the server is added, naming each problem.
+    bad = await world.create("alice", "dcr", url, authMode="oauth2", oauthTemplate=template)
+    assert bad.status_code == 400, bad.text
+    fields = {d["loc"][-1] for d in bad.json()["details"]}
+    assert fields == {"resourceUri", "codeChallengeMethodsSupported", "registrationEndpoint"}
+    assert await world.gw.runtime.store.get_server("dcr") is None
+    template |= {
+        "resourceUri": url,
+        "codeChallengeMethodsSupported": ["S256"],
+        "pkceRequired": True,
+        "registrationEndpoint": f"{world.as_url}/register",
+    }
     created = await world.create("alice", "dcr", url, authMode="oauth2", oauthTemplate=template)
     assert created.status_code == 200, created.text
     path = "/mcp/user/servers/dcr"
@@ -542,9 +554,12 @@ async def test_dcr_and_cimd_modes_resolve_through_the_registrar_plug_point(world
     context = {"redirectUri": REDIRECT, "publicApiOrigin": "https://app.example.com"}
     body = {"oauthProvisioningContext": context}
     # The runtime's registrar is the shared DCR registration (services/oauth/registration.py):
-    # it checks the template first (this one has no registration endpoint).
+    # one client registered at the AS, its secret never in the answer.
     real = await world.user("alice", "POST", f"{path}/oauth-client/resolve", json=body)
-    assert real.status_code == 400 and "registrationEndpoint" in real.text
+    assert real.status_code == 200, real.text
+    client = real.json()["client"]
+    assert client["registrationMode"] == "dcr" and client["clientId"]
+    assert client.get("clientSecret") in (None, "***")
 
     asked: list[tuple[str, str, str, dict[str, Any]]] = []
 
