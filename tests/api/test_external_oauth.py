@@ -46,7 +46,8 @@ async def served_gateway(make_settings: MakeSettings, tmp_path: Path) -> AsyncIt
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = make_settings(tmp_path, oauth={"allowed_hosts": ["127.0.0.1"], "public_url": url})
+    oauth = {"allowed_hosts": ["127.0.0.1"], "external_allowed_hosts": ["127.0.0.1"]}
+    settings = make_settings(tmp_path, oauth={**oauth, "public_url": url})
     announced: list[str] = []
     runtime = Runtime(settings, announce=announced.append, reconcile_packages=False)
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning", lifespan="on"))
@@ -174,6 +175,7 @@ async def test_cimd_login_end_to_end_then_tool_calls_and_a_refresh(
         headers=served.auth(),
         json={
             "name": "ext",
+            "username": "alice",  # the creator (an admin key names them); her install
             "transportType": "streamable_http",
             "url": found["serverUrl"],
             "source": "external",
@@ -199,5 +201,11 @@ async def test_cimd_login_end_to_end_then_tool_calls_and_a_refresh(
     stats = await auth_server.stats()
     assert stats["refresh_requests"] == 1
     assert stats["token_requests"][-1]["client_id"] == client_id
-    other = await call_echo(served, "bob")  # bob never signed in
+    other = await call_echo(served, "bob")  # bob has no install of alice's server...
+    assert other.status_code == 409 and other.json()["code"] == "not_installed"
+    install = await served.client.post(
+        "/mcp/user/servers/ext/install", json={"username": "bob"}, headers=served.auth()
+    )
+    assert install.status_code == 200, install.text
+    other = await call_echo(served, "bob")  # ...and, installed, never signed in
     assert other.status_code == 401 and other.json()["code"] == "reauth_required"
