@@ -30,6 +30,8 @@ from mcp_gateway.observability.store_timing import TimedStore
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.follow import ChangeFollower, follow_services
+from mcp_gateway.services.install_lock import InstallLocks
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.oauth.registration import ResolvedClient
@@ -127,6 +129,7 @@ class Runtime:
     credentials: UpstreamCredentials
     user_servers: UserServerService
     sandbox: Sandbox
+    follower: ChangeFollower
 
     def __init__(
         self,
@@ -254,14 +257,25 @@ class Runtime:
                 RunService(self.store, self.tools, settings.runs, replica=self.replica_id)
             )
             self.packages = PackageService(
-                self.store, self.servers, build_installers(settings, self.sandbox)
+                self.store,
+                self.servers,
+                build_installers(settings, self.sandbox),
+                locks=InstallLocks(self.store, self.replica_id, settings.cluster.install_lease_ttl),
             )
+            # Other replicas' writes (services/follow.py); more services subscribe to it here.
+            self.follower = ChangeFollower(
+                self.store,
+                mode=settings.cluster.change_feed,
+                poll_interval=settings.cluster.change_poll_interval,
+            )
+            follow_services(self.follower, servers=self.servers, apikeys=self.apikeys)
             self._observe()
             created = await self.apikeys.bootstrap(settings)
             if created is not None:
                 self._announce(created)
             # Start every enabled server in the background: never blocks the listener.
             await self.servers.load_all()
+            await stack.enter_async_context(self.follower)
             if self._reconcile_packages:
                 tasks = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(tasks.cancel_scope.cancel)  # runs first on close

@@ -30,6 +30,7 @@ from mcp_gateway.config.env_vars import ENV_VARS, EnvVar
 from mcp_gateway.config.sections import (
     DEFAULT_MAX_MESSAGE_BYTES,
     AuditSettings,
+    ClusterSettings,
     EndpointSettings,
     HttpSettings,
     InstallerSettings,
@@ -51,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "ENV_VARS",
     "AuditSettings",
+    "ClusterSettings",
     "EndpointSettings",
     "EnvVar",
     "HttpSettings",
@@ -115,6 +117,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     endpoint: EndpointSettings = EndpointSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -136,6 +139,10 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "MCPGW_AUTH_MODE=none is only allowed on a loopback listener "
                 f"(MCPGW_HOST is {self.http.host!r})"
+            )
+        if self.cluster.change_feed == "stream" and not self.uses_mongodb:
+            raise ConfigError(
+                "MCPGW_CHANGE_FEED=stream needs MongoDB (the SQLite store is polled: use auto)"
             )
 
     @property

@@ -83,4 +83,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_MCP_MAX_SESSIONS",), ("endpoint", "max_sessions")),
     EnvVar(("MCPGW_MCP_MAX_SESSIONS_PER_CALLER",), ("endpoint", "max_sessions_per_caller")),
     EnvVar(("MCPGW_TOOL_SEARCH_THRESHOLD",), ("endpoint", "tool_search_threshold")),
+    EnvVar(("MCPGW_CHANGE_FEED",), ("cluster", "change_feed")),
+    EnvVar(("MCPGW_CHANGE_POLL_INTERVAL",), ("cluster", "change_poll_interval")),
+    EnvVar(("MCPGW_INSTALL_LEASE_TTL",), ("cluster", "install_lease_ttl")),
+    EnvVar(("MCPGW_DRAIN_TIMEOUT",), ("cluster", "drain_timeout")),
 )

@@ -287,3 +287,39 @@ class EndpointSettings(BaseModel):
     # /mcp offers gateway__search_tools/describe_tool/call_tool instead of a catalogue larger
     # than this (docs/mcp-endpoint.md, "Large catalogues").
     tool_search_threshold: int = Field(64, ge=0, description="tools listed on /mcp at most")
+
+
+class ClusterSettings(BaseModel):
+    """Several replicas on one store (docs/scaling.md): the change feed every replica follows,
+    the install lease, and the drain on SIGTERM."""
+
+    change_feed: Literal["auto", "stream", "poll"] = Field(
+        "auto",
+        description="auto: a MongoDB change stream where the deployment offers one, else "
+        "polling the change log; stream: change streams only (MongoDB replica sets)",
+    )
+    change_poll_interval: float = Field(
+        0.25, gt=0, le=10, description="seconds between two polls of the change log"
+    )
+    install_lease_ttl: float = Field(
+        30.0,
+        ge=2,
+        description="seconds an install/upgrade lease lasts without renewal (renewed every "
+        "third of it): a replica that dies holding it loses it after this long",
+    )
+    drain_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="seconds in-flight calls get to finish after SIGTERM before they are "
+        "cancelled (accepts 30s, 1m)",
+    )
+
+    @field_validator("change_feed", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("install_lease_ttl", "drain_timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)

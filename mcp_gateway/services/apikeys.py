@@ -162,10 +162,18 @@ class ApiKeyService:
         such key exists (already revoked)."""
         if not await self._store.delete_api_key(key_id):
             return False
+        self.forget(key_id)
+        return True
+
+    def forget(self, key_id: str) -> None:
+        """Key ``key_id`` changed or was revoked elsewhere (the change feed): its next use is
+        looked up in the store again."""
         for key_hash, (principal, _) in list(self._cache.items()):
             if principal.key_id == key_id:
                 del self._cache[key_hash]
-        return True
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
     async def authenticate(self, key: str) -> Principal:
         """The principal behind a presented key. Raises Unauthenticated (unknown or revoked)."""

@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 
 import anyio
 
@@ -52,6 +53,7 @@ from mcp_gateway.installer.plan import (
     spec_from_request,
 )
 from mcp_gateway.installer.process import LineCallback
+from mcp_gateway.services.install_lock import InstallLease, InstallLocks
 from mcp_gateway.services.package_dirs import PackageDirs, venv_command
 from mcp_gateway.services.package_reconcile import reconcile
 from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
@@ -103,11 +105,24 @@ class PackageService:
         installers: Mapping[PackageRuntime, Installer],
         *,
         verify_timeout: float = 60.0,
+        locks: InstallLocks | None = None,
     ) -> None:
         self._store = store
         self._servers = servers
         self._dirs = PackageDirs(installers)
         self._verify_timeout = verify_timeout
+        self._locks = locks
+
+    @asynccontextmanager
+    async def _exclusive(self, server_name: str) -> AsyncIterator[InstallLease | None]:
+        """This process's lock of ``server_name``, then (with ``locks``) the cluster-wide
+        lease (services/install_lock.py). Raises InstallInProgress."""
+        with self._dirs.exclusive(server_name):
+            if self._locks is None:
+                yield None
+                return
+            async with self._locks.hold(server_name) as lease:
+                yield lease
 
     @property
     def install_observers(self) -> list[Callable[[str, str, float], None]]:
@@ -211,13 +226,15 @@ class PackageService:
         """
         installer, spec = self._validate(request)
         name = request.server_name
-        with self._dirs.exclusive(name):
+        async with self._exclusive(name) as lease:
             if await self._store.get_package(name) or await self._servers.find(name):
                 raise ServerAlreadyExists(name)
             result = await self._dirs.install_new(installer, name, spec, on_line)
             record: PackageRecord | None = None
             created = False
             try:
+                if lease is not None:
+                    await lease.check()  # fencing: a holder that lost the lease writes nothing
                 request = await venv_command(request, result)
                 record = new_record(request, spec, result, now=time.time())
                 server = new_server(request, record, result)
@@ -272,7 +289,7 @@ class PackageService:
         spec = installer.validate(
             dataclasses.replace(spec_for(record, None), version=version or None)
         )
-        with self._dirs.exclusive(record.server_name):
+        async with self._exclusive(record.server_name) as lease:
             record = await self.get(server_name)  # re-read under the lock
             latest: str | None = None
             if version is None:
@@ -282,6 +299,8 @@ class PackageService:
                 spec = dataclasses.replace(spec, version=latest)  # exactly what was checked
             result = await self._dirs.install_new(installer, record.server_name, spec, on_line)
             try:
+                if lease is not None:
+                    await lease.check()  # fencing: a holder that lost the lease writes nothing
                 await self._switch(record, result)
             except BaseException:
                 await self._dirs.remove_install(installer, result.install_dir)
@@ -355,7 +374,7 @@ class PackageService:
         record = await self._store.get_package(validate_server_name(server_name))
         if record is None:
             return None
-        with self._dirs.exclusive(record.server_name):
+        async with self._exclusive(record.server_name):
             await self._remove_package(record, keep_secrets=not purge)
         log.info("uninstalled %s (%s)", record.server_name, record.name)
         return record
@@ -372,7 +391,7 @@ class PackageService:
             if existed:
                 await self._servers.delete(name)
             return ServerRemoval(name, existed=existed)
-        with self._dirs.exclusive(name):
+        async with self._exclusive(name):
             if keep_package:
                 if existed:
                     await self._servers.delete(name)

@@ -187,6 +187,30 @@ class ServerService:
             await self._apply(server)
         return server
 
+    async def refresh(self, name: str) -> None:
+        """Another replica changed ``name`` (the change feed, services/follow.py): read it from
+        the store and start, restart or stop it here. Unchanged: nothing happens."""
+        server = await self._store.get_server(name)
+        hit = self._configs.get(name)
+        if server is None:
+            if hit is not None:
+                await self._forget(name)
+            return
+        if hit is not None and hit[0] == server:
+            self._remember(hit[0])
+            return
+        await self._apply(server)
+
+    async def resync(self) -> None:
+        """Changes may have been missed: bring every definition in line with the store."""
+        stored = {server.name: server for server in await self._store.list_servers()}
+        for name in set(self._configs) - set(stored):
+            await self._forget(name)
+        for server in stored.values():
+            hit = self._configs.get(server.name)
+            if hit is None or hit[0] != server:
+                await self._apply(server)
+
     async def find(self, name: str) -> ServerConfig | None:
         """The stored definition of ``name`` (not cached), or None."""
         return await self._store.get_server(validate_server_name(name))

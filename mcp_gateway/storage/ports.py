@@ -7,10 +7,11 @@ error, never a hang). Ciphertexts are opaque bytes: stores never see plaintext s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Protocol
 
 from mcp_gateway.domain.audit import AuditQuery, AuditRow
+from mcp_gateway.domain.changes import Change, ChangeEvent
 from mcp_gateway.domain.records import (
     ApiKeyRecord,
     AuditEvent,
@@ -233,6 +234,43 @@ class ToolsetStore(Protocol):
         """False if absent."""
 
 
+class ChangeStore(Protocol):
+    """The change feed: every replica follows writes to shared records through it
+    (:mod:`mcp_gateway.domain.changes`; implementations: ``storage/*/changes.py``)."""
+
+    def follow_changes(
+        self, *, mode: str, poll_interval: float
+    ) -> AsyncGenerator[ChangeEvent, None]:
+        """Every change to servers, API keys, packages, OAuth grants, secrets and toolsets
+        after the feed started, in commit order, until the iterator is closed (use
+        ``contextlib.aclosing``). The first event is a ``Rescan`` yielded once the feed's
+        position is fixed (so a reload done then misses nothing); a later ``Rescan`` means
+        changes may have been missed. Store outages are retried inside (never raised).
+        ``mode``: ``auto`` (a change stream where the store offers one, else polling),
+        ``stream`` or ``poll``; ``poll_interval`` is in seconds."""
+
+    async def record_change(self, change: Change) -> None:
+        """Report a change the store does not see by itself (a record kind added later, such
+        as toolsets, written through a port of its own). Raises StoreUnavailable."""
+
+
+class LeaseStore(Protocol):
+    """Cluster-wide locks with fencing tokens (the OAuth refresh lease predates them and lives
+    in :class:`OAuthTokenStore`)."""
+
+    async def acquire_fenced_lease(self, key: str, holder: str, ttl: float) -> int | None:
+        """Take ``key`` for ``ttl`` seconds if it is free or expired: its fencing token, which
+        grows with every new holder of ``key``; None while another holder has it."""
+
+    async def renew_fenced_lease(self, key: str, holder: str, token: int, ttl: float) -> bool:
+        """Extend a held lease to ``ttl`` seconds from now. False if it was lost (expired and
+        taken by another holder, whose token is higher): the old holder must stop writing."""
+
+    async def release_fenced_lease(self, key: str, holder: str, token: int) -> None:
+        """Give the lease up (no-op if it is no longer ours); its token stays, so the next
+        holder's is higher."""
+
+
 class Store(
     ServerStore,
     SecretStore,
@@ -244,6 +282,8 @@ class Store(
     AuditStore,
     RunStore,
     ToolsetStore,
+    ChangeStore,
+    LeaseStore,
     Protocol,
 ):
     """One backend implementing every port. Opened and closed by the runtime's lifespan."""

@@ -83,6 +83,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("username", ASCENDING), ("server", ASCENDING)], name="username_server"),
     ],
+    # The change feed's log (storage/mongo/changes.py); followers further behind rescan.
+    "changes": [
+        IndexModel([("seq", ASCENDING)], unique=True, name="seq_unique"),
+        IndexModel([("at", ASCENDING)], expireAfterSeconds=3600, name="at_ttl"),
+    ],
     "runs": [
         IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
         IndexModel([("created_at", DESCENDING), ("id", DESCENDING)], name="created_desc"),

@@ -7,10 +7,12 @@ from typing import Any, TypeVar
 
 from pymongo import ASCENDING
 
+from mcp_gateway.domain.changes import Change, ChangeKind
 from mcp_gateway.domain.records import ApiKeyRecord, PackageRecord, UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import Conflict, ServerAlreadyExists, ServerNotFound
 from mcp_gateway.storage.codec import from_doc, server_from_doc, to_doc
+from mcp_gateway.storage.mongo.changes import log_change
 from mcp_gateway.storage.mongo.client import Document, converted, upsert
 from mcp_gateway.storage.mongo.names import GatewayCollections
 
@@ -51,12 +53,14 @@ class MongoRecordsMixin(GatewayCollections):
     async def create_server(self, server: ServerConfig) -> None:
         with converted(lambda: ServerAlreadyExists(server.name)):
             await self._coll("servers").insert_one(to_doc(server))
+        await log_change(self._db, Change(ChangeKind.SERVER, server.name))
 
     async def update_server(self, server: ServerConfig) -> None:
         with converted():
             result = await self._coll("servers").replace_one({"name": server.name}, to_doc(server))
         if result.matched_count == 0:
             raise ServerNotFound(server.name)
+        await log_change(self._db, Change(ChangeKind.SERVER, server.name))
 
     async def get_server(self, name: str) -> ServerConfig | None:
         with converted():
@@ -69,7 +73,13 @@ class MongoRecordsMixin(GatewayCollections):
             return [server_from_doc(doc) async for doc in cursor]
 
     async def delete_server(self, name: str) -> bool:
-        return await self._delete("servers", {"name": name}) > 0
+        return await self._logged_delete("servers", {"name": name}, Change(ChangeKind.SERVER, name))
+
+    async def _logged_delete(self, collection: str, query: Document, change: Change) -> bool:
+        if await self._delete(collection, query) == 0:
+            return False
+        await log_change(self._db, change)
+        return True
 
     # -- upstream sessions -----------------------------------------------------------------
 
@@ -97,6 +107,7 @@ class MongoRecordsMixin(GatewayCollections):
 
     async def put_package(self, package: PackageRecord) -> None:
         await self._upsert("packages", {"server_name": package.server_name}, to_doc(package))
+        await log_change(self._db, Change(ChangeKind.PACKAGE, package.server_name))
 
     async def get_package(self, server_name: str) -> PackageRecord | None:
         return await self._find_one(PackageRecord, "packages", {"server_name": server_name})
@@ -110,13 +121,15 @@ class MongoRecordsMixin(GatewayCollections):
         return await self._find(PackageRecord, "packages", {}, [("server_name", ASCENDING)])
 
     async def delete_package(self, server_name: str) -> bool:
-        return await self._delete("packages", {"server_name": server_name}) > 0
+        change = Change(ChangeKind.PACKAGE, server_name)
+        return await self._logged_delete("packages", {"server_name": server_name}, change)
 
     # -- API keys --------------------------------------------------------------------------
 
     async def create_api_key(self, key: ApiKeyRecord) -> None:
         with converted(lambda: Conflict(f"API key {key.id!r} (or its hash) already exists")):
             await self._coll("api_keys").insert_one(to_doc(key))
+        await log_change(self._db, Change(ChangeKind.API_KEY, key.id))
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return await self._find_one(ApiKeyRecord, "api_keys", {"key_hash": key_hash})
@@ -127,7 +140,9 @@ class MongoRecordsMixin(GatewayCollections):
         )
 
     async def delete_api_key(self, key_id: str) -> bool:
-        return await self._delete("api_keys", {"id": key_id}) > 0
+        return await self._logged_delete(
+            "api_keys", {"id": key_id}, Change(ChangeKind.API_KEY, key_id)
+        )
 
     async def count_api_keys(self) -> int:
         with converted():

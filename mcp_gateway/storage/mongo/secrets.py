@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from mcp_gateway.domain.changes import Change, ChangeKind
 from mcp_gateway.domain.records import StoredOAuthTokens, StoredSecret
 from mcp_gateway.storage.codec import from_doc, to_doc
+from mcp_gateway.storage.mongo.changes import log_change
 from mcp_gateway.storage.mongo.client import Document, converted, upsert
 from mcp_gateway.storage.mongo.names import GatewayCollections
 
@@ -35,6 +37,7 @@ class MongoSecretsMixin(GatewayCollections):
     async def put_secret(self, secret: StoredSecret) -> None:
         key = _secret_key(secret.username, secret.server, secret.name)
         await upsert(self._coll("secrets"), key, to_doc(secret))
+        await log_change(self._db, Change(ChangeKind.SECRET, secret.server, secret.username))
 
     async def get_secrets(self, username: str, server: str) -> list[StoredSecret]:
         # One query on the (username, server, name) unique index, which also yields name order.
@@ -65,7 +68,10 @@ class MongoSecretsMixin(GatewayCollections):
     async def delete_secret(self, username: str, server: str, name: str) -> bool:
         with converted():
             result = await self._coll("secrets").delete_one(_secret_key(username, server, name))
-        return result.deleted_count > 0
+        if result.deleted_count == 0:
+            return False
+        await log_change(self._db, Change(ChangeKind.SECRET, server, username))
+        return True
 
     async def count_server_secret_users(self, server: str) -> int:
         with converted():
@@ -74,6 +80,8 @@ class MongoSecretsMixin(GatewayCollections):
     async def delete_server_secrets(self, server: str) -> int:
         with converted():
             result = await self._coll("secrets").delete_many({"server": server})
+        if result.deleted_count:
+            await log_change(self._db, Change(ChangeKind.SECRET, server))
         return result.deleted_count
 
     async def iter_all_secrets(self) -> AsyncIterator[StoredSecret]:
@@ -100,6 +108,7 @@ class MongoSecretsMixin(GatewayCollections):
         doc["fields"] = _sorted(tokens.fields)
         key = {"server": tokens.server, "username": tokens.username}
         await upsert(self._coll("oauth_tokens"), key, doc)
+        await log_change(self._db, Change(ChangeKind.OAUTH, tokens.server, tokens.username))
 
     async def get_tokens(self, server: str, username: str) -> StoredOAuthTokens | None:
         with converted():
@@ -113,7 +122,10 @@ class MongoSecretsMixin(GatewayCollections):
             result = await self._coll("oauth_tokens").delete_one(
                 {"server": server, "username": username}
             )
-        return result.deleted_count > 0
+        if result.deleted_count == 0:
+            return False
+        await log_change(self._db, Change(ChangeKind.OAUTH, server, username))
+        return True
 
     async def count_server_token_users(self, server: str) -> int:
         with converted():
@@ -122,6 +134,8 @@ class MongoSecretsMixin(GatewayCollections):
     async def delete_server_tokens(self, server: str) -> int:
         with converted():
             result = await self._coll("oauth_tokens").delete_many({"server": server})
+        if result.deleted_count:
+            await log_change(self._db, Change(ChangeKind.OAUTH, server))
         return result.deleted_count
 
     async def iter_all_tokens(self) -> AsyncIterator[StoredOAuthTokens]:

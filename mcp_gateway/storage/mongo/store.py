@@ -6,8 +6,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from mcp_gateway.storage.mongo.audit import MongoAuditMixin
+from mcp_gateway.storage.mongo.changes import MongoChangesMixin
 from mcp_gateway.storage.mongo.client import Document, converted, make_client, prepare
 from mcp_gateway.storage.mongo.installs import MongoInstallsMixin
+from mcp_gateway.storage.mongo.leases import MongoLeasesMixin
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
 from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
@@ -21,6 +23,8 @@ class MongoStore(
     MongoRunsMixin,
     MongoToolsetsMixin,
     MongoInstallsMixin,
+    MongoChangesMixin,
+    MongoLeasesMixin,
 ):
     """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
 

@@ -14,6 +14,8 @@ set a secret or session for a server before or after its definition exists (call
 
 from __future__ import annotations
 
+from mcp_gateway.storage.sqlite.change_schema import CHANGE_FEED_MIGRATION
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE servers (
@@ -118,6 +120,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX user_installs_by_username ON user_installs (username, server)",
     ),
+    # 6: the change feed (storage/sqlite/changes.py: triggers log every change to a shared
+    # record in the writer's own transaction) and fencing tokens on leases.
+    CHANGE_FEED_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcp_gateway.storage.sqlite.audit import SqliteAuditMixin
+from mcp_gateway.storage.sqlite.changes import SqliteChangesMixin
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.installs import SqliteInstallsMixin
+from mcp_gateway.storage.sqlite.leases import SqliteLeasesMixin
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
@@ -20,6 +22,8 @@ class SqliteStore(
     SqliteRunsMixin,
     SqliteToolsetsMixin,
     SqliteInstallsMixin,
+    SqliteChangesMixin,
+    SqliteLeasesMixin,
 ):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
