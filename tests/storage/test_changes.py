@@ -3,7 +3,6 @@ follows, in order, and what it is told when it may have missed something."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import AsyncGenerator
 
@@ -90,8 +89,9 @@ async def test_a_follower_whose_position_was_pruned_rescans(sqlite_store: Store)
         assert isinstance(await _next(feed), Rescan)  # position fixed before these writes
         for name in ("a", "b", "c"):
             await sqlite_store.create_server(ServerConfig(name=name, command="x"))
-        with sqlite3.connect(sqlite_store.path) as conn:  # another process prunes the log
-            conn.execute("DELETE FROM changes WHERE key IN ('a', 'b')")
+        await sqlite_store._db.write(  # another follower pruned the log meanwhile
+            lambda conn: conn.execute("DELETE FROM changes WHERE key IN ('a', 'b')")
+        )
         assert isinstance(await _next(feed), Rescan)
         await sqlite_store.create_server(ServerConfig(name="d", command="x"))
         assert await _next(feed) == Change(ChangeKind.SERVER, "d")

@@ -1,0 +1,119 @@
+"""Replicas follow each other through the store (docs/scaling.md): a definition, a disable or
+a key revocation made on A is in force on B within about a second. Deadlines here are generous
+(a loaded 2-core box); the propagation time itself is measured by bench/change_feed.py."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpx2
+import pytest
+
+from tests.cluster.conftest import AUTH, Replicas, tiny_server
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+async def _until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    with anyio.fail_after(within):
+        while True:
+            if await check():
+                return
+            await anyio.sleep(0.05)
+
+
+async def _status_on(client: httpx2.AsyncClient, server: str) -> str | None:
+    """The server's status in ``client``'s replica's own pool (``/healthz`` reads no
+    definition from the store: only the change feed puts one there without a call)."""
+    servers = (await client.get("/healthz")).json().get("servers", {})
+    entry = servers.get(server)
+    return None if entry is None else str(entry["status"])
+
+
+def _call(server: str, text: str = "hi") -> dict[str, object]:
+    return {"serverName": server, "methodName": "echo", "args": {"text": text}}
+
+
+async def test_a_server_registered_on_a_is_served_by_b_right_after_as_200(
+    replicas: Replicas,
+) -> None:
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
+    ):
+        resp = await a.post("/mcp/servers", json=tiny_server("fx"))
+        assert resp.status_code == 200, resp.text
+        # Read your write: B has not necessarily seen the change yet, and serves it anyway.
+        resp = await b.post("/mcp/tool/call", json=_call("fx"))
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["success"] is True
+
+
+async def test_a_server_registered_on_a_starts_on_b_without_a_call_there(
+    replicas: Replicas,
+) -> None:
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
+    ):
+        assert (await a.post("/mcp/servers", json=tiny_server("fx"))).status_code == 200
+
+        async def connected() -> bool:
+            return await _status_on(b, "fx") == "connected"
+
+        await _until(connected)
+        assert (await a.put("/mcp/servers/fx/disable")).status_code == 200
+
+        async def disabled() -> bool:
+            return await _status_on(b, "fx") == "disabled"
+
+        await _until(disabled)
+        assert (await a.delete("/mcp/servers/fx")).status_code == 200
+
+        async def stopped() -> bool:
+            return await _status_on(b, "fx") is None
+
+        await _until(stopped)
+
+
+async def test_a_server_disabled_on_a_is_refused_by_b(replicas: Replicas) -> None:
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
+    ):
+        assert (await a.post("/mcp/servers", json=tiny_server("fx"))).status_code == 200
+        assert (await b.post("/mcp/tool/call", json=_call("fx"))).status_code == 200
+        assert (await a.put("/mcp/servers/fx/disable")).status_code == 200
+
+        async def refused() -> bool:
+            resp = await b.post("/mcp/tool/call", json=_call("fx"))
+            return resp.status_code == 409 and resp.json()["code"] == "server_disabled"
+
+        await _until(refused)
+        assert (await a.delete("/mcp/servers/fx")).status_code == 200
+
+        async def gone() -> bool:
+            resp = await b.post("/mcp/tool/call", json=_call("fx"))
+            return resp.status_code == 404
+
+        await _until(gone)
+
+
+async def test_a_key_revoked_on_a_is_refused_by_b(replicas: Replicas) -> None:
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, timeout=30) as b,
+    ):
+        resp = await a.post("/admin/apikeys", json={"name": "svc", "role": "service"})
+        assert resp.status_code == 200, resp.text
+        key, key_id = resp.json()["key"], resp.json()["id"]
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert (await b.get("/mcp/servers", headers=bearer)).status_code == 200  # now cached
+        assert (await a.delete(f"/admin/apikeys/{key_id}")).status_code == 200
+
+        async def refused() -> bool:
+            return (await b.get("/mcp/servers", headers=bearer)).status_code == 401
+
+        # Shorter than B's key cache expiry (10 s, the backstop): only the feed makes it.
+        await _until(refused, within=8.0)
