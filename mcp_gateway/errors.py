@@ -47,6 +47,7 @@ Tree::
     │   └── TokenEndpointError         502 upstream_error (a token request was refused)
     │       └── GrantRevoked           502 upstream_error (``invalid_grant``)
     ├── StoreUnavailable               503 store_unavailable
+    ├── Draining                       503 draining (SIGTERM: this replica takes no new work)
     ├── InstallFailed                  502 install_failed (bounded ``log`` of the installer)
     ├── ConfigError                    (start-up only: a bad setting; CLI exits 2)
     └── CryptoError                    500 decryption_failed (wrong key, tampered ciphertext)
@@ -393,6 +394,13 @@ class StoreUnavailable(GatewayError):
 
     status = 503
     code = "store_unavailable"
+
+
+class Draining(GatewayError):
+    """This replica got SIGTERM: it finishes its in-flight calls and exits (``/readyz``)."""
+
+    status = 503
+    code = "draining"
 
 
 class InstallFailed(GatewayError):

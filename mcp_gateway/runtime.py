@@ -30,6 +30,7 @@ from mcp_gateway.observability.store_timing import TimedStore
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.drain import Drain
 from mcp_gateway.services.follow import ChangeFollower, follow_services
 from mcp_gateway.services.install_lock import InstallLocks
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
@@ -146,6 +147,7 @@ class Runtime:
         self._reconcile_packages = reconcile_packages
         self._stack: AsyncExitStack | None = None
         self.metrics = GatewayMetrics(max_tools=settings.telemetry.metrics_max_tools)
+        self.drain = Drain()  # SIGTERM (cli serve): /readyz 503 while in-flight calls finish
 
     @property
     def is_open(self) -> bool:

@@ -76,8 +76,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the store answers; else StoreUnavailable, rendered (503) by the error handler."""
-    store = runtime_of(request).store
+    """200 when the store answers and the replica is not draining (SIGTERM); else
+    StoreUnavailable or Draining, rendered (503) by the error handler."""
+    runtime = runtime_of(request)
+    runtime.drain.check()  # raises Draining
+    store = runtime.store
     await store.ping()  # raises StoreUnavailable
     body = {"success": True, "ready": True, "store": {"backend": store.backend, "status": "ok"}}
     return JSONResponse(body)

@@ -16,6 +16,7 @@ from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.drain import Drain
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.runs import RunService
@@ -50,6 +51,7 @@ class GatewayRuntime(Protocol):
     oauth: OAuthService
     google: GoogleLogin
     user_servers: UserServerService
+    drain: Drain
 
     @property
     def is_open(self) -> bool: ...

@@ -35,7 +35,8 @@ def _hypercorn_config(settings: Settings) -> HypercornConfig:
     config.accesslog = None
     # A logger, not "-": its records propagate to the root handler and its safety filter.
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 10.0
+    # SIGTERM: in-flight requests get this long, then are cancelled (services/drain.py).
+    config.graceful_timeout = settings.cluster.drain_timeout
     # The API applies its own body limit; keep Hypercorn's WSGI limit out of the way.
     return config
 
@@ -47,10 +48,15 @@ async def _serve(settings: Settings) -> None:
     from mcp_gateway.runtime import Runtime
 
     stop = asyncio.Event()
+    runtime = Runtime(settings)
+
+    def drain() -> None:
+        runtime.drain.begin(settings.cluster.drain_timeout)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(settings)
+        loop.add_signal_handler(sig, drain)
     # Enter the runtime before listening so a bad key or unreachable store is one clean line.
     # Starlette is an ASGI app; Hypercorn's typing is narrower than the ASGI protocol it accepts.
     app: Any = create_app(runtime)

@@ -82,3 +82,13 @@ async def test_metrics_carry_the_same_replica_id(gateway: Gateway) -> None:
     assert replica == gateway.runtime.settings.replica_id
     text = (await gateway.client.get("/metrics")).text
     assert f'replica="{replica}"' in text
+
+
+async def test_a_draining_replica_answers_readyz_503_draining_and_healthz_200(
+    gateway: Gateway,
+) -> None:
+    assert (await gateway.client.get("/readyz")).status_code == 200
+    gateway.runtime.drain.begin(30.0)  # what SIGTERM does (cli serve)
+    resp = await gateway.client.get("/readyz")
+    assert resp.status_code == 503 and resp.json()["code"] == "draining"
+    assert (await gateway.client.get("/healthz")).status_code == 200
