@@ -71,6 +71,11 @@ class _Proxy:
         """Close the listener and every connection: the server is gone."""
         self._scope.cancel()
 
+    def drop(self) -> None:
+        """Reset every open connection; new ones are forwarded again (a network blip)."""
+        for link in list(self._links):
+            link.cancel()
+
     def blackhole(self) -> None:
         """Drop every connection; new ones are accepted and never answered: a hung server."""
         self.mode = "blackhole"

@@ -3,8 +3,11 @@ follows, in order, and what it is told when it may have missed something."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import AsyncGenerator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -124,3 +127,31 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_renew(
         await anyio.sleep(0.05)
     assert taken is not None and taken > first
     assert not await store.renew_fenced_lease("install:y", "dead", first, 30.0)
+
+
+async def _loss_child(mongodb_uri: str, mongodb_db: str, mode: str) -> list[str]:
+    """Run tests/storage/change_stream_loss.py (a child process: see mongo_outage.py)."""
+    with anyio.fail_after(120):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "tests.storage.change_stream_loss", mongodb_uri, mongodb_db]
+            + [mode],
+            check=False,
+            cwd=Path(__file__).parents[2],
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    seen: list[str] = json.loads(done.stdout)
+    return seen
+
+
+@pytest.mark.slow
+async def test_a_lost_change_stream_resumes_after_its_token_without_missing_a_change(
+    mongodb_uri: str, mongodb_db: str
+) -> None:
+    assert await _loss_child(mongodb_uri, mongodb_db, "resume") == ["c1", "c2", "c3"]
+
+
+@pytest.mark.slow
+async def test_a_change_stream_whose_history_is_gone_rescans_then_follows_again(
+    mongodb_uri: str, mongodb_db: str
+) -> None:
+    assert await _loss_child(mongodb_uri, mongodb_db, "invalidate") == ["c1", "rescan", "c2"]
