@@ -65,6 +65,12 @@ class InstallLocks:
                     yield lease
                 finally:
                     tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # The operation's own error (ServerAlreadyExists, InstallFailed...), not a group:
+            # the renewal task never raises.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 try:

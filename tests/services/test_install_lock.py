@@ -64,3 +64,12 @@ async def test_an_operation_that_lost_its_lease_is_cancelled_and_cannot_commit(
                 await anyio.sleep_forever()  # the renewal task cancels the operation
             reached_end = True
     assert not reached_end
+
+
+async def test_an_error_raised_under_the_lease_comes_out_as_itself(store: Store) -> None:
+    a = InstallLocks(store, "replica-a", 30.0)
+    with pytest.raises(ValueError, match="the operation's own error"):
+        async with a.hold("fx"):
+            raise ValueError("the operation's own error")
+    async with a.hold("fx"):  # and the lease was released
+        pass

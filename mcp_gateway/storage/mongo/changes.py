@@ -28,7 +28,7 @@ import anyio.lowlevel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import InvalidOperation, OperationFailure, PyMongoError
 
 from mcp_gateway.domain.changes import Change, ChangeEvent, Rescan, parse_change
 from mcp_gateway.errors import StoreUnavailable
@@ -123,6 +123,8 @@ class MongoChangesMixin:
                 # start afresh and reload everything, so no change is missed.
                 log.warning("change stream lost its history (code %s): rescanning", exc.code)
                 token, rescan = None, "change stream history lost"
+            except InvalidOperation:
+                return  # the client was closed: the store is shutting down
             except PyMongoError as exc:
                 log.warning("change stream interrupted (%s); resuming", type(exc).__name__)
                 await anyio.sleep(_RETRY)

@@ -33,6 +33,7 @@ class MongoStore(
     def __init__(self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document]) -> None:
         self._client = client
         self._db = db
+        self._closed = False
 
     @classmethod
     async def open(cls, uri: str, database: str, io_timeout: float = 5.0) -> MongoStore:
@@ -56,4 +57,8 @@ class MongoStore(
             await self._db.command("ping")
 
     async def aclose(self) -> None:
+        """Idempotent: a second close (after a test or the runtime closed it) does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         await self._client.close()
