@@ -270,7 +270,9 @@ class Runtime:
                 mode=settings.cluster.change_feed,
                 poll_interval=settings.cluster.change_poll_interval,
             )
-            follow_services(self.follower, servers=self.servers, apikeys=self.apikeys)
+            follow_services(
+                self.follower, servers=self.servers, apikeys=self.apikeys, pool=self.pool
+            )
             self._observe()
             created = await self.apikeys.bootstrap(settings)
             if created is not None:

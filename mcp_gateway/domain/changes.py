@@ -11,7 +11,7 @@ reloads everything it keeps in memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -29,6 +29,8 @@ class Change:
     kind: ChangeKind
     key: str
     user: str | None = None
+    # When the writer logged it (its wall clock, unix seconds), if the store says.
+    at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,10 @@ class Rescan:
 ChangeEvent = Change | Rescan
 
 
-def parse_change(kind: str, key: str, user: str | None) -> Change | None:
+def parse_change(kind: str, key: str, user: str | None, at: float | None = None) -> Change | None:
     """A change read back from a store, or None for a kind this version does not know (a
     newer replica wrote it; the rescan of an upgraded replica covers it)."""
     try:
-        return Change(ChangeKind(kind), key, user)
+        return Change(ChangeKind(kind), key, user, at)
     except ValueError:
         return None

@@ -8,12 +8,12 @@ handler. A change names a record, never its value: handlers re-read the store, s
 change twice, or one this replica made itself, is harmless.
 
 :func:`follow_services` subscribes the services that keep state in memory: server definitions
-(the pool starts, restarts or stops servers) and the API key cache (revocation).
-Not subscribed (docs/scaling.md): secrets (a user's open upstream session on another replica
-keeps the value it started with until it is closed: closing it on every change would also cut
-the calls that replica just started with the new value) and OAuth grants (read from the store
-on every upstream request: nothing is kept to invalidate). Other services subscribe with one
-line, e.g. ``follower.subscribe(ChangeKind.TOOLSET, toolsets.on_change)``.
+(the pool starts, restarts or stops servers), the API key cache (revocation) and users'
+upstream sessions started before a change to their secrets (the writer's wall clock decides:
+a session started since already has the new value and is kept, so the writer's own feed never
+cuts the calls it started right after the change). OAuth grants are not subscribed: they are
+read from the store on every upstream request, nothing is kept. Other services subscribe with
+one line, e.g. ``follower.subscribe(ChangeKind.TOOLSET, toolsets.on_change)``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mcp_gateway.domain.changes import Change, ChangeEvent, ChangeKind, Rescan
 from mcp_gateway.errors import GatewayError, StoreUnavailable
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import ChangeStore
 
 log = logging.getLogger("mcp_gateway.follow")
@@ -129,6 +130,7 @@ def follow_services(
     *,
     servers: ServerService,
     apikeys: ApiKeyService,
+    pool: UpstreamPort,
 ) -> None:
     """Subscribe the services that keep shared records in memory."""
 
@@ -138,10 +140,17 @@ def follow_services(
     async def key_changed(change: Change) -> None:
         apikeys.forget(change.key)
 
+    async def secret_changed(change: Change) -> None:
+        # The user's session here was started with the old value: close it (the next call
+        # starts one with the new value), unless it started after the change (it has it).
+        if change.user is not None and change.at is not None:
+            await pool.invalidate_user(change.key, change.user, before=change.at)
+
     async def rescan() -> None:
         apikeys.forget_all()
         await servers.resync()
 
     follower.subscribe(ChangeKind.SERVER, server_changed)
     follower.subscribe(ChangeKind.API_KEY, key_changed)
+    follower.subscribe(ChangeKind.SECRET, secret_changed)
     follower.on_rescan(rescan)

@@ -75,8 +75,11 @@ class UpstreamPort(Protocol):
         own_session: bool = False,
     ) -> list[Tool]: ...
 
-    async def invalidate_user(self, server_name: str, username: str) -> None:
-        """Drop ``username``'s per-user sessions of a server (its secrets changed)."""
+    async def invalidate_user(
+        self, server_name: str, username: str, *, before: float | None = None
+    ) -> None:
+        """Drop ``username``'s per-user sessions of a server (its secrets changed); with
+        ``before`` (wall clock) only one created before then."""
 
     def status(self, name: str) -> ServerState: ...
 

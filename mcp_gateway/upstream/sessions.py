@@ -128,13 +128,15 @@ class SessionPool:
         if entry is not None:
             await self._stop_entry(entry, forget_sessions=True)
 
-    async def invalidate_user(self, server_name: str, username: str) -> None:
-        """The user's secrets changed: close that user's session (the next call reopens it)."""
-        entry = self._entries.get(server_name)
-        if entry is not None:
-            sup = entry.users.pop(username, None)
-            if sup is not None:
-                await sup.aclose(terminate=True)
+    async def invalidate_user(
+        self, server_name: str, username: str, *, before: float | None = None
+    ) -> None:
+        """The user's secrets changed: close that user's session (the next call reopens it);
+        with ``before`` (wall clock: another replica's change) only one created before it."""
+        users = entry.users if (entry := self._entries.get(server_name)) else {}
+        if (sup := users.get(username)) and (before is None or sup.created_at < before):
+            del users[username]
+            await sup.aclose(terminate=True)
 
     async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
         supervisors = entry.supervisors()

@@ -158,6 +158,7 @@ class Supervisor:
         self.in_flight = 0
         self._died_in_call = False  # the last connection died while serving a tool call
         self.last_used = time.monotonic()
+        self.created_at = time.time()  # wall clock: compared with other replicas' changes
         self._stopping = False
         self._terminate = False
         self._wake = anyio.Event()

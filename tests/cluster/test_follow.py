@@ -117,3 +117,41 @@ async def test_a_key_revoked_on_a_is_refused_by_b(replicas: Replicas) -> None:
 
         # Shorter than B's key cache expiry (10 s, the backstop): only the feed makes it.
         await _until(refused, within=8.0)
+
+
+async def test_a_secret_changed_on_a_reaches_the_users_open_session_on_b(
+    replicas: Replicas,
+) -> None:
+    spec = [{"name": "SVC_TOKEN", "as": "env"}]
+    server = tiny_server("envfx", isolation="per_user", secrets=spec)
+    call = {
+        "serverName": "envfx",
+        "methodName": "print_env",
+        "args": {"name": "SVC_TOKEN"},
+        "username": "alice",
+    }
+
+    def secret(value: str) -> dict[str, str]:
+        body = {"serverName": "envfx", "secretName": "SVC_TOKEN", "secretValue": value}
+        return {**body, "username": "alice"}
+
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
+    ):
+        assert (await a.post("/mcp/servers", json=server)).status_code == 200
+        assert (await a.post("/secrets/set", json=secret("old-canary"))).status_code == 200
+        resp = await b.post("/mcp/tool/call", json=call)  # alice's process on B: old value
+        assert resp.status_code == 200 and "old-canary" in resp.text, resp.text
+        assert (await a.post("/secrets/set", json=secret("new-canary"))).status_code == 200
+        # On A the next call has it at once (A closed its own session when it wrote).
+        resp = await a.post("/mcp/tool/call", json=call)
+        assert "new-canary" in resp.text, resp.text
+
+        async def new_on_b() -> bool:
+            return "new-canary" in (await b.post("/mcp/tool/call", json=call)).text
+
+        await _until(new_on_b)
+        # A's own feed reporting its change later does not cut the session A started since.
+        resp = await a.post("/mcp/tool/call", json=call)
+        assert resp.status_code == 200 and "new-canary" in resp.text

@@ -67,7 +67,11 @@ async def log_change(db: AsyncDatabase[Document], change: Change) -> None:
 
 
 def _parse(doc: Document) -> Change | None:
-    return parse_change(str(doc.get("kind")), str(doc.get("key")), doc.get("user"))
+    at = doc.get("at")
+    when = (
+        at.replace(tzinfo=datetime.UTC).timestamp() if isinstance(at, datetime.datetime) else None
+    )
+    return parse_change(str(doc.get("kind")), str(doc.get("key")), doc.get("user"), when)
 
 
 class MongoChangesMixin:

@@ -31,10 +31,11 @@ PRUNE_EVERY = 60.0  # seconds between two prunes by one follower
 _BATCH = 1000
 _RETRY = 1.0  # seconds before polling again after a store error
 
-_READ = "SELECT seq, kind, key, user FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
+_READ = "SELECT seq, kind, key, user, ts FROM changes WHERE seq > ? ORDER BY seq LIMIT ?"
+Row = tuple[int, str, str, str | None, float]
 
 
-def _read(conn: sqlite3.Connection, after: int) -> list[tuple[int, str, str, str | None]]:
+def _read(conn: sqlite3.Connection, after: int) -> list[Row]:
     return conn.execute(_READ, (after, _BATCH)).fetchall()
 
 
@@ -62,17 +63,15 @@ class SqliteChangesMixin:
         yield Rescan("change feed started")
         pruned_at = time.monotonic()
         while True:
-            rows: list[tuple[int, str, str, str | None]] = await self._retrying(
-                functools.partial(_read, after=position)
-            )
+            rows: list[Row] = await self._retrying(functools.partial(_read, after=position))
             if rows and rows[0][0] != position + 1:
                 log.warning("change log pruned past this replica's position: rescanning")
                 position = rows[-1][0]
                 yield Rescan("change log pruned past this replica's position")
                 continue
-            for seq, kind, key, user in rows:
+            for seq, kind, key, user, ts in rows:
                 position = seq
-                change = parse_change(kind, key, user)
+                change = parse_change(kind, key, user, ts)
                 if change is not None:
                     yield change
             if time.monotonic() - pruned_at > PRUNE_EVERY:
