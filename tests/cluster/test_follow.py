@@ -42,10 +42,10 @@ async def test_a_server_registered_on_a_is_served_by_b_right_after_as_200(
         httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
         httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
     ):
-        resp = await a.post("/mcp/servers", json=tiny_server("fx"))
+        resp = await a.post("/mcp/servers", json=tiny_server("fx-rw"))
         assert resp.status_code == 200, resp.text
         # Read your write: B has not necessarily seen the change yet, and serves it anyway.
-        resp = await b.post("/mcp/tool/call", json=_call("fx"))
+        resp = await b.post("/mcp/tool/call", json=_call("fx-rw"))
         assert resp.status_code == 200, resp.text
         assert resp.json()["success"] is True
 
@@ -57,22 +57,22 @@ async def test_a_server_registered_on_a_starts_on_b_without_a_call_there(
         httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
         httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
     ):
-        assert (await a.post("/mcp/servers", json=tiny_server("fx"))).status_code == 200
+        assert (await a.post("/mcp/servers", json=tiny_server("fx-life"))).status_code == 200
 
         async def connected() -> bool:
-            return await _status_on(b, "fx") == "connected"
+            return await _status_on(b, "fx-life") == "connected"
 
         await _until(connected)
-        assert (await a.put("/mcp/servers/fx/disable")).status_code == 200
+        assert (await a.put("/mcp/servers/fx-life/disable")).status_code == 200
 
         async def disabled() -> bool:
-            return await _status_on(b, "fx") == "disabled"
+            return await _status_on(b, "fx-life") == "disabled"
 
         await _until(disabled)
-        assert (await a.delete("/mcp/servers/fx")).status_code == 200
+        assert (await a.delete("/mcp/servers/fx-life")).status_code == 200
 
         async def stopped() -> bool:
-            return await _status_on(b, "fx") is None
+            return await _status_on(b, "fx-life") is None
 
         await _until(stopped)
 
@@ -82,19 +82,19 @@ async def test_a_server_disabled_on_a_is_refused_by_b(replicas: Replicas) -> Non
         httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
         httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
     ):
-        assert (await a.post("/mcp/servers", json=tiny_server("fx"))).status_code == 200
-        assert (await b.post("/mcp/tool/call", json=_call("fx"))).status_code == 200
-        assert (await a.put("/mcp/servers/fx/disable")).status_code == 200
+        assert (await a.post("/mcp/servers", json=tiny_server("fx-off"))).status_code == 200
+        assert (await b.post("/mcp/tool/call", json=_call("fx-off"))).status_code == 200
+        assert (await a.put("/mcp/servers/fx-off/disable")).status_code == 200
 
         async def refused() -> bool:
-            resp = await b.post("/mcp/tool/call", json=_call("fx"))
+            resp = await b.post("/mcp/tool/call", json=_call("fx-off"))
             return resp.status_code == 409 and resp.json()["code"] == "server_disabled"
 
         await _until(refused)
-        assert (await a.delete("/mcp/servers/fx")).status_code == 200
+        assert (await a.delete("/mcp/servers/fx-off")).status_code == 200
 
         async def gone() -> bool:
-            resp = await b.post("/mcp/tool/call", json=_call("fx"))
+            resp = await b.post("/mcp/tool/call", json=_call("fx-off"))
             return resp.status_code == 404
 
         await _until(gone)
@@ -105,7 +105,7 @@ async def test_a_key_revoked_on_a_is_refused_by_b(replicas: Replicas) -> None:
         httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
         httpx2.AsyncClient(base_url=replicas.b.url, timeout=30) as b,
     ):
-        resp = await a.post("/admin/apikeys", json={"name": "svc", "role": "service"})
+        resp = await a.post("/admin/apikeys", json={"name": "svc-revoked", "role": "service"})
         assert resp.status_code == 200, resp.text
         key, key_id = resp.json()["key"], resp.json()["id"]
         bearer = {"Authorization": f"Bearer {key}"}
