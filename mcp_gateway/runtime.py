@@ -271,7 +271,11 @@ class Runtime:
                 poll_interval=settings.cluster.change_poll_interval,
             )
             follow_services(
-                self.follower, servers=self.servers, apikeys=self.apikeys, pool=self.pool
+                self.follower,
+                servers=self.servers,
+                apikeys=self.apikeys,
+                pool=self.pool,
+                packages=self.packages,
             )
             self._observe()
             created = await self.apikeys.bootstrap(settings)

@@ -100,7 +100,14 @@ def new_install_dir(root: Path, server_name: str) -> Path:
     every directory from it up to ``root``)."""
     slot = slot_dir(root, server_name)
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-    target = ensure_inside(slot / f"i-{stamp}-{secrets.token_hex(3)}", root)
+    return make_install_dir(slot / f"i-{stamp}-{secrets.token_hex(3)}", root)
+
+
+def make_install_dir(target: Path, root: Path) -> Path:
+    """Create the empty install directory ``target`` (inside ``root``; it must not exist),
+    0755 like every directory from it up to ``root``: :func:`new_install_dir`, or the
+    directory another replica recorded (services/package_reconcile.py)."""
+    target = ensure_inside(target, root)
     target.mkdir(parents=True, exist_ok=False)
     # Sandboxed servers run under other uids: whatever the gateway's umask, they must be able
     # to traverse and read their package (the installer itself runs with umask 022).

@@ -32,6 +32,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from mcp_gateway.domain.changes import Change, ChangeEvent, ChangeKind, Rescan
 from mcp_gateway.errors import GatewayError, StoreUnavailable
 from mcp_gateway.services.apikeys import ApiKeyService
+from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.servers import ServerService
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import ChangeStore
@@ -63,6 +64,19 @@ class ChangeFollower:
 
     def on_rescan(self, handler: RescanHandler) -> None:
         self._rescans.append(handler)
+
+    def start_soon(self, work: Callable[[], Awaitable[object]], what: str) -> None:
+        """Run a handler's long work (a package install) beside the feed, not holding up the
+        changes after it; its errors are logged."""
+        if self._tg is not None:
+            self._tg.start_soon(self._quietly, work, what)
+
+    @staticmethod
+    async def _quietly(work: Callable[[], Awaitable[object]], what: str) -> None:
+        try:
+            await work()
+        except GatewayError as exc:
+            log.error("could not apply a %s change: %s", what, exc)
 
     async def __aenter__(self) -> Self:
         tg = anyio.create_task_group()
@@ -131,6 +145,7 @@ def follow_services(
     servers: ServerService,
     apikeys: ApiKeyService,
     pool: UpstreamPort,
+    packages: PackageService | None = None,
 ) -> None:
     """Subscribe the services that keep shared records in memory."""
 
@@ -146,6 +161,12 @@ def follow_services(
         if change.user is not None and change.at is not None:
             await pool.invalidate_user(change.key, change.user, before=change.at)
 
+    async def package_changed(change: Change) -> None:
+        # Installed or upgraded elsewhere: install it here too (in the background: an install
+        # takes seconds, key revocations behind it must not wait).
+        if packages is not None:
+            follower.start_soon(functools.partial(packages.restore, change.key), "package")
+
     async def rescan() -> None:
         apikeys.forget_all()
         await servers.resync()
@@ -153,4 +174,5 @@ def follow_services(
     follower.subscribe(ChangeKind.SERVER, server_changed)
     follower.subscribe(ChangeKind.API_KEY, key_changed)
     follower.subscribe(ChangeKind.SECRET, secret_changed)
+    follower.subscribe(ChangeKind.PACKAGE, package_changed)
     follower.on_rescan(rescan)

@@ -19,6 +19,7 @@ from mcp_gateway.installer.base import (
     Installer,
     InstallResult,
     InstallSpec,
+    make_install_dir,
     new_install_dir,
     remove_tree,
     slot_dir,
@@ -64,10 +65,16 @@ class PackageDirs:
         server_name: str,
         spec: InstallSpec,
         on_line: LineCallback | None,
+        *,
+        at: Path | None = None,
     ) -> InstallResult:
-        """Install into a fresh attempt directory; a failed attempt leaves no directory (nor
-        an empty slot when it was the slot's only attempt)."""
-        target = new_install_dir(installer.root, server_name)
+        """Install into a fresh attempt directory (or into ``at``, the directory recorded by
+        another replica); a failed attempt leaves no directory (nor an empty slot when it was
+        the slot's only attempt)."""
+        if at is None:
+            target = new_install_dir(installer.root, server_name)
+        else:
+            target = await anyio.to_thread.run_sync(make_install_dir, at, installer.root)
         started = time.perf_counter()
         outcome = "ok"
         try:

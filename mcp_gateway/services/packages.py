@@ -55,7 +55,7 @@ from mcp_gateway.installer.plan import (
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.services.install_lock import InstallLease, InstallLocks
 from mcp_gateway.services.package_dirs import PackageDirs, venv_command
-from mcp_gateway.services.package_reconcile import reconcile
+from mcp_gateway.services.package_reconcile import reconcile, restore
 from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
 from mcp_gateway.storage.ports import PackageStore
 
@@ -414,3 +414,7 @@ class PackageService:
     async def reconcile(self) -> list[str]:
         """Start-up: see :mod:`mcp_gateway.services.package_reconcile`."""
         return await reconcile(self._store, self._servers, self._dirs)
+
+    async def restore(self, server_name: str) -> bool:
+        """Another replica changed this package: see ``package_reconcile.restore``."""
+        return await restore(self._store, self._servers, self._dirs, server_name)

@@ -100,3 +100,33 @@ async def test_a_replica_killed_mid_install_loses_its_lease_and_b_installs_after
             call = {"serverName": "fx", "methodName": "version", "args": {}}
             resp = await on_b.post("/mcp/tool/call", json=call)
             assert resp.status_code == 200 and "1.9.0" in resp.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+async def test_an_upgrade_on_a_is_served_by_b(
+    request: pytest.FixtureRequest, tmp_path: Path, registry: LocalRegistry, backend: str
+) -> None:
+    # One packages path for both (one host): B follows the definition A switched to.
+    shared = replica_envs(
+        request,
+        tmp_path,
+        backend,
+        MCPGW_NPM_REGISTRY=registry.npm_url,
+        MCPGW_PACKAGES_DIR=str(tmp_path / "packages"),
+    )
+    call = {"serverName": "fx", "methodName": "version", "args": {}}
+    with GatewayProcess(shared[0], startup_timeout=60) as a, GatewayProcess(shared[1]) as b:
+        async with (
+            httpx2.AsyncClient(base_url=a.url, headers=AUTH, timeout=120) as on_a,
+            httpx2.AsyncClient(base_url=b.url, headers=AUTH, timeout=120) as on_b,
+        ):
+            assert (await on_a.post("/packages/install", json=BODY)).status_code == 200
+            resp = await on_b.post("/mcp/tool/call", json=call)
+            assert resp.status_code == 200 and "1.9.0" in resp.text, resp.text
+            resp = await on_a.put("/packages/fx/upgrade", json={"version": "1.10.0"})
+            assert resp.status_code == 200, resp.text
+            with anyio.fail_after(60):
+                while True:
+                    if "1.10.0" in (await on_b.post("/mcp/tool/call", json=call)).text:
+                        break
+                    await anyio.sleep(0.1)

@@ -213,12 +213,15 @@ async def test_reconcile_reinstalls_a_missing_directory_at_the_recorded_version(
 ) -> None:
     await service.install(InstallRequest(NPM_NAME, "fx", version="~1.9.0"))
     registry.npm[NPM_NAME]["dist-tags"]["latest"] = "1.10.0"  # must not drift to latest
-    old = (await service.get("fx")).install_dir
+    old = await service.get("fx")
+    definition = await sqlite_store.get_server("fx")
     shutil.rmtree(tmp_path / "packages")  # a wiped disk / a new replica
     fresh = PackageService(sqlite_store, servers, installers(tmp_path, registry))
     assert await fresh.reconcile() == ["fx"]
     record = await fresh.get("fx")
-    assert record.version == "1.9.0" and record.install_dir != old
+    # Into the recorded directory: the shared record and definition stay valid on every
+    # replica (another one may run from that path on its own disk), so neither is rewritten.
+    assert record == old and await sqlite_store.get_server("fx") == definition
     assert await anyio.Path(record.install_dir).is_dir()
     assert await answer(pool, sqlite_store, "fx") == "1.9.0"
     leftover = Path(record.install_dir).parent / "i-20000101000000-dead00"  # a crashed attempt
