@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import anyio
 
 from mcp_gateway.errors import InstallInProgress, StoreUnavailable
+from mcp_gateway.services.package_dirs import PackageDirs
 from mcp_gateway.storage.ports import LeaseStore
 
 log = logging.getLogger("mcp_gateway.packages")
@@ -91,3 +92,17 @@ class InstallLocks:
                 return
             except StoreUnavailable as exc:  # the next renewal tries again
                 log.warning("install lease %s not renewed (%s)", lease.key, exc.code)
+
+
+@asynccontextmanager
+async def exclusive(
+    dirs: PackageDirs, locks: InstallLocks | None, server_name: str
+) -> AsyncIterator[InstallLease | None]:
+    """This process's lock of ``server_name``, then (with ``locks``) the cluster-wide lease.
+    Raises InstallInProgress."""
+    with dirs.exclusive(server_name):
+        if locks is None:
+            yield None
+            return
+        async with locks.hold(server_name) as lease:
+            yield lease

@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 
@@ -53,7 +53,7 @@ from mcp_gateway.installer.plan import (
     spec_from_request,
 )
 from mcp_gateway.installer.process import LineCallback
-from mcp_gateway.services.install_lock import InstallLease, InstallLocks
+from mcp_gateway.services.install_lock import InstallLease, InstallLocks, exclusive
 from mcp_gateway.services.package_dirs import PackageDirs, venv_command
 from mcp_gateway.services.package_reconcile import reconcile, restore
 from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
@@ -113,16 +113,8 @@ class PackageService:
         self._verify_timeout = verify_timeout
         self._locks = locks
 
-    @asynccontextmanager
-    async def _exclusive(self, server_name: str) -> AsyncIterator[InstallLease | None]:
-        """This process's lock of ``server_name``, then (with ``locks``) the cluster-wide
-        lease (services/install_lock.py). Raises InstallInProgress."""
-        with self._dirs.exclusive(server_name):
-            if self._locks is None:
-                yield None
-                return
-            async with self._locks.hold(server_name) as lease:
-                yield lease
+    def _exclusive(self, server_name: str) -> AbstractAsyncContextManager[InstallLease | None]:
+        return exclusive(self._dirs, self._locks, server_name)
 
     @property
     def install_observers(self) -> list[Callable[[str, str, float], None]]:
