@@ -28,7 +28,7 @@ _STATUS_TEXT = {
     409: "conflict",
     413: "payload_too_large",
     502: "upstream_error / upstream_unavailable",
-    503: "upstream_unavailable / upstream_busy / store_unavailable",
+    503: "upstream_unavailable / upstream_busy / store_unavailable / draining",
     504: "upstream_timeout",
 }
 

@@ -45,8 +45,9 @@ from mcp_gateway.storage.ports import ApiKeyStore
 ADMIN_KEY_FILE = "admin-api-key"
 ENV_ADMIN_NAME = "MCPGW_ADMIN_API_KEY"
 BOOTSTRAP_ADMIN_NAME = "bootstrap-admin"
-# Authenticated keys are cached this long; a revoke in this process clears them at once,
-# a revoke by another process sharing the store takes effect within this many seconds.
+# Authenticated keys are cached this long; a revoke in this process clears them at once, one
+# by another process sharing the store within ~1 s through the change feed (services/follow.py)
+# and within this many seconds should its announcement be lost.
 CACHE_TTL = 10.0
 _CACHE_MAX = 4096
 _MAX_NAME = 64

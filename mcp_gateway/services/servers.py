@@ -48,7 +48,8 @@ from mcp_gateway.upstream.state import ServerState
 
 log = logging.getLogger("mcp_gateway.servers")
 
-# Definitions changed by another process sharing the store are seen after this many seconds.
+# Definitions changed by another process sharing the store arrive through the change feed
+# (services/follow.py, ~1 s); this re-read on the call path is the backstop should one be lost.
 CONFIG_TTL = 5.0
 # Fields a partial update may change (the name is the identity and never changes), and
 # ``secret_names`` (mcp-api's secretNames, see ``domain.servers.apply_secret_names``).
