@@ -158,6 +158,7 @@ class ServerService:
         self._pool = pool
         self._ttl = cache_ttl
         self._configs: dict[str, tuple[ServerConfig, float]] = {}  # name -> (config, expiry)
+        self._serials: dict[str, anyio.Lock] = {}
 
     def _remember(self, server: ServerConfig) -> None:
         self._configs[server.name] = (server, time.monotonic() + self._ttl)
@@ -191,26 +192,27 @@ class ServerService:
     async def refresh(self, name: str) -> None:
         """Another replica changed ``name`` (the change feed, services/follow.py): read it from
         the store and start, restart or stop it here. Unchanged: nothing happens."""
-        server = await self._store.get_server(name)
-        hit = self._configs.get(name)
-        if server is None:
-            if hit is not None:
-                await self._forget(name)
-            return
-        if hit is not None and hit[0] == server:
-            self._remember(hit[0])
-            return
-        await self._apply(server)
+        async with self._serial(name):  # a read older than our own write never wins
+            server = await self._store.get_server(name)
+            hit = self._configs.get(name)
+            if server is None:
+                if hit is not None:
+                    await self._forget(name)
+                return
+            if hit is not None and hit[0] == server:
+                self._remember(hit[0])
+                return
+            await self._apply(server)
 
     async def resync(self) -> None:
         """Changes may have been missed: bring every definition in line with the store."""
-        stored = {server.name: server for server in await self._store.list_servers()}
-        for name in set(self._configs) - set(stored):
-            await self._forget(name)
-        for server in stored.values():
-            hit = self._configs.get(server.name)
-            if hit is None or hit[0] != server:
-                await self._apply(server)
+        stored = {server.name for server in await self._store.list_servers()}
+        for name in sorted(stored | set(self._configs)):
+            await self.refresh(name)
+
+    def _serial(self, name: str) -> anyio.Lock:
+        """Orders this process's write-then-apply of ``name`` with a feed's read-then-apply."""
+        return self._serials.setdefault(name, anyio.Lock())
 
     async def find(self, name: str) -> ServerConfig | None:
         """The stored definition of ``name`` (not cached), or None."""
@@ -305,8 +307,9 @@ class ServerService:
                 meta, created_at=meta.created_at or now, updated_at=meta.updated_at or now
             ),
         )
-        await self._store.create_server(server)
-        await self._apply(server)
+        async with self._serial(server.name):
+            await self._store.create_server(server)
+            await self._apply(server)
         return self._view(server, self._pool.statuses())
 
     async def update(self, name: str, changes: Mapping[str, Any]) -> ServerView:
@@ -362,8 +365,9 @@ class ServerService:
             updated_at=time.time() if updated == current.metadata.updated_at else updated,
         )
         server = dataclasses.replace(server, metadata=meta)
-        await self._store.update_server(server)
-        await self._apply(server)
+        async with self._serial(server.name):
+            await self._store.update_server(server)
+            await self._apply(server)
         return server
 
     async def set_enabled(self, name: str, enabled: bool) -> ServerView:
@@ -402,13 +406,14 @@ class ServerService:
         ServerNotFound."""
         if await self._store.get_server(validate_server_name(name)) is None:
             raise ServerNotFound(name)
-        await self._forget(name)
-        secrets = tokens = 0
-        if not keep_secrets:
-            secrets = await self._store.delete_server_secrets(name)
-            tokens = await self._store.delete_server_tokens(name)
-        await self._store.delete_server_sessions(name)
-        await self._store.delete_server_installs(name)  # every user's, with their grants above
-        # The definition goes last: an interrupted delete can simply be retried.
-        await self._store.delete_server(name)
+        async with self._serial(name):
+            await self._forget(name)
+            secrets = tokens = 0
+            if not keep_secrets:
+                secrets = await self._store.delete_server_secrets(name)
+                tokens = await self._store.delete_server_tokens(name)
+            await self._store.delete_server_sessions(name)
+            await self._store.delete_server_installs(name)  # every user's, with their grants
+            # The definition goes last: an interrupted delete can simply be retried.
+            await self._store.delete_server(name)
         log.info("deleted server %s (%d secrets, %d token sets)", name, secrets, tokens)
