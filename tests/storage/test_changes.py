@@ -22,6 +22,7 @@ from mcp_gateway.domain.records import (
     StoredSecret,
 )
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.domain.toolsets import Toolset, ToolsetEntry
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.storage.sqlite import SqliteStore
 
@@ -55,7 +56,9 @@ async def test_the_feed_starts_with_a_rescan_then_reports_each_change_in_order(
         )
         await store.put_tokens(StoredOAuthTokens("s1", "alice", {"access_token": b"x"}))
         await store.put_secret(StoredSecret("alice", "s1", "TOKEN", b"ct"))
-        await store.record_change(Change(ChangeKind.TOOLSET, "dev"))
+        await store.put_toolset(Toolset(name="dev", tools=(ToolsetEntry("s1"),)))
+        await store.delete_toolset("dev")
+        await store.record_change(Change(ChangeKind.TOOLSET, "recorded"))
         await store.delete_server("s1")
         expected = [
             Change(ChangeKind.SERVER, "s1"),
@@ -66,6 +69,8 @@ async def test_the_feed_starts_with_a_rescan_then_reports_each_change_in_order(
             Change(ChangeKind.OAUTH, "s1", "alice"),
             Change(ChangeKind.SECRET, "s1", "alice"),
             Change(ChangeKind.TOOLSET, "dev"),
+            Change(ChangeKind.TOOLSET, "dev"),
+            Change(ChangeKind.TOOLSET, "recorded"),
             Change(ChangeKind.SERVER, "s1"),
         ]
         assert [await _next(feed) for _ in expected] == expected

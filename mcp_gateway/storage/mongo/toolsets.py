@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pymongo import ASCENDING
 
+from mcp_gateway.domain.changes import Change, ChangeKind
 from mcp_gateway.domain.toolsets import Toolset
 from mcp_gateway.storage.codec import from_doc, to_doc
+from mcp_gateway.storage.mongo.changes import log_change
 from mcp_gateway.storage.mongo.client import converted, upsert
 from mcp_gateway.storage.mongo.names import GatewayCollections
 
@@ -16,6 +18,7 @@ class MongoToolsetsMixin(GatewayCollections):
     async def put_toolset(self, toolset: Toolset) -> None:
         # One replace_one: a toolset is one document, so a write is never partial.
         await upsert(self._coll("toolsets"), {"name": toolset.name}, to_doc(toolset))
+        await log_change(self._db, Change(ChangeKind.TOOLSET, toolset.name))  # change feed
 
     async def get_toolset(self, name: str) -> Toolset | None:
         with converted():
@@ -30,4 +33,7 @@ class MongoToolsetsMixin(GatewayCollections):
     async def delete_toolset(self, name: str) -> bool:
         with converted():
             result = await self._coll("toolsets").delete_one({"name": name})
-        return result.deleted_count > 0
+        if result.deleted_count == 0:
+            return False
+        await log_change(self._db, Change(ChangeKind.TOOLSET, name))
+        return True

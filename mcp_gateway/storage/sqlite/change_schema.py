@@ -49,6 +49,7 @@ CHANGE_FEED_MIGRATION: tuple[str, ...] = (
     "CREATE INDEX changes_by_ts ON changes (ts)",
     *_triggers("servers", "server", "name"),
     *_triggers("packages", "package", "server_name"),
+    *_triggers("toolsets", "toolset", "name"),  # the table of migration 4
     *_triggers("oauth_tokens", "oauth", "server", "ROW.username"),
     # Key rotation rewrites ciphertexts only (same values): not a change; a set or delete is.
     *_triggers("secrets", "secret", "server", "ROW.username", update="UPDATE OF updated_at"),
