@@ -36,6 +36,9 @@ _NOT_SECRET = {
     "OAuthTemplate.manual_client_credentials_allowed",  # a flag
     "DiscoveredAuthServer.token_endpoint",  # a URL
     "Registration.secret_expires_at",  # a time (its client's repr hides the secret)
+    "Change.key",  # a changed record's name (server, key id, ...), never a value
+    "InstallLease.key",  # "install:<server>"
+    "InstallLease.token",  # the lease's fencing token (a counter)
 }
 
 
