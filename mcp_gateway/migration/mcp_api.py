@@ -31,6 +31,7 @@ from mcp_gateway.domain.servers import ServerConfig, session_scope
 from mcp_gateway.errors import CryptoError, InvalidRequest
 from mcp_gateway.migration import source as src
 from mcp_gateway.migration.mapping import map_package, map_server
+from mcp_gateway.migration.mcp_api_dcr import import_dcr_clients
 from mcp_gateway.migration.mcp_api_format import McpApiEnv, decrypt_mcp_api, mcp_api_key
 from mcp_gateway.migration.mcp_api_installs import import_installs
 from mcp_gateway.migration.mcp_api_tokens import import_tokens
@@ -105,14 +106,13 @@ class McpApiImport:
             keyring=self._keyring,
             report=self.report,
         )
-        for doc in await self._source.documents(src.DCR_CLIENTS):
-            self.report.add(
-                "dcr_client",
-                f"{doc.get('issuer')} {doc.get('redirectUri')}",
-                Action.NOT_CARRIED,
-                "cannot carry yet: the gateway has no store for shared dynamic client "
-                "registrations; it registers a new client (RFC 7591) at the next login",
-            )
+        await import_dcr_clients(
+            await self._source.documents(src.DCR_CLIENTS),
+            target=self._target,
+            keyring=self._keyring,
+            key=self._key,
+            report=self.report,
+        )
         return self.report
 
     async def _import_servers(self, docs: list[dict[str, Any]]) -> None:

@@ -214,9 +214,19 @@ def build(uri: str, database: str, passphrase: str = SECRETS_KEY) -> None:
                 "issuer": "https://as.example.org",
                 "publicApiOrigin": "https://api.example.org",
                 "redirectUri": "https://app.example.org/callback",
+                "clientName": "MissionSquad",
+                "registrationEndpoint": "https://as.example.org/register",
+                "tokenEndpointAuthMethod": "client_secret_post",
                 "clientId": "dcr-client",
                 "clientSecret": enc(CANARY["dcr_secret"]),
+                "clientIdIssuedAt": 1767225600,
+                "clientSecretExpiresAt": 0,
                 "registrationAccessToken": None,
+                "registrationClientUri": None,
+                "grantTypes": ["authorization_code", "refresh_token"],
+                "responseTypes": ["code"],
+                "createdAt": CREATED,
+                "updatedAt": CREATED,
             }
         )
         db["packages"].insert_one(

@@ -24,6 +24,7 @@ from pymongo import MongoClient
 from mcp_gateway.api.app import create_app
 from mcp_gateway.config import Settings
 from mcp_gateway.crypto.keyfile import load_keyring
+from mcp_gateway.domain.dcr_clients import registration_owner
 from mcp_gateway.domain.servers import InjectAs
 from mcp_gateway.errors import ConfigError, CryptoError
 from mcp_gateway.migration.mcp_api_format import McpApiEnv, decrypt_mcp_api, mcp_api_key
@@ -235,10 +236,29 @@ async def test_migrate_carries_an_mcp_api_database_into_the_store_once_and_never
     installs = _entries(report, "user_install")
     assert installs["alice oauthsrv"]["action"] == "create"
     assert installs["alice oauthsrv"]["reason"] == "its OAuth client secret is now encrypted"
-    assert next(iter(_entries(report, "dcr_client").values()))["action"] == "not_carried"
+    assert next(iter(_entries(report, "dcr_client").values()))["action"] == "create"
 
     keyring = load_keyring(settings)
     async with open_store(settings) as store:
+        # mcp-api's shared DCR client, under the key the gateway's registration looks up
+        owner = registration_owner(
+            "https://as.example.org", "https://api.example.org", "https://app.example.org/callback"
+        )
+        dcr = await store.get_tokens(owner, "")
+        assert dcr is not None and dcr.meta["kind"] == "dcr_client"
+        assert CANARY["dcr_secret"].encode() not in dcr.fields["client_secret"]
+        carried = unseal(dcr, keyring)
+        assert (
+            carried.client_id,
+            carried.client_secret,
+            carried.auth_method,
+            carried.expires_at,
+        ) == (
+            "dcr-client",
+            CANARY["dcr_secret"],
+            "client_secret_post",
+            None,
+        )
         first = await _snapshot(store)
         fixture = await store.get_server("fixture")
         assert fixture is not None

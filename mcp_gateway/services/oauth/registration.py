@@ -18,18 +18,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 
 from mcp_gateway.crypto.keyring import Keyring
+from mcp_gateway.domain.dcr_clients import KIND, OWNER_PREFIX, origin_of, registration_owner
 from mcp_gateway.errors import InvalidRequest, UpstreamBusy
 from mcp_gateway.services.oauth.discovery import AuthServerMetadata
 from mcp_gateway.services.oauth.grants import ClientAuth, register
@@ -45,8 +44,6 @@ CLIENT_NAME = "mcp-gateway"
 LEASE_TTL = 30.0  # seconds: longer than one registration request (its deadline is 20 s)
 WAIT_FOR_PEER = 30.0  # how long a replica waits for another's registration (mcp-api: 30 s)
 _POLL = 0.05
-_OWNER_PREFIX = "/oauth-client/"  # "/" is not allowed in server names: no collision
-_KIND = "dcr_client"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +87,6 @@ def client_metadata_document(public_url: str, client_name: str = CLIENT_NAME) ->
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     }
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def registration_owner(issuer: str, origin: str, redirect_uri: str) -> str:
-    """The reserved token-record owner of the shared DCR client for this key."""
-    digest = hashlib.sha256(f"{issuer}\n{origin}\n{redirect_uri}".encode()).hexdigest()
-    return _OWNER_PREFIX + digest[:48]
 
 
 def dcr_auth_method(supported: Sequence[str]) -> str:
@@ -199,7 +185,7 @@ class ClientRegistry:
         if found is not None:
             return found
         async with self._locks.setdefault(owner, anyio.Lock()):
-            lease = "oauth-dcr:" + owner.removeprefix(_OWNER_PREFIX)
+            lease = "oauth-dcr:" + owner.removeprefix(OWNER_PREFIX)
             deadline = time.monotonic() + self._wait
             while True:
                 found = await self._load(owner)
@@ -241,7 +227,7 @@ class ClientRegistry:
 
     async def _load(self, owner: str) -> ResolvedClient | None:
         record = await self._store.get_tokens(owner, "")
-        if record is None or record.meta.get("kind") != _KIND:
+        if record is None or record.meta.get("kind") != KIND:
             return None
         stored = unseal(record, self._keyring)
         if not stored.client_id or (stored.expires_at is not None and stored.is_expired()):
@@ -278,7 +264,7 @@ class ClientRegistry:
             redirect_uri=redirect_uri,
             updated_at=time.time(),
             extra_meta={
-                "kind": _KIND,
+                "kind": KIND,
                 "issuer": issuer,
                 "registration_endpoint": meta.registration_endpoint,
             },

@@ -1,0 +1,95 @@
+"""mcp-api's shared DCR clients (``mcpDcrClients``) -> the gateway's shared DCR client records.
+
+mcp-api (``src/services/dcrClients.ts``) keeps one registration per (``issuer``,
+``publicApiOrigin``, ``redirectUri``) with ``clientId``, ``tokenEndpointAuthMethod``,
+``registrationEndpoint``, ``clientSecretExpiresAt`` (epoch seconds; 0 or absent: never) in
+clear and ``clientSecret`` / ``registrationAccessToken`` encrypted. The gateway keeps the same
+key (:mod:`mcp_gateway.domain.dcr_clients`) in the layout the registration service reads
+(``services/oauth/registration.py``; migration may not import services, so the field names are
+repeated here and the tests read the result back with that code). The registration access
+token is not carried: the gateway never updates or deletes a registration at the AS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_gateway.crypto.keyring import Keyring
+from mcp_gateway.domain.dcr_clients import KIND, origin_of, registration_owner
+from mcp_gateway.domain.records import StoredOAuthTokens
+from mcp_gateway.domain.servers import wire_epoch
+from mcp_gateway.errors import CryptoError
+from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api
+from mcp_gateway.migration.report import Action, MigrationReport
+from mcp_gateway.storage.ports import OAuthTokenStore
+
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+
+
+def _text(doc: Mapping[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _expiry(doc: Mapping[str, Any]) -> float | None:
+    value = doc.get("clientSecretExpiresAt")
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+async def import_dcr_clients(
+    docs: list[dict[str, Any]],
+    *,
+    target: OAuthTokenStore,
+    keyring: Keyring,
+    key: bytes,
+    report: MigrationReport,
+) -> None:
+    for doc in docs:
+        issuer, redirect = _text(doc, "issuer"), _text(doc, "redirectUri")
+        client_id = _text(doc, "clientId")
+        label = f"{issuer} {redirect}"
+        if issuer is None or redirect is None or client_id is None:
+            reason = "no issuer, redirectUri or clientId"
+            report.add("dcr_client", label, Action.NOT_CARRIED, reason)
+            continue
+        try:
+            secret = decrypt_mcp_api(key, doc["clientSecret"]) if doc.get("clientSecret") else None
+        except CryptoError as exc:
+            report.add("dcr_client", label, Action.FAILED, exc.message)
+            continue
+        origin = origin_of(_text(doc, "publicApiOrigin") or redirect)
+        owner = registration_owner(issuer, origin, redirect)
+        method = doc.get("tokenEndpointAuthMethod")
+        meta: dict[str, Any] = {
+            "kind": KIND,
+            "issuer": issuer,
+            "registration_endpoint": _text(doc, "registrationEndpoint"),
+            "token_type": "Bearer",
+            "scopes": [],
+            "client_id": client_id,
+            "auth_method": method if method in AUTH_METHODS else "none",
+            "redirect_uri": redirect,
+            "resource": None,
+            "token_endpoint": None,
+            "auth_server": None,
+            "lifetime": None,
+        }
+        existing = await target.get_tokens(owner, "")
+        if existing is not None:
+            held = existing.meta.get("client_id")
+            if held == client_id:
+                report.add("dcr_client", label, Action.UNCHANGED)
+            else:
+                reason = "the gateway registered its own client for this key: kept"
+                report.add("dcr_client", label, Action.CONFLICT, reason)
+            continue
+        if not report.dry_run:
+            fields = {}
+            if secret:
+                fields["client_secret"] = keyring.encrypt_token("", owner, "client_secret", secret)
+            updated = wire_epoch(doc.get("updatedAt")) or time.time()
+            record = StoredOAuthTokens(owner, "", fields, _expiry(doc), meta, "valid", updated)
+            await target.put_tokens(record)
+        report.add("dcr_client", label, Action.CREATE)
