@@ -6,8 +6,9 @@ command check and the pool update always happen there). An install succeeds only
 server lists its tools within ``verify_timeout`` (or it is installed disabled); otherwise it
 fails with 502 ``install_failed`` carrying the server's stderr, and nothing is left behind.
 Upgrades install beside the running version (see :mod:`mcp_gateway.installer.base`), start the
-new one as a temporary server, and switch only if it lists its tools. Start-up reconcile lives
-in :mod:`mcp_gateway.services.package_reconcile`.
+new one as a temporary server, and switch only if it lists its tools (that check and the
+error of a server that did not start live in :mod:`mcp_gateway.services.package_verify`).
+Start-up reconcile lives in :mod:`mcp_gateway.services.package_reconcile`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import anyio
 
 from mcp_gateway.domain.names import validate_new_server_name, validate_server_name
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
-from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.errors import (
     GatewayError,
-    InstallFailed,
     InvalidRequest,
     PackageNotFound,
     ServerAlreadyExists,
@@ -43,12 +42,8 @@ from mcp_gateway.installer.models import (
     update_info,
 )
 from mcp_gateway.installer.plan import (
-    mark_upgraded,
     new_record,
     new_server,
-    record_after_install,
-    server_after_install,
-    server_after_upgrade,
     spec_for,
     spec_from_request,
 )
@@ -56,7 +51,8 @@ from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.services.install_lock import InstallLease, InstallLocks, exclusive
 from mcp_gateway.services.package_dirs import PackageDirs, venv_command
 from mcp_gateway.services.package_reconcile import reconcile, restore
-from mcp_gateway.services.servers import ServerService, ServerView, StartCheck
+from mcp_gateway.services.package_verify import start_failure, switch
+from mcp_gateway.services.servers import ServerService, ServerView
 from mcp_gateway.storage.ports import PackageStore
 
 __all__ = [
@@ -71,30 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("mcp_gateway.packages")
-
-
-def start_failure(what: str, server: str, check: StartCheck, install_log: str) -> InstallFailed:
-    """The error of a package whose server did not start: the message names the cause and
-    ends with the most telling line of the server's stderr; ``log`` holds the stderr tail, then the
-    installer's output. Also written to the gateway log (already masked)."""
-    cause = _cause(check.stderr)
-    last = f"; its stderr says: {cause}" if cause else ""
-    message = f"{what}: server {server!r} did not start ({check.error}){last}"
-    stderr = "\n".join(check.stderr) or "(nothing)"
-    log.warning("%s; stderr tail: %s", message, " | ".join(check.stderr) or "(nothing)")
-    return InstallFailed(
-        message,
-        f"--- server stderr (last lines) ---\n{stderr}\n--- installer output ---\n{install_log}",
-    )
-
-
-def _cause(stderr: tuple[str, ...]) -> str | None:
-    """The last line that names an error (a Python traceback's last line, node's ``Error: ...``
-    before its stack and version footer), else the last non-blank line."""
-    lines = [line.strip() for line in stderr if line.strip()]
-    named = [line for line in lines if "Error" in line or "Exception" in line]
-    found = named or lines
-    return found[-1] if found else None
 
 
 class PackageService:
@@ -293,7 +265,9 @@ class PackageService:
             try:
                 if lease is not None:
                     await lease.check()  # fencing: a holder that lost the lease writes nothing
-                await self._switch(record, result)
+                await switch(
+                    self._store, self._servers, record, result, within=self._verify_timeout
+                )
             except BaseException:
                 await self._dirs.remove_install(installer, result.install_dir)
                 raise
@@ -309,32 +283,6 @@ class PackageService:
                 log=result.log,
                 latest_version=latest,
             )
-
-    async def _switch(self, record: PackageRecord, result: InstallResult) -> None:
-        """Verify the new install as a temporary server, then point the real one at it (a
-        server removed with its package kept is not registered again)."""
-        current = await self._servers.find(record.server_name)
-        now = time.time()
-        new_record = mark_upgraded(record_after_install(record, result, now=now), now=now)
-        if current is None:
-            base = ServerConfig(name=record.server_name, env=dict(record.env))
-            candidate = server_after_install(base, new_record, result)
-        else:
-            candidate = server_after_upgrade(current, record, new_record, result)
-        if candidate.enabled:
-            check = await self._servers.trial(candidate, within=self._verify_timeout)
-            if check.failed:
-                what = f"upgrade of {record.name} to {result.version} failed"
-                raise start_failure(what, record.server_name, check, result.log)
-        if current is not None:
-            await self._servers.replace(candidate)
-        try:
-            await self._store.put_package(new_record)
-        except BaseException:
-            if current is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._servers.replace(current)
-            raise
 
     async def upgrade_all(self, *, on_line: LineCallback | None = None) -> list[UpgradeOutcome]:
         """Upgrade every package with a newer version, one at a time; failures are reported,

@@ -4,7 +4,8 @@
 service all go through it, so validation always runs) and the owner of the current definition of
 each server: every change reaches the pool through ``apply``/``remove`` here, and a tool call
 runs whatever the pool holds for that name (a call that read the definition before an update
-or a delete neither brings the old one back nor restarts the server).
+or a delete neither brings the old one back nor restarts the server). The rules a definition
+and a partial update must follow live in :mod:`mcp_gateway.services.server_rules`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import anyio
 from mcp_types import Tool
@@ -27,15 +26,20 @@ from mcp_gateway.domain.names import (
     validate_new_server_name,
     validate_server_name,
 )
-from mcp_gateway.domain.servers import ServerConfig, ServerStatus, apply_secret_names
+from mcp_gateway.domain.servers import ServerConfig, ServerStatus
 from mcp_gateway.errors import (
     GatewayError,
-    InvalidRequest,
     ServerAlreadyExists,
     ServerDisabled,
     ServerNotFound,
 )
-from mcp_gateway.services.injection import check_secret_specs
+from mcp_gateway.services.server_rules import (
+    COMMAND_FIELDS,
+    apply_changes,
+    check_command,
+    updatable_changes,
+    validate_server,
+)
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import (
     OAuthTokenStore,
@@ -51,13 +55,6 @@ log = logging.getLogger("mcp_gateway.servers")
 # Definitions changed by another process sharing the store arrive through the change feed
 # (services/follow.py, ~1 s); this re-read on the call path is the backstop should one be lost.
 CONFIG_TTL = 5.0
-# Fields a partial update may change (the name is the identity and never changes), and
-# ``secret_names`` (mcp-api's secretNames, see ``domain.servers.apply_secret_names``).
-UPDATABLE = frozenset(f.name for f in dataclasses.fields(ServerConfig)) - {"name"} | {
-    "secret_names"
-}
-# Fields whose change needs the command looked up again.
-_COMMAND_FIELDS = ("command", "cwd", "env", "transport_type")
 # A start check reports at most this much of the server's stderr.
 STDERR_LINES = 40
 STDERR_LINE_CHARS = 500
@@ -106,40 +103,6 @@ class StartCheck:
     @property
     def failed(self) -> bool:
         return self.status is ServerStatus.ERROR
-
-
-def validate_server(server: ServerConfig) -> ServerConfig:
-    """Check a definition's cross-field rules (no I/O). Raises InvalidRequest naming the
-    problem."""
-    validate_server_name(server.name)
-    if server.is_http:
-        parts = urlsplit(server.url or "")
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidRequest(f"server {server.name!r}: an HTTP transport needs an http(s) url")
-    elif not server.command:
-        raise InvalidRequest(f"server {server.name!r}: the stdio transport needs a command")
-    check_secret_specs(server)
-    return server
-
-
-def check_command(server: ServerConfig) -> None:
-    """Refuse a stdio server whose command cannot be found: looked up like the child would
-    (the definition's own ``PATH`` if it sets one, a relative path against ``cwd``), never run.
-    Raises InvalidRequest naming the command."""
-    command = server.command
-    if server.is_http or not command:
-        return
-    if os.sep in command:
-        path = command if os.path.isabs(command) else os.path.join(server.cwd or ".", command)
-        found = shutil.which(path)
-    else:
-        found = shutil.which(command, path=server.env.get("PATH"))
-    if found is None:
-        where = "" if os.sep in command else " on PATH"
-        raise InvalidRequest(
-            f"server {server.name!r}: command {command!r} not found{where} (or not executable)",
-            details=[{"field": "command", "error": "not found"}],
-        )
 
 
 class ServerService:
@@ -316,25 +279,11 @@ class ServerService:
         """Apply a partial update (snake_case field -> value; ``metadata`` may be a mapping
         of the ServerMetadata fields to change; ``secret_names`` declares mcp-api's injected
         secrets). Raises InvalidRequest, ServerNotFound."""
-        if changes.get("name") == name:  # the same name, sent back: not a change
-            changes = {k: v for k, v in changes.items() if k != "name"}
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise InvalidRequest(f"cannot update field(s): {', '.join(sorted(unknown))}")
+        changes = updatable_changes(name, changes)
         current = await self._store.get_server(validate_server_name(name))
         if current is None:
             raise ServerNotFound(name)
-        fields = dict(changes)
-        meta = fields.get("metadata")
-        if isinstance(meta, Mapping):
-            fields["metadata"] = dataclasses.replace(current.metadata, **meta)
-        if "secret_names" in fields:
-            fields["secrets"] = apply_secret_names(
-                fields.pop("secret_names"),
-                fields.get("secrets", current.secrets),
-                keep_others="secrets" in fields,
-            )
-        server = validate_server(dataclasses.replace(current, **fields))
+        server = apply_changes(current, changes)
         if server != current:
             server = await self._write(current, server)
         else:
@@ -356,7 +305,7 @@ class ServerService:
         """Store a changed definition and apply it. ``createdAt`` is kept; ``updatedAt`` becomes
         now, unless the caller brings its own (a rollback restoring an earlier definition
         restores its time too)."""
-        if any(getattr(current, f) != getattr(server, f) for f in _COMMAND_FIELDS):
+        if any(getattr(current, f) != getattr(server, f) for f in COMMAND_FIELDS):
             check_command(server)
         updated = server.metadata.updated_at
         meta = dataclasses.replace(

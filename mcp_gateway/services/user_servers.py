@@ -4,7 +4,8 @@ installs of external servers, their secrets for them, and the checks a tool call
 Rules (the faults of mcp-api it fixes are in docs/mcp-api-compat.md):
 
 - An install is per (server, username) and only for external servers; ``enabled`` defaults to
-  true. Its OAuth client secret is encrypted and never returned.
+  true. Its OAuth client secret is encrypted and never returned. How a POST/PUT body changes
+  an install is :mod:`.user_installs`.
 - Changing the OAuth client (id, secret or scopes) deletes that user's tokens and stored session
   and closes their live session; disabling an install closes the session; saving a secret does
   too (the next session carries it). Uninstalling removes the install, the user's tokens,
@@ -61,6 +62,7 @@ from mcp_gateway.services.oauth.ssrf import SsrfGuard
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService, ServerView
 from mcp_gateway.services.upstream_port import UpstreamPort
+from mcp_gateway.services.user_installs import InstallInput, changed_install
 from mcp_gateway.services.user_oauth_clients import (
     UserOAuthClients,
     check_manual_credentials,
@@ -71,16 +73,6 @@ from mcp_gateway.storage.ports import OAuthTokenStore, SecretStore, SessionStore
 
 class InstallsStore(UserInstallStore, SecretStore, OAuthTokenStore, SessionStore, Protocol):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class InstallInput:
-    """A POST/PUT install body; None: not given (POST: the default, PUT: kept)."""
-
-    enabled: bool | None = None
-    client_id: str | None = None
-    client_secret: str | None = field(default=None, repr=False)  # "": remove it
-    scopes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,42 +204,14 @@ class UserServerService:
         current = await self._store.get_install(server.name, username)
         if update and current is None:
             raise NotInstalled(server.name, username)
-        now = time.time()
-        base = current or UserServerInstall(
-            server.name, username, auth_state=initial_auth_state(server), created_at=now
-        )
-        secret = base.client_secret
-        secret_changed = False
-        if data.client_secret is not None:
-            old = self.clients.secret(base)
-            secret_changed = (data.client_secret or None) != old
-            secret = (
-                self.clients.seal(username, server.name, data.client_secret)
-                if secret_changed
-                else secret
-            )
-        client_id = data.client_id if data.client_id is not None else base.client_id
-        scopes = data.scopes if data.scopes is not None else base.scopes
-        client_changed = current is not None and (
-            secret_changed or client_id != base.client_id or scopes != base.scopes
-        )
-        enabled = base.enabled if data.enabled is None else data.enabled
-        install = dataclasses.replace(
-            base,
-            enabled=enabled,
-            client_id=client_id,
-            client_secret=secret,
-            scopes=tuple(scopes),
-            updated_at=now,
+        install, client_changed = changed_install(
+            server, username, current, data, self.clients, now=time.time()
         )
         if client_changed:
-            install = dataclasses.replace(
-                install, auth_state=initial_auth_state(server), last_auth_error=None
-            )
             await self._store.delete_tokens(server.name, username)
             await self._store.delete_session(server.name, username)
         await self._store.put_install(install)
-        if client_changed or (current is not None and current.enabled and not enabled):
+        if client_changed or (current is not None and current.enabled and not install.enabled):
             await self._pool.invalidate_user(server.name, username)
         return await self.view(server, username)
 

@@ -17,7 +17,8 @@ from mcp_gateway.domain.redaction import MASK
 from mcp_gateway.domain.servers import oauth_enabled
 from mcp_gateway.domain.user_servers import UserServerInstall, is_external
 from mcp_gateway.services.oauth.registration import ResolvedClient
-from mcp_gateway.services.user_servers import InstallInput, UserServerView
+from mcp_gateway.services.user_installs import InstallInput
+from mcp_gateway.services.user_servers import UserServerView
 
 ClientText = Annotated[str, Field(max_length=512)]
 
