@@ -66,7 +66,7 @@ def check_owner(server: ServerConfig, username: str) -> None:
     """Raise Forbidden unless ``server`` is an external server ``username`` added."""
     if server.metadata.source != EXTERNAL_SOURCE or server.metadata.created_by != username:
         raise Forbidden(
-            f"only an admin or the user who added external server {server.name!r} may delete it"
+            f"only an admin or the user who added external server {server.name!r} may change it"
         )
 
 
@@ -87,3 +87,21 @@ def check_change(server: ServerConfig, changes: Mapping[str, Any]) -> str | None
             "user's secrets: declare them in secretFields)"
         )
     return url
+
+
+# What the user who added an external server may change on it (admins: anything check_change
+# allows): where it is and how it is described, never who added it, its source or limits.
+OWNER_FIELDS = frozenset({"name", "url", "startup_timeout", "call_timeout", "metadata"})
+OWNER_METADATA = frozenset(
+    {"display_name", "description", "oauth_template", "homepage_url", "repository_url",
+     "license_name"}
+)  # fmt: skip
+
+
+def check_owner_change(changes: Mapping[str, Any]) -> None:
+    """Raise Forbidden naming the first field outside what an external server's owner may
+    change."""
+    metadata = changes.get("metadata") or {}
+    refused = sorted((set(changes) - OWNER_FIELDS) | (set(metadata) - OWNER_METADATA))
+    if refused:
+        raise Forbidden(f"only an admin may change {refused[0]!r} of a server")

@@ -54,6 +54,7 @@ from mcp_gateway.services.external_servers import (
     check_change,
     check_external_url,
     check_owner,
+    check_owner_change,
     external_definition,
 )
 from mcp_gateway.services.oauth.registration import ResolvedClient
@@ -345,13 +346,24 @@ class UserServerService:
         there is no such server: only admins get the idempotent answer for any name)."""
         server = await self._servers.find(name)
         if server is None:
-            raise Forbidden(f"only an admin may delete server {name!r}")
+            raise Forbidden(f"only an admin may change or delete server {name!r}")
         check_owner(server, validate_username(username))
 
-    async def check_update(self, name: str, changes: Mapping[str, Any]) -> None:
-        """An admin's update of an external server keeps its rules (:func:`check_change`)."""
+    async def check_update(
+        self, name: str, changes: Mapping[str, Any], owner: str | None = None
+    ) -> None:
+        """An update of an external server keeps its rules (:func:`check_change`); ``owner``
+        (a non-admin key's username) must have added it and may change only
+        :data:`OWNER_FIELDS` / :data:`OWNER_METADATA`. Raises Forbidden, InvalidRequest,
+        BlockedDestination."""
+        if owner is not None:
+            await self.check_owner(owner, name)
+            check_owner_change(changes)
         server = await self._servers.find(name)
         url = check_change(server, changes) if server is not None else None
+        template = (changes.get("metadata") or {}).get("oauth_template")
+        if server is not None and is_external(server) and template is not None:
+            parse_oauth_template(template)
         if url is not None:
             await self.check_url(url)
 

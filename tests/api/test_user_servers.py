@@ -611,3 +611,27 @@ async def test_the_login_asks_for_the_scopes_of_the_users_install(world: World) 
     resp = await world.user("alice", "PUT", f"/mcp/user/servers/{EXT}/install", json=own)
     assert resp.status_code == 200, resp.text
     assert "scope" not in await _authorize_query(world, await world.call("alice"))
+
+
+@pytest.mark.anyio
+async def test_the_user_who_added_an_external_server_may_change_its_url_and_description_only(
+    world: World,
+) -> None:
+    url = _local(world.mcp_url) + "/mcp"
+    assert (await world.create("alice", "mine", url)).status_code == 200
+    path = "/mcp/servers/mine"
+    changed = await world.user("alice", "PUT", path, json={"description": "my notes"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["server"]["description"] == "my notes"
+    moved = await world.user("alice", "PUT", path, json={"url": url + "?apiKey=x"})
+    assert moved.status_code == 400 and "query string" in moved.json()["error"]
+    for body in ({"command": "sh"}, {"enabled": False}, {"createdBy": "bob"}, {"source": "x"}):
+        refused = await world.user("alice", "PUT", path, json=body)
+        assert refused.status_code in (400, 403), (body, refused.text)
+    # another user, or anyone on a platform server, is refused; nothing changed meanwhile
+    assert (await world.user("bob", "PUT", path, json={"description": "b"})).status_code == 403
+    platform = await world.user("alice", "PUT", "/mcp/servers/fixture", json={"description": "x"})
+    assert platform.status_code == 403
+    stored = await world.gw.runtime.store.get_server("mine")
+    assert stored is not None and stored.metadata.description == "my notes"
+    assert stored.metadata.created_by == "alice" and stored.enabled

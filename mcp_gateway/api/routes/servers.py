@@ -66,12 +66,18 @@ async def create_server(request: Request) -> JSONResponse:
 
 
 async def update_server(request: Request) -> JSONResponse:
+    """Admins update any server; other keys only (some fields of) an external server their
+    username added (see services.user_servers)."""
+    principal = principal_of(request)
     name = _name(request)
+    owner = None
+    if not principal.is_admin:
+        owner = principal.acting_username(read_query(request, UsernameQuery).username)
     body = await read_body(request, ServerUpdateRequest)
     changes = body.changes()
-    await runtime_of(request).user_servers.check_update(name, changes)  # external: its rules
+    await runtime_of(request).user_servers.check_update(name, changes, owner)
     view = await runtime_of(request).servers.update(name, changes)
-    return _one(view, True)
+    return _one(view, principal.is_admin)
 
 
 async def delete_server(request: Request) -> JSONResponse:
@@ -141,11 +147,13 @@ ENDPOINTS = [
         "PUT",
         "/mcp/servers/{name}",
         update_server,
-        "Partial update; restarts the server if its connection settings changed",
+        "Partial update; restarts the server if its connection settings changed. Admin, or "
+        "the user (username) who added an external server: its url, timeouts, description "
+        "and oauthTemplate",
         "servers",
+        query=UsernameQuery,
         body=ServerUpdateRequest,
         response=ServerResponse,
-        auth="admin",
         errors=(*_W, 413),
     ),
     Endpoint(
