@@ -5,8 +5,9 @@ mcp-api (``src/services/dcrClients.ts``) keeps one registration per (``issuer``,
 ``registrationEndpoint``, ``clientSecretExpiresAt`` (epoch seconds; 0 or absent: never) in
 clear and ``clientSecret`` / ``registrationAccessToken`` encrypted. The gateway keeps the same
 key (:mod:`mcp_gateway.domain.dcr_clients`) in the layout the registration service reads
-(``services/oauth/registration.py``; migration may not import services, so the field names are
-repeated here and the tests read the result back with that code). The registration access
+(``services/oauth/registration.py``): the clear fields as :func:`.mcp_api_tokens.token_meta`
+lays out a token record's, plus the registration's ``kind``, ``issuer`` and endpoint; the tests
+read the result back with the service's own code. The registration access
 token is not carried: the gateway never updates or deletes a registration at the AS.
 """
 
@@ -21,16 +22,10 @@ from mcp_gateway.domain.dcr_clients import KIND, origin_of, registration_owner
 from mcp_gateway.domain.records import StoredOAuthTokens
 from mcp_gateway.domain.servers import wire_epoch
 from mcp_gateway.errors import CryptoError
-from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api
+from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api, text_field
+from mcp_gateway.migration.mcp_api_tokens import token_meta
 from mcp_gateway.migration.report import Action, MigrationReport
 from mcp_gateway.storage.ports import OAuthTokenStore
-
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
-
-
-def _text(doc: Mapping[str, Any], key: str) -> str | None:
-    value = doc.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _expiry(doc: Mapping[str, Any]) -> float | None:
@@ -47,8 +42,8 @@ async def import_dcr_clients(
     report: MigrationReport,
 ) -> None:
     for doc in docs:
-        issuer, redirect = _text(doc, "issuer"), _text(doc, "redirectUri")
-        client_id = _text(doc, "clientId")
+        issuer, redirect = text_field(doc, "issuer"), text_field(doc, "redirectUri")
+        client_id = text_field(doc, "clientId")
         label = f"{issuer} {redirect}"
         if issuer is None or redirect is None or client_id is None:
             reason = "no issuer, redirectUri or clientId"
@@ -59,22 +54,13 @@ async def import_dcr_clients(
         except CryptoError as exc:
             report.add("dcr_client", label, Action.FAILED, exc.message)
             continue
-        origin = origin_of(_text(doc, "publicApiOrigin") or redirect)
+        origin = origin_of(text_field(doc, "publicApiOrigin") or redirect)
         owner = registration_owner(issuer, origin, redirect)
-        method = doc.get("tokenEndpointAuthMethod")
-        meta: dict[str, Any] = {
+        meta = {
+            **token_meta(doc),
             "kind": KIND,
             "issuer": issuer,
-            "registration_endpoint": _text(doc, "registrationEndpoint"),
-            "token_type": "Bearer",
-            "scopes": [],
-            "client_id": client_id,
-            "auth_method": method if method in AUTH_METHODS else "none",
-            "redirect_uri": redirect,
-            "resource": None,
-            "token_endpoint": None,
-            "auth_server": None,
-            "lifetime": None,
+            "registration_endpoint": text_field(doc, "registrationEndpoint"),
         }
         existing = await target.get_tokens(owner, "")
         if existing is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,6 +24,17 @@ from mcp_gateway.errors import ConfigError, CryptoError
 MCP_API_DEFAULT_SECRETS_KEY = "secret"  # mcp-api's default when SECRETS_KEY is unset
 IV_BYTES = 12
 TAG_BYTES = 16
+
+
+# mcp-api's ``tokenEndpointAuthMethod`` values (``SupportedTokenEndpointAuthMethod``).
+AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
+
+
+def text_field(doc: Mapping[str, Any], key: str) -> str | None:
+    """A non-empty string field of an mcp-api document, else None (mcp-api stores unset
+    optional fields as BSON null)."""
+    value = doc.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def mcp_api_key(passphrase: str) -> bytes:

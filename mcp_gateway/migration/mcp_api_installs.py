@@ -28,15 +28,11 @@ from mcp_gateway.domain.user_servers import (
     is_external,
 )
 from mcp_gateway.errors import CryptoError, InvalidRequest
+from mcp_gateway.migration.mcp_api_format import text_field
 from mcp_gateway.migration.report import Action, MigrationReport
 from mcp_gateway.storage.ports import UserInstallStore
 
 _STATES = (NOT_REQUIRED, NOT_CONNECTED, CONNECTED, REAUTH_REQUIRED)
-
-
-def _text(doc: Mapping[str, Any], key: str) -> str | None:
-    value = doc.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _plain_secret(keyring: Keyring, install: UserServerInstall) -> str | None:
@@ -75,7 +71,7 @@ async def import_installs(
         except InvalidRequest as exc:
             report.add("user_install", label, Action.NOT_CARRIED, exc.message)
             continue
-        secret = _text(doc, "oauthClientSecret")
+        secret = text_field(doc, "oauthClientSecret")
         scopes = doc.get("oauthScopes")
         state = doc.get("authState")
         now = time.time()
@@ -84,9 +80,9 @@ async def import_installs(
             username,
             enabled=doc.get("enabled") is True,
             auth_state=state if state in _STATES else initial_auth_state(config),
-            client_id=_text(doc, "oauthClientId"),
+            client_id=text_field(doc, "oauthClientId"),
             scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
-            last_auth_error=_text(doc, "lastAuthError"),
+            last_auth_error=text_field(doc, "lastAuthError"),
             created_at=wire_epoch(doc.get("createdAt")) or now,
             updated_at=wire_epoch(doc.get("updatedAt")) or now,
         )

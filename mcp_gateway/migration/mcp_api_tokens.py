@@ -21,12 +21,9 @@ from mcp_gateway.domain.names import validate_username
 from mcp_gateway.domain.records import StoredOAuthTokens
 from mcp_gateway.domain.servers import ServerConfig, oauth_enabled, wire_epoch
 from mcp_gateway.errors import CryptoError, InvalidRequest
-from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api
+from mcp_gateway.migration.mcp_api_format import AUTH_METHODS, decrypt_mcp_api, text_field
 from mcp_gateway.migration.report import Action, MigrationReport
 from mcp_gateway.storage.ports import OAuthTokenStore
-
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
-
 
 _SECRET_FIELDS = (
     ("accessToken", "access_token"),
@@ -47,24 +44,20 @@ def _plain_fields(key: bytes, doc: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _text(doc: Mapping[str, Any], key: str) -> str | None:
-    value = doc.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _meta(doc: Mapping[str, Any]) -> dict[str, Any]:
+def token_meta(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The clear fields of an mcp-api token (or DCR client) record as the gateway's ``meta``."""
     scopes = doc.get("scopes")
     method = doc.get("tokenEndpointAuthMethod")
     return {
-        "token_type": _text(doc, "tokenType") or "Bearer",
+        "token_type": text_field(doc, "tokenType") or "Bearer",
         "scopes": [str(s) for s in scopes] if isinstance(scopes, list) else [],
-        "client_id": _text(doc, "clientId"),
+        "client_id": text_field(doc, "clientId"),
         "auth_method": method if method in AUTH_METHODS else "none",
-        "redirect_uri": _text(doc, "redirectUri"),
+        "redirect_uri": text_field(doc, "redirectUri"),
         "resource": None,
         "token_endpoint": None,
         "auth_server": None,
-        "registration_mode": _text(doc, "registrationMode"),
+        "registration_mode": text_field(doc, "registrationMode"),
     }
 
 
@@ -95,7 +88,7 @@ async def import_tokens(
         except (CryptoError, InvalidRequest) as exc:
             report.add("oauth_tokens", label, Action.FAILED, exc.message)
             continue
-        meta = _meta(doc)
+        meta = token_meta(doc)
         expires_at = wire_epoch(doc.get("expiresAt"))
         existing = await target.get_tokens(config.name, username)
         if existing is not None:
