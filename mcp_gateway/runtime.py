@@ -246,7 +246,11 @@ class Runtime:
                 self.secrets,
                 self.pool,
                 self.oauth,
-                SsrfGuard(settings.oauth.external_allowed_hosts),
+                SsrfGuard(
+                    settings.oauth.external_allowed_hosts,
+                    what="external server",
+                    setting="MCPGW_EXTERNAL_ALLOWED_HOSTS",
+                ),
             )
             self.tools.installs = self.user_servers  # external servers need the user's install
             self.content.installs = self.user_servers  # resources and prompts too

@@ -108,6 +108,7 @@ class McpApiImport:
         )
         await import_dcr_clients(
             await self._source.documents(src.DCR_CLIENTS),
+            servers=self._servers,
             target=self._target,
             keyring=self._keyring,
             key=self._key,

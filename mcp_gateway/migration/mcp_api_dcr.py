@@ -20,7 +20,7 @@ from typing import Any
 from mcp_gateway.crypto.keyring import Keyring
 from mcp_gateway.domain.dcr_clients import KIND, origin_of, registration_owner
 from mcp_gateway.domain.records import StoredOAuthTokens
-from mcp_gateway.domain.servers import wire_epoch
+from mcp_gateway.domain.servers import ServerConfig, wire_epoch
 from mcp_gateway.errors import CryptoError
 from mcp_gateway.migration.mcp_api_format import decrypt_mcp_api, text_field
 from mcp_gateway.migration.mcp_api_tokens import token_meta
@@ -33,9 +33,22 @@ def _expiry(doc: Mapping[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
+def _token_endpoint(issuer: str, servers: Mapping[str, ServerConfig]) -> str | None:
+    """The token endpoint the carried servers' oauthTemplates give ``issuer`` (one, or None):
+    the gateway hands a shared client only to a template with the endpoints it is bound to."""
+    found = {
+        template.get("tokenEndpoint")
+        for config in servers.values()
+        if isinstance(template := config.metadata.oauth_template, dict)
+        and template.get("authorizationServerIssuer") == issuer
+    }
+    return found.pop() if len(found) == 1 and isinstance(next(iter(found)), str) else None
+
+
 async def import_dcr_clients(
     docs: list[dict[str, Any]],
     *,
+    servers: Mapping[str, ServerConfig],
     target: OAuthTokenStore,
     keyring: Keyring,
     key: bytes,
@@ -54,6 +67,11 @@ async def import_dcr_clients(
         except CryptoError as exc:
             report.add("dcr_client", label, Action.FAILED, exc.message)
             continue
+        token_endpoint = _token_endpoint(issuer, servers)
+        if token_endpoint is None:
+            reason = "no carried server's oauthTemplate names one token endpoint for its issuer"
+            report.add("dcr_client", label, Action.NOT_CARRIED, reason)
+            continue
         origin = origin_of(text_field(doc, "publicApiOrigin") or redirect)
         owner = registration_owner(issuer, origin, redirect)
         meta = {
@@ -61,6 +79,7 @@ async def import_dcr_clients(
             "kind": KIND,
             "issuer": issuer,
             "registration_endpoint": text_field(doc, "registrationEndpoint"),
+            "token_endpoint": token_endpoint,
         }
         existing = await target.get_tokens(owner, "")
         if existing is not None:

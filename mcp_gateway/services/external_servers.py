@@ -31,7 +31,11 @@ from mcp_gateway.services.oauth.ssrf import SsrfGuard
 
 async def check_external_url(guard: SsrfGuard, url: str) -> None:
     """The SSRF rules for an external server's URL, before any connection (every connection
-    is checked again by its session's guarded transport). Raises BlockedDestination (400)."""
+    is checked again by its session's guarded transport). Raises InvalidRequest (credentials
+    in the URL: the definition is every installer's) and BlockedDestination (400)."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest("an external server's url must not embed credentials (user:pw@)")
     parsed = guard.check_url(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     await guard.resolve(parsed.host, port)
@@ -90,12 +94,12 @@ def check_change(server: ServerConfig, changes: Mapping[str, Any]) -> str | None
 
 
 # What the user who added an external server may change on it (admins: anything check_change
-# allows): where it is and how it is described, never who added it, its source or limits.
-OWNER_FIELDS = frozenset({"name", "url", "startup_timeout", "call_timeout", "metadata"})
+# allows): how it is described and its timeouts. Not where it is nor its OAuth template: every
+# user who installed it sends their own secrets and tokens there.
+OWNER_FIELDS = frozenset({"name", "startup_timeout", "call_timeout", "metadata"})
 OWNER_METADATA = frozenset(
-    {"display_name", "description", "oauth_template", "homepage_url", "repository_url",
-     "license_name"}
-)  # fmt: skip
+    {"display_name", "description", "homepage_url", "repository_url", "license_name"}
+)
 
 
 def check_owner_change(changes: Mapping[str, Any]) -> None:

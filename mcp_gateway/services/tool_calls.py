@@ -112,9 +112,9 @@ class ToolCallService:
             label = server.name
             if not server.enabled:
                 raise ServerDisabled(server.name)
+            self.limiter.check(server, principal.key_id, username)  # before any store or upstream
             if self.installs is not None:
                 await self.installs.check_call(server, username)  # external: installed?
-            self.limiter.check(server, principal.key_id, username)  # before any upstream work
             injection = await self._secrets.injection(server, username)
             credentials = self._credentials
             own = credentials is not None and await credentials.own_session(server, username)

@@ -612,7 +612,7 @@ async def test_the_login_asks_for_the_scopes_of_the_users_install(world: World) 
 
 
 @pytest.mark.anyio
-async def test_the_user_who_added_an_external_server_may_change_its_url_and_description_only(
+async def test_the_user_who_added_an_external_server_may_change_its_description_only(
     world: World,
 ) -> None:
     url = _local(world.mcp_url) + "/mcp"
@@ -621,15 +621,20 @@ async def test_the_user_who_added_an_external_server_may_change_its_url_and_desc
     changed = await world.user("alice", "PUT", path, json={"description": "my notes"})
     assert changed.status_code == 200, changed.text
     assert changed.json()["server"]["description"] == "my notes"
-    moved = await world.user("alice", "PUT", path, json={"url": url + "?apiKey=x"})
-    assert moved.status_code == 400 and "query string" in moved.json()["error"]
-    for body in ({"command": "sh"}, {"enabled": False}, {"createdBy": "bob"}, {"source": "x"}):
+    # Not where it is, nor its OAuth template: other users' secrets and tokens go there.
+    for body, field in (
+        ({"url": url + "/elsewhere"}, "url"),
+        ({"oauthTemplate": {"tokenEndpoint": "https://x.example/token"}}, "oauth_template"),
+        ({"command": "sh"}, "command"),
+        ({"enabled": False}, "enabled"),
+        ({"createdBy": "bob"}, "created_by"),
+    ):
         refused = await world.user("alice", "PUT", path, json=body)
-        assert refused.status_code in (400, 403), (body, refused.text)
+        assert refused.status_code == 403 and field in refused.json()["error"], refused.text
     # another user, or anyone on a platform server, is refused; nothing changed meanwhile
     assert (await world.user("bob", "PUT", path, json={"description": "b"})).status_code == 403
     platform = await world.user("alice", "PUT", "/mcp/servers/fixture", json={"description": "x"})
     assert platform.status_code == 403
     stored = await world.gw.runtime.store.get_server("mine")
     assert stored is not None and stored.metadata.description == "my notes"
-    assert stored.metadata.created_by == "alice" and stored.enabled
+    assert stored.url == url and stored.metadata.created_by == "alice" and stored.enabled

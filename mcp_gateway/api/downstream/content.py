@@ -23,14 +23,14 @@ from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain import resource_uris, tool_names
-from mcp_gateway.errors import GatewayError
+from mcp_gateway.errors import GatewayError, NotFound
 from mcp_gateway.services.server_content import ServerContentService, audited_uri
 
 Context = ServerRequestContext[Any, Any]
 
 
 def _unknown(what: str, name: str) -> MCPError:
-    return MCPError(types.INVALID_PARAMS, f"unknown {what} {name[:200]!r}", {"code": "not_found"})
+    return rpc_error(NotFound(f"unknown {what} {name[:200]!r}"))
 
 
 class ContentHandlers:

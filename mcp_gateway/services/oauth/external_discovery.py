@@ -51,11 +51,11 @@ from mcp_gateway.errors import (
 from mcp_gateway.services.oauth.bounded import Fetched
 from mcp_gateway.services.oauth.discovery import canonical_resource, get_json, redirect_target
 from mcp_gateway.services.oauth.ssrf import MAX_REDIRECTS, GuardedClientFactory, SsrfGuard
+from mcp_gateway.services.oauth.tokens import AUTH_METHODS
 
 DISCOVERY_BUDGET = 20.0  # seconds for the whole run (mcp-api's budget)
 PROBE_TIMEOUT = 5.0  # seconds for the unauthenticated probe's status line and headers
 MAX_AUTH_SERVERS = 4  # issuers tried from one protected-resource document
-AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
 _ENDPOINT_TAILS = ("/authorize", "/token", "/register")
 
 

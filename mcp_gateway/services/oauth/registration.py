@@ -181,20 +181,22 @@ class ClientRegistry:
             )
         issuer = meta.issuer or origin_of(meta.token_endpoint)
         owner = registration_owner(issuer, public_origin or origin_of(redirect_uri), redirect_uri)
-        found = await self._load(owner)
+        found = await self._load(owner, meta)
         if found is not None:
             return found
         async with self._locks.setdefault(owner, anyio.Lock()):
             lease = "oauth-dcr:" + owner.removeprefix(OWNER_PREFIX)
             deadline = time.monotonic() + self._wait
             while True:
-                found = await self._load(owner)
+                found = await self._load(owner, meta)
                 if found is not None:
                     return found
                 holder = secrets.token_hex(16)
                 if await self._store.acquire_lease(lease, holder, self._lease_ttl):
                     try:
-                        found = await self._load(owner)  # the previous holder may have finished
+                        found = await self._load(
+                            owner, meta
+                        )  # the previous holder may have finished
                         if found is not None:
                             return found
                         return await self._register(owner, issuer, meta, redirect_uri, client_name)
@@ -225,10 +227,21 @@ class ClientRegistry:
             log.warning("OAuth client at issuer %s was refused (invalid_client): dropped", issuer)
         return dropped
 
-    async def _load(self, owner: str) -> ResolvedClient | None:
+    async def _load(self, owner: str, meta: AuthServerMetadata) -> ResolvedClient | None:
+        """The shared client of ``owner``, if one is registered and still valid. Raises
+        InvalidRequest when it was registered with other token or registration endpoints than
+        ``meta``'s: the key is only (issuer, origin, redirect URI), and a template naming a
+        real issuer with endpoints of its own must never receive that client's secret."""
         record = await self._store.get_tokens(owner, "")
         if record is None or record.meta.get("kind") != KIND:
             return None
+        bound = (record.meta.get("token_endpoint"), record.meta.get("registration_endpoint"))
+        if bound != (meta.token_endpoint, meta.registration_endpoint):
+            raise InvalidRequest(
+                f"the shared OAuth client of issuer {record.meta.get('issuer')!r} was registered "
+                "with other token and registration endpoints than this server's oauthTemplate "
+                "names: the template's endpoints must be that issuer's"
+            )
         stored = unseal(record, self._keyring)
         if not stored.client_id or (stored.expires_at is not None and stored.is_expired()):
             return None  # the AS let the secret expire: register again
@@ -263,6 +276,7 @@ class ClientRegistry:
             auth_method=done.client.method,
             redirect_uri=redirect_uri,
             updated_at=time.time(),
+            auth_server=meta,  # its token endpoint is bound to the record (see _load)
             extra_meta={
                 "kind": KIND,
                 "issuer": issuer,

@@ -63,10 +63,17 @@ class SsrfGuard:
     """Decides which hosts and addresses the OAuth client may reach."""
 
     def __init__(
-        self, allowed_hosts: Collection[str] = (), resolver: Resolver | None = None
+        self,
+        allowed_hosts: Collection[str] = (),
+        resolver: Resolver | None = None,
+        *,
+        what: str = "OAuth endpoint",
+        setting: str = "MCPGW_OAUTH_ALLOWED_HOSTS",
     ) -> None:
         self.allowed_hosts = frozenset(_normalise(h) for h in allowed_hosts if h.strip())
         self._resolver = resolver or system_resolver
+        self._what = what  # what its refusals name, and the setting that allows a host
+        self._setting = setting
 
     def is_allowed_host(self, host: str) -> bool:
         return _normalise(host) in self.allowed_hosts
@@ -79,12 +86,12 @@ class SsrfGuard:
         try:
             parsed = httpx2.URL(str(url))
         except (httpx2.InvalidURL, ValueError, TypeError) as exc:
-            raise BlockedDestination("OAuth endpoint is not a valid URL") from exc
+            raise BlockedDestination(f"{self._what} is not a valid URL") from exc
         host = parsed.host
         if parsed.scheme not in ("http", "https") or not host:
-            raise BlockedDestination("OAuth endpoint must be an http(s) URL with a host")
+            raise BlockedDestination(f"{self._what} must be an http(s) URL with a host")
         if parsed.scheme == "http" and not self.is_allowed_host(host):
-            raise BlockedDestination(f"OAuth endpoint on host {host!r} must use https")
+            raise BlockedDestination(f"{self._what} on host {host!r} must use https")
         return parsed
 
     async def resolve(self, host: str, port: int) -> list[str]:
@@ -93,7 +100,7 @@ class SsrfGuard:
         try:
             infos = await self._resolver(host, port)
         except OSError as exc:
-            raise BlockedDestination(f"cannot resolve OAuth host {host!r}") from exc
+            raise BlockedDestination(f"cannot resolve {self._what} host {host!r}") from exc
         addresses: list[str] = []
         for _family, _type, _proto, _canon, sockaddr in infos:
             text = str(sockaddr[0]).split("%", 1)[0]
@@ -101,8 +108,8 @@ class SsrfGuard:
             if not allowed and is_forbidden_address(addr):
                 # One bad address refuses the host: an attacker controls the order we try.
                 raise BlockedDestination(
-                    f"refusing OAuth host {host!r}: it resolves to a private, loopback, "
-                    "link-local or reserved address (add it to MCPGW_OAUTH_ALLOWED_HOSTS to allow)"
+                    f"refusing {self._what} host {host!r}: it resolves to a private, loopback, "
+                    f"link-local or reserved address (add it to {self._setting} to allow)"
                 )
             if text not in addresses:
                 addresses.append(text)

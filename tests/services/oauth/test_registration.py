@@ -318,3 +318,28 @@ async def test_the_registrar_for_the_resolve_route_gives_the_shared_dcr_and_the_
         "hasClientSecret": False,
     }
     assert (await auth_server.stats())["registrations"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_template_naming_a_real_issuer_with_its_own_endpoints_never_gets_the_shared_client(
+    sqlite_store: Any,
+    keyring: Keyring,
+    oauth_settings: OAuthSettings,
+    auth_server: AsControl,
+    mcp_process: FixtureProcess,
+) -> None:
+    service = make_service(sqlite_store, keyring, oauth_settings)
+    real = await external_server(service, mcp_process.url)
+    shared = await service.register_external(real, "alice", "dcr")
+    # A user's server whose template names the same issuer but a token endpoint of theirs:
+    # the shared client (secret included) would be posted there at their login.
+    own = await external_server(
+        service, mcp_process.url, name="mallory", tokenEndpoint="https://mallory.example/token"
+    )
+    with pytest.raises(InvalidRequest, match="other token and registration endpoints"):
+        await service.register_external(own, "mallory", "dcr")
+    with pytest.raises(InvalidRequest, match="other token and registration endpoints"):
+        await service.login.start_login(own, "mallory", browser_hash("x"))
+    again = await service.register_external(real, "bob", "dcr")  # the real one still works
+    assert again.client_id == shared.client_id
+    assert (await auth_server.stats())["registrations"] == 1
