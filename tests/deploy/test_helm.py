@@ -4,19 +4,23 @@ Helm here is PyPI's ``helm-python-sdk``: Helm's official Go SDK (v4) built as a 
 bound with ctypes, so ``lint`` and ``render`` are ``helm lint`` and ``helm template`` (same
 template engine, sprig functions, values coalescing), without a cluster. ``.ci/run`` installs
 it; without it every test here skips. On the rendered objects the tests then check what a
-cluster would only show at run time: the kinds and API versions, probe paths and ports,
-selectors matching the pod labels, the PDB and HPA aimed at the Deployment, every Secret
-reference resolving, the preStop drain fitting in the grace period, the replica id from the pod
-name, every variable being a real setting, and no secret value in plain text. Not checked: a
-real API server's admission (schemas, policies), images, a running gateway.
+cluster would only show at run time: every object against Kubernetes 1.30's strict JSON
+schemas (vendored in schemas/: no unknown or mistyped field), the kinds and API versions, probe
+paths and ports, selectors matching the pod labels, the PDB and HPA aimed at the Deployment,
+every Secret reference resolving, the preStop drain fitting in the grace period, the replica
+id from the pod name, every variable being a real setting, and no secret value in plain text.
+Not checked: a real API server's admission (policies, quotas), images, a running gateway.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -27,6 +31,10 @@ helm = pytest.importorskip(
 )
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "mcp-gateway"
+# Kubernetes 1.30's strict schemas of the five kinds (schemas/README.md).
+KUBERNETES = json.loads(
+    (Path(__file__).parent / "schemas" / "kubernetes-1.30-strict.json").read_text()
+)
 URI = "mongodb://gateway:canary-mongo-password@mongo-0.mongo:27017/?replicaSet=rs0"
 KEYRING = "k1:Y2FuYXJ5LWtleXJpbmctMzItYnl0ZXMtbG9uZy0xMjM="
 REQUIRED = {"mongodb": {"uri": URI}, "secretsKeys": {"value": KEYRING}}
@@ -71,6 +79,16 @@ def render(*overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return objects
 
 
+def kubernetes_errors(obj: dict[str, Any]) -> list[str]:
+    kind = KUBERNETES["kinds"][f"{obj['apiVersion']}/{obj['kind']}"]
+    schema = {"$schema": jsonschema.Draft202012Validator.META_SCHEMA["$id"]}
+    validator = jsonschema.Draft202012Validator({**schema, "$defs": KUBERNETES["$defs"], **kind})
+    return [
+        f"{obj['kind']} {'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(obj)
+    ]
+
+
 def container(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
     (only,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert isinstance(only, dict)
@@ -91,6 +109,34 @@ def test_chart_renders_a_deployment_service_pdb_hpa_and_secret() -> None:
     objects = render()
     assert {(o["apiVersion"], o["kind"]) for o in objects.values()} == KINDS
     assert {o["metadata"]["name"] for o in objects.values()} == {"prod-mcp-gateway"}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "autoscaling": {"enabled": False},
+            "adminApiKey": {"value": "canary-admin-key"},
+            "env": {"MCPGW_LOG_FORMAT": "json"},
+            "imagePullSecrets": [{"name": "registry"}],
+            "nodeSelector": {"pool": "gateways"},
+        },
+    ],
+)
+def test_rendered_objects_match_the_kubernetes_schemas(overrides: dict[str, Any]) -> None:
+    objects = render(overrides)
+    assert [e for obj in objects.values() for e in kubernetes_errors(obj)] == []
+
+
+def test_the_kubernetes_schema_check_rejects_a_misspelt_field() -> None:
+    deployment = copy.deepcopy(render()["Deployment"])
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["httpGet"]["paht"] = probe["httpGet"].pop("path")
+    deployment["spec"]["replicas"] = "two"
+    errors = kubernetes_errors(deployment)
+    assert any("paht" in e for e in errors), errors
+    assert any("spec/replicas" in e for e in errors), errors
 
 
 def test_probes_ask_readyz_and_healthz_on_the_served_port() -> None:
