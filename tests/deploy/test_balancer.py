@@ -88,7 +88,11 @@ def balancer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()  # nginx's fast shutdown: the master stops its workers
-            proc.wait(20)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
 
 
 def test_requests_on_one_connection_alternate_between_the_replicas(balancer: str) -> None:

@@ -27,6 +27,7 @@ import jsonschema
 import pytest
 import yaml
 
+from mcp_gateway.config import load_settings
 from mcp_gateway.config.env_vars import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,6 +155,45 @@ def test_replicas_set_only_real_settings() -> None:
     for name in GATEWAYS:
         unknown = set(env(compose()["services"][name])) - known
         assert not unknown, f"{name}: not settings (config/env_vars.py): {sorted(unknown)}"
+
+
+def _interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's ``${NAME:?message}`` and ``${NAME:-default}`` (the forms compose.yaml uses)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if variables.get(name):
+            return variables[name]
+        assert op == ":-", f"{name} is required ({rest})"
+        return rest
+
+    return re.sub(r"\$\{([A-Z_]+)(:\?|:-)([^}]*)\}", one, value)
+
+
+def _dockerfile_env() -> dict[str, str]:
+    block = re.search(r"^ENV (.*?)\n(?!\s)", (ROOT / "Dockerfile").read_text(), re.M | re.S)
+    assert block, "ENV in the Dockerfile"
+    return dict(re.findall(r"(\w+)=(\S+)", block.group(1)))
+
+
+def test_the_replicas_environment_loads_as_settings_on_the_replica_set() -> None:
+    """What each replica's gateway reads: the image's ENV under compose's, interpolated."""
+    services = compose()["services"]
+    for name in GATEWAYS:
+        environ = _dockerfile_env() | {
+            k: _interpolate(v, CLI_ENV) for k, v in env(services[name]).items()
+        }
+        settings = load_settings(environ)
+        uri = settings.store.resolved_mongodb_uri()
+        assert uri is not None
+        assert uri.get_secret_value() == (
+            "mongodb://gateway:placeholder-password@mongodb:27017/?replicaSet=rs0"
+        )
+        assert settings.uses_mongodb
+        assert settings.replica_id == name
+        assert settings.http.host == "0.0.0.0" and settings.http.port == 8080
+        assert settings.cluster.drain_timeout == 30
+        assert settings.sandbox.mode == "required"
 
 
 def test_replicas_keep_the_sandbox_and_only_the_balancer_publishes_a_port() -> None:

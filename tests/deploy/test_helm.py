@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 import yaml
 
+from mcp_gateway.config import load_settings
 from mcp_gateway.config.env_vars import ENV_VARS
 
 helm = pytest.importorskip(
@@ -251,3 +252,29 @@ def test_the_container_keeps_the_sandbox_capabilities_only() -> None:
     context = gateway["securityContext"]
     assert context["capabilities"] == {"drop": ["ALL"], "add": ["SETUID", "SETGID", "KILL"]}
     assert context["allowPrivilegeEscalation"] is False
+
+
+def test_the_pods_environment_loads_as_settings() -> None:
+    """What the gateway in a pod reads: the Deployment's env, Secret references resolved from
+    the chart's Secret and the pod name from the downward API."""
+    objects = render({"adminApiKey": {"value": "canary-admin-key"}})
+    data = objects["Secret"]["data"]
+    pod_name = "prod-mcp-gateway-7d9f8b6c5-x2x9k"
+    environ = {}
+    for name, entry in env_of(objects).items():
+        if "value" in entry:
+            environ[name] = entry["value"]
+        elif _from_secret(entry):
+            key = entry["valueFrom"]["secretKeyRef"]["key"]
+            environ[name] = base64.b64decode(data[key]).decode()
+        else:
+            assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+            environ[name] = pod_name
+    settings = load_settings(environ)
+    uri = settings.store.resolved_mongodb_uri()
+    assert uri is not None and uri.get_secret_value() == URI
+    assert settings.store.mongodb_db == "mcp_gateway"
+    assert settings.replica_id == pod_name
+    assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8080)
+    assert settings.cluster.drain_timeout == 30
+    assert settings.rate_limit.replicas == 2
