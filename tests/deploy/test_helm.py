@@ -278,3 +278,16 @@ def test_the_pods_environment_loads_as_settings() -> None:
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8080)
     assert settings.cluster.drain_timeout == 30
     assert settings.rate_limit.replicas == 2
+
+
+def test_the_volumes_get_the_images_owner_and_modes_before_the_gateway_starts() -> None:
+    """emptyDirs start root-owned 0777: the data dir would be open to every uid in the pod."""
+    objects = render()
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    script = init["command"][-1]
+    assert "chown gateway:gateway /data /packages" in script
+    assert "chmod 0700 /data" in script and "chmod 0755 /packages" in script
+    mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    assert mounts == {m["name"]: m["mountPath"] for m in container(objects)["volumeMounts"]}
+    assert {v["name"] for v in pod["volumes"]} == set(mounts)
