@@ -140,3 +140,23 @@ def test_a_legacy_mcp_session_id_passes_both_ways_and_is_unknown_to_the_other_re
         home = client.post("/mcp", json=listing, headers=headers)
     assert elsewhere.status_code == 404, elsewhere.text
     assert home.status_code == 200, home.text
+
+
+def test_a_browser_origin_of_the_balancers_own_address_is_accepted_on_mcp(balancer: str) -> None:
+    """/mcp accepts a browser Origin equal to its own scheme://Host: nginx must pass the
+    client's Host with its port (``$host`` drops it, and every such browser got 403)."""
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": "balancer-test", "version": "0"},
+        },
+    }
+    with httpx2.Client(base_url=balancer, headers=MCP_HEADERS, timeout=30) as client:
+        resp = client.post("/mcp", json=initialize, headers={"Origin": balancer})
+        other = client.post("/mcp", json=initialize, headers={"Origin": "http://evil.example"})
+    assert resp.status_code == 200, resp.text
+    assert other.status_code == 403
