@@ -125,6 +125,20 @@ def test_mongodb_is_a_replica_set_initiated_by_its_healthcheck() -> None:
         assert env(services[name])["MONGO_HOST"] == "mongodb:27017"
 
 
+def test_the_mongodb_scripts_parse() -> None:
+    """Syntax only (no mongod here): ``bash -n`` on the entrypoint, ``node --check`` on the
+    healthcheck script (mongosh runs plain JavaScript; skipped without node)."""
+    entrypoint = ROOT / "deploy" / "mongo" / "entrypoint.sh"
+    run = subprocess.run(["bash", "-n", str(entrypoint)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "exec docker-entrypoint.sh" in entrypoint.read_text()
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: rs-init.js's syntax is unchecked")
+    run = subprocess.run([node, "--check", str(RS_INIT)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_mongodb_requires_authentication_and_the_replicas_log_in() -> None:
     """Sandboxed MCP servers share the gateways' network (docs/security.md): a MongoDB without
     authentication would be readable and writable by any user with a fetch or shell tool."""
