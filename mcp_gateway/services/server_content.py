@@ -46,6 +46,18 @@ LISTINGS = {
 }
 MAX_PAGES = 100  # a paginator that never ends cannot hang an aggregated listing
 
+SUBSCRIBE = "resources.subscribe"
+"""A capability name of :func:`capability_names`: the server accepts ``resources/subscribe``."""
+
+
+def capability_names(caps: types.ServerCapabilities) -> set[str]:
+    """The capabilities ``caps`` advertises (``resources``, ``prompts``, ...), plus
+    :data:`SUBSCRIBE` when its resources can be subscribed to."""
+    names = set(caps.model_dump(exclude_none=True))
+    if caps.resources is not None and caps.resources.subscribe:
+        names.add(SUBSCRIBE)
+    return names
+
 
 def audited_uri(uri: str) -> str:
     """What the audit keeps of a resource URI: no query or fragment (they may carry a
@@ -175,8 +187,17 @@ class ServerContentService:
             server, username=username, env=env, headers=headers, own_session=own
         )
 
+    async def session_scope(self, username: str, server_name: str) -> str:
+        """The pool scope of the session ``username``'s requests to ``server_name`` go to
+        (``SHARED_SCOPE``, or the username for their own session): whose notices are theirs."""
+        server = await self._servers.config(server_name)
+        own = False
+        if self._credentials is not None:
+            own = await self._credentials.own_session(server, username)
+        return username if own else session_scope(server, username)
+
     async def offered_everywhere(self, username: str) -> set[str] | None:
-        """The capability names (``resources``, ``prompts``, ...) some enabled server offers
+        """The capability names (:func:`capability_names`) some enabled server offers
         ``username``, or None when that cannot be told without starting a session (a
         per-user server, a shared one not connected yet, one that fails)."""
         states = self._pool.statuses()
@@ -194,7 +215,7 @@ class ServerContentService:
             except GatewayError:
                 return None
             if caps is not None:
-                offered |= set(caps.model_dump(exclude_none=True))
+                offered |= capability_names(caps)
         return offered
 
     async def list_everywhere(

@@ -42,6 +42,8 @@ class Link:
     tools_dirty: bool = False
     session_expired: bool = False
     exit_status: int | None = None  # a stdio child's return code, once it was reaped
+    # Passes on a notification the upstream sent on its own (method, uri): upstream/notices.py.
+    notice: Callable[[str, str | None], None] | None = None
 
     def exited(self, status: int | None) -> None:
         self.exit_status = status

@@ -26,6 +26,7 @@ from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.http_session import HttpTarget, connect_http
 from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
+from mcp_gateway.upstream.notices import PROMPTS_CHANGED, RESOURCE_UPDATED, RESOURCES_CHANGED
 from mcp_gateway.upstream.relay import InFlight, client_callbacks
 from mcp_gateway.upstream.stdio_transport import open_stdio
 
@@ -36,6 +37,13 @@ def _message_handler(link: Link) -> MessageHandlerFnT:
         if isinstance(message, types.ToolListChangedNotification):
             link.tools_dirty = True
             link.poke()
+        elif link.notice is not None:
+            if isinstance(message, types.ResourceListChangedNotification):
+                link.notice(RESOURCES_CHANGED, None)
+            elif isinstance(message, types.PromptListChangedNotification):
+                link.notice(PROMPTS_CHANGED, None)
+            elif isinstance(message, types.ResourceUpdatedNotification):
+                link.notice(RESOURCE_UPDATED, str(message.params.uri))
 
     return handle
 

@@ -26,6 +26,7 @@ from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound, Ups
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.entry import ServerEntry
+from mcp_gateway.upstream.notices import Notices
 from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
@@ -62,6 +63,7 @@ class SessionPool:
         self._entries: dict[str, ServerEntry] = {}
         self._removed: set[str] = set()  # names removed and not applied since
         self._tg: anyio.abc.TaskGroup | None = None
+        self.notices = Notices()  # what sessions announce on their own (upstream/notices.py)
 
     async def __aenter__(self) -> Self:
         self._tg = anyio.create_task_group()
@@ -183,6 +185,7 @@ class SessionPool:
             http_auth=auth,
             max_message_bytes=self._settings.max_message_bytes,
             sandbox=self._sandbox,
+            notices=self.notices,
         )
         # In a fresh context: the supervisor outlives the request that may have started it, so
         # it must not carry that request's log context (request id, tool) or current span.

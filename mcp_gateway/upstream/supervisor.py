@@ -37,6 +37,7 @@ from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.live import Link, LiveSession
+from mcp_gateway.upstream.notices import Notice, Notices
 from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
@@ -123,8 +124,10 @@ class Supervisor:
         http_auth: httpx2.Auth | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sandbox: Sandbox | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self.server = server
+        self._notices = notices
         self._max_message_bytes = max_message_bytes
         self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
@@ -266,6 +269,10 @@ class Supervisor:
         msg = f"server {self.server.name!r} is {self.status.value}"
         return f"{msg}: {self.error_kind}" if self.error_kind else msg
 
+    def _notice(self, method: str, uri: str | None) -> None:
+        if self._notices is not None:
+            self._notices.publish(Notice(self.server.name, self.scope, method, uri))
+
     # -- owner task ------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -289,7 +296,7 @@ class Supervisor:
         connection was up or None when connecting failed)."""
         self._set_status(ServerStatus.CONNECTING)
         self._wake = anyio.Event()
-        link = Link(self._poke)
+        link = Link(self._poke, notice=self._notice if self._notices is not None else None)
         connected_at: float | None = None
         with anyio.CancelScope() as scope:
             self._attempt_scope = scope

@@ -7,6 +7,7 @@ from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.types import Scope
 
 from mcp_gateway.services.principal import Principal
@@ -46,6 +47,13 @@ class Caller:
             claims={"iss": self.endpoint},
         )
         scope["user"] = AuthenticatedUser(token)
+
+
+def legacy_session_id(request: Any) -> str | None:
+    """The ``Mcp-Session-Id`` of the HTTP request that carried an MCP message (2025-11-25
+    era), else None."""
+    session_id = getattr(request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+    return str(session_id) if session_id else None
 
 
 def caller_of(scope: Scope | None) -> Caller:

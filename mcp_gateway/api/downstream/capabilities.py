@@ -8,8 +8,11 @@ the ones no enabled server offers, when that is known without starting a session
 enabled server shared and connected); otherwise it keeps them (a listing with nothing in it is
 empty). When the upstream cannot be reached the gateway's own capabilities stand: a call then
 reports why. ``/mcp/toolsets/{name}`` serves only tools: it advertises none of the three.
-``resources.subscribe`` is always false: subscriptions are forwarded to the
-upstream, but its ``notifications/resources/updated`` are not relayed yet.
+
+``listChanged`` is declared for tools, resources and prompts wherever they are advertised (the
+gateway itself notices servers added, removed, enabled, disabled, connected or lost, and passes
+on the upstream's own list changes: notify.py). ``resources.subscribe`` is kept only where an
+upstream accepts subscriptions (on ``/mcp``: some enabled server, or not known yet).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, Server
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import GatewayError
+from mcp_gateway.services.server_content import SUBSCRIBE, capability_names
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class EndpointCapabilities(ServerMiddleware[Any]):
         advertised = result.get("capabilities")
         if not isinstance(advertised, dict):
             return result
-        offered = await self._offered(caller)
+        offered = await offered_at(self._runtime, caller)
         capabilities = {
             key: value
             for key, value in advertised.items()
@@ -51,18 +55,22 @@ class EndpointCapabilities(ServerMiddleware[Any]):
         }
         resources = capabilities.get("resources")
         if isinstance(resources, dict) and resources.get("subscribe"):
-            capabilities["resources"] = {**resources, "subscribe": False}
+            if offered is not None and SUBSCRIBE not in offered:
+                capabilities["resources"] = {**resources, "subscribe": False}
         return {**result, "capabilities": capabilities}
 
-    async def _offered(self, caller: Caller) -> set[str] | None:
-        if caller.toolset is not None:
-            return set()  # a toolset endpoint serves only tools
-        content = self._runtime.content
-        try:
-            if caller.server is None:
-                return await content.offered_everywhere(caller.username)
-            upstream = await content.capabilities(caller.username, caller.server)
-        except GatewayError as exc:
-            log.info("capabilities at %s unknown: %s", caller.endpoint, exc.code)
-            return None
-        return set(upstream.model_dump(exclude_none=True)) if upstream else set()
+
+async def offered_at(runtime: GatewayRuntime, caller: Caller) -> set[str] | None:
+    """The capability names (``services.server_content.capability_names``) behind the
+    caller's endpoint, or None when not known (the gateway's full set then stands)."""
+    if caller.toolset is not None:
+        return set()  # a toolset endpoint serves only tools
+    content = runtime.content
+    try:
+        if caller.server is None:
+            return await content.offered_everywhere(caller.username)
+        upstream = await content.capabilities(caller.username, caller.server)
+    except GatewayError as exc:
+        log.info("capabilities at %s unknown: %s", caller.endpoint, exc.code)
+        return None
+    return capability_names(upstream) if upstream else set()

@@ -13,18 +13,21 @@ session and secrets, masking, audit).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain import resource_uris, tool_names
 from mcp_gateway.errors import GatewayError, NotFound
 from mcp_gateway.services.server_content import ServerContentService, audited_uri
+
+if TYPE_CHECKING:
+    from mcp_gateway.api.downstream.notify import ListChanges
 
 Context = ServerRequestContext[Any, Any]
 
@@ -34,10 +37,17 @@ def _unknown(what: str, name: str) -> MCPError:
 
 
 class ContentHandlers:
-    """The SDK ``on_*`` handlers of resources, prompts and completions."""
+    """The SDK ``on_*`` handlers of resources, prompts and completions. With ``changes``,
+    legacy sessions that list are told of later changes, and subscriptions are relayed."""
 
-    def __init__(self, runtime: GatewayRuntime) -> None:
+    def __init__(self, runtime: GatewayRuntime, changes: ListChanges | None = None) -> None:
         self._runtime = runtime  # its services exist once it is open
+        self._changes = changes
+
+    async def _watch(self, ctx: Context, caller: Caller, kind: str) -> None:
+        session_id = legacy_session_id(ctx.request)
+        if self._changes is not None and session_id is not None:
+            await self._changes.watch(session_id, ctx.session, caller, kind)
 
     @property
     def _content(self) -> ServerContentService:
@@ -49,6 +59,7 @@ class ContentHandlers:
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         caller = caller_of(getattr(ctx.request, "scope", None))
+        await self._watch(ctx, caller, "resources")
         if caller.server is not None:
             page = await self._page(caller, "resources/list", params)
             assert isinstance(page, types.ListResourcesResult)
@@ -66,6 +77,7 @@ class ContentHandlers:
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         caller = caller_of(getattr(ctx.request, "scope", None))
+        await self._watch(ctx, caller, "resources")
         if caller.server is not None:
             page = await self._page(caller, "resources/templates/list", params)
             assert isinstance(page, types.ListResourceTemplatesResult)
@@ -113,21 +125,43 @@ class ContentHandlers:
     async def subscribe(
         self, ctx: Context, params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
-        """Forwarded to the owning server's session (2025-11-25 era only: the SDK does not
-        dispatch it in 2026-07-28). Its ``notifications/resources/updated`` are not relayed
-        yet, so the endpoints advertise ``subscribe: false``."""
+        """A subscription upstream on the client's behalf, whose ``resources/updated`` reach
+        this session (subscriptions.py; 2025-11-25 era only: the SDK does not dispatch it in
+        2026-07-28, where ``subscriptions/listen`` carries resource subscriptions)."""
         caller = caller_of(getattr(ctx.request, "scope", None))
-        server, uri = await self._resource_target(caller, params.uri)
-        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
-        return await self._forward(caller, server, request)
+        target = await self._resource_target(caller, params.uri)
+        session_id = legacy_session_id(ctx.request)
+        if self._changes is None or session_id is None:
+            request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=target[1]))
+            return await self._forward(caller, target[0], request)
+        session = ctx.session
+
+        async def deliver(uri: str) -> None:
+            await session.send_resource_updated(uri)
+
+        try:
+            await self._changes.subscriptions.subscribe(
+                session_id, caller, params.uri, target, deliver, legacy=True
+            )
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        return types.EmptyResult()
 
     async def unsubscribe(
         self, ctx: Context, params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
+        """Ends this session's subscription (upstream too when it was the last one there)."""
         caller = caller_of(getattr(ctx.request, "scope", None))
-        server, uri = await self._resource_target(caller, params.uri)
-        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
-        return await self._forward(caller, server, request)
+        target = await self._resource_target(caller, params.uri)
+        session_id = legacy_session_id(ctx.request)
+        if self._changes is None or session_id is None:
+            request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=target[1]))
+            return await self._forward(caller, target[0], request)
+        try:
+            await self._changes.subscriptions.unsubscribe(session_id, caller, target)
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
+        return types.EmptyResult()
 
     async def _forward(
         self, caller: Caller, server: str, request: types.ClientRequest
@@ -141,13 +175,7 @@ class ContentHandlers:
         return types.EmptyResult()
 
     async def _resource_target(self, caller: Caller, uri: str) -> tuple[str, str]:
-        if caller.server is not None:
-            return caller.server, uri
-        parts = resource_uris.split_uri(uri) if caller.toolset is None else None
-        server = await self._server_of(parts[0]) if parts is not None else None
-        if parts is None or server is None:
-            raise _unknown("resource", uri)
-        return server, parts[1]
+        return await resource_target(self._runtime, caller, uri)
 
     # -- prompts ---------------------------------------------------------------------------
 
@@ -155,6 +183,7 @@ class ContentHandlers:
         self, ctx: Context, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
         caller = caller_of(getattr(ctx.request, "scope", None))
+        await self._watch(ctx, caller, "prompts")
         if caller.server is not None:
             page = await self._page(caller, "prompts/list", params)
             assert isinstance(page, types.ListPromptsResult)
@@ -263,11 +292,27 @@ class ContentHandlers:
             raise rpc_error(exc) from None
 
     async def _server_of(self, part: str) -> str | None:
-        """The server whose part of names and URIs is ``part`` (one store read)."""
-        for server in await self._runtime.store.list_servers():
-            if tool_names.server_part(server.name) == part:
-                return server.name
-        return None
+        return await _server_of(self._runtime, part)
+
+
+async def resource_target(runtime: GatewayRuntime, caller: Caller, uri: str) -> tuple[str, str]:
+    """(server, upstream URI) of a URI the caller's endpoint serves. Raises MCPError -32602
+    for one that names no server (or any, on a toolset endpoint)."""
+    if caller.server is not None:
+        return caller.server, uri
+    parts = resource_uris.split_uri(uri) if caller.toolset is None else None
+    server = await _server_of(runtime, parts[0]) if parts is not None else None
+    if parts is None or server is None:
+        raise _unknown("resource", uri)
+    return server, parts[1]
+
+
+async def _server_of(runtime: GatewayRuntime, part: str) -> str | None:
+    """The server whose part of names and URIs is ``part`` (one store read)."""
+    for server in await runtime.store.list_servers():
+        if tool_names.server_part(server.name) == part:
+            return server.name
+    return None
 
 
 def _routable_message(server: str, message: types.PromptMessage) -> types.PromptMessage:

@@ -1,60 +1,108 @@
-"""``notifications/tools/list_changed``: to 2025-11-25 clients on their GET stream, to
-2026-07-28 clients on their ``subscriptions/listen`` streams.
+"""``list_changed`` of tools, resources and prompts, and ``resources/updated``: to 2025-11-25
+clients on their GET stream, to 2026-07-28 clients on their ``subscriptions/listen`` streams.
 
-A client that listed tools on a legacy session is told when that list may have changed: a
-server was added, removed, enabled or disabled, connected or lost, or an upstream announced
-(and the pool re-listed) a new tool list. ``/mcp`` sessions hear about every server,
-``/mcp/{server}`` sessions about theirs only.
+A legacy session that listed tools (resources, prompts) is told when that list may have
+changed: a server was added, removed, enabled or disabled, connected or lost, or an upstream
+announced a new list (tools: the pool re-lists them; resources and prompts: the upstream's
+own ``list_changed``, an :class:`~mcp_gateway.upstream.notices.Notice`). ``/mcp`` sessions
+hear about every server, ``/mcp/{server}`` sessions about theirs only, toolset sessions about
+tools only; a notice of a user's own upstream session reaches that user's clients only. A
+session is told only of what its endpoint advertises (with ``listChanged``: capabilities.py).
 
-Changes are found by comparing the pool's state snapshots (status and cached tool list per
-server) every :data:`WATCH_INTERVAL` seconds rather than by hooks in the pool and the server
-service: one reader of public state, nothing on the call path, at the price of up to a second
-of delay. Sessions are forgotten when they end (the session manager no longer knows them) or
-when a notification cannot be delivered.
+Server changes are found by comparing the pool's state snapshots (status and cached tool list
+per server) every :data:`WATCH_INTERVAL` seconds: one reader of public state, nothing on the
+call path, at the price of up to a second of delay. Notices are queued by the pool's read
+loop and passed on at once. Sessions are forgotten when they end (the session manager no
+longer knows them) or when a notification cannot be delivered; their resource subscriptions
+are ended then (subscriptions.py).
 
 2026-07-28 clients have no session: they open a ``subscriptions/listen`` stream (served by the
-SDK's ``ListenHandler`` over a bus of that stream's own, so that a ``/mcp/{server}`` stream
-hears about its server only); at most :data:`MAX_LISTENERS` at once.
+SDK's ``ListenHandler`` over a bus of that stream's own, so that a stream hears what its
+endpoint serves only); at most :data:`MAX_LISTENERS` at once. Its ``resourceSubscriptions``
+are subscribed upstream for as long as it is open.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ServerEvent,
+    ToolsListChanged,
+)
 from mcp.shared.exceptions import MCPError
 from mcp_types import SubscriptionsListenRequestParams, SubscriptionsListenResult, Tool
 
-from mcp_gateway.api.downstream.caller import caller_of
+from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.capabilities import offered_at
+from mcp_gateway.api.downstream.content import resource_target
+from mcp_gateway.api.downstream.subscriptions import ResourceSubscriptions
 from mcp_gateway.api.runtime_port import GatewayRuntime
-from mcp_gateway.domain.servers import ServerStatus
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerStatus
+from mcp_gateway.errors import GatewayError
+from mcp_gateway.upstream.notices import PROMPTS_CHANGED, RESOURCES_CHANGED, Notice
 
 logger = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 1.0  # seconds between two looks at the pool's state
 MAX_LISTENERS = 1024  # open subscriptions/listen streams, all callers
+MAX_QUEUED = 1024  # upstream notices not yet passed on (more are dropped, logged)
+CLEANUP_LIMIT = 10.0  # seconds a closed listen stream's upstream unsubscribes may take
+
+KINDS = ("tools", "resources", "prompts")
+_EVENTS: dict[str, ServerEvent] = {
+    "tools": ToolsListChanged(),
+    "resources": ResourcesListChanged(),
+    "prompts": PromptsListChanged(),
+}
+_NOTICE_KINDS = {RESOURCES_CHANGED: "resources", PROMPTS_CHANGED: "prompts"}
 
 _Print = tuple[ServerStatus, tuple[Tool, ...] | None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class _Watcher:
     session: ServerSession
-    server: str | None  # None: the aggregated endpoint
+    caller: Caller
+    kinds: set[str] = field(default_factory=set)  # the lists it asked for
 
 
 @dataclass(eq=False, slots=True)
 class _Listener:
     bus: InMemorySubscriptionBus
-    server: str | None
+    caller: Caller
+    offered: set[str] | None  # capabilities behind its endpoint (None: not known)
+
+
+def _hears(caller: Caller, server: str | None, kind: str) -> bool:
+    """Whether a client at ``caller``'s endpoint cares about ``kind`` of ``server`` (None:
+    some server)."""
+    if kind != "tools" and caller.toolset is not None:
+        return False  # a toolset endpoint serves only tools
+    return caller.server is None or server is None or caller.server == server
+
+
+def _sends(session: ServerSession, kind: str) -> Callable[[], Any]:
+    if kind == "tools":
+        return session.send_tool_list_changed
+    if kind == "resources":
+        return session.send_resource_list_changed
+    return session.send_prompt_list_changed
 
 
 class ListChanges:
@@ -64,39 +112,110 @@ class ListChanges:
         self._watchers: dict[str, _Watcher] = {}
         self._listeners: set[_Listener] = set()
         self._seen: dict[str, _Print] | None = None
+        self.subscriptions = ResourceSubscriptions(runtime)
+        self._queue: MemoryObjectSendStream[Notice] | None = None  # while running
 
-    def watch(self, session_id: str, session: ServerSession, server: str | None) -> None:
-        """Tell legacy session ``session_id`` (which listed tools) about later changes."""
-        self._watchers[session_id] = _Watcher(session, server)
+    async def watch(
+        self, session_id: str, session: ServerSession, caller: Caller, kind: str
+    ) -> None:
+        """Tell legacy session ``session_id`` (which listed ``kind``) about later changes of
+        ``kind``, if its endpoint advertises it (resources and prompts: capabilities.py).
+        ``session`` is the request's proxy of the connection (any of them sends)."""
+        watcher = self._watchers.get(session_id)
+        if watcher is None:
+            watcher = self._watchers[session_id] = _Watcher(session, caller)
+        if kind in watcher.kinds:
+            return
+        if kind != "tools":
+            offered = await offered_at(self._runtime, caller)
+            if offered is not None and kind not in offered:
+                return
+        watcher.kinds.add(kind)
+
+    # -- 2026-07-28 -----------------------------------------------------------------------
 
     async def listen(
         self, ctx: ServerRequestContext[Any, Any], params: SubscriptionsListenRequestParams
     ) -> SubscriptionsListenResult:
-        """``subscriptions/listen`` (2026-07-28): tool list changes until the client leaves."""
+        """``subscriptions/listen`` (2026-07-28): changes until the client leaves."""
         caller = caller_of(getattr(ctx.request, "scope", None))
-        with self.listening(caller.server) as bus:
-            return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
+        offered = await offered_at(self._runtime, caller)
+        with self.listening(caller, offered) as bus:
+            owner = f"listen:{secrets.token_hex(8)}"
+            try:
+                for uri in params.notifications.resource_subscriptions or ():
+                    await self._listen_to(owner, caller, uri, bus)
+                return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
+            finally:
+                with anyio.move_on_after(CLEANUP_LIMIT, shield=True):
+                    await self.subscriptions.end(owner)
+
+    async def _listen_to(
+        self, owner: str, caller: Caller, uri: str, bus: InMemorySubscriptionBus
+    ) -> None:
+        """Subscribe upstream for a listen stream; a URI that names no server, or that its
+        server refuses, is honored and never fires (as the SDK does for unknown URIs)."""
+
+        async def deliver(client_uri: str) -> None:
+            await bus.publish(ResourceUpdated(uri=client_uri))
+
+        try:
+            target = await resource_target(self._runtime, caller, uri)
+            await self.subscriptions.subscribe(owner, caller, uri, target, deliver, legacy=False)
+        except (MCPError, GatewayError) as exc:
+            logger.info("listen stream: no upstream subscription (%s)", type(exc).__name__)
 
     @contextmanager
-    def listening(self, server: str | None) -> Iterator[InMemorySubscriptionBus]:
-        """A bus that carries the changes of ``server`` (None: of every server) meanwhile.
+    def listening(
+        self, caller: Caller, offered: set[str] | None = None
+    ) -> Iterator[InMemorySubscriptionBus]:
+        """A bus that carries the changes ``caller``'s endpoint serves meanwhile.
         Raises MCPError beyond MAX_LISTENERS."""
         if len(self._listeners) >= MAX_LISTENERS:
             raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
-        listener = _Listener(InMemorySubscriptionBus(), server)
+        listener = _Listener(InMemorySubscriptionBus(), caller, offered)
         self._listeners.add(listener)
         try:
             yield listener.bus
         finally:
             self._listeners.discard(listener)
 
+    # -- watching ---------------------------------------------------------------------------
+
     async def run(self) -> None:
         """Watch until cancelled (the endpoint's lifespan)."""
-        while True:
-            await anyio.sleep(WATCH_INTERVAL)
-            changed = self.changed_servers()
-            if changed:
-                await self.notify(changed)
+        send, receive = anyio.create_memory_object_stream[Notice](MAX_QUEUED)
+        self._queue = send
+        forget = self._runtime.pool.notices.observe(self._enqueue)
+        try:
+            async with send, receive, anyio.create_task_group() as tg:
+                tg.start_soon(self._pass_notices, receive)
+                while True:
+                    await anyio.sleep(WATCH_INTERVAL)
+                    changed = self.changed_servers()
+                    if changed:
+                        await self.notify(changed)
+                    await self.subscriptions.prune(self._is_live)
+        finally:
+            forget()
+            self._queue = None
+
+    def _enqueue(self, notice: Notice) -> None:
+        try:
+            if self._queue is not None:
+                self._queue.send_nowait(notice)
+        except anyio.WouldBlock:
+            logger.warning("dropped an upstream notification: too many queued")
+        except anyio.ClosedResourceError:
+            pass  # stopping
+
+    async def _pass_notices(self, queued: MemoryObjectReceiveStream[Notice]) -> None:
+        async for notice in queued:
+            kind = _NOTICE_KINDS.get(notice.method)
+            if kind is None:
+                await self.subscriptions.deliver(notice)
+            else:
+                await self.notify({notice.server}, (kind,), scope=notice.scope)
 
     def changed_servers(self) -> set[str]:
         """The servers whose state differs from the last look (none on the first look)."""
@@ -113,18 +232,32 @@ class ListChanges:
                 changed.add(name)
         return changed
 
-    async def notify(self, changed: set[str]) -> None:
+    async def notify(
+        self, changed: set[str], kinds: tuple[str, ...] = KINDS, *, scope: str = SHARED_SCOPE
+    ) -> None:
+        """Tell the clients that hear of ``changed`` servers that their ``kinds`` lists may
+        have changed (``scope``: a notice of that user's own session only)."""
+
+        def hears(caller: Caller, kind: str) -> bool:
+            mine = scope == SHARED_SCOPE or scope == caller.username
+            return mine and any(_hears(caller, server, kind) for server in changed)
+
         for listener in list(self._listeners):
-            if listener.server is None or listener.server in changed:
-                await listener.bus.publish(ToolsListChanged())
+            for kind in kinds:
+                offered = listener.offered
+                if hears(listener.caller, kind) and (
+                    kind == "tools" or offered is None or kind in offered
+                ):
+                    await listener.bus.publish(_EVENTS[kind])
         for session_id, watcher in list(self._watchers.items()):
             if not self._is_live(session_id):
-                del self._watchers[session_id]
-                continue
-            if watcher.server is not None and watcher.server not in changed:
-                continue
-            try:
-                await watcher.session.send_tool_list_changed()
-            except Exception:  # noqa: BLE001 (a client gone meanwhile: forget it)
-                logger.debug("could not notify an MCP session of a tool list change")
                 self._watchers.pop(session_id, None)
+                continue
+            for kind in kinds:
+                if kind in watcher.kinds and hears(watcher.caller, kind):
+                    try:
+                        await _sends(watcher.session, kind)()
+                    except Exception:  # noqa: BLE001 (a client gone meanwhile: forget it)
+                        logger.debug("could not notify an MCP session of a list change")
+                        self._watchers.pop(session_id, None)
+                        break

@@ -21,14 +21,13 @@ from mcp.server.caching import CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream import search_tools
-from mcp_gateway.api.downstream.caller import Caller, caller_of
+from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.capabilities import EndpointCapabilities
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.content import ContentHandlers
@@ -141,7 +140,8 @@ class ProgressRelay:
 
 
 class _Server(Server[Any]):
-    """The SDK server, declaring ``tools.listChanged`` to 2025-11-25 clients (notify.py)."""
+    """The SDK server, declaring ``listChanged`` of tools, resources and prompts to
+    2025-11-25 clients (notify.py; capabilities.py drops what an endpoint does not serve)."""
 
     def create_initialization_options(
         self,
@@ -149,14 +149,15 @@ class _Server(Server[Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
-        options = notification_options or NotificationOptions(tools_changed=True)
+        options = notification_options or NotificationOptions(
+            prompts_changed=True, resources_changed=True, tools_changed=True
+        )
         return super().create_initialization_options(options, experimental_capabilities, extensions)
 
 
 def _session_id(ctx: Context) -> str | None:
     """The ``Mcp-Session-Id`` of the request (2025-11-25 era), else None."""
-    session_id = getattr(ctx.request, "headers", {}).get(MCP_SESSION_ID_HEADER)
-    return str(session_id) if session_id else None
+    return legacy_session_id(ctx.request)
 
 
 def build_server(
@@ -168,7 +169,8 @@ def build_server(
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
     ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
     without it an upstream request of such a call is refused. ``changes`` is told about
-    legacy sessions that listed tools (it sends them ``list_changed``); ``log_levels`` keeps
+    legacy sessions that listed tools, resources or prompts (it sends them ``list_changed``)
+    and holds resource subscriptions (it relays ``resources/updated``); ``log_levels`` keeps
     their ``logging/setLevel`` (served only with it)."""
     catalogue = Catalogue(runtime)
     search = search_tools.ToolSearch(runtime.settings.endpoint.tool_search_threshold)
@@ -179,7 +181,7 @@ def build_server(
         caller = _caller(ctx)
         session_id = _session_id(ctx)
         if changes is not None and session_id:
-            changes.watch(session_id, ctx.session, caller.server)
+            await changes.watch(session_id, ctx.session, caller, "tools")
         try:
             listed = await catalogue.listed(caller)
         except GatewayError as exc:
@@ -261,7 +263,7 @@ def build_server(
         finally:
             CALL_RELAY.reset(answering)
 
-    content = ContentHandlers(runtime)
+    content = ContentHandlers(runtime, changes)
     private = CacheHint(ttl_ms=0, scope="private")
     server = _Server(
         "mcp-gateway",

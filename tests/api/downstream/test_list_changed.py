@@ -9,9 +9,12 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp.client.session import IncomingMessage
-from mcp.shared.subscriptions import ToolsListChanged
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
 
+from mcp_gateway.api.downstream.caller import Caller
 from mcp_gateway.api.downstream.notify import ListChanges
+from mcp_gateway.domain.records import Role
+from mcp_gateway.services.principal import Principal
 from tests.api.downstream.conftest import LiveGateway
 
 
@@ -112,19 +115,52 @@ async def test_a_server_endpoints_listen_stream_hears_of_its_upstreams_tool_list
             assert set(added) <= names
 
 
+def _caller(server: str | None = None, toolset: str | None = None) -> Caller:
+    principal = Principal("k1", "alice", Role.USER, "alice")
+    return Caller(principal, "alice", server, toolset=toolset)
+
+
 @pytest.mark.anyio
 async def test_listen_streams_hear_of_their_server_or_every_server_only() -> None:
     changes = ListChanges(cast(Any, None), lambda session_id: True)
     heard: dict[str | None, list[object]] = {"fx": [], "fy": [], None: []}
     with (
-        changes.listening("fx") as fx,
-        changes.listening("fy") as fy,
-        changes.listening(None) as every,
+        changes.listening(_caller("fx")) as fx,
+        changes.listening(_caller("fy")) as fy,
+        changes.listening(_caller()) as every,
     ):
         fx.subscribe(heard["fx"].append)
         fy.subscribe(heard["fy"].append)
         every.subscribe(heard[None].append)
-        await changes.notify({"fy"})
+        await changes.notify({"fy"}, ("tools",))
     assert heard["fx"] == [] and len(heard["fy"]) == 1 and len(heard[None]) == 1
     await changes.notify({"fy"})  # closed streams hear nothing more
     assert len(heard["fy"]) == 1
+
+
+@pytest.mark.anyio
+async def test_listen_streams_hear_only_of_what_their_endpoint_serves() -> None:
+    changes = ListChanges(cast(Any, None), lambda session_id: True)
+    heard: dict[str, list[object]] = {"toolset": [], "tools only": [], "all": [], "bob": []}
+    bob = Caller(Principal("k2", "bob", Role.USER, "bob"), "bob", None)
+    with (
+        changes.listening(_caller(toolset="t")) as toolset,
+        changes.listening(_caller("fx"), {"tools"}) as tools_only,
+        changes.listening(_caller(), None) as every,
+        changes.listening(bob, None) as other_user,
+    ):
+        toolset.subscribe(heard["toolset"].append)
+        tools_only.subscribe(heard["tools only"].append)
+        every.subscribe(heard["all"].append)
+        other_user.subscribe(heard["bob"].append)
+        await changes.notify({"fx"})  # a server's status changed: every list may have
+        await changes.notify({"fx"}, ("prompts",), scope="alice")  # alice's own session's
+    assert heard["toolset"] == [ToolsListChanged()]
+    assert heard["tools only"] == [ToolsListChanged()]
+    assert heard["all"] == [
+        ToolsListChanged(),
+        ResourcesListChanged(),
+        PromptsListChanged(),
+        PromptsListChanged(),
+    ]
+    assert heard["bob"] == [ToolsListChanged(), ResourcesListChanged(), PromptsListChanged()]

@@ -211,37 +211,6 @@ async def test_a_shared_servers_resource_never_shows_another_users_secret(
         assert text.startswith("kept token: ") and "alice-kept-canary-5150" not in text
 
 
-async def _subscription(client: Client, uri: str, *, on: bool = True) -> None:
-    """``resources/(un)subscribe`` (the client's own methods warn: 2026-07-28 removed them)."""
-    if on:
-        request: types.ClientRequest = types.SubscribeRequest(
-            params=types.SubscribeRequestParams(uri=uri)
-        )
-    else:
-        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
-    await client.session.send_request(request, types.EmptyResult)
-
-
-@pytest.mark.anyio
-async def test_subscriptions_are_forwarded_to_the_owning_server_and_not_advertised(
-    live: LiveGateway,
-) -> None:
-    await live.add_server("fx")
-    key = await live.new_key("user", "alice")
-    async with live.mcp_client("/mcp/fx", key) as client:  # 2025-11-25: the era that has it
-        resources = client.server_capabilities.resources
-        assert resources is not None and not resources.subscribe  # updates are not relayed
-        await _subscription(client, "fixture://readme")
-        with pytest.raises(MCPError) as unserved:
-            await _subscription(client, "fixture://readme", on=False)
-        assert unserved.value.error.code == types.METHOD_NOT_FOUND  # the upstream's answer
-    async with live.mcp_client("/mcp", key) as client:
-        await _subscription(client, "mcpgw:fx/fixture://readme")
-        with pytest.raises(MCPError) as unknown:
-            await _subscription(client, "mcpgw:nosuch/fixture://readme")
-        assert unknown.value.error.code == types.INVALID_PARAMS
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_toolset_endpoint_serves_no_resources_prompts_or_completions(

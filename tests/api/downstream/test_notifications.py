@@ -1,0 +1,283 @@
+"""``list_changed`` of resources and prompts, and relayed resource subscriptions, at ``/mcp``,
+``/mcp/{server}`` and ``/mcp/toolsets/{name}``, in both eras, through the official SDK client
+and the fixture server (which emits them on demand)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+import mcp_types as types
+import pytest
+from mcp.client import Client
+from mcp.client.session import IncomingMessage
+from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ServerEvent,
+    ToolsListChanged,
+)
+from starlette.routing import Route
+
+from mcp_gateway.api.downstream.endpoint import McpEndpoint
+from tests.api.downstream.conftest import MODES, LiveGateway
+
+# Each starts a gateway and a fixture server: several seconds apiece.
+pytestmark = pytest.mark.slow
+
+TOOLS = "notifications/tools/list_changed"
+RESOURCES = "notifications/resources/list_changed"
+PROMPTS = "notifications/prompts/list_changed"
+UPDATED = "notifications/resources/updated"
+_METHODS: dict[type, str] = {
+    ToolsListChanged: TOOLS,
+    ResourcesListChanged: RESOURCES,
+    PromptsListChanged: PROMPTS,
+}
+
+
+class Heard:
+    """What one client heard: notification methods counted, updated URIs listed."""
+
+    def __init__(self) -> None:
+        self.count: Counter[str] = Counter()
+        self.updated: list[str] = []
+        self._news = anyio.Event()
+
+    def add(self, method: str, uri: str | None = None) -> None:
+        self.count[method] += 1
+        if uri is not None:
+            self.updated.append(uri)
+        news, self._news = self._news, anyio.Event()
+        news.set()
+
+    async def __call__(self, message: IncomingMessage) -> None:  # a legacy message handler
+        method = getattr(message, "method", None)
+        if isinstance(method, str) and method.startswith("notifications/"):
+            params = getattr(message, "params", None)
+            self.add(method, getattr(params, "uri", None) if method == UPDATED else None)
+
+    def event(self, event: ServerEvent) -> None:  # a 2026-07-28 listen stream's
+        if isinstance(event, ResourceUpdated):
+            self.add(UPDATED, event.uri)
+        else:
+            self.add(_METHODS[type(event)])
+
+    async def wait(self, done: Callable[[], bool]) -> None:
+        with anyio.fail_after(30):
+            while not done():
+                await self._news.wait()
+
+    async def until(self, done: Callable[[], bool], poke: Callable[[], Awaitable[object]]) -> None:
+        """Poke (make the change) until ``done``: a legacy client opens its GET stream in the
+        background, and a notification sent before it is up is lost (nothing replays it)."""
+        with anyio.fail_after(60):
+            while not done():
+                await poke()
+                with anyio.move_on_after(5):
+                    while not done():
+                        await self._news.wait()
+
+
+@asynccontextmanager
+async def _client(
+    live: LiveGateway, path: str, key: str, mode: str, heard: Heard, **listen: object
+) -> AsyncIterator[Client]:
+    """An SDK client at ``path`` whose notifications ``heard`` records: its message handler
+    (legacy; after listing what it wants to hear of) or a listen stream (2026-07-28)."""
+    async with AsyncExitStack() as stack:
+        handler = {"message_handler": heard} if mode == "legacy" else {}
+        client = await stack.enter_async_context(live.mcp_client(path, key, mode=mode, **handler))
+        if mode == "legacy":
+            await client.list_tools()
+            if "/toolsets/" not in path:
+                await client.list_resources()
+                await client.list_prompts()
+        else:
+            sub = await stack.enter_async_context(client.listen(**listen))  # type: ignore[arg-type]
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)
+
+            async def drain() -> None:
+                async for event in sub:
+                    heard.event(event)
+
+            tg.start_soon(drain)
+        yield client
+
+
+async def _tool(client: Client, name: str, args: dict[str, object] | None = None) -> str:
+    result = await client.call_tool(name, args or {})
+    assert not result.is_error, result
+    content = result.content[0]
+    assert isinstance(content, types.TextContent)
+    return content.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", MODES)
+async def test_resource_and_prompt_list_changes_reach_mcp_and_server_clients_not_toolsets(
+    live: LiveGateway, mode: str
+) -> None:
+    await live.add_server("fx")
+    resp = await live.client.put(
+        "/admin/toolsets/t", json={"tools": [{"server": "fx", "tool": "*"}]}, headers=live.admin
+    )
+    assert resp.status_code == 200, resp.text
+    alice = await live.new_key("user", "alice")
+    every = {"tools_list_changed": True, "resources_list_changed": True}
+    every["prompts_list_changed"] = True
+    on_mcp, on_fx, on_toolset = Heard(), Heard(), Heard()
+    async with (
+        _client(live, "/mcp", alice, mode, on_mcp, **every) as agg,
+        _client(live, "/mcp/fx", alice, mode, on_fx, **every),
+        _client(live, "/mcp/toolsets/t", alice, mode, on_toolset, **every),
+    ):
+        if mode == "legacy":
+            caps = agg.server_capabilities
+            assert caps.resources is not None and caps.resources.list_changed
+            assert caps.prompts is not None and caps.prompts.list_changed
+        # The upstream announces a new resource, then a new prompt.
+        added: list[str] = []
+
+        async def new_resource() -> None:
+            added.append(await _tool(agg, "fx__trigger_resources_changed"))
+
+        await on_mcp.until(lambda: on_mcp.count[RESOURCES] > 0, new_resource)
+        uris = {r.uri for r in (await agg.list_resources()).resources}
+        assert {f"mcpgw:fx/{uri}" for uri in added} <= uris
+        await on_fx.until(lambda: on_fx.count[RESOURCES] > 0, new_resource)
+        prompts: list[str] = []
+
+        async def new_prompt() -> None:
+            prompts.append(await _tool(agg, "fx__trigger_prompts_changed"))
+
+        await on_mcp.until(lambda: on_mcp.count[PROMPTS] > 0, new_prompt)
+        await on_fx.until(lambda: on_fx.count[PROMPTS] > 0, new_prompt)
+        names = {p.name for p in (await agg.list_prompts()).prompts}
+        assert {f"fx__{name}" for name in prompts} <= names
+        # A server added through REST changes every list of /mcp (not of /mcp/fx).
+        before = on_mcp.count.copy()
+        await live.add_server("fy")
+        await on_mcp.wait(
+            lambda: all(on_mcp.count[m] > before[m] for m in (TOOLS, RESOURCES, PROMPTS))
+        )
+        await on_toolset.wait(lambda: on_toolset.count[TOOLS] > 0)  # its tools may have changed
+        assert "mcpgw:fy/fixture://readme" in {
+            r.uri for r in (await agg.list_resources()).resources
+        }
+    # Only tools, ever, on a toolset endpoint.
+    assert set(on_toolset.count) == {TOOLS}, on_toolset.count
+
+
+@pytest.mark.anyio
+async def test_a_legacy_subscription_is_made_upstream_relayed_and_cleaned_up(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    readme = "fixture://readme"
+    on_mcp, on_fx = Heard(), Heard()
+    async with live.mcp_client("/mcp/fx", bob) as probe:
+
+        async def upstream() -> list[str]:
+            subscribed: list[str] = json.loads(await _tool(probe, "subscriptions"))
+            return subscribed
+
+        async def until_upstream(expected: list[str]) -> None:
+            with anyio.fail_after(30):
+                while True:
+                    if await upstream() == expected:
+                        return
+                    await anyio.sleep(0.05)
+
+        async with live.mcp_client("/mcp", alice, message_handler=on_mcp) as agg:
+            resources = agg.server_capabilities.resources
+            assert resources is not None and resources.subscribe  # the fixture's are
+            with pytest.raises(MCPError) as unknown:
+                await _subscription(agg, f"mcpgw:nosuch/{readme}")
+            assert unknown.value.error.code == types.INVALID_PARAMS
+            await _subscription(agg, f"mcpgw:fx/{readme}")
+            assert await upstream() == [readme]
+            await on_mcp.until(
+                lambda: bool(on_mcp.updated),
+                lambda: _tool(probe, "touch_resource", {"uri": readme}),
+            )
+            assert on_mcp.updated[0] == f"mcpgw:fx/{readme}"  # the URI it subscribed to
+            # Another session (of another user: the shared upstream session) subscribes too;
+            # the first one's unsubscribe keeps the upstream subscription for it.
+            async with live.mcp_client("/mcp/fx", bob, message_handler=on_fx) as direct:
+                await _subscription(direct, readme)
+                await _subscription(agg, f"mcpgw:fx/{readme}", on=False)
+                assert await upstream() == [readme]
+                await on_fx.until(
+                    lambda: bool(on_fx.updated),
+                    lambda: _tool(probe, "touch_resource", {"uri": readme}),
+                )
+                assert set(on_fx.updated) == {readme}
+                await _subscription(direct, readme, on=False)
+                assert await upstream() == []
+                await _subscription(direct, readme)
+                assert await upstream() == [readme]
+            # Its session ended (the client's DELETE): the gateway unsubscribes upstream.
+            await until_upstream([])
+            count = len(on_mcp.updated)
+            await _tool(probe, "touch_resource", {"uri": readme})  # nobody subscribed
+            await _subscription(agg, f"mcpgw:fx/{readme}")
+            assert await upstream() == [readme]
+        await until_upstream([])  # and the aggregated session's end too
+    assert len(on_mcp.updated) == count
+    assert len(_endpoint(live).changes.subscriptions) == 0  # nothing held in the gateway
+
+
+def _endpoint(live: LiveGateway) -> McpEndpoint:
+    assert live.app is not None
+    found = [r.endpoint for r in live.app.routes if isinstance(r, Route) and r.name == "mcp"]
+    assert isinstance(found[0], McpEndpoint)
+    return found[0]
+
+
+@pytest.mark.anyio
+async def test_a_2026_listen_streams_resource_subscription_is_made_upstream_while_open(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    readme = "fixture://readme"
+    async with live.mcp_client("/mcp/fx", alice, mode="2026-07-28") as client:
+
+        async def upstream() -> list[str]:
+            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
+            return subscribed
+
+        heard = Heard()
+        uri = f"mcpgw:fx/{readme}"
+        async with _client(live, "/mcp", alice, "2026-07-28", heard, resource_subscriptions=[uri]):
+            assert await upstream() == [readme]
+            await heard.until(
+                lambda: bool(heard.updated),
+                lambda: _tool(client, "touch_resource", {"uri": readme}),
+            )
+            assert heard.updated[0] == uri
+        with anyio.fail_after(30):
+            while True:
+                if await upstream() == []:
+                    break
+                await anyio.sleep(0.05)
+
+
+async def _subscription(client: Client, uri: str, *, on: bool = True) -> None:
+    """``resources/(un)subscribe`` (the client's own methods warn: 2026-07-28 removed them)."""
+    if on:
+        request: types.ClientRequest = types.SubscribeRequest(
+            params=types.SubscribeRequestParams(uri=uri)
+        )
+    else:
+        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+    await client.session.send_request(request, types.EmptyResult)
