@@ -3,17 +3,15 @@
 For clients that only start stdio servers (Claude Desktop's ``mcpServers`` ``command``
 entries): the client starts ``mcp-gateway connect``, which opens one Streamable HTTP
 connection to ``<MCPGW_URL>/mcp`` (or ``/mcp/<server>``, ``/mcp/toolsets/<toolset>``) with
-``MCPGW_API_KEY`` as Bearer key and forwards ``tools/list`` and ``tools/call`` (progress
-included). The key comes from the environment, never argv (``ps`` shows argv). Logs go to
-stderr; stdout carries the protocol.
+``MCPGW_API_KEY`` as Bearer key and forwards tools, resources, resource templates, prompts,
+completions, subscriptions and the endpoint's change notifications (cli/bridge.py). The key
+comes from the environment, never argv (``ps`` shows argv). Logs go to stderr; stdout
+carries the protocol.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import quote
 
 import typer
@@ -29,47 +27,6 @@ def endpoint_url(base: str, server: str | None, toolset: str | None = None) -> s
     if toolset is not None:
         return f"{base}/mcp/toolsets/{quote(toolset, safe='')}"
     return f"{base}/mcp" if server is None else f"{base}/mcp/{quote(server, safe='')}"
-
-
-async def _bridge(url: str, headers: dict[str, str]) -> None:
-    import httpx2
-    import mcp_types as types
-    from mcp.client import Client
-    from mcp.client.streamable_http import streamable_http_client
-    from mcp.server import Server
-    from mcp.server.context import ServerRequestContext
-    from mcp.server.stdio import stdio_server
-
-    @asynccontextmanager
-    async def upstream(_: Server[Any]) -> AsyncIterator[Client]:
-        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0)) as http:
-            transport = streamable_http_client(url, http_client=http)
-            async with Client(transport, cache=None) as client:
-                yield client
-
-    async def list_tools(
-        ctx: ServerRequestContext[Client, Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
-        return await ctx.lifespan_context.list_tools()
-
-    async def call_tool(
-        ctx: ServerRequestContext[Client, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
-        wanted = ctx.meta is not None and ctx.meta.get("progress_token") is not None
-        return await ctx.lifespan_context.call_tool(
-            params.name,
-            dict(params.arguments or {}),
-            progress_callback=ctx.session.report_progress if wanted else None,
-        )
-
-    server: Server[Client] = Server(
-        "mcp-gateway-connect",
-        lifespan=upstream,
-        on_list_tools=list_tools,
-        on_call_tool=call_tool,
-    )
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
 
 
 @connect_app.callback(invoke_without_command=True)
@@ -97,7 +54,9 @@ def connect(
     if username is not None:
         headers["X-MCPGW-Username"] = username
     try:
-        anyio.run(_bridge, endpoint_url(url, server, toolset), headers)
+        from mcp_gateway.cli.bridge import serve_bridge
+
+        anyio.run(serve_bridge, endpoint_url(url, server, toolset), headers)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     except Exception as exc:  # one line, never the key (headers are not in any message)

@@ -6,11 +6,13 @@ import json
 import os
 import sys
 
+import mcp_types as types
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
 from tests.api.downstream.conftest import LiveGateway
+from tests.api.downstream.heard import RESOURCES, Heard
 from tests.gateway_process import ROOT
 
 
@@ -25,21 +27,57 @@ def _bridge(live: LiveGateway, key: str, *args: str) -> StdioServerParameters:
     )
 
 
+def _text(result: types.CallToolResult) -> str:
+    assert not result.is_error and isinstance(result.content[0], types.TextContent), result
+    return result.content[0].text
+
+
+async def _touch(client: Client, tool: str) -> None:
+    assert _text(await client.call_tool(tool, {"uri": "fixture://readme"})) == "sent"
+
+
 @pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("args", [(), ("--server", "fx")])
-async def test_stdio_client_lists_and_calls_through_connect_with_the_users_secret(
+async def test_a_stdio_client_gets_tools_resources_prompts_and_notifications_through_connect(
     live: LiveGateway, args: tuple[str, ...]
 ) -> None:
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
     await live.set_secret(alice, "fx", "token", "connect-canary-55")
-    prefix = "" if args else "fx__"
-    async with Client(_bridge(live, alice, *args), mode="legacy") as client:
+    prefix, uri_prefix = ("", "") if args else ("fx__", "mcpgw:fx/")
+    readme = f"{uri_prefix}fixture://readme"
+    heard = Heard()
+    async with Client(_bridge(live, alice, *args), mode="legacy", message_handler=heard) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert f"{prefix}echo_args" in tools
+        assert f"{prefix}echo_args" in tools  # the user's secret: hidden, then injected
         assert "token" not in tools[f"{prefix}echo_args"].input_schema["properties"]
-        result = await client.call_tool(f"{prefix}echo_args", {"text": "via stdio"})
-        assert not result.is_error and result.content[0].type == "text"
-        seen = json.loads(result.content[0].text)
-        assert seen["text"] == "via stdio" and seen["token"] == "connect-canary-55"
+        seen = json.loads(_text(await client.call_tool(f"{prefix}echo_args", {"text": "via"})))
+        assert seen["text"] == "via" and seen["token"] == "connect-canary-55"
+        caps = client.server_capabilities
+        assert caps.resources is not None and caps.resources.subscribe
+        assert caps.prompts is not None and caps.completions is not None
+        assert readme in {r.uri for r in (await client.list_resources()).resources}
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == [f"{uri_prefix}fixture://env/{{name}}"]
+        read = await client.read_resource(readme)
+        assert isinstance(read.contents[0], types.TextResourceContents)
+        assert read.contents[0].text == "fixture readme"
+        prompt = await client.get_prompt(f"{prefix}greet", {"name": "Ann"})
+        content = prompt.messages[0].content
+        assert isinstance(content, types.TextContent) and "Greet Ann" in content.text
+        ref = types.PromptReference(type="ref/prompt", name=f"{prefix}greet")
+        done = await client.complete(ref, {"name": "style", "value": "pi"})
+        assert done.completion.values == ["pirate"]
+        # The gateway's notifications reach the stdio client.
+        await heard.until(
+            lambda: heard.count[RESOURCES] > 0,
+            lambda: client.call_tool(f"{prefix}trigger_resources_changed", {}),
+        )
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=readme))
+        await client.session.send_request(request, types.EmptyResult)
+        await heard.until(
+            lambda: bool(heard.updated),
+            lambda: _touch(client, f"{prefix}touch_resource"),
+        )
+        assert set(heard.updated) == {readme}

@@ -5,83 +5,22 @@ and the fixture server (which emits them on demand)."""
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import mcp_types as types
 import pytest
 from mcp.client import Client
-from mcp.client.session import IncomingMessage
 from mcp.shared.exceptions import MCPError
-from mcp.shared.subscriptions import (
-    PromptsListChanged,
-    ResourcesListChanged,
-    ResourceUpdated,
-    ServerEvent,
-    ToolsListChanged,
-)
 from starlette.routing import Route
 
 from mcp_gateway.api.downstream.endpoint import McpEndpoint
 from tests.api.downstream.conftest import MODES, LiveGateway
+from tests.api.downstream.heard import PROMPTS, RESOURCES, TOOLS, Heard
 
 # Each starts a gateway and a fixture server: several seconds apiece.
 pytestmark = pytest.mark.slow
-
-TOOLS = "notifications/tools/list_changed"
-RESOURCES = "notifications/resources/list_changed"
-PROMPTS = "notifications/prompts/list_changed"
-UPDATED = "notifications/resources/updated"
-_METHODS: dict[type, str] = {
-    ToolsListChanged: TOOLS,
-    ResourcesListChanged: RESOURCES,
-    PromptsListChanged: PROMPTS,
-}
-
-
-class Heard:
-    """What one client heard: notification methods counted, updated URIs listed."""
-
-    def __init__(self) -> None:
-        self.count: Counter[str] = Counter()
-        self.updated: list[str] = []
-        self._news = anyio.Event()
-
-    def add(self, method: str, uri: str | None = None) -> None:
-        self.count[method] += 1
-        if uri is not None:
-            self.updated.append(uri)
-        news, self._news = self._news, anyio.Event()
-        news.set()
-
-    async def __call__(self, message: IncomingMessage) -> None:  # a legacy message handler
-        method = getattr(message, "method", None)
-        if isinstance(method, str) and method.startswith("notifications/"):
-            params = getattr(message, "params", None)
-            self.add(method, getattr(params, "uri", None) if method == UPDATED else None)
-
-    def event(self, event: ServerEvent) -> None:  # a 2026-07-28 listen stream's
-        if isinstance(event, ResourceUpdated):
-            self.add(UPDATED, event.uri)
-        else:
-            self.add(_METHODS[type(event)])
-
-    async def wait(self, done: Callable[[], bool]) -> None:
-        with anyio.fail_after(30):
-            while not done():
-                await self._news.wait()
-
-    async def until(self, done: Callable[[], bool], poke: Callable[[], Awaitable[object]]) -> None:
-        """Poke (make the change) until ``done``: a legacy client opens its GET stream in the
-        background, and a notification sent before it is up is lost (nothing replays it)."""
-        with anyio.fail_after(60):
-            while not done():
-                await poke()
-                with anyio.move_on_after(5):
-                    while not done():
-                        await self._news.wait()
 
 
 @asynccontextmanager
