@@ -195,6 +195,7 @@ class ListChanges:
                     changed = self.changed_servers()
                     if changed:
                         await self.notify(changed)
+                        tg.start_soon(self.subscriptions.renew, changed)  # may wait on upstreams
                     await self.subscriptions.prune(self._is_live)
         finally:
             forget()

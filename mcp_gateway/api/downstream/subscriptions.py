@@ -14,6 +14,8 @@ client, and a notice of one user's own session reaches only that user.
 
 A subscription ends with an unsubscribe, when its legacy session ends (DELETE or idle: found
 by :meth:`ResourceSubscriptions.prune`, about once a second) or when its listen stream closes.
+When a server's state changes (its session restarted, say) every subscription held on it is
+made again (:meth:`ResourceSubscriptions.renew`): a new upstream session knows none of them.
 """
 
 from __future__ import annotations
@@ -118,6 +120,17 @@ class ResourceSubscriptions:
         for owner in gone:
             await self.end(owner)
 
+    async def renew(self, servers: set[str]) -> None:
+        """Subscribe again on ``servers`` (their state changed: a restarted upstream session
+        holds none of the subscriptions made on the one before it). Best effort."""
+        for key, state in list(self._upstream.items()):
+            if key.server not in servers:
+                continue
+            async with state.lock:
+                subscriber = next(iter(state.subscribers.values()), None)
+                if subscriber is not None:
+                    await self._send(key, subscriber.caller, subscribe=True)
+
     async def deliver(self, notice: Notice) -> None:
         """Hand an upstream's ``resources/updated`` to the subscribers of its session and URI."""
         state = self._upstream.get(_Key(notice.server, notice.scope, notice.uri or ""))
@@ -135,13 +148,18 @@ class ResourceSubscriptions:
             try:
                 sub = state.subscribers.pop(owner, None)
                 if sub is not None and not state.subscribers:
-                    await self._release(key, sub.caller)
+                    await self._send(key, sub.caller, subscribe=False)
             finally:
                 self._settle(key, state)
 
-    async def _release(self, key: _Key, caller: Caller) -> None:
-        """Unsubscribe upstream (not rate limited: a cleanup must not be refused)."""
-        request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=key.uri))
+    async def _send(self, key: _Key, caller: Caller, *, subscribe: bool) -> None:
+        """(Un)subscribe upstream, not rate limited (a cleanup or a renewal must not be
+        refused); a failure is logged (the server is gone, disabled or refuses)."""
+        request: types.ClientRequest = (
+            types.SubscribeRequest(params=types.SubscribeRequestParams(uri=key.uri))
+            if subscribe
+            else types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=key.uri))
+        )
         try:
             await self._runtime.content.send(
                 caller.principal,
@@ -151,8 +169,8 @@ class ResourceSubscriptions:
                 types.EmptyResult,
                 limited=False,
             )
-        except GatewayError as exc:  # the server is gone or refuses: nothing more to do
-            log.info("could not unsubscribe upstream on %r: %s", key.server, exc.code)
+        except GatewayError as exc:
+            log.info("%s upstream on %r failed: %s", request.method, key.server, exc.code)
 
     def _settle(self, key: _Key, state: _Upstream) -> None:
         """Forget ``key`` when nobody holds or awaits it (called with its lock held)."""

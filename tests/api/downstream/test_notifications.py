@@ -149,6 +149,10 @@ async def test_a_legacy_subscription_is_made_upstream_relayed_and_cleaned_up(
                 lambda: _tool(probe, "touch_resource", {"uri": readme}),
             )
             assert on_mcp.updated[0] == f"mcpgw:fx/{readme}"  # the URI it subscribed to
+            # The upstream restarts: its new session is subscribed again.
+            crashed = await probe.call_tool("crash", {})
+            assert crashed.is_error
+            await until_upstream([readme])
             # Another session (of another user: the shared upstream session) subscribes too;
             # the first one's unsubscribe keeps the upstream subscription for it.
             async with live.mcp_client("/mcp/fx", bob, message_handler=on_fx) as direct:
