@@ -51,7 +51,7 @@ from mcp_types import SubscriptionsListenRequestParams, SubscriptionsListenResul
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.capabilities import offered_at
 from mcp_gateway.api.downstream.content import resource_target
-from mcp_gateway.api.downstream.subscriptions import ResourceSubscriptions
+from mcp_gateway.api.downstream.subscriptions import MAX_PER_OWNER, ResourceSubscriptions
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerStatus
 from mcp_gateway.errors import GatewayError
@@ -139,11 +139,15 @@ class ListChanges:
     ) -> SubscriptionsListenResult:
         """``subscriptions/listen`` (2026-07-28): changes until the client leaves."""
         caller = caller_of(getattr(ctx.request, "scope", None))
+        wanted = params.notifications.resource_subscriptions or ()
+        if len(wanted) > MAX_PER_OWNER:
+            message = f"at most {MAX_PER_OWNER} resource subscriptions per stream"
+            raise MCPError(types.INVALID_PARAMS, message)
         offered = await offered_at(self._runtime, caller)
         with self.listening(caller, offered) as bus:
             owner = f"listen:{secrets.token_hex(8)}"
             try:
-                for uri in params.notifications.resource_subscriptions or ():
+                for uri in wanted:
                     await self._listen_to(owner, caller, uri, bus)
                 return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
             finally:

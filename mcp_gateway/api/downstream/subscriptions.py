@@ -21,6 +21,7 @@ made again (:meth:`ResourceSubscriptions.renew`): a new upstream session knows n
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -29,10 +30,12 @@ import mcp_types as types
 
 from mcp_gateway.api.downstream.caller import Caller
 from mcp_gateway.api.runtime_port import GatewayRuntime
-from mcp_gateway.errors import GatewayError
+from mcp_gateway.errors import GatewayError, InvalidRequest
 from mcp_gateway.upstream.notices import Notice
 
 log = logging.getLogger(__name__)
+
+MAX_PER_OWNER = 256  # resource subscriptions of one session or listen stream
 
 #: Sends ``notifications/resources/updated`` of one URI (the client's form) to its client.
 Deliver = Callable[[str], Awaitable[None]]
@@ -65,6 +68,7 @@ class ResourceSubscriptions:
     def __init__(self, runtime: GatewayRuntime) -> None:
         self._runtime = runtime
         self._upstream: dict[_Key, _Upstream] = {}
+        self._owned: Counter[str] = Counter()  # subscriptions by owner
 
     def __len__(self) -> int:
         """The upstream subscriptions held."""
@@ -82,18 +86,22 @@ class ResourceSubscriptions:
     ) -> None:
         """Subscribe ``owner`` (a legacy session id, or a listen stream's token) to
         ``target`` (server, upstream URI). Raises the GatewayError of the upstream's refusal
-        (then nothing is held)."""
+        (then nothing is held), InvalidRequest beyond :data:`MAX_PER_OWNER`."""
         server, uri = target
         content = self._runtime.content
         key = _Key(server, await content.session_scope(caller.username, server), uri)
         state = self._upstream.setdefault(key, _Upstream())
         async with state.lock:
             try:
+                if owner not in state.subscribers and self._owned[owner] >= MAX_PER_OWNER:
+                    raise InvalidRequest(f"at most {MAX_PER_OWNER} resource subscriptions each")
                 if not state.subscribers:
                     request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
                     await content.send(
                         caller.principal, caller.username, server, request, types.EmptyResult
                     )
+                if owner not in state.subscribers:
+                    self._owned[owner] += 1
                 state.subscribers[owner] = _Subscriber(caller, client_uri, deliver, legacy)
             finally:
                 self._settle(key, state)
@@ -147,6 +155,10 @@ class ResourceSubscriptions:
         async with state.lock:
             try:
                 sub = state.subscribers.pop(owner, None)
+                if sub is not None:
+                    self._owned[owner] -= 1
+                    if self._owned[owner] <= 0:
+                        del self._owned[owner]
                 if sub is not None and not state.subscribers:
                     await self._send(key, sub.caller, subscribe=False)
             finally:

@@ -15,6 +15,7 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from starlette.routing import Route
 
+from mcp_gateway.api.downstream import subscriptions
 from mcp_gateway.api.downstream.endpoint import McpEndpoint
 from tests.api.downstream.conftest import MODES, LiveGateway
 from tests.api.downstream.heard import PROMPTS, RESOURCES, TOOLS, Heard
@@ -116,7 +117,7 @@ async def test_resource_and_prompt_list_changes_reach_mcp_and_server_clients_not
 
 @pytest.mark.anyio
 async def test_a_legacy_subscription_is_made_upstream_relayed_and_cleaned_up(
-    live: LiveGateway,
+    live: LiveGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
@@ -143,6 +144,13 @@ async def test_a_legacy_subscription_is_made_upstream_relayed_and_cleaned_up(
                 await _subscription(agg, f"mcpgw:nosuch/{readme}")
             assert unknown.value.error.code == types.INVALID_PARAMS
             await _subscription(agg, f"mcpgw:fx/{readme}")
+            assert await upstream() == [readme]
+            monkeypatch.setattr(subscriptions, "MAX_PER_OWNER", 2)  # a session's limit
+            await _subscription(agg, "mcpgw:fx/fixture://kept")
+            with pytest.raises(MCPError) as beyond:
+                await _subscription(agg, "mcpgw:fx/fixture://env/HOME")
+            assert beyond.value.error.code == types.INVALID_PARAMS
+            await _subscription(agg, "mcpgw:fx/fixture://kept", on=False)
             assert await upstream() == [readme]
             await on_mcp.until(
                 lambda: bool(on_mcp.updated),
