@@ -28,6 +28,7 @@ from mcp_gateway.services.server_content import ServerContentService, audited_ur
 
 if TYPE_CHECKING:
     from mcp_gateway.api.downstream.notify import ListChanges
+    from mcp_gateway.api.downstream.subscriptions import ResourceSubscriptions
 
 Context = ServerRequestContext[Any, Any]
 
@@ -130,19 +131,14 @@ class ContentHandlers:
         2026-07-28, where ``subscriptions/listen`` carries resource subscriptions)."""
         caller = caller_of(getattr(ctx.request, "scope", None))
         target = await self._resource_target(caller, params.uri)
-        session_id = legacy_session_id(ctx.request)
-        if self._changes is None or session_id is None:
-            request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=target[1]))
-            return await self._forward(caller, target[0], request)
+        held, session_id = self._subscriptions(ctx)
         session = ctx.session
 
         async def deliver(uri: str) -> None:
             await session.send_resource_updated(uri)
 
         try:
-            await self._changes.subscriptions.subscribe(
-                session_id, caller, params.uri, target, deliver, legacy=True
-            )
+            await held.subscribe(session_id, caller, params.uri, target, deliver, legacy=True)
         except GatewayError as exc:
             raise rpc_error(exc) from None
         return types.EmptyResult()
@@ -153,26 +149,19 @@ class ContentHandlers:
         """Ends this session's subscription (upstream too when it was the last one there)."""
         caller = caller_of(getattr(ctx.request, "scope", None))
         target = await self._resource_target(caller, params.uri)
-        session_id = legacy_session_id(ctx.request)
-        if self._changes is None or session_id is None:
-            request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=target[1]))
-            return await self._forward(caller, target[0], request)
+        held, session_id = self._subscriptions(ctx)
         try:
-            await self._changes.subscriptions.unsubscribe(session_id, caller, target)
+            await held.unsubscribe(session_id, caller, target)
         except GatewayError as exc:
             raise rpc_error(exc) from None
         return types.EmptyResult()
 
-    async def _forward(
-        self, caller: Caller, server: str, request: types.ClientRequest
-    ) -> types.EmptyResult:
-        try:
-            await self._content.send(
-                caller.principal, caller.username, server, request, types.EmptyResult
-            )
-        except GatewayError as exc:
-            raise rpc_error(exc) from None
-        return types.EmptyResult()
+    def _subscriptions(self, ctx: Context) -> tuple[ResourceSubscriptions, str]:
+        """The subscriptions and the legacy session id of a (un)subscribe request."""
+        session_id = legacy_session_id(ctx.request)
+        if self._changes is None or session_id is None:  # nothing to deliver updates to
+            raise MCPError(types.INVALID_REQUEST, "resource subscriptions need a session")
+        return self._changes.subscriptions, session_id
 
     async def _resource_target(self, caller: Caller, uri: str) -> tuple[str, str]:
         return await resource_target(self._runtime, caller, uri)
