@@ -6,7 +6,8 @@ changed: a server was added, removed, enabled or disabled, connected or lost, or
 announced a new list (tools: the pool re-lists them; resources and prompts: the upstream's
 own ``list_changed``, an :class:`~mcp_gateway.upstream.notices.Notice`). ``/mcp`` sessions
 hear about every server, ``/mcp/{server}`` sessions about theirs only, toolset sessions about
-tools only; a notice of a user's own upstream session reaches that user's clients only. A
+tools only (and of a change of their toolset, made through this replica); a notice of a
+user's own upstream session reaches that user's clients only. A
 session is told only of what its endpoint advertises (with ``listChanged``: capabilities.py).
 
 Server changes are found by comparing the pool's state snapshots (status and cached tool list
@@ -75,6 +76,14 @@ _NOTICE_KINDS = {RESOURCES_CHANGED: "resources", PROMPTS_CHANGED: "prompts"}
 _Print = tuple[ServerStatus, tuple[Tool, ...] | None]
 
 
+@dataclass(frozen=True, slots=True)
+class _ToolsetChanged:
+    name: str
+
+
+_Queued = Notice | _ToolsetChanged
+
+
 @dataclass(eq=False, slots=True)
 class _Watcher:
     session: ServerSession
@@ -113,7 +122,7 @@ class ListChanges:
         self._listeners: set[_Listener] = set()
         self._seen: dict[str, _Print] | None = None
         self.subscriptions = ResourceSubscriptions(runtime)
-        self._queue: MemoryObjectSendStream[Notice] | None = None  # while running
+        self._queue: MemoryObjectSendStream[_Queued] | None = None  # while running
 
     async def watch(
         self, session_id: str, session: ServerSession, caller: Caller, kind: str
@@ -188,9 +197,11 @@ class ListChanges:
 
     async def run(self) -> None:
         """Watch until cancelled (the endpoint's lifespan)."""
-        send, receive = anyio.create_memory_object_stream[Notice](MAX_QUEUED)
+        send, receive = anyio.create_memory_object_stream[_Queued](MAX_QUEUED)
         self._queue = send
         forget = self._runtime.pool.notices.observe(self._enqueue)
+        toolsets = self._runtime.toolsets.observers
+        toolsets.append(self._toolset_changed)
         try:
             async with send, receive, anyio.create_task_group() as tg:
                 tg.start_soon(self._pass_notices, receive)
@@ -203,9 +214,13 @@ class ListChanges:
                     await self.subscriptions.prune(self._is_live)
         finally:
             forget()
+            toolsets.remove(self._toolset_changed)
             self._queue = None
 
-    def _enqueue(self, notice: Notice) -> None:
+    def _toolset_changed(self, name: str) -> None:
+        self._enqueue(_ToolsetChanged(name))
+
+    def _enqueue(self, notice: _Queued) -> None:
         try:
             if self._queue is not None:
                 self._queue.send_nowait(notice)
@@ -214,8 +229,11 @@ class ListChanges:
         except anyio.ClosedResourceError:
             pass  # stopping
 
-    async def _pass_notices(self, queued: MemoryObjectReceiveStream[Notice]) -> None:
+    async def _pass_notices(self, queued: MemoryObjectReceiveStream[_Queued]) -> None:
         async for notice in queued:
+            if isinstance(notice, _ToolsetChanged):
+                await self.notify(set(), ("tools",), toolset=notice.name)
+                continue
             kind = _NOTICE_KINDS.get(notice.method)
             if kind is None:
                 await self.subscriptions.deliver(notice)
@@ -238,12 +256,20 @@ class ListChanges:
         return changed
 
     async def notify(
-        self, changed: set[str], kinds: tuple[str, ...] = KINDS, *, scope: str = SHARED_SCOPE
+        self,
+        changed: set[str],
+        kinds: tuple[str, ...] = KINDS,
+        *,
+        scope: str = SHARED_SCOPE,
+        toolset: str | None = None,
     ) -> None:
         """Tell the clients that hear of ``changed`` servers that their ``kinds`` lists may
-        have changed (``scope``: a notice of that user's own session only)."""
+        have changed (``scope``: a notice of that user's own session only; ``toolset``: the
+        clients of that toolset's endpoint instead, its definition changed)."""
 
         def hears(caller: Caller, kind: str) -> bool:
+            if toolset is not None:
+                return caller.toolset == toolset
             mine = scope == SHARED_SCOPE or scope == caller.username
             return mine and any(_hears(caller, server, kind) for server in changed)
 

@@ -101,13 +101,20 @@ async def test_resource_and_prompt_list_changes_reach_mcp_and_server_clients_not
         await on_fx.until(lambda: on_fx.count[PROMPTS] > 0, new_prompt)
         names = {p.name for p in (await agg.list_prompts()).prompts}
         assert {f"fx__{name}" for name in prompts} <= names
+        # The toolset is redefined: its clients hear that their tools changed.
+        told = on_toolset.count[TOOLS]
+        only_echo = {"tools": [{"server": "fx", "tool": "echo"}]}
+        resp = await live.client.put("/admin/toolsets/t", json=only_echo, headers=live.admin)
+        assert resp.status_code == 200, resp.text
+        await on_toolset.wait(lambda: on_toolset.count[TOOLS] > told)
         # A server added through REST changes every list of /mcp (not of /mcp/fx).
+        told = on_toolset.count[TOOLS]
         before = on_mcp.count.copy()
         await live.add_server("fy")
         await on_mcp.wait(
             lambda: all(on_mcp.count[m] > before[m] for m in (TOOLS, RESOURCES, PROMPTS))
         )
-        await on_toolset.wait(lambda: on_toolset.count[TOOLS] > 0)  # its tools may have changed
+        await on_toolset.wait(lambda: on_toolset.count[TOOLS] > told)  # its tools may have
         assert "mcpgw:fy/fixture://readme" in {
             r.uri for r in (await agg.list_resources()).resources
         }
