@@ -30,6 +30,8 @@ from mcp_gateway.observability.store_timing import TimedStore
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.catalogue import CatalogueService
+from mcp_gateway.services.catalogue_versions import CatalogueVersions, follow_catalogue
 from mcp_gateway.services.drain import Drain
 from mcp_gateway.services.follow import ChangeFollower, follow_services
 from mcp_gateway.services.install_lock import InstallLocks
@@ -47,6 +49,7 @@ from mcp_gateway.services.tool_calls import ToolCallService
 from mcp_gateway.services.toolsets import ToolsetService
 from mcp_gateway.services.user_servers import UserServerService
 from mcp_gateway.storage.factory import open_store
+from mcp_gateway.storage.write_signals import WriteSignals
 from mcp_gateway.upstream.pool import UpstreamPool
 
 if TYPE_CHECKING:
@@ -131,6 +134,7 @@ class Runtime:
     user_servers: UserServerService
     sandbox: Sandbox
     follower: ChangeFollower
+    catalogue: CatalogueService
 
     def __init__(
         self,
@@ -180,6 +184,9 @@ class Runtime:
             self.keyring = load_keyring(settings, mongodb=settings.uses_mongodb)
             store = await stack.enter_async_context(open_store(settings))
             self.store = cast("Store", TimedStore(store, self.metrics.observe_store))
+            # This process's writes, noted as made: cached catalogues never outlive them.
+            versions = CatalogueVersions()
+            self.store = cast("Store", WriteSignals(self.store, versions.note))
             self.audit = await stack.enter_async_context(
                 AuditLog(
                     self.store,
@@ -253,6 +260,16 @@ class Runtime:
                 ),
             )
             self.tools.installs = self.user_servers  # external servers need the user's install
+            self.catalogue = CatalogueService(
+                self.store,
+                self.pool,
+                self.servers,
+                self.secrets,
+                self.toolsets,
+                versions,
+                credentials=self.credentials,
+            )
+            self.catalogue.installs = self.user_servers
             self.content.installs = self.user_servers  # resources and prompts too
             # External servers' OAuth client: the install's own (manual) or the shared DCR/CIMD one
             self.oauth.external.installs = self.user_servers.clients.login_client
@@ -281,6 +298,7 @@ class Runtime:
                 pool=self.pool,
                 packages=self.packages,
             )
+            follow_catalogue(self.follower, versions)
             self._observe()
             created = await self.apikeys.bootstrap(settings)
             if created is not None:

@@ -16,6 +16,7 @@ from mcp_gateway.observability.metrics import GatewayMetrics
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
+from mcp_gateway.services.catalogue import CatalogueService
 from mcp_gateway.services.drain import Drain
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
@@ -42,6 +43,7 @@ class GatewayRuntime(Protocol):
     servers: ServerService
     secrets: SecretService
     tools: ToolCallService
+    catalogue: CatalogueService
     toolsets: ToolsetService
     content: ServerContentService
     runs: RunService

@@ -22,6 +22,7 @@ class ChangeKind(StrEnum):
     OAUTH = "oauth"  # key: server name, user: username
     SECRET = "secret"  # key: server name, user: username (None: every user of the server)
     TOOLSET = "toolset"  # key: toolset name
+    INSTALL = "install"  # key: server name, user: username (None: every user of the server)
 
 
 @dataclass(frozen=True, slots=True)

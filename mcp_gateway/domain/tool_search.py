@@ -22,12 +22,14 @@ accumulation over the postings of its few words and a top-k selection.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from operator import itemgetter
+from dataclasses import dataclass
+from itertools import repeat
+from operator import add, itemgetter, mul
 
 K1 = 1.2
 B = 0.75
@@ -158,31 +160,38 @@ def _weighted_terms(doc: SearchDoc) -> dict[str, float]:
     return tf
 
 
-@dataclass(frozen=True)
-class ToolIndex:
-    """A built index: ``postings[term]`` is (document numbers, that term's BM25 score in
-    each), as compact arrays (a 10,000-tool catalogue has some 300,000 postings)."""
+Posting = tuple["array[int]", "array[float]"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IndexSegment:
+    """The index of one part of a catalogue (one server's tools): built once, shared by every
+    catalogue that has the same part. ``postings[term]`` is (local document numbers, the BM25
+    term-frequency part of each: ``tf (k1 + 1) / (tf + k1 (1 - b + b len / avg))``), best
+    first, as compact arrays; the inverse document frequency is the whole catalogue's and is
+    applied at query time (:class:`ToolIndex`). Lengths are normalised by the segment's own
+    average, so a segment's postings never change when another segment does."""
 
     names: tuple[str, ...]
-    postings: Mapping[str, tuple[array[int], array[float]]]
-    exact: Mapping[str, int] = field(default_factory=dict)
+    postings: Mapping[str, Posting]
+    full: Mapping[str, int]  # lower-case full name -> document
+    parts: Mapping[str, tuple[int, ...]]  # lower-case tool part -> documents
 
     @classmethod
-    def build(cls, docs: Sequence[SearchDoc]) -> ToolIndex:
+    def build(cls, docs: Sequence[SearchDoc]) -> IndexSegment:
         frequencies = [_weighted_terms(doc) for doc in docs]
         lengths = [sum(tf.values()) for tf in frequencies]
         average = (sum(lengths) / len(lengths)) if lengths else 1.0
+        average = average or 1.0
         by_term: dict[str, dict[int, float]] = {}
         for number, tf in enumerate(frequencies):
             for term, weight in tf.items():
                 by_term.setdefault(term, {})[number] = weight
-        count = len(docs)
-        postings: dict[str, tuple[array[int], array[float]]] = {}
+        postings: dict[str, Posting] = {}
         for term, docs_tf in by_term.items():
-            idf = math.log(1.0 + (count - len(docs_tf) + 0.5) / (len(docs_tf) + 0.5))
             scored = sorted(
                 (
-                    (idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths[n] / average)), n)
+                    (tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths[n] / average)), n)
                     for n, tf in docs_tf.items()
                 ),
                 reverse=True,
@@ -191,17 +200,68 @@ class ToolIndex:
                 array("I", (n for _, n in scored)),
                 array("d", (s for s, _ in scored)),
             )
-        # The tool part alone names a tool when no other tool has the same part; a full name
-        # always names its own tool.
         parts: dict[str, list[int]] = {}
         for number, doc in enumerate(docs):
             parts.setdefault(doc.tool.lower(), []).append(number)
-        exact = {part: numbers[0] for part, numbers in parts.items() if len(numbers) == 1}
-        exact.update((doc.name.lower(), number) for number, doc in enumerate(docs))
-        return cls(tuple(doc.name for doc in docs), postings, exact)
+        return cls(
+            tuple(doc.name for doc in docs),
+            postings,
+            {doc.name.lower(): number for number, doc in enumerate(docs)},
+            {part: tuple(numbers) for part, numbers in parts.items()},
+        )
 
     def __len__(self) -> int:
         return len(self.names)
+
+
+def _idf(count: int, df: int) -> float:
+    return math.log(1.0 + (count - df + 0.5) / (df + 0.5))
+
+
+class ToolIndex:
+    """A catalogue's index: its segments (one per server, in listing order) searched as one.
+    Document ``offset + n`` is document ``n`` of the segment at ``offset``. Building one over
+    segments that exist costs a concatenation of their names, nothing per posting."""
+
+    __slots__ = ("names", "segments", "_offsets")
+
+    def __init__(self, segments: Sequence[IndexSegment]) -> None:
+        self.segments = tuple(segments)
+        offsets = []
+        total = 0
+        for segment in self.segments:
+            offsets.append(total)
+            total += len(segment)
+        self._offsets = tuple(offsets)
+        self.names: tuple[str, ...] = tuple(
+            itertools.chain.from_iterable(s.names for s in self.segments)
+        )
+
+    @classmethod
+    def build(cls, docs: Sequence[SearchDoc]) -> ToolIndex:
+        """An index of one segment over ``docs``."""
+        return cls([IndexSegment.build(docs)])
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _exact(self, query: str) -> int | None:
+        """The document a query names: a full name, else a tool part no other tool has."""
+        key = query.strip().lower()
+        found: list[int] = []
+        for offset, segment in zip(self._offsets, self.segments, strict=True):
+            number = segment.full.get(key)
+            if number is not None:
+                return offset + number
+            found.extend(offset + n for n in segment.parts.get(key, ()))
+        return found[0] if len(found) == 1 else None
+
+    def _postings(self, term: str) -> list[tuple[int, Posting]]:
+        return [
+            (offset, posting)
+            for offset, segment in zip(self._offsets, self.segments, strict=True)
+            if (posting := segment.postings.get(term)) is not None
+        ]
 
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The ``limit`` best tools for ``query``, best first (ties by name); tools sharing no
@@ -215,22 +275,37 @@ class ToolIndex:
             for other in SYNONYMS.get(term, ()):
                 if other not in weights:
                     weights[other] = SYNONYM_WEIGHT
+        count = len(self.names)
         scores: dict[int, float] = {}
-        get = scores.get
         for term, weight in weights.items():
-            posting = self.postings.get(term)
-            if posting is None:
+            found = self._postings(term)
+            if not found:
                 continue
-            numbers, values = posting
-            if weight < 1.0:  # a synonym: its best documents only (postings are best first)
-                numbers, values = numbers[:SYNONYM_POSTINGS], values[:SYNONYM_POSTINGS]
-            if not scores and weight == 1.0:
-                scores = dict(zip(numbers, values, strict=True))
-                get = scores.get
+            df = sum(len(numbers) for _, (numbers, _) in found)
+            factor = weight * _idf(count, df)
+            if weight < 1.0 and df > SYNONYM_POSTINGS:
+                # A synonym adds to its best documents only (each segment's are best first).
+                merged = heapq.merge(
+                    *(
+                        zip(values, map(add, numbers, repeat(offset)), strict=True)
+                        for offset, (numbers, values) in found
+                    ),
+                    reverse=True,
+                )
+                for value, number in itertools.islice(merged, SYNONYM_POSTINGS):
+                    scores[number] = scores.get(number, 0.0) + factor * value
                 continue
-            for number, score in zip(numbers, values, strict=True):
-                scores[number] = get(number, 0.0) + weight * score
-        exact = self.exact.get(query.strip().lower())
+            fresh = not scores
+            get = scores.get
+            for offset, (numbers, values) in found:
+                keys = map(add, numbers, repeat(offset)) if offset else numbers
+                scaled = map(mul, values, repeat(factor))
+                if fresh:  # no document scored yet: no sums to make (documents are distinct)
+                    scores.update(zip(keys, scaled, strict=True))
+                    continue
+                for number, score in zip(keys, scaled, strict=True):
+                    scores[number] = get(number, 0.0) + score
+        exact = self._exact(query)
         if exact is not None:
             scores[exact] = math.inf
         best = heapq.nlargest(limit, scores.items(), key=itemgetter(1))

@@ -22,13 +22,12 @@ from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound
 from mcp_gateway.observability import tracing
 from mcp_gateway.services.audit import AuditLog
-from mcp_gateway.services.injection import hidden_arguments, hide_parameters
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
-from mcp_gateway.services.oauth.google import GOOGLE_ARGUMENTS, is_google_server
 from mcp_gateway.services.principal import Principal
 from mcp_gateway.services.ratelimit import RateLimiter
 from mcp_gateway.services.secrets import SecretService
 from mcp_gateway.services.servers import ServerService
+from mcp_gateway.services.tool_listing import hidden_for, tool_json
 from mcp_gateway.services.upstream_port import UpstreamPort
 from mcp_gateway.storage.ports import SecretStore, ServerStore
 from mcp_gateway.upstream.state import ServerState
@@ -200,11 +199,8 @@ class ToolCallService:
             own = await self._own_session(server, username)
             if own or session_scope(server, username) != SHARED_SCOPE:
                 tools = await self._user_tools(server, username, own)
-        names = await self._store.list_secret_names(username, server.name)
-        hidden = hidden_arguments(server, names)
-        if is_google_server(server):
-            hidden |= GOOGLE_ARGUMENTS
-        return [_tool_json(t, hidden) for t in tools or ()]
+        hidden = hidden_for(server, await self._store.list_secret_names(username, server.name))
+        return [tool_json(t, hidden) for t in tools or ()]
 
     async def _own_session(self, server: ServerConfig, username: str) -> bool:
         """Whether the user's tokens give them a session of their own (False when unsure)."""
@@ -229,10 +225,3 @@ class ToolCallService:
         except GatewayError as exc:  # one unreachable server must not fail the whole listing
             log.info("tools of %s for a user unavailable: %s", server.name, exc.code)
             return []
-
-
-def _tool_json(tool: Tool, hidden: frozenset[str]) -> dict[str, Any]:
-    data = tool.model_dump(by_alias=True, mode="json", exclude_none=True)
-    if hidden:
-        data["inputSchema"] = hide_parameters(data.get("inputSchema") or {}, hidden)
-    return data

@@ -84,3 +84,10 @@ class UpstreamPort(Protocol):
     def status(self, name: str) -> ServerState: ...
 
     def statuses(self) -> dict[str, ServerState]: ...
+
+    def definitions(self) -> list[ServerConfig]:
+        """Every server's current definition, in name order (no state snapshot)."""
+
+    def session_tools(self, name: str, scope: str) -> tuple[Tool, ...] | None:
+        """The tools ``scope``'s live session of ``name`` listed (the session's own tuple, a
+        new one on every listing), or None without a live, listed session."""

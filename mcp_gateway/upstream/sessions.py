@@ -18,6 +18,7 @@ from typing import Self
 import anyio
 import anyio.abc
 import httpx2
+from mcp_types import Tool
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.redaction import NO_SECRETS
@@ -254,3 +255,19 @@ class SessionPool:
 
     def statuses(self) -> dict[str, ServerState]:
         return {name: self.status(name) for name in sorted(self._entries)}
+
+    def definitions(self) -> list[ServerConfig]:
+        """The definition of every server the pool holds (each applied through ServerService,
+        so the current one), in name order: cheap, no state snapshot."""
+        return [self._entries[name].config for name in sorted(self._entries)]
+
+    def session_tools(self, name: str, scope: str) -> tuple[Tool, ...] | None:
+        """The tool list ``scope``'s live session of ``name`` last listed (``SHARED_SCOPE``:
+        the shared session's), the very tuple the session keeps (a new one whenever it lists
+        again), or None when that session is not live or has not listed."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        sup = entry.shared if scope == SHARED_SCOPE else entry.users.get(scope)
+        live = sup.live if sup is not None else None
+        return live.tools if live is not None else None

@@ -1,11 +1,17 @@
-"""Ranking tools for a query (domain/tool_search.py) and the index cache of the endpoint."""
+"""Ranking tools for a query (domain/tool_search.py): one index, and segments searched as one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcp_gateway.api.downstream.search_tools import IndexCache, search_docs
-from mcp_gateway.domain.tool_search import SearchDoc, ToolIndex, tokens
+from mcp_gateway.domain.tool_search import (
+    SYNONYM_POSTINGS,
+    IndexSegment,
+    SearchDoc,
+    ToolIndex,
+    tokens,
+)
+from mcp_gateway.services.catalogue_view import search_doc
 
 
 def _tool(name: str, description: str, *params: str) -> dict[str, Any]:
@@ -25,8 +31,12 @@ CATALOGUE = [
 ]
 
 
+def _docs(tools: list[dict[str, Any]]) -> list[SearchDoc]:
+    return [search_doc(t, *t["name"].split("__", 1)) for t in tools]
+
+
 def _index() -> ToolIndex:
-    return ToolIndex.build(search_docs(CATALOGUE, aggregated=True))
+    return ToolIndex.build(_docs(CATALOGUE))
 
 
 def _top(query: str, limit: int = 3) -> list[str]:
@@ -70,18 +80,56 @@ def test_an_empty_catalogue_searches_to_nothing() -> None:
     assert ToolIndex.build([SearchDoc("a", "a")]).search("a")[0].name == "a"
 
 
-def test_the_index_cache_reuses_an_index_until_the_catalogue_changes() -> None:
-    cache = IndexCache(size=2)
-    first = cache.index([dict(t) for t in CATALOGUE], aggregated=True)
-    assert cache.index([dict(t) for t in CATALOGUE], aggregated=True) is first
-    assert cache.builds == 1
-    # A parameter now hidden (a secret was set): a different catalogue, a new index.
-    changed = [dict(t) for t in CATALOGUE]
-    changed[1] = _tool("fs__write_file", "Create a new file or overwrite an existing one.", "path")
-    assert cache.index(changed, aggregated=True) is not first
-    grown = [*CATALOGUE, _tool("new__tool", "A tool added later.")]
-    assert cache.index(grown, aggregated=True).search("added later")[0].name == "new__tool"
-    assert cache.builds == 3
+def _segment(tools: list[dict[str, Any]]) -> IndexSegment:
+    return IndexSegment.build(_docs(tools))
+
+
+def test_segments_searched_as_one_rank_with_the_whole_catalogues_word_weights() -> None:
+    by_server: dict[str, list[dict[str, Any]]] = {}
+    for tool in CATALOGUE:
+        by_server.setdefault(tool["name"].split("__")[0], []).append(tool)
+    segments = [_segment(tools) for tools in by_server.values()]
+    index = ToolIndex(segments)
+    assert len(index) == len(CATALOGUE)
+    assert index.search("post a message in a slack channel")[0].name == (
+        "slack__slack_post_message"
+    )
+    assert index.search("create a github issue")[0].name == "gh__createIssue"
+    assert index.search("fs__list_directory")[0].name == "fs__list_directory"
+    assert index.search("maps_geocode")[0].name == "maps__maps_geocode"
+    # "file" is in every fs tool: across segments its weight is the catalogue's, so the rarer
+    # "merge" decides between an fs tool and the pull request tool.
+    assert index.search("merge file")[0].name == "gh__merge_pull_request"
+
+
+def test_one_changed_segment_is_all_a_new_index_builds() -> None:
+    fs = _segment(CATALOGUE[:3])
+    gh = _segment(CATALOGUE[3:5])
+    before = ToolIndex([fs, gh])
+    assert before.search("zebra") == []
+    grown = _segment([*CATALOGUE[3:5], _tool("gh__added", "A zebra tool added later.")])
+    after = ToolIndex([fs, grown])
+    assert after.segments[0] is fs  # reused as it was: nothing re-indexed
+    assert after.search("zebra")[0].name == "gh__added"
+    assert after.search("read a file as text")[0].name == "fs__read_text_file"
+
+
+def test_a_tool_part_shared_across_segments_is_not_a_unique_short_name() -> None:
+    one = _segment([_tool("a__search", "Search the web.")])
+    two = _segment([_tool("b__search", "Search the files.")])
+    assert ToolIndex([one]).search("search")[0].score == float("inf")
+    both = ToolIndex([one, two]).search("search")
+    assert all(hit.score != float("inf") for hit in both)
+    assert ToolIndex([one, two]).search("b__search")[0].name == "b__search"
+
+
+def test_a_synonym_adds_to_its_best_documents_across_segments_only() -> None:
+    many = [_tool(f"s{n}__remove_item_{n}", f"Remove item {n}.") for n in range(SYNONYM_POSTINGS)]
+    segments = [_segment(many[: len(many) // 2]), _segment(many[len(many) // 2 :])]
+    extra = _segment([_tool("t__remove_thing", "Remove a thing.")])
+    index = ToolIndex([*segments, extra])
+    hits = index.search("delete", limit=SYNONYM_POSTINGS + 5)
+    assert len(hits) == SYNONYM_POSTINGS  # "delete" ~ "remove": its 500 best documents
 
 
 def test_a_tool_with_a_malformed_schema_is_still_indexed_by_name_and_description() -> None:
@@ -89,6 +137,6 @@ def test_a_tool_with_a_malformed_schema_is_still_indexed_by_name_and_description
         {"name": "x__odd", "description": "An odd tool.", "inputSchema": {"properties": [1]}},
         {"name": "x__bare", "description": "No schema at all."},
     ]
-    index = IndexCache().index([*CATALOGUE, *odd], aggregated=True)
+    index = ToolIndex.build(_docs([*CATALOGUE, *odd]))
     assert index.search("odd tool")[0].name == "x__odd"
     assert index.search("bare schema")[0].name == "x__bare"

@@ -190,16 +190,26 @@ def build_server(
             return types.ListToolsResult(tools=list(search_tools.TOOLS))
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
 
+    async def searching(ctx: Context, caller: Caller) -> bool:
+        """Whether the gateway's search tools are served to this caller. Past the threshold,
+        by the size of its catalogue when last built: a describe or call looks at one server
+        only, never lists everything to count (a search, which needs the whole catalogue
+        anyway, counts it current)."""
+        mode = _tools_mode(ctx)
+        aggregated = caller.server is None
+        if mode is not None or not aggregated:
+            return search.active(mode, aggregated, 0)
+        return search.active(mode, aggregated, await catalogue.count(caller))
+
     async def call(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
         arguments = dict(params.arguments or {})
         if params.name in search_tools.NAMES:
             try:
-                listed = await catalogue.listed(caller)
+                active = await searching(ctx, caller)
             except GatewayError as exc:
                 raise rpc_error(exc) from None
-            aggregated = caller.server is None
-            if search.active(_tools_mode(ctx), aggregated, len(listed)):
+            if active:
 
                 async def invoke(name: str, inner: dict[str, Any]) -> types.CallToolResult:
                     try:
@@ -208,7 +218,7 @@ def build_server(
                         return _inner_error(exc)
 
                 return await search.call(
-                    params.name, arguments, listed, aggregated, invoke, error_result
+                    params.name, arguments, catalogue, caller, invoke, error_result
                 )
         return await call_name(ctx, caller, params.name, arguments)
 
