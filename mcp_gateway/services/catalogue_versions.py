@@ -16,8 +16,8 @@ What shapes a user's tool list, and how each change is seen:
 
 A stamp is ``(shared, user)``: ``shared`` moves on a change that concerns every user (a
 toolset, every user's secrets of a deleted server), ``user`` on one of that user's records.
-Per-user counters are kept for at most :data:`MAX_USERS` users; an evicted user's counter
-falls back to a floor at least as high, so forgetting one can only cause a re-read.
+Per-user counters are kept for at most :data:`MAX_USERS` users; a user without one has the
+floor, which moves past every forgotten counter: forgetting one can only cause a re-read.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class CatalogueVersions:
         self._clock = 0
         self._shared = 0
         self._users: OrderedDict[str, int] = OrderedDict()
-        self._floor = 0  # at least the counter of every user no longer in _users
+        self._floor = 0  # newer than the counter of every user no longer in _users
 
     def note(self, event: ChangeEvent) -> None:
         """Count ``event`` (from the store proxy or the change feed) if it shapes tool lists."""
@@ -58,8 +58,8 @@ class CatalogueVersions:
         self._users[event.user] = self._clock
         self._users.move_to_end(event.user)
         if len(self._users) > self._max_users:
-            _, evicted = self._users.popitem(last=False)
-            self._floor = max(self._floor, evicted)
+            self._users.popitem(last=False)
+            self._floor = self._clock  # newer than any counter the evicted user had
 
     def stamp(self, username: str) -> Stamp:
         """Changes when anything counted here that ``username`` sees changes."""

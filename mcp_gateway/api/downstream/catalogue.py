@@ -40,6 +40,14 @@ class Catalogue:
         get = self._service.indexed if indexed else self._service.view
         return await get(caller.username, server=caller.server, toolset=caller.toolset)
 
+    async def check(self, caller: Caller) -> None:
+        """Raise what listing would for an endpoint that does not exist (ServerNotFound,
+        ToolsetNotFound), without listing anything."""
+        if caller.server is not None:
+            await self._runtime.servers.config(caller.server)
+        if caller.toolset is not None:
+            await self._service.toolset(caller.username, caller.toolset)
+
     async def listed(self, caller: Caller) -> list[dict[str, Any]]:
         """The caller's tools as MCP JSON under the names the caller calls them by (shared
         dicts: never mutate them)."""

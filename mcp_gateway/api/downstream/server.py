@@ -182,11 +182,15 @@ def build_server(
         session_id = _session_id(ctx)
         if changes is not None and session_id:
             await changes.watch(session_id, ctx.session, caller, "tools")
+        mode = _tools_mode(ctx)
         try:
+            if mode == "search":  # asked for: nothing to list, only the endpoint to check
+                await catalogue.check(caller)
+                return types.ListToolsResult(tools=list(search_tools.TOOLS))
             listed = await catalogue.listed(caller)
         except GatewayError as exc:
             raise rpc_error(exc) from None
-        if search.active(_tools_mode(ctx), caller.server is None, len(listed)):
+        if search.active(mode, caller.server is None, len(listed)):
             return types.ListToolsResult(tools=list(search_tools.TOOLS))
         return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
 
