@@ -221,9 +221,11 @@ def _idf(count: int, df: int) -> float:
 class ToolIndex:
     """A catalogue's index: its segments (one per server, in listing order) searched as one.
     Document ``offset + n`` is document ``n`` of the segment at ``offset``. Building one over
-    segments that exist costs a concatenation of their names, nothing per posting."""
+    segments that exist costs a concatenation of their names, nothing per posting; a term's
+    postings across segments are merged, with the catalogue's inverse document frequency
+    applied, the first time a query uses it (then kept: a catalogue's queries share words)."""
 
-    __slots__ = ("names", "segments", "_offsets")
+    __slots__ = ("names", "segments", "_offsets", "_merged")
 
     def __init__(self, segments: Sequence[IndexSegment]) -> None:
         self.segments = tuple(segments)
@@ -236,6 +238,7 @@ class ToolIndex:
         self.names: tuple[str, ...] = tuple(
             itertools.chain.from_iterable(s.names for s in self.segments)
         )
+        self._merged: dict[str, Posting] = {}  # at most one entry per indexed term
 
     @classmethod
     def build(cls, docs: Sequence[SearchDoc]) -> ToolIndex:
@@ -248,20 +251,51 @@ class ToolIndex:
     def _exact(self, query: str) -> int | None:
         """The document a query names: a full name, else a tool part no other tool has."""
         key = query.strip().lower()
-        found: list[int] = []
+        found: int | None = None
+        unique = True
         for offset, segment in zip(self._offsets, self.segments, strict=True):
             number = segment.full.get(key)
             if number is not None:
                 return offset + number
-            found.extend(offset + n for n in segment.parts.get(key, ()))
-        return found[0] if len(found) == 1 else None
+            numbers = segment.parts.get(key)
+            if numbers:
+                unique = unique and found is None and len(numbers) == 1
+                found = offset + numbers[0]
+        return found if unique else None
 
-    def _postings(self, term: str) -> list[tuple[int, Posting]]:
-        return [
+    def postings(self, term: str) -> Posting | None:
+        """``term``'s documents and BM25 scores over the whole catalogue, best first."""
+        known = self._merged.get(term)
+        if known is not None:
+            return known
+        found = [
             (offset, posting)
             for offset, segment in zip(self._offsets, self.segments, strict=True)
             if (posting := segment.postings.get(term)) is not None
         ]
+        merged: Posting
+        if not found:
+            return None  # not kept: made-up words must not grow the cache
+        if len(found) == 1 and not found[0][0]:
+            numbers, values = found[0][1]
+            idf = _idf(len(self.names), len(numbers))
+            merged = (numbers, array("d", map(mul, values, repeat(idf))))
+        else:
+            df = sum(len(numbers) for _, (numbers, _) in found)
+            idf = _idf(len(self.names), df)
+            scored = sorted(
+                itertools.chain.from_iterable(
+                    zip(values, map(add, numbers, repeat(offset)), strict=True)
+                    for offset, (numbers, values) in found
+                ),
+                reverse=True,
+            )
+            merged = (
+                array("I", (n for _, n in scored)),
+                array("d", (idf * v for v, _ in scored)),
+            )
+        self._merged[term] = merged
+        return merged
 
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The ``limit`` best tools for ``query``, best first (ties by name); tools sharing no
@@ -275,36 +309,21 @@ class ToolIndex:
             for other in SYNONYMS.get(term, ()):
                 if other not in weights:
                     weights[other] = SYNONYM_WEIGHT
-        count = len(self.names)
         scores: dict[int, float] = {}
+        get = scores.get
         for term, weight in weights.items():
-            found = self._postings(term)
-            if not found:
+            posting = self.postings(term)
+            if posting is None:
                 continue
-            df = sum(len(numbers) for _, (numbers, _) in found)
-            factor = weight * _idf(count, df)
-            if weight < 1.0 and df > SYNONYM_POSTINGS:
-                # A synonym adds to its best documents only (each segment's are best first).
-                merged = heapq.merge(
-                    *(
-                        zip(values, map(add, numbers, repeat(offset)), strict=True)
-                        for offset, (numbers, values) in found
-                    ),
-                    reverse=True,
-                )
-                for value, number in itertools.islice(merged, SYNONYM_POSTINGS):
-                    scores[number] = scores.get(number, 0.0) + factor * value
+            numbers, values = posting
+            if weight < 1.0:  # a synonym: its best documents only (postings are best first)
+                numbers, values = numbers[:SYNONYM_POSTINGS], values[:SYNONYM_POSTINGS]
+            if not scores and weight == 1.0:
+                scores = dict(zip(numbers, values, strict=True))
+                get = scores.get
                 continue
-            fresh = not scores
-            get = scores.get
-            for offset, (numbers, values) in found:
-                keys = map(add, numbers, repeat(offset)) if offset else numbers
-                scaled = map(mul, values, repeat(factor))
-                if fresh:  # no document scored yet: no sums to make (documents are distinct)
-                    scores.update(zip(keys, scaled, strict=True))
-                    continue
-                for number, score in zip(keys, scaled, strict=True):
-                    scores[number] = get(number, 0.0) + score
+            for number, score in zip(numbers, values, strict=True):
+                scores[number] = get(number, 0.0) + weight * score
         exact = self._exact(query)
         if exact is not None:
             scores[exact] = math.inf

@@ -163,11 +163,10 @@ class CatalogueService:
         """``username``'s catalogue on ``/mcp`` (both None), ``/mcp/{server}`` (names
         unprefixed) or ``/mcp/toolsets/{toolset}``. Raises ServerNotFound, ToolsetNotFound,
         StoreUnavailable."""
-        stamp = await self._stamp(username)
+        everything = self._pool.definitions()
+        stamp = await self._stamp(username, everything)
         chosen = await self._toolset(toolset, stamp[0]) if toolset is not None else None
-        configs = [await self._servers.config(server)] if server is not None else None
-        if configs is None:
-            configs = self._pool.definitions()
+        configs = [await self._servers.config(server)] if server is not None else everything
         if chosen is not None:  # only the servers the toolset names
             configs = [config for config in configs if config.name in chosen.servers]
         key = (username, server, toolset)
@@ -209,7 +208,7 @@ class CatalogueService:
     ) -> Segment | None:
         """One server's segment as the caller sees it (None: disabled, not visible to the
         user, or no tools), without the rest of the catalogue. Raises ServerNotFound."""
-        stamp = await self._stamp(username)
+        stamp = await self._stamp(username, self._pool.definitions())
         chosen = await self._toolset(toolset, stamp[0]) if toolset is not None else None
         source = await self._source(username, await self._servers.config(server), stamp)
         if not source.tools:
@@ -259,9 +258,11 @@ class CatalogueService:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    async def _stamp(self, username: str) -> tuple[Stamp, frozenset[tuple[str, bool]] | None]:
+    async def _stamp(
+        self, username: str, configs: list[ServerConfig]
+    ) -> tuple[Stamp, frozenset[tuple[str, bool]] | None]:
         installs = None
-        if any(is_external(config) for config in self._pool.definitions()):
+        if any(is_external(config) for config in configs):
             # Installs are not in the change feed: read this user's on each use (one query).
             installs = frozenset(
                 (i.server, i.enabled) for i in await self._store.list_user_installs(username)
@@ -287,8 +288,12 @@ class CatalogueService:
         if not config.enabled:
             return _Source(config, None, None)
         inputs = self._inputs.get((username, config.name))
-        if inputs is None or inputs.stamp != stamp or inputs.config is not config:
-            inputs = await self._read_inputs(username, config, stamp)
+        read_as = (
+            self.versions.server_stamp(username, config.name),
+            stamp[1] if is_external(config) else None,
+        )
+        if inputs is None or inputs.stamp != read_as or inputs.config is not config:
+            inputs = await self._read_inputs(username, config, read_as)
             self._inputs.put((username, config.name), inputs)
         if not inputs.visible:
             return _Source(config, inputs, None)

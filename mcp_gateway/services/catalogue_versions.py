@@ -15,14 +15,18 @@ What shapes a user's tool list, and how each change is seen:
   cached record does. A feed rescan (missed changes) counts as a change of everything.
 
 A stamp is ``(shared, user)``: ``shared`` moves on a change that concerns every user (a
-toolset, every user's secrets of a deleted server), ``user`` on one of that user's records.
-Per-user counters are kept for at most :data:`MAX_USERS` users; a user without one has the
-floor, which moves past every forgotten counter: forgetting one can only cause a re-read.
+toolset, every user's secrets of a deleted server), ``user`` on a change of that user's records
+(:meth:`~CatalogueVersions.stamp`), or of that user's records of one server
+(:meth:`~CatalogueVersions.server_stamp`: only that server's inputs are read again). Counters
+are kept for at most :data:`MAX_USERS` users and as many (user, server) pairs; one without a
+counter has the floor, which moves past every forgotten counter: forgetting one can only cause
+a re-read.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 from mcp_gateway.domain.changes import Change, ChangeEvent, ChangeKind, Rescan
 from mcp_gateway.services.follow import ChangeFollower
@@ -40,8 +44,11 @@ class CatalogueVersions:
         self._max_users = max_users
         self._clock = 0
         self._shared = 0
+        # The clock at the last change of a user's records, and of a user's records of one
+        # server (most recently changed last); the floor is newer than any counter forgotten.
         self._users: OrderedDict[str, int] = OrderedDict()
-        self._floor = 0  # newer than the counter of every user no longer in _users
+        self._pairs: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._floor = 0
 
     def note(self, event: ChangeEvent) -> None:
         """Count ``event`` (from the store proxy or the change feed) if it shapes tool lists."""
@@ -55,15 +62,23 @@ class CatalogueVersions:
         if event.user is None or event.kind is ChangeKind.TOOLSET:
             self._shared = self._clock
             return
-        self._users[event.user] = self._clock
-        self._users.move_to_end(event.user)
-        if len(self._users) > self._max_users:
-            self._users.popitem(last=False)
-            self._floor = self._clock  # newer than any counter the evicted user had
+        self._bump(self._users, event.user)
+        self._bump(self._pairs, (event.user, event.key))
+
+    def _bump(self, counters: OrderedDict[Any, int], key: Any) -> None:
+        counters[key] = self._clock
+        counters.move_to_end(key)
+        if len(counters) > self._max_users:
+            counters.popitem(last=False)
+            self._floor = self._clock  # newer than any counter a forgotten key had
 
     def stamp(self, username: str) -> Stamp:
         """Changes when anything counted here that ``username`` sees changes."""
         return self._shared, self._users.get(username, self._floor)
+
+    def server_stamp(self, username: str, server: str) -> Stamp:
+        """Changes when anything counted here about ``username`` and ``server`` changes."""
+        return self._shared, self._pairs.get((username, server), self._floor)
 
 
 def follow_catalogue(follower: ChangeFollower, versions: CatalogueVersions) -> None:

@@ -115,12 +115,14 @@ class CatalogueView:
         """Every tool as MCP JSON (shared dicts: never mutate them)."""
         return [tool for segment in self.segments for tool in segment.tools]
 
-    @functools.cached_property
-    def by_name(self) -> Mapping[str, ToolJson]:
-        return {name: tool for segment in self.segments for name, tool in segment.by_name.items()}
-
     def find(self, name: str) -> ToolJson | None:
-        return self.by_name.get(name)
+        """A tool by the name the caller calls it (a look-up per segment: no catalogue-wide
+        map to build after every change)."""
+        for segment in self.segments:
+            found = segment.by_name.get(name)
+            if found is not None:
+                return found
+        return None
 
     @property
     def unindexed(self) -> int:

@@ -26,6 +26,16 @@ def test_a_users_change_moves_that_users_stamp_only() -> None:
     assert versions.stamp("alice") != moved
 
 
+def test_a_users_change_of_one_server_moves_that_servers_stamp_only() -> None:
+    versions = CatalogueVersions()
+    fx, fy = versions.server_stamp("alice", "fx"), versions.server_stamp("alice", "fy")
+    versions.note(Change(ChangeKind.SECRET, "fx", "alice"))
+    assert versions.server_stamp("alice", "fx") != fx
+    assert versions.server_stamp("alice", "fy") == fy
+    versions.note(Change(ChangeKind.TOOLSET, "t"))  # shared: every server's stamp
+    assert versions.server_stamp("alice", "fy") != fy
+
+
 def test_changes_of_every_user_toolsets_and_rescans_move_every_stamp() -> None:
     versions = CatalogueVersions()
     for event in (
@@ -55,6 +65,10 @@ def test_a_forgotten_users_stamp_still_moves_past_every_change_it_saw() -> None:
     versions.note(Change(ChangeKind.SECRET, "fx", "bob"))
     versions.note(Change(ChangeKind.SECRET, "fx", "carol"))  # alice's counter is evicted
     assert versions.stamp("alice") != seen
+    pair = versions.server_stamp("bob", "fx")
+    versions.note(Change(ChangeKind.SECRET, "fy", "bob"))
+    versions.note(Change(ChangeKind.SECRET, "fz", "bob"))  # (bob, fx) is evicted
+    assert versions.server_stamp("bob", "fx") != pair
 
 
 @pytest.mark.anyio
