@@ -84,6 +84,11 @@ class Segment:
         return {str(tool["name"]): tool for tool in self.tools}
 
     @functools.cached_property
+    def models(self) -> tuple[Tool, ...]:
+        """``tools`` as SDK models (what ``tools/list`` answers; shared: never mutate)."""
+        return tuple(Tool.model_validate(tool) for tool in self.tools)
+
+    @functools.cached_property
     def index(self) -> IndexSegment:
         prefix = tool_names.server_part(self.server) if self.aggregated else ""
         return IndexSegment.build(
@@ -114,6 +119,11 @@ class CatalogueView:
     def tools(self) -> list[ToolJson]:
         """Every tool as MCP JSON (shared dicts: never mutate them)."""
         return [tool for segment in self.segments for tool in segment.tools]
+
+    @functools.cached_property
+    def models(self) -> list[Tool]:
+        """Every tool as an SDK model (shared: never mutate them)."""
+        return [model for segment in self.segments for model in segment.models]
 
     def find(self, name: str) -> ToolJson | None:
         """A tool by the name the caller calls it (a look-up per segment: no catalogue-wide

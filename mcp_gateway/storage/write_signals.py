@@ -66,6 +66,8 @@ class WriteSignals:
         value = getattr(self._inner, name)
         change_of = _WRITES.get(name)
         if change_of is None:
+            if callable(value):
+                self.__dict__[name] = value  # a method: later lookups skip __getattr__
             return value
         signalled = _signalled(value, change_of, self._note)
         self.__dict__[name] = signalled  # later lookups skip __getattr__

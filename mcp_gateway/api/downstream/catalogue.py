@@ -48,11 +48,6 @@ class Catalogue:
         if caller.toolset is not None:
             await self._service.toolset(caller.username, caller.toolset)
 
-    async def listed(self, caller: Caller) -> list[dict[str, Any]]:
-        """The caller's tools as MCP JSON under the names the caller calls them by (shared
-        dicts: never mutate them)."""
-        return (await self.view(caller)).tools
-
     async def count(self, caller: Caller) -> int:
         """How many tools the caller's catalogue had when last built (built now if never)."""
         known = self._service.last_count(caller.username, caller.server, caller.toolset)

@@ -89,7 +89,8 @@ class McpEndpoint:
             if server is not None and MCP_SESSION_ID_HEADER not in request.headers:
                 await self.runtime.servers.config(server)  # ServerNotFound -> 404
             if toolset is not None and MCP_SESSION_ID_HEADER not in request.headers:
-                await self.runtime.toolsets.get(toolset)  # ToolsetNotFound -> 404
+                # ToolsetNotFound -> 404 (cached until a toolset changes: services/catalogue.py)
+                await self.runtime.catalogue.toolset(caller.username, toolset)
         except GatewayError as exc:
             await refused(exc)(scope, receive, send)
             return

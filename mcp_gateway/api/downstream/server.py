@@ -187,12 +187,12 @@ def build_server(
             if mode == "search":  # asked for: nothing to list, only the endpoint to check
                 await catalogue.check(caller)
                 return types.ListToolsResult(tools=list(search_tools.TOOLS))
-            listed = await catalogue.listed(caller)
+            view = await catalogue.view(caller)
         except GatewayError as exc:
             raise rpc_error(exc) from None
-        if search.active(mode, caller.server is None, len(listed)):
+        if search.active(mode, caller.server is None, view.count):
             return types.ListToolsResult(tools=list(search_tools.TOOLS))
-        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in listed])
+        return types.ListToolsResult(tools=view.models)
 
     async def searching(ctx: Context, caller: Caller) -> bool:
         """Whether the gateway's search tools are served to this caller. Past the threshold,
