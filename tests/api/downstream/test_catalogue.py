@@ -121,7 +121,14 @@ async def test_another_processs_secret_reaches_the_cached_catalogue_through_the_
 
 
 @pytest.mark.anyio
-async def test_a_toolset_change_shows_in_the_next_listing_and_search(live: LiveGateway) -> None:
+async def test_a_toolset_change_shows_in_the_next_listing_and_search(
+    make_live: MakeLive, backend: str
+) -> None:
+    async with make_live(backend, secrets=secrets_section(backend)) as live:
+        await _toolset_changes(live)
+
+
+async def _toolset_changes(live: LiveGateway) -> None:
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
 
@@ -197,3 +204,25 @@ async def test_describing_or_calling_a_tool_looks_at_its_server_only(live: LiveG
         assert "fp__add" in await _found(client, "add two numbers")  # a search lists all
         assert live.runtime.pool.status("fp").instances == 1
         assert await _described(client, "fp__add") is not None
+
+
+@pytest.mark.anyio
+async def test_one_servers_change_rebuilds_that_servers_segment_only(live: LiveGateway) -> None:
+    await live.add_server("fx")
+    await live.add_server("fy")
+    alice = await live.new_key("user", "alice")
+    catalogue = live.runtime.catalogue
+    async with live.mcp_client("/mcp?tools=search", alice) as client:
+        assert {"fx__add", "fy__add"} <= set(await _found(client, "add two numbers"))
+        built = catalogue.segments_built
+        await _found(client, "add two numbers")
+        assert catalogue.segments_built == built  # warm: nothing rebuilt
+        await live.set_secret(alice, "fy", "token", "segment-canary-3")  # hides fy's parameter
+        assert "token" not in await _parameters(client, "fy__echo_args")
+        assert "token" in await _parameters(client, "fx__echo_args")
+        await _found(client, "add two numbers")
+        assert catalogue.segments_built == built + 1  # fy's, not fx's
+        name = await _pool_adds_a_tool(live, client)
+        built = catalogue.segments_built
+        assert f"fx__{name}" in await _found(client, name)
+        assert catalogue.segments_built == built + 1  # fx's (its tool list changed), not fy's
