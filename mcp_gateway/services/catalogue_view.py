@@ -60,6 +60,7 @@ class Segment:
         self.source = source  # kept: the cache compares it (and the toolset) by identity
         self.toolset = toolset
         self.aggregated = aggregated
+        self.prefix = tool_names.server_part(server) if aggregated else ""
         tools: list[ToolJson] = []
         origin: dict[str, str] = {}
         for tool in source:
@@ -90,9 +91,8 @@ class Segment:
 
     @functools.cached_property
     def index(self) -> IndexSegment:
-        prefix = tool_names.server_part(self.server) if self.aggregated else ""
         return IndexSegment.build(
-            [search_doc(tool, prefix, self.origin_part(tool)) for tool in self.tools]
+            [search_doc(tool, self.prefix, self.origin_part(tool)) for tool in self.tools]
         )
 
     def origin_part(self, tool: Mapping[str, Any]) -> str:
@@ -125,14 +125,18 @@ class CatalogueView:
         """Every tool as an SDK model (shared: never mutate them)."""
         return [model for segment in self.segments for model in segment.models]
 
+    @functools.cached_property
+    def _by_prefix(self) -> Mapping[str, Segment]:
+        return {segment.prefix: segment for segment in self.segments}
+
     def find(self, name: str) -> ToolJson | None:
-        """A tool by the name the caller calls it (a look-up per segment: no catalogue-wide
-        map to build after every change)."""
-        for segment in self.segments:
-            found = segment.by_name.get(name)
-            if found is not None:
-                return found
-        return None
+        """A tool by the name the caller calls it: its server's segment by the name's server
+        part (no catalogue-wide map to build after every change)."""
+        if len(self.segments) == 1:
+            return self.segments[0].by_name.get(name)
+        parts = tool_names.split(name)
+        segment = self._by_prefix.get(parts[0]) if parts is not None else None
+        return segment.by_name.get(name) if segment is not None else None
 
     @property
     def unindexed(self) -> int:
