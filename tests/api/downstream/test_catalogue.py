@@ -59,6 +59,7 @@ async def _pool_adds_a_tool(live: LiveGateway, client: Client) -> str:
                     await anyio.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_each_change_of_servers_secrets_and_tool_lists_shows_in_the_next_search(
     make_live: MakeLive, backend: str
@@ -206,6 +207,7 @@ async def test_describing_or_calling_a_tool_looks_at_its_server_only(live: LiveG
         assert await _described(client, "fp__add") is not None
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_one_servers_change_rebuilds_that_servers_segment_only(live: LiveGateway) -> None:
     await live.add_server("fx")
