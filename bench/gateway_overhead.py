@@ -101,7 +101,8 @@ async def direct(n: int) -> dict[str, float]:
 
 
 class Gateway:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        """``extra_env``: more MCPGW_* settings (a replica id, a MongoDB URI, ...)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCPGW_")}
         env |= {
             "MCPGW_DATA_DIR": str(data_dir),
@@ -110,6 +111,7 @@ class Gateway:
             "MCPGW_LOG_LEVEL": "warning",
             "MCPGW_ADMIN_API_KEY": ADMIN,
         }
+        env |= extra_env or {}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mcp_gateway", "serve"],
             cwd=ROOT,
