@@ -251,6 +251,20 @@ def test_balancer_round_robins_over_both_replicas_without_stickiness() -> None:
     assert "proxy_pass http://mcp_gateway;" in code
 
 
+def test_balancer_drops_idle_replica_connections_before_the_replica_does() -> None:
+    """A replica closes a keep-alive connection after Hypercorn's idle timeout (5 s). If nginx
+    keeps it longer (its default is 60 s), a request it sends just as the replica closes it
+    meets a reset: 502 for a POST (never replayed), and ``max_fails=1`` then skips that replica
+    for 10 s (seen under load by bench/scale_out.py). nginx must drop it first."""
+    from mcp_gateway.cli.serve import _hypercorn_config
+
+    code = "\n".join(line.split("#", 1)[0] for line in NGINX_CONF.read_text().splitlines())
+    idle = re.search(r"keepalive_timeout (\d+)s;", _nginx_upstream(code))
+    assert idle, "keepalive_timeout in the upstream block (nginx's default 60 s is too long)"
+    replica_idle = _hypercorn_config(load_settings({})).keep_alive_timeout
+    assert int(idle.group(1)) < replica_idle
+
+
 def test_balancer_streams_sse_and_passes_the_auth_and_session_headers() -> None:
     code = "\n".join(line.split("#", 1)[0] for line in NGINX_CONF.read_text().splitlines())
     for directive in (
