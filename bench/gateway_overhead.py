@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import re
@@ -122,11 +123,14 @@ class Gateway:
             text=True,
         )
         self.url = ""
+        self.errors: collections.deque[str] = collections.deque(maxlen=20)  # warnings and up
         ready = threading.Event()
 
         def pump() -> None:
             assert self.proc.stderr is not None
             for line in self.proc.stderr:
+                if re.search(r" (WARNING|ERROR|CRITICAL) ", line):
+                    self.errors.append(line.rstrip())
                 match = re.search(r"Running on (http://[\d.]+:\d+)", line)
                 if match and not self.url:
                     self.url = match.group(1)

@@ -19,17 +19,24 @@ Workloads at concurrency ``--concurrency`` (64):
 - ``rest``: ``POST /mcp/tool/call`` driven by the lean keep-alive client of
   bench/gateway_overhead.py (~0.15 ms of client CPU per call);
 - ``mcp``: ``tools/call`` of ``echo-<i>__echo`` on ``/mcp`` with the SDK's ``Client`` in the
-  2026-07-28 era (sessionless: any replica serves any request; the 2025-11-25 era keeps its
-  ``Mcp-Session-Id`` in one replica's memory and needs routing by that header, docs/scaling.md).
+  2026-07-28 era (sessionless: any replica serves any request, whatever the balancer does).
 
-The balancer is nginx when it is installed (``apt-get install nginx``; a config like
-deploy/nginx.conf: round robin, keep-alive to the replicas, no buffering), else a tiny Python
-round-robin TCP proxy (one backend per client connection, its own process); the output says
-which. Reports, per workload and topology, calls/s, p50/p99 latency of the calls under that
-load, and the CPU time per call of each group of processes read from /proc (the replicas, their
-upstream processes, the balancer, this process = the load generator), plus the load average.
-``--runs`` repeats everything; the table shows medians. Ends with the capacity per replica that
-docs/scaling.md sizes with: calls/s per core of a replica's process = 1000 / its CPU ms per call.
+The balancer is nginx with deploy/nginx.conf itself (compose.yaml's balancer: round robin, no
+stickiness, keep-alive to the replicas, no buffering; only the addresses, the listen port and
+the temp paths changed; one nginx per topology) when nginx is installed (Debian's ``nginx``),
+else a tiny Python round-robin TCP proxy (one backend per client connection, its own
+process); the output says which. Reports, per workload and topology, calls/s, p50/p99 latency
+of the calls under that load, failed calls (non-200; the balancers' error logs are printed at
+the end), and the CPU time per call of each group of processes read from /proc (the
+replicas, their upstream processes, the balancer, this process = the load generator), their
+context switches per call, the cores the whole setup got (calls/s x CPU per call) and the
+load average; then the processes' RSS. ``--runs`` repeats everything; the table shows medians.
+Ends with the capacity per replica that docs/scaling.md sizes with: calls/s per core of a
+replica's process = 1000 / its CPU ms per call.
+
+``--upstream http``: four Streamable HTTP fixture processes shared by the replicas instead
+(the path where ``UpstreamCredentials.own_session`` reads the store on each call).
+``--mongodb-uri``: a real MongoDB instead of the SQLite file (none could be had here).
 
 Run: .venv/bin/python bench/scale_out.py --runs 3 [--rest-calls 3000] [--mcp-calls 1000]
 """
@@ -41,6 +48,7 @@ import asyncio
 import base64
 import itertools
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -59,13 +67,14 @@ import httpx2
 from gateway_overhead import (  # bench/ sibling (run as a script)
     ADMIN,
     FIXTURE,
+    ROOT,
     Gateway,
     LeanClient,
     cpu_seconds,
 )
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_endpoint import Upstream
+from mcp_endpoint import Upstream, rss_kib
 
 SERVERS = tuple(f"echo-{i}" for i in range(4))
 ARGS = {"text": "hello"}
@@ -125,72 +134,61 @@ def switches_of(pids: list[int]) -> int:
 
 # -- balancers --------------------------------------------------------------------------------
 
-NGINX_CONF = """\
-worker_processes auto;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-{upstreams}
-}}
-"""
+DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
 
-NGINX_SITE = """\
-    upstream {name} {{
-{servers}
-        keepalive 64;
-        # Close idle connections before Hypercorn does (its keep-alive timeout is 5 s): a
-        # request sent on a connection the replica is closing is a 502 (a POST is not retried).
-        keepalive_timeout 4s;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://{name};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_buffering off;  # SSE answers of /mcp pass through as they come
-            proxy_read_timeout 300s;
-        }}
-    }}
-"""
+
+def nginx_conf(prefix: Path, backends: list[int], port: int, extra: str = "") -> Path:
+    """deploy/nginx.conf (compose.yaml's balancer) with only what cannot work here changed:
+    the replicas' addresses (``backends``, the extra ``server`` lines dropped), the listen port,
+    the pid and temp files (inside ``prefix``); everything else as deployed."""
+    text = DEPLOY_CONF.read_text()
+    found = re.findall(r"\n\s*server gateway-\d+:8080[^;]*;", text)
+    for i, line in enumerate(found):
+        if i < len(backends):
+            text = text.replace(line, re.sub(r"gateway-\d+:8080", f"127.0.0.1:{backends[i]}", line))
+        else:
+            text = text.replace(line, "")
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    if extra:  # --nginx-upstream: a directive to try in the upstream block
+        text = re.sub(r"(\n\s*keepalive \d+;)", lambda m: f"{m.group(1)}\n        {extra}", text)
+    temp = "".join(
+        f"    {kind}_temp_path {prefix / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    text = text.replace("http {\n", "http {\n" + temp, 1)
+    conf = prefix / "nginx.conf"
+    conf.write_text(text)
+    return conf
 
 
 class Balancer:
-    """Listens on one port per topology (``{name: [backend ports]}``), round robin."""
+    """Listens on one port per topology (``{name: [backend ports]}``), round robin: nginx
+    with deploy/nginx.conf (one nginx per topology), else the Python TCP proxy below."""
 
-    def __init__(self, kind: str, tmp: Path, routes: dict[str, list[int]]) -> None:
+    def __init__(self, kind: str, tmp: Path, routes: dict[str, list[int]], extra: str = "") -> None:
         self.kind = kind
-        self.tmp = tmp
         self.ports = {name: free_port() for name in routes}
         self.procs: list[subprocess.Popen[bytes]] = []
-        if kind == "nginx":
-            sites = "".join(
-                NGINX_SITE.format(
-                    name=name,
-                    port=self.ports[name],
-                    servers="\n".join(f"        server 127.0.0.1:{p};" for p in backends),
-                )
-                for name, backends in routes.items()
-            )
-            conf = tmp / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(tmp=tmp, upstreams=sites))
-            nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-            cmd = [nginx, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"]
-            self.procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
-        else:
-            for name, backends in routes.items():
+        self.logs: list[Path] = []
+        for name, backends in routes.items():
+            if kind == "nginx":
+                prefix = tmp / f"nginx-{name}"
+                prefix.mkdir()
+                conf = nginx_conf(prefix, backends, self.ports[name], extra)
+                nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+                cmd = [nginx, "-p", str(prefix), "-c", str(conf), "-e", "stderr"]
+                cmd += ["-g", f"daemon off; pid {prefix / 'nginx.pid'};"]
+            else:
                 spec = ",".join(str(p) for p in backends)
                 cmd = [sys.executable, __file__, "--tcp-proxy", f"{self.ports[name]}={spec}"]
-                self.procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
+            log = tmp / f"balancer-{name}.log"
+            self.logs.append(log)
+            with log.open("wb") as err:  # nginx: its error log; the access log is discarded
+                self.procs.append(
+                    subprocess.Popen(
+                        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+                    )
+                )
         deadline = time.monotonic() + 30
         for port in self.ports.values():
             while True:
@@ -210,9 +208,10 @@ class Balancer:
         return [pid for p in self.procs for pid in (p.pid, *descendants(p.pid))]
 
     def stop(self) -> None:
-        log = self.tmp / "nginx-error.log"
-        if log.exists() and log.stat().st_size:
-            print("nginx error log (last lines):", *log.read_text().splitlines()[-5:], sep="\n")
+        for log in self.logs:
+            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+            if lines:
+                print(f"{log.name} ({len(lines)} lines), last:", *lines[-3:], sep="\n  ")
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -296,9 +295,35 @@ async def wait_connected(url: str) -> None:
 # -- load -------------------------------------------------------------------------------------
 
 
-async def load(calls: list[Call], total: int, concurrency: int) -> tuple[float, list[float]]:
+class Failed(Exception):
+    """A call answered other than 200 / a result without isError: counted, not fatal."""
+
+
+class RestClient(LeanClient):
+    """The lean client, raising Failed (with the status line) on a non-200 answer."""
+
+    async def call(self) -> None:
+        if self.free:
+            reader, writer = self.free.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(self.request)
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        at = head.index(b"content-length:") + 15
+        await reader.readexactly(int(head[at : head.index(b"\r\n", at)]))
+        if b"connection: close" in head:  # Hypercorn recycles a connection every 1000 requests
+            writer.close()
+        else:
+            self.free.append((reader, writer))
+        if head[9:12] != b"200":
+            raise Failed(head.split(b"\r\n", 1)[0].decode())
+
+
+async def load(
+    calls: list[Call], total: int, concurrency: int, failures: list[str] | None = None
+) -> tuple[float, list[float]]:
     """``total`` calls by ``concurrency`` workers (worker k uses ``calls[k % len]``): calls/s
-    and each call's latency in seconds."""
+    and each successful call's latency in seconds; a Failed call is added to ``failures``."""
     remaining = total
     latencies: list[float] = []
 
@@ -307,20 +332,26 @@ async def load(calls: list[Call], total: int, concurrency: int) -> tuple[float, 
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter()
-            await call()
+            try:
+                await call()
+            except Failed as exc:
+                if failures is None:
+                    raise
+                failures.append(str(exc))
+                continue
             latencies.append(time.perf_counter() - start)
 
     start = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for k in range(concurrency):
             tg.start_soon(worker, calls[k % len(calls)])
-    return total / (time.perf_counter() - start), latencies
+    return len(latencies) / (time.perf_counter() - start), latencies
 
 
 @asynccontextmanager
 async def rest_calls(url: str) -> AsyncIterator[list[Call]]:
     clients = [
-        LeanClient(
+        RestClient(
             url, "/mcp/tool/call", {"serverName": s, "methodName": "echo", "args": ARGS}, AUTH
         )
         for s in SERVERS
@@ -346,8 +377,12 @@ async def mcp_calls(url: str, concurrency: int) -> AsyncIterator[list[Call]]:
 
             def caller(tool: str) -> Call:
                 async def call() -> None:
-                    result = await client.call_tool(tool, ARGS)
-                    assert not result.is_error, result
+                    try:
+                        result = await client.call_tool(tool, ARGS)
+                    except Exception as exc:  # e.g. the balancer's 502 as an SDK error
+                        raise Failed(f"{type(exc).__name__}: {exc}"[:200]) from None
+                    if result.is_error:
+                        raise Failed(str(result.content)[:200])
 
                 return call
 
@@ -364,13 +399,14 @@ async def measure(
 ) -> dict[str, float]:
     opened = rest_calls(url) if workload == "rest" else mcp_calls(url, concurrency)
     async with opened as calls:
-        await load(calls, max(200, concurrency * 4), concurrency)  # warm-up: connections, JIT
+        await load(calls, max(200, concurrency * 4), concurrency, [])  # warm-up: connections, JIT
         load_before = os.getloadavg()[0]
         before = {g: cpu_of(p) for g, p in groups.items()}
         servers = groups["gw_a"] + groups["gw_b"] + groups["upstreams"]
         switches = switches_of(servers)
         client_before = time.process_time()
-        rps, latencies = await load(calls, total, concurrency)
+        failures: list[str] = []
+        rps, latencies = await load(calls, total, concurrency, failures)
         client = (time.process_time() - client_before) * 1000 / total
         cpu = {g: (cpu_of(p) - before[g]) * 1000 / total for g, p in groups.items()}
         switches = switches_of(servers) - switches
@@ -380,10 +416,14 @@ async def measure(
         "p99_ms": quantile(latencies, 0.99),
         "load1": (load_before + os.getloadavg()[0]) / 2,
         "cpu_client": client,
+        "failed": len(failures),
     }
+    if failures:
+        print(f"  {len(failures)} calls failed, e.g. {sorted(set(failures))[:3]}", flush=True)
     result |= {f"cpu_{g}": v for g, v in cpu.items()}
     result["cpu_total"] = sum(v for k, v in result.items() if k.startswith("cpu_"))
     result["switches"] = switches / total
+    result["cores"] = rps * result["cpu_total"] / 1000  # of this setup, out of the machine's
     return result
 
 
@@ -398,16 +438,17 @@ def report(
     print(
         f"\nmedians of {args.runs} runs; concurrency {args.concurrency}; "
         f"{len(SERVERS)} upstream processes per replica; CPU in ms per call; ctxsw: context "
-        "switches per call of the replicas and upstreams"
+        "switches per call of the replicas and upstreams; cores: calls/s x total CPU per "
+        f"call (what this setup got of the machine's {os.cpu_count()})"
     )
     head = f"{'workload':9}{'topology':11}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'load1':>7}"
-    print(head + "".join(f"{c:>10}" for c in COLUMNS) + f"{'total':>8}{'ctxsw':>7}")
+    print(head + "".join(f"{c:>10}" for c in COLUMNS) + f"{'total':>8}{'ctxsw':>7}{'cores':>7}")
     med: dict[tuple[str, str], dict[str, float]] = {}
     for key, runs in results.items():
         m = med[key] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         line = f"{key[0]:9}{key[1]:11}{m['rps']:9.0f}{m['p50_ms']:9.2f}{m['p99_ms']:9.2f}"
         line += f"{m['load1']:7.1f}" + "".join(f"{m.get('cpu_' + c, 0.0):10.3f}" for c in COLUMNS)
-        print(line + f"{m['cpu_total']:8.3f}{m['switches']:7.1f}")
+        print(line + f"{m['cpu_total']:8.3f}{m['switches']:7.1f}{m['cores']:7.2f}")
     print("\nper workload (from the medians):")
     for workload in dict.fromkeys(w for w, _ in med):
         one, two = med.get((workload, "1 via LB")), med.get((workload, "2 via LB"))
@@ -453,7 +494,8 @@ async def main(args: argparse.Namespace) -> None:
             await wait_connected(a.url)
             await wait_connected(b.url)
             port_a, port_b = (int(r.url.rsplit(":", 1)[1]) for r in (a, b))
-            balancer = Balancer(kind, tmp, {"one": [port_a], "two": [port_a, port_b]})
+            routes = {"one": [port_a], "two": [port_a, port_b]}
+            balancer = Balancer(kind, tmp, routes, args.nginx_upstream)
             groups = {
                 "gw_a": [a.proc.pid],
                 "gw_b": [b.proc.pid],
@@ -475,14 +517,24 @@ async def main(args: argparse.Namespace) -> None:
                             f"run {run + 1} {workload} {topology}: {r['rps']:.0f} calls/s, "
                             f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, load "
                             f"{r['load1']:.1f}, replica CPU ms/call a {r['cpu_gw_a']:.3f} "
-                            f"b {r['cpu_gw_b']:.3f}, all {r['cpu_total']:.3f}",
+                            f"b {r['cpu_gw_b']:.3f}, all {r['cpu_total']:.3f}"
+                            + (f", {r['failed']:.0f} failed" if r["failed"] else ""),
                             flush=True,
                         )
+            upstream_rss = [rss_kib(p) / 1024 for p in groups["upstreams"]]
+            print(
+                f"RSS after the runs: replica a {rss_kib(a.proc.pid) / 1024:.0f} MiB, "
+                f"b {rss_kib(b.proc.pid) / 1024:.0f} MiB; {len(upstream_rss)} upstream "
+                f"processes {statistics.mean(upstream_rss):.0f} MiB each (mean)"
+            )
         finally:
             if balancer is not None:
                 balancer.stop()
             for replica in replicas:
                 replica.stop()
+                if replica.errors:
+                    print(f"replica log, warnings and errors (last {len(replica.errors)}):")
+                    print(*replica.errors, sep="\n")
             for upstream in upstreams:
                 upstream.stop()
     print(f"load average at end: {os.getloadavg()}")
@@ -504,6 +556,9 @@ def parse() -> argparse.Namespace:
         default="stdio",
         choices=["stdio", "http"],
         help="stdio: 4 processes per replica; http: 4 Streamable HTTP processes shared",
+    )
+    parser.add_argument(
+        "--nginx-upstream", default="", help="a directive added to the upstream block to try"
     )
     parser.add_argument("--mongodb-uri", default="", help="a real MongoDB (default: SQLite)")
     parser.add_argument("--tcp-proxy", default="", help=argparse.SUPPRESS)
