@@ -521,11 +521,13 @@ async def main(args: argparse.Namespace) -> None:
                             + (f", {r['failed']:.0f} failed" if r["failed"] else ""),
                             flush=True,
                         )
-            upstream_rss = [rss_kib(p) / 1024 for p in groups["upstreams"]]
+            # A stdio server is a process tree (the sandbox's bwrap pair, then the server).
+            servers = len(SERVERS) * (1 if upstreams else 2)
+            upstream_mib = sum(rss_kib(p) for p in groups["upstreams"]) / 1024
             print(
                 f"RSS after the runs: replica a {rss_kib(a.proc.pid) / 1024:.0f} MiB, "
-                f"b {rss_kib(b.proc.pid) / 1024:.0f} MiB; {len(upstream_rss)} upstream "
-                f"processes {statistics.mean(upstream_rss):.0f} MiB each (mean)"
+                f"b {rss_kib(b.proc.pid) / 1024:.0f} MiB; {servers} MCP servers in "
+                f"{len(groups['upstreams'])} processes: {upstream_mib / servers:.0f} MiB each"
             )
         finally:
             if balancer is not None:
