@@ -191,7 +191,10 @@ class SessionManager(StreamableHTTPSessionManager):
                     return
             else:
                 if session_id not in self._server_instances:
-                    await self._resume(session_id, requestor, scope)
+                    if not await self._resume(session_id, requestor, scope):
+                        full = _error_response("Too many open sessions", 503, INTERNAL_ERROR)
+                        await full(scope, receive, send)
+                        return
                 local = self._local.get(session_id)
                 if local is not None and self._session_owners.get(session_id) == requestor:
                     self._used.add(session_id)  # another's request keeps nothing alive
@@ -250,27 +253,29 @@ class SessionManager(StreamableHTTPSessionManager):
 
     async def _resume(
         self, session_id: str, requestor: AuthorizationContext | None, scope: Scope | None = None
-    ) -> None:
+    ) -> bool:
         """Serve ``session_id`` here if the store has it for ``requestor``; otherwise leave
-        it unknown (the SDK answers 404). Raises StoreUnavailable."""
+        it unknown (the SDK answers 404). False only when it exists but this replica holds
+        ``max_sessions`` already. Raises StoreUnavailable."""
         owner = owner_of(requestor)
         if owner is None or len(session_id) > 128:
-            return
+            return True
         record = await self.records.find(session_id, owner)
         if record is None:
-            return
+            return True
         async with self._session_creation_lock:
             if session_id in self._server_instances:
-                return  # resumed by a concurrent request meanwhile
+                return True  # resumed by a concurrent request meanwhile
             if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
                 log.warning("cannot resume an MCP session: this replica holds the most it may")
-                return
+                return False
             transport = self._register(session_id, requestor)
             self._keep(session_id, record)
             assert self._task_group is not None
             run = functools.partial(self._serve_resumed, transport, record, scope)
             await self._task_group.start(run)
         self.resumed += 1
+        return True
 
     def _keep(self, session_id: str, record: McpSessionRecord) -> None:
         self._local[session_id] = _Local(record.id_hash, facts_of(record))

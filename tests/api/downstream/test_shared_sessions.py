@@ -202,6 +202,28 @@ async def test_a_copy_whose_record_vanished_unannounced_ends_at_the_next_touch(
         assert await _status(a.client, "/mcp/fx", alice, session) == 404
 
 
+async def test_use_on_any_replica_refreshes_last_seen_and_another_owners_requests_do_not(
+    make_live: MakeLive,
+) -> None:
+    async with two_replicas(make_live, "sqlite") as (a, b):
+        await a.add_server("fx")
+        alice = await a.new_key("user", "alice")
+        bob = await a.new_key("user", "bob")
+        session = await _open(a.client, "/mcp/fx", alice)
+        store, key = b.runtime.store, session_hash(session)
+        opened = await store.get_mcp_session(key)
+        assert opened is not None
+        assert await _status(b.client, "/mcp/fx", bob, session) == 404
+        await manager(a).touch_now()
+        await manager(b).touch_now()
+        untouched = await store.get_mcp_session(key)
+        assert untouched is not None and untouched.last_seen == opened.last_seen
+        assert await _status(b.client, "/mcp/fx", alice, session) == 200
+        await manager(b).touch_now()  # what B's keep-alive loop does every few seconds
+        touched = await store.get_mcp_session(key)
+        assert touched is not None and touched.last_seen > opened.last_seen
+
+
 async def test_an_expired_record_is_not_resumed(make_live: MakeLive) -> None:
     async with two_replicas(make_live, "sqlite") as (a, b):
         await a.add_server("fx")
@@ -326,3 +348,27 @@ async def test_a_log_level_set_on_one_replica_filters_what_the_other_forwards(
             await log_on_b("error")
             assert seen[-1] == "error"
         assert manager(b).resumed == 1
+
+
+async def test_a_replica_holding_its_most_sessions_refuses_to_resume_one_with_503(
+    make_live: MakeLive,
+) -> None:
+    async with replica_pair(make_live, "sqlite", endpoint={"max_sessions": 1}) as (a, b):
+        await a.add_server("fx")
+        alice = await a.new_key("user", "alice")
+        await _open(b.client, "/mcp/fx", alice)  # B's one slot
+        session = await _open(a.client, "/mcp/fx", alice)
+        assert await _status(b.client, "/mcp/fx", alice, session) == 503
+        assert await _status(a.client, "/mcp/fx", alice, session) == 200
+
+
+async def test_the_store_never_holds_a_session_id_only_its_hash(make_live: MakeLive) -> None:
+    async with two_replicas(make_live, "sqlite") as (a, b):
+        await a.add_server("fx")
+        alice = await a.new_key("user", "alice")
+        session = await _open(a.client, "/mcp/fx", alice)
+        assert await _status(b.client, "/mcp/fx", alice, session) == 200
+        data_dir = a.runtime.settings.store.data_dir
+        stored = b"".join(p.read_bytes() for p in data_dir.glob("gateway.db*"))
+        assert session_hash(session).encode() in stored
+        assert session.encode() not in stored
