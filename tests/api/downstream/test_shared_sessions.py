@@ -42,7 +42,7 @@ _INIT: dict[str, Any] = {
         "clientInfo": {"name": "raw", "version": "0"},
     },
 }
-_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+_PING = {"jsonrpc": "2.0", "id": 2, "method": "ping"}  # the session alone, no upstream
 _ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -99,7 +99,7 @@ async def _open(client: httpx2.AsyncClient, url: str, key: str) -> str:
 
 
 async def _status(client: httpx2.AsyncClient, url: str, key: str, session: str) -> int:
-    resp = await client.post(url, json=_LIST, headers=_headers(key, session))
+    resp = await client.post(url, json=_PING, headers=_headers(key, session))
     return resp.status_code
 
 
@@ -111,11 +111,11 @@ def _text(result: types.CallToolResult) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_real_client_is_served_by_both_replicas_with_no_affinity(
-    make_live: MakeLive, backend: str
+    make_live: MakeLive,
 ) -> None:
-    async with two_replicas(make_live, backend) as (a, b):
+    """(On MongoDB too in tests/cluster/test_follow.py, with two real processes.)"""
+    async with two_replicas(make_live, "sqlite") as (a, b):
         await a.add_server("fx")
         await b.wait_status("fx", "connected")
         alice = await a.new_key("user", "alice")
@@ -131,6 +131,7 @@ def _opened_on_a_then_b(request: httpx2.Request, n: int) -> int:
     return 0 if n == 0 else 1
 
 
+@pytest.mark.slow
 async def test_capabilities_negotiated_on_one_replica_hold_on_the_other(
     make_live: MakeLive,
 ) -> None:
@@ -158,8 +159,8 @@ async def test_another_owner_gets_404_everywhere_and_delete_on_b_ends_it_on_a(
     make_live: MakeLive, backend: str
 ) -> None:
     async with two_replicas(make_live, backend) as (a, b):
-        await a.add_server("fx")
-        await a.add_server("fy")
+        for name in ("fx", "fy"):  # registered, never started: the session is the point
+            await a.add_server(name, wait=False, enabled=False)
         alice = await a.new_key("user", "alice")
         bob = await a.new_key("user", "bob")
         session = await _open(a.client, "/mcp/fx", alice)
@@ -189,36 +190,34 @@ async def test_a_copy_whose_record_vanished_unannounced_ends_at_the_next_touch(
     make_live: MakeLive,
 ) -> None:
     async with two_replicas(make_live, "mongodb") as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
-        session = await _open(a.client, "/mcp/fx", alice)
-        assert await _status(b.client, "/mcp/fx", alice, session) == 200
+        session = await _open(a.client, "/mcp", alice)
+        assert await _status(b.client, "/mcp", alice, session) == 200
         # Deleted with no change-log entry (a writer that died between the two): only the
         # store knows. The copies serve on until their replica next marks them used.
         store: Any = b.runtime.store
         await store._coll("mcp_sessions").delete_one({"id_hash": session_hash(session)})
-        assert await _status(a.client, "/mcp/fx", alice, session) == 200
+        assert await _status(a.client, "/mcp", alice, session) == 200
         await manager(a).touch_now()
-        assert await _status(a.client, "/mcp/fx", alice, session) == 404
+        assert await _status(a.client, "/mcp", alice, session) == 404
 
 
 async def test_use_on_any_replica_refreshes_last_seen_and_another_owners_requests_do_not(
     make_live: MakeLive,
 ) -> None:
     async with two_replicas(make_live, "sqlite") as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
         bob = await a.new_key("user", "bob")
-        session = await _open(a.client, "/mcp/fx", alice)
+        session = await _open(a.client, "/mcp", alice)
         store, key = b.runtime.store, session_hash(session)
         opened = await store.get_mcp_session(key)
         assert opened is not None
-        assert await _status(b.client, "/mcp/fx", bob, session) == 404
+        assert await _status(b.client, "/mcp", bob, session) == 404
         await manager(a).touch_now()
         await manager(b).touch_now()
         untouched = await store.get_mcp_session(key)
         assert untouched is not None and untouched.last_seen == opened.last_seen
-        assert await _status(b.client, "/mcp/fx", alice, session) == 200
+        assert await _status(b.client, "/mcp", alice, session) == 200
         await manager(b).touch_now()  # what B's keep-alive loop does every few seconds
         touched = await store.get_mcp_session(key)
         assert touched is not None and touched.last_seen > opened.last_seen
@@ -226,13 +225,12 @@ async def test_use_on_any_replica_refreshes_last_seen_and_another_owners_request
 
 async def test_an_expired_record_is_not_resumed(make_live: MakeLive) -> None:
     async with two_replicas(make_live, "sqlite") as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
-        session = await _open(a.client, "/mcp/fx", alice)
+        session = await _open(a.client, "/mcp", alice)
         records = manager(b).records
         records.expiry = -1.0  # every record is past its idle timeout
-        assert await _status(b.client, "/mcp/fx", alice, session) == 404
-        assert await _status(a.client, "/mcp/fx", alice, session) == 200  # its own copy
+        assert await _status(b.client, "/mcp", alice, session) == 404
+        assert await _status(a.client, "/mcp", alice, session) == 200  # its own copy
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -241,31 +239,29 @@ async def test_the_per_caller_limit_counts_the_sessions_of_every_replica(
 ) -> None:
     limit = {"max_sessions_per_caller": 2}
     async with replica_pair(make_live, backend, endpoint=limit) as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
         bob = await a.new_key("user", "bob")
-        first = await _open(a.client, "/mcp/fx", alice)
-        await _open(b.client, "/mcp/fx", alice)
-        third = await a.client.post("/mcp/fx", json=_INIT, headers=_headers(alice))
+        first = await _open(a.client, "/mcp", alice)
+        await _open(b.client, "/mcp", alice)
+        third = await a.client.post("/mcp", json=_INIT, headers=_headers(alice))
         assert third.status_code == 503
-        await _open(b.client, "/mcp/fx", bob)  # bob's own allowance
-        deleted = await b.client.delete("/mcp/fx", headers=_headers(alice, first))
+        await _open(b.client, "/mcp", bob)  # bob's own allowance
+        deleted = await b.client.delete("/mcp", headers=_headers(alice, first))
         assert deleted.status_code == 200
-        await _open(a.client, "/mcp/fx", alice)  # the slot freed on B is free on A
+        await _open(a.client, "/mcp", alice)  # the slot freed on B is free on A
 
 
 async def test_lookup_gives_the_fast_path_the_owner_and_capabilities_on_any_replica(
     make_live: MakeLive,
 ) -> None:
     async with two_replicas(make_live, "sqlite") as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
-        session = await _open(a.client, "/mcp/fx", alice)
+        session = await _open(a.client, "/mcp", alice)
         owner = manager(a)._session_owners[session]
         facts = await manager(b).lookup(session, owner)
         assert facts is not None and facts.protocol_version == "2025-11-25"
         assert facts.capabilities is not None and facts.capabilities.elicitation is not None
-        assert facts.owner.endpoint == "/mcp/fx" and facts.owner.username == "alice"
+        assert facts.owner.endpoint == "/mcp" and facts.owner.username == "alice"
         assert await manager(a).lookup(session, owner) == facts
         other = {**owner, "subject": "bob"}
         assert await manager(b).lookup(session, other) is None  # type: ignore[arg-type]
@@ -316,6 +312,7 @@ def _set_level_and_opening_to_a(request: httpx2.Request, n: int) -> int:
     return 0 if opening or b"logging/setLevel" in body else 1
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # setLevel
 async def test_a_log_level_set_on_one_replica_filters_what_the_other_forwards(
     make_live: MakeLive,
@@ -354,20 +351,18 @@ async def test_a_replica_holding_its_most_sessions_refuses_to_resume_one_with_50
     make_live: MakeLive,
 ) -> None:
     async with replica_pair(make_live, "sqlite", endpoint={"max_sessions": 1}) as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
-        await _open(b.client, "/mcp/fx", alice)  # B's one slot
-        session = await _open(a.client, "/mcp/fx", alice)
-        assert await _status(b.client, "/mcp/fx", alice, session) == 503
-        assert await _status(a.client, "/mcp/fx", alice, session) == 200
+        await _open(b.client, "/mcp", alice)  # B's one slot
+        session = await _open(a.client, "/mcp", alice)
+        assert await _status(b.client, "/mcp", alice, session) == 503
+        assert await _status(a.client, "/mcp", alice, session) == 200
 
 
 async def test_the_store_never_holds_a_session_id_only_its_hash(make_live: MakeLive) -> None:
     async with two_replicas(make_live, "sqlite") as (a, b):
-        await a.add_server("fx")
         alice = await a.new_key("user", "alice")
-        session = await _open(a.client, "/mcp/fx", alice)
-        assert await _status(b.client, "/mcp/fx", alice, session) == 200
+        session = await _open(a.client, "/mcp", alice)
+        assert await _status(b.client, "/mcp", alice, session) == 200
         data_dir = a.runtime.settings.store.data_dir
         stored = b"".join(p.read_bytes() for p in data_dir.glob("gateway.db*"))
         assert session_hash(session).encode() in stored
