@@ -166,9 +166,14 @@ async def test_a_legacy_mcp_session_opened_on_a_is_served_and_ended_on_b(
     """docs/scaling.md: any replica serves a 2025-11-25 session, no affinity needed."""
     async with (
         httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
-        httpx2.AsyncClient(base_url=replicas.b.url, timeout=30) as b,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
     ):
         assert (await a.post("/mcp/servers", json=tiny_server("fx-mcp"))).status_code == 200
+
+        async def connected_on_b() -> bool:  # a server not connected yet lists no tools
+            return await _status_on(b, "fx-mcp") == "connected"
+
+        await _until(connected_on_b)
         keys = []
         for user in ("alice", "bob"):
             body = {"name": f"mcp-{user}", "role": "user", "username": user}

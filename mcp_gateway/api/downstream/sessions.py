@@ -273,7 +273,11 @@ class SessionManager(StreamableHTTPSessionManager):
             self._keep(session_id, record)
             assert self._task_group is not None
             run = functools.partial(self._serve_resumed, transport, record, scope)
-            await self._task_group.start(run)
+            try:
+                await self._task_group.start(run)
+            except BaseException:
+                await self._discard_session(session_id, transport)
+                raise
         self.resumed += 1
         return True
 
@@ -373,8 +377,12 @@ class SessionManager(StreamableHTTPSessionManager):
                 await self.records.sweep_if_due()
             except GatewayError as exc:
                 log.warning("could not refresh MCP sessions in the store: %s", exc.code)
+            except Exception:  # a bug here must not end the endpoint's sessions
+                log.exception("refreshing MCP sessions in the store failed")
 
     async def touch_now(self) -> None:
+        """One round of :meth:`_keep_alive`'s refresh (public for tests). Raises
+        StoreUnavailable."""
         used = self._used | {
             sid for sid, t in self._server_instances.items() if t._requests_in_flight
         }
