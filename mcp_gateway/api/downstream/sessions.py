@@ -85,7 +85,9 @@ class _Local:
     facts: SessionFacts
 
 
-def _requestor(scope: Scope) -> AuthorizationContext | None:
+def requestor_of(scope: Scope) -> AuthorizationContext | None:
+    """The session owner the SDK compares for a request (what ``Caller.attach`` set): the
+    ``requestor`` argument of :meth:`SessionManager.lookup`."""
     user = scope.get("user")
     return authorization_context(user) if isinstance(user, AuthenticatedUser) else None
 
@@ -176,7 +178,7 @@ class SessionManager(StreamableHTTPSessionManager):
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = _header(scope, _SESSION_HEADER)
-        requestor = _requestor(scope)
+        requestor = requestor_of(scope)
         try:
             if session_id is None:
                 owner = owner_of(requestor)
@@ -342,7 +344,7 @@ class SessionManager(StreamableHTTPSessionManager):
             return result
         session_id = ctx.session._connection.session_id
         scope = getattr(ctx.request, "scope", None)
-        owner = owner_of(_requestor(scope)) if scope is not None else None
+        owner = owner_of(requestor_of(scope)) if scope is not None else None
         if session_id is None or owner is None:
             return result
         try:
