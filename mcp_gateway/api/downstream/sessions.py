@@ -70,6 +70,8 @@ from mcp_gateway.domain.mcp_sessions import McpSessionRecord
 from mcp_gateway.errors import GatewayError
 from mcp_gateway.storage.ports import McpSessionStore
 
+__all__ = ["SessionFacts", "SessionManager", "requestor_of"]
+
 log = logging.getLogger("mcp_gateway.mcp")
 
 OnResume = Callable[[str, Connection, Scope], None]
@@ -136,20 +138,31 @@ class SessionManager(StreamableHTTPSessionManager):
 
     # -- the public surface ---------------------------------------------------------------
 
-    async def lookup(
+    def lookup(
         self, session_id: str, requestor: AuthorizationContext | None
     ) -> SessionFacts | None:
-        """The facts of session ``session_id`` if ``requestor`` owns it, resuming it from the
-        store when another replica opened it; None when it does not exist, is not
-        initialized yet, expired or is another's (a caller answers 404 for all of these).
-        Counts as a use (idle timeout). Raises StoreUnavailable."""
-        if session_id not in self._server_instances:
-            await self._resume(session_id, requestor)
+        """The facts of session ``session_id`` if this replica holds it, initialized, for
+        ``requestor``; else None (unknown here, ended, not initialized yet, another's). No
+        store access: a session another replica opened is resumed by the SDK path
+        (``handle_request``), or by :meth:`lookup_or_resume`. Counts as a use of the session
+        (idle timeout), so a request served outside the SDK transport calls it."""
+        transport = self._server_instances.get(session_id)
         local = self._local.get(session_id)
-        if local is None or self._session_owners.get(session_id) != requestor:
+        if transport is None or local is None or transport.is_terminated:
+            return None
+        if self._session_owners.get(session_id) != requestor:
             return None
         self._used.add(session_id)
         return local.facts
+
+    async def lookup_or_resume(
+        self, session_id: str, requestor: AuthorizationContext | None
+    ) -> SessionFacts | None:
+        """:meth:`lookup`, resuming the session from the store first when this replica does
+        not hold it (None also when this replica is full). Raises StoreUnavailable."""
+        if session_id not in self._server_instances:
+            await self._resume(session_id, requestor)
+        return self.lookup(session_id, requestor)
 
     def session_writer(
         self, session_id: str

@@ -40,12 +40,13 @@ SWEEP_INTERVAL = 60.0  # seconds between two deletes of expired sessions, per re
 
 @dataclass(frozen=True, slots=True)
 class SessionFacts:
-    """What a legacy session negotiated, and whose it is (``SessionManager.lookup``)."""
+    """What a legacy session's client negotiated, and who opened it (``SessionManager.
+    lookup``): the owner as the SDK compares it (``Caller.attach``)."""
 
     protocol_version: str
     capabilities: types.ClientCapabilities | None
-    owner: McpSessionOwner
-    client_info: types.Implementation | None = None
+    client_info: types.Implementation | None
+    owner: AuthorizationContext | None
 
 
 def owner_of(requestor: AuthorizationContext | None) -> McpSessionOwner | None:
@@ -73,11 +74,12 @@ def _model(model: type[Any], raw: Any) -> Any:
 
 def facts_of(record: McpSessionRecord) -> SessionFacts:
     """The facts of a stored session (a malformed part reads as not declared)."""
+    owner = record.owner
     return SessionFacts(
         record.protocol_version,
         _model(types.ClientCapabilities, json.loads(record.capabilities_json)),
-        record.owner,
         _model(types.Implementation, json.loads(record.client_info_json)),
+        AuthorizationContext(client_id=owner.key_id, issuer=owner.endpoint, subject=owner.username),
     )
 
 

@@ -258,14 +258,17 @@ async def test_lookup_gives_the_fast_path_the_owner_and_capabilities_on_any_repl
         alice = await a.new_key("user", "alice")
         session = await _open(a.client, "/mcp", alice)
         owner = manager(a)._session_owners[session]
-        facts = await manager(b).lookup(session, owner)
+        facts = manager(a).lookup(session, owner)
         assert facts is not None and facts.protocol_version == "2025-11-25"
         assert facts.capabilities is not None and facts.capabilities.elicitation is not None
-        assert facts.owner.endpoint == "/mcp" and facts.owner.username == "alice"
-        assert await manager(a).lookup(session, owner) == facts
+        assert facts.client_info is not None and facts.client_info.name == "raw"
+        assert facts.owner == owner
+        assert manager(b).lookup(session, owner) is None  # not held there: no store read
+        assert await manager(b).lookup_or_resume(session, owner) == facts
+        assert manager(b).lookup(session, owner) == facts
         other = {**owner, "subject": "bob"}
-        assert await manager(b).lookup(session, other) is None  # type: ignore[arg-type]
-        assert await manager(b).lookup("0" * 48, owner) is None
+        assert manager(b).lookup(session, other) is None  # type: ignore[arg-type]
+        assert await manager(b).lookup_or_resume("0" * 48, owner) is None
 
 
 class _Heard:
