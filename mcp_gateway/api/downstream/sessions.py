@@ -159,7 +159,9 @@ class SessionManager(StreamableHTTPSessionManager):
         self, session_id: str, requestor: AuthorizationContext | None
     ) -> SessionFacts | None:
         """:meth:`lookup`, resuming the session from the store first when this replica does
-        not hold it (None also when this replica is full). Raises StoreUnavailable."""
+        not hold it (None also when this replica is full). A session resumed this way hears
+        of list changes once it lists something here (no request scope names its caller).
+        Raises StoreUnavailable."""
         if session_id not in self._server_instances:
             await self._resume(session_id, requestor)
         return self.lookup(session_id, requestor)
