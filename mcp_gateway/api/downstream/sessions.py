@@ -39,14 +39,12 @@ import anyio
 from anyio.abc import TaskStatus
 from mcp.server import Server
 from mcp.server.auth.middleware.bearer_auth import (
-    AuthenticatedUser,
     AuthorizationContext,
-    authorization_context,
 )
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.runner import serve_connection
-from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager, _error_response
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared._context_streams import ContextSendStream
@@ -64,6 +62,8 @@ from mcp_gateway.api.downstream.shared_sessions import (
     SessionRecords,
     facts_of,
     owner_of,
+    requestor_of,
+    session_id_of,
 )
 from mcp_gateway.domain.changes import Change
 from mcp_gateway.domain.mcp_sessions import McpSessionRecord
@@ -85,23 +85,6 @@ class _Local:
 
     id_hash: str
     facts: SessionFacts
-
-
-def requestor_of(scope: Scope) -> AuthorizationContext | None:
-    """The session owner the SDK compares for a request (what ``Caller.attach`` set): the
-    ``requestor`` argument of :meth:`SessionManager.lookup`."""
-    user = scope.get("user")
-    return authorization_context(user) if isinstance(user, AuthenticatedUser) else None
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-_SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("ascii")
 
 
 class SessionManager(StreamableHTTPSessionManager):
@@ -192,7 +175,7 @@ class SessionManager(StreamableHTTPSessionManager):
     # -- the request path -----------------------------------------------------------------
 
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session_id = _header(scope, _SESSION_HEADER)
+        session_id = session_id_of(scope)
         requestor = requestor_of(scope)
         try:
             if session_id is None:

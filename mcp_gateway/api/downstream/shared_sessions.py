@@ -27,9 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
-from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
+from mcp.server.auth.middleware.bearer_auth import (
+    AuthenticatedUser,
+    AuthorizationContext,
+    authorization_context,
+)
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from pydantic import ValidationError
+from starlette.types import Scope
 
 from mcp_gateway.domain.mcp_sessions import McpSessionOwner, McpSessionRecord, session_hash
 from mcp_gateway.storage.ports import McpSessionStore
@@ -47,6 +53,24 @@ class SessionFacts:
     capabilities: types.ClientCapabilities | None
     client_info: types.Implementation | None
     owner: AuthorizationContext | None
+
+
+def requestor_of(scope: Scope) -> AuthorizationContext | None:
+    """The session owner the SDK compares for a request (what ``Caller.attach`` set): the
+    ``requestor`` argument of ``SessionManager.lookup``."""
+    user = scope.get("user")
+    return authorization_context(user) if isinstance(user, AuthenticatedUser) else None
+
+
+_SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("ascii")
+
+
+def session_id_of(scope: Scope) -> str | None:
+    """The request's ``Mcp-Session-Id``, if any."""
+    for key, value in scope.get("headers", ()):
+        if key == _SESSION_HEADER:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def owner_of(requestor: AuthorizationContext | None) -> McpSessionOwner | None:
