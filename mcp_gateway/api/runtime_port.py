@@ -18,6 +18,7 @@ from mcp_gateway.services.apikeys import ApiKeyService
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.catalogue import CatalogueService
 from mcp_gateway.services.drain import Drain
+from mcp_gateway.services.follow import ChangeFollower
 from mcp_gateway.services.oauth import GoogleLogin, OAuthService
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.services.runs import RunService
@@ -54,6 +55,7 @@ class GatewayRuntime(Protocol):
     google: GoogleLogin
     user_servers: UserServerService
     drain: Drain
+    follower: ChangeFollower
 
     @property
     def is_open(self) -> bool: ...

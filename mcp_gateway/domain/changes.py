@@ -23,6 +23,7 @@ class ChangeKind(StrEnum):
     SECRET = "secret"  # key: server name, user: username (None: every user of the server)
     TOOLSET = "toolset"  # key: toolset name
     INSTALL = "install"  # key: server name, user: username (None: every user of the server)
+    MCP_SESSION = "mcp_session"  # key: the session id's hash (domain/mcp_sessions.py)
 
 
 @dataclass(frozen=True, slots=True)

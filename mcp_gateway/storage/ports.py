@@ -12,6 +12,7 @@ from typing import Protocol
 
 from mcp_gateway.domain.audit import AuditQuery, AuditRow
 from mcp_gateway.domain.changes import Change, ChangeEvent
+from mcp_gateway.domain.mcp_sessions import McpSessionOwner, McpSessionRecord
 from mcp_gateway.domain.records import (
     ApiKeyRecord,
     AuditEvent,
@@ -111,6 +112,33 @@ class SessionStore(Protocol):
 
     async def list_session_scopes(self, server: str) -> list[str]:
         """The scopes (usernames, ``""`` for the shared one) with a stored session."""
+
+
+class McpSessionStore(Protocol):
+    """Sessions of the gateway's own MCP endpoint (domain/mcp_sessions.py), by id hash, so that
+    any replica resumes them. A delete or a log-level change is announced on the change feed
+    (kind ``mcp_session``, key: the id hash)."""
+
+    async def create_mcp_session(self, record: McpSessionRecord) -> None: ...
+
+    async def get_mcp_session(self, id_hash: str) -> McpSessionRecord | None: ...
+
+    async def count_mcp_sessions(self, owner: McpSessionOwner, seen_since: float) -> int:
+        """The owner's sessions used at or after ``seen_since`` (unix seconds)."""
+
+    async def touch_mcp_sessions(self, id_hashes: Sequence[str], at: float) -> set[str]:
+        """Set ``last_seen`` of these sessions to ``at`` (never backwards); the ones that
+        still exist."""
+
+    async def set_mcp_session_log_level(self, id_hash: str, level: str) -> bool:
+        """False if absent."""
+
+    async def delete_mcp_session(self, id_hash: str) -> bool:
+        """False if absent."""
+
+    async def delete_idle_mcp_sessions(self, seen_before: float) -> int:
+        """Delete the sessions last used before ``seen_before``; how many. Need not be
+        announced on the feed: every replica's copy of such a session has idled out already."""
 
 
 class UserInstallStore(Protocol):
@@ -276,6 +304,7 @@ class Store(
     SecretStore,
     OAuthTokenStore,
     SessionStore,
+    McpSessionStore,
     UserInstallStore,
     PackageStore,
     ApiKeyStore,

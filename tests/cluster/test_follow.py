@@ -9,7 +9,10 @@ from collections.abc import Awaitable, Callable
 import anyio
 import httpx2
 import pytest
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
 
+from tests.balancer import Balancer
 from tests.cluster.conftest import AUTH, Replicas, tiny_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -155,3 +158,59 @@ async def test_a_secret_changed_on_a_reaches_the_users_open_session_on_b(
         # A's own feed reporting its change later does not cut the session A started since.
         resp = await a.post("/mcp/tool/call", json=call)
         assert resp.status_code == 200 and "new-canary" in resp.text
+
+
+async def test_a_legacy_mcp_session_opened_on_a_is_served_and_ended_on_b(
+    replicas: Replicas,
+) -> None:
+    """docs/scaling.md: any replica serves a 2025-11-25 session, no affinity needed."""
+    async with (
+        httpx2.AsyncClient(base_url=replicas.a.url, headers=AUTH, timeout=30) as a,
+        httpx2.AsyncClient(base_url=replicas.b.url, headers=AUTH, timeout=30) as b,
+    ):
+        assert (await a.post("/mcp/servers", json=tiny_server("fx-mcp"))).status_code == 200
+
+        async def connected_on_b() -> bool:  # a server not connected yet lists no tools
+            return await _status_on(b, "fx-mcp") == "connected"
+
+        await _until(connected_on_b)
+        keys = []
+        for user in ("alice", "bob"):
+            body = {"name": f"mcp-{user}", "role": "user", "username": user}
+            resp = await a.post("/admin/apikeys", json=body)
+            assert resp.status_code == 200, resp.text
+            keys.append(resp.json()["key"])
+        alice, bob = keys
+
+        def opened_on_a(request: httpx2.Request, n: int) -> int:
+            return 0 if n == 0 else 1  # initialize on A, everything after it on B
+
+        balancer = Balancer([replicas.a.url, replicas.b.url], opened_on_a)
+        auth = {"Authorization": f"Bearer {alice}"}
+        async with httpx2.AsyncClient(transport=balancer, headers=auth, timeout=30) as http:
+            transport = streamable_http_client(replicas.a.url + "/mcp/fx-mcp", http_client=http)
+            async with Client(transport, mode="legacy", cache=None) as client:
+                assert "echo" in {t.name for t in (await client.list_tools()).tools}
+                result = await client.call_tool("echo", {"text": "via B"})
+                assert not result.is_error and "via B" in str(result.content)
+                session = balancer.session_id
+                assert session is not None
+                # Bob presenting alice's session id on B: as if it did not exist.
+                listing = {"jsonrpc": "2.0", "id": 9, "method": "tools/list"}
+                headers = {
+                    "Authorization": f"Bearer {bob}",
+                    "Mcp-Session-Id": session,
+                    "MCP-Protocol-Version": "2025-11-25",
+                    "Accept": "application/json, text/event-stream",
+                }
+                resp = await b.post("/mcp/fx-mcp", json=listing, headers=headers)
+                assert resp.status_code == 404
+            # Leaving the client sent its DELETE, to B.
+        assert ("DELETE", 1) in balancer.sent
+        headers["Authorization"] = f"Bearer {alice}"
+
+        async def ended_on_a() -> bool:
+            resp = await a.post("/mcp/fx-mcp", json=listing, headers=headers)
+            return resp.status_code == 404
+
+        await _until(ended_on_a)

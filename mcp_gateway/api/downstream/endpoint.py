@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import anyio
+from mcp.server.connection import Connection
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from mcp_gateway.api.downstream.caller import caller_of
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
 from mcp_gateway.api.downstream.notify import ListChanges
@@ -27,6 +29,7 @@ from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
 from mcp_gateway.api.errors import error_response
 from mcp_gateway.api.runtime_port import GatewayRuntime
+from mcp_gateway.domain.changes import ChangeKind
 from mcp_gateway.domain.names import is_reserved_server_name
 from mcp_gateway.errors import GatewayError
 
@@ -45,12 +48,20 @@ class McpEndpoint:
         self.log_levels = LogLevels(self._is_live)
         self.manager = SessionManager(
             build_server(runtime, self.rounds, self.changes, self.log_levels),
+            store=lambda: runtime.store,
             idle_timeout=cfg.session_idle,
             max_sessions=cfg.max_sessions,
             max_per_caller=cfg.max_sessions_per_caller,
             max_body=settings.http.max_body,
+            log_levels=self.log_levels,
+            on_resume=self._watch_resumed,
         )
         self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
+
+    def _watch_resumed(self, session_id: str, connection: Connection, scope: Scope) -> None:
+        """A session another replica opened is served here now: its GET stream here hears of
+        list changes (notify.py)."""
+        self.changes.watch_resumed(session_id, connection, caller_of(scope))
 
     def _is_live(self, session_id: str) -> bool:
         """Whether a legacy session still exists."""
@@ -58,6 +69,8 @@ class McpEndpoint:
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
+        # Sessions deleted (or their log level set) on another replica (sessions.py).
+        self.runtime.follower.subscribe(ChangeKind.MCP_SESSION, self.manager.on_change)
         async with self.rounds.run(), self.manager.run(), anyio.create_task_group() as tg:
             tg.start_soon(self.changes.run)
             try:

@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import mcp_types as types
@@ -84,9 +84,20 @@ class _ToolsetChanged:
 _Queued = Notice | _ToolsetChanged
 
 
+class _Notifiable(Protocol):
+    """A legacy session's standalone channel (its GET stream): a ``ServerSession``, or the
+    ``Connection`` of a session resumed from the store (sessions.py)."""
+
+    async def send_tool_list_changed(self) -> None: ...
+
+    async def send_resource_list_changed(self) -> None: ...
+
+    async def send_prompt_list_changed(self) -> None: ...
+
+
 @dataclass(eq=False, slots=True)
 class _Watcher:
-    session: ServerSession
+    session: _Notifiable
     caller: Caller
     kinds: set[str] = field(default_factory=set)  # the lists it asked for
 
@@ -106,7 +117,7 @@ def _hears(caller: Caller, server: str | None, kind: str) -> bool:
     return caller.server is None or server is None or caller.server == server
 
 
-def _sends(session: ServerSession, kind: str) -> Callable[[], Any]:
+def _sends(session: _Notifiable, kind: str) -> Callable[[], Any]:
     if kind == "tools":
         return session.send_tool_list_changed
     if kind == "resources":
@@ -140,6 +151,12 @@ class ListChanges:
             if offered is not None and kind not in offered:
                 return
         watcher.kinds.add(kind)
+
+    def watch_resumed(self, session_id: str, session: _Notifiable, caller: Caller) -> None:
+        """Tell a session resumed from the store (opened on another replica, where it may
+        have listed tools) of later tool list changes, on its GET stream here; the other lists
+        once it lists them here."""
+        self._watchers.setdefault(session_id, _Watcher(session, caller, {"tools"}))
 
     # -- 2026-07-28 -----------------------------------------------------------------------
 

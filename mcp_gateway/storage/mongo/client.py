@@ -103,6 +103,20 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("finished_at", ASCENDING)], name="status_finished"),
     ],
     "toolsets": [IndexModel([("name", ASCENDING)], unique=True, name="name_unique")],
+    # The MCP endpoint's legacy sessions (storage/mongo/mcp_sessions.py).
+    "mcp_sessions": [
+        IndexModel([("id_hash", ASCENDING)], unique=True, name="id_hash_unique"),
+        IndexModel(
+            [
+                ("owner.key_id", ASCENDING),
+                ("owner.username", ASCENDING),
+                ("owner.endpoint", ASCENDING),
+                ("last_seen", ASCENDING),
+            ],
+            name="owner_last_seen",
+        ),
+        IndexModel([("last_seen", ASCENDING)], name="last_seen"),
+    ],
 }
 
 

@@ -10,6 +10,7 @@ from mcp_gateway.storage.mongo.changes import MongoChangesMixin
 from mcp_gateway.storage.mongo.client import Document, converted, make_client, prepare
 from mcp_gateway.storage.mongo.installs import MongoInstallsMixin
 from mcp_gateway.storage.mongo.leases import MongoLeasesMixin
+from mcp_gateway.storage.mongo.mcp_sessions import MongoMcpSessionsMixin
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
 from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
@@ -22,6 +23,7 @@ class MongoStore(
     MongoSecretsMixin,
     MongoRunsMixin,
     MongoToolsetsMixin,
+    MongoMcpSessionsMixin,
     MongoInstallsMixin,
     MongoChangesMixin,
     MongoLeasesMixin,

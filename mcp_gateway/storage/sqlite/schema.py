@@ -15,6 +15,7 @@ set a secret or session for a server before or after its definition exists (call
 from __future__ import annotations
 
 from mcp_gateway.storage.sqlite.change_schema import CHANGE_FEED_MIGRATION
+from mcp_gateway.storage.sqlite.mcp_sessions import MCP_SESSIONS_MIGRATION
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -123,6 +124,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 6: the change feed (storage/sqlite/changes.py: triggers log every change to a shared
     # record in the writer's own transaction) and fencing tokens on leases.
     CHANGE_FEED_MIGRATION,
+    # 7: the MCP endpoint's legacy sessions, resumable by any replica (sqlite/mcp_sessions.py).
+    MCP_SESSIONS_MIGRATION,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

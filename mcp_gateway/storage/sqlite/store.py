@@ -9,6 +9,7 @@ from mcp_gateway.storage.sqlite.changes import SqliteChangesMixin
 from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.installs import SqliteInstallsMixin
 from mcp_gateway.storage.sqlite.leases import SqliteLeasesMixin
+from mcp_gateway.storage.sqlite.mcp_sessions import SqliteMcpSessionsMixin
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
@@ -21,6 +22,7 @@ class SqliteStore(
     SqliteSecretsMixin,
     SqliteRunsMixin,
     SqliteToolsetsMixin,
+    SqliteMcpSessionsMixin,
     SqliteInstallsMixin,
     SqliteChangesMixin,
     SqliteLeasesMixin,
