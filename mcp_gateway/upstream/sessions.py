@@ -141,14 +141,15 @@ class SessionPool:
     async def invalidate_user(
         self, server_name: str, username: str, *, before: float | None = None
     ) -> None:
-        """The user's secrets changed: close that user's session (the next call reopens it);
-        with ``before`` (wall clock: another replica's change) only one created before it."""
-        users = entry.users if (entry := self._entries.get(server_name)) else {}
-        if (sup := users.get(username)) and (before is None or sup.created_at < before):
-            del users[username]
-            if entry is not None:
-                entry.drop_modern(username)
-            await sup.aclose(terminate=True)
+        """The user's secrets changed: close that user's sessions, of both eras (the next call
+        reopens them); with ``before`` (wall clock: another replica's change) only those
+        created before it."""
+        entry = self._entries.get(server_name)
+        for sessions in (entry.users, entry.modern) if entry is not None else ():
+            sup = sessions.get(username)
+            if sup is not None and (before is None or sup.created_at < before):
+                del sessions[username]
+                await sup.aclose(terminate=True)
 
     async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
         supervisors = entry.supervisors()
@@ -300,9 +301,9 @@ class SessionPool:
         return sup
 
     def twin(self, entry: ServerEntry, sup: Supervisor) -> Supervisor | None:
-        """The primary session of a companion's scope (it shares the upstream)."""
+        """The other-era session of ``sup``'s scope, if any (both reach the same upstream)."""
         if not sup.modern:
-            return None
+            return entry.modern.get(sup.scope)
         return entry.shared if sup.scope == SHARED_SCOPE else entry.users.get(sup.scope)
 
     async def _reap_idle(self) -> None:
