@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -67,11 +67,19 @@ class ServerEntry:
             sup.stop(terminate=True)
 
     def state(self) -> ServerState:
-        """A snapshot of this server's state (disabled, its shared session's, or its users')."""
+        """A snapshot of this server's state (disabled, its shared session's, or its users');
+        ``in_flight`` counts the calls on its 2026-07-28 sessions too."""
         if not self.config.enabled:
             return ServerState(ServerStatus.DISABLED)
         if self.shared_scope:
-            if self.shared is None:
-                return ServerState(ServerStatus.DISCONNECTED)
-            return shared_state(self.shared)
-        return per_user_state(list(self.users.values()))
+            state = (
+                shared_state(self.shared)
+                if self.shared is not None
+                else ServerState(ServerStatus.DISCONNECTED)
+            )
+        else:
+            state = per_user_state(list(self.users.values()))
+        if not self.modern:
+            return state
+        modern = sum(s.in_flight for s in self.modern.values())
+        return replace(state, in_flight=state.in_flight + modern)
