@@ -6,17 +6,17 @@ probed once and then served on its primary session."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import mcp_types as types
 import pytest
 
-from mcp_gateway.domain.servers import SHARED_SCOPE
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, TransportType
 from mcp_gateway.errors import InputRequired, UpstreamError, UpstreamUnavailable
 from mcp_gateway.upstream.eras import CALL_ERA, ModernCaller
 from mcp_gateway.upstream.pool import UpstreamPool
-from tests.upstream.conftest import stdio_config, text_of
+from tests.upstream.conftest import HttpFixture, stdio_config, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -59,10 +59,15 @@ async def test_a_2026_callers_input_required_round_is_relayed_masked_not_resolve
     assert companion is not None and companion.protocol_version == "2026-07-28"
 
 
+@pytest.mark.parametrize("transport", ["stdio", "http"])
 async def test_a_legacy_only_upstream_is_probed_once_then_served_on_its_primary_session(
-    pool: UpstreamPool,
+    pool: UpstreamPool, http_fixture: Callable[..., HttpFixture], transport: str
 ) -> None:
-    server = stdio_config("lx", args=("--legacy",))
+    if transport == "stdio":
+        server = stdio_config("lx", args=("--legacy",))
+    else:
+        url = http_fixture("--legacy").url
+        server = ServerConfig(name="lx", transport_type=TransportType.STREAMABLE_HTTP, url=url)
     with modern(ModernCaller({})):
         first = await pool.call_tool(server, "echo", {"text": "a"}, username="u")
         entry = pool._entries["lx"]

@@ -64,6 +64,7 @@ async def _raw_call(live: LiveGateway, key: str, **params: Any) -> dict[str, Any
     return answer
 
 
+@pytest.mark.slow
 async def test_a_2026_upstreams_input_required_round_is_relayed_with_its_keys_and_sealed_state(
     live: LiveGateway, dual_era_upstream: HttpFixture
 ) -> None:
@@ -110,6 +111,7 @@ async def test_a_2026_upstreams_input_required_round_is_relayed_with_its_keys_an
     assert asked == ["And you?"]
 
 
+@pytest.mark.slow
 async def test_each_users_2026_session_carries_that_users_secrets(live: LiveGateway) -> None:
     spec = [{"name": "SVC_TOKEN", "as": "env"}]
     await live.add_server("envfx", isolation="per_user", secrets=spec, wait=False)
