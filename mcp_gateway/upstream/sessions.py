@@ -37,6 +37,7 @@ from mcp_gateway.upstream.notices import Notices
 from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
+from mcp_gateway.upstream.translate import auth_failure
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +296,8 @@ class SessionPool:
                 entry.legacy_only = True
                 if entry.modern.get(scope) is sup:
                     del entry.modern[scope]
+            elif auth_failure(sup.http_auth) is not None:
+                entry.drop_modern(scope)  # only a new login helps (the primary says so)
             if retrying:
                 raise
             return None
