@@ -38,6 +38,9 @@ Tree::
     ├── RateLimited                    429 rate_limited (``retry_after`` seconds, ``limit`` kind)
     ├── TooManyRuns                    429 too_many_runs (a caller's active runs are at the cap)
     ├── ClientDisconnected             499 client_disconnected (nobody reads it)
+    ├── InputRequired                  200 input_required (a 2026-07-28 upstream's input-required
+    │                                  result for the MCP caller that offered to relay it; never
+    │                                  reaches REST)
     ├── UpstreamError                  502 upstream_error (the upstream answered with an error;
     │                                  ``rpc_code``/``rpc_data``: its JSON-RPC error's, masked)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
@@ -327,6 +330,22 @@ class ClientDisconnected(GatewayError):
 
     status = 499
     code = "client_disconnected"
+
+
+class InputRequired(GatewayError):
+    """A 2026-07-28 upstream answered a request with an input-required result (SEP-2322) for a
+    2026-07-28 MCP caller, who relays it (``upstream/eras.py``): ``requests`` are its input
+    requests (wire JSON, masked), ``state`` the upstream's own ``requestState``. Not a
+    failure: the pool raises it only when the endpoint set ``CALL_ERA`` to take it, so it
+    never reaches REST; the services audit the round as ``input_required``."""
+
+    status = 200
+    code = "input_required"
+
+    def __init__(self, requests: dict[str, Any], state: str | None) -> None:
+        super().__init__("the upstream asks the client for input")
+        self.requests = requests
+        self.state = state
 
 
 class UpstreamError(GatewayError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -24,6 +24,11 @@ class ServerEntry:
     admission: Admission
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
+    # 2026-07-28 companion sessions by scope (SHARED_SCOPE for the shared one), started for
+    # 2026-07-28 callers (upstream/eras.py); ``legacy_only`` once the upstream said it does
+    # not speak that era (until the definition changes).
+    modern: dict[str, Supervisor] = field(default_factory=dict)
+    legacy_only: bool = False
     # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
     remembered: Masker = NO_SECRETS
 
@@ -33,7 +38,8 @@ class ServerEntry:
         return cls(server, server.connection_key(), shared, Admission(server.max_concurrency))
 
     def supervisors(self) -> list[Supervisor]:
-        return ([self.shared] if self.shared else []) + list(self.users.values())
+        shared = [self.shared] if self.shared else []
+        return shared + list(self.users.values()) + list(self.modern.values())
 
     def redefine(self, server: ServerConfig) -> None:
         """Take a definition whose connection is unchanged: live sessions keep running."""
@@ -49,17 +55,31 @@ class ServerEntry:
 
     def stop_idle_users(self, now: float, idle: float) -> None:
         """Stop the user sessions with no call in flight, unused for ``idle`` seconds."""
-        for scope, sup in list(self.users.items()):
-            if sup.in_flight == 0 and now - sup.last_used >= idle:
-                del self.users[scope]
-                sup.stop(terminate=True)
+        for sessions in (self.users, self.modern):
+            for scope, sup in list(sessions.items()):
+                if scope != SHARED_SCOPE and sup.in_flight == 0 and now - sup.last_used >= idle:
+                    del sessions[scope]
+                    sup.stop(terminate=True)
+
+    def drop_modern(self, scope: str) -> None:
+        """Stop the 2026-07-28 companion of ``scope`` (its user session went)."""
+        if (sup := self.modern.pop(scope, None)) is not None:
+            sup.stop(terminate=True)
 
     def state(self) -> ServerState:
-        """A snapshot of this server's state (disabled, its shared session's, or its users')."""
+        """A snapshot of this server's state (disabled, its shared session's, or its users');
+        ``in_flight`` counts the calls on its 2026-07-28 sessions too."""
         if not self.config.enabled:
             return ServerState(ServerStatus.DISABLED)
         if self.shared_scope:
-            if self.shared is None:
-                return ServerState(ServerStatus.DISCONNECTED)
-            return shared_state(self.shared)
-        return per_user_state(list(self.users.values()))
+            state = (
+                shared_state(self.shared)
+                if self.shared is not None
+                else ServerState(ServerStatus.DISCONNECTED)
+            )
+        else:
+            state = per_user_state(list(self.users.values()))
+        if not self.modern:
+            return state
+        modern = sum(s.in_flight for s in self.modern.values())
+        return replace(state, in_flight=state.in_flight + modern)

@@ -33,7 +33,7 @@ from mcp_gateway.upstream.http_connect import (
     open_sse,
     open_streamable_http,
 )
-from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
+from mcp_gateway.upstream.live import Link, LiveSession, discover, handshake, initial_tools
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +200,23 @@ async def connect_http(target: HttpTarget) -> LiveSession:
         if live is not None:
             return live
     return await _connect_sse(target)
+
+
+async def connect_modern_http(target: HttpTarget) -> LiveSession:
+    """A 2026-07-28 session over Streamable HTTP (upstream/eras.py): sessionless, so nothing
+    is resumed, stored or ended. Raises MCPError when the upstream does not speak 2026-07-28
+    (an ``sse`` definition never does)."""
+    if target.server.transport_type is not TransportType.STREAMABLE_HTTP:
+        raise MCPError(code=types.METHOD_NOT_FOUND, message="legacy SSE has no 2026-07-28 era")
+    attempt = await _open_attempt(target, None)
+    assert attempt.session is not None
+    try:
+        live = LiveSession(attempt.session, target.link, "streamable_http")
+        live.protocol_version = await discover(attempt.session, target.list_timeout)
+    except BaseException:
+        await attempt.exits.aclose()
+        raise
+    return await _keep(target, attempt, live)
 
 
 async def _persist(

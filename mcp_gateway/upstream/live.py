@@ -7,11 +7,12 @@ supervisor without doing session I/O themselves.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -19,10 +20,13 @@ from mcp.client.session import ClientSession
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
-from pydantic import BaseModel
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, TypeAdapter
 
 from mcp_gateway.observability import tracing
+from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, ModernCaller, with_inputs
 from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
+from mcp_gateway.upstream.sdk import stamp_caller_meta
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,15 @@ class LiveSession:
     # callbacks route with.
     in_flight: InFlight = field(default_factory=lambda: InFlight(by_context=False))
 
+    @property
+    def modern(self) -> bool:
+        """A 2026-07-28 session (sessionless, ``_meta`` per request)."""
+        return self.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    def _relaying(self) -> ModernCaller | None:
+        """The 2026-07-28 caller whose input-required results this session relays, if any."""
+        return CALL_ERA.get() if self.modern else None
+
     async def call_tool(
         self,
         tool: str,
@@ -81,15 +94,22 @@ class LiveSession:
         read_timeout: float,
         progress: ProgressFnT | None = None,
         relay: ClientRelay | None = None,
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         """Raw SDK call (raises MCPError, transport errors). No output-schema validation: the
         gateway forwards results, its own clients validate. With traces on it is a client span,
         whose ``traceparent`` the SDK puts in the request's ``_meta``. ``progress``
         (upstream/progress.py) asks for and receives progress notifications; ``relay``
-        (upstream/relay.py) receives the upstream's requests and log messages of this call."""
-        request = types.CallToolRequest(
+        (upstream/relay.py) receives the upstream's requests and log messages of this call.
+
+        An upstream's input-required result is resolved here through ``relay`` (the
+        multi-round-trip driver), except on a 2026-07-28 session for a 2026-07-28 caller
+        (upstream/eras.py): that caller relays it, so it is returned."""
+        request: types.ClientRequest = types.CallToolRequest(
             params=types.CallToolRequestParams(name=tool, arguments=arguments)
         )
+        caller = self._relaying()
+        if caller is not None:
+            request = with_inputs(request, caller)
         self.link.calls_sent += 1
         try:
             with tracing.upstream_span("tools/call", tool), self.in_flight.calling(relay):
@@ -99,13 +119,14 @@ class LiveSession:
                     request_read_timeout_seconds=read_timeout,
                     progress_callback=progress,
                 )
-                if not isinstance(result, types.InputRequiredResult):
+                if not isinstance(result, types.InputRequiredResult) or caller is not None:
                     return result
+                first = types.CallToolRequestParams(name=tool, arguments=arguments)
 
                 async def retry(
                     answers: types.InputResponses | None, state: str | None
                 ) -> types.CallToolResult | types.InputRequiredResult:
-                    params = request.params.model_copy(
+                    params = first.model_copy(
                         update={"input_responses": answers, "request_state": state}
                     )
                     return await self.session.send_request(
@@ -122,40 +143,63 @@ class LiveSession:
 
     async def request(
         self, request: types.ClientRequest, result_type: type[R], read_timeout: float
-    ) -> R:
+    ) -> R | types.InputRequiredResult:
         """Raw SDK request of any kind (``resources/read``, ``prompts/get``, ...), counted like
         a tool call (a death while it is unanswered is a death during a call) and traced. It is
         a call in flight without a relay (upstream/relay.py): a server-to-client request the
-        upstream sends meanwhile is never guessed to belong to a concurrent tool call."""
+        upstream sends meanwhile is never guessed to belong to a concurrent tool call. On a
+        2026-07-28 session for a 2026-07-28 caller, an input-required result is returned."""
+        caller = self._relaying()
+        relayed = caller is not None and request.method in RELAYED_METHODS
+        if caller is not None and relayed:
+            request = with_inputs(request, caller)
         self.link.calls_sent += 1
         try:
             with (
                 tracing.upstream_span(request.method, _target(request)),
                 self.in_flight.calling(None),
             ):
+                if not relayed:
+                    return await self.session.send_request(
+                        request, result_type, request_read_timeout_seconds=read_timeout
+                    )
                 return await self.session.send_request(
-                    request, result_type, request_read_timeout_seconds=read_timeout
+                    request,
+                    _or_input_required(result_type),
+                    request_read_timeout_seconds=read_timeout,
                 )
         finally:
             self.link.calls_sent -= 1
 
     async def fetch_tools(self, read_timeout: float) -> tuple[types.Tool, ...]:
-        """Every page of ``tools/list``; caches and returns the list."""
+        """Every page of ``tools/list``; caches and returns the list. On a 2026-07-28 session
+        through the SDK's ``list_tools``, which learns each tool's ``x-mcp-header`` parameters
+        (its calls then mirror them into ``Mcp-Param-*`` headers, as that era requires)."""
         tools: list[types.Tool] = []
         cursor: str | None = None
         for _ in range(MAX_TOOL_PAGES):
             params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-            page = await self.session.send_request(
-                types.ListToolsRequest(params=params),
-                types.ListToolsResult,
-                request_read_timeout_seconds=read_timeout,
-            )
+            if self.modern:
+                with anyio.fail_after(read_timeout):
+                    page = await self.session.list_tools(params=params)
+            else:
+                page = await self.session.send_request(
+                    types.ListToolsRequest(params=params),
+                    types.ListToolsResult,
+                    request_read_timeout_seconds=read_timeout,
+                )
             tools.extend(page.tools)
             cursor = page.next_cursor
             if not cursor:
                 break
         self.tools = tuple(tools)
         return self.tools
+
+
+@functools.cache
+def _or_input_required(result_type: type[R]) -> TypeAdapter[R | types.InputRequiredResult]:
+    """``result_type`` or an input-required result (built once per type: adapters are slow)."""
+    return TypeAdapter(result_type | types.InputRequiredResult)  # type: ignore[arg-type]
 
 
 def _target(request: types.ClientRequest) -> str:
@@ -177,6 +221,22 @@ async def handshake(session: ClientSession, within: float) -> str | None:
                 raise
             await session.discover()  # a 2026-07-28-only server: sessionless
     return session.protocol_version
+
+
+async def discover(session: ClientSession, within: float) -> str | None:
+    """A 2026-07-28 session (the pool's modern companion): ``server/discover`` only, and each
+    request then declares the capabilities of the caller it is sent for (upstream/eras.py).
+    Raises MCPError when the upstream does not speak 2026-07-28, TimeoutError after
+    ``within`` seconds."""
+    with anyio.fail_after(within):
+        await session.discover()
+    stamp_caller_meta(session, _caller_meta)
+    return session.protocol_version
+
+
+def _caller_meta() -> tuple[dict[str, Any], str | None] | None:
+    caller = CALL_ERA.get()
+    return None if caller is None else (caller.capabilities, caller.log_level)
 
 
 async def initial_tools(live: LiveSession, read_timeout: float) -> None:

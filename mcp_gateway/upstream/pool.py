@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
-from mcp_types import CallToolResult, ClientRequest, ServerCapabilities, Tool
+from mcp_types import CallToolResult, ClientRequest, InputRequiredResult, ServerCapabilities, Tool
 from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
+from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.progress import masked_progress
 from mcp_gateway.upstream.relay import masked_relay
@@ -76,10 +77,13 @@ class UpstreamPool(SessionPool):
 
         async def send(sup: Supervisor, live: LiveSession) -> CallToolResult:
             result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
+            if isinstance(result, InputRequiredResult):
+                raise relayed(result, sup.masker)
             others = sup.holds_secrets_of_others(username)
             return await masked_result(result, sup.masker, others, secrets)
 
-        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen)
+        modern = await self._era(entry, username, env, headers, own_session)
+        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
         return await admitted(entry, username, self._settings, pick, send, call_timeout)
 
     async def request(
@@ -104,10 +108,15 @@ class UpstreamPool(SessionPool):
 
         async def send(sup: Supervisor, live: LiveSession) -> R:
             result = await live.request(request, result_type, read_timeout)
+            if isinstance(result, InputRequiredResult):
+                raise relayed(result, sup.masker)
             others = sup.holds_secrets_of_others(username)
             return await masked_model(result, sup.masker, others, secrets)
 
-        pick = self._picker(entry, username, env, headers, own_session, secrets, [])
+        modern = None
+        if request.method in RELAYED_METHODS:
+            modern = await self._era(entry, username, env, headers, own_session)
+        pick = self._picker(entry, username, env, headers, own_session, secrets, [], modern)
         return await admitted(entry, username, self._settings, pick, send, read_timeout)
 
     async def capabilities(
@@ -136,14 +145,31 @@ class UpstreamPool(SessionPool):
         own: bool,
         secrets: Collection[str],
         chosen: list[Supervisor],
+        modern: Supervisor | None = None,
     ) -> Callable[[], Supervisor]:
         def pick() -> Supervisor:
-            sup = self._supervisor(entry, username, env, headers, own)
+            sup = modern or self._supervisor(entry, username, env, headers, own)
             sup.remember(secrets, username)  # before the upstream can see (and print) them
+            if (twin := self.twin(entry, sup)) is not None:
+                twin.remember(secrets, username)  # the same upstream may print them there
             chosen[:] = [sup]
             return sup
 
         return pick
+
+    async def _era(
+        self,
+        entry: ServerEntry,
+        username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        own: bool,
+    ) -> Supervisor | None:
+        """The 2026-07-28 session for a 2026-07-28 caller (upstream/eras.py), else None."""
+        caller = CALL_ERA.get()
+        if caller is None:
+            return None
+        return await self._modern(entry, username, env, headers, own, caller.retrying)
 
     async def list_tools(
         self,

@@ -17,23 +17,36 @@ release; keeping them here makes an SDK upgrade a one-file review. Why each is n
   and ``ClientSession`` does not expose (upstream/relay.py drives the pool's calls with it).
 - ``StreamableHTTPTransport._resolve_abandoned_request``: overridden to turn the SDK's
   "SSE event too large" abandonment into the gateway's own too-large error.
+- ``ClientSession._stamp``: the per-request ``_meta`` envelope of a 2026-07-28 session, which
+  always declares the session's own capabilities; :func:`stamp_caller_meta` wraps it so that
+  a request relayed for a 2026-07-28 caller declares the caller's (upstream/eras.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 import anyio
 import httpx2
 from mcp.client._input_required import run_input_required_driver
 from mcp.client._transport import ReadStream, WriteStream
+from mcp.client.session import ClientSession
 from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
 from mcp.shared._context_streams import (
     ContextSendStream,
     create_context_streams,
 )
 from mcp.shared.message import SessionMessage
-from mcp_types import CONNECTION_CLOSED, ErrorData, JSONRPCError, RequestId
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CONNECTION_CLOSED,
+    LOG_LEVEL_META_KEY,
+    ErrorData,
+    JSONRPCError,
+    RequestId,
+)
 from mcp_types import jsonrpc_message_adapter as _adapter
 from pydantic import ValidationError
 
@@ -46,6 +59,7 @@ __all__ = [
     "WriteStream",
     "create_context_streams",
     "run_input_required_driver",
+    "stamp_caller_meta",
 ]
 
 _SSE_TOO_LARGE = "byte limit"  # httpx2.SSEError: "Server-sent event exceeded the N byte limit."
@@ -109,3 +123,28 @@ class CappedStreamableHTTPTransport(StreamableHTTPTransport):
                 await read_stream_writer.send(SessionMessage(reply))
             return
         await super()._resolve_abandoned_request(read_stream_writer, request_id, message, code=code)
+
+
+def stamp_caller_meta(
+    session: ClientSession, caller: Callable[[], tuple[dict[str, Any], str | None] | None]
+) -> None:
+    """Make ``session`` (adopted at 2026-07-28) declare, on each request sent while
+    ``caller()`` answers ``(capabilities, log level)``, those instead of its own: the
+    upstream then tailors its input requests (and its log messages) to the client it serves.
+    Call after the session adopted its version (``adopt`` replaces the stamp)."""
+    inner = session._stamp
+
+    def stamp(data: dict[str, Any], opts: Any) -> None:
+        inner(data, opts)
+        current = caller()
+        meta = (data.get("params") or {}).get("_meta")
+        if current is None or not isinstance(meta, dict):
+            return
+        capabilities, log_level = current
+        meta[CLIENT_CAPABILITIES_META_KEY] = capabilities
+        if log_level is not None:
+            meta[LOG_LEVEL_META_KEY] = log_level
+        else:
+            meta.pop(LOG_LEVEL_META_KEY, None)
+
+    session._stamp = stamp

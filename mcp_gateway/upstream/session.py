@@ -24,8 +24,8 @@ from mcp_gateway.process.env import child_environment
 from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
-from mcp_gateway.upstream.http_session import HttpTarget, connect_http
-from mcp_gateway.upstream.live import Link, LiveSession, handshake, initial_tools
+from mcp_gateway.upstream.http_session import HttpTarget, connect_http, connect_modern_http
+from mcp_gateway.upstream.live import Link, LiveSession, discover, handshake, initial_tools
 from mcp_gateway.upstream.notices import PROMPTS_CHANGED, RESOURCE_UPDATED, RESOURCES_CHANGED
 from mcp_gateway.upstream.relay import InFlight, client_callbacks
 from mcp_gateway.upstream.stdio_transport import open_stdio
@@ -63,6 +63,7 @@ async def connect(
     list_timeout: float = 30.0,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     sandbox: Sandbox | None = None,
+    modern: bool = False,
 ) -> AsyncIterator[LiveSession]:
     """Open, handshake and list tools; yields a :class:`LiveSession`. Must be entered and
     exited by the same task. Raises MCPError / OSError / httpx2 errors when the upstream
@@ -70,7 +71,10 @@ async def connect(
 
     The session forwards the upstream's requests and log messages to the caller of the call
     that caused them (upstream/relay.py): by the sender's context over Streamable HTTP, by the
-    sole call in flight over stdio and legacy SSE."""
+    sole call in flight over stdio and legacy SSE.
+
+    ``modern``: a 2026-07-28 session (upstream/eras.py): ``server/discover`` only (MCPError
+    when the upstream does not speak it), never a stored HTTP session."""
     handler = _message_handler(link)
     in_flight = InFlight(by_context=server.transport_type is TransportType.STREAMABLE_HTTP)
     callbacks = client_callbacks(in_flight).kwargs()
@@ -96,7 +100,8 @@ async def connect(
                     child.read_stream, child.write_stream, message_handler=handler, **callbacks
                 )
             )
-            version = await handshake(session, list_timeout)
+            opening = discover if modern else handshake
+            version = await opening(session, list_timeout)
             live = LiveSession(session, link, "stdio", pid=child.pid, protocol_version=version)
         else:
             if not server.url:
@@ -116,7 +121,7 @@ async def connect(
                 max_message_bytes,
                 callbacks,
             )
-            live = await connect_http(target)
+            live = await (connect_modern_http(target) if modern else connect_http(target))
         # Over legacy SSE (a fallback of an HTTP definition) nothing carries the context.
         in_flight.by_context = in_flight.by_context and live.transport == "streamable_http"
         live.in_flight = in_flight

@@ -23,7 +23,13 @@ from mcp_types import Tool
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.redaction import NO_SECRETS
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
-from mcp_gateway.errors import GatewayError, ServerDisabled, ServerNotFound, UpstreamBusy
+from mcp_gateway.errors import (
+    GatewayError,
+    ServerDisabled,
+    ServerNotFound,
+    UpstreamBusy,
+    UpstreamUnavailable,
+)
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.entry import ServerEntry
@@ -31,6 +37,7 @@ from mcp_gateway.upstream.notices import Notices
 from mcp_gateway.upstream.observe import InstanceObserver, run_observed
 from mcp_gateway.upstream.state import ServerState
 from mcp_gateway.upstream.supervisor import Supervisor
+from mcp_gateway.upstream.translate import auth_failure
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +127,10 @@ class SessionPool:
         definition: enable or update). Calls alone never restart them."""
         if entry.shared is not None and entry.shared.gave_up and entry.config.enabled:
             entry.shared = self._start_shared(entry)
-        for scope, sup in list(entry.users.items()):
-            if sup.gave_up:
-                del entry.users[scope]  # the user's next call starts a fresh one
+        for sessions in (entry.users, entry.modern):
+            for scope, sup in list(sessions.items()):
+                if sup.gave_up:
+                    del sessions[scope]  # the next call starts a fresh one
 
     async def remove(self, name: str) -> None:
         """Stop every session of ``name`` (ending HTTP sessions) and forget it."""
@@ -134,17 +142,21 @@ class SessionPool:
     async def invalidate_user(
         self, server_name: str, username: str, *, before: float | None = None
     ) -> None:
-        """The user's secrets changed: close that user's session (the next call reopens it);
-        with ``before`` (wall clock: another replica's change) only one created before it."""
-        users = entry.users if (entry := self._entries.get(server_name)) else {}
-        if (sup := users.get(username)) and (before is None or sup.created_at < before):
-            del users[username]
-            await sup.aclose(terminate=True)
+        """The user's secrets changed: close that user's sessions, of both eras (the next call
+        reopens them); with ``before`` (wall clock: another replica's change) only those
+        created before it."""
+        entry = self._entries.get(server_name)
+        for sessions in (entry.users, entry.modern) if entry is not None else ():
+            sup = sessions.get(username)
+            if sup is not None and (before is None or sup.created_at < before):
+                del sessions[username]
+                await sup.aclose(terminate=True)
 
     async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
         supervisors = entry.supervisors()
         entry.shared = None
         entry.users.clear()
+        entry.modern.clear()
         for sup in supervisors:
             sup.stop(terminate=forget_sessions)
         for sup in supervisors:
@@ -171,6 +183,7 @@ class SessionPool:
         scope: str,
         env: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        modern: bool = False,
     ) -> Supervisor:
         if self._tg is None:
             raise RuntimeError("UpstreamPool used outside 'async with'")
@@ -187,6 +200,7 @@ class SessionPool:
             max_message_bytes=self._settings.max_message_bytes,
             sandbox=self._sandbox,
             notices=self.notices,
+            modern=modern,
         )
         # In a fresh context: the supervisor outlives the request that may have started it, so
         # it must not carry that request's log context (request id, tool) or current span.
@@ -233,9 +247,67 @@ class SessionPool:
             victim = min(idle, key=lambda s: s.last_used)
             del entry.users[victim.scope]
             victim.stop(terminate=True)
+            entry.drop_modern(victim.scope)
         sup = self._start(entry.config, scope, env, headers)
         entry.users[scope] = sup
         return sup
+
+    async def _modern(
+        self,
+        entry: ServerEntry,
+        username: str,
+        env: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        own: bool,
+        retrying: bool,
+    ) -> Supervisor | None:
+        """The 2026-07-28 session a 2026-07-28 caller's request takes (upstream/eras.py): of
+        the scope :meth:`_supervisor` would pick, started with the same secrets on first use
+        and masking what that one was given. None: serve it on the primary session (the
+        upstream does not speak 2026-07-28, or its companion is down for a first request).
+        ``retrying`` (an answer to the upstream's own input-required result) has no such
+        fallback: UpstreamUnavailable."""
+        if entry.legacy_only:
+            if retrying:
+                raise UpstreamUnavailable(f"server {entry.config.name!r} left the 2026-07-28 era")
+            return None
+        shared = entry.shared_scope and not own
+        scope = SHARED_SCOPE if shared else (session_scope(entry.config, username) or username)
+        primary = entry.shared if shared else entry.users.get(scope)
+        if primary is not None and primary.live is not None and primary.live.modern:
+            return primary  # a 2026-07-28-only upstream: its primary session is one
+        sup = entry.modern.get(scope)
+        if sup is None:
+            if not shared and len(entry.modern) >= entry.config.max_instances:
+                idle = [s for s in entry.modern.values() if s.in_flight == 0]
+                if not idle:  # as many per-user companions as user sessions, at most
+                    if retrying:
+                        raise UpstreamBusy(f"server {entry.config.name!r} has no free slot")
+                    return None
+                entry.drop_modern(min(idle, key=lambda s: s.last_used).scope)
+            sup = self._start(entry.config, scope, env, headers, modern=True)
+            if primary is not None:
+                sup.inherit(primary)
+            entry.modern[scope] = sup
+        try:
+            await sup.wait_ready(entry.config.startup_timeout)
+        except UpstreamUnavailable:
+            if sup.unsupported:
+                entry.legacy_only = True
+                if entry.modern.get(scope) is sup:
+                    del entry.modern[scope]
+            elif auth_failure(sup.http_auth) is not None:
+                entry.drop_modern(scope)  # only a new login helps (the primary says so)
+            if retrying:
+                raise
+            return None
+        return sup
+
+    def twin(self, entry: ServerEntry, sup: Supervisor) -> Supervisor | None:
+        """The other-era session of ``sup``'s scope, if any (both reach the same upstream)."""
+        if not sup.modern:
+            return entry.modern.get(sup.scope)
+        return entry.shared if sup.scope == SHARED_SCOPE else entry.users.get(sup.scope)
 
     async def _reap_idle(self) -> None:
         idle = self._settings.user_session_idle

@@ -36,6 +36,7 @@ from mcp_gateway.errors import GatewayError, UpstreamUnavailable
 from mcp_gateway.process.output import OutputTail
 from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.eras import refuses_modern
 from mcp_gateway.upstream.live import Link, LiveSession
 from mcp_gateway.upstream.notices import Notice, Notices
 from mcp_gateway.upstream.session import connect
@@ -125,9 +126,12 @@ class Supervisor:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         sandbox: Sandbox | None = None,
         notices: Notices | None = None,
+        modern: bool = False,
     ) -> None:
         self.server = server
         self._notices = notices
+        self.modern = modern  # a 2026-07-28 companion session (upstream/eras.py)
+        self.unsupported = False  # modern, and the upstream said it does not speak 2026-07-28
         self._max_message_bytes = max_message_bytes
         self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
@@ -205,6 +209,11 @@ class Supervisor:
         self.masker = self.masker.adding(values)
         if values:
             self._given_by.add(username)
+
+    def inherit(self, other: Supervisor) -> None:
+        """Mask everything ``other`` (the same server and scope) was given, as it does."""
+        self.masker = self.masker.adding(other.masker.values)
+        self._given_by |= other._given_by
 
     def holds_secrets_of_others(self, username: str) -> bool:
         """Whether calls by users other than ``username`` brought secrets to this session (a
@@ -314,6 +323,7 @@ class Supervisor:
                     list_timeout=self.server.startup_timeout,
                     max_message_bytes=self._max_message_bytes,
                     sandbox=self.sandbox,
+                    modern=self.modern,
                 ) as live:
                     connected_at = time.monotonic()
                     self.live = live
@@ -327,6 +337,8 @@ class Supervisor:
                     self._with_stderr(describe(exc, self.server, link.exit_status))
                 )
                 self.error_kind = classify(exc, self.server, link.exit_status)
+                if self.modern and connected_at is None and refuses_modern(exc):
+                    self.unsupported = self._stopping = True  # an answer, not a failure
                 logger.warning("upstream %r: %s", self.server.name, self.last_error)
             finally:
                 self.live = None

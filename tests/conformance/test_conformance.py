@@ -34,32 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.network]
 REQUIREMENTS = ["2025-11-25", "2026-07-28"]
 SERVER = "conformance"
 
-# mcp-passthrough: the fixture's input-required tools answer only on a 2026-07-28 session, and
-# the gateway's upstream session is the 2025-11-25 one the handshake chose (no era translation).
-_PASSTHROUGH_2026 = frozenset(
-    {
-        "input-required-result-basic-elicitation",
-        "input-required-result-basic-sampling",
-        "input-required-result-basic-list-roots",
-        "input-required-result-request-state",
-        "input-required-result-multiple-input-requests",
-        "input-required-result-multi-round",
-        "input-required-result-non-tool-request",
-        "input-required-result-result-type",
-        "input-required-result-tampered-state",
-        "input-required-result-capability-check",
-        # its test_streaming_elicitation check needs the upstream's input-required result
-        "server-stateless",
-    }
-)
-
-PENDING_OTHER_SLICES: dict[str, frozenset[str]] = {
-    # Scenarios that fail through the gateway only for the reason given above. Empty these
-    # when that is built: the test is then the plain inclusion assertion.
-    "2025-11-25": frozenset(),
-    "2026-07-28": _PASSTHROUGH_2026,
-}
-
 
 @pytest.fixture(scope="module")
 def tools() -> NodeTools:
@@ -117,13 +91,7 @@ def test_every_scenario_the_upstream_passes_directly_passes_through_the_gateway(
     required = required_scenarios(tools, requirements)
     assert required <= {n for n, ok in direct.items() if ok}, table
 
-    allowed = PENDING_OTHER_SLICES[requirements]
     for label, through in runs.items():
-        lost = [n for n, ok in direct.items() if ok and not through.get(n) and n not in allowed]
+        lost = [n for n, ok in direct.items() if ok and not through.get(n)]
         details = {n: failures(tmp_path / label, n) for n in sorted(lost)}
         assert not lost, f"{table}\n\npass directly, fail through {label}: {details}"
-        now_passing = sorted(n for n in allowed if through.get(n))
-        if now_passing:
-            print(
-                f"{label}: allow-listed but passing now (empty PENDING_OTHER_SLICES): {now_passing}"
-            )

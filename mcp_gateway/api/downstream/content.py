@@ -20,11 +20,13 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
+from mcp_gateway.api.downstream.eras import input_required, modern_caller, relaying
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain import resource_uris, tool_names
-from mcp_gateway.errors import GatewayError, NotFound
+from mcp_gateway.errors import GatewayError, InputRequired, NotFound
 from mcp_gateway.services.server_content import ServerContentService, audited_uri
+from mcp_gateway.upstream.eras import ModernCaller
 
 if TYPE_CHECKING:
     from mcp_gateway.api.downstream.notify import ListChanges
@@ -41,14 +43,24 @@ class ContentHandlers:
     """The SDK ``on_*`` handlers of resources, prompts and completions. With ``changes``,
     legacy sessions that list are told of later changes, and subscriptions are relayed."""
 
-    def __init__(self, runtime: GatewayRuntime, changes: ListChanges | None = None) -> None:
+    def __init__(
+        self, runtime: GatewayRuntime, changes: ListChanges | None = None, *, relays: bool = False
+    ) -> None:
         self._runtime = runtime  # its services exist once it is open
         self._changes = changes
+        # A 2026-07-28 upstream's input-required results of reads and prompts are relayed
+        # (eras.py); only where requestState is sealed and verified (the server's boundary).
+        self._relays = relays
 
     async def _watch(self, ctx: Context, caller: Caller, kind: str) -> None:
         session_id = legacy_session_id(ctx.request)
         if self._changes is not None and session_id is not None:
             await self._changes.watch(session_id, ctx.session, caller, kind)
+
+    def _modern(self, ctx: Context, params: Any) -> ModernCaller | None:
+        if not self._relays:
+            return None
+        return modern_caller(ctx, params.input_responses, params.request_state)
 
     @property
     def _content(self) -> ServerContentService:
@@ -98,21 +110,24 @@ class ContentHandlers:
 
     async def read_resource(
         self, ctx: Context, params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         caller = caller_of(getattr(ctx.request, "scope", None))
         server, uri = await self._resource_target(caller, params.uri)
         request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
         try:
-            result = await self._content.audited(
-                caller.principal,
-                caller.username,
-                server,
-                request,
-                types.ReadResourceResult,
-                action="resource_read",
-                target=audited_uri(uri),
-                request_id=caller.request_id,
-            )
+            with relaying(self._modern(ctx, params)):
+                result = await self._content.audited(
+                    caller.principal,
+                    caller.username,
+                    server,
+                    request,
+                    types.ReadResourceResult,
+                    action="resource_read",
+                    target=audited_uri(uri),
+                    request_id=caller.request_id,
+                )
+        except InputRequired as exc:
+            return input_required(exc)
         except GatewayError as exc:
             raise rpc_error(exc) from None
         if caller.server is not None:
@@ -188,23 +203,26 @@ class ContentHandlers:
 
     async def get_prompt(
         self, ctx: Context, params: types.GetPromptRequestParams
-    ) -> types.GetPromptResult:
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         caller = caller_of(getattr(ctx.request, "scope", None))
         try:
             server, name = await self._prompt_target(caller, params.name)
             request = types.GetPromptRequest(
                 params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
             )
-            result = await self._content.audited(
-                caller.principal,
-                caller.username,
-                server,
-                request,
-                types.GetPromptResult,
-                action="prompt_get",
-                target=name,
-                request_id=caller.request_id,
-            )
+            with relaying(self._modern(ctx, params)):
+                result = await self._content.audited(
+                    caller.principal,
+                    caller.username,
+                    server,
+                    request,
+                    types.GetPromptResult,
+                    action="prompt_get",
+                    target=name,
+                    request_id=caller.request_id,
+                )
+        except InputRequired as exc:
+            return input_required(exc)
         except GatewayError as exc:
             raise rpc_error(exc) from None
         if caller.server is None:

@@ -25,7 +25,7 @@ import mcp_types as types
 
 from mcp_gateway.api.downstream.caller import Caller
 from mcp_gateway.api.downstream.catalogue import Catalogue
-from mcp_gateway.errors import GatewayError, InvalidRequest
+from mcp_gateway.errors import GatewayError, InputRequired, InvalidRequest
 from mcp_gateway.services.catalogue_view import CatalogueView, properties
 
 SEARCH = "gateway__search_tools"
@@ -168,6 +168,8 @@ class ToolSearch:
             if name == DESCRIBE:
                 return _text_result(dict(tool))  # the listing's dict is shared: not handed out
             return await invoke(target, inner)
+        except InputRequired:
+            raise  # the called tool's upstream asks this client for input (eras.py)
         except GatewayError as exc:
             return error_result(exc)
 

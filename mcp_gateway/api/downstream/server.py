@@ -31,6 +31,7 @@ from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_
 from mcp_gateway.api.downstream.capabilities import EndpointCapabilities
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.content import ContentHandlers
+from mcp_gateway.api.downstream.eras import input_required, is_relayed, modern_caller, relaying
 from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
@@ -39,6 +40,7 @@ from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
     GatewayError,
+    InputRequired,
     InvalidRequest,
     MissingSecret,
     NotFound,
@@ -249,6 +251,8 @@ def build_server(
             if relay is not None:
                 await relay.drain()  # the last notifications go out before the result
             return result
+        except InputRequired:
+            raise  # relayed to the client by call_tool (eras.py)
         except GatewayError as exc:
             if _is_protocol_error(exc):
                 raise rpc_error(exc) from None
@@ -265,19 +269,29 @@ def build_server(
         # when the client can answer any (others are refused at once: no round needed).
         levels = log_levels.allowed(_session_id(ctx)) if log_levels is not None else None
         here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, levels)
-        if (
-            rounds is not None
-            and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-            and (params.request_state is not None or answers_any(ctx.session.client_capabilities))
-        ):
-            return await rounds.call(ctx, params, here, call)
-        answering = CALL_RELAY.set(here)
+        state = params.request_state
+        # A 2026-07-28 upstream's own input-required rounds are relayed (eras.py); a retry of
+        # a relayed round is served directly, one of the gateway's own rounds by rounds.py.
+        # Only with the boundary that seals and verifies requestState (installed with rounds).
+        modern = modern_caller(ctx, params.input_responses, state) if rounds else None
         try:
-            return await call(ctx, params)
-        finally:
-            CALL_RELAY.reset(answering)
+            with relaying(modern):
+                if (
+                    rounds is not None
+                    and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+                    and not is_relayed(state)
+                    and (state is not None or answers_any(ctx.session.client_capabilities))
+                ):
+                    return await rounds.call(ctx, params, here, call)
+                answering = CALL_RELAY.set(here)
+                try:
+                    return await call(ctx, params)
+                finally:
+                    CALL_RELAY.reset(answering)
+        except InputRequired as exc:
+            return input_required(exc)
 
-    content = ContentHandlers(runtime, changes)
+    content = ContentHandlers(runtime, changes, relays=rounds is not None)
     private = CacheHint(ttl_ms=0, scope="private")
     server = _Server(
         "mcp-gateway",

@@ -106,8 +106,11 @@ async def test_a_server_endpoints_listen_stream_hears_of_its_upstreams_tool_list
             event = None
             with anyio.fail_after(60):
                 while event is None:
-                    result = await client.call_tool("trigger_list_changed", {})
-                    added.append(result.content[0].text)  # type: ignore[union-attr]
+                    # Through the server's own session (a REST call): a 2026-07-28 client's
+                    # call takes a 2026-07-28 session, another process over stdio, where
+                    # 2026-07-28 announces nothing (docs/mcp-endpoint.md, "Protocol eras").
+                    resp = await live.call(alice, "fx", "trigger_list_changed")
+                    added.append(resp.json()["data"]["content"][0]["text"])
                     with anyio.move_on_after(5):
                         event = await sub.__anext__()
             assert isinstance(event, ToolsListChanged)

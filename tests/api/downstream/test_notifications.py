@@ -51,6 +51,18 @@ async def _client(
         yield client
 
 
+async def _upstream_tool(
+    live: LiveGateway, key: str, name: str, args: dict[str, object] | None = None
+) -> str:
+    """A tool of ``fx`` run through REST, on the server's own session (where the gateway
+    lists and subscribes): a 2026-07-28 client's call takes a 2026-07-28 session, another
+    process over stdio (docs/mcp-endpoint.md, "Protocol eras")."""
+    resp = await live.call(key, "fx", name, args)
+    assert resp.status_code == 200, resp.text
+    text: str = resp.json()["data"]["content"][0]["text"]
+    return text
+
+
 async def _tool(client: Client, name: str, args: dict[str, object] | None = None) -> str:
     result = await client.call_tool(name, args or {})
     assert not result.is_error, result
@@ -86,7 +98,7 @@ async def test_resource_and_prompt_list_changes_reach_mcp_and_server_clients_not
         added: list[str] = []
 
         async def new_resource() -> None:
-            added.append(await _tool(agg, "fx__trigger_resources_changed"))
+            added.append(await _upstream_tool(live, alice, "trigger_resources_changed"))
 
         await on_mcp.until(lambda: on_mcp.count[RESOURCES] > 0, new_resource)
         uris = {r.uri for r in (await agg.list_resources()).resources}
@@ -95,7 +107,7 @@ async def test_resource_and_prompt_list_changes_reach_mcp_and_server_clients_not
         prompts: list[str] = []
 
         async def new_prompt() -> None:
-            prompts.append(await _tool(agg, "fx__trigger_prompts_changed"))
+            prompts.append(await _upstream_tool(live, alice, "trigger_prompts_changed"))
 
         await on_mcp.until(lambda: on_mcp.count[PROMPTS] > 0, new_prompt)
         await on_fx.until(lambda: on_fx.count[PROMPTS] > 0, new_prompt)
@@ -208,10 +220,10 @@ async def test_a_2026_listen_streams_resource_subscription_is_made_upstream_whil
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
     readme = "fixture://readme"
-    async with live.mcp_client("/mcp/fx", alice, mode="2026-07-28") as client:
+    async with live.mcp_client("/mcp/fx", alice, mode="2026-07-28"):
 
         async def upstream() -> list[str]:
-            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
+            subscribed: list[str] = json.loads(await _upstream_tool(live, alice, "subscriptions"))
             return subscribed
 
         heard = Heard()
@@ -220,7 +232,7 @@ async def test_a_2026_listen_streams_resource_subscription_is_made_upstream_whil
             assert await upstream() == [readme]
             await heard.until(
                 lambda: bool(heard.updated),
-                lambda: _tool(client, "touch_resource", {"uri": readme}),
+                lambda: _upstream_tool(live, alice, "touch_resource", {"uri": readme}),
             )
             assert heard.updated[0] == uri
         with anyio.fail_after(30):

@@ -1,6 +1,10 @@
 """What an upstream sends towards the client during a call (sampling, elicitation, roots, log
 messages) reaches the MCP client that made the call through the gateway, and its answers
-reach the upstream; never another caller's client."""
+reach the upstream; never another caller's client.
+
+``fx`` is the stdio fixture serving the 2025-11-25 era only: a 2026-07-28 client reaches its
+server requests as the gateway's own input-required rounds. (A 2026-07-28 client of an upstream
+that speaks 2026-07-28 gets that upstream's own rounds relayed: test_era_translation.py.)"""
 
 from __future__ import annotations
 
@@ -19,10 +23,15 @@ from tests.api.downstream.conftest import MODES, LiveGateway
 from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
 
 
+async def _add_legacy_fx(live: LiveGateway) -> None:
+    await live.add_server("fx", args=[FIXTURE_SERVER, "--legacy"])
+
+
 @pytest.fixture
 def http_upstream() -> Iterator[HttpFixture]:
-    """The fixture server over Streamable HTTP (a subprocess, stopped after the test)."""
-    upstream = HttpFixture(FIXTURE_SERVER, ())
+    """The fixture server over Streamable HTTP, 2025-11-25 only (a subprocess, stopped after
+    the test)."""
+    upstream = HttpFixture(FIXTURE_SERVER, ("--legacy",))
     upstream.start()
     try:
         yield upstream
@@ -55,7 +64,7 @@ async def _sampler(
 async def test_sampling_answered_by_the_client_reaches_the_upstream_tool(
     live: LiveGateway, mode: str, path: str
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     tool = "sample" if path == "/mcp/fx" else "fx__sample"
     async with live.mcp_client(path, alice, mode=mode, sampling_callback=_sampler) as client:
@@ -68,7 +77,7 @@ async def test_sampling_answered_by_the_client_reaches_the_upstream_tool(
 async def test_elicitation_accept_and_decline_reach_the_upstream(
     live: LiveGateway, mode: str
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     answers = [
         types.ElicitResult(action="accept", content={"name": "Alice"}),
@@ -91,7 +100,7 @@ async def test_elicitation_accept_and_decline_reach_the_upstream(
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_url_elicitation_reaches_the_client(live: LiveGateway, mode: str) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     urls: list[str] = []
 
@@ -111,7 +120,7 @@ async def test_url_elicitation_reaches_the_client(live: LiveGateway, mode: str) 
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", MODES)
 async def test_roots_of_the_client_reach_the_upstream(live: LiveGateway, mode: str) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
 
     async def roots(ctx: ClientRequestContext) -> types.ListRootsResult:
@@ -127,7 +136,7 @@ async def test_roots_of_the_client_reach_the_upstream(live: LiveGateway, mode: s
 async def test_a_client_without_the_capability_gets_the_upstream_an_error_naming_it(
     live: LiveGateway, mode: str
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     async with live.mcp_client("/mcp/fx", alice, mode=mode) as client:
         result = await client.call_tool("sample", {"prompt": "hello"})
@@ -138,7 +147,7 @@ async def test_a_client_without_the_capability_gets_the_upstream_an_error_naming
 async def test_an_upstream_request_during_a_rest_call_is_refused_not_routed(
     live: LiveGateway,
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     resp = await live.call(alice, "fx", "sample", {"prompt": "hi"})
     assert resp.status_code == 200, resp.text
@@ -150,7 +159,7 @@ async def test_an_upstream_request_during_a_rest_call_is_refused_not_routed(
 async def test_upstream_log_messages_of_a_call_reach_its_client_masked(
     live: LiveGateway, mode: str
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     await live.set_secret(alice, "fx", "message", "alice-log-canary-5150")
     seen: list[types.LoggingMessageNotificationParams] = []
@@ -229,7 +238,7 @@ async def test_concurrent_callers_on_a_shared_http_server_each_get_their_own_req
 async def test_concurrent_callers_on_a_shared_stdio_server_are_refused_not_crossed(
     live: LiveGateway, mode: str
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     results = await _concurrent_samples(live, "/mcp/fx", mode)
     # stdio carries no link between a request and its call: each is routed only while its
     # call is the sole one in flight, else refused.
@@ -269,7 +278,7 @@ async def _modern_call(
 
 @pytest.mark.anyio
 async def test_a_tampered_or_another_users_request_state_is_refused(live: LiveGateway) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     bob = await live.new_key("user", "bob")
     args = {"message": "Who?"}
@@ -337,7 +346,7 @@ async def test_a_2026_upstreams_input_required_result_is_answered_by_the_client(
 async def test_set_level_filters_the_log_messages_a_legacy_client_gets(
     live: LiveGateway,
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     seen: list[str] = []
 
@@ -356,7 +365,7 @@ async def test_set_level_filters_the_log_messages_a_legacy_client_gets(
 async def test_an_injected_secret_the_upstream_puts_in_a_sampling_prompt_is_masked(
     live: LiveGateway,
 ) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     await live.set_secret(alice, "fx", "prompt", "alice-prompt-canary-8080")
     seen: list[str] = []
@@ -371,7 +380,7 @@ async def test_an_injected_secret_the_upstream_puts_in_a_sampling_prompt_is_mask
 
 @pytest.mark.anyio
 async def test_a_retry_without_the_answers_is_asked_again(live: LiveGateway) -> None:
-    await live.add_server("fx")
+    await _add_legacy_fx(live)
     alice = await live.new_key("user", "alice")
     args = {"message": "Who?"}
     first = (await _modern_call(live, alice, args))["result"]
