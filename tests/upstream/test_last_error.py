@@ -10,8 +10,8 @@ import pytest
 from mcp_gateway.domain.servers import ReconnectionOptions, ServerConfig, TransportType
 from mcp_gateway.domain.servers import ServerStatus as S
 from mcp_gateway.errors import UpstreamUnavailable
+from mcp_gateway.upstream.failures import safe_url
 from mcp_gateway.upstream.pool import UpstreamPool
-from mcp_gateway.upstream.supervisor import safe_url
 from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of, wait_status
 
 pytestmark = pytest.mark.anyio
