@@ -284,7 +284,10 @@ class Runtime:
                 self.servers,
                 build_installers(settings, self.sandbox),
                 locks=InstallLocks(self.store, self.replica_id, settings.cluster.install_lease_ttl),
+                replica=self.replica_id,
             )
+            # Another replica's upgrade is switched to here once installed here too.
+            self.servers.hold = self.packages.replicas.must_wait
             # Other replicas' writes (services/follow.py); more services subscribe to it here.
             self.follower = ChangeFollower(
                 self.store,
@@ -306,6 +309,7 @@ class Runtime:
             # Start every enabled server in the background: never blocks the listener.
             await self.servers.load_all()
             await stack.enter_async_context(self.follower)
+            self.follower.start_soon(self.packages.replicas.keep_fresh, "package states")
             if self._reconcile_packages:
                 tasks = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(tasks.cancel_scope.cancel)  # runs first on close

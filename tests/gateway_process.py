@@ -35,8 +35,16 @@ def gateway_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 class GatewayProcess:
     def __init__(
-        self, env: dict[str, str], *, startup_timeout: float = 30.0, cwd: Path = ROOT
+        self,
+        env: dict[str, str],
+        *,
+        startup_timeout: float = 30.0,
+        cwd: Path = ROOT,
+        prefix: tuple[str, ...] = (),
     ) -> None:
+        """``prefix``: a command that execs the rest of its argv (e.g. in its own mount
+        namespace), so that the process is the gateway itself."""
+        self.prefix = prefix
         self.env = env
         self.cwd = cwd
         self.startup_timeout = startup_timeout
@@ -62,7 +70,7 @@ class GatewayProcess:
 
     def start(self) -> GatewayProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mcp_gateway", "serve"],
+            [*self.prefix, sys.executable, "-m", "mcp_gateway", "serve"],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,

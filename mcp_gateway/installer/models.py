@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_gateway.domain.package_states import ReplicaPackageState
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.domain.servers import ServerConfig, ServerStatus, TransportType
 from mcp_gateway.errors import InvalidRequest
@@ -79,6 +80,8 @@ class PackageView:
     record: PackageRecord
     enabled: bool
     update: UpdateInfo | None = None
+    # Live replicas whose own install of it differs from the record (installing, failed...).
+    replicas: tuple[ReplicaPackageState, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

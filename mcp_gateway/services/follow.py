@@ -170,6 +170,8 @@ def follow_services(
     async def rescan() -> None:
         apikeys.forget_all()
         await servers.resync()
+        if packages is not None:  # not at the feed's start: start-up reconcile does it then
+            follower.start_soon(packages.restore_all, "package")
 
     follower.subscribe(ChangeKind.SERVER, server_changed)
     follower.subscribe(ChangeKind.API_KEY, key_changed)

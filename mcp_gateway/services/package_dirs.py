@@ -35,11 +35,16 @@ class PackageDirs:
     def __init__(self, installers: Mapping[PackageRuntime, Installer]) -> None:
         self.installers = dict(installers)
         self._busy: set[str] = set()
+        self._installing: set[str] = set()  # install directories being filled now
         # (runtime, outcome: ok or an error code, seconds) of every install run: metrics.
         self.observers: list[Callable[[str, str, float], None]] = []
 
     def busy(self, server_name: str) -> bool:
         return server_name in self._busy
+
+    def installing(self, install_dir: str | Path) -> bool:
+        """``install_dir`` exists but its install is still running here."""
+        return str(install_dir) in self._installing
 
     @contextmanager
     def exclusive(self, server_name: str) -> Iterator[None]:
@@ -77,6 +82,7 @@ class PackageDirs:
             target = await anyio.to_thread.run_sync(make_install_dir, at, installer.root)
         started = time.perf_counter()
         outcome = "ok"
+        self._installing.add(str(target))
         try:
             return await installer.install(spec, target, on_line=on_line)
         except BaseException as exc:
@@ -88,6 +94,7 @@ class PackageDirs:
                     await self.remove(installer, slot)
             raise
         finally:
+            self._installing.discard(str(target))
             for observe in self.observers:
                 observe(installer.runtime.value, outcome, time.perf_counter() - started)
 

@@ -50,10 +50,10 @@ from mcp_gateway.installer.plan import (
 from mcp_gateway.installer.process import LineCallback
 from mcp_gateway.services.install_lock import InstallLease, InstallLocks, exclusive
 from mcp_gateway.services.package_dirs import PackageDirs, venv_command
-from mcp_gateway.services.package_reconcile import reconcile, restore
+from mcp_gateway.services.package_reconcile import READY, reconcile, restore
+from mcp_gateway.services.package_replicas import PackageStatesStore, ReplicaPackages
 from mcp_gateway.services.package_verify import start_failure, switch
 from mcp_gateway.services.servers import ServerService, ServerView
-from mcp_gateway.storage.ports import PackageStore
 
 __all__ = [
     "InstallOutcome",
@@ -72,18 +72,22 @@ log = logging.getLogger("mcp_gateway.packages")
 class PackageService:
     def __init__(
         self,
-        store: PackageStore,
+        store: PackageStatesStore,
         servers: ServerService,
         installers: Mapping[PackageRuntime, Installer],
         *,
         verify_timeout: float = 60.0,
         locks: InstallLocks | None = None,
+        replica: str | None = None,
     ) -> None:
+        """``replica``: this replica's id, under which it records its own state of each
+        package (services/package_replicas.py); None records nothing."""
         self._store = store
         self._servers = servers
         self._dirs = PackageDirs(installers)
         self._verify_timeout = verify_timeout
         self._locks = locks
+        self.replicas = ReplicaPackages(store, self._dirs, replica)
 
     def _exclusive(self, server_name: str) -> AbstractAsyncContextManager[InstallLease | None]:
         return exclusive(self._dirs, self._locks, server_name)
@@ -126,13 +130,16 @@ class PackageService:
     async def views(
         self, records: list[PackageRecord], *, check_updates: bool = False
     ) -> list[PackageView]:
-        """``records`` with their servers' ``enabled`` and, with ``check_updates``, the
-        registry's latest version (looked up concurrently)."""
+        """``records`` with their servers' ``enabled``, the replicas whose state differs and,
+        with ``check_updates``, the registry's latest version (looked up concurrently)."""
         enabled = {view.config.name: view.config.enabled for view in await self._servers.list()}
         infos = await self.check(records) if check_updates else [None] * len(records)
+        differ = await self.replicas.differing(records)
         return [
-            PackageView(record, enabled.get(record.server_name, False), info)
-            for record, info in zip(records, infos, strict=True)
+            PackageView(
+                r, enabled.get(r.server_name, False), info, tuple(differ.get(r.server_name, ()))
+            )
+            for r, info in zip(records, infos, strict=True)
         ]
 
     async def updates(self, name: str | None = None) -> list[UpdateInfo]:
@@ -214,6 +221,7 @@ class PackageService:
                     await self._discard(name, record, created, installer, result)
                 raise
             log.info("installed %s %s as %s", record.name, record.version, name)
+            await self.replicas.record(name, READY, record.version)
             return InstallOutcome(record, server, check.status, check.tools, result.log)
 
     async def _discard(
@@ -274,6 +282,7 @@ class PackageService:
             if record.install_dir and record.install_dir != str(result.install_dir):
                 await self._dirs.remove_install(installer, record.install_dir)
             log.info("upgraded %s %s -> %s", record.server_name, record.version, result.version)
+            await self.replicas.record(record.server_name, READY, result.version)
             return UpgradeOutcome(
                 record.server_name,
                 record.name,
@@ -350,11 +359,20 @@ class PackageService:
             await self._servers.delete(record.server_name, keep_secrets=keep_secrets)
         await self._store.delete_package(record.server_name)
         await self._dirs.remove_all(record)
+        await self._store.delete_package_states(record.server_name)
 
     async def reconcile(self) -> list[str]:
         """Start-up: see :mod:`mcp_gateway.services.package_reconcile`."""
-        return await reconcile(self._store, self._servers, self._dirs)
+        return await reconcile(self._store, self._servers, self._dirs, self.replicas)
 
     async def restore(self, server_name: str) -> bool:
         """Another replica changed this package: see ``package_reconcile.restore``."""
-        return await restore(self._store, self._servers, self._dirs, server_name)
+        return await restore(self._store, self._servers, self._dirs, self.replicas, server_name)
+
+    async def restore_all(self) -> None:
+        """The feed rescanned (changes may have been missed): ``restore`` every package."""
+        for record in await self._store.list_packages():
+            try:
+                await self.restore(record.server_name)
+            except GatewayError as exc:
+                log.error("could not restore package %s: %s", record.server_name, exc)

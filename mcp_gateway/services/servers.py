@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -60,6 +60,12 @@ STDERR_LINES = 40
 STDERR_LINE_CHARS = 500
 # How long a failed start check waits for the child's stderr to be read.
 STDERR_GRACE = 2.0
+
+
+#: ``(running, stored)`` -> whether this replica must keep running ``running`` for now: the
+#: stored definition points at a package install not on this replica's disk yet (another
+#: replica's upgrade; services/package_replicas.py installs it, then calls ``refresh``).
+HoldCheck = Callable[[ServerConfig, ServerConfig], Awaitable[bool]]
 
 
 class ServersStore(
@@ -122,6 +128,7 @@ class ServerService:
         self._ttl = cache_ttl
         self._configs: dict[str, tuple[ServerConfig, float]] = {}  # name -> (config, expiry)
         self._serials: dict[str, anyio.Lock] = {}
+        self.hold: HoldCheck | None = None  # set by the package service
 
     def _remember(self, server: ServerConfig) -> None:
         self._configs[server.name] = (server, time.monotonic() + self._ttl)
@@ -145,27 +152,33 @@ class ServerService:
             if self._configs.pop(name, None) is not None:
                 await self._pool.remove(name)
             raise ServerNotFound(name)
-        if hit is not None and hit[0] == server:
+        if hit is not None and (hit[0] == server or await self._held(hit[0], server)):
             server = hit[0]
             self._remember(server)
         else:
             await self._apply(server)
         return server
 
-    async def refresh(self, name: str) -> None:
+    async def refresh(self, name: str) -> bool:
         """Another replica changed ``name`` (the change feed, services/follow.py): read it from
-        the store and start, restart or stop it here. Unchanged: nothing happens."""
+        the store and start, restart or stop it here. Unchanged, or held (see ``hold``):
+        nothing happens. True if something was applied."""
         async with self._serial(name):  # a read older than our own write never wins
             server = await self._store.get_server(name)
             hit = self._configs.get(name)
             if server is None:
                 if hit is not None:
                     await self._forget(name)
-                return
-            if hit is not None and hit[0] == server:
+                return hit is not None
+            if hit is not None and (hit[0] == server or await self._held(hit[0], server)):
                 self._remember(hit[0])
-                return
-            await self._apply(server)
+                return False
+            # Calls in flight on the old sessions finish there; new calls wait for the new.
+            await self._apply(server, hand_over=hit is not None)
+            return True
+
+    async def _held(self, running: ServerConfig, stored: ServerConfig) -> bool:
+        return self.hold is not None and await self.hold(running, stored)
 
     async def resync(self) -> None:
         """Changes may have been missed: bring every definition in line with the store."""
@@ -181,10 +194,10 @@ class ServerService:
         """The stored definition of ``name`` (not cached), or None."""
         return await self._store.get_server(validate_server_name(name))
 
-    async def _apply(self, server: ServerConfig) -> None:
+    async def _apply(self, server: ServerConfig, *, hand_over: bool = False) -> None:
         """Start/restart/stop ``server`` in the pool (its definition is already stored)."""
         self._remember(server)
-        await self._pool.apply(server)
+        await self._pool.apply(server, hand_over=hand_over)
 
     async def _forget(self, name: str) -> None:
         self._configs.pop(name, None)

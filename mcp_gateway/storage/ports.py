@@ -13,6 +13,7 @@ from typing import Protocol
 from mcp_gateway.domain.audit import AuditQuery, AuditRow
 from mcp_gateway.domain.changes import Change, ChangeEvent
 from mcp_gateway.domain.mcp_sessions import McpSessionOwner, McpSessionRecord
+from mcp_gateway.domain.package_states import ReplicaPackageState
 from mcp_gateway.domain.records import (
     ApiKeyRecord,
     AuditEvent,
@@ -182,6 +183,22 @@ class PackageStore(Protocol):
     async def delete_package(self, server_name: str) -> bool: ...
 
 
+class PackageStateStore(Protocol):
+    """Each replica's own state of each package (domain/package_states.py); not logged in
+    the change feed (read on ``GET /packages``, never kept in memory)."""
+
+    async def put_package_state(self, state: ReplicaPackageState) -> None:
+        """Insert or replace by (``server_name``, ``replica``)."""
+
+    async def list_package_states(self) -> list[ReplicaPackageState]: ...
+
+    async def touch_package_states(self, replica: str, when: float) -> None:
+        """Set ``updated_at`` of every entry of ``replica`` (it is alive)."""
+
+    async def delete_package_states(self, server_name: str) -> None:
+        """Every replica's entry of ``server_name`` (its package was uninstalled)."""
+
+
 class ApiKeyStore(Protocol):
     async def create_api_key(self, key: ApiKeyRecord) -> None: ...
 
@@ -307,6 +324,7 @@ class Store(
     McpSessionStore,
     UserInstallStore,
     PackageStore,
+    PackageStateStore,
     ApiKeyStore,
     AuditStore,
     RunStore,

@@ -42,6 +42,7 @@ from mcp_gateway.upstream.translate import auth_failure
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds for every session to stop before the task group is cancelled
+_RETIRE_POLL = 0.02  # seconds between two looks at a replaced session's calls in flight
 
 
 #: (server, username) -> a user's own HTTP session's request authentication (or None).
@@ -70,6 +71,7 @@ class SessionPool:
         self._on_instance = on_instance
         self._entries: dict[str, ServerEntry] = {}
         self._removed: set[str] = set()  # names removed and not applied since
+        self._retiring: list[ServerEntry] = []  # replaced, finishing their calls (hand_over)
         self._tg: anyio.abc.TaskGroup | None = None
         self.notices = Notices()  # what sessions announce on their own (upstream/notices.py)
 
@@ -86,7 +88,8 @@ class SessionPool:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._tg is not None
-        supervisors = [s for e in self._entries.values() for s in e.supervisors()]
+        entries = [*self._entries.values(), *self._retiring]
+        supervisors = [s for e in entries for s in e.supervisors()]
         self._entries.clear()
         with anyio.move_on_after(SHUTDOWN_GRACE, shield=True):
             for sup in supervisors:
@@ -101,10 +104,15 @@ class SessionPool:
 
     # -- definitions -----------------------------------------------------------------------
 
-    async def apply(self, server: ServerConfig) -> None:
+    async def apply(self, server: ServerConfig, *, hand_over: bool = False) -> None:
         """Add or update a definition. Restarts sessions only if ``connection_key()`` changed
         (or the server was enabled/disabled); starts an enabled shared server in the
-        background and returns without waiting for it."""
+        background and returns without waiting for it.
+
+        ``hand_over``: the old sessions are not stopped first but retired in the background
+        once their calls in flight are done (within the server's call timeout), while new
+        calls already go to (and wait for) the new ones: no call fails because of the
+        switch (another replica's upgrade, docs/scaling.md)."""
         key = server.connection_key()
         self._removed.discard(server.name)
         entry = self._entries.get(server.name)
@@ -115,7 +123,13 @@ class SessionPool:
         remembered = NO_SECRETS
         if entry is not None:
             remembered = entry.remembering()
-            await self._stop_entry(entry, forget_sessions=entry.key != key)
+            if hand_over and self._tg is not None:
+                if entry.key != key:  # before the new sessions store theirs
+                    await self._forget_stored(entry.config.name)
+                self._retiring.append(entry)
+                self._tg.start_soon(self._retire, entry, entry.key != key)
+            else:
+                await self._stop_entry(entry, forget_sessions=entry.key != key)
         entry = ServerEntry.of(server)
         entry.remembered = remembered
         self._entries[server.name] = entry
@@ -162,10 +176,28 @@ class SessionPool:
         for sup in supervisors:
             await sup.done.wait()
         if forget_sessions:
-            try:
-                await self._sessions.delete_server_sessions(entry.config.name)
-            except GatewayError:
-                logger.warning("could not delete stored sessions of %r", entry.config.name)
+            await self._forget_stored(entry.config.name)
+
+    async def _forget_stored(self, name: str) -> None:
+        try:
+            await self._sessions.delete_server_sessions(name)
+        except GatewayError:
+            logger.warning("could not delete stored sessions of %r", name)
+
+    async def _retire(self, entry: ServerEntry, terminate: bool) -> None:
+        """Stop a replaced entry's sessions once no call is in flight on them (or after the
+        server's call timeout)."""
+        with anyio.move_on_after(entry.config.call_timeout):
+            # Polled: the call path keeps a plain counter (no event per call on the hot path).
+            while any(sup.in_flight for sup in entry.supervisors()):  # noqa: ASYNC110
+                await anyio.sleep(_RETIRE_POLL)
+        supervisors = entry.supervisors()
+        for sup in supervisors:
+            sup.stop(terminate=terminate)
+        for sup in supervisors:
+            await sup.done.wait()
+        if entry in self._retiring:
+            self._retiring.remove(entry)
 
     def _start_shared(self, entry: ServerEntry) -> Supervisor:
         """A new shared session of ``entry`` that also masks every value the shared sessions

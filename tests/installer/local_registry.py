@@ -212,6 +212,10 @@ class LocalRegistry:
     wheels: dict[str, list[Path]] = field(default_factory=dict)  # canonical name -> wheels
     requests: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    # Requests under ``/held/`` (``held_npm_url``: one replica's registry in a test) wait while
+    # ``held`` is an unset event, and answer 404 while ``refused``; others are served at once.
+    held: threading.Event | None = None
+    refused: bool = False
 
     @property
     def url(self) -> str:
@@ -221,6 +225,10 @@ class LocalRegistry:
     @property
     def npm_url(self) -> str:
         return self.url + "/"
+
+    @property
+    def held_npm_url(self) -> str:
+        return self.url + "/held/"
 
     @property
     def index_url(self) -> str:
@@ -270,6 +278,13 @@ class LocalRegistry:
             def do_GET(self) -> None:
                 path = unquote(self.path.split("?", 1)[0])
                 registry.requests.append(path)
+                if path.startswith("/held/"):
+                    path = path.removeprefix("/held")
+                    if registry.held is not None:
+                        registry.held.wait(120)
+                    if registry.refused:
+                        self._send(404, b'{"error":"not found"}', "application/json")
+                        return
                 if path in registry.files:
                     self._send(200, registry.files[path].read_bytes(), "application/octet-stream")
                 elif path.startswith("/simple/"):
@@ -295,6 +310,8 @@ class LocalRegistry:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        if self.held is not None:
+            self.held.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from mcp_gateway.api.schemas.common import ResponseModel
 from mcp_gateway.api.schemas.server_meta import _iso as iso_time
+from mcp_gateway.domain.package_states import ReplicaPackageState, ReplicaPackageStatus
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.installer.models import PackageView, UpdateInfo
 from mcp_gateway.installer.plan import (
@@ -29,6 +30,25 @@ def omitted(description: str | None = None) -> Any:
 
 # mcp-api's latestVersion when the registry could not be asked.
 UNKNOWN_VERSION = "unknown"
+
+
+class ReplicaStateOut(ResponseModel):
+    """One replica whose own install of the package differs from the record (the gateway's;
+    docs/scaling.md, "Packages")."""
+
+    replica_id: str
+    state: ReplicaPackageStatus = Field(description="installing | ready | failed")
+    version: str = Field(description="the version this replica serves ('' for none)")
+    target_version: str = Field(description="the version it installs or failed to install")
+    error: str | None = omitted("why the install failed here")
+    updated_at: str | None = Field(description="ISO-8601, UTC: last touched by that replica")
+
+    @classmethod
+    def of(cls, s: ReplicaPackageState) -> ReplicaStateOut:
+        return cls(
+            replica_id=s.replica, state=s.status, version=s.version, target_version=s.target,
+            error=s.error, updated_at=iso_time(s.updated_at) if s.updated_at else None,
+        )  # fmt: skip
 
 
 class PackageOut(ResponseModel):
@@ -66,9 +86,20 @@ class PackageOut(ResponseModel):
     allow_scripts: bool
     installed_at: float = Field(description="a time: epoch seconds")
     updated_at: float = Field(description="a time: epoch seconds")
+    replicas: list[ReplicaStateOut] | None = omitted(
+        "the live replicas whose own install differs from this record (installing the "
+        "recorded version, failed, or at another version); left out when every one agrees"
+    )
 
     @classmethod
-    def of(cls, r: PackageRecord, *, enabled: bool, update: UpdateInfo | None = None) -> PackageOut:
+    def of(
+        cls,
+        r: PackageRecord,
+        *,
+        enabled: bool,
+        update: UpdateInfo | None = None,
+        replicas: tuple[ReplicaPackageState, ...] = (),
+    ) -> PackageOut:
         extra = r.extra
         legacy = extra.get("mcpApi")  # a record imported from mcp-api: its own fields
         legacy = legacy if isinstance(legacy, dict) else {}
@@ -95,11 +126,12 @@ class PackageOut(ResponseModel):
             install_dir=r.install_dir, command=r.command, args=list(r.args), env=dict(r.env),
             custom_command=r.custom_command, allow_scripts=r.allow_scripts,
             installed_at=r.installed_at, updated_at=r.updated_at,
+            replicas=[ReplicaStateOut.of(s) for s in replicas] or None,
         )  # fmt: skip
 
     @classmethod
     def of_view(cls, view: PackageView) -> PackageOut:
-        return cls.of(view.record, enabled=view.enabled, update=view.update)
+        return cls.of(view.record, enabled=view.enabled, update=view.update, replicas=view.replicas)
 
 
 class UpdateOut(ResponseModel):

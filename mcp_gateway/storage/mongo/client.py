@@ -117,6 +117,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("last_seen", ASCENDING)], name="last_seen"),
     ],
+    "package_states": [
+        IndexModel(
+            [("server_name", ASCENDING), ("replica", ASCENDING)],
+            unique=True,
+            name="server_replica_unique",
+        ),
+        IndexModel([("replica", ASCENDING)], name="replica"),
+    ],
 }
 
 

@@ -11,6 +11,7 @@ from mcp_gateway.storage.mongo.client import Document, converted, make_client, p
 from mcp_gateway.storage.mongo.installs import MongoInstallsMixin
 from mcp_gateway.storage.mongo.leases import MongoLeasesMixin
 from mcp_gateway.storage.mongo.mcp_sessions import MongoMcpSessionsMixin
+from mcp_gateway.storage.mongo.package_states import MongoPackageStatesMixin
 from mcp_gateway.storage.mongo.records import MongoRecordsMixin
 from mcp_gateway.storage.mongo.runs import MongoRunsMixin
 from mcp_gateway.storage.mongo.secrets import MongoSecretsMixin
@@ -27,6 +28,7 @@ class MongoStore(
     MongoInstallsMixin,
     MongoChangesMixin,
     MongoLeasesMixin,
+    MongoPackageStatesMixin,
 ):
     """Implements ``Store`` on a MongoDB database. Build with :meth:`open`."""
 

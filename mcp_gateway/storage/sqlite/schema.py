@@ -126,6 +126,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     CHANGE_FEED_MIGRATION,
     # 7: the MCP endpoint's legacy sessions, resumable by any replica (sqlite/mcp_sessions.py).
     MCP_SESSIONS_MIGRATION,
+    # 8: each replica's own state of each package (storage/sqlite/package_states.py).
+    (
+        """CREATE TABLE package_states (
+            server_name TEXT NOT NULL,
+            replica TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (server_name, replica)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX package_states_by_replica ON package_states (replica)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

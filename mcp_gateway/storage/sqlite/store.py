@@ -10,6 +10,7 @@ from mcp_gateway.storage.sqlite.db import SqliteDatabase
 from mcp_gateway.storage.sqlite.installs import SqliteInstallsMixin
 from mcp_gateway.storage.sqlite.leases import SqliteLeasesMixin
 from mcp_gateway.storage.sqlite.mcp_sessions import SqliteMcpSessionsMixin
+from mcp_gateway.storage.sqlite.package_states import SqlitePackageStatesMixin
 from mcp_gateway.storage.sqlite.records import SqliteRecordsMixin
 from mcp_gateway.storage.sqlite.runs import SqliteRunsMixin
 from mcp_gateway.storage.sqlite.secrets import SqliteSecretsMixin
@@ -26,6 +27,7 @@ class SqliteStore(
     SqliteInstallsMixin,
     SqliteChangesMixin,
     SqliteLeasesMixin,
+    SqlitePackageStatesMixin,
 ):
     """Implements ``Store`` on ``<data_dir>/gateway.db``. Build with :meth:`open`."""
 
