@@ -72,20 +72,30 @@ async def restore(
     While installing, and should the install fail, the running version keeps serving; the
     state is recorded. True if it installed. Raises GatewayError."""
     if dirs.busy(server_name):
-        return False  # this replica is installing it (itself, or for an earlier change)
+        return False  # installing it here (itself, or for an earlier change: see the loop)
+    installed = refused = False
     with dirs.exclusive(server_name):
-        record = await store.get_package(server_name)
-        installer = dirs.installers.get(record.runtime) if record is not None else None
-        if record is None or installer is None:
-            return False
-        installed = await _install_here(dirs, replicas, installer, record)
+        done = ""
+        while True:  # upgraded again while this replica installed: that version too
+            record = await store.get_package(server_name)
+            installer = dirs.installers.get(record.runtime) if record is not None else None
+            if record is None or installer is None:
+                return installed  # uninstalled meanwhile
+            if record.install_dir == done:
+                break
+            here = await _install_here(dirs, replicas, installer, record)
+            if here is None:
+                refused = True
+                break
+            installed = installed or here
+            done = record.install_dir
     if not await servers.refresh(server_name) and installed:
         server = await servers.find(server_name)
         if server is not None and server.enabled:
             await servers.restart(server_name)  # it could only fail without its directory
-    if installed is not None:
+    if not refused:
         await replicas.record(server_name, READY, record.version)
-    return bool(installed)
+    return installed
 
 
 async def _install_here(

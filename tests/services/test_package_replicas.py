@@ -6,6 +6,7 @@ keeps the old version and is recorded; the states show in the package views
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import AsyncIterator
@@ -111,3 +112,34 @@ async def test_a_failed_install_on_b_keeps_the_old_version_and_is_shown(
     (state,) = view.replicas
     assert (state.status, state.target) == (ReplicaPackageStatus.FAILED, "1.10.0")
     assert state.error and NPM_NAME in state.error
+
+
+async def test_an_upgrade_made_while_b_installs_the_previous_one_is_installed_next(
+    sqlite_store: Store, registry: LocalRegistry, service: PackageService, b: ReplicaB
+) -> None:
+    first = await _upgraded_on_a(service, b, sqlite_store)
+    registry.held = threading.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(b.packages.restore, "fx")
+        with anyio.fail_after(60):
+            while True:
+                (view,) = await b.packages.views([await service.get("fx")])
+                if view.replicas:
+                    break
+                await anyio.sleep(0.05)
+        # A upgrades again (to 1.9.0, into a directory of its own) while B installs 1.10.0.
+        record = await service.get("fx")
+        second = str(Path(first).parent / "i-second")
+        definition = await sqlite_store.get_server("fx")
+        assert definition is not None
+        moved = tuple(a.replace(first, second) for a in definition.args)
+        await sqlite_store.update_server(dataclasses.replace(definition, args=moved))
+        await sqlite_store.put_package(
+            dataclasses.replace(record, version="1.9.0", install_dir=second)
+        )
+        registry.held.set()
+    assert await anyio.Path(second).is_dir()
+    assert second in " ".join((await b.servers.config("fx")).args)  # switched to the latest
+    assert await _b_answers(b) == "1.9.0"
+    (view,) = await b.packages.views([await service.get("fx")])
+    assert view.replicas == ()
