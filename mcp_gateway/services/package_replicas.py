@@ -42,6 +42,8 @@ log = logging.getLogger("mcp_gateway.packages")
 #: Seconds after which a replica's entry counts as gone (a replica touches its entries every
 #: third of it while it runs).
 STATE_TTL = 60.0
+#: Entries untouched for this long are deleted (by any replica).
+STATE_RETENTION = 3600.0
 
 
 class PackageStatesStore(PackageStore, PackageStateStore, Protocol):
@@ -138,12 +140,15 @@ class ReplicaPackages:
         }
 
     async def keep_fresh(self) -> None:
-        """Touch this replica's entries every third of the TTL (runs until cancelled)."""
+        """Touch this replica's entries every third of the TTL, and delete those of replicas
+        gone for :data:`STATE_RETENTION` (runs until cancelled)."""
         if self.replica is None:
             return
         while True:
+            now = time.time()
             try:
-                await self._store.touch_package_states(self.replica, time.time())
+                await self._store.touch_package_states(self.replica, now)
+                await self._store.prune_package_states(now - STATE_RETENTION)
             except GatewayError as exc:
                 log.warning("package states not touched (%s)", exc.code)
             await anyio.sleep(STATE_TTL / 3)

@@ -198,6 +198,10 @@ class PackageStateStore(Protocol):
     async def delete_package_states(self, server_name: str) -> None:
         """Every replica's entry of ``server_name`` (its package was uninstalled)."""
 
+    async def prune_package_states(self, before: float) -> int:
+        """Delete the entries not touched since ``before`` (replicas long gone: every start
+        of a process without ``MCPGW_REPLICA_ID`` is a new replica). Returns how many."""
+
 
 class ApiKeyStore(Protocol):
     async def create_api_key(self, key: ApiKeyRecord) -> None: ...

@@ -49,6 +49,13 @@ async def test_touch_renews_every_entry_of_one_replica_and_delete_drops_a_server
     assert [(s.server_name, s.replica) for s in await store.list_package_states()] == [("y", "b")]
 
 
+async def test_prune_deletes_only_the_entries_untouched_since_a_time(store: Store) -> None:
+    await store.put_package_state(ReplicaPackageState("x", "gone", READY, "1", updated_at=5.0))
+    await store.put_package_state(ReplicaPackageState("x", "live", READY, "1", updated_at=9.0))
+    assert await store.prune_package_states(before=9.0) == 1
+    assert [s.replica for s in await store.list_package_states()] == ["live"]
+
+
 def test_only_fresh_states_that_differ_from_the_record_are_shown() -> None:
     record = PackageRecord("fx", "pkg", PackageRuntime.NODE, "1.10.0")
     states = [

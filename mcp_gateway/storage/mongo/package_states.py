@@ -30,6 +30,11 @@ class MongoPackageStatesMixin(GatewayCollections):
                 {"replica": replica}, {"$set": {"updated_at": when}}
             )
 
+    async def prune_package_states(self, before: float) -> int:
+        with converted():
+            result = await self._coll("package_states").delete_many({"updated_at": {"$lt": before}})
+        return result.deleted_count
+
     async def delete_package_states(self, server_name: str) -> None:
         with converted():
             await self._coll("package_states").delete_many({"server_name": server_name})

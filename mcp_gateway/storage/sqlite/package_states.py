@@ -39,6 +39,14 @@ class SqlitePackageStatesMixin:
             )
         )
 
+    async def prune_package_states(self, before: float) -> int:
+        deleted: int = await self._db.write(
+            lambda conn: (
+                conn.execute("DELETE FROM package_states WHERE updated_at < ?", (before,)).rowcount
+            )
+        )
+        return deleted
+
     async def delete_package_states(self, server_name: str) -> None:
         await self._db.write(
             lambda conn: conn.execute(
