@@ -76,13 +76,21 @@ class PackageDirs:
         """Install into a fresh attempt directory (or into ``at``, the directory recorded by
         another replica); a failed attempt leaves no directory (nor an empty slot when it was
         the slot's only attempt)."""
-        if at is None:
-            target = new_install_dir(installer.root, server_name)
-        else:
-            target = await anyio.to_thread.run_sync(make_install_dir, at, installer.root)
+        marked = {str(at)} if at is not None else set()
+        # Marked before it exists: a hold check must never see it there, empty and unmarked.
+        self._installing |= marked
+        try:
+            if at is None:
+                target = new_install_dir(installer.root, server_name)
+            else:
+                target = await anyio.to_thread.run_sync(make_install_dir, at, installer.root)
+        except BaseException:
+            self._installing -= marked
+            raise
+        marked.add(str(target))
+        self._installing |= marked
         started = time.perf_counter()
         outcome = "ok"
-        self._installing.add(str(target))
         try:
             return await installer.install(spec, target, on_line=on_line)
         except BaseException as exc:
@@ -94,7 +102,7 @@ class PackageDirs:
                     await self.remove(installer, slot)
             raise
         finally:
-            self._installing.discard(str(target))
+            self._installing -= marked
             for observe in self.observers:
                 observe(installer.runtime.value, outcome, time.perf_counter() - started)
 

@@ -12,8 +12,9 @@ import pytest
 from mcp_gateway.domain.names import server_slug
 from mcp_gateway.domain.records import PackageRecord, PackageRuntime
 from mcp_gateway.installer import NpmInstaller
-from mcp_gateway.installer.base import new_install_dir
+from mcp_gateway.installer.base import InstallSpec, new_install_dir
 from mcp_gateway.installer.models import InstallRequest
+from mcp_gateway.services import package_dirs
 from mcp_gateway.services.package_dirs import PackageDirs
 from mcp_gateway.services.packages import PackageService
 from mcp_gateway.storage.ports import Store
@@ -75,3 +76,32 @@ async def test_an_upgrade_of_a_pre_slug_install_moves_it_into_the_slug_slot(
     upgraded = await service.get("GitHub")
     assert Path(upgraded.install_dir).parent == root / server_slug("GitHub")
     assert not (root / "GitHub").exists()  # the old slot went with the old install
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.anyio
+async def test_a_recorded_directory_counts_as_installing_from_before_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower's hold check (services/package_replicas.py) must never find the directory
+    it is about to fill there, empty and not marked as installing."""
+    dirs, root = _dirs(tmp_path)
+    installer = dirs.installers[PackageRuntime.NODE]
+    at = (root / server_slug("fx")).resolve() / "i-recorded"
+    seen: list[bool] = []
+    real = package_dirs.make_install_dir
+
+    def observed(target: Path, in_root: Path) -> Path:
+        made = real(target, in_root)
+        seen.append(dirs.installing(made))  # what a hold check would find at this moment
+        raise _Stop
+
+    monkeypatch.setattr(package_dirs, "make_install_dir", observed)
+    spec = installer.validate(InstallSpec(NPM_NAME, "1.9.0"))
+    with pytest.raises(_Stop):
+        await dirs.install_new(installer, "fx", spec, None, at=at)
+    assert seen == [True]
+    assert not dirs.installing(at)
