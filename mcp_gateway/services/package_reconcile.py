@@ -71,24 +71,15 @@ async def restore(
     see ``ReplicaPackages.must_wait``; or restart one that failed without its directory).
     While installing, and should the install fail, the running version keeps serving; the
     state is recorded. True if it installed. Raises GatewayError."""
-    if dirs.busy(server_name):
-        return False  # installing it here (itself, or for an earlier change: see the loop)
+    record = await store.get_package(server_name)
+    if record is None or dirs.busy(server_name):
+        return False  # gone, or installing it here (itself, or an earlier change: the loop)
     installed = refused = False
-    with dirs.exclusive(server_name):
-        done = ""
-        while True:  # upgraded again while this replica installed: that version too
-            record = await store.get_package(server_name)
-            installer = dirs.installers.get(record.runtime) if record is not None else None
-            if record is None or installer is None:
-                return installed  # uninstalled meanwhile
-            if record.install_dir == done:
-                break
-            here = await _install_here(dirs, replicas, installer, record)
-            if here is None:
-                refused = True
-                break
-            installed = installed or here
-            done = record.install_dir
+    if record.install_dir and await anyio.Path(record.install_dir).is_dir():
+        pass  # nothing to install: no local lock (a user's request here meanwhile is no 409)
+    else:
+        installed, refused = await _install_latest(store, dirs, replicas, server_name)
+        record = await store.get_package(server_name) or record  # upgraded again meanwhile
     if not await servers.refresh(server_name) and installed:
         server = await servers.find(server_name)
         if server is not None and server.enabled:
@@ -96,6 +87,26 @@ async def restore(
     if not refused:
         await replicas.record(server_name, READY, record.version)
     return installed
+
+
+async def _install_latest(
+    store: PackageStore, dirs: PackageDirs, replicas: ReplicaPackages, server_name: str
+) -> tuple[bool, bool]:
+    """Under this process's lock of the server: install the recorded version here, and again
+    if it was upgraded meanwhile. Returns (installed, refused)."""
+    installed = False
+    with dirs.exclusive(server_name):
+        done = ""
+        while True:  # upgraded again while this replica installed: that version too
+            record = await store.get_package(server_name)
+            installer = dirs.installers.get(record.runtime) if record is not None else None
+            if record is None or installer is None or record.install_dir == done:
+                return installed, False  # done, or uninstalled meanwhile
+            here = await _install_here(dirs, replicas, installer, record)
+            if here is None:
+                return installed, True
+            installed = installed or here
+            done = record.install_dir
 
 
 async def _install_here(
