@@ -45,6 +45,7 @@ from mcp.shared.inbound import (
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
+    validate_mcp_param_headers,
 )
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp.shared.message import ServerMessageMetadata
@@ -54,8 +55,11 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mcp_gateway.api.downstream import search_tools
+from mcp_gateway.api.downstream.caller import caller_of
 from mcp_gateway.api.downstream.exchange import Exchange
 from mcp_gateway.api.downstream.relay import answers_any
+from mcp_gateway.api.downstream.server import GatewayServer
 from mcp_gateway.api.downstream.sessions import SessionFacts, SessionManager, requestor_of
 
 log = logging.getLogger("mcp_gateway.mcp")
@@ -124,7 +128,7 @@ class FastPath:
             if (
                 isinstance(route, InboundLadderRejection)
                 or find_duplicated_routing_header(headers.items()) is not None
-                or _param_headers_to_check(message, headers)
+                or await self._param_check_fails(request, message)
             ):
                 await fallback(scope, replay, send)  # the SDK answers these itself
                 return
@@ -147,6 +151,34 @@ class FastPath:
         held = self._manager.holding(session_id) if session_id and not modern else nullcontext()
         with held:
             await self._serve(exchange, message, connection, receive, session_id)
+
+    async def _param_check_fails(self, request: Request, message: types.JSONRPCRequest) -> bool:
+        """Whether a 2026-07-28 ``tools/call`` fails the SDK's ``Mcp-Param-*`` header check,
+        made against the schema the caller's ``tools/list`` shows (the SDK path, which then
+        answers it, runs one whole listing per call for it). Fail-open as the SDK's: header
+        validation never breaks a working call."""
+        app = self._manager.app
+        lookup = app.input_schema if isinstance(app, GatewayServer) else None
+        if lookup is None:
+            return _param_headers_to_check(message, request.headers)  # the SDK checks them
+        params = message.params or {}
+        name, arguments = params.get("name"), params.get("arguments")
+        if message.method != "tools/call" or not isinstance(name, str):
+            return False
+        if arguments is not None and not isinstance(arguments, Mapping):
+            return False
+        headers = request.headers
+        if not arguments and not any(h.startswith("mcp-param-") for h in headers):
+            return False
+        try:
+            mode = search_tools.requested_mode(request.scope)
+            schema = await lookup(caller_of(request.scope), mode, name)
+        except Exception:
+            log.info("Mcp-Param header validation skipped: the listing failed", exc_info=True)
+            return False
+        if schema is None:
+            return False
+        return validate_mcp_param_headers(schema, arguments or {}, headers) is not None
 
     async def _body(self, receive: Receive, length: int) -> bytes:
         body = bytearray()

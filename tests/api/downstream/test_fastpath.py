@@ -5,6 +5,8 @@ serve still reaches the SDK. Raw HTTP where the point is what the wire carries."
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -242,3 +244,31 @@ async def test_cancelling_or_leaving_a_fast_path_call_frees_the_upstream_call(
                 break
             await anyio.sleep(0.05)
     assert {e.outcome for e in events} == {"cancelled"}
+
+
+@pytest.mark.anyio
+async def test_mcp_param_headers_are_checked_against_the_callers_listed_schema(
+    live: LiveGateway,
+) -> None:
+    conformance = str(Path(__file__).parents[2] / "fixtures" / "conformance_server.py")
+    await live.add_server("cf", command=sys.executable, args=[conformance, "--stdio"])
+    alice = await live.new_key("user", "alice")
+    params = {"name": "test_header_param", "arguments": {"region": "eu-west"}}
+    headers = _modern(alice, name="test_header_param")
+    missing = await live.client.post("/mcp/cf", json=_call(5, params, modern=True), headers=headers)
+    assert missing.status_code == 400, missing.text  # the header the schema declares is absent
+    assert missing.json()["error"]["code"] == -32020
+    wrong = await live.client.post(
+        "/mcp/cf",
+        json=_call(6, params, modern=True),
+        headers={**headers, "Mcp-Param-Region": "us-east"},
+    )
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == -32020
+    right = await live.client.post(
+        "/mcp/cf",
+        json=_call(7, params, modern=True),
+        headers={**headers, "Mcp-Param-Region": "eu-west"},
+    )
+    assert right.status_code == 200, right.text
+    assert right.headers["content-type"] == "application/json"
+    assert right.json()["result"]["content"][0]["text"] == "region eu-west"
