@@ -272,3 +272,21 @@ async def test_mcp_param_headers_are_checked_against_the_callers_listed_schema(
     assert right.status_code == 200, right.text
     assert right.headers["content-type"] == "application/json"
     assert right.json()["result"]["content"][0]["text"] == "region eu-west"
+
+
+@pytest.mark.anyio
+async def test_a_fast_path_call_holds_its_sessions_idle_clock(make_live: Any) -> None:
+    async with make_live(endpoint={"session_idle": 1.0}) as live:
+        await live.add_server("fx")
+        alice = await live.new_key("user", "alice")
+        session = await _session(live, "/mcp/fx", alice)
+        slow = {"name": "sleep", "arguments": {"seconds": 2.5}}
+        resp = await live.client.post(
+            "/mcp/fx", json=_call(3, slow), headers=_in_session(alice, session)
+        )
+        assert resp.headers["content-type"] == "application/json" and "result" in resp.json()
+        # The call outlived the idle timeout; the session did not end under it.
+        after = await live.client.post(
+            "/mcp/fx", json=_call(4, _ECHO), headers=_in_session(alice, session)
+        )
+        assert after.status_code == 200, after.text
