@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from mcp_gateway.api.downstream.caller import caller_of
 from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
+from mcp_gateway.api.downstream.fastpath import FastPath
 from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.relay import LogLevels
 from mcp_gateway.api.downstream.rounds import Rounds
@@ -56,6 +57,7 @@ class McpEndpoint:
             log_levels=self.log_levels,
             on_resume=self._watch_resumed,
         )
+        self.fast = FastPath(self.manager)
         self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
 
     def _watch_resumed(self, session_id: str, connection: Connection, scope: Scope) -> None:
@@ -108,8 +110,14 @@ class McpEndpoint:
             await refused(exc)(scope, receive, send)
             return
         caller.attach(scope)
-        session_id = request.headers.get(MCP_SESSION_ID_HEADER)
-        if session_id is not None and request.method == "POST":
+        if request.method == "POST":  # a plain request is answered there, else by the SDK
+            await self.fast(scope, receive, send, self._sdk)
+            return
+        await self._sdk(scope, receive, send)
+
+    async def _sdk(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = Request(scope, receive).headers.get(MCP_SESSION_ID_HEADER)
+        if session_id is not None and scope["method"] == "POST":
             await serve_cancelling_on_disconnect(
                 self.manager.handle_request, self.manager, session_id, scope, receive, send
             )

@@ -12,6 +12,7 @@ authorization URL of an OAuth login) in ``_meta``. Messages are the service's, a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -141,9 +142,18 @@ class ProgressRelay:
             await self._idle.wait()
 
 
-class _Server(Server[Any]):
+InputSchema = Callable[[Caller, str | None, str], Awaitable[Any]]
+"""``(caller, tools mode, tool name) -> the inputSchema tools/list shows that caller`` (None:
+not listed)."""
+
+
+class GatewayServer(Server[Any]):
     """The SDK server, declaring ``listChanged`` of tools, resources and prompts to
-    2025-11-25 clients (notify.py; capabilities.py drops what an endpoint does not serve)."""
+    2025-11-25 clients (notify.py; capabilities.py drops what an endpoint does not serve).
+    ``input_schema`` is what the fast path checks ``Mcp-Param-*`` headers against without a
+    whole ``tools/list`` exchange per call (the SDK's entry runs one)."""
+
+    input_schema: InputSchema | None = None
 
     def create_initialization_options(
         self,
@@ -167,7 +177,7 @@ def build_server(
     rounds: Rounds | None = None,
     changes: ListChanges | None = None,
     log_levels: LogLevels | None = None,
-) -> Server[Any]:
+) -> GatewayServer:
     """The MCP server for ``runtime``'s services (one per app; the session manager runs it).
     ``rounds`` (running while the server runs) carries 2026-07-28 clients' input rounds;
     without it an upstream request of such a call is refused. ``changes`` is told about
@@ -206,6 +216,16 @@ def build_server(
         if mode is not None or not aggregated:
             return search.active(mode, aggregated, 0)
         return search.active(mode, aggregated, await catalogue.count(caller))
+
+    async def input_schema(caller: Caller, mode: str | None, name: str) -> Any:
+        # What list_tools shows: the search tools when searching (the catalogue's size as
+        # last built, as `searching` counts it), else the tool as the caller's listing has it.
+        if mode == "search" or search.active(
+            mode, caller.server is None, await catalogue.count(caller)
+        ):
+            return next((t.input_schema for t in search_tools.TOOLS if t.name == name), None)
+        tool = await catalogue.find(caller, name)
+        return tool.get("inputSchema") if tool is not None else None
 
     async def call(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = _caller(ctx)
@@ -293,7 +313,7 @@ def build_server(
 
     content = ContentHandlers(runtime, changes, relays=rounds is not None)
     private = CacheHint(ttl_ms=0, scope="private")
-    server = _Server(
+    server = GatewayServer(
         "mcp-gateway",
         version=__version__,
         # Listings and reads are per user (hidden parameters, per-user sessions): never shared.
@@ -317,6 +337,7 @@ def build_server(
         on_completion=content.complete,
         on_subscriptions_listen=changes.listen if changes is not None else None,
     )
+    server.input_schema = input_schema
     server.middleware.append(EndpointCapabilities(runtime))
     if log_levels is not None:
 

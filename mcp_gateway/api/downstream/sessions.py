@@ -30,8 +30,9 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,28 @@ class SessionManager(StreamableHTTPSessionManager):
 
     def sessions_of(self, owner: AuthorizationContext | None) -> int:
         return sum(1 for known in self._session_owners.values() if known == owner)
+
+    @contextlib.contextmanager
+    def holding(self, session_id: str) -> Iterator[None]:
+        """Holds a session's idle clock while the fast path serves a request outside its
+        transport, as the transport does for its own (the countdown restarts at the end)."""
+        transport = self._server_instances.get(session_id)
+        idle = transport.idle_scope if transport is not None else None
+        if transport is None or idle is None or self.session_idle_timeout is None:
+            yield
+            return
+        transport._requests_in_flight += 1
+        idle.deadline = math.inf
+        try:
+            yield
+        finally:
+            transport._requests_in_flight -= 1
+            if not transport._requests_in_flight:
+                idle.deadline = anyio.current_time() + self.session_idle_timeout
+
+    @property
+    def lifespan_state(self) -> Any:  # the fast path runs the SDK's kernel with it too
+        return self._lifespan_state
 
     async def on_change(self, change: Change) -> None:
         """A stored session changed (change feed): a deleted one's copy here ends, a new log
