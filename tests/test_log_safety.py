@@ -102,3 +102,18 @@ def test_bidirectional_overrides_are_escaped_so_a_line_reads_as_it_is_stored() -
     # U+202E (RIGHT-TO-LEFT OVERRIDE) and friends reorder what a terminal or log viewer shows.
     shown = escape_controls("upstream 'x': ok \u202edeliaf\u202c \u2066y\u2069 \u200f")
     assert shown == "upstream 'x': ok \\u202edeliaf\\u202c \\u2066y\\u2069 \\u200f"
+
+
+def test_mcp_session_ids_in_the_sdks_session_records_are_cut_to_a_prefix() -> None:
+    session_id = "0123456789abcdef" * 3  # the gateway's 48 hex digits
+    for name, msg in [
+        ("mcp.server.streamable_http_manager", "Created new transport with session ID: %s"),
+        ("mcp.server.streamable_http", "Terminating session: %s"),
+    ]:
+        record = logging.LogRecord(name, logging.INFO, __file__, 1, msg, (session_id,), None)
+        assert SafeRecords().filter(record)
+        text = logging.Formatter().format(record)
+        assert session_id[:24] not in text and text.endswith("01234567...")
+    # other loggers' hex (a digest in a gateway message) is left as it is
+    other = logging.LogRecord("mcp_gateway.x", logging.INFO, __file__, 1, session_id, (), None)
+    assert SafeRecords().filter(other) and other.getMessage() == session_id

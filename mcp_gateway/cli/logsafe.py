@@ -7,6 +7,10 @@ credentials.
   line or drive the terminal.
 - Every URL's userinfo and query values are masked (``http://***:***@host/p?key=***``): the
   HTTP client libraries (httpx2, httpcore2, the MCP SDK) log full request URLs at INFO.
+- ``Mcp-Session-Id`` values in the MCP SDK's server-side records ("Created new transport with
+  session ID ...", "Terminating session: ...", a foreign credential's attempt) are cut to
+  their first 8 hex digits: enough to match lines, not an id that a reader of the log could
+  present.
 
 Installed as a filter on the root logger's handlers (a handler filter sees records of every
 logger that propagates to the root), and Hypercorn's error log propagates there too.
@@ -23,6 +27,9 @@ from mcp_gateway.domain.exposure import mask_urls
 # embeddings, overrides and isolates (they reorder what a terminal shows).
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
+# The SDK's server-side session loggers; session ids are 32 (SDK) or 48 (gateway) hex digits.
+_SESSION_LOGGERS = "mcp.server.streamable_http"
+_SESSION_ID = re.compile(r"\b([0-9a-f]{8})[0-9a-f]{24,}\b")
 
 
 def escape_controls(text: str) -> str:
@@ -47,6 +54,8 @@ class SafeRecords(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: keep its parts, never crash the caller
             message = f"{record.msg!r} % {record.args!r}"
+        if record.name.startswith(_SESSION_LOGGERS):
+            message = _SESSION_ID.sub(r"\1...", message)
         record.msg = escape_controls(mask_urls(message))
         record.args = None
         if record.exc_info and not record.exc_text:
