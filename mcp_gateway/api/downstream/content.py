@@ -22,9 +22,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.eras import input_required, modern_caller, relaying
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
+from mcp_gateway.api.downstream.targets import resource_target, server_of, unknown
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain import resource_uris, tool_names
-from mcp_gateway.errors import GatewayError, InputRequired, NotFound
+from mcp_gateway.errors import GatewayError, InputRequired
 from mcp_gateway.services.server_content import ServerContentService, audited_uri
 from mcp_gateway.upstream.eras import ModernCaller
 
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
     from mcp_gateway.api.downstream.subscriptions import ResourceSubscriptions
 
 Context = ServerRequestContext[Any, Any]
-
-
-def _unknown(what: str, name: str) -> MCPError:
-    return rpc_error(NotFound(f"unknown {what} {name[:200]!r}"))
 
 
 class ContentHandlers:
@@ -238,7 +235,7 @@ class ContentHandlers:
         parts = tool_names.split(name) if caller.toolset is None else None
         server = await self._server_of(parts[0]) if parts is not None else None
         if parts is None or server is None:
-            raise _unknown("prompt", name)
+            raise unknown("prompt", name)
         if not tool_names.is_hashed(parts[1]):
             return server, parts[1]
         prompts = await self._content.list_all(
@@ -247,7 +244,7 @@ class ContentHandlers:
         for prompt in prompts:
             if tool_names.namespaced(server, prompt.name) == name:
                 return server, str(prompt.name)
-        raise _unknown("prompt", name)
+        raise unknown("prompt", name)
 
     # -- completions -----------------------------------------------------------------------
 
@@ -299,27 +296,7 @@ class ContentHandlers:
             raise rpc_error(exc) from None
 
     async def _server_of(self, part: str) -> str | None:
-        return await _server_of(self._runtime, part)
-
-
-async def resource_target(runtime: GatewayRuntime, caller: Caller, uri: str) -> tuple[str, str]:
-    """(server, upstream URI) of a URI the caller's endpoint serves. Raises MCPError -32602
-    for one that names no server (or any, on a toolset endpoint)."""
-    if caller.server is not None:
-        return caller.server, uri
-    parts = resource_uris.split_uri(uri) if caller.toolset is None else None
-    server = await _server_of(runtime, parts[0]) if parts is not None else None
-    if parts is None or server is None:
-        raise _unknown("resource", uri)
-    return server, parts[1]
-
-
-async def _server_of(runtime: GatewayRuntime, part: str) -> str | None:
-    """The server whose part of names and URIs is ``part`` (one store read)."""
-    for server in await runtime.store.list_servers():
-        if tool_names.server_part(server.name) == part:
-            return server.name
-    return None
+        return await server_of(self._runtime, part)
 
 
 def _routable_message(server: str, message: types.PromptMessage) -> types.PromptMessage:

@@ -51,8 +51,8 @@ from mcp_types import SubscriptionsListenRequestParams, SubscriptionsListenResul
 
 from mcp_gateway.api.downstream.caller import Caller, caller_of
 from mcp_gateway.api.downstream.capabilities import offered_at
-from mcp_gateway.api.downstream.content import resource_target
 from mcp_gateway.api.downstream.subscriptions import MAX_PER_OWNER, ResourceSubscriptions
+from mcp_gateway.api.downstream.targets import resource_target
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerStatus
 from mcp_gateway.errors import GatewayError

@@ -15,30 +15,9 @@ from typing import TYPE_CHECKING
 
 from mcp_gateway.domain.mcp_sessions import McpSessionOwner, McpSessionRecord
 from mcp_gateway.storage.codec import from_json, to_json
-from mcp_gateway.storage.sqlite.change_schema import NOW_SQL
 
 if TYPE_CHECKING:
     from mcp_gateway.storage.sqlite.db import SqliteDatabase
-
-MCP_SESSIONS_MIGRATION: tuple[str, ...] = (
-    """CREATE TABLE mcp_sessions (
-        id_hash TEXT PRIMARY KEY,
-        key_id TEXT NOT NULL,
-        username TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        last_seen REAL NOT NULL,
-        log_level TEXT,
-        doc TEXT NOT NULL
-    ) WITHOUT ROWID""",
-    "CREATE INDEX mcp_sessions_by_owner ON mcp_sessions (key_id, username, endpoint, last_seen)",
-    "CREATE INDEX mcp_sessions_by_last_seen ON mcp_sessions (last_seen)",
-    "CREATE TRIGGER mcp_sessions_delete_change AFTER DELETE ON mcp_sessions BEGIN "
-    "INSERT INTO changes (kind, key, user, ts) VALUES "
-    f"('mcp_session', old.id_hash, NULL, {NOW_SQL}); END",
-    "CREATE TRIGGER mcp_sessions_update_change AFTER UPDATE OF log_level ON mcp_sessions "
-    "BEGIN INSERT INTO changes (kind, key, user, ts) VALUES "
-    f"('mcp_session', new.id_hash, NULL, {NOW_SQL}); END",
-)
 
 _INSERT = """INSERT INTO mcp_sessions (id_hash, key_id, username, endpoint, last_seen, log_level,
     doc) VALUES (?, ?, ?, ?, ?, ?, ?)"""

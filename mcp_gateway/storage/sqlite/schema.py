@@ -14,8 +14,28 @@ set a secret or session for a server before or after its definition exists (call
 
 from __future__ import annotations
 
-from mcp_gateway.storage.sqlite.change_schema import CHANGE_FEED_MIGRATION
-from mcp_gateway.storage.sqlite.mcp_sessions import MCP_SESSIONS_MIGRATION
+from mcp_gateway.storage.sqlite.change_schema import CHANGE_FEED_MIGRATION, NOW_SQL
+
+# Version 7: legacy /mcp sessions shared by every replica (storage/sqlite/mcp_sessions.py).
+MCP_SESSIONS_MIGRATION: tuple[str, ...] = (
+    """CREATE TABLE mcp_sessions (
+        id_hash TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        username TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        last_seen REAL NOT NULL,
+        log_level TEXT,
+        doc TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX mcp_sessions_by_owner ON mcp_sessions (key_id, username, endpoint, last_seen)",
+    "CREATE INDEX mcp_sessions_by_last_seen ON mcp_sessions (last_seen)",
+    "CREATE TRIGGER mcp_sessions_delete_change AFTER DELETE ON mcp_sessions BEGIN "
+    "INSERT INTO changes (kind, key, user, ts) VALUES "
+    f"('mcp_session', old.id_hash, NULL, {NOW_SQL}); END",
+    "CREATE TRIGGER mcp_sessions_update_change AFTER UPDATE OF log_level ON mcp_sessions "
+    "BEGIN INSERT INTO changes (kind, key, user, ts) VALUES "
+    f"('mcp_session', new.id_hash, NULL, {NOW_SQL}); END",
+)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
