@@ -109,5 +109,13 @@ async def test_a_delete_and_a_log_level_change_are_on_the_feed_and_touches_are_n
         await store.delete_mcp_session(record.id_hash)
         change = Change(ChangeKind.MCP_SESSION, record.id_hash)
         assert [await _next(feed), await _next(feed)] == [change, change]
+        # A change of the same kind looks the same whichever write made it: show that the
+        # creation and the touch of another record wrote nothing before a sentinel's change.
+        other, sentinel = _record(), _record()
+        await store.create_mcp_session(sentinel)
+        await store.create_mcp_session(other)
+        await store.touch_mcp_sessions([other.id_hash], 600.0)
+        await store.set_mcp_session_log_level(sentinel.id_hash, "error")
+        assert await _next(feed) == Change(ChangeKind.MCP_SESSION, sentinel.id_hash)
     finally:
         await feed.aclose()

@@ -8,6 +8,8 @@ from typing import Any
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Scope
 
 from mcp_gateway.services.principal import Principal
@@ -51,8 +53,14 @@ class Caller:
 
 def legacy_session_id(request: Any) -> str | None:
     """The ``Mcp-Session-Id`` of the HTTP request that carried an MCP message (2025-11-25
-    era), else None."""
-    session_id = getattr(request, "headers", {}).get(MCP_SESSION_ID_HEADER)
+    era), else None. A 2026-07-28 request has no session: whatever id it carries was never
+    checked against its caller (the SDK validates ids of the legacy era only), so it is not
+    one."""
+    headers = getattr(request, "headers", {})
+    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        return None
+    session_id = headers.get(MCP_SESSION_ID_HEADER)
     return str(session_id) if session_id else None
 
 

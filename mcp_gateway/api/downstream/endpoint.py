@@ -30,7 +30,7 @@ from mcp_gateway.api.downstream.server import build_server
 from mcp_gateway.api.downstream.sessions import SessionManager
 from mcp_gateway.api.errors import error_response
 from mcp_gateway.api.runtime_port import GatewayRuntime
-from mcp_gateway.domain.changes import ChangeKind
+from mcp_gateway.domain.changes import Change, ChangeKind
 from mcp_gateway.domain.names import is_reserved_server_name
 from mcp_gateway.errors import GatewayError
 
@@ -73,12 +73,22 @@ class McpEndpoint:
     async def run(self) -> AsyncIterator[None]:
         # Sessions deleted (or their log level set) on another replica (sessions.py).
         self.runtime.follower.subscribe(ChangeKind.MCP_SESSION, self.manager.on_change)
+        # A revoked key's open sessions and streams end (its new requests already get 401).
+        self.runtime.follower.subscribe(ChangeKind.API_KEY, self._key_changed)
         async with self.rounds.run(), self.manager.run(), anyio.create_task_group() as tg:
             tg.start_soon(self.changes.run)
             try:
                 yield
             finally:
                 tg.cancel_scope.cancel()
+
+    async def _key_changed(self, change: Change) -> None:
+        """An API key changed on some replica: if it no longer exists (revoked), what it
+        holds open here ends. Raises StoreUnavailable (the follower retries)."""
+        if any(key.id == change.key for key in await self.runtime.store.list_api_keys()):
+            return
+        self.changes.end_for_key(change.key)
+        await self.manager.end_for_key(change.key)
 
     def routes(self) -> list[Route]:
         """Placed after the REST routes: ``/mcp/tools`` and the other REST paths match first."""

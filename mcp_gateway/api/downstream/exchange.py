@@ -53,7 +53,7 @@ class Exchange:
     message_metadata: MessageMetadata
     send_http: Send
     legacy: bool
-    session_id: str | None = None
+    session_id: str | None = field(default=None, repr=False)  # a credential of its caller
     cancel_requested: anyio.Event = field(default_factory=anyio.Event)
     can_send_request: bool = field(default=False, init=False)
     streaming: bool = field(default=False, init=False)

@@ -117,6 +117,12 @@ class FastPath:
             return
         body = await self._body(receive, int(length))
         replay = _replaying(body, receive)
+        if facts is not None and session_id is not None:
+            # The session may have ended (DELETE, idle timeout) while the body arrived.
+            facts = self._manager.lookup(session_id, requestor_of(scope))
+            if facts is None:
+                await fallback(scope, replay, send)
+                return
         decoded, message = self._request(body, modern, facts)
         if message is None or len(body) > self._manager.max_request_body_size:
             if facts is not None and session_id is not None:

@@ -107,6 +107,7 @@ class _Listener:
     bus: InMemorySubscriptionBus
     caller: Caller
     offered: set[str] | None  # capabilities behind its endpoint (None: not known)
+    ended: anyio.CancelScope = field(default_factory=anyio.CancelScope)  # its key was revoked
 
 
 def _hears(caller: Caller, server: str | None, kind: str) -> bool:
@@ -143,6 +144,8 @@ class ListChanges:
         ``session`` is the request's proxy of the connection (any of them sends)."""
         watcher = self._watchers.get(session_id)
         if watcher is None:
+            if not self._is_live(session_id):
+                return  # not a session this replica serves: nothing to hold a watcher for
             watcher = self._watchers[session_id] = _Watcher(session, caller)
         if kind in watcher.kinds:
             return
@@ -170,15 +173,18 @@ class ListChanges:
             message = f"at most {MAX_PER_OWNER} resource subscriptions per stream"
             raise MCPError(types.INVALID_PARAMS, message)
         offered = await offered_at(self._runtime, caller)
-        with self.listening(caller, offered) as bus:
+        ended = anyio.CancelScope()
+        with self.listening(caller, offered, ended) as bus:
             owner = f"listen:{secrets.token_hex(8)}"
             try:
-                for uri in wanted:
-                    await self._listen_to(owner, caller, uri, bus)
-                return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
+                with ended:
+                    for uri in wanted:
+                        await self._listen_to(owner, caller, uri, bus)
+                    return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
             finally:
                 with anyio.move_on_after(CLEANUP_LIMIT, shield=True):
                     await self.subscriptions.end(owner)
+        raise MCPError(types.INVALID_REQUEST, "the API key of this stream was revoked")
 
     async def _listen_to(
         self, owner: str, caller: Caller, uri: str, bus: InMemorySubscriptionBus
@@ -197,18 +203,34 @@ class ListChanges:
 
     @contextmanager
     def listening(
-        self, caller: Caller, offered: set[str] | None = None
+        self,
+        caller: Caller,
+        offered: set[str] | None = None,
+        ended: anyio.CancelScope | None = None,
     ) -> Iterator[InMemorySubscriptionBus]:
-        """A bus that carries the changes ``caller``'s endpoint serves meanwhile.
-        Raises MCPError beyond MAX_LISTENERS."""
+        """A bus that carries the changes ``caller``'s endpoint serves meanwhile; ``ended``
+        is cancelled when the caller's API key is revoked (:meth:`end_for_key`). Raises
+        MCPError beyond MAX_LISTENERS."""
         if len(self._listeners) >= MAX_LISTENERS:
             raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached")
-        listener = _Listener(InMemorySubscriptionBus(), caller, offered)
+        listener = _Listener(
+            InMemorySubscriptionBus(), caller, offered, ended or anyio.CancelScope()
+        )
         self._listeners.add(listener)
         try:
             yield listener.bus
         finally:
             self._listeners.discard(listener)
+
+    def end_for_key(self, key_id: str) -> None:
+        """API key ``key_id`` was revoked: its listen streams end and its legacy sessions'
+        watchers go (the sessions themselves end in sessions.py)."""
+        for listener in list(self._listeners):
+            if listener.caller.principal.key_id == key_id:
+                listener.ended.cancel()
+        for session_id, watcher in list(self._watchers.items()):
+            if watcher.caller.principal.key_id == key_id:
+                del self._watchers[session_id]
 
     # -- watching ---------------------------------------------------------------------------
 

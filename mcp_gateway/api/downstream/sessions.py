@@ -128,27 +128,18 @@ class SessionManager(StreamableHTTPSessionManager):
         """The facts of session ``session_id`` if this replica holds it, initialized, for
         ``requestor``; else None (unknown here, ended, not initialized yet, another's). No
         store access: a session another replica opened is resumed by the SDK path
-        (``handle_request``), or by :meth:`lookup_or_resume`. Counts as a use of the session
+        (``handle_request``). Counts as a use of the session
         (idle timeout), so a request served outside the SDK transport calls it."""
         transport = self._server_instances.get(session_id)
         local = self._local.get(session_id)
         if transport is None or local is None or transport.is_terminated:
             return None
+        if transport.idle_scope is not None and transport.idle_scope.cancel_called:
+            return None  # idled out, not yet terminated: the SDK path answers (as it would)
         if self._session_owners.get(session_id) != requestor:
             return None
         self._used.add(session_id)
         return local.facts
-
-    async def lookup_or_resume(
-        self, session_id: str, requestor: AuthorizationContext | None
-    ) -> SessionFacts | None:
-        """:meth:`lookup`, resuming the session from the store first when this replica does
-        not hold it (None also when this replica is full). A session resumed this way hears
-        of list changes once it lists something here (no request scope names its caller).
-        Raises StoreUnavailable."""
-        if session_id not in self._server_instances:
-            await self._resume(session_id, requestor)
-        return self.lookup(session_id, requestor)
 
     def session_writer(
         self, session_id: str
@@ -164,7 +155,8 @@ class SessionManager(StreamableHTTPSessionManager):
     @contextlib.contextmanager
     def holding(self, session_id: str) -> Iterator[None]:
         """Holds a session's idle clock while the fast path serves a request outside its
-        transport, as the transport does for its own (the countdown restarts at the end)."""
+        transport, as the transport does for its own (the countdown restarts at the end): the
+        SDK's ``StreamableHTTPServerTransport.handle_request`` bookkeeping, mirrored."""
         transport = self._server_instances.get(session_id)
         idle = transport.idle_scope if transport is not None else None
         if transport is None or idle is None or self.session_idle_timeout is None:
@@ -194,6 +186,15 @@ class SessionManager(StreamableHTTPSessionManager):
             await self._end_here(session_id)
         else:
             self._apply_level(session_id, record)
+
+    async def end_for_key(self, key_id: str) -> None:
+        """API key ``key_id`` was revoked: its sessions held here end (every replica does the
+        same on the same change). Their records stay until the idle sweep: a revoked key is
+        refused (401) before any resume, and a wrong verdict here costs a resume, not a
+        session."""
+        for session_id, owner in list(self._session_owners.items()):
+            if owner is not None and owner["client_id"] == key_id:
+                await self._end_here(session_id)
 
     # -- the request path -----------------------------------------------------------------
 

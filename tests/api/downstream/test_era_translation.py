@@ -33,8 +33,8 @@ MODERN_META = {
 def dual_era_upstream() -> Iterator[HttpFixture]:
     """The fixture over Streamable HTTP, speaking both eras (a subprocess)."""
     upstream = HttpFixture(FIXTURE_SERVER, ())
-    upstream.start()
     try:
+        upstream.start()  # inside: a failed start still stops the process and its pipe
         yield upstream
     finally:
         upstream.stop()

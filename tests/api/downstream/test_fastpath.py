@@ -82,6 +82,7 @@ async def test_plain_calls_of_both_eras_are_answered_with_one_json_body(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_fast_path_requests_still_get_every_edge_refusal(make_live: Any) -> None:
     async with make_live(http={"max_body": 64 * 1024}) as live:
         await live.add_server("fx")
@@ -173,6 +174,7 @@ async def test_fast_path_answers_what_the_sdk_path_answers_and_audits_the_same(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_a_progress_token_keeps_the_streamed_sdk_path_in_both_eras(
     live: LiveGateway,
 ) -> None:
@@ -193,6 +195,7 @@ async def test_a_progress_token_keeps_the_streamed_sdk_path_in_both_eras(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_cancelling_or_leaving_a_fast_path_call_frees_the_upstream_call(
     live: LiveGateway,
 ) -> None:
@@ -275,12 +278,13 @@ async def test_mcp_param_headers_are_checked_against_the_callers_listed_schema(
 
 
 @pytest.mark.anyio
+@pytest.mark.slow
 async def test_a_fast_path_call_holds_its_sessions_idle_clock(make_live: Any) -> None:
-    async with make_live(endpoint={"session_idle": 1.0}) as live:
+    async with make_live(endpoint={"session_idle": 2.0}) as live:
         await live.add_server("fx")
         alice = await live.new_key("user", "alice")
         session = await _session(live, "/mcp/fx", alice)
-        slow = {"name": "sleep", "arguments": {"seconds": 2.5}}
+        slow = {"name": "sleep", "arguments": {"seconds": 4.5}}
         resp = await live.client.post(
             "/mcp/fx", json=_call(3, slow), headers=_in_session(alice, session)
         )
@@ -290,3 +294,66 @@ async def test_a_fast_path_call_holds_its_sessions_idle_clock(make_live: Any) ->
             "/mcp/fx", json=_call(4, _ECHO), headers=_in_session(alice, session)
         )
         assert after.status_code == 200, after.text
+
+
+@pytest.mark.anyio
+async def test_a_2026_request_carrying_a_session_id_registers_nothing_under_it(
+    live: LiveGateway,
+) -> None:
+    # A 2026-07-28 request has no session, so its Mcp-Session-Id is never checked against
+    # its caller: bob naming alice's session (or any made-up id) must not take her session's
+    # list_changed watcher nor leave one behind.
+    from tests.api.downstream.test_notifications import _endpoint
+
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    session = await _session(live, "/mcp/fx", alice)
+    watchers = _endpoint(live).changes._watchers
+    listing = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {}}
+    listing["params"] = _call(5, {}, modern=True)["params"]
+    for named in (session, "ab" * 24):
+        headers = _headers(bob, **{"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"}) | {
+            "Mcp-Session-Id": named
+        }
+        answered = await live.client.post("/mcp/fx", json=listing, headers=headers)
+        assert answered.status_code == 200, answered.text
+    assert session not in watchers and "ab" * 24 not in watchers
+    # alice's own legacy listing still registers her session
+    mine = {"jsonrpc": "2.0", "id": 6, "method": "tools/list"}
+    assert (
+        await live.client.post("/mcp/fx", json=mine, headers=_in_session(alice, session))
+    ).status_code == 200
+    assert watchers[session].caller.username == "alice"
+
+
+@pytest.mark.anyio
+async def test_a_session_deleted_while_a_calls_body_arrives_is_not_served_by_the_fast_path(
+    live: LiveGateway,
+) -> None:
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    session = await _session(live, "/mcp/fx", alice)
+    body = json.dumps(_call(3, _ECHO)).encode()
+    started, deleted = anyio.Event(), anyio.Event()
+
+    async def slowly() -> Any:
+        yield body[:10]
+        started.set()  # the gateway has the headers and reads the body
+        await deleted.wait()
+        yield body[10:]
+
+    async def delete() -> None:
+        await started.wait()
+        ended = await live.client.delete("/mcp/fx", headers=_in_session(alice, session))
+        assert ended.status_code == 200, ended.text
+        deleted.set()
+
+    headers = _in_session(alice, session) | {
+        "Content-Length": str(len(body)),
+        "Content-Type": "application/json",
+    }
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(delete)
+        answered = await live.client.post("/mcp/fx", content=slowly(), headers=headers)
+    assert answered.status_code == 404, answered.text

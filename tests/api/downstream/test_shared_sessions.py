@@ -264,11 +264,12 @@ async def test_lookup_gives_the_fast_path_the_owner_and_capabilities_on_any_repl
         assert facts.client_info is not None and facts.client_info.name == "raw"
         assert facts.owner == owner
         assert manager(b).lookup(session, owner) is None  # not held there: no store read
-        assert await manager(b).lookup_or_resume(session, owner) == facts
+        resumed = await b.client.post("/mcp", json=_PING, headers=_headers(alice, session))
+        assert resumed.status_code == 200, resumed.text  # the SDK path resumes it on B
         assert manager(b).lookup(session, owner) == facts
         other = {**owner, "subject": "bob"}
         assert manager(b).lookup(session, other) is None  # type: ignore[arg-type]
-        assert await manager(b).lookup_or_resume("0" * 48, owner) is None
+        assert manager(b).lookup("0" * 48, owner) is None
 
 
 class _Heard:
@@ -370,3 +371,43 @@ async def test_the_store_never_holds_a_session_id_only_its_hash(make_live: MakeL
         stored = b"".join(p.read_bytes() for p in data_dir.glob("gateway.db*"))
         assert session_hash(session).encode() in stored
         assert session.encode() not in stored
+
+
+async def test_revoking_a_key_on_one_replica_ends_its_sessions_and_listen_streams_on_both(
+    make_live: MakeLive,
+) -> None:
+    from contextlib import ExitStack
+
+    from mcp_gateway.api.downstream.caller import Caller
+    from mcp_gateway.domain.records import Role
+    from mcp_gateway.services.principal import Principal
+
+    async with two_replicas(make_live, "sqlite") as (a, b):
+        alice = await a.new_key("user", "alice")
+        bob = await a.new_key("user", "bob")
+        mine = await _open(a.client, "/mcp", alice)
+        assert await _status(b.client, "/mcp", alice, mine) == 200  # a copy on B too
+        kept = await _open(b.client, "/mcp", bob)
+        keys = (await a.client.get("/admin/apikeys", headers=a.admin)).json()["keys"]
+        key_id = next(k["id"] for k in keys if k.get("username") == "alice")
+        endpoint = next(
+            r.endpoint for r in b.app.routes if isinstance(r, Route) and r.name == "mcp"
+        )
+        assert isinstance(endpoint, McpEndpoint)
+        caller = Caller(Principal(key_id, "alice", Role.USER, "alice"), "alice", None)
+        other = Caller(Principal("other-key", "bob", Role.USER, "bob"), "bob", None)
+        alices, bobs = anyio.CancelScope(), anyio.CancelScope()
+        with ExitStack() as listening:  # 2026-07-28 listen streams held on B (notify.py)
+            listening.enter_context(endpoint.changes.listening(caller, None, alices))
+            listening.enter_context(endpoint.changes.listening(other, None, bobs))
+            revoked = await a.client.delete(f"/admin/apikeys/{key_id}", headers=a.admin)
+            assert revoked.status_code == 200
+            with anyio.fail_after(20):  # each replica's change feed reports the revocation
+                while True:
+                    held = any(mine in manager(r)._server_instances for r in (a, b))
+                    if not held and alices.cancel_called:
+                        break
+                    await anyio.sleep(0.05)
+            assert not bobs.cancel_called
+        assert await _status(b.client, "/mcp", alice, mine) == 401
+        assert await _status(b.client, "/mcp", bob, kept) == 200  # another key's: untouched
