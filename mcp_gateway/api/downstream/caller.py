@@ -51,14 +51,19 @@ class Caller:
         scope["user"] = AuthenticatedUser(token)
 
 
+def is_modern(protocol_version: str | None) -> bool:
+    """Whether a request's ``MCP-Protocol-Version`` header names the sessionless 2026-07-28
+    era (absent: the handshake era, as the SDK reads it). The one place that tells."""
+    return protocol_version is not None and protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS
+
+
 def legacy_session_id(request: Any) -> str | None:
     """The ``Mcp-Session-Id`` of the HTTP request that carried an MCP message (2025-11-25
     era), else None. A 2026-07-28 request has no session: whatever id it carries was never
     checked against its caller (the SDK validates ids of the legacy era only), so it is not
     one."""
     headers = getattr(request, "headers", {})
-    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
-    if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+    if is_modern(headers.get(MCP_PROTOCOL_VERSION_HEADER)):
         return None
     session_id = headers.get(MCP_SESSION_ID_HEADER)
     return str(session_id) if session_id else None

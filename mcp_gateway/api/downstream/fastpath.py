@@ -50,13 +50,12 @@ from mcp.shared.inbound import (
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_gateway.api.downstream import search_tools
-from mcp_gateway.api.downstream.caller import caller_of
+from mcp_gateway.api.downstream.caller import caller_of, is_modern
 from mcp_gateway.api.downstream.exchange import Exchange
 from mcp_gateway.api.downstream.relay import answers_any
 from mcp_gateway.api.downstream.server import GatewayServer
@@ -100,7 +99,7 @@ class FastPath:
         headers = request.headers
         session_id = headers.get(MCP_SESSION_ID_HEADER)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
-        modern = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+        modern = is_modern(version)
         facts: SessionFacts | None = None
         if not modern and session_id is not None:
             facts = self._manager.lookup(session_id, requestor_of(scope))
