@@ -73,6 +73,7 @@ async def main() -> None:
     parser.add_argument("--mode", default="legacy", choices=["legacy", "2026-07-28"])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--raw", type=Path, help="keep py-spy's raw output here")
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     upstream = Upstream()
@@ -93,7 +94,7 @@ async def main() -> None:
                 try:
                     with anyio.move_on_after(args.seconds):
                         async with anyio.create_task_group() as tg:
-                            for _ in range(16):
+                            for _ in range(args.concurrency):
 
                                 async def loop() -> None:
                                     while True:

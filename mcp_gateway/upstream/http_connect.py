@@ -22,6 +22,7 @@ from mcp.shared.message import SessionMessage
 
 from mcp_gateway.config import DEFAULT_MAX_MESSAGE_BYTES
 from mcp_gateway.observability.tracing import request_hooks
+from mcp_gateway.upstream.quickack import acknowledging
 from mcp_gateway.upstream.sdk import (
     MCP_SESSION_ID,
     CappedStreamableHTTPTransport,
@@ -123,6 +124,7 @@ class _CappedStream(httpx2.AsyncByteStream):
 class HttpStreams(Streams):
     transport: CappedStreamableHTTPTransport | None = None
     start_get_stream: Callable[[], None] | None = None
+    client: httpx2.AsyncClient | None = None  # the session's own (upstream/direct.py)
 
 
 @asynccontextmanager
@@ -150,7 +152,7 @@ async def open_streamable_http(
         auth=auth,
         timeout=http_timeout(),
         event_hooks={"request": request_hooks(), "response": [observations.hook]},
-        transport=CappedBodies(network_transport(auth), max_message_bytes),
+        transport=CappedBodies(acknowledging(network_transport(auth)), max_message_bytes),
     )
     transport = CappedStreamableHTTPTransport(url, max_message_bytes=max_message_bytes)
     transport.session_id = session_id
@@ -173,7 +175,9 @@ async def open_streamable_http(
 
                 tg.start_soon(post_writer)
                 try:
-                    yield HttpStreams(read_stream, write_stream, transport, start_get_stream)
+                    yield HttpStreams(
+                        read_stream, write_stream, transport, start_get_stream, client
+                    )
                 finally:
                     if transport.session_id and terminate():
                         with anyio.move_on_after(WRITE_TIMEOUT, shield=True):

@@ -27,6 +27,7 @@ from mcp_gateway.domain.records import UpstreamSession
 from mcp_gateway.domain.servers import ServerConfig, TransportType
 from mcp_gateway.errors import GatewayError
 from mcp_gateway.storage.ports import SessionStore
+from mcp_gateway.upstream.direct import DirectCalls
 from mcp_gateway.upstream.http_connect import (
     HttpObservations,
     HttpStreams,
@@ -111,7 +112,18 @@ async def _open_attempt(target: HttpTarget, session_id: str | None) -> _Attempt:
 async def _keep(target: HttpTarget, attempt: _Attempt, live: LiveSession) -> LiveSession:
     await target.stack.enter_async_context(attempt.exits)
     attempt.kept = True
+    streams, session = attempt.streams, attempt.session
+    if streams is not None and streams.client is not None and streams.transport is not None:
+        assert session is not None
+        log = target.callbacks.get("logging_callback")
+        live.direct = DirectCalls(
+            streams.client, streams.transport, session, target.handler, log or _no_log
+        )
     return live
+
+
+async def _no_log(params: types.LoggingMessageNotificationParams) -> None:
+    return None
 
 
 async def _resume(target: HttpTarget, stored: UpstreamSession) -> LiveSession | None:

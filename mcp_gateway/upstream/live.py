@@ -24,6 +24,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, TypeAdapter
 
 from mcp_gateway.observability import tracing
+from mcp_gateway.upstream.direct import DirectCalls
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, ModernCaller, with_inputs
 from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
 from mcp_gateway.upstream.sdk import stamp_caller_meta
@@ -77,6 +78,8 @@ class LiveSession:
     # The calls in flight and their callers (upstream/relay.py); connect() sets the one its
     # callbacks route with.
     in_flight: InFlight = field(default_factory=lambda: InFlight(by_context=False))
+    # Plain tool calls without the SDK's client machinery (Streamable HTTP only).
+    direct: DirectCalls | None = None
 
     @property
     def modern(self) -> bool:
@@ -113,12 +116,17 @@ class LiveSession:
         self.link.calls_sent += 1
         try:
             with tracing.upstream_span("tools/call", tool), self.in_flight.calling(relay):
-                result = await self.session.send_request(
-                    request,
-                    CALL_RESULT,
-                    request_read_timeout_seconds=read_timeout,
-                    progress_callback=progress,
-                )
+                if self.direct is not None and progress is None:
+                    data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
+                    raw = await self.direct.call_tool(data["params"], read_timeout)
+                    result = CALL_RESULT.validate_python(raw, by_name=False)
+                else:
+                    result = await self.session.send_request(
+                        request,
+                        CALL_RESULT,
+                        request_read_timeout_seconds=read_timeout,
+                        progress_callback=progress,
+                    )
                 if not isinstance(result, types.InputRequiredResult) or caller is not None:
                     return result
                 first = types.CallToolRequestParams(name=tool, arguments=arguments)

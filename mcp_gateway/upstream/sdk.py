@@ -20,6 +20,11 @@ release; keeping them here makes an SDK upgrade a one-file review. Why each is n
 - ``ClientSession._stamp``: the per-request ``_meta`` envelope of a 2026-07-28 session, which
   always declares the session's own capabilities; :func:`stamp_caller_meta` wraps it so that
   a request relayed for a 2026-07-28 caller declares the caller's (upstream/eras.py).
+  :func:`request_headers` runs it (and ``StreamableHTTPTransport._prepare_headers``) for a
+  request the gateway POSTs itself (upstream/direct.py), with these helpers of the SDK's own
+  POST: ``mcp.shared._httpx_utils.stream_within_origin`` (redirects only within the origin),
+  ``mcp.client.streamable_http._unfollowed_redirect``, ``mcp.shared._otel.inject_trace_context``
+  and ``mcp.client.session._later_revision_fields`` (a newer revision's result keys dropped).
 """
 
 from __future__ import annotations
@@ -33,11 +38,15 @@ import httpx2
 from mcp.client._input_required import run_input_required_driver
 from mcp.client._transport import ReadStream, WriteStream
 from mcp.client.session import ClientSession
+from mcp.client.session import _later_revision_fields as later_revision_fields
 from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
+from mcp.client.streamable_http import _unfollowed_redirect as unfollowed_redirect
 from mcp.shared._context_streams import (
     ContextSendStream,
     create_context_streams,
 )
+from mcp.shared._httpx_utils import stream_within_origin
+from mcp.shared._otel import inject_trace_context
 from mcp.shared.message import SessionMessage
 from mcp_types import (
     CLIENT_CAPABILITIES_META_KEY,
@@ -58,6 +67,11 @@ __all__ = [
     "ReadStream",
     "WriteStream",
     "create_context_streams",
+    "inject_trace_context",
+    "later_revision_fields",
+    "request_headers",
+    "stream_within_origin",
+    "unfollowed_redirect",
     "run_input_required_driver",
     "stamp_caller_meta",
 ]
@@ -148,3 +162,17 @@ def stamp_caller_meta(
             meta.pop(LOG_LEVEL_META_KEY, None)
 
     session._stamp = stamp
+
+
+def request_headers(
+    session: ClientSession, transport: StreamableHTTPTransport, data: dict[str, Any] | None
+) -> dict[str, str]:
+    """The headers the SDK's transport would send with ``data`` (a request, stamped in place
+    with the session's ``_meta`` envelope) or, for ``None``, with a response or notification
+    of the gateway's own."""
+    headers = transport._prepare_headers()
+    if data is not None:
+        opts: Any = {}
+        session._stamp(data, opts)
+        headers.update(opts.get("headers") or {})
+    return headers
