@@ -7,7 +7,9 @@ One invocation, so both sides see the same minute of a noisy machine:
 - ``gateway REST``: ``POST /mcp/tool/call`` of the same gateway with httpx2 (the shared path);
 - ``gateway``: the same client to ``/mcp/bench`` of a ``mcp-gateway serve`` subprocess (SQLite,
   one stored secret for the user so the injection lookup runs) whose server ``bench`` is that
-  upstream: one more HTTP hop plus the gateway's tool-call path.
+  upstream: one more HTTP hop plus the gateway's tool-call path;
+- ``floor`` (with ``--floor``): the same client through bench/floor_proxy.py, a Hypercorn app
+  that only relays bytes to the upstream: the least any Hypercorn-served hop costs here.
 
 Each in both protocol eras (``legacy``: initialize + Mcp-Session-Id; ``2026-07-28``:
 sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1, calls/s at 16 and the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -182,6 +185,37 @@ class Upstream:
         self.proc.wait(30)
 
 
+class Floor:
+    """bench/floor_proxy.py in front of ``upstream``."""
+
+    def __init__(self, upstream: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        script = Path(__file__).with_name("floor_proxy.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(port), upstream],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.proc.kill()
+                    raise RuntimeError("floor proxy did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
 async def register(gw: Gateway, upstream: str) -> None:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     async with httpx2.AsyncClient(base_url=gw.url, headers=auth, timeout=30.0) as http:
@@ -208,23 +242,27 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("-n", type=int, default=500, help="calls per latency sample")
     parser.add_argument("--sessions", type=int, default=1000, help="idle legacy sessions to open")
+    parser.add_argument("--floor", action="store_true", help="also through bench/floor_proxy.py")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     upstream = Upstream()
+    floor = Floor(upstream.url) if args.floor else None
     with tempfile.TemporaryDirectory() as tmp:
         gw = Gateway(Path(tmp) / "data")
         try:
             await register(gw, upstream.url)
+            sides = [("direct", upstream.url, None, (upstream.proc.pid,))]
+            if floor is not None:
+                sides.append(("floor", floor.url, None, (floor.proc.pid, upstream.proc.pid)))
+            gw_pids = (gw.proc.pid, upstream.proc.pid)
+            sides.append(("gateway", gw.url + "/mcp/bench", ADMIN, gw_pids))
             for run in range(args.runs):
                 rest = await measure_rest(gw.url, args.n, (gw.proc.pid, upstream.proc.pid))
                 results.setdefault("gateway REST", []).append(rest)
                 print(f"run {run + 1} gateway REST: p50 {rest['p50_ms']:.3f} ms", flush=True)
                 for mode in MODES:
-                    for side, url, key, pids in (
-                        ("direct", upstream.url, None, (upstream.proc.pid,)),
-                        ("gateway", gw.url + "/mcp/bench", ADMIN, (gw.proc.pid, upstream.proc.pid)),
-                    ):
+                    for side, url, key, pids in sides:
                         name = f"{side} {mode}"
                         result = await measure(url, mode, key, args.n, pids)
                         results.setdefault(name, []).append(result)
@@ -243,6 +281,8 @@ async def main() -> None:
                 )
         finally:
             gw.stop()
+            if floor is not None:
+                floor.stop()
             upstream.stop()
     print(f"load average at end: {os.getloadavg()}")
     if not results:
@@ -258,6 +298,12 @@ async def main() -> None:
         print(f"{name:22}{m['p50_ms']:9.3f}{m['p99_ms']:9.3f}{m['rps16']:9.0f}{cpu}")
     for mode in MODES:
         d, g = med[f"direct {mode}"], med[f"gateway {mode}"]
+        if f"floor {mode}" in med:
+            f = med[f"floor {mode}"]
+            print(
+                f"{mode}: a bare Hypercorn relay adds {f['p50_ms'] - d['p50_ms']:.3f} ms p50; "
+                f"c16 throughput {f['rps16'] / d['rps16']:.0%} of direct"
+            )
         print(
             f"{mode}: the gateway adds {g['p50_ms'] - d['p50_ms']:.3f} ms p50; "
             f"c16 throughput {g['rps16'] / d['rps16']:.0%} of direct; server CPU per call "
