@@ -54,7 +54,10 @@ SSE = "text/event-stream"
 # Ids the SDK's dispatcher (counting up from 0 on the same session) never reaches.
 _IDS = itertools.count(1 << 40)
 _ABANDON_WRITE_TIMEOUT = 2.0  # the SDK dispatcher's bound on a courtesy cancel
-_DRAIN = 0.25  # how long a stream may stay open after its answer before it is dropped
+# How long a call's stream may stay open after its answer before it is closed unread (and its
+# connection with it). Servers end it with the answer (the end usually arrives in the same
+# packet); one that keeps it open costs the caller this much per call, and a new connection.
+_DRAIN = 0.05
 _SSE_TOO_LARGE = "byte limit"
 
 LogFn = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
