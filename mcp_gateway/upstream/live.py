@@ -26,7 +26,13 @@ from pydantic import BaseModel, TypeAdapter
 from mcp_gateway.observability import tracing
 from mcp_gateway.upstream.direct import DirectCalls
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, ModernCaller, with_inputs
-from mcp_gateway.upstream.relay import CALL_RESULT, ClientRelay, InFlight, input_rounds
+from mcp_gateway.upstream.relay import (
+    CALL_RESULT,
+    ClientRelay,
+    InFlight,
+    input_rounds,
+    retry_of,
+)
 from mcp_gateway.upstream.sdk import stamp_caller_meta
 
 logger = logging.getLogger(__name__)
@@ -150,32 +156,44 @@ class LiveSession:
             self.link.calls_sent -= 1
 
     async def request(
-        self, request: types.ClientRequest, result_type: type[R], read_timeout: float
+        self,
+        request: types.ClientRequest,
+        result_type: type[R],
+        read_timeout: float,
+        relay: ClientRelay | None = None,
     ) -> R | types.InputRequiredResult:
         """Raw SDK request of any kind (``resources/read``, ``prompts/get``, ...), counted like
-        a tool call (a death while it is unanswered is a death during a call) and traced. It is
-        a call in flight without a relay (upstream/relay.py): a server-to-client request the
-        upstream sends meanwhile is never guessed to belong to a concurrent tool call. On a
-        2026-07-28 session for a 2026-07-28 caller, an input-required result is returned."""
+        a tool call (a death while it is unanswered is a death during a call) and traced.
+        ``relay`` is the caller's (upstream/relay.py), as for :meth:`call_tool`; without one
+        (REST, listings, completions) it is a call in flight without a relay: a server-to-client
+        request the upstream sends meanwhile is never guessed to belong to a concurrent tool
+        call. On a 2026-07-28 session an input-required result is returned for a 2026-07-28
+        caller, else resolved through ``relay`` as :meth:`call_tool` does."""
         caller = self._relaying()
-        relayed = caller is not None and request.method in RELAYED_METHODS
+        relayed = self.modern and request.method in RELAYED_METHODS
         if caller is not None and relayed:
             request = with_inputs(request, caller)
         self.link.calls_sent += 1
         try:
             with (
                 tracing.upstream_span(request.method, _target(request)),
-                self.in_flight.calling(None),
+                self.in_flight.calling(relay),
             ):
                 if not relayed:
                     return await self.session.send_request(
                         request, result_type, request_read_timeout_seconds=read_timeout
                     )
-                return await self.session.send_request(
-                    request,
-                    _or_input_required(result_type),
-                    request_read_timeout_seconds=read_timeout,
-                )
+                answers = _or_input_required(result_type)
+
+                async def send(sent: types.ClientRequest) -> R | types.InputRequiredResult:
+                    return await self.session.send_request(
+                        sent, answers, request_read_timeout_seconds=read_timeout
+                    )
+
+                result = await send(request)
+                if caller is not None or not isinstance(result, types.InputRequiredResult):
+                    return result
+                return await input_rounds(self.session, result, retry_of(request, send))
         finally:
             self.link.calls_sent -= 1
 

@@ -101,13 +101,19 @@ class UpstreamPool(SessionPool):
     ) -> R:
         """Send ``request`` (``resources/read``, ``prompts/get``, a listing, ...) to the
         session :meth:`call_tool` would use for ``username``, admitted and retried the same
-        way; the result is masked when other users' secrets reached that session. Raises
-        what :meth:`call_tool` raises."""
+        way; the result is masked when other users' secrets reached that session. The
+        upstream's requests of a ``prompts/get`` or ``resources/read`` (and the input-required
+        rounds of a 2026-07-28 one) go to this task's caller as a tool call's do. Raises what
+        :meth:`call_tool` raises."""
         entry = await self._entry(server)
         read_timeout = timeout if timeout is not None else entry.config.call_timeout
+        chosen: list[Supervisor] = []
+        relay = None  # only these may need the client's input (never a listing)
+        if request.method in RELAYED_METHODS:
+            relay = masked_relay(lambda: chosen[0].masker if chosen else NO_SECRETS)
 
         async def send(sup: Supervisor, live: LiveSession) -> R:
-            result = await live.request(request, result_type, read_timeout)
+            result = await live.request(request, result_type, read_timeout, relay)
             if isinstance(result, InputRequiredResult):
                 raise relayed(result, sup.masker)
             others = sup.holds_secrets_of_others(username)
@@ -116,7 +122,7 @@ class UpstreamPool(SessionPool):
         modern = None
         if request.method in RELAYED_METHODS:
             modern = await self._era(entry, username, env, headers, own_session)
-        pick = self._picker(entry, username, env, headers, own_session, secrets, [], modern)
+        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
         return await admitted(entry, username, self._settings, pick, send, read_timeout)
 
     async def capabilities(

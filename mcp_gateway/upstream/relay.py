@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import mcp_types as types
 from mcp.client import InputRequiredRoundsExceededError
@@ -45,6 +45,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter
 
 from mcp_gateway.domain.redaction import Masker
+from mcp_gateway.errors import UpstreamError
 from mcp_gateway.upstream.sdk import run_input_required_driver
 
 logger = logging.getLogger(__name__)
@@ -196,29 +197,69 @@ CALL_RESULT = TypeAdapter[types.CallToolResult | types.InputRequiredResult](
 )
 """What a 2026-07-28 upstream may answer to ``tools/call``."""
 
+T = TypeVar("T")
+
 Retry = Callable[
-    [types.InputResponses | None, str | None],
-    Awaitable[types.CallToolResult | types.InputRequiredResult],
+    [types.InputResponses | None, str | None], Awaitable[T | types.InputRequiredResult]
 ]
 
 
+def retry_of(
+    request: types.ClientRequest, send: Callable[[types.ClientRequest], Awaitable[T]]
+) -> Callable[[types.InputResponses | None, str | None], Awaitable[T]]:
+    """The retry of ``request`` (``prompts/get``, ``resources/read``) that
+    :func:`input_rounds` makes: the same params with the answers and the upstream's state."""
+    params = getattr(request, "params", None)
+    assert params is not None, request.method  # only requests with params are input-required
+
+    async def retry(answers: types.InputResponses | None, state: str | None) -> T:
+        update = {"input_responses": answers, "request_state": state}
+        again = request.model_copy(update={"params": params.model_copy(update=update)})
+        return await send(again)
+
+    return retry
+
+
 async def input_rounds(
-    session: ClientSession, first: types.InputRequiredResult, retry: Retry
-) -> types.CallToolResult:
+    session: ClientSession, first: types.InputRequiredResult, retry: Retry[T]
+) -> T:
     """Resolve a 2026-07-28 upstream's input-required result: each embedded request goes
     through this session's callbacks (:func:`client_callbacks`, in the calling task: routed to
-    this call's relay), the call is retried with the answers, up to the SDK's round limit.
-    Raises MCPError when the client refused a request or the rounds never end."""
+    this call's relay), the request is retried with the answers, up to the SDK's round limit.
+    Raises MCPError when the client refused a request or the rounds never end, UpstreamError
+    at once when the request has no client to ask (a REST call: nothing to route to)."""
+    no_client = ACTIVE.get() is None  # the relay of this call (InFlight.calling)
 
     async def dispatch(key: str, request: types.InputRequest) -> InputAnswer:
         context = ClientRequestContext(session=session, request_id=key)
         return await session.dispatch_input_request(context, request)
 
+    async def checked(
+        answers: types.InputResponses | None, state: str | None
+    ) -> T | types.InputRequiredResult:
+        result = await retry(answers, state)
+        if no_client and isinstance(result, types.InputRequiredResult):
+            _refuse_without_client(result)
+        return result
+
+    if no_client:
+        _refuse_without_client(first)
     try:
-        return await run_input_required_driver(first, dispatch=dispatch, retry=retry)
+        return await run_input_required_driver(first, dispatch=dispatch, retry=checked)
     except InputRequiredRoundsExceededError as exc:  # an upstream that never stops asking
         message = f"the upstream asked for input more than {exc.max_rounds} times"
         raise MCPError(code=types.INTERNAL_ERROR, message=message) from exc
+
+
+def _refuse_without_client(result: types.InputRequiredResult) -> None:
+    """Raise UpstreamError naming what ``result`` asks for, when it asks anything (a round
+    with only a ``requestState`` needs no client: it is retried as it is)."""
+    asked = sorted({request.method for request in (result.input_requests or {}).values()})
+    if asked:
+        raise UpstreamError(
+            f"the server asked for {', '.join(asked)}, which only an MCP client can answer: "
+            "make this request through the gateway's MCP endpoint (/mcp)"
+        )
 
 
 def _mismatch(method: str) -> types.ErrorData:

@@ -13,14 +13,18 @@ session and secrets, masking, audit).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.eras import input_required, modern_caller, relaying
+from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.downstream.targets import resource_target, server_of, unknown
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -28,6 +32,7 @@ from mcp_gateway.domain import resource_uris, tool_names
 from mcp_gateway.errors import GatewayError, InputRequired
 from mcp_gateway.services.server_content import ServerContentService, audited_uri
 from mcp_gateway.upstream.eras import ModernCaller
+from mcp_gateway.upstream.relay import CALL_RELAY
 
 if TYPE_CHECKING:
     from mcp_gateway.api.downstream.notify import ListChanges
@@ -41,13 +46,19 @@ class ContentHandlers:
     legacy sessions that list are told of later changes, and subscriptions are relayed."""
 
     def __init__(
-        self, runtime: GatewayRuntime, changes: ListChanges | None = None, *, relays: bool = False
+        self,
+        runtime: GatewayRuntime,
+        changes: ListChanges | None = None,
+        *,
+        relays: bool = False,
+        log_levels: LogLevels | None = None,
     ) -> None:
         self._runtime = runtime  # its services exist once it is open
         self._changes = changes
         # A 2026-07-28 upstream's input-required results of reads and prompts are relayed
         # (eras.py); only where requestState is sealed and verified (the server's boundary).
         self._relays = relays
+        self._log_levels = log_levels  # 2025-11-25 sessions' logging/setLevel
 
     async def _watch(self, ctx: Context, caller: Caller, kind: str) -> None:
         session_id = legacy_session_id(ctx.request)
@@ -58,6 +69,24 @@ class ContentHandlers:
         if not self._relays:
             return None
         return modern_caller(ctx, params.input_responses, params.request_state)
+
+    @contextmanager
+    def _answering(self, ctx: Context) -> Iterator[None]:
+        """A 2025-11-25 client answers the upstream's requests of its read or prompt (sampling,
+        elicitation, roots; a 2026-07-28 upstream's input-required rounds too) on that
+        request's response stream, and gets its log messages there, as for a tool call
+        (``CALL_RELAY``: upstream/relay.py). A 2026-07-28 client is relayed the upstream's
+        rounds instead (eras.py); nothing else can reach it during the request."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            yield
+            return
+        session_id = legacy_session_id(ctx.request)
+        levels = self._log_levels.allowed(session_id) if self._log_levels is not None else None
+        token = CALL_RELAY.set(SessionRelay(ctx.session, ctx.request_id, ctx.meta, levels))
+        try:
+            yield
+        finally:
+            CALL_RELAY.reset(token)
 
     @property
     def _content(self) -> ServerContentService:
@@ -112,7 +141,7 @@ class ContentHandlers:
         server, uri = await self._resource_target(caller, params.uri)
         request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
         try:
-            with relaying(self._modern(ctx, params)):
+            with relaying(self._modern(ctx, params)), self._answering(ctx):
                 result = await self._content.audited(
                     caller.principal,
                     caller.username,
@@ -207,7 +236,7 @@ class ContentHandlers:
             request = types.GetPromptRequest(
                 params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
             )
-            with relaying(self._modern(ctx, params)):
+            with relaying(self._modern(ctx, params)), self._answering(ctx):
                 result = await self._content.audited(
                     caller.principal,
                     caller.username,

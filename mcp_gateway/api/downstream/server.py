@@ -311,7 +311,7 @@ def build_server(
         except InputRequired as exc:
             return input_required(exc)
 
-    content = ContentHandlers(runtime, changes, relays=rounds is not None)
+    content = ContentHandlers(runtime, changes, relays=rounds is not None, log_levels=log_levels)
     private = CacheHint(ttl_ms=0, scope="private")
     server = GatewayServer(
         "mcp-gateway",

@@ -1,0 +1,76 @@
+"""A ``prompts/get`` or ``resources/read`` that a 2026-07-28-only upstream answers with an
+input-required result (upstream/relay.py ``input_rounds``, api/downstream/content.py): a
+2025-11-25 client is asked on the request's own stream and gets the prompt or the resource; a
+2026-07-28 client gets the upstream's round relayed (its SDK answers it); a REST call, which
+has no client to ask, fails naming what the upstream asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mcp_types as types
+import pytest
+from mcp.client.session import ClientRequestContext
+
+from tests.api.downstream.conftest import MODES, LiveGateway
+from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def modern_upstream() -> Iterator[HttpFixture]:
+    """The fixture over Streamable HTTP, 2026-07-28 only, with its eliciting prompt and
+    resource template."""
+    upstream = HttpFixture(FIXTURE_SERVER, ("--modern-only",))
+    try:
+        upstream.start()  # inside: a failed start still stops the process and its pipe
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+async def _add(live: LiveGateway, upstream: HttpFixture) -> None:
+    body = {"name": "mx", "transportType": "streamable_http", "url": upstream.url}
+    resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    await live.wait_status("mx", "connected")
+
+
+def _text(content: object) -> str:
+    return str(getattr(content, "text", ""))
+
+
+@pytest.mark.slow
+async def test_a_prompt_and_a_read_that_ask_for_input_reach_the_client_of_either_era(
+    live: LiveGateway, modern_upstream: HttpFixture
+) -> None:
+    await _add(live, modern_upstream)
+    alice = await live.new_key("user", "alice")
+    asked: list[str] = []
+
+    async def elicit(
+        ctx: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Ann"})
+
+    for mode in MODES:
+        asked.clear()
+        async with live.mcp_client("/mcp/mx", alice, mode=mode, elicitation_callback=elicit) as c:
+            prompt = await c.get_prompt("modern_greet", {"style": "pirate"})
+            read = await c.read_resource("fixture://note/tides")
+        assert [_text(m.content) for m in prompt.messages] == ["Greet Ann (pirate)."], mode
+        assert [_text(c) for c in read.contents] == ["tides by Ann"], mode
+        assert asked == ["Whom to greet?", "Who writes about tides?"], mode
+
+    # A 2025-11-25 client that cannot elicit: the error names what it lacks.
+    async with live.mcp_client("/mcp/mx", alice) as c:
+        with pytest.raises(Exception, match="does not support elicitation"):
+            await c.get_prompt("modern_greet", {})
+
+    # REST has no client to ask: an error naming what the upstream asked for.
+    resp = await live.call(alice, "mx", "modern_ask_name", {"message": "Who?"})
+    assert resp.status_code == 502, resp.text
+    assert "elicitation/create" in resp.json()["error"], resp.text
+    assert "MCP endpoint" in resp.json()["error"], resp.text
