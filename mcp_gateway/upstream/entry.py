@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from time import monotonic  # module-level: tests move this clock
 from typing import Any
 
 import anyio
@@ -10,6 +11,7 @@ import anyio
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
 from mcp_gateway.upstream.admission import Admission
+from mcp_gateway.upstream.era_memory import EraMemory
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
 from mcp_gateway.upstream.supervisor import Supervisor
 
@@ -25,10 +27,10 @@ class ServerEntry:
     shared: Supervisor | None = None
     users: dict[str, Supervisor] = field(default_factory=dict)
     # 2026-07-28 companion sessions by scope (SHARED_SCOPE for the shared one), started for
-    # 2026-07-28 callers (upstream/eras.py); ``legacy_only`` once the upstream said it does
-    # not speak that era (until the definition changes).
+    # 2026-07-28 callers (upstream/eras.py); ``legacy_only`` for a while once the upstream
+    # said it does not speak that era (upstream/era_memory.py).
     modern: dict[str, Supervisor] = field(default_factory=dict)
-    legacy_only: bool = False
+    era: EraMemory = field(default_factory=EraMemory)
     # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
     remembered: Masker = NO_SECRETS
 
@@ -36,6 +38,15 @@ class ServerEntry:
     def of(cls, server: ServerConfig) -> ServerEntry:
         shared = session_scope(server, "\x00probe") == SHARED_SCOPE
         return cls(server, server.connection_key(), shared, Admission(server.max_concurrency))
+
+    @property
+    def legacy_only(self) -> bool:
+        """Whether 2026-07-28 callers are served on the primary session without a probe."""
+        return self.era.legacy_only(monotonic())
+
+    def refused_modern(self) -> float:
+        """The upstream refused 2026-07-28 again; for how many seconds that is believed."""
+        return self.era.refused(monotonic())
 
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []

@@ -325,7 +325,13 @@ class SessionPool:
             await sup.wait_ready(entry.config.startup_timeout)
         except UpstreamUnavailable:
             if sup.unsupported:
-                entry.legacy_only = True
+                believed = entry.refused_modern()
+                logger.info(
+                    "upstream %r does not speak 2026-07-28: its session serves those callers "
+                    "(asked again in %gs)",
+                    entry.config.name,
+                    believed,
+                )
                 if entry.modern.get(scope) is sup:
                     del entry.modern[scope]
             elif auth_failure(sup.http_auth) is not None:
@@ -333,6 +339,7 @@ class SessionPool:
             if retrying:
                 raise
             return None
+        entry.era.spoke()
         return sup
 
     def twin(self, entry: ServerEntry, sup: Supervisor) -> Supervisor | None:
