@@ -54,7 +54,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_gateway.api.downstream import search_tools
+from mcp_gateway.api.downstream import param_schemas, search_tools
 from mcp_gateway.api.downstream.caller import caller_of, is_modern
 from mcp_gateway.api.downstream.exchange import Exchange
 from mcp_gateway.api.downstream.relay import answers_any
@@ -126,7 +126,9 @@ class FastPath:
         if message is None or len(body) > self._manager.max_request_body_size:
             if facts is not None and session_id is not None:
                 self._cancel_named(session_id, body)
-            await fallback(scope, replay, send)
+            lookup = getattr(self._manager.app, "input_schema", None) if modern else None
+            with await param_schemas.prepared(lookup, request, decoded):  # no listing per call
+                await fallback(scope, replay, send)
             return
         if modern:
             route = classify_inbound_request(decoded, headers=dict(headers))

@@ -27,13 +27,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway import __version__
-from mcp_gateway.api.downstream import search_tools
+from mcp_gateway.api.downstream import param_schemas, search_tools
 from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.capabilities import EndpointCapabilities
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.content import ContentHandlers
 from mcp_gateway.api.downstream.eras import input_required, is_relayed, modern_caller, relaying
 from mcp_gateway.api.downstream.notify import ListChanges
+from mcp_gateway.api.downstream.param_schemas import SchemaHook
 from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
 from mcp_gateway.api.downstream.rounds import Rounds
@@ -154,6 +155,15 @@ class GatewayServer(Server[Any]):
     whole ``tools/list`` exchange per call (the SDK's entry runs one)."""
 
     input_schema: InputSchema | None = None
+
+    @property
+    def get_tool_input_schema(self) -> SchemaHook | None:
+        """The SDK's ``Mcp-Param-*`` schema hook: set per request (param_schemas.py)."""
+        return param_schemas.hook()
+
+    @get_tool_input_schema.setter
+    def get_tool_input_schema(self, value: SchemaHook | None) -> None:
+        assert value is None, "the hook is per request (param_schemas.py)"  # the SDK's init
 
     def create_initialization_options(
         self,
