@@ -1,12 +1,13 @@
-"""What an upstream server sends towards the client during a tool call: its server-to-client
-requests (sampling, elicitation, roots) and its log messages, routed to the one caller whose
-call caused them, never to another.
+"""What an upstream server sends towards the client during a tool call (or a ``prompts/get``,
+a ``resources/read``): its server-to-client requests (sampling, elicitation, roots) and its
+log messages, routed to the one caller whose call caused them, never to another.
 
-A caller that can answer such requests (the MCP endpoint's ``tools/call`` handler) sets
+A caller that can answer such requests (the MCP endpoint's ``tools/call`` handler; its
+``prompts/get`` and ``resources/read`` handlers for a 2025-11-25 client) sets
 :data:`CALL_RELAY` in its task; the pool wraps it with the session's masker
-(:func:`masked_relay`) and :meth:`LiveSession.call_tool` makes it the *call's* relay for the
-time the upstream request is in flight. The upstream session's callbacks
-(:func:`client_callbacks`) then find it:
+(:func:`masked_relay`) and :meth:`LiveSession.call_tool` (:meth:`LiveSession.request`) makes
+it the *call's* relay for the time the upstream request is in flight. The upstream session's
+callbacks (:func:`client_callbacks`) then find it:
 
 - **Streamable HTTP**: exactly. The SDK transport reads the response stream of each POST in
   the sending task's ``contextvars`` context, so a request or log message the upstream sends
@@ -19,7 +20,9 @@ time the upstream request is in flight. The upstream session's callbacks
   hand one user's data to another's client.
 
 A request with no caller to route to (none in flight, a REST call, a client that lacks the
-capability) is answered with a JSON-RPC error naming why; a log message is dropped.
+capability) is answered with a JSON-RPC error naming why; a log message is dropped. A
+2026-07-28 upstream's input-required result for a call with no relay fails the call at once,
+naming what the upstream asked for (:func:`input_rounds`).
 """
 
 from __future__ import annotations
