@@ -84,6 +84,7 @@ async def test_a_legacy_only_upstream_is_probed_once_then_served_on_its_primary_
         await pool.call_tool(server, "echo", {"text": "c"}, username="u")
 
 
+@pytest.mark.slow
 async def test_a_transient_refusal_of_the_2026_era_is_asked_again_after_its_back_off(
     pool: UpstreamPool, http_fixture: Callable[..., HttpFixture], monkeypatch: pytest.MonkeyPatch
 ) -> None:

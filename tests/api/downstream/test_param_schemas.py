@@ -39,6 +39,7 @@ def _answer(resp: Any) -> dict[str, Any]:
     return answer
 
 
+@pytest.mark.slow
 async def test_a_2026_call_the_sdk_serves_checks_its_headers_without_listing_tools(
     live: LiveGateway,
 ) -> None:
