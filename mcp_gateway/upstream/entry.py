@@ -65,10 +65,13 @@ class ServerEntry:
         return self.shared.masker if self.shared is not None else self.remembered
 
     def stop_idle_users(self, now: float, idle: float) -> None:
-        """Stop the user sessions with no call in flight, unused for ``idle`` seconds."""
+        """Stop the sessions with no call in flight, unused for ``idle`` seconds: the user
+        sessions and every 2026-07-28 companion, the shared one too (the next 2026-07-28
+        request starts it again). A session whose listen stream holds resource
+        subscriptions (upstream/listen.py) is kept: its subscribers would hear nothing."""
         for sessions in (self.users, self.modern):
             for scope, sup in list(sessions.items()):
-                if scope != SHARED_SCOPE and sup.in_flight == 0 and now - sup.last_used >= idle:
+                if sup.in_flight == 0 and now - sup.last_used >= idle and not sup.listener.uris:
                     del sessions[scope]
                     sup.stop(terminate=True)
 

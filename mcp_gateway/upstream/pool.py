@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from mcp_types import CallToolResult, ClientRequest, InputRequiredResult, ServerCapabilities, Tool
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from mcp_gateway.domain.servers import ServerConfig
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
+from mcp_gateway.upstream.listen import answer_subscription
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.progress import masked_progress
 from mcp_gateway.upstream.relay import masked_relay
@@ -113,6 +114,10 @@ class UpstreamPool(SessionPool):
             relay = masked_relay(lambda: chosen[0].masker if chosen else NO_SECRETS)
 
         async def send(sup: Supervisor, live: LiveSession) -> R:
+            if live.modern:  # no resources/subscribe in 2026-07-28: the listen stream's filter
+                held = await answer_subscription(sup.listener, request, read_timeout)
+                if held is not None:
+                    return cast(R, held)
             result = await live.request(request, result_type, read_timeout, relay)
             if isinstance(result, InputRequiredResult):
                 raise relayed(result, sup.masker)

@@ -321,6 +321,7 @@ class SessionPool:
             if primary is not None:
                 sup.inherit(primary)
             entry.modern[scope] = sup
+        sup.in_flight += 1  # busy while it starts: never reaped for idleness meanwhile
         try:
             await sup.wait_ready(entry.config.startup_timeout)
         except UpstreamUnavailable:
@@ -339,6 +340,9 @@ class SessionPool:
             if retrying:
                 raise
             return None
+        finally:
+            sup.in_flight -= 1
+            sup.last_used = time.monotonic()
         entry.era.spoke()
         return sup
 

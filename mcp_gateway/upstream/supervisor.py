@@ -36,6 +36,7 @@ from mcp_gateway.process.sandbox import Sandbox
 from mcp_gateway.storage.ports import SessionStore
 from mcp_gateway.upstream.eras import refuses_modern
 from mcp_gateway.upstream.failures import classify, describe, exited
+from mcp_gateway.upstream.listen import Listener
 from mcp_gateway.upstream.live import Link, LiveSession
 from mcp_gateway.upstream.notices import Notice, Notices
 from mcp_gateway.upstream.session import connect
@@ -66,6 +67,8 @@ class Supervisor:
         self._notices = notices
         self.modern = modern  # a 2026-07-28 companion session (upstream/eras.py)
         self.unsupported = False  # modern, and the upstream said it does not speak 2026-07-28
+        # A 2026-07-28 connection's subscriptions/listen stream (upstream/listen.py).
+        self.listener = Listener(primary=not modern)
         self._max_message_bytes = max_message_bytes
         self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
@@ -263,7 +266,8 @@ class Supervisor:
                     self.live = live
                     self._next_restart_mono = self.next_restart_at = None
                     self._set_status(ServerStatus.CONNECTED)
-                    await self._serve(live)
+                    async with self.listener.running(live, self.server.startup_timeout):
+                        await self._serve(live)
                     self.live = None
             except Exception as exc:  # connect failed or the owner's session I/O broke
                 self.live = None

@@ -1,0 +1,132 @@
+"""The ``subscriptions/listen`` streams of the pool's 2026-07-28 sessions (upstream/listen.py)
+and the idle stop of its shared 2026-07-28 companion: list changes and resource updates of a
+2026-07-28 upstream reach the pool (re-listed tools, notices), a resource subscription
+becomes the stream's filter, a dropped stream is reopened, an idle companion stops and
+starts again on its next use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+import mcp_types as types
+import pytest
+
+from mcp_gateway.config import UpstreamSettings
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, TransportType
+from mcp_gateway.storage.ports import Store
+from mcp_gateway.upstream.eras import CALL_ERA, ModernCaller
+from mcp_gateway.upstream.notices import (
+    PROMPTS_CHANGED,
+    RESOURCE_UPDATED,
+    RESOURCES_CHANGED,
+    Notice,
+)
+from mcp_gateway.upstream.pool import UpstreamPool
+from tests.upstream.conftest import HttpFixture, poll_until, stdio_config, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+@contextmanager
+def modern() -> Iterator[None]:
+    token = CALL_ERA.set(ModernCaller({}))
+    try:
+        yield
+    finally:
+        CALL_ERA.reset(token)
+
+
+def _http(url: str) -> ServerConfig:
+    return ServerConfig(name="fx", transport_type=TransportType.STREAMABLE_HTTP, url=url)
+
+
+def _names(tools: tuple[types.Tool, ...] | None) -> set[str]:
+    return {tool.name for tool in tools or ()}
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_tool_added_on_the_2026_companion_session_is_listed_afterwards(
+    pool: UpstreamPool, http_fixture: Callable[..., HttpFixture], transport: str
+) -> None:
+    # A dual-era upstream: its primary session is 2025-11-25, a 2026-07-28 caller's call
+    # takes the companion (over stdio another process, which alone gets the new tool).
+    server = stdio_config("fx") if transport == "stdio" else _http(http_fixture().url)
+    with modern():
+        added = text_of(await pool.call_tool(server, "trigger_list_changed", {}, username="u"))
+    companion = pool._entries["fx"].modern[SHARED_SCOPE]
+    await poll_until(lambda: added in _names(companion.live.tools if companion.live else None))
+    with modern():
+        assert text_of(await pool.call_tool(server, added, {}, username="u")) == added
+
+
+@pytest.mark.slow
+async def test_a_2026_only_upstreams_list_changes_and_updates_reach_the_pool(
+    pool: UpstreamPool, http_fixture: Callable[..., HttpFixture]
+) -> None:
+    fx = http_fixture("--modern-only")
+    server = _http(fx.url)
+    heard: list[Notice] = []
+    forget = pool.notices.observe(heard.append)
+    try:
+        added = text_of(await pool.call_tool(server, "trigger_list_changed", {}, username="u"))
+        await poll_until(lambda: added in _names(pool.session_tools("fx", SHARED_SCOPE)))
+        await pool.call_tool(server, "trigger_resources_changed", {}, username="u")
+        await pool.call_tool(server, "trigger_prompts_changed", {}, username="u")
+        await poll_until(lambda: {RESOURCES_CHANGED, PROMPTS_CHANGED} <= {n.method for n in heard})
+
+        # A resource subscription (removed in 2026-07-28) is the listen stream's filter: an
+        # update of that URI is heard, of another one not.
+        readme = "fixture://readme"
+        subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=readme))
+        await pool.request(server, subscribe, types.EmptyResult, username="u")
+        await pool.call_tool(server, "touch_resource", {"uri": "fixture://kept"}, username="u")
+        await pool.call_tool(server, "touch_resource", {"uri": readme}, username="u")
+        await poll_until(lambda: any(n.method == RESOURCE_UPDATED for n in heard))
+        updated = [n for n in heard if n.method == RESOURCE_UPDATED]
+        assert updated == [Notice("fx", SHARED_SCOPE, RESOURCE_UPDATED, readme)]
+        entry = pool._entries["fx"]
+        assert entry.shared is not None and entry.shared.listener.uris == {readme}
+        unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=readme))
+        await pool.request(server, unsubscribe, types.EmptyResult, username="u")
+        assert not entry.shared.listener.uris
+
+        # The upstream restarts (same port): the dropped stream is reopened, changes are
+        # heard again.
+        fx.restart()
+        before = len(heard)
+
+        async def changed() -> bool:
+            await pool.call_tool(server, "trigger_resources_changed", {}, username="u")
+            return len(heard) > before
+
+        with anyio.fail_after(30):
+            while True:
+                if await changed():
+                    break
+                await anyio.sleep(0.2)
+    finally:
+        forget()
+
+
+@pytest.mark.slow
+async def test_an_idle_shared_2026_companion_stops_and_starts_again_on_its_next_use(
+    sqlite_store: Store,
+) -> None:
+    settings = UpstreamSettings(user_session_idle=1.0, busy_wait=0.2)
+    server = stdio_config("fx")
+    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+        with modern():
+            echoed = await pool.call_tool(server, "echo", {"text": "a"}, username="u")
+        assert text_of(echoed) == "a"
+        entry = pool._entries["fx"]
+        first = entry.modern[SHARED_SCOPE]
+        await poll_until(lambda: first.done.is_set())
+        assert SHARED_SCOPE not in entry.modern
+        assert entry.shared is not None and not entry.shared.done.is_set()  # the primary stays
+        with modern():
+            echoed = await pool.call_tool(server, "echo", {"text": "b"}, username="u")
+        assert text_of(echoed) == "b"
+        second = entry.modern[SHARED_SCOPE]
+        assert second is not first and second.live is not None and second.live.modern
