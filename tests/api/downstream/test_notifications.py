@@ -5,7 +5,7 @@ and the fixture server (which emits them on demand)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
@@ -19,6 +19,7 @@ from mcp_gateway.api.downstream import subscriptions
 from mcp_gateway.api.downstream.endpoint import McpEndpoint
 from tests.api.downstream.conftest import MODES, LiveGateway
 from tests.api.downstream.heard import PROMPTS, RESOURCES, TOOLS, Heard
+from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
 
 # Each starts a gateway and a fixture server: several seconds apiece.
 pytestmark = pytest.mark.slow
@@ -251,3 +252,66 @@ async def _subscription(client: Client, uri: str, *, on: bool = True) -> None:
     else:
         request = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
     await client.session.send_request(request, types.EmptyResult)
+
+
+@pytest.fixture
+def modern_upstream() -> Iterator[HttpFixture]:
+    """The fixture over Streamable HTTP, 2026-07-28 only (it refuses ``initialize``)."""
+    upstream = HttpFixture(FIXTURE_SERVER, ("--modern-only",))
+    upstream.start()
+    try:
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+@pytest.mark.anyio
+async def test_a_2026_only_upstreams_changes_reach_legacy_and_2026_clients(
+    live: LiveGateway, modern_upstream: HttpFixture
+) -> None:
+    # The upstream sends them only on the listen stream the gateway's session opened.
+    body = {"name": "mx", "transportType": "streamable_http", "url": modern_upstream.url}
+    resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
+    assert resp.status_code == 200, resp.text
+    await live.wait_status("mx", "connected")
+    alice = await live.new_key("user", "alice")
+    readme = "fixture://readme"
+
+    async def upstream_tool(name: str, args: dict[str, object] | None = None) -> str:
+        resp = await live.call(alice, "mx", name, args)
+        assert resp.status_code == 200, resp.text
+        text: str = resp.json()["data"]["content"][0]["text"]
+        return text
+
+    on_legacy, on_modern = Heard(), Heard()
+    listen = {"tools_list_changed": True, "resource_subscriptions": [f"mcpgw:mx/{readme}"]}
+    async with (
+        _client(live, "/mcp/mx", alice, "legacy", on_legacy) as legacy,
+        _client(live, "/mcp", alice, "2026-07-28", on_modern, **listen),
+    ):
+        added: list[str] = []
+
+        async def new_tool() -> None:
+            added.append(await upstream_tool("trigger_list_changed"))
+
+        await on_legacy.until(lambda: on_legacy.count[TOOLS] > 0, new_tool)
+        await on_modern.wait(lambda: on_modern.count[TOOLS] > 0)
+        assert added[0] in {tool.name for tool in (await legacy.list_tools()).tools}
+        # Both subscribed to the same URI (one listen filter upstream): both hear its update.
+        await _subscription(legacy, readme)
+
+        async def touch() -> None:
+            await upstream_tool("touch_resource", {"uri": readme})
+
+        await on_legacy.until(lambda: bool(on_legacy.updated), touch)
+        await on_modern.wait(lambda: bool(on_modern.updated))
+        assert set(on_legacy.updated) == {readme}
+        assert set(on_modern.updated) == {f"mcpgw:mx/{readme}"}
+    # Both ended (the legacy session's DELETE, the stream's close): the filter is empty.
+    shared = live.runtime.pool._entries["mx"].shared
+    assert shared is not None
+    with anyio.fail_after(30):
+        while True:
+            if not shared.listener.uris:
+                break
+            await anyio.sleep(0.05)
