@@ -89,9 +89,11 @@ class Listener:
     async def subscribe(self, uri: str, within: float) -> types.EmptyResult:
         """Add ``uri`` to the stream's filter and wait until the upstream acknowledged a
         stream that includes it. Raises MCPError: the upstream refused listening or the URI,
-        or did not acknowledge within ``within`` seconds (then nothing is held)."""
+        or did not acknowledge within ``within`` seconds (then nothing new is held: a URI
+        already held stays, as the upstream's refusal of a renewal leaves a legacy one)."""
         if not self.primary:
             raise MCPError(types.INVALID_PARAMS, "resource subscriptions on a companion session")
+        held = uri in self._uris  # a renewal (subscriptions.py): kept even if it fails
         self._uris.add(uri)
         self._poke()
         try:
@@ -107,8 +109,9 @@ class Listener:
                         raise MCPError(types.INVALID_PARAMS, "resource subscription refused")
                     await settled.wait()
         except BaseException as exc:
-            self._uris.discard(uri)
-            self._poke()
+            if not held:
+                self._uris.discard(uri)
+                self._poke()
             if isinstance(exc, TimeoutError):
                 raise MCPError(types.REQUEST_TIMEOUT, "listen stream not acknowledged") from exc
             raise
