@@ -17,7 +17,14 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar, cast
 
-from mcp_types import CallToolResult, ClientRequest, InputRequiredResult, ServerCapabilities, Tool
+from mcp_types import (
+    CallToolResult,
+    ClientRequest,
+    InputRequiredResult,
+    ServerCapabilities,
+    Tool,
+    UnsubscribeRequest,
+)
 from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
@@ -124,6 +131,10 @@ class UpstreamPool(SessionPool):
             others = sup.holds_secrets_of_others(username)
             return await masked_model(result, sup.masker, others, secrets)
 
+        if isinstance(request, UnsubscribeRequest):
+            sup = self._supervisor(entry, username, env, headers, own_session)
+            if str(request.params.uri) in sup.listener.uris:  # even while it reconnects
+                return cast(R, sup.listener.unsubscribe(str(request.params.uri)))
         modern = None
         if request.method in RELAYED_METHODS:
             modern = await self._era(entry, username, env, headers, own_session)

@@ -106,6 +106,12 @@ async def test_a_2026_only_upstreams_list_changes_and_updates_reach_the_pool(
                 if await changed():
                     break
                 await anyio.sleep(0.2)
+
+        # An unsubscribe while the session is down (stopped here) still empties the filter.
+        await pool.request(server, subscribe, types.EmptyResult, username="u")
+        await entry.shared.aclose()
+        await pool.request(server, unsubscribe, types.EmptyResult, username="u")
+        assert not entry.shared.listener.uris
     finally:
         forget()
 
