@@ -6,6 +6,7 @@ starts again on its next use."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,8 +15,9 @@ import mcp_types as types
 import pytest
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, TransportType
+from mcp_gateway.domain.servers import SHARED_SCOPE, Isolation, ServerConfig, TransportType
 from mcp_gateway.storage.ports import Store
+from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, ModernCaller
 from mcp_gateway.upstream.notices import (
     PROMPTS_CHANGED,
@@ -24,6 +26,7 @@ from mcp_gateway.upstream.notices import (
     Notice,
 )
 from mcp_gateway.upstream.pool import UpstreamPool
+from mcp_gateway.upstream.supervisor import Supervisor
 from tests.upstream.conftest import HttpFixture, poll_until, stdio_config, text_of
 
 pytestmark = pytest.mark.anyio
@@ -136,3 +139,17 @@ async def test_an_idle_shared_2026_companion_stops_and_starts_again_on_its_next_
         assert text_of(echoed) == "b"
         second = entry.modern[SHARED_SCOPE]
         assert second is not first and second.live is not None and second.live.modern
+
+
+async def test_an_idle_session_whose_listen_stream_holds_subscriptions_is_kept(
+    sqlite_store: Store,
+) -> None:
+    # Bookkeeping only (no process): a 2026-07-28-only server's per-user session whose
+    # listen filter holds a subscribed URI would leave its subscriber deaf if stopped.
+    server = stdio_config("fx", isolation=Isolation.PER_USER)
+    entry = ServerEntry.of(server)
+    for user in ("ann", "bob"):
+        entry.users[user] = Supervisor(server, scope=user, sessions=sqlite_store)
+    entry.users["ann"].listener._uris.add("fixture://readme")  # as subscribe() holds it
+    entry.stop_idle_users(time.monotonic() + 60, idle=1.0)
+    assert set(entry.users) == {"ann"}
