@@ -16,6 +16,7 @@ import pytest
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import SHARED_SCOPE, Isolation, ServerConfig, TransportType
+from mcp_gateway.errors import UpstreamError
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, ModernCaller
@@ -153,3 +154,19 @@ async def test_an_idle_session_whose_listen_stream_holds_subscriptions_is_kept(
     entry.users["ann"].listener._uris.add("fixture://readme")  # as subscribe() holds it
     entry.stop_idle_users(time.monotonic() + 60, idle=1.0)
     assert set(entry.users) == {"ann"}
+
+
+async def test_an_upstream_without_listen_refuses_subscriptions_and_still_serves_calls(
+    pool: UpstreamPool, http_fixture: Callable[..., HttpFixture]
+) -> None:
+    server = _http(http_fixture("--modern-only", "--no-listen").url)
+    assert text_of(await pool.call_tool(server, "echo", {"text": "a"}, username="u")) == "a"
+    shared = pool._entries["fx"].shared
+    assert shared is not None
+    await poll_until(lambda: shared.listener.refused)
+    readme = "fixture://readme"
+    subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=readme))
+    with pytest.raises(UpstreamError):
+        await pool.request(server, subscribe, types.EmptyResult, username="u")
+    assert not shared.listener.uris  # nothing held
+    assert text_of(await pool.call_tool(server, "echo", {"text": "b"}, username="u")) == "b"
