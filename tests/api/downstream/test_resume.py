@@ -13,7 +13,8 @@ import anyio
 import httpx2
 import pytest
 
-from tests.api.downstream.conftest import LiveGateway
+from tests.api.downstream.conftest import LiveGateway, MakeLive
+from tests.api.downstream.test_cancellation import _in_flight
 from tests.api.downstream.test_edge import _in_session
 from tests.api.downstream.test_fastpath import _session
 from tests.api.downstream.test_shared_sessions import manager
@@ -163,3 +164,33 @@ async def test_no_other_session_or_user_replays_a_streams_events_and_delete_drop
     assert events.of(session) is None and len(events) < held
     again = await live.client.get("/mcp/fx", headers=_resume(alice, session, last))
     assert again.status_code == 404 and "done" not in again.text
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_broken_call_stream_not_resumed_within_the_grace_cancels_the_call(
+    make_live: MakeLive,
+) -> None:
+    async with make_live(endpoint={"resume_grace": 0.5}) as live:
+        await live.add_server("fx")
+        alice = await live.new_key("user", "alice")
+        session = await _session(live, "/mcp/fx", alice)
+        call = {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "method": "tools/call",
+            "params": {
+                "name": "sleep",
+                "arguments": {"seconds": 120},
+                "_meta": {"progressToken": "p"},  # the SDK path: a resumable stream
+            },
+        }
+        async with httpx2.AsyncClient(base_url=live.url, timeout=30) as own:
+            headers = _in_session(alice, session)
+            async with own.stream("POST", "/mcp/fx", json=call, headers=headers) as resp:
+                async for event in _events(resp):
+                    assert event.id and event.message is None  # primed: it could resume
+                    break
+                await _in_flight(live, "fx", 1)
+        # Nobody came back for it: the upstream call is abandoned after the grace.
+        await _in_flight(live, "fx", 0)
