@@ -70,7 +70,9 @@ class DisconnectWatch:
         self, app: ASGIApp, session_id: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Run ``app`` for one POST of session ``session_id``; cancel its request if the
-        client left before the response was complete."""
+        client left before the response was complete. (A stream that did complete keeps its
+        events: the last chunk may have been written to a connection already gone, and
+        resuming is what the client then does.)"""
         body = bytearray()
         finished = False
 
