@@ -66,7 +66,7 @@ class _Stream:
     events: OrderedDict[EventId, _Event] = field(default_factory=OrderedDict)
     answered: bool = False  # its response (or error) is among the events
     attached: int = 0  # replays of it being served (their GET still open)
-    resumed: anyio.Event = field(default_factory=anyio.Event)  # set by each replay of it
+    resumed: anyio.Event | None = None  # set by the next replay of it (made by a waiter)
 
 
 class EventBuffer:
@@ -162,8 +162,9 @@ class SessionEvents(EventStore):
         if holder is not None:
             holder.append(last.stream)
             stream.attached += 1
-        stream.resumed.set()
-        stream.resumed = anyio.Event()
+        if stream.resumed is not None:
+            stream.resumed.set()
+            stream.resumed = None
         after = last.seq
         # Until nothing newer is left: events stored while the client reads are sent too
         # (the SDK attaches the live stream after this returns, with no await in between).
@@ -208,6 +209,8 @@ class SessionEvents(EventStore):
             while (stream := self._streams.get(stream_id)) is not None:
                 if stream.attached:
                     return True
+                if stream.resumed is None:
+                    stream.resumed = anyio.Event()
                 await stream.resumed.wait()
         return False
 
@@ -217,7 +220,8 @@ class SessionEvents(EventStore):
         """Forget everything; the events that were held."""
         held = list(self._where.items())
         for stream in self._streams.values():
-            stream.resumed.set()  # nothing left to wait for
+            if stream.resumed is not None:
+                stream.resumed.set()  # nothing left to wait for
         self._streams.clear()
         self._where.clear()
         self._request_ids.clear()
