@@ -54,7 +54,8 @@ def replays() -> Iterator[list[StreamId]]:
 class _Event:
     seq: int
     stream: StreamId
-    data: str | None  # the message's JSON as the SDK writes it; None: a priming event
+    # the message's JSON as the SDK writes it (content: kept out of reprs); None: priming
+    data: str | None = field(repr=False)
 
     @property
     def size(self) -> int:
