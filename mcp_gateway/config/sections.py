@@ -287,6 +287,25 @@ class EndpointSettings(BaseModel):
     # /mcp offers gateway__search_tools/describe_tool/call_tool instead of a catalogue larger
     # than this (docs/mcp-endpoint.md, "Large catalogues").
     tool_search_threshold: int = Field(64, ge=0, description="tools listed on /mcp at most")
+    # Resumable SSE streams of legacy sessions (docs/mcp-endpoint.md, "Resumable streams").
+    resume_events: int = Field(
+        10_000, ge=0, description="SSE events kept for resumption in all (0: not resumable)"
+    )
+    resume_bytes: int = Field(
+        32 * 1024 * 1024, ge=0, description="bytes of SSE events kept for resumption in all"
+    )
+    resume_events_per_stream: int = Field(
+        256, ge=1, description="SSE events kept for resumption per response or GET stream"
+    )
+    resume_grace: float = Field(
+        30.0,
+        ge=0,
+        description="seconds a client whose call's stream broke has to resume it before the "
+        "call is cancelled (0: cancelled at once)",
+    )
+    sse_retry_ms: int = Field(
+        1000, ge=0, description="the retry field of priming events: ms before a client reconnects"
+    )
 
 
 class ClusterSettings(BaseModel):

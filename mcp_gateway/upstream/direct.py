@@ -17,7 +17,9 @@ the courtesy ``notifications/cancelled`` of a legacy call abandoned by timeout o
 cancellation (2026-07-28: closing the stream is the signal), and what the upstream sends on
 the call's stream: log messages and server-to-client requests go to the session's callbacks
 in this task (so to this call's relay: upstream/relay.py), their answers are POSTed back,
-list-change notices go to the session's message handler.
+list-change notices go to the session's message handler; a stream the upstream closes before
+the answer (SEP-1699 polling) is resumed with ``GET`` + ``Last-Event-ID`` after its ``retry``
+(at most twice without progress, as the SDK's client).
 
 Not served here (the caller uses the SDK): progress (the SDK's progress-token bookkeeping),
 and everything that is not ``tools/call``.
@@ -60,7 +62,17 @@ _ABANDON_WRITE_TIMEOUT = 2.0  # the SDK dispatcher's bound on a courtesy cancel
 _DRAIN = 0.05
 _SSE_TOO_LARGE = "byte limit"
 
+_MAX_RESUMES = 2  # the SDK client's MAX_RECONNECTION_ATTEMPTS
+
 LogFn = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Where a call's stream got to: its last event id and the server's retry (ms)."""
+
+    last_id: str | None = None
+    retry_ms: int | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -158,13 +170,44 @@ class DirectCalls:
         return _message(b"".join(parts), "invalid JSON-RPC response")
 
     async def _sse(self, response: httpx2.Response, request_id: int) -> dict[str, Any]:
-        """Read the call's stream: what comes before the answer goes where the SDK sends it;
-        after the answer, the rest of the stream is read (briefly) so the connection is kept."""
+        """The call's answer from its stream; a stream that ends without one is resumed
+        with ``Last-Event-ID`` (SEP-1699) as the SDK's client does, if it carried ids."""
+        cursor = _Cursor()
+        answer = await self._read_sse(response, request_id, cursor)
+        attempts = 0
+        while answer is None:
+            if cursor.last_id is None or attempts >= _MAX_RESUMES:
+                raise MCPError(types.CONNECTION_CLOSED, "SSE stream ended without a response")
+            attempts += 1
+            await anyio.sleep((cursor.retry_ms if cursor.retry_ms is not None else 1000) / 1000)
+            headers = request_headers(self.session, self.transport, None)
+            headers["last-event-id"] = before = cursor.last_id
+            async with stream_within_origin(
+                self.client, "GET", self.transport.url, headers=headers
+            ) as resumed:
+                content_type = resumed.headers.get("content-type", "").lower()
+                if resumed.status_code >= 400 or not content_type.startswith(SSE):
+                    raise MCPError(types.CONNECTION_CLOSED, "SSE stream ended without a response")
+                answer = await self._read_sse(resumed, request_id, cursor)
+            if cursor.last_id != before:
+                attempts = 0  # it went on: another break is a new one
+        return answer
+
+    async def _read_sse(
+        self, response: httpx2.Response, request_id: int, cursor: _Cursor
+    ) -> dict[str, Any] | None:
+        """Read one stream of the call: what comes before the answer goes where the SDK
+        sends it; after the answer, the rest of the stream is read (briefly) so the
+        connection is kept. None: it ended without the answer."""
         source = httpx2.EventSource(response, max_event_size=self.transport.max_sse_event_size)
         events = aiter(source)  # one iterator: the drain below goes on where the loop stopped
         answer: dict[str, Any] | None = None
         try:
             async for sse in events:
+                if sse.id:
+                    cursor.last_id = sse.id
+                if sse.retry is not None:
+                    cursor.retry_ms = sse.retry
                 if sse.event != "message" or not sse.data:
                     continue
                 message = _message(sse.data.encode(), "Failed to parse SSE message")
@@ -183,8 +226,6 @@ class DirectCalls:
                 limit = self.transport.max_message_bytes
                 raise MCPError.from_jsonrpc_error(too_large_error(request_id, limit)) from exc
             raise MCPError(types.CONNECTION_CLOSED, f"SSE stream failed: {exc}") from exc
-        if answer is None:
-            raise MCPError(types.CONNECTION_CLOSED, "SSE stream ended without a response")
         return answer
 
     async def _incoming(self, message: dict[str, Any]) -> None:

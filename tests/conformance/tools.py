@@ -159,14 +159,15 @@ def required_scenarios(tools: NodeTools, requirements: str) -> set[str]:
     return names
 
 
-def failures(out: Path, scenario: str) -> list[str]:
-    """The failing checks of one scenario's run, ``id: message``."""
+def failures(out: Path, scenario: str, status: str = "FAILURE") -> list[str]:
+    """The failing checks (or those of another ``status``) of one scenario's run,
+    ``id: message``."""
     found: list[str] = []
     for checks in out.glob(f"server-{scenario}-*/checks.json"):
         match = _SCENARIO_DIR.match(checks.parent.name)
         if match is None or match.group(1) != scenario:
             continue  # another scenario whose name starts with this one
         for check in json.loads(checks.read_text()):
-            if check["status"] == "FAILURE":
+            if check["status"] == status:
                 found.append(f"{check['id']}: {(check.get('errorMessage') or '')[:200]}")
     return found

@@ -14,6 +14,7 @@ from mcp_gateway.errors import UpstreamError, UpstreamTimeout
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 from mcp_gateway.upstream.relay import CALL_RELAY, InputAnswer
+from tests.conformance.tools import conformance_upstream
 from tests.upstream.conftest import HttpFixture, poll_until, text_of
 from tests.upstream.test_http_pool import http_config
 
@@ -149,3 +150,16 @@ async def test_an_upstreams_json_rpc_error_is_passed_on_as_the_sdk_path_did(
         with pytest.raises(UpstreamError, match="answered with an error") as caught:
             await pool.call_tool(server, "http_error_body", {"size": 10}, username="u")
     assert caught.value.rpc_code == -32000
+
+
+@pytest.mark.slow
+async def test_a_call_stream_the_upstream_closes_mid_call_is_resumed_with_last_event_id(
+    sqlite_store: Store, upstream_settings: UpstreamSettings
+) -> None:
+    # The conformance fixture's test_reconnection closes its response stream before the
+    # result (SEP-1699 polling); its event store replays the rest on GET + Last-Event-ID.
+    with conformance_upstream() as url:
+        async with UpstreamPool(sessions=sqlite_store, settings=upstream_settings) as pool:
+            result = await pool.call_tool(http_config(url), "test_reconnection", {}, username="u")
+    assert not result.is_error, result
+    assert text_of(result) == "Reconnection test completed"

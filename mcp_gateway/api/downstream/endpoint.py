@@ -13,15 +13,16 @@ from dataclasses import replace
 
 import anyio
 from mcp.server.connection import Connection
-from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
+from mcp.server.streamable_http import LAST_EVENT_ID_HEADER, MCP_SESSION_ID_HEADER
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.caller import caller_of
-from mcp_gateway.api.downstream.disconnect import serve_cancelling_on_disconnect
+from mcp_gateway.api.downstream.disconnect import DisconnectWatch
 from mcp_gateway.api.downstream.edge import HostOriginPolicy, identify, refused
+from mcp_gateway.api.downstream.event_store import EventBuffer
 from mcp_gateway.api.downstream.fastpath import FastPath
 from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.relay import LogLevels
@@ -56,7 +57,16 @@ class McpEndpoint:
             max_body=settings.http.max_body,
             log_levels=self.log_levels,
             on_resume=self._watch_resumed,
+            events=EventBuffer(
+                per_stream=cfg.resume_events_per_stream,
+                total=cfg.resume_events,
+                max_bytes=cfg.resume_bytes,
+            )
+            if cfg.resume_events and cfg.resume_bytes
+            else None,
+            retry_ms=cfg.sse_retry_ms,
         )
+        self.disconnects = DisconnectWatch(self.manager, cfg.resume_grace)
         self.fast = FastPath(self.manager)
         self.policy = HostOriginPolicy(settings.http.host, cfg.allowed_hosts, cfg.allowed_origins)
 
@@ -75,7 +85,12 @@ class McpEndpoint:
         self.runtime.follower.subscribe(ChangeKind.MCP_SESSION, self.manager.on_change)
         # A revoked key's open sessions and streams end (its new requests already get 401).
         self.runtime.follower.subscribe(ChangeKind.API_KEY, self._key_changed)
-        async with self.rounds.run(), self.manager.run(), anyio.create_task_group() as tg:
+        async with (
+            self.rounds.run(),
+            self.manager.run(),
+            self.disconnects.run(),
+            anyio.create_task_group() as tg,
+        ):
             tg.start_soon(self.changes.run)
             try:
                 yield
@@ -126,10 +141,16 @@ class McpEndpoint:
         await self._sdk(scope, receive, send)
 
     async def _sdk(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session_id = Request(scope, receive).headers.get(MCP_SESSION_ID_HEADER)
+        headers = Request(scope, receive).headers
+        session_id = headers.get(MCP_SESSION_ID_HEADER)
         if session_id is not None and scope["method"] == "POST":
-            await serve_cancelling_on_disconnect(
-                self.manager.handle_request, self.manager, session_id, scope, receive, send
+            await self.disconnects.serve_post(
+                self.manager.handle_request, session_id, scope, receive, send
+            )
+            return
+        if session_id is not None and LAST_EVENT_ID_HEADER in headers:  # a resumed stream
+            await self.disconnects.serve_get(
+                self.manager.handle_request, session_id, scope, receive, send
             )
             return
         await self.manager.handle_request(scope, receive, send)

@@ -22,6 +22,9 @@ sessions, caps the total and ends one on DELETE. Added here:
 - Idle timeout, liveness and the per-caller limit across replicas: shared_sessions.py. A
   copy that idles out here ends here only; the record lives while any replica uses it.
 - 192-bit session ids (the SDK's uuid4 carries 122 random bits; issue 12 wants >= 128).
+- Resumable response streams: each session's transport gets its own event store
+  (event_store.py), dropped when the session ends here; the SDK then sends a priming event
+  (with ``retry``) on each 2025-11-25 SSE stream and replays after ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from mcp_types import INTERNAL_ERROR
 from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.edge import refused
+from mcp_gateway.api.downstream.event_store import EventBuffer
 from mcp_gateway.api.downstream.relay import LEVELS, LogLevels
 from mcp_gateway.api.downstream.shared_sessions import (
     SessionFacts,
@@ -100,6 +104,8 @@ class SessionManager(StreamableHTTPSessionManager):
         max_body: int,
         log_levels: LogLevels | None = None,
         on_resume: OnResume | None = None,
+        events: EventBuffer | None = None,
+        retry_ms: int | None = None,
     ) -> None:
         super().__init__(
             app,
@@ -109,7 +115,9 @@ class SessionManager(StreamableHTTPSessionManager):
             session_idle_timeout=idle_timeout,
             max_sessions=max_sessions,
             max_request_body_size=max_body,
+            retry_interval=retry_ms,
         )
+        self.events = events  # None: streams are not resumable
         self.max_per_caller = max_per_caller
         self.records = SessionRecords(store, idle_timeout)
         self._log_levels = log_levels
@@ -247,7 +255,7 @@ class SessionManager(StreamableHTTPSessionManager):
         transport = StreamableHTTPServerTransport(
             mcp_session_id=session_id,
             is_json_response_enabled=self.json_response,
-            event_store=self.event_store,
+            event_store=self.events.for_session(session_id) if self.events is not None else None,
             security_settings=self.security_settings,
             retry_interval=self.retry_interval,
             idle_timeout=self.session_idle_timeout,
@@ -265,6 +273,8 @@ class SessionManager(StreamableHTTPSessionManager):
         if local is not None:
             self._by_hash.pop(local.id_hash, None)
         self._used.discard(session_id)
+        if self.events is not None:
+            self.events.drop(session_id)
         await super()._discard_session(session_id, transport)
 
     async def _end_here(self, session_id: str) -> None:

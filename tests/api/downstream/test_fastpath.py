@@ -47,7 +47,9 @@ async def _session(live: LiveGateway, path: str, key: str, init: dict[str, Any] 
 
 
 def _sse_messages(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+    # (an empty data line: a priming event, which carries only an id and the retry field)
+    lines = [line[5:] for line in text.splitlines() if line.startswith("data:")]
+    return [json.loads(data) for data in lines if data.strip()]
 
 
 @pytest.mark.anyio
