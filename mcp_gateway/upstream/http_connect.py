@@ -33,6 +33,10 @@ from mcp_gateway.upstream.streams import Streams
 CONNECT_TIMEOUT = 10.0
 WRITE_TIMEOUT = 30.0
 SSE_READ_TIMEOUT = 300.0  # legacy SSE: servers ping more often than this
+# Connections are kept between calls (upstream/direct.py) for less than the usual 5 s idle
+# timeout of servers (uvicorn, Hypercorn, Node): a request sent on a connection the server is
+# closing is lost ("Server disconnected without sending a response").
+KEPT = httpx2.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
 
 
 def http_timeout() -> httpx2.Timeout:
@@ -56,7 +60,7 @@ def network_transport(auth: httpx2.Auth | None) -> httpx2.AsyncBaseTransport:
     guard), else a plain one."""
     if isinstance(auth, BringsTransport):
         return auth.network_transport()
-    return httpx2.AsyncHTTPTransport()
+    return httpx2.AsyncHTTPTransport(limits=KEPT)
 
 
 @dataclass(slots=True)

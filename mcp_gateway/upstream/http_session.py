@@ -117,7 +117,12 @@ async def _keep(target: HttpTarget, attempt: _Attempt, live: LiveSession) -> Liv
         assert session is not None
         log = target.callbacks.get("logging_callback")
         live.direct = DirectCalls(
-            streams.client, streams.transport, session, target.handler, log or _no_log
+            streams.client,
+            streams.transport,
+            session,
+            target.handler,
+            log or _no_log,
+            attempt.on_closed(target.link),
         )
     return live
 

@@ -10,7 +10,8 @@ import mcp_types as types
 import pytest
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.errors import UpstreamError, UpstreamTimeout
+from mcp_gateway.domain.servers import ServerStatus
+from mcp_gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.pool import UpstreamPool
 from mcp_gateway.upstream.relay import CALL_RELAY, InputAnswer
@@ -163,3 +164,20 @@ async def test_a_call_stream_the_upstream_closes_mid_call_is_resumed_with_last_e
             result = await pool.call_tool(http_config(url), "test_reconnection", {}, username="u")
     assert not result.is_error, result
     assert text_of(result) == "Reconnection test completed"
+
+
+async def test_an_upstream_that_cannot_be_reached_any_more_restarts_its_session(
+    sqlite_store: Store,
+    upstream_settings: UpstreamSettings,
+    http_fixture: Callable[..., HttpFixture],
+) -> None:
+    fx = http_fixture("--legacy")
+    server = http_config(fx.url)
+    async with UpstreamPool(sessions=sqlite_store, settings=upstream_settings) as pool:
+        await pool.call_tool(server, "echo", {"text": "warm"}, username="u")
+        fx.stop()
+        with pytest.raises(UpstreamUnavailable):
+            await pool.call_tool(server, "echo", {"text": "gone"}, username="u")
+        # As when the SDK transport's writer died of it: the owner notices and reconnects
+        # (fails, backs off) instead of showing a connected session every call waits on.
+        await poll_until(lambda: pool.status("web").status is not ServerStatus.CONNECTED)

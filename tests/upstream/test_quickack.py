@@ -4,7 +4,8 @@ An upstream that runs Nagle's algorithm (the fixture's ``--nagle``: no ``TCP_NOD
 each response's second write until the gateway acknowledges the first; Linux delays that ACK
 (~40 ms) on a connection past its first exchanges. The kernel counts every delayed ACK it
 sends (``TcpExt: DelayedACKs`` in /proc/net/netstat), which is what these tests read: a count,
-not a timer.
+not a timer. The counter is the machine's: other traffic may add a few, so each check takes
+the quietest of a few windows.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ async def test_reused_connections_to_a_nagle_upstream_send_no_delayed_acks(
     plain = await _delayed_during_gets(url, httpx2.AsyncHTTPTransport())
     if plain < REQUESTS // 2:
         pytest.skip(f"this kernel delayed only {plain} of {REQUESTS} ACKs: nothing to show")
-    assert await _delayed_during_gets(url, acknowledging(httpx2.AsyncHTTPTransport())) <= 2
+    windows = [
+        await _delayed_during_gets(url, acknowledging(httpx2.AsyncHTTPTransport()))
+        for _ in range(3)
+    ]
+    assert min(windows) <= 2, windows
 
 
 async def test_tool_calls_through_the_pool_to_a_nagle_upstream_send_no_delayed_acks(
@@ -72,10 +77,13 @@ async def test_tool_calls_through_the_pool_to_a_nagle_upstream_send_no_delayed_a
     async with UpstreamPool(sessions=sqlite_store, settings=upstream_settings) as pool:
         for _ in range(3):
             await pool.call_tool(server, "echo", {"text": "warm"}, username="u")
-        before = delayed_acks()
-        for n in range(REQUESTS):
-            result = await pool.call_tool(server, "echo", {"text": str(n)}, username="u")
-            assert text_of(result) == str(n)
-        # Each call reuses the connection (test_direct.py); without immediate ACKs every one
-        # of them waited for the delayed-ACK timer.
-        assert delayed_acks() - before <= 2
+        windows = []
+        for _ in range(3):
+            before = delayed_acks()
+            for n in range(REQUESTS):
+                result = await pool.call_tool(server, "echo", {"text": str(n)}, username="u")
+                assert text_of(result) == str(n)
+            windows.append(delayed_acks() - before)
+    # Each call reuses the connection (test_direct.py); without immediate ACKs every one of
+    # them waited for the delayed-ACK timer.
+    assert min(windows) <= 2, windows
