@@ -46,6 +46,7 @@ from mcp_gateway.upstream.direct_stream import CallStream, parse_message
 from mcp_gateway.upstream.limits import too_large_error
 from mcp_gateway.upstream.sdk import (
     CappedStreamableHTTPTransport,
+    capped_body,
     inject_trace_context,
     later_revision_fields,
     request_headers,
@@ -134,11 +135,17 @@ class DirectCalls:
                 return await self._json_body(response, request_id)
             if not content_type.startswith(SSE):
                 raise MCPError(types.INVALID_REQUEST, f"Unexpected content type: {content_type}")
+            failed: Exception | None = None
             async with anyio.create_task_group() as tasks:  # the upstream's requests meanwhile
                 stream = CallStream(self, request_id, tasks)
                 seen.append(stream)
-                message = await stream.read(response)
-                tasks.cancel_scope.cancel()  # answered: what it still asked is moot
+                try:
+                    message = await stream.read(response)
+                except Exception as exc:  # raised out of here, not wrapped in the group's
+                    failed = exc
+                tasks.cancel_scope.cancel()  # answered (or failed): what it still asked is moot
+            if failed is not None:
+                raise failed
             return message
 
     async def _http_error(self, response: httpx2.Response, content_type: str) -> MCPError:
@@ -160,23 +167,10 @@ class DirectCalls:
 
     async def _json_body(self, response: httpx2.Response, request_id: int) -> dict[str, Any]:
         limit = self.transport.max_message_bytes
-        declared = response.headers.get("content-length", "")
-        parts: list[bytes] = []
-        size = 0
-        too_large = declared.isdigit() and int(declared) > limit
-        try:
-            if not too_large:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        too_large = True
-                        break
-                    parts.append(chunk)
-        except httpx2.StreamError:  # http_connect.CappedBodies: the wire bytes passed the cap
-            too_large = True
-        if too_large:
+        body = await capped_body(response, limit)
+        if body is None:
             raise MCPError.from_jsonrpc_error(too_large_error(request_id, limit))
-        return parse_message(b"".join(parts), "invalid JSON-RPC response")
+        return parse_message(body, "invalid JSON-RPC response")
 
     async def _abandon(self, request_id: int, reason: str, modern: bool) -> None:
         """The SDK's courtesy cancel of an abandoned legacy request (2026-07-28: the closed

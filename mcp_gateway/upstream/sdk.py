@@ -64,6 +64,7 @@ from mcp_gateway.upstream.limits import too_large_error
 __all__ = [
     "MCP_SESSION_ID",
     "CappedStreamableHTTPTransport",
+    "capped_body",
     "ReadStream",
     "WriteStream",
     "create_context_streams",
@@ -77,6 +78,24 @@ __all__ = [
 ]
 
 _SSE_TOO_LARGE = "byte limit"  # httpx2.SSEError: "Server-sent event exceeded the N byte limit."
+
+
+async def capped_body(response: httpx2.Response, limit: int) -> bytes | None:
+    """A JSON body read whole, or None once it passes ``limit`` bytes (read no further)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():  # decoded bytes: no gzip bomb
+            size += len(chunk)
+            if size > limit:
+                return None
+            parts.append(chunk)
+    except httpx2.StreamError:  # http_connect.CappedBodies: the wire bytes passed the cap
+        return None
+    return b"".join(parts)
 
 
 class CappedStreamableHTTPTransport(StreamableHTTPTransport):
@@ -94,26 +113,13 @@ class CappedStreamableHTTPTransport(StreamableHTTPTransport):
         request_id: RequestId,
     ) -> None:
         limit = self.max_message_bytes
-        declared = response.headers.get("content-length", "")
-        parts: list[bytes] = []
-        size = 0
-        too_large = declared.isdigit() and int(declared) > limit
-        try:
-            if not too_large:
-                async for chunk in response.aiter_bytes():  # decoded bytes: no gzip bomb
-                    size += len(chunk)
-                    if size > limit:
-                        too_large = True
-                        break
-                    parts.append(chunk)
-        except httpx2.StreamError:  # http_connect.CappedBodies: the wire bytes passed the cap
-            too_large = True
-        if too_large:
+        body = await capped_body(response, limit)
+        if body is None:
             await response.aclose()  # drop the rest unread
             await read_stream_writer.send(SessionMessage(too_large_error(request_id, limit)))
             return
         try:
-            message = _adapter.validate_json(b"".join(parts), by_name=False)
+            message = _adapter.validate_json(body, by_name=False)
         except ValidationError as exc:
             count = exc.error_count()
             error = ErrorData(code=-32700, message=f"invalid JSON-RPC response ({count} errors)")
