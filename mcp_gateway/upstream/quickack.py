@@ -1,4 +1,5 @@
-"""Immediate ACKs on upstream HTTP connections, so that keeping them alive costs nothing.
+"""Immediate ACKs on upstream HTTP connections, so that keeping them alive costs nothing; and
+one write per request where h11 makes two.
 
 A server that writes a response's head and body separately with Nagle's algorithm on (any
 server whose listening socket lacks ``TCP_NODELAY``, e.g. one handed a socket made with
@@ -7,6 +8,10 @@ to 40 ms once a connection is no longer young. A new connection per call hid thi
 connection acknowledges at once); a reused one (upstream/direct.py) waited ~44 ms per call.
 Setting ``TCP_QUICKACK`` before each read sends the pending ACK at once (it is not sticky:
 the kernel may return to delayed ACKs, hence per read; one cheap system call).
+
+h11 writes a request's head and its body apart: on this kind of machine each loopback write
+(a wake-up of the upstream) was ~15% of the gateway's CPU samples per call
+(docs/benchmarks.md), so a head is held until the body follows (or a read flushes it).
 
 The hook is httpcore2's network backend: ``httpx2.AsyncHTTPTransport`` takes none, so
 :func:`acknowledging` swaps the backend of the transport's connection pool (a private
@@ -26,14 +31,18 @@ _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere a no-
 
 
 class _Stream(httpcore2.AsyncNetworkStream):
-    __slots__ = ("_inner", "_sock")
+    __slots__ = ("_held", "_inner", "_sock")
 
     def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
         self._inner = inner
         sock = inner.get_extra_info("socket")  # asyncio's TransportSocket: setsockopt works
         self._sock: Any = sock if hasattr(sock, "setsockopt") else None
+        self._held = b""
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        if self._held:
+            held, self._held = self._held, b""
+            await self._inner.write(held, timeout)
         if self._sock is not None and _QUICKACK is not None:
             try:
                 self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
@@ -42,9 +51,17 @@ class _Stream(httpcore2.AsyncNetworkStream):
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        # h11 writes a request's head and its body apart: two system calls and two packets,
+        # each a wake-up of the upstream. A head waits for the next write (or read).
+        if self._held:
+            buffer, self._held = self._held + buffer, b""
+        elif buffer.endswith(b"\r\n\r\n"):
+            self._held = buffer
+            return
         await self._inner.write(buffer, timeout)
 
     async def aclose(self) -> None:
+        self._held = b""
         await self._inner.aclose()
 
     async def start_tls(
