@@ -4,8 +4,8 @@ An upstream that runs Nagle's algorithm (the fixture's ``--nagle``: no ``TCP_NOD
 each response's second write until the gateway acknowledges the first; Linux delays that ACK
 (~40 ms) on a connection past its first exchanges. The kernel counts every delayed ACK it
 sends (``TcpExt: DelayedACKs`` in /proc/net/netstat), which is what these tests read: a count,
-not a timer. The counter is the machine's: other traffic may add a few, so each check takes
-the quietest of a few windows.
+not a timer. The counter is the machine's: other traffic (another test worker, say) adds some,
+so each check takes the quietest of a few windows and allows a quarter of the requests.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.anyio
 
 NETSTAT = Path("/proc/net/netstat")
 REQUESTS = 20
+ALLOWED = REQUESTS // 4  # without immediate ACKs, each request of a window is one
 
 
 def delayed_acks() -> int:
@@ -67,7 +68,7 @@ async def test_reused_connections_to_a_nagle_upstream_send_no_delayed_acks(
         await _delayed_during_gets(url, acknowledging(httpx2.AsyncHTTPTransport()))
         for _ in range(3)
     ]
-    assert min(windows) <= 2, windows
+    assert min(windows) <= ALLOWED, windows
 
 
 async def test_tool_calls_through_the_pool_to_a_nagle_upstream_send_no_delayed_acks(
@@ -86,4 +87,4 @@ async def test_tool_calls_through_the_pool_to_a_nagle_upstream_send_no_delayed_a
             windows.append(delayed_acks() - before)
     # Each call reuses the connection (test_direct.py); without immediate ACKs every one of
     # them waited for the delayed-ACK timer.
-    assert min(windows) <= 2, windows
+    assert min(windows) <= ALLOWED, windows
