@@ -125,6 +125,7 @@ class SessionManager(StreamableHTTPSessionManager):
         self._local: dict[str, _Local] = {}  # session id -> its stored identity here
         self._by_hash: dict[str, str] = {}  # id hash -> session id
         self._used: set[str] = set()  # ids used here since the last touch
+        self._deleting: set[str] = set()  # ids whose DELETE this process is serving
         self.resumed = 0  # sessions resumed from the store (for tests and benchmarks)
         app.middleware.insert(0, self._remember)
 
@@ -187,7 +188,7 @@ class SessionManager(StreamableHTTPSessionManager):
         """A stored session changed (change feed): a deleted one's copy here ends, a new log
         level applies here. Raises StoreUnavailable (the follower retries)."""
         session_id = self._by_hash.get(change.key)
-        if session_id is None:
+        if session_id is None or session_id in self._deleting:
             return
         record = await self.records.read(change.key)
         if record is None:
@@ -209,6 +210,7 @@ class SessionManager(StreamableHTTPSessionManager):
     async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = session_id_of(scope)
         requestor = requestor_of(scope)
+        deleting = False
         try:
             if session_id is None:
                 owner = owner_of(requestor)
@@ -231,11 +233,23 @@ class SessionManager(StreamableHTTPSessionManager):
                 if local is not None and self._session_owners.get(session_id) == requestor:
                     self._used.add(session_id)  # another's request keeps nothing alive
                     if scope.get("method") == "DELETE":
+                        # Our own feed reports this delete too, maybe before the SDK below
+                        # serves the DELETE: the copy here is this request's to end (else
+                        # the client's DELETE could find it gone and get 404).
+                        deleting = True
+                        self._deleting.add(session_id)
                         await self.records.delete(local.id_hash)  # every replica, by the feed
         except GatewayError as exc:  # the store: 503 store_unavailable
+            if deleting and session_id is not None:
+                self._deleting.discard(session_id)
             await refused(exc)(scope, receive, send)
             return
-        await super()._handle_stateful_request(scope, receive, send)
+        try:
+            await super()._handle_stateful_request(scope, receive, send)
+        finally:
+            if deleting and session_id is not None:
+                self._deleting.discard(session_id)
+                await self._end_here(session_id)  # a DELETE cut short: its record is gone
 
     def _admit_session(
         self, requestor: AuthorizationContext | None

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from mcp_gateway.api.downstream.endpoint import McpEndpoint
 from mcp_gateway.api.downstream.sessions import SessionManager
+from mcp_gateway.domain.changes import Change, ChangeKind
 from mcp_gateway.domain.mcp_sessions import session_hash
 from tests.api.conftest import secrets_section
 from tests.api.downstream.conftest import LiveGateway, MakeLive
@@ -249,6 +250,39 @@ async def test_the_per_caller_limit_counts_the_sessions_of_every_replica(
         deleted = await b.client.delete("/mcp", headers=_headers(alice, first))
         assert deleted.status_code == 200
         await _open(a.client, "/mcp", alice)  # the slot freed on B is free on A
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_delete_is_answered_200_even_when_the_replicas_own_feed_reports_it_first(
+    make_live: MakeLive, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DELETE deletes the record (its change goes on the feed) before the SDK serves the
+    request: a feed that told this replica first once ended the copy in between, and the
+    client's own DELETE got 404 (seen under load on MongoDB). Here the feed always wins."""
+    async with make_live(backend, secrets=secrets_section(backend)) as gw:
+        alice = await gw.new_key("user", "alice")
+        session = await _open(gw.client, "/mcp", alice)
+        store: Any = gw.runtime.store
+        delete = store.delete_mcp_session
+        heard = anyio.Event()
+
+        async def told(change: Change) -> None:  # runs after the endpoint's own handler
+            if change.key == session_hash(session):
+                heard.set()
+
+        gw.runtime.follower.subscribe(ChangeKind.MCP_SESSION, told)
+
+        async def delete_then_let_the_feed_apply(id_hash: str) -> bool:
+            deleted: bool = await delete(id_hash)
+            with anyio.fail_after(20):
+                await heard.wait()
+            return deleted
+
+        monkeypatch.setattr(store, "delete_mcp_session", delete_then_let_the_feed_apply)
+        gone = await gw.client.delete("/mcp", headers=_headers(alice, session))
+        assert gone.status_code == 200, gone.text
+        assert await _status(gw.client, "/mcp", alice, session) == 404
+        assert manager(gw).session_writer(session) is None  # the copy here ended
 
 
 async def test_lookup_gives_the_fast_path_the_owner_and_capabilities_on_any_replica(
