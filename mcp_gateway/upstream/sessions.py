@@ -271,7 +271,9 @@ class SessionPool:
         if sup is not None:
             return sup
         if len(entry.users) >= entry.config.max_instances:
-            idle = [s for s in entry.users.values() if s.in_flight == 0]
+            # A session holding listen subscriptions is not taken: its subscribers would
+            # hear nothing, and nothing would renew them elsewhere.
+            idle = [s for s in entry.users.values() if s.in_flight == 0 and not s.listener.uris]
             if not idle:
                 raise UpstreamBusy(
                     f"server {entry.config.name!r} has no free per-user session slot"

@@ -16,7 +16,7 @@ import pytest
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.servers import SHARED_SCOPE, Isolation, ServerConfig, TransportType
-from mcp_gateway.errors import UpstreamError
+from mcp_gateway.errors import UpstreamBusy, UpstreamError
 from mcp_gateway.storage.ports import Store
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, ModernCaller
@@ -183,3 +183,18 @@ async def test_an_upstream_without_listen_refuses_subscriptions_and_still_serves
         await pool.request(server, subscribe, types.EmptyResult, username="u")
     assert not shared.listener.uris  # nothing held
     assert text_of(await pool.call_tool(server, "echo", {"text": "b"}, username="u")) == "b"
+
+
+async def test_another_users_session_does_not_evict_one_holding_subscriptions(
+    pool: UpstreamPool,
+) -> None:
+    """At the instance cap, a session whose listen stream holds resource subscriptions is not
+    the one stopped for another user's (the idle reaper keeps it too): Bob waits (busy)."""
+    server = stdio_config("fx", isolation=Isolation.PER_USER, max_instances=1)
+    entry = ServerEntry.of(server)
+    ann = Supervisor(server, scope="ann", sessions=pool._sessions)
+    entry.users["ann"] = ann
+    ann.listener._uris.add("fixture://readme")  # as subscribe() holds it
+    with pytest.raises(UpstreamBusy):
+        pool._supervisor(entry, "bob", None, None)
+    assert entry.users.get("ann") is ann

@@ -11,8 +11,11 @@ unknown there and replays nothing, whatever it is; ids are also 128-bit random, 
 can be guessed or inferred from another.
 
 Bounded, in memory only (never logged, never stored): at most ``per_stream`` events per
-stream (the oldest go first), at most ``total`` events and ``max_bytes`` of them in this
-process (the oldest of any session go first). A session's events are dropped when it ends
+stream (the oldest go first), at most ``total`` events and ``max_bytes`` (UTF-8) of them in
+this process (the oldest of any session go first), and at most a quarter of each per session
+(its own oldest go first: one chatty session cannot evict everyone else's). A request that
+reuses the JSON-RPC id of an earlier one (ids need only be unique among requests in flight)
+starts its stream afresh. A session's events are dropped when it ends
 here (DELETE, idle timeout, key revocation, shutdown). An event holds its message as the JSON
 the live stream carried (an upstream's content already masked): its size is what is counted,
 and it holds no reference to the objects of the call. Held by the replica that served the
@@ -33,6 +36,8 @@ from mcp.server.streamable_http import EventCallback, EventId, EventMessage, Eve
 from mcp_types import JSONRPCError, JSONRPCMessage, JSONRPCResponse, jsonrpc_message_adapter
 
 __all__ = ["EventBuffer", "SessionEvents", "replays"]
+
+SESSION_SHARE = 4  # one session holds at most 1/4 of the buffer's events and bytes
 
 # The streams a GET's replay attached to, for the edge that serves that GET (disconnect.py):
 # the SDK's replay runs in a task of the GET's request, which sees this holder.
@@ -56,10 +61,7 @@ class _Event:
     stream: StreamId
     # the message's JSON as the SDK writes it (content: kept out of reprs); None: priming
     data: str | None = field(repr=False)
-
-    @property
-    def size(self) -> int:
-        return len(self.data) if self.data is not None else 0
+    size: int = 0  # its UTF-8 bytes (what the byte bounds count)
 
 
 @dataclass(slots=True)
@@ -124,30 +126,60 @@ class SessionEvents(EventStore):
     def __init__(self, buffer: EventBuffer) -> None:
         self._buffer = buffer
         self._streams: dict[StreamId, _Stream] = {}
-        self._where: dict[EventId, _Event] = {}
+        self._where: dict[EventId, _Event] = {}  # oldest first
         self._seq = 0
+        self._bytes = 0
+        self._closed = False
         self._request_ids: dict[StreamId, object] = {}  # stream -> the JSON-RPC id as sent
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
         event_id = secrets.token_urlsafe(16)  # 128 random bits
+        if self._closed:
+            return event_id  # the session ended here: what its transport still sends is not kept
         self._seq += 1
         data = message.model_dump_json(by_alias=True, exclude_unset=True) if message else None
-        event = _Event(self._seq, stream_id, data)
+        size = len(data.encode()) if data is not None else 0
+        event = _Event(self._seq, stream_id, data, size)
         stream = self._streams.get(stream_id)
+        if stream is not None and message is None and _REPLAYED.get() is None:
+            # A new request's priming event on a known stream: the client reused a request id
+            # (ids need only be unique among requests in flight). The old one's events go.
+            self._drop_stream(stream_id)
+            stream = None
         if stream is None:
             stream = self._streams[stream_id] = _Stream()
         if isinstance(message, JSONRPCResponse | JSONRPCError):
             stream.answered = True
-        if event.size > self._buffer.max_bytes:
+        if event.size > self._buffer.max_bytes // SESSION_SHARE:
             return event_id  # too big to keep (it would evict everything): not resumable
         stream.events[event_id] = event
         self._where[event_id] = event
+        self._bytes += event.size
         if len(stream.events) > self._buffer.per_stream:
-            oldest, dropped = stream.events.popitem(last=False)
-            self._where.pop(oldest, None)
-            self._buffer._removed(oldest, dropped)
+            self._evict(next(iter(stream.events)))
+        # One session holds at most a share of the buffer: its own oldest events go first, so
+        # a chatty session (or a hostile upstream's fan-out) cannot evict everyone else's.
+        while len(self._where) > self._buffer.total // SESSION_SHARE or (
+            self._bytes > self._buffer.max_bytes // SESSION_SHARE
+        ):
+            self._evict(next(iter(self._where)))
         self._buffer._added(event_id, event, self)
         return event_id
+
+    def _evict(self, event_id: EventId) -> None:
+        event = self._forget(event_id)
+        if event is not None:
+            self._buffer._removed(event_id, event)
+
+    def _drop_stream(self, stream_id: StreamId) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        for event_id in list(stream.events):
+            self._evict(event_id)
+        if (gone := self._streams.pop(stream_id, None)) is not None and gone.resumed is not None:
+            gone.resumed.set()  # a waiter looks again (and finds the new request's stream)
+        self._request_ids.pop(stream_id, None)
 
     async def replay_events_after(
         self, last_event_id: EventId, send_callback: EventCallback
@@ -167,8 +199,10 @@ class SessionEvents(EventStore):
             stream.resumed.set()
             stream.resumed = None
         after = last.seq
-        # Until nothing newer is left: events stored while the client reads are sent too
-        # (the SDK attaches the live stream after this returns, with no await in between).
+        # Until nothing newer is left: events stored while the client reads are sent too.
+        # The SDK attaches the live stream after this returns, but awaits once in between
+        # (its new priming event): an answer routed in exactly that instant reaches no
+        # stream and the resumed GET waits for it (docs/mcp-endpoint.md, "Not yet").
         while pending := [e for e in list(stream.events.items()) if e[1].seq > after]:
             for event_id, event in pending:
                 after = event.seq
@@ -218,7 +252,8 @@ class SessionEvents(EventStore):
     # -- bookkeeping ---------------------------------------------------------------------
 
     def clear(self) -> list[tuple[EventId, _Event]]:
-        """Forget everything; the events that were held."""
+        """Forget everything, and keep nothing from now on; the events that were held."""
+        self._closed = True
         held = list(self._where.items())
         for stream in self._streams.values():
             if stream.resumed is not None:
@@ -232,6 +267,7 @@ class SessionEvents(EventStore):
         """Evicted by the buffer's bounds: the event, if it was still held."""
         event = self._where.pop(event_id, None)
         if event is not None:
+            self._bytes -= event.size
             stream = self._streams.get(event.stream)
             if stream is not None:
                 stream.events.pop(event_id, None)

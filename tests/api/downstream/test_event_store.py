@@ -69,21 +69,76 @@ async def test_event_ids_are_random_128_bit_tokens() -> None:
 
 @pytest.mark.anyio
 async def test_bounds_per_stream_and_in_total_evict_the_oldest_events() -> None:
-    buffer = EventBuffer(per_stream=3, total=5, max_bytes=1 << 20)
+    buffer = EventBuffer(per_stream=3, total=20, max_bytes=1 << 20)  # a session: 5 at most
     alice = buffer.for_session("a")
     ids = [await alice.store_event("1", _note(n)) for n in range(5)]
     assert len(buffer) == 3  # per stream: the two oldest went
     assert await _replay(alice, ids[0]) == (None, [])  # evicted: unknown
     _, sent = await _replay(alice, ids[2])
     assert [m.event_id for m in sent] == ids[3:]
-    bob = buffer.for_session("b")
-    later = [await bob.store_event("1", _note(n)) for n in range(3)]
-    assert len(buffer) == 5  # in total: alice's oldest went first
+    for name in "bcde":
+        other = buffer.for_session(name)
+        for n in range(4):
+            await other.store_event(str(n % 2), _note(n))
+    assert len(buffer) == 19
+    late = buffer.for_session("f")
+    later = [await late.store_event("1", _note(n)) for n in range(2)]
+    assert len(buffer) == 20  # in total: the oldest of any session (alice's) went first
     assert await _replay(alice, ids[2]) == (None, [])
     _, sent = await _replay(alice, ids[3])
     assert [m.event_id for m in sent] == ids[4:]
-    _, sent = await _replay(bob, later[0])
+    _, sent = await _replay(late, later[0])
     assert [m.event_id for m in sent] == later[1:]
+
+
+@pytest.mark.anyio
+async def test_one_session_holds_at_most_a_quarter_and_evicts_its_own_oldest_first() -> None:
+    buffer = EventBuffer(per_stream=100, total=40, max_bytes=1 << 20)
+    alice = buffer.for_session("a")
+    kept = await alice.store_event("1", None)
+    await alice.store_event("1", _result(1))
+    bob = buffer.for_session("b")  # a chatty session, or an upstream's fan-out to it
+    for n in range(100):
+        await bob.store_event(str(n % 7), _note(n))
+    assert len(buffer) == 2 + 40 // 4
+    stream, sent = await _replay(alice, kept)  # alice's answer is still there
+    assert stream == "1" and [m.message for m in sent] == [_result(1)]
+
+
+@pytest.mark.anyio
+async def test_a_reused_request_id_starts_its_stream_afresh() -> None:
+    buffer = EventBuffer(per_stream=10, total=100, max_bytes=1 << 20)
+    alice = buffer.for_session("a")
+    first = await alice.store_event("1", None)
+    await alice.store_event("1", _result(1))
+    assert alice.answered("1")
+    again = await alice.store_event("1", None)  # a new request that reuses id 1
+    assert not alice.answered("1")  # its client's disconnect cancels it again
+    assert await _replay(alice, first) == (None, [])
+    with replays():  # a resume's own priming event keeps the stream it resumes
+        stream, _ = await _replay(alice, again)
+        await alice.store_event("1", None)
+    assert stream == "1"
+    assert (await _replay(alice, again))[0] == "1"
+
+
+@pytest.mark.anyio
+async def test_events_stored_after_a_session_is_dropped_are_not_held() -> None:
+    buffer = EventBuffer(per_stream=10, total=100, max_bytes=1 << 20)
+    alice = buffer.for_session("a")
+    buffer.drop("a")
+    await alice.store_event("1", _note(1))  # its transport, still shutting down
+    assert len(buffer) == 0 and buffer.bytes == 0
+
+
+@pytest.mark.anyio
+async def test_the_byte_bound_counts_utf8_bytes() -> None:
+    buffer = EventBuffer(per_stream=10, total=100, max_bytes=1 << 20)
+    note = JSONRPCNotification(
+        jsonrpc="2.0", method="notifications/message", params={"t": "é" * 1000}
+    )
+    await buffer.for_session("a").store_event("1", note)
+    assert buffer.bytes >= 2000
 
 
 @pytest.mark.anyio
@@ -122,7 +177,7 @@ async def test_a_waiter_hears_of_a_resume_and_gives_up_after_its_grace() -> None
 @pytest.mark.anyio
 async def test_the_byte_bound_evicts_the_oldest_and_an_event_too_big_is_not_kept() -> None:
     size = len(_note(1).model_dump_json(by_alias=True, exclude_unset=True))
-    buffer = EventBuffer(per_stream=100, total=100, max_bytes=3 * size)
+    buffer = EventBuffer(per_stream=100, total=100, max_bytes=4 * 3 * size)  # a session: 3
     alice = buffer.for_session("a")
     ids = [await alice.store_event("1", _note(n)) for n in range(1, 5)]
     assert len(buffer) == 3 and buffer.bytes == 3 * size
