@@ -34,8 +34,6 @@ from mcp_gateway.api.downstream.sessions import SessionManager
 
 log = logging.getLogger("mcp_gateway.mcp")
 
-_MAX_WATCHED_BODY = 64 * 1024  # enough for any request's id; bigger bodies are not parsed
-
 
 def _request_id(body: bytes) -> Any:
     try:
@@ -77,8 +75,11 @@ class DisconnectWatch:
         finished = False
 
         async def watched_receive() -> Message:
+            # The whole body (bounded by MCPGW_MAX_BODY before it gets here): a request's id
+            # may come after large arguments, and a call whose id is not found is never
+            # cancelled when its client leaves.
             message = await receive()
-            if message["type"] == "http.request" and len(body) <= _MAX_WATCHED_BODY:
+            if message["type"] == "http.request":
                 body.extend(message.get("body", b""))
             return message
 

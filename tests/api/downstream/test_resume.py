@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx2
 import pytest
 
@@ -168,9 +169,11 @@ async def test_no_other_session_or_user_replays_a_streams_events_and_delete_drop
 
 @pytest.mark.anyio
 @pytest.mark.slow
+@pytest.mark.parametrize("padding", [0, 200_000])
 async def test_a_broken_call_stream_not_resumed_within_the_grace_cancels_the_call(
-    make_live: MakeLive,
+    make_live: MakeLive, padding: int
 ) -> None:
+    """Whatever the size of the request (its id read past large arguments too)."""
     async with make_live(endpoint={"resume_grace": 0.5}) as live:
         await live.add_server("fx")
         alice = await live.new_key("user", "alice")
@@ -181,13 +184,21 @@ async def test_a_broken_call_stream_not_resumed_within_the_grace_cancels_the_cal
             "method": "tools/call",
             "params": {
                 "name": "sleep",
-                "arguments": {"seconds": 120},
+                "arguments": {"seconds": 120, "tag": "x" * padding},
                 "_meta": {"progressToken": "p"},  # the SDK path: a resumable stream
             },
         }
+        data = json.dumps(call).encode()
+
+        async def pieces() -> AsyncIterator[bytes]:  # a large body arrives in many parts
+            for start in range(0, len(data), 16 * 1024):
+                yield data[start : start + 16 * 1024]
+                await anyio.lowlevel.checkpoint()
+
         async with httpx2.AsyncClient(base_url=live.url, timeout=30) as own:
-            headers = _in_session(alice, session)
-            async with own.stream("POST", "/mcp/fx", json=call, headers=headers) as resp:
+            headers = {**_in_session(alice, session), "Content-Type": "application/json"}
+            body = pieces() if padding else data
+            async with own.stream("POST", "/mcp/fx", content=body, headers=headers) as resp:
                 async for event in _events(resp):
                     assert event.id and event.message is None  # primed: it could resume
                     break
