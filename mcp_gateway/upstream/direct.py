@@ -42,7 +42,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mcp_gateway.observability import tracing
-from mcp_gateway.upstream.direct_stream import CallStream, parse_message
+from mcp_gateway.upstream.direct_stream import SSE, CallStream, parse_message
 from mcp_gateway.upstream.limits import too_large_error
 from mcp_gateway.upstream.sdk import (
     CappedStreamableHTTPTransport,
@@ -55,7 +55,6 @@ from mcp_gateway.upstream.sdk import (
 )
 
 JSON = "application/json"
-SSE = "text/event-stream"
 # Above the SDK dispatcher's ids (counting up from 0 on the same session), and from a random
 # start per process: replicas resuming one upstream session never send the same id at once.
 _IDS = itertools.count((1 << 40) + secrets.randbits(48))

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx2
 import mcp_types as types
@@ -35,6 +34,7 @@ from mcp_gateway.upstream.http_connect import (
     open_streamable_http,
 )
 from mcp_gateway.upstream.live import Link, LiveSession, discover, handshake, initial_tools
+from mcp_gateway.upstream.relay import Callbacks
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ class HttpTarget:
     list_timeout: float
     auth: httpx2.Auth | None
     max_message_bytes: int
-    # sampling/elicitation/roots/logging callbacks (upstream/relay.py)
-    callbacks: dict[str, Any] = field(default_factory=dict)
+    callbacks: Callbacks  # sampling/elicitation/roots/logging (upstream/relay.py)
 
 
 @dataclass(eq=False, slots=True)
@@ -100,7 +99,7 @@ async def _open_attempt(target: HttpTarget, session_id: str | None) -> _Attempt:
                 streams.read_stream,
                 streams.write_stream,
                 message_handler=target.handler,
-                **target.callbacks,
+                **target.callbacks.kwargs(),
             )
         )
     except BaseException:
@@ -115,20 +114,15 @@ async def _keep(target: HttpTarget, attempt: _Attempt, live: LiveSession) -> Liv
     streams, session = attempt.streams, attempt.session
     if streams is not None and streams.client is not None and streams.transport is not None:
         assert session is not None
-        log = target.callbacks.get("logging_callback")
         live.direct = DirectCalls(
             streams.client,
             streams.transport,
             session,
             target.handler,
-            log or _no_log,
+            target.callbacks.logging,
             attempt.on_closed(target.link),
         )
     return live
-
-
-async def _no_log(params: types.LoggingMessageNotificationParams) -> None:
-    return None
 
 
 async def _resume(target: HttpTarget, stored: UpstreamSession) -> LiveSession | None:
@@ -199,7 +193,7 @@ async def _connect_sse(target: HttpTarget) -> LiveSession:
             streams.read_stream,
             streams.write_stream,
             message_handler=target.handler,
-            **target.callbacks,
+            **target.callbacks.kwargs(),
         )
     )
     version = await handshake(session, target.list_timeout)

@@ -29,6 +29,7 @@ release; keeping them here makes an SDK upgrade a one-file review. Why each is n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
@@ -37,8 +38,7 @@ import anyio
 import httpx2
 from mcp.client._input_required import run_input_required_driver
 from mcp.client._transport import ReadStream, WriteStream
-from mcp.client.session import ClientSession
-from mcp.client.session import _later_revision_fields as later_revision_fields
+from mcp.client.session import ClientSession, _later_revision_fields
 from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport
 from mcp.client.streamable_http import _unfollowed_redirect as unfollowed_redirect
 from mcp.shared._context_streams import (
@@ -78,6 +78,13 @@ __all__ = [
 ]
 
 _SSE_TOO_LARGE = "byte limit"  # httpx2.SSEError: "Server-sent event exceeded the N byte limit."
+
+
+@functools.cache
+def later_revision_fields(method: str, version: str) -> frozenset[str]:
+    """Result keys a newer revision than ``version`` adds to ``method`` (the SDK drops them
+    from a result; it recomputes them per request, the direct path once per pair)."""
+    return _later_revision_fields(method, version)
 
 
 async def capped_body(response: httpx2.Response, limit: int) -> bytes | None:

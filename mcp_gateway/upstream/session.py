@@ -77,7 +77,7 @@ async def connect(
     when the upstream does not speak it), never a stored HTTP session."""
     handler = _message_handler(link)
     in_flight = InFlight(by_context=server.transport_type is TransportType.STREAMABLE_HTTP)
-    callbacks = client_callbacks(in_flight).kwargs()
+    callbacks = client_callbacks(in_flight)
     async with AsyncExitStack() as stack:
         if server.transport_type is TransportType.STDIO:
             if not server.command:
@@ -97,7 +97,10 @@ async def connect(
             )
             session = await stack.enter_async_context(
                 ClientSession(
-                    child.read_stream, child.write_stream, message_handler=handler, **callbacks
+                    child.read_stream,
+                    child.write_stream,
+                    message_handler=handler,
+                    **callbacks.kwargs(),
                 )
             )
             opening = discover if modern else handshake
