@@ -2,8 +2,8 @@
 
 Fixtures (all usable from any test module):
 
-``anyio_backend`` -> ``("asyncio", {"use_uvloop": True})``
-    asyncio on uvloop, the loop `serve` runs on; async tests use ``@pytest.mark.anyio``.
+``anyio_backend`` -> ``"asyncio"``
+    The anyio plugin's backend; async tests use ``@pytest.mark.anyio``.
 
 ``mongodb_uri`` (session) -> ``str``
     URI of a MongoDB-wire server: ``MCPGW_TEST_MONGODB_URI`` if set, else an in-process
@@ -45,9 +45,8 @@ MakeSettings = Callable[..., Settings]
 
 
 @pytest.fixture
-def anyio_backend() -> tuple[str, dict[str, bool]]:
-    # The loop `serve` runs on by default (MCPGW_EVENT_LOOP=auto: uvloop where installed).
-    return ("asyncio", {"use_uvloop": True})
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")

@@ -151,17 +151,6 @@ def test_the_listening_address_is_logged_at_warning_level_too(tmp_path: Path) ->
         assert status == 200
 
 
-@pytest.mark.parametrize(("choice", "loop"), [(None, "uvloop"), ("asyncio", "asyncio")])
-def test_serve_runs_on_uvloop_unless_told_asyncio(
-    tmp_path: Path, choice: str | None, loop: str
-) -> None:
-    extra = {"MCPGW_EVENT_LOOP": choice} if choice else {}
-    with GatewayProcess(gateway_env(tmp_path / "data", **extra)) as gateway:
-        status, _ = _request(f"{gateway.url}/healthz")
-        assert status == 200
-    assert f"Event loop: {loop}" in gateway.stderr
-
-
 def test_mongodb_mode_without_a_key_refuses_to_start(tmp_path: Path) -> None:
     env = gateway_env(tmp_path / "data", MCPGW_MONGODB_URI="mongodb://127.0.0.1:1")
     result = _serve_until_exit(env)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -14,7 +13,7 @@ import typer
 from mcp_gateway.cli import logsafe
 from mcp_gateway.cli.logformat import JsonFormatter, text_formatter
 from mcp_gateway.config import Settings, load_settings
-from mcp_gateway.errors import ConfigError, GatewayError
+from mcp_gateway.errors import GatewayError
 
 if TYPE_CHECKING:
     from hypercorn.config import Config as HypercornConfig
@@ -42,19 +41,6 @@ def _hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
-def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The loop ``serve`` runs on (MCPGW_EVENT_LOOP); None: asyncio's own."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise ConfigError("MCPGW_EVENT_LOOP=uvloop, but uvloop is not installed") from None
-        return None
-    return uvloop.new_event_loop
-
-
 async def _serve(settings: Settings) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
@@ -69,7 +55,6 @@ async def _serve(settings: Settings) -> None:
         stop.set()
 
     loop = asyncio.get_running_loop()
-    logging.getLogger("mcp_gateway").info("Event loop: %s", type(loop).__module__.split(".")[0])
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, drain)
     # Enter the runtime before listening so a bad key or unreachable store is one clean line.
@@ -125,9 +110,7 @@ def serve(
             settings = settings.model_copy(update={"http": http})
         settings.check_startup()
         _configure_logging(settings.http.log_level, settings.http.log_format, settings.replica_id)
-        factory = _loop_factory(settings.http.event_loop)
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(_serve(settings))
+        asyncio.run(_serve(settings))
     except GatewayError as exc:
         print(f"mcp-gateway: {exc.message}", file=sys.stderr)
         raise typer.Exit(2) from None

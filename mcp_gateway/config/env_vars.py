@@ -25,7 +25,6 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar(("MCPGW_ADMIN_API_KEY",), ("http", "admin_api_key")),
     EnvVar(("MCPGW_LOG_LEVEL",), ("http", "log_level")),
     EnvVar(("MCPGW_LOG_FORMAT",), ("http", "log_format")),
-    EnvVar(("MCPGW_EVENT_LOOP",), ("http", "event_loop")),
     EnvVar(("MCPGW_REPLICA_ID",), ("http", "replica_id")),
     EnvVar(("MCPGW_CONSOLE",), ("http", "console")),
     EnvVar(("MCPGW_CONSOLE_SESSION_IDLE",), ("http", "console_session_idle")),

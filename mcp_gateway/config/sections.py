@@ -46,8 +46,6 @@ class HttpSettings(BaseModel):
     admin_api_key: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
-    # auto: uvloop where it is installed (a dependency on Linux and macOS), else asyncio's own.
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # Names this process in /healthz, log lines, audit records and metrics; unset: see
     # Settings.replica_id.
     replica_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -56,7 +54,7 @@ class HttpSettings(BaseModel):
     console_session_idle: float = Field(1800.0, gt=0, description="seconds without a request")
     console_session_max_age: float = Field(43200.0, gt=0, description="seconds after login")
 
-    @field_validator("log_level", "log_format", "event_loop", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
