@@ -102,8 +102,14 @@ async def direct(n: int) -> dict[str, float]:
 
 
 class Gateway:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        """``extra_env``: more MCPGW_* settings (a replica id, a MongoDB URI, ...)."""
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+    ) -> None:
+        """``extra_env``: more MCPGW_* settings (a replica id, a MongoDB URI, ...);
+        ``prefix``: a command that execs the rest (``taskset -c 1``)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCPGW_")}
         env |= {
             "MCPGW_DATA_DIR": str(data_dir),
@@ -114,7 +120,7 @@ class Gateway:
         }
         env |= extra_env or {}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mcp_gateway", "serve"],
+            [*prefix, sys.executable, "-m", "mcp_gateway", "serve"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -11,6 +11,10 @@ One invocation, so both sides see the same minute of a noisy machine:
 - ``floor`` (with ``--floor``): the same client through bench/floor_proxy.py, a Hypercorn app
   that only relays bytes to the upstream: the least any Hypercorn-served hop costs here.
 
+On 2 cores the client, the upstream and the gateway share the CPU, so throughput through the
+gateway measures its CPU cost as much as its delay. ``--pin`` gives the gateway (and the relay)
+a CPU of its own, as a deployment would: the client and the upstream on CPU 0 in every row.
+
 Each in both protocol eras (``legacy``: initialize + Mcp-Session-Id; ``2026-07-28``:
 sessionless). Reports p50/p99 of an ``echo`` call at concurrency 1, calls/s at 16 and the
 CPU time per call of the server processes (upstream; gateway + upstream);
@@ -188,13 +192,13 @@ class Upstream:
 class Floor:
     """bench/floor_proxy.py in front of ``upstream``."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, prefix: tuple[str, ...] = ()) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         script = Path(__file__).with_name("floor_proxy.py")
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), str(port), upstream],
+            [*prefix, sys.executable, str(script), str(port), upstream],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -243,13 +247,25 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=500, help="calls per latency sample")
     parser.add_argument("--sessions", type=int, default=1000, help="idle legacy sessions to open")
     parser.add_argument("--floor", action="store_true", help="also through bench/floor_proxy.py")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the client and the upstream on CPU 0, the gateway and the relay on CPU 1",
+    )
     args = parser.parse_args()
+    prefix: tuple[str, ...] = ()
+    if args.pin:  # before any process or thread starts: they inherit it
+        os.sched_setaffinity(0, {0})
+        prefix = ("taskset", "-c", "1")
     results: dict[str, list[dict[str, float]]] = {}
-    print(f"load average at start: {os.getloadavg()}", flush=True)
+    print(
+        f"load average at start: {os.getloadavg()}; pin {args.pin}",
+        flush=True,
+    )
     upstream = Upstream()
-    floor = Floor(upstream.url) if args.floor else None
+    floor = Floor(upstream.url, prefix) if args.floor else None
     with tempfile.TemporaryDirectory() as tmp:
-        gw = Gateway(Path(tmp) / "data")
+        gw = Gateway(Path(tmp) / "data", prefix=prefix)
         try:
             await register(gw, upstream.url)
             sides = [("direct", upstream.url, None, (upstream.proc.pid,))]
