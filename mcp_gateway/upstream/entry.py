@@ -67,11 +67,12 @@ class ServerEntry:
     def stop_idle_users(self, now: float, idle: float) -> None:
         """Stop the sessions with no call in flight, unused for ``idle`` seconds: the user
         sessions and every 2026-07-28 companion, the shared one too (the next 2026-07-28
-        request starts it again). A session whose listen stream holds resource
-        subscriptions (upstream/listen.py) is kept: its subscribers would hear nothing."""
+        request starts it again). A session holding resource subscriptions is kept: its
+        subscribers would hear nothing."""
         for sessions in (self.users, self.modern):
             for scope, sup in list(sessions.items()):
-                if sup.in_flight == 0 and now - sup.last_used >= idle and not sup.listener.uris:
+                unused = sup.in_flight == 0 and now - sup.last_used >= idle
+                if unused and not sup.holds_subscriptions:
                     del sessions[scope]
                     sup.stop(terminate=True)
 

@@ -22,6 +22,7 @@ from mcp_types import (
     ClientRequest,
     InputRequiredResult,
     ServerCapabilities,
+    SubscribeRequest,
     Tool,
     UnsubscribeRequest,
 )
@@ -126,6 +127,10 @@ class UpstreamPool(SessionPool):
                 if held is not None:
                     return cast(R, held)
             result = await live.request(request, result_type, read_timeout, relay)
+            if isinstance(request, SubscribeRequest):  # held by this session from now on
+                sup.subscribed.add(str(request.params.uri))
+            elif isinstance(request, UnsubscribeRequest):
+                sup.subscribed.discard(str(request.params.uri))
             if isinstance(result, InputRequiredResult):
                 raise relayed(result, sup.masker)
             others = sup.holds_secrets_of_others(username)

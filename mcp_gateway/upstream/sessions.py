@@ -271,9 +271,11 @@ class SessionPool:
         if sup is not None:
             return sup
         if len(entry.users) >= entry.config.max_instances:
-            # A session holding listen subscriptions is not taken: its subscribers would
-            # hear nothing, and nothing would renew them elsewhere.
-            idle = [s for s in entry.users.values() if s.in_flight == 0 and not s.listener.uris]
+            # A session holding subscriptions is not taken: its subscribers would hear
+            # nothing, and nothing would renew them elsewhere.
+            idle = [
+                s for s in entry.users.values() if s.in_flight == 0 and not s.holds_subscriptions
+            ]
             if not idle:
                 raise UpstreamBusy(
                     f"server {entry.config.name!r} has no free per-user session slot"

@@ -69,6 +69,10 @@ class Supervisor:
         self.unsupported = False  # modern, and the upstream said it does not speak 2026-07-28
         # A 2026-07-28 connection's subscriptions/listen stream (upstream/listen.py).
         self.listener = Listener(primary=not modern)
+        # The URIs a 2025-11-25 session holds ``resources/subscribe``d upstream (the pool's
+        # request path keeps it); a restarted session's are made again by their owners
+        # (api/downstream/subscriptions.py renews them on the state change).
+        self.subscribed: set[str] = set()
         self._max_message_bytes = max_message_bytes
         self.sandbox = sandbox
         self.http_auth = http_auth  # this session's request authentication (OAuth), if any
@@ -109,6 +113,13 @@ class Supervisor:
         self._changed = anyio.Event()  # set (and replaced) on every status change
         self._attempt_scope: anyio.CancelScope | None = None
         self.done = anyio.Event()
+
+    @property
+    def holds_subscriptions(self) -> bool:
+        """Whether resource subscriptions are held through this session (its listen stream's
+        or legacy ones): stopping it would leave their subscribers deaf, so neither the idle
+        reaper nor another user's need for a slot takes it."""
+        return bool(self.subscribed or self.listener.uris)
 
     # -- control ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import anyio
+import mcp_types as types
 import pytest
 
 from mcp_gateway.config import UpstreamSettings
@@ -78,6 +79,26 @@ async def test_idle_per_user_session_is_closed_and_its_process_exits(
         assert pool.status("fx").instances == 1
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
         await poll_until(lambda: not _alive(pid), within=5)
+
+
+async def test_an_idle_per_user_session_holding_a_resource_subscription_is_kept_until_unsubscribed(
+    sqlite_store: Store,
+) -> None:
+    # Stopped, its upstream would forget the subscription and its subscriber hear nothing.
+    settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
+    uri = "fixture://readme"
+    subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+    unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+        server = stdio_config(isolation=Isolation.PER_USER)
+        await pool.request(server, subscribe, types.EmptyResult, username="alice")
+        await pool.call_tool(server, "echo", {"text": "x"}, username="bob")
+        await poll_until(lambda: pool.status("fx").instances == 1, within=5)  # bob's went
+        assert set(pool._entries["fx"].users) == {"alice"}
+        listed = await pool.call_tool(server, "subscriptions", {}, username="alice")
+        assert uri in text_of(listed)  # the same upstream process still holds it
+        await pool.request(server, unsubscribe, types.EmptyResult, username="alice")
+        await poll_until(lambda: pool.status("fx").instances == 0, within=5)
 
 
 async def test_max_instances_evicts_idle_lru_session_else_busy(pool: UpstreamPool) -> None:
