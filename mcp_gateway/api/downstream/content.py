@@ -13,7 +13,7 @@ session and secrets, masking, audit).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_id
 from mcp_gateway.api.downstream.eras import input_required, modern_caller, relaying
 from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay
+from mcp_gateway.api.downstream.rounds import P, R, Rounds, takes_rounds
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.downstream.targets import resource_target, server_of, unknown
 from mcp_gateway.api.runtime_port import GatewayRuntime
@@ -50,14 +51,16 @@ class ContentHandlers:
         runtime: GatewayRuntime,
         changes: ListChanges | None = None,
         *,
-        relays: bool = False,
+        rounds: Rounds | None = None,
         log_levels: LogLevels | None = None,
     ) -> None:
         self._runtime = runtime  # its services exist once it is open
         self._changes = changes
-        # A 2026-07-28 upstream's input-required results of reads and prompts are relayed
-        # (eras.py); only where requestState is sealed and verified (the server's boundary).
-        self._relays = relays
+        # A 2026-07-28 client's reads and prompts: a 2026-07-28 upstream's input-required
+        # results are relayed (eras.py), a 2025-11-25 upstream's requests become the gateway's
+        # own rounds (rounds.py); only where requestState is sealed and verified (the
+        # server's boundary, installed with the rounds).
+        self._rounds = rounds
         self._log_levels = log_levels  # 2025-11-25 sessions' logging/setLevel
 
     async def _watch(self, ctx: Context, caller: Caller, kind: str) -> None:
@@ -66,9 +69,19 @@ class ContentHandlers:
             await self._changes.watch(session_id, ctx.session, caller, kind)
 
     def _modern(self, ctx: Context, params: Any) -> ModernCaller | None:
-        if not self._relays:
+        if self._rounds is None:
             return None
         return modern_caller(ctx, params.input_responses, params.request_state)
+
+    async def _asking(
+        self, ctx: Context, params: P, fetch: Callable[[Context, P], Awaitable[R]]
+    ) -> R | types.InputRequiredResult:
+        """``fetch`` with the upstream's requests reaching this client: on the request's own
+        stream (2025-11-25, ``_answering``) or as the gateway's rounds (2026-07-28)."""
+        if self._rounds is not None and takes_rounds(ctx, params.request_state):
+            here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, None)
+            return await self._rounds.call(ctx, params, here, fetch)
+        return await fetch(ctx, params)
 
     @contextmanager
     def _answering(self, ctx: Context) -> Iterator[None]:
@@ -140,22 +153,28 @@ class ContentHandlers:
         caller = caller_of(getattr(ctx.request, "scope", None))
         server, uri = await self._resource_target(caller, params.uri)
         request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
+
+        async def read(ctx: Context, params: Any) -> types.ReadResourceResult:
+            return await self._content.audited(
+                caller.principal,
+                caller.username,
+                server,
+                request,
+                types.ReadResourceResult,
+                action="resource_read",
+                target=audited_uri(uri),
+                request_id=caller.request_id,
+            )
+
         try:
             with relaying(self._modern(ctx, params)), self._answering(ctx):
-                result = await self._content.audited(
-                    caller.principal,
-                    caller.username,
-                    server,
-                    request,
-                    types.ReadResourceResult,
-                    action="resource_read",
-                    target=audited_uri(uri),
-                    request_id=caller.request_id,
-                )
+                result = await self._asking(ctx, params, read)
         except InputRequired as exc:
             return input_required(exc)
         except GatewayError as exc:
             raise rpc_error(exc) from None
+        if isinstance(result, types.InputRequiredResult):
+            return result
         if caller.server is not None:
             return types.ReadResourceResult(contents=result.contents, _meta=result.meta)
         contents = [
@@ -236,8 +255,9 @@ class ContentHandlers:
             request = types.GetPromptRequest(
                 params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
             )
-            with relaying(self._modern(ctx, params)), self._answering(ctx):
-                result = await self._content.audited(
+
+            async def get(ctx: Context, params: Any) -> types.GetPromptResult:
+                return await self._content.audited(
                     caller.principal,
                     caller.username,
                     server,
@@ -247,10 +267,15 @@ class ContentHandlers:
                     target=name,
                     request_id=caller.request_id,
                 )
+
+            with relaying(self._modern(ctx, params)), self._answering(ctx):
+                result = await self._asking(ctx, params, get)
         except InputRequired as exc:
             return input_required(exc)
         except GatewayError as exc:
             raise rpc_error(exc) from None
+        if isinstance(result, types.InputRequiredResult):
+            return result
         if caller.server is None:
             messages = [_routable_message(server, m) for m in result.messages]
             result = result.model_copy(update={"messages": messages})

@@ -1,11 +1,12 @@
 """Upstream requests of a call made by a 2026-07-28 client: input-required rounds.
 
 A sessionless client cannot receive server requests during a call. So the gateway runs such a
-call in the background (:class:`Rounds`); when its upstream asks for sampling, elicitation or
-roots, the ``tools/call`` answers an ``InputRequiredResult`` carrying the request(s) and a
-``requestState`` naming the call; the client retries ``tools/call`` with its responses and
-that state, which the handler hands to the waiting upstream request, and so on until the call
-ends and its result is the answer.
+call (a ``tools/call``, ``prompts/get`` or ``resources/read``) in the background
+(:class:`Rounds`); when its upstream asks for sampling, elicitation or roots, the request
+answers an ``InputRequiredResult`` carrying the request(s) and a ``requestState`` naming the
+call; the client retries the request with its responses and that state, which the handler
+hands to the waiting upstream request, and so on until the call ends and its result is the
+answer.
 
 The state is sealed and bound to the caller (``requeststate.py``); here it is only the call's
 random id, and a call is found only by its owner. A round nobody answers within
@@ -20,19 +21,40 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from mcp_gateway.api.downstream.relay import SessionRelay, missing_capability, unsupported
+from mcp_gateway.api.downstream.eras import is_relayed
+from mcp_gateway.api.downstream.relay import (
+    SessionRelay,
+    answers_any,
+    missing_capability,
+    unsupported,
+)
 from mcp_gateway.api.downstream.requeststate import STATE_TTL, principal_of
 from mcp_gateway.upstream.relay import CALL_RELAY, InputAnswer
 
-Outcome = types.CallToolResult | BaseException
+Outcome = types.Result | BaseException
+R = TypeVar("R", bound=types.Result)
+
+
+class Retryable(Protocol):
+    """The params of a request that can take input-required rounds."""
+
+    @property
+    def request_state(self) -> str | None: ...
+
+    @property
+    def input_responses(self) -> dict[str, types.InputResponse] | None: ...
+
+
+P = TypeVar("P", bound=Retryable)
 
 
 @dataclass(eq=False, slots=True)
@@ -102,7 +124,7 @@ class PendingCall:
             self.asks[key].sent = True
         return fresh
 
-    async def next(self) -> types.CallToolResult | types.InputRequiredResult:
+    async def next(self) -> types.Result:
         """The call's result, or the upstream requests it waits for. Raises what the call
         raised."""
         while True:
@@ -115,6 +137,18 @@ class PendingCall:
             if fresh:
                 return types.InputRequiredResult(input_requests=fresh, request_state=self.id)
             await changed.wait()
+
+
+def takes_rounds(ctx: ServerRequestContext[Any, Any], state: str | None) -> bool:
+    """Whether a request (``state``: its verified requestState) is one of the gateway's own
+    rounds: a 2026-07-28 client's first request that could answer an upstream's request, or
+    a retry of such a round (a 2026-07-28 upstream's own rounds are relayed instead: eras.py;
+    a client that can answer none has them refused at once, no round needed)."""
+    return (
+        ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        and not is_relayed(state)
+        and (state is not None or answers_any(ctx.session.client_capabilities))
+    )
 
 
 class Rounds:
@@ -138,7 +172,7 @@ class Rounds:
         self,
         owner: str,
         capabilities: types.ClientCapabilities | None,
-        call: Callable[[PendingCall], Awaitable[types.CallToolResult]],
+        call: Callable[[PendingCall], Awaitable[types.Result]],
     ) -> PendingCall:
         """Run ``call(pending)`` in the background, in the current context (log fields,
         spans); ``pending`` is the relay its upstream requests go to."""
@@ -177,22 +211,19 @@ class Rounds:
     async def call(
         self,
         ctx: ServerRequestContext[Any, Any],
-        params: types.CallToolRequestParams,
+        params: P,
         here: SessionRelay,
-        call: Callable[
-            [ServerRequestContext[Any, Any], types.CallToolRequestParams],
-            Awaitable[types.CallToolResult],
-        ],
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """One 2026-07-28 ``tools/call``: a first request starts ``call`` in the background, a
-        retry (its ``requestState`` verified by the boundary) answers the waiting round."""
+        call: Callable[[ServerRequestContext[Any, Any], P], Awaitable[R]],
+    ) -> R | types.InputRequiredResult:
+        """One 2026-07-28 request: a first one starts ``call`` in the background, a retry
+        (its ``requestState`` verified by the boundary) answers the waiting round."""
         owner = principal_of(ctx)
         if params.request_state is not None:
             pending = self.find(params.request_state, owner)
             pending.answer(params.input_responses)
         else:
 
-            async def run(pending: PendingCall) -> types.CallToolResult:
+            async def run(pending: PendingCall) -> R:
                 answering = CALL_RELAY.set(pending)
                 try:
                     return await call(ctx, params)
@@ -200,11 +231,9 @@ class Rounds:
                     CALL_RELAY.reset(answering)
 
             pending = self.start(owner, ctx.session.client_capabilities, run)
-        return await self.serve(pending, here)
+        return cast("R | types.InputRequiredResult", await self.serve(pending, here))
 
-    async def serve(
-        self, pending: PendingCall, handler: SessionRelay
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    async def serve(self, pending: PendingCall, handler: SessionRelay) -> types.Result:
         """Wait for ``pending``'s next step for one request; a cancelled request (the client
         closed its stream) cancels the call."""
         pending.handler = handler

@@ -24,7 +24,6 @@ from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_gateway import __version__
 from mcp_gateway.api.downstream import param_schemas, search_tools
@@ -32,12 +31,12 @@ from mcp_gateway.api.downstream.caller import Caller, caller_of, legacy_session_
 from mcp_gateway.api.downstream.capabilities import EndpointCapabilities
 from mcp_gateway.api.downstream.catalogue import Catalogue
 from mcp_gateway.api.downstream.content import ContentHandlers
-from mcp_gateway.api.downstream.eras import input_required, is_relayed, modern_caller, relaying
+from mcp_gateway.api.downstream.eras import input_required, modern_caller, relaying
 from mcp_gateway.api.downstream.notify import ListChanges
 from mcp_gateway.api.downstream.param_schemas import SchemaHook
-from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, answers_any, ask_to_open
+from mcp_gateway.api.downstream.relay import LogLevels, SessionRelay, ask_to_open
 from mcp_gateway.api.downstream.requeststate import boundary
-from mcp_gateway.api.downstream.rounds import Rounds
+from mcp_gateway.api.downstream.rounds import Rounds, takes_rounds
 from mcp_gateway.api.downstream.rpc_errors import rpc_error
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.errors import (
@@ -306,12 +305,7 @@ def build_server(
         modern = modern_caller(ctx, params.input_responses, state) if rounds else None
         try:
             with relaying(modern):
-                if (
-                    rounds is not None
-                    and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
-                    and not is_relayed(state)
-                    and (state is not None or answers_any(ctx.session.client_capabilities))
-                ):
+                if rounds is not None and takes_rounds(ctx, state):
                     return await rounds.call(ctx, params, here, call)
                 answering = CALL_RELAY.set(here)
                 try:
@@ -321,7 +315,7 @@ def build_server(
         except InputRequired as exc:
             return input_required(exc)
 
-    content = ContentHandlers(runtime, changes, relays=rounds is not None, log_levels=log_levels)
+    content = ContentHandlers(runtime, changes, rounds=rounds, log_levels=log_levels)
     private = CacheHint(ttl_ms=0, scope="private")
     server = GatewayServer(
         "mcp-gateway",

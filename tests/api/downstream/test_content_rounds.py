@@ -2,7 +2,9 @@
 input-required result (upstream/relay.py ``input_rounds``, api/downstream/content.py): a
 2025-11-25 client is asked on the request's own stream and gets the prompt or the resource; a
 2026-07-28 client gets the upstream's round relayed (its SDK answers it); a REST call, which
-has no client to ask, fails naming what the upstream asked for."""
+has no client to ask, fails naming what the upstream asked for. And the other way round: a
+2025-11-25-only upstream's ``elicitation/create`` during one reaches a 2026-07-28 client as the
+gateway's own input-required round (rounds.py)."""
 
 from __future__ import annotations
 
@@ -30,11 +32,23 @@ def modern_upstream() -> Iterator[HttpFixture]:
         upstream.stop()
 
 
-async def _add(live: LiveGateway, upstream: HttpFixture) -> None:
-    body = {"name": "mx", "transportType": "streamable_http", "url": upstream.url}
+@pytest.fixture
+def legacy_upstream() -> Iterator[HttpFixture]:
+    """The fixture over Streamable HTTP, 2025-11-25 only, with its eliciting prompt and
+    resource template (server requests)."""
+    upstream = HttpFixture(FIXTURE_SERVER, ("--legacy",))
+    try:
+        upstream.start()
+        yield upstream
+    finally:
+        upstream.stop()
+
+
+async def _add(live: LiveGateway, upstream: HttpFixture, name: str = "mx") -> None:
+    body = {"name": name, "transportType": "streamable_http", "url": upstream.url}
     resp = await live.client.post("/mcp/servers", json=body, headers=live.admin)
     assert resp.status_code == 200, resp.text
-    await live.wait_status("mx", "connected")
+    await live.wait_status(name, "connected")
 
 
 def _text(content: object) -> str:
@@ -74,3 +88,36 @@ async def test_a_prompt_and_a_read_that_ask_for_input_reach_the_client_of_either
     assert resp.status_code == 502, resp.text
     assert "elicitation/create" in resp.json()["error"], resp.text
     assert "MCP endpoint" in resp.json()["error"], resp.text
+
+
+@pytest.mark.slow
+async def test_a_legacy_upstreams_request_during_a_prompt_or_read_reaches_a_client_of_either_era(
+    live: LiveGateway, legacy_upstream: HttpFixture
+) -> None:
+    await _add(live, legacy_upstream, "lx")
+    alice = await live.new_key("user", "alice")
+    asked: list[str] = []
+
+    async def elicit(
+        ctx: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Ann"})
+
+    for mode in MODES:
+        asked.clear()
+        async with live.mcp_client("/mcp/lx", alice, mode=mode, elicitation_callback=elicit) as c:
+            prompt = await c.get_prompt("legacy_greet", {"style": "pirate"})
+            read = await c.read_resource("fixture://asked/tides")
+        assert [_text(m.content) for m in prompt.messages] == ["Greet Ann (pirate)."], mode
+        assert [_text(c) for c in read.contents] == ["tides by Ann"], mode
+        assert asked == ["Whom to greet?", "Who writes about tides?"], mode
+
+    # Through /mcp too: the routed prompt name and resource URI.
+    asked.clear()
+    async with live.mcp_client("/mcp", alice, mode=MODES[-1], elicitation_callback=elicit) as c:
+        prompts = {p.name for p in (await c.list_prompts()).prompts}
+        assert "lx__legacy_greet" in prompts
+        prompt = await c.get_prompt("lx__legacy_greet", {"style": "plain"})
+    assert [_text(m.content) for m in prompt.messages] == ["Greet Ann (plain)."]
+    assert asked == ["Whom to greet?"]
