@@ -1,5 +1,5 @@
 """Private MCP SDK API is reached from one module per side only: upstream/sdk.py (the client
-side) and api/downstream/sessions.py (the server side: the session manager's internals)."""
+side) and api/downstream/sdk_sessions.py (the server side: the session manager's internals)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "mcp_gateway"
 BOUNDARIES = (
     PACKAGE / "upstream" / "sdk.py",
-    PACKAGE / "api" / "downstream" / "sessions.py",
+    PACKAGE / "api" / "downstream" / "sdk_sessions.py",
 )
 INTERNAL_NAMES = {"StreamableHTTPTransport", "create_context_streams"}
 

@@ -59,7 +59,8 @@ from mcp_gateway.api.downstream.caller import caller_of, is_modern
 from mcp_gateway.api.downstream.exchange import Exchange
 from mcp_gateway.api.downstream.relay import answers_any
 from mcp_gateway.api.downstream.server import GatewayServer
-from mcp_gateway.api.downstream.sessions import SessionFacts, SessionManager, requestor_of
+from mcp_gateway.api.downstream.sessions import SessionManager
+from mcp_gateway.api.downstream.shared_sessions import SessionFacts, requestor_of
 
 log = logging.getLogger("mcp_gateway.mcp")
 

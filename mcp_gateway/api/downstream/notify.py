@@ -86,7 +86,7 @@ _Queued = Notice | _ToolsetChanged
 
 class _Notifiable(Protocol):
     """A legacy session's standalone channel (its GET stream): a ``ServerSession``, or the
-    ``Connection`` of a session resumed from the store (sessions.py)."""
+    ``Connection`` of a session resumed from the store (sdk_sessions.py)."""
 
     async def send_tool_list_changed(self) -> None: ...
 
