@@ -129,8 +129,6 @@ class UpstreamPool(SessionPool):
             result = await live.request(request, result_type, read_timeout, relay)
             if isinstance(request, SubscribeRequest):  # held by this session from now on
                 sup.subscribed.add(str(request.params.uri))
-            elif isinstance(request, UnsubscribeRequest):
-                sup.subscribed.discard(str(request.params.uri))
             if isinstance(result, InputRequiredResult):
                 raise relayed(result, sup.masker)
             others = sup.holds_secrets_of_others(username)
@@ -138,6 +136,10 @@ class UpstreamPool(SessionPool):
 
         if isinstance(request, UnsubscribeRequest):
             sup = self._supervisor(entry, username, env, headers, own_session)
+            # Released whatever comes of the unsubscribe (busy, unavailable, refused): the
+            # caller forgets the subscription either way and never asks again, so a session
+            # kept for it would be kept forever.
+            sup.subscribed.discard(str(request.params.uri))
             if str(request.params.uri) in sup.listener.uris:  # even while it reconnects
                 return cast(R, sup.listener.unsubscribe(str(request.params.uri)))
         modern = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -174,3 +175,31 @@ async def test_per_user_session_errors_mask_that_users_injected_values(
     assert "bad token" in caplog.text  # the upstream's refusal was logged...
     assert canary not in caplog.text  # ...without the user's value
     assert canary not in str(err.value)
+
+
+async def test_a_subscribed_session_is_released_even_when_its_unsubscribe_is_refused(
+    sqlite_store: Store,
+) -> None:
+    # The gateway forgets a subscription whatever the upstream answers its unsubscribe
+    # (api/downstream/subscriptions.py logs the failure and drops the key; nothing retries):
+    # a session kept for it would be kept forever (its process, a max_instances slot).
+    # Here alice is at her per-user concurrency limit when her unsubscribe comes.
+    settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
+    uri = "fixture://readme"
+    subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+    unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
+    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+        server = stdio_config(isolation=Isolation.PER_USER, max_concurrency_per_user=1)
+        await pool.request(server, subscribe, types.EmptyResult, username="alice")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                functools.partial(pool.call_tool, username="alice"),
+                server,
+                "sleep",
+                {"seconds": 30},
+            )
+            await poll_until(lambda: in_flight(pool, "fx") == 1, within=10)
+            with pytest.raises(UpstreamBusy):
+                await pool.request(server, unsubscribe, types.EmptyResult, username="alice")
+            tg.cancel_scope.cancel()
+        await poll_until(lambda: pool.status("fx").instances == 0, within=5)

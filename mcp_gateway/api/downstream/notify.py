@@ -73,7 +73,7 @@ _EVENTS: dict[str, ServerEvent] = {
 }
 _NOTICE_KINDS = {RESOURCES_CHANGED: "resources", PROMPTS_CHANGED: "prompts"}
 
-_Print = tuple[ServerStatus, tuple[Tool, ...] | None]
+_Print = tuple[ServerStatus, tuple[Tool, ...] | None, int]  # status, tools, restarts
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,17 +280,23 @@ class ListChanges:
                 await self.notify({notice.server}, (kind,), scope=notice.scope)
 
     def changed_servers(self) -> set[str]:
-        """The servers whose state differs from the last look (none on the first look)."""
+        """The servers whose state differs from the last look (none on the first look). The
+        restart count is compared too: one user's session of a per-user server that restarts
+        while another's stays up leaves the aggregate status as it was, yet its new upstream
+        session holds none of that user's subscriptions (renewed on this change)."""
         if not self._runtime.is_open:
             return set()
-        now = {name: (s.status, s.tools) for name, s in self._runtime.pool.statuses().items()}
+        now = {
+            name: (s.status, s.tools, s.restarts)
+            for name, s in self._runtime.pool.statuses().items()
+        }
         before, self._seen = self._seen, now
         if before is None:
             return set()
         changed = set(before) ^ set(now)
         for name in set(before) & set(now):
-            (status, tools), (was, had) = now[name], before[name]
-            if status is not was or not (tools is had or tools == had):
+            (status, tools, restarts), (was, had, restarted) = now[name], before[name]
+            if status is not was or not (tools is had or tools == had) or restarts != restarted:
                 changed.add(name)
         return changed
 

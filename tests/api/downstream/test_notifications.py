@@ -315,3 +315,40 @@ async def test_a_2026_only_upstreams_changes_reach_legacy_and_2026_clients(
             if not shared.listener.uris:
                 break
             await anyio.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_a_per_user_session_that_restarts_is_subscribed_again_while_others_stay_up(
+    live: LiveGateway,
+) -> None:
+    # Review finding: alice's own upstream session restarts (it crashed) while bob's session
+    # of the same per-user server stays connected. The server's aggregate state never changes
+    # (connected throughout; a per-user server lists no tools in it), so nothing renews
+    # alice's subscription: her new upstream process holds none, she hears nothing, and her
+    # session is kept forever for a subscription it does not hold.
+    await live.add_server("fx", wait=False, isolation="per_user")
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    readme = "fixture://readme"
+    async with (
+        live.mcp_client("/mcp/fx", bob) as other,
+        live.mcp_client("/mcp/fx", alice) as client,
+    ):
+        await _tool(other, "echo", {"text": "bob's session runs"})
+
+        async def upstream() -> list[str]:
+            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
+            return subscribed
+
+        await _subscription(client, readme)
+        assert await upstream() == [readme]
+        crashed = await client.call_tool("crash", {})
+        assert crashed.is_error
+        with anyio.fail_after(20):
+            while True:
+                try:
+                    if await upstream() == [readme]:
+                        break
+                except (AssertionError, MCPError):
+                    pass  # still restarting
+                await anyio.sleep(0.1)
