@@ -352,3 +352,42 @@ async def test_a_per_user_session_that_restarts_is_subscribed_again_while_others
                 except (AssertionError, MCPError):
                     pass  # still restarting
                 await anyio.sleep(0.1)
+
+
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    reason="REVIEW FINDING, not fixed: a user's secret change closes their per-user session "
+    "(invalidate_user) and the next request opens a new one; the server's aggregate state "
+    "(status, restart count) does not change while another user's session stays up, so the "
+    "subscription is never renewed on the new upstream session",
+)
+async def test_a_per_user_session_reopened_for_a_secret_change_is_subscribed_again(
+    live: LiveGateway,
+) -> None:
+    spec = [{"name": "TOKEN", "as": "env"}]
+    await live.add_server("fx", wait=False, isolation="per_user", secrets=spec)
+    alice = await live.new_key("user", "alice")
+    bob = await live.new_key("user", "bob")
+    await live.set_secret(alice, "fx", "TOKEN", "one")
+    await live.set_secret(bob, "fx", "TOKEN", "bob's")
+    readme = "fixture://readme"
+    async with (
+        live.mcp_client("/mcp/fx", bob) as other,
+        live.mcp_client("/mcp/fx", alice) as client,
+    ):
+        await _tool(other, "echo", {"text": "bob's session runs"})
+
+        async def upstream() -> list[str]:
+            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
+            return subscribed
+
+        await _subscription(client, readme)
+        assert await upstream() == [readme]
+        await live.set_secret(alice, "fx", "TOKEN", "two")  # her session is closed
+        assert await _tool(client, "print_env", {"name": "TOKEN"}) == "two"  # a new one
+        with anyio.fail_after(10):
+            while True:
+                if await upstream() == [readme]:
+                    break
+                await anyio.sleep(0.1)
