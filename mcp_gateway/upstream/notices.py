@@ -1,6 +1,7 @@
 """Notifications an upstream session sends on its own (outside any call) that the gateway's
 MCP endpoint passes on: ``notifications/resources/list_changed``,
-``notifications/prompts/list_changed`` and ``notifications/resources/updated``.
+``notifications/prompts/list_changed`` and ``notifications/resources/updated``; and the
+supervisor's own :data:`SESSION_STARTED`.
 
 The session's message handler runs on the SDK's read loop, so publishing is synchronous and
 observers must not block (the endpoint queues each notice and delivers it from its own task).
@@ -18,6 +19,10 @@ logger = logging.getLogger(__name__)
 RESOURCES_CHANGED = "notifications/resources/list_changed"
 PROMPTS_CHANGED = "notifications/prompts/list_changed"
 RESOURCE_UPDATED = "notifications/resources/updated"
+#: Not an upstream notification: the supervisor's own notice that a session of ``scope`` (re)
+#: connected: a new upstream session (a restart, a re-initialize, a session reopened for new
+#: secrets) holds none of the resource subscriptions made on the one before it.
+SESSION_STARTED = "mcpgw/session_started"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from mcp_gateway.upstream.eras import refuses_modern
 from mcp_gateway.upstream.failures import classify, describe, exited
 from mcp_gateway.upstream.listen import Listener
 from mcp_gateway.upstream.live import Link, LiveSession
-from mcp_gateway.upstream.notices import Notice, Notices
+from mcp_gateway.upstream.notices import SESSION_STARTED, Notice, Notices
 from mcp_gateway.upstream.session import connect
 from mcp_gateway.upstream.translate import auth_secrets
 
@@ -71,7 +71,7 @@ class Supervisor:
         self.listener = Listener(primary=not modern)
         # The URIs a 2025-11-25 session holds ``resources/subscribe``d upstream (the pool's
         # request path keeps it); a restarted session's are made again by their owners
-        # (api/downstream/subscriptions.py renews them on the state change).
+        # (api/downstream/subscriptions.py renews them on its SESSION_STARTED notice).
         self.subscribed: set[str] = set()
         self._max_message_bytes = max_message_bytes
         self.sandbox = sandbox
@@ -277,6 +277,8 @@ class Supervisor:
                     self.live = live
                     self._next_restart_mono = self.next_restart_at = None
                     self._set_status(ServerStatus.CONNECTED)
+                    if not self.modern:  # a companion holds no resources/subscribe
+                        self._notice(SESSION_STARTED, None)  # they are made again on this one
                     async with self.listener.running(live, self.server.startup_timeout):
                         await self._serve(live)
                     self.live = None

@@ -112,11 +112,15 @@ async def test_a_2026_only_upstreams_list_changes_and_updates_reach_the_pool(
         # The upstream restarts (same port): the dropped stream is reopened, changes are
         # heard again.
         fx.restart()
-        before = len(heard)
+
+        def resources_changed() -> int:  # not the session's own SESSION_STARTED notices
+            return sum(n.method == RESOURCES_CHANGED for n in heard)
+
+        before = resources_changed()
 
         async def changed() -> bool:
             await pool.call_tool(server, "trigger_resources_changed", {}, username="u")
-            return len(heard) > before
+            return resources_changed() > before
 
         with anyio.fail_after(30):
             while True:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
+import anyio.abc
 import mcp_types as types
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.context import ServerRequestContext
@@ -56,7 +57,12 @@ from mcp_gateway.api.downstream.targets import resource_target
 from mcp_gateway.api.runtime_port import GatewayRuntime
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerStatus
 from mcp_gateway.errors import GatewayError
-from mcp_gateway.upstream.notices import PROMPTS_CHANGED, RESOURCES_CHANGED, Notice
+from mcp_gateway.upstream.notices import (
+    PROMPTS_CHANGED,
+    RESOURCES_CHANGED,
+    SESSION_STARTED,
+    Notice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +79,7 @@ _EVENTS: dict[str, ServerEvent] = {
 }
 _NOTICE_KINDS = {RESOURCES_CHANGED: "resources", PROMPTS_CHANGED: "prompts"}
 
-_Print = tuple[ServerStatus, tuple[Tool, ...] | None, int]  # status, tools, restarts
+_Print = tuple[ServerStatus, tuple[Tool, ...] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +249,7 @@ class ListChanges:
         toolsets.append(self._toolset_changed)
         try:
             async with send, receive, anyio.create_task_group() as tg:
-                tg.start_soon(self._pass_notices, receive)
+                tg.start_soon(self._pass_notices, receive, tg)
                 while True:
                     await anyio.sleep(WATCH_INTERVAL)
                     changed = self.changed_servers()
@@ -268,10 +274,16 @@ class ListChanges:
         except anyio.ClosedResourceError:
             pass  # stopping
 
-    async def _pass_notices(self, queued: MemoryObjectReceiveStream[_Queued]) -> None:
+    async def _pass_notices(
+        self, queued: MemoryObjectReceiveStream[_Queued], tg: anyio.abc.TaskGroup
+    ) -> None:
         async for notice in queued:
             if isinstance(notice, _ToolsetChanged):
                 await self.notify(set(), ("tools",), toolset=notice.name)
+                continue
+            if notice.method == SESSION_STARTED:  # a new upstream session holds none
+                renew = self.subscriptions.renew
+                tg.start_soon(renew, {notice.server}, notice.scope)  # may wait on upstreams
                 continue
             kind = _NOTICE_KINDS.get(notice.method)
             if kind is None:
@@ -280,23 +292,17 @@ class ListChanges:
                 await self.notify({notice.server}, (kind,), scope=notice.scope)
 
     def changed_servers(self) -> set[str]:
-        """The servers whose state differs from the last look (none on the first look). The
-        restart count is compared too: one user's session of a per-user server that restarts
-        while another's stays up leaves the aggregate status as it was, yet its new upstream
-        session holds none of that user's subscriptions (renewed on this change)."""
+        """The servers whose state differs from the last look (none on the first look)."""
         if not self._runtime.is_open:
             return set()
-        now = {
-            name: (s.status, s.tools, s.restarts)
-            for name, s in self._runtime.pool.statuses().items()
-        }
+        now = {name: (s.status, s.tools) for name, s in self._runtime.pool.statuses().items()}
         before, self._seen = self._seen, now
         if before is None:
             return set()
         changed = set(before) ^ set(now)
         for name in set(before) & set(now):
-            (status, tools, restarts), (was, had, restarted) = now[name], before[name]
-            if status is not was or not (tools is had or tools == had) or restarts != restarted:
+            (status, tools), (was, had) = now[name], before[name]
+            if status is not was or not (tools is had or tools == had):
                 changed.add(name)
         return changed
 

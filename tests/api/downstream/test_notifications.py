@@ -355,16 +355,12 @@ async def test_a_per_user_session_that_restarts_is_subscribed_again_while_others
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="REVIEW FINDING, not fixed: a user's secret change closes their per-user session "
-    "(invalidate_user) and the next request opens a new one; the server's aggregate state "
-    "(status, restart count) does not change while another user's session stays up, so the "
-    "subscription is never renewed on the new upstream session",
-)
 async def test_a_per_user_session_reopened_for_a_secret_change_is_subscribed_again(
     live: LiveGateway,
 ) -> None:
+    # Review finding: the secret change closes alice's session (invalidate_user) and her next
+    # request opens a new one, which holds none of her subscriptions; nothing in the
+    # server's aggregate state changes while bob's session stays up.
     spec = [{"name": "TOKEN", "as": "env"}]
     await live.add_server("fx", wait=False, isolation="per_user", secrets=spec)
     alice = await live.new_key("user", "alice")
