@@ -68,19 +68,28 @@ async def restore(
 ) -> bool:
     """Another replica installed or upgraded ``server_name``'s package: install it here too
     if its directory is missing, then switch its server to it (a definition held until now,
-    see ``ReplicaPackages.must_wait``; or restart one that failed without its directory).
+    see ``ReplicaPackages.must_wait``; or restart one that was started without its directory).
     While installing, and should the install fail, the running version keeps serving; the
     state is recorded. True if it installed. Raises GatewayError."""
     record = await store.get_package(server_name)
     if record is None or dirs.busy(server_name):
         return False  # gone, or installing it here (itself, or an earlier change: the loop)
-    installed = refused = False
+    installed = refused = started_without = False
     if record.install_dir and await anyio.Path(record.install_dir).is_dir():
         pass  # nothing to install: no local lock (a user's request here meanwhile is no 409)
     else:
+        # Only what runs here pointing at the directory about to be installed (applied before
+        # this replica had it) was started without it and needs a restart once installed. A
+        # definition held until now is switched to instead, by ``refresh`` below or by a call
+        # re-reading it first (ServerService.config); restarting it then would fail the calls
+        # arriving meanwhile (its name is unknown to the pool while it restarts: 404).
+        running = servers.running(server_name)
+        started_without = running is None or (
+            Path(record.install_dir) in replicas.install_dirs(running)
+        )
         installed, refused = await _install_latest(store, dirs, replicas, server_name)
         record = await store.get_package(server_name) or record  # upgraded again meanwhile
-    if not await servers.refresh(server_name) and installed:
+    if not await servers.refresh(server_name) and installed and started_without:
         server = await servers.find(server_name)
         if server is not None and server.enabled:
             await servers.restart(server_name)  # it could only fail without its directory

@@ -159,6 +159,12 @@ class ServerService:
             await self._apply(server)
         return server
 
+    def running(self, name: str) -> ServerConfig | None:
+        """The definition of ``name`` this process last applied to its pool (what it runs,
+        whether or not its cache entry expired), or None."""
+        hit = self._configs.get(name)
+        return hit[0] if hit is not None else None
+
     async def refresh(self, name: str) -> bool:
         """Another replica changed ``name`` (the change feed, services/follow.py): read it from
         the store and start, restart or stop it here. Unchanged, or held (see ``hold``):

@@ -10,6 +10,7 @@ import dataclasses
 import shutil
 import threading
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,18 +41,49 @@ class ReplicaB:
     packages: PackageService
 
 
-@pytest.fixture
-async def b(
-    sqlite_store: Store, registry: LocalRegistry, tmp_path: Path
+class RefreshingLate(ServerService):
+    """B's ServerService whose ``refresh`` (the feed's, and the one that ends B's restore)
+    waits for ``go``, and whose calls re-read the definition every time (no cache): so a
+    call's own re-read sees B's finished install first, as when its cache entry expires
+    between the end of that install and the refresh."""
+
+    def __init__(self, store: Store, pool: UpstreamPool) -> None:
+        super().__init__(store, pool, cache_ttl=0)
+        self.go = anyio.Event()
+
+    async def refresh(self, name: str) -> bool:
+        await self.go.wait()
+        return await super().refresh(name)
+
+
+@asynccontextmanager
+async def _replica_b(
+    store: Store, registry: LocalRegistry, tmp_path: Path, servers: type[ServerService]
 ) -> AsyncIterator[ReplicaB]:
     """Replica B: same packages path, its npm registry requests under ``/held/``."""
     npm = NpmInstaller(tmp_path / "packages" / "node", timeout=120, registry=registry.held_npm_url)
     own = {**installers(tmp_path, registry), npm.runtime: npm}
-    async with UpstreamPool(sessions=sqlite_store, settings=UpstreamSettings()) as pool_b:
-        servers_b = ServerService(sqlite_store, pool_b)
-        packages_b = PackageService(sqlite_store, servers_b, own, replica="b")
+    async with UpstreamPool(sessions=store, settings=UpstreamSettings()) as pool_b:
+        servers_b = servers(store, pool_b)
+        packages_b = PackageService(store, servers_b, own, replica="b")
         servers_b.hold = packages_b.replicas.must_wait
         yield ReplicaB(pool_b, servers_b, packages_b)
+
+
+@pytest.fixture
+async def b(
+    sqlite_store: Store, registry: LocalRegistry, tmp_path: Path
+) -> AsyncIterator[ReplicaB]:
+    async with _replica_b(sqlite_store, registry, tmp_path, ServerService) as replica:
+        yield replica
+
+
+@pytest.fixture
+async def b_late(
+    sqlite_store: Store, registry: LocalRegistry, tmp_path: Path
+) -> AsyncIterator[ReplicaB]:
+    async with _replica_b(sqlite_store, registry, tmp_path, RefreshingLate) as replica:
+        yield replica
 
 
 async def _upgraded_on_a(service: PackageService, b: ReplicaB, sqlite_store: Store) -> str:
@@ -64,6 +96,18 @@ async def _upgraded_on_a(service: PackageService, b: ReplicaB, sqlite_store: Sto
     new_dir = (await service.get("fx")).install_dir
     shutil.rmtree(new_dir)
     return new_dir
+
+
+async def _b_installing(service: PackageService, b: ReplicaB) -> None:
+    """Until B records that it installs ``fx``."""
+    with anyio.fail_after(60):
+        while True:
+            (view,) = await b.packages.views([await service.get("fx")])
+            if view.replicas:
+                (state,) = view.replicas
+                assert state.status is ReplicaPackageStatus.INSTALLING
+                return
+            await anyio.sleep(0.05)
 
 
 async def _b_answers(b: ReplicaB) -> str:
@@ -143,3 +187,34 @@ async def test_an_upgrade_made_while_b_installs_the_previous_one_is_installed_ne
     assert await _b_answers(b) == "1.9.0"
     (view,) = await b.packages.views([await service.get("fx")])
     assert view.replicas == ()
+
+
+async def test_a_switch_made_by_a_call_right_after_b_installed_is_not_restarted_by_b(
+    sqlite_store: Store,
+    registry: LocalRegistry,
+    service: PackageService,
+    b_late: ReplicaB,
+) -> None:
+    """The cluster test's flake (one call on B got 404 ``server 'fx' not found``): a call's
+    re-read switched B to the new version between the end of B's install and the refresh
+    that ends B's restore; that refresh then found nothing to switch and B restarted the
+    server (its pool forgets the name meanwhile: 404 for the calls arriving then), though
+    what ran had been started with its directory. Only a definition started without its
+    directory is restarted (tests/services/test_package_restore.py)."""
+    await _upgraded_on_a(service, b_late, sqlite_store)
+    registry.held = threading.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(b_late.packages.restore, "fx")
+        await _b_installing(service, b_late)
+        assert await _b_answers(b_late) == "1.9.0"  # a call's re-read: held while installing
+        registry.held.set()
+        with anyio.fail_after(60):
+            while True:  # until installed: then a call's re-read switches
+                if await _b_answers(b_late) == "1.10.0":
+                    break
+                await anyio.sleep(0.05)
+        pid = b_late.pool.status("fx").pid
+        assert pid is not None
+        b_late.servers.go.set()  # B's restore refreshes: nothing left to switch
+    assert b_late.pool.status("fx").pid == pid  # the same process: not restarted
+    assert await _b_answers(b_late) == "1.10.0"
