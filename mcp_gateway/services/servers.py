@@ -142,8 +142,9 @@ class ServerService:
         """The current definition of ``name`` (the tool-call hot path): from memory, kept
         current by every write made through this service and re-read from the store after
         ``cache_ttl`` seconds in case another process changed it. An unchanged re-read keeps
-        the object the pool already runs; a changed one is applied to the pool here, once, and
-        one deleted elsewhere is stopped. Raises ServerNotFound."""
+        the object the pool already runs; a changed one is applied to the pool here, once,
+        handing calls over as :meth:`refresh` does, and one deleted elsewhere is stopped.
+        Raises ServerNotFound."""
         hit = self._configs.get(name)
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
@@ -153,11 +154,16 @@ class ServerService:
                 await self._pool.remove(name)
             raise ServerNotFound(name)
         if hit is not None and (hit[0] == server or await self._held(hit[0], server)):
-            server = hit[0]
-            self._remember(server)
-        else:
-            await self._apply(server)
-        return server
+            self._remember(hit[0])
+            return hit[0]
+        # Changed by another process before our feed told us: switched to as the feed does
+        # (read again in order with this process's writes; the old sessions finish the calls
+        # in flight on them).
+        await self._switch(name)
+        current = self.running(name)
+        if current is None:
+            raise ServerNotFound(name)  # deleted meanwhile
+        return current
 
     def running(self, name: str) -> ServerConfig | None:
         """The definition of ``name`` this process last applied to its pool (what it runs,
@@ -169,6 +175,9 @@ class ServerService:
         """Another replica changed ``name`` (the change feed, services/follow.py): read it from
         the store and start, restart or stop it here. Unchanged, or held (see ``hold``):
         nothing happens. True if something was applied."""
+        return await self._switch(name)
+
+    async def _switch(self, name: str) -> bool:
         async with self._serial(name):  # a read older than our own write never wins
             server = await self._store.get_server(name)
             hit = self._configs.get(name)

@@ -63,3 +63,33 @@ async def test_a_call_in_flight_finishes_on_the_old_session_while_new_calls_get_
         assert _text(new) == "new"
     (finished,) = results
     assert not finished.is_error
+
+
+@pytest.mark.slow  # the call in flight lasts 2 s
+async def test_a_change_a_call_reads_first_is_switched_to_without_failing_the_calls_in_flight(
+    sqlite_store: Store, pool: UpstreamPool
+) -> None:
+    """A call whose cached definition expired reads another replica's change before this
+    replica's feed does (ServerService.config): it hands over as the feed's refresh would."""
+    servers = ServerService(sqlite_store, pool, cache_ttl=0)  # every call re-reads
+    old = ServerConfig(name="fx", command=sys.executable, args=(TINY,), env={"V": "old"})
+    await servers.create(old)
+    results: list[CallToolResult] = []
+
+    async def slow_call() -> None:
+        config = await servers.config("fx")
+        results.append(await pool.call_tool(config, "sleep", {"seconds": 2}, username="u"))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(slow_call)
+        with anyio.fail_after(30):
+            while True:  # the call reached the old session
+                if pool.status("fx").in_flight:
+                    break
+                await anyio.sleep(0.02)
+        await sqlite_store.update_server(dataclasses.replace(old, env={"V": "new"}))
+        config = await servers.config("fx")  # the next call's re-read: not the feed
+        new = await pool.call_tool(config, "print_env", {"name": "V"}, username="u")
+        assert _text(new) == "new"
+    (finished,) = results
+    assert not finished.is_error
