@@ -9,6 +9,7 @@ gateway's own input-required round (rounds.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import mcp_types as types
 import pytest
@@ -20,11 +21,8 @@ from tests.upstream.conftest import FIXTURE_SERVER, HttpFixture
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def modern_upstream() -> Iterator[HttpFixture]:
-    """The fixture over Streamable HTTP, 2026-07-28 only, with its eliciting prompt and
-    resource template."""
-    upstream = HttpFixture(FIXTURE_SERVER, ("--modern-only",))
+def _upstream(flag: str) -> Iterator[HttpFixture]:
+    upstream = HttpFixture(FIXTURE_SERVER, (flag,))
     try:
         upstream.start()  # inside: a failed start still stops the process and its pipe
         yield upstream
@@ -33,15 +31,17 @@ def modern_upstream() -> Iterator[HttpFixture]:
 
 
 @pytest.fixture
+def modern_upstream() -> Iterator[HttpFixture]:
+    """The fixture over Streamable HTTP, 2026-07-28 only, with its eliciting prompt and
+    resource template (input-required results)."""
+    yield from _upstream("--modern-only")
+
+
+@pytest.fixture
 def legacy_upstream() -> Iterator[HttpFixture]:
     """The fixture over Streamable HTTP, 2025-11-25 only, with its eliciting prompt and
     resource template (server requests)."""
-    upstream = HttpFixture(FIXTURE_SERVER, ("--legacy",))
-    try:
-        upstream.start()
-        yield upstream
-    finally:
-        upstream.stop()
+    yield from _upstream("--legacy")
 
 
 async def _add(live: LiveGateway, upstream: HttpFixture, name: str = "mx") -> None:
@@ -55,13 +55,8 @@ def _text(content: object) -> str:
     return str(getattr(content, "text", ""))
 
 
-@pytest.mark.slow
-async def test_a_prompt_and_a_read_that_ask_for_input_reach_the_client_of_either_era(
-    live: LiveGateway, modern_upstream: HttpFixture
-) -> None:
-    await _add(live, modern_upstream)
-    alice = await live.new_key("user", "alice")
-    asked: list[str] = []
+def _answering_ann(asked: list[str]) -> Any:
+    """An elicitation callback that answers "Ann" and notes each question in ``asked``."""
 
     async def elicit(
         ctx: ClientRequestContext, params: types.ElicitRequestParams
@@ -69,14 +64,36 @@ async def test_a_prompt_and_a_read_that_ask_for_input_reach_the_client_of_either
         asked.append(params.message)
         return types.ElicitResult(action="accept", content={"name": "Ann"})
 
+    return elicit
+
+
+async def _greet_and_read_in_both_eras(
+    live: LiveGateway, key: str, path: str, prompt_name: str, uri: str
+) -> None:
+    """Each era's client gets the eliciting prompt and resource of ``path``, answering the
+    upstream's question (whichever way it asked) through its elicitation callback."""
+    asked: list[str] = []
+    elicit = _answering_ann(asked)
+
     for mode in MODES:
         asked.clear()
-        async with live.mcp_client("/mcp/mx", alice, mode=mode, elicitation_callback=elicit) as c:
-            prompt = await c.get_prompt("modern_greet", {"style": "pirate"})
-            read = await c.read_resource("fixture://note/tides")
+        async with live.mcp_client(path, key, mode=mode, elicitation_callback=elicit) as c:
+            prompt = await c.get_prompt(prompt_name, {"style": "pirate"})
+            read = await c.read_resource(uri)
         assert [_text(m.content) for m in prompt.messages] == ["Greet Ann (pirate)."], mode
         assert [_text(c) for c in read.contents] == ["tides by Ann"], mode
         assert asked == ["Whom to greet?", "Who writes about tides?"], mode
+
+
+@pytest.mark.slow
+async def test_a_prompt_and_a_read_that_ask_for_input_reach_the_client_of_either_era(
+    live: LiveGateway, modern_upstream: HttpFixture
+) -> None:
+    await _add(live, modern_upstream)
+    alice = await live.new_key("user", "alice")
+    await _greet_and_read_in_both_eras(
+        live, alice, "/mcp/mx", "modern_greet", "fixture://note/tides"
+    )
 
     # A 2025-11-25 client that cannot elicit: the error names what it lacks.
     async with live.mcp_client("/mcp/mx", alice) as c:
@@ -96,25 +113,14 @@ async def test_a_legacy_upstreams_request_during_a_prompt_or_read_reaches_a_clie
 ) -> None:
     await _add(live, legacy_upstream, "lx")
     alice = await live.new_key("user", "alice")
+    await _greet_and_read_in_both_eras(
+        live, alice, "/mcp/lx", "legacy_greet", "fixture://asked/tides"
+    )
+
+    # Through /mcp too: the routed prompt name.
     asked: list[str] = []
+    elicit = _answering_ann(asked)
 
-    async def elicit(
-        ctx: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"name": "Ann"})
-
-    for mode in MODES:
-        asked.clear()
-        async with live.mcp_client("/mcp/lx", alice, mode=mode, elicitation_callback=elicit) as c:
-            prompt = await c.get_prompt("legacy_greet", {"style": "pirate"})
-            read = await c.read_resource("fixture://asked/tides")
-        assert [_text(m.content) for m in prompt.messages] == ["Greet Ann (pirate)."], mode
-        assert [_text(c) for c in read.contents] == ["tides by Ann"], mode
-        assert asked == ["Whom to greet?", "Who writes about tides?"], mode
-
-    # Through /mcp too: the routed prompt name and resource URI.
-    asked.clear()
     async with live.mcp_client("/mcp", alice, mode=MODES[-1], elicitation_callback=elicit) as c:
         prompts = {p.name for p in (await c.list_prompts()).prompts}
         assert "lx__legacy_greet" in prompts
