@@ -10,6 +10,7 @@ import anyio
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
+from mcp_gateway.errors import UpstreamUnavailable
 from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.era_memory import EraMemory
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
@@ -33,6 +34,11 @@ class ServerEntry:
     era: EraMemory = field(default_factory=EraMemory)
     # What this server's stopped shared sessions were given (see UpstreamPool._start_shared).
     remembered: Masker = NO_SECRETS
+    # No longer the pool's (replaced or removed): it starts no session, so none outlives it.
+    closed: bool = False
+    # Set once the sessions of the entry this one replaces have stopped (apply without
+    # hand-over): calls wait for it, then run on this one.
+    starting: anyio.Event | None = None
 
     @classmethod
     def of(cls, server: ServerConfig) -> ServerEntry:
@@ -47,6 +53,12 @@ class ServerEntry:
     def refused_modern(self) -> float:
         """The upstream refused 2026-07-28 again; for how many seconds that is believed."""
         return self.era.refused(monotonic())
+
+    def check_open(self) -> None:
+        """Refuse to start a session on an entry the pool no longer holds: nothing would stop
+        it (a call that took the entry before it was replaced; it may try again)."""
+        if self.closed:
+            raise UpstreamUnavailable(f"server {self.config.name!r} is restarting: try again")
 
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []

@@ -21,7 +21,6 @@ import httpx2
 from mcp_types import Tool
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.redaction import NO_SECRETS
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
 from mcp_gateway.errors import (
     GatewayError,
@@ -120,21 +119,29 @@ class SessionPool:
             entry.redefine(server)
             self._revive(entry)
             return
-        remembered = NO_SECRETS
+        fresh = ServerEntry.of(server)
         if entry is not None:
-            remembered = entry.remembering()
+            fresh.remembered = entry.remembering()
+            entry.closed = True
             if hand_over and self._tg is not None:
                 if entry.key != key:  # before the new sessions store theirs
                     await self._forget_stored(entry.config.name)
                 self._retiring.append(entry)
                 self._tg.start_soon(self._retire, entry, entry.key != key)
             else:
-                await self._stop_entry(entry, forget_sessions=entry.key != key)
-        entry = ServerEntry.of(server)
-        entry.remembered = remembered
-        self._entries[server.name] = entry
-        if server.enabled and entry.shared_scope:
-            entry.shared = self._start_shared(entry)
+                # Calls from now on wait for the old sessions to stop, then take the new one.
+                fresh.starting = starting = anyio.Event()
+                self._entries[server.name] = fresh
+                try:
+                    await self._stop_entry(entry, forget_sessions=entry.key != key)
+                finally:
+                    fresh.starting = None
+                    starting.set()
+                if self._entries.get(server.name) is not fresh:
+                    return  # replaced or removed meanwhile: that decides
+        self._entries[server.name] = fresh
+        if server.enabled and fresh.shared_scope:
+            fresh.shared = self._start_shared(fresh)
 
     def _revive(self, entry: ServerEntry) -> None:
         """Start again the sessions whose restart policy gave up (an operator re-applied the
@@ -151,6 +158,7 @@ class SessionPool:
         self._removed.add(name)
         entry = self._entries.pop(name, None)
         if entry is not None:
+            entry.closed = True
             await self._stop_entry(entry, forget_sessions=True)
 
     async def invalidate_user(
@@ -245,6 +253,9 @@ class SessionPool:
         the current definition, one holding a removed server's gets ServerNotFound, and a name
         never seen is applied on first use."""
         entry = self._entries.get(server.name)
+        while entry is not None and entry.starting is not None:  # its predecessor stopping
+            await entry.starting.wait()
+            entry = self._entries.get(server.name)
         if entry is None:
             if server.name in self._removed:
                 raise ServerNotFound(server.name)
@@ -264,12 +275,14 @@ class SessionPool:
     ) -> Supervisor:
         if entry.shared_scope and not own:
             if entry.shared is None:
+                entry.check_open()
                 entry.shared = self._start_shared(entry)
             return entry.shared
         scope = session_scope(entry.config, username) or username  # own: never the shared one
         sup = entry.users.get(scope)
         if sup is not None:
             return sup
+        entry.check_open()
         if len(entry.users) >= entry.config.max_instances:
             # A session holding subscriptions is not taken: its subscribers would hear
             # nothing, and nothing would renew them elsewhere.
@@ -314,6 +327,7 @@ class SessionPool:
             return primary  # a 2026-07-28-only upstream: its primary session is one
         sup = entry.modern.get(scope)
         if sup is None:
+            entry.check_open()
             if not shared and len(entry.modern) >= entry.config.max_instances:
                 idle = [s for s in entry.modern.values() if s.in_flight == 0]
                 if not idle:  # as many per-user companions as user sessions, at most

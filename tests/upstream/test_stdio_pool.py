@@ -14,6 +14,7 @@ import pytest
 
 from mcp_gateway.domain.servers import ReconnectionOptions, ServerStatus
 from mcp_gateway.errors import (
+    GatewayError,
     ServerDisabled,
     ServerNotFound,
     UpstreamBusy,
@@ -240,6 +241,38 @@ async def test_apply_with_same_connection_key_keeps_the_process(pool: UpstreamPo
     await pool.apply(stdio_config(script=TINY_SERVER, env={"NEW": "1"}))
     await wait_status(pool, "fx", ServerStatus.CONNECTED)
     assert pool.status("fx").pid != pid
+
+
+async def test_calls_during_a_restarting_apply_leave_no_session_on_the_replaced_definition(
+    pool: UpstreamPool,
+) -> None:
+    # The old sessions stop before the new ones start; a call in between must not start a
+    # session of the old definition that nothing would ever stop (a leaked process).
+    server = stdio_config(script=TINY_SERVER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    old = pool._entries["fx"]
+    changed = stdio_config(script=TINY_SERVER, env={"NEW": "1"})
+    applied = False
+    outcomes: list[str] = []
+
+    async def calls() -> None:
+        while not applied:
+            try:
+                await pool.call_tool(changed, "echo", {"text": "y"}, username="u")
+                outcomes.append("ok")
+            except GatewayError as exc:
+                outcomes.append(exc.code)
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(calls)
+        await anyio.sleep(0.05)
+        await pool.apply(changed)
+        applied = True
+    assert old.shared is None and not old.users and not old.modern, outcomes
+    assert all(sup.done.is_set() for sup in old.supervisors())
+    result = await pool.call_tool(changed, "print_env", {"name": "NEW"}, username="u")
+    assert text_of(result) == "1"
 
 
 @pytest.mark.slow
