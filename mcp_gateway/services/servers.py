@@ -209,10 +209,12 @@ class ServerService:
         """The stored definition of ``name`` (not cached), or None."""
         return await self._store.get_server(validate_server_name(name))
 
-    async def _apply(self, server: ServerConfig, *, hand_over: bool = False) -> None:
+    async def _apply(
+        self, server: ServerConfig, *, hand_over: bool = False, restart: bool = False
+    ) -> None:
         """Start/restart/stop ``server`` in the pool (its definition is already stored)."""
         self._remember(server)
-        await self._pool.apply(server, hand_over=hand_over)
+        await self._pool.apply(server, hand_over=hand_over, restart=restart)
 
     async def _forget(self, name: str) -> None:
         self._configs.pop(name, None)
@@ -351,15 +353,15 @@ class ServerService:
         return await self.update(name, {"enabled": enabled})
 
     async def restart(self, name: str) -> ServerView:
-        """Stop every session of ``name`` (calls on them fail) and start it afresh, also after
-        its restart policy gave up. Raises ServerNotFound, ServerDisabled."""
+        """Stop every session of ``name`` (calls on them fail; calls arriving meanwhile wait
+        for the new ones) and start it afresh, also after its restart policy gave up. Raises
+        ServerNotFound, ServerDisabled."""
         config = await self.find(name)
         if config is None:
             raise ServerNotFound(name)
         if not config.enabled:
             raise ServerDisabled(config.name)
-        await self._pool.remove(config.name)
-        await self._apply(config)
+        await self._apply(config, restart=True)
         return await self.get(config.name)
 
     async def usage(self, name: str) -> ServerUsage:

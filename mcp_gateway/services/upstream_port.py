@@ -15,9 +15,12 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class UpstreamPort(Protocol):
-    async def apply(self, server: ServerConfig, *, hand_over: bool = False) -> None:
-        """Start, restart (connection settings changed), stop (disabled) or keep ``server``;
-        ``hand_over``: old sessions finish their calls in flight before they stop."""
+    async def apply(
+        self, server: ServerConfig, *, hand_over: bool = False, restart: bool = False
+    ) -> None:
+        """Start, restart (connection settings changed, or ``restart``), stop (disabled) or
+        keep ``server``; ``hand_over``: old sessions finish their calls in flight before they
+        stop."""
 
     async def remove(self, name: str) -> None:
         """Stop every session of ``name`` and forget it."""

@@ -60,6 +60,18 @@ class ServerEntry:
         if self.closed:
             raise UpstreamUnavailable(f"server {self.config.name!r} is restarting: try again")
 
+    async def stop(self, *, terminate: bool) -> None:
+        """Stop every session (``terminate``: ending HTTP sessions upstream) and wait for
+        them to end."""
+        supervisors = self.supervisors()
+        self.shared = None
+        self.users.clear()
+        self.modern.clear()
+        for sup in supervisors:
+            sup.stop(terminate=terminate)
+        for sup in supervisors:
+            await sup.done.wait()
+
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []
         return shared + list(self.users.values()) + list(self.modern.values())

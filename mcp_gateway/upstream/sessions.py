@@ -103,10 +103,13 @@ class SessionPool:
 
     # -- definitions -----------------------------------------------------------------------
 
-    async def apply(self, server: ServerConfig, *, hand_over: bool = False) -> None:
+    async def apply(
+        self, server: ServerConfig, *, hand_over: bool = False, restart: bool = False
+    ) -> None:
         """Add or update a definition. Restarts sessions only if ``connection_key()`` changed
-        (or the server was enabled/disabled); starts an enabled shared server in the
-        background and returns without waiting for it.
+        (or the server was enabled/disabled), or with ``restart`` (ending their HTTP
+        sessions); starts an enabled shared server in the background and returns without
+        waiting for it.
 
         ``hand_over``: the old sessions are not stopped first but retired in the background
         once their calls in flight are done (within the server's call timeout), while new
@@ -115,7 +118,8 @@ class SessionPool:
         key = server.connection_key()
         self._removed.discard(server.name)
         entry = self._entries.get(server.name)
-        if entry is not None and entry.key == key and entry.config.enabled == server.enabled:
+        kept = entry is not None and entry.key == key and entry.config.enabled == server.enabled
+        if entry is not None and kept and not restart:
             entry.redefine(server)
             self._revive(entry)
             return
@@ -133,7 +137,7 @@ class SessionPool:
                 fresh.starting = starting = anyio.Event()
                 self._entries[server.name] = fresh
                 try:
-                    await self._stop_entry(entry, forget_sessions=entry.key != key)
+                    await self._stop_entry(entry, forget_sessions=restart or entry.key != key)
                 finally:
                     fresh.starting = None
                     starting.set()
@@ -175,14 +179,7 @@ class SessionPool:
                 await sup.aclose(terminate=True)
 
     async def _stop_entry(self, entry: ServerEntry, *, forget_sessions: bool) -> None:
-        supervisors = entry.supervisors()
-        entry.shared = None
-        entry.users.clear()
-        entry.modern.clear()
-        for sup in supervisors:
-            sup.stop(terminate=forget_sessions)
-        for sup in supervisors:
-            await sup.done.wait()
+        await entry.stop(terminate=forget_sessions)
         if forget_sessions:
             await self._forget_stored(entry.config.name)
 
@@ -199,11 +196,7 @@ class SessionPool:
             # Polled: the call path keeps a plain counter (no event per call on the hot path).
             while any(sup.in_flight for sup in entry.supervisors()):  # noqa: ASYNC110
                 await anyio.sleep(_RETIRE_POLL)
-        supervisors = entry.supervisors()
-        for sup in supervisors:
-            sup.stop(terminate=terminate)
-        for sup in supervisors:
-            await sup.done.wait()
+        await entry.stop(terminate=terminate)
         if entry in self._retiring:
             self._retiring.remove(entry)
 

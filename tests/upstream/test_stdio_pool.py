@@ -8,11 +8,13 @@ import os
 import signal
 import time
 import tracemalloc
+from collections.abc import Awaitable
 
 import anyio
+import anyio.lowlevel
 import pytest
 
-from mcp_gateway.domain.servers import ReconnectionOptions, ServerStatus
+from mcp_gateway.domain.servers import ReconnectionOptions, ServerConfig, ServerStatus
 from mcp_gateway.errors import (
     GatewayError,
     ServerDisabled,
@@ -243,6 +245,31 @@ async def test_apply_with_same_connection_key_keeps_the_process(pool: UpstreamPo
     assert pool.status("fx").pid != pid
 
 
+async def _calling_across(
+    pool: UpstreamPool, server: ServerConfig, change: Awaitable[None]
+) -> list[str]:
+    """The outcomes ("ok" or an error code) of ``echo`` calls made back to back while
+    ``change`` runs."""
+    done = False
+    outcomes: list[str] = []
+
+    async def calls() -> None:
+        while not done:
+            try:
+                await pool.call_tool(server, "echo", {"text": "y"}, username="u")
+                outcomes.append("ok")
+            except GatewayError as exc:
+                outcomes.append(exc.code)
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(calls)
+        await anyio.sleep(0.05)
+        await change
+        done = True
+    return outcomes
+
+
 async def test_calls_during_a_restarting_apply_leave_no_session_on_the_replaced_definition(
     pool: UpstreamPool,
 ) -> None:
@@ -252,27 +279,23 @@ async def test_calls_during_a_restarting_apply_leave_no_session_on_the_replaced_
     await pool.call_tool(server, "echo", {"text": "x"}, username="u")
     old = pool._entries["fx"]
     changed = stdio_config(script=TINY_SERVER, env={"NEW": "1"})
-    applied = False
-    outcomes: list[str] = []
-
-    async def calls() -> None:
-        while not applied:
-            try:
-                await pool.call_tool(changed, "echo", {"text": "y"}, username="u")
-                outcomes.append("ok")
-            except GatewayError as exc:
-                outcomes.append(exc.code)
-            await anyio.sleep(0)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(calls)
-        await anyio.sleep(0.05)
-        await pool.apply(changed)
-        applied = True
+    outcomes = await _calling_across(pool, changed, pool.apply(changed))
     assert old.shared is None and not old.users and not old.modern, outcomes
     assert all(sup.done.is_set() for sup in old.supervisors())
     result = await pool.call_tool(changed, "print_env", {"name": "NEW"}, username="u")
     assert text_of(result) == "1"
+
+
+async def test_calls_during_a_restart_wait_for_the_new_session_and_never_get_not_found(
+    pool: UpstreamPool,
+) -> None:
+    server = stdio_config(script=TINY_SERVER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    pid = pool.status("fx").pid
+    outcomes = await _calling_across(pool, server, pool.apply(server, restart=True))
+    await wait_status(pool, "fx", ServerStatus.CONNECTED)
+    assert "server_not_found" not in outcomes, outcomes
+    assert pool.status("fx").pid not in (None, pid)
 
 
 @pytest.mark.slow
