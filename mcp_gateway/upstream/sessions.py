@@ -127,22 +127,29 @@ class SessionPool:
         if entry is not None:
             fresh.remembered = entry.remembering()
             entry.closed = True
-            if hand_over and self._tg is not None:
-                if entry.key != key:  # before the new sessions store theirs
-                    await self._forget_stored(entry.config.name)
+            # The replaced entry may itself still wait for its predecessor's sessions to stop.
+            before = entry.starting
+            handing = hand_over and self._tg is not None
+            if handing:
                 self._retiring.append(entry)
-                self._tg.start_soon(self._retire, entry, entry.key != key)
-            else:
-                # Calls from now on wait for the old sessions to stop, then take the new one.
-                fresh.starting = starting = anyio.Event()
-                self._entries[server.name] = fresh
-                try:
+            # Registered before any await: calls from now on wait for this one (never take
+            # the closed entry), and a later apply or remove meanwhile decides.
+            fresh.starting = starting = anyio.Event()
+            self._entries[server.name] = fresh
+            try:
+                if before is not None:
+                    await before.wait()
+                if not handing:
                     await self._stop_entry(entry, forget_sessions=restart or entry.key != key)
-                finally:
-                    fresh.starting = None
-                    starting.set()
-                if self._entries.get(server.name) is not fresh:
-                    return  # replaced or removed meanwhile: that decides
+                elif entry.key != key:  # before the new sessions store theirs
+                    await self._forget_stored(entry.config.name)
+            finally:
+                if handing and self._tg is not None:
+                    self._tg.start_soon(self._retire, entry, entry.key != key)
+                fresh.starting = None
+                starting.set()
+            if self._entries.get(server.name) is not fresh:
+                return  # replaced or removed meanwhile: that decides
         self._entries[server.name] = fresh
         if server.enabled and fresh.shared_scope:
             fresh.shared = self._start_shared(fresh)

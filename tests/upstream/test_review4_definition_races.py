@@ -1,0 +1,112 @@
+"""Review4: races of the pool's definition changes (acce2d4, d17ea77) with a call, a remove or a
+second apply while an apply is suspended (the stored sessions being forgotten, old sessions
+stopping)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp_types import CallToolResult
+
+from mcp_gateway.domain.servers import Isolation
+from mcp_gateway.upstream.pool import UpstreamPool
+from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+class _Gate:
+    """Holds the first ``delete_server_sessions`` of the pool's store until ``release``."""
+
+    def __init__(self, pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = anyio.Event()
+        self._open = anyio.Event()
+        store = pool._sessions
+        real = store.delete_server_sessions
+
+        async def held(name: str) -> int:
+            if not self.entered.is_set():
+                self.entered.set()
+                await self._open.wait()
+            return await real(name)
+
+        monkeypatch.setattr(store, "delete_server_sessions", held)
+
+    def release(self) -> None:
+        self._open.set()
+
+
+async def test_hand_over_refuses_no_new_user_while_the_old_stored_sessions_are_forgotten(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A package upgrade on another replica (hand-over, the connection key changes): "no call
+    # fails because of the switch". While apply awaits the store, the replaced entry is
+    # already closed but still the pool's: a user without a session there got 503.
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="a")
+    changed = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER, env={"NEW": "1"})
+    gate = _Gate(pool, monkeypatch)
+    results: list[CallToolResult] = []
+
+    async def call() -> None:
+        results.append(await pool.call_tool(changed, "print_env", {"name": "NEW"}, username="b"))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(pool.apply, changed, hand_over=True))
+            await gate.entered.wait()
+            try:
+                tg.start_soon(call)  # arrives while apply awaits the store
+                await anyio.sleep(0.1)
+            finally:
+                gate.release()
+    assert [text_of(r) for r in results] == ["1"]
+
+
+async def test_a_server_removed_during_a_hand_over_stays_removed(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ServerService.config() removes a server deleted elsewhere without its per-name lock,
+    # so it can meet the feed's hand-over switch: the switch must not bring it back.
+    server = stdio_config(script=TINY_SERVER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    changed = stdio_config(script=TINY_SERVER, env={"NEW": "1"})
+    gate = _Gate(pool, monkeypatch)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(pool.apply, changed, hand_over=True))
+        await gate.entered.wait()
+        await pool.remove("fx")
+        gate.release()
+    assert "fx" not in pool._entries, "a removed server runs again (its process leaks)"
+
+
+async def test_a_second_apply_does_not_start_before_the_first_ones_old_sessions_stopped(
+    pool: UpstreamPool, tmp_path: Path
+) -> None:
+    # docs/api.md: "its old sessions stop first, and calls that arrive meanwhile wait for
+    # them". A second changed apply (e.g. an operator's restart, not under the service's
+    # per-name lock, during an update) replaced the still-starting entry and started its
+    # session at once, while the first apply still waited for the old process to exit (and
+    # then forgot the stored sessions the new ones may have saved meanwhile).
+    slow = tmp_path / "slow_exit.py"
+    slow.write_text(
+        "import atexit, runpy, sys, time\n"
+        "atexit.register(time.sleep, 1.5)  # exits 1.5 s after its stdin closed\n"
+        f"sys.argv = [{TINY_SERVER!r}]\n"
+        f"runpy.run_path({TINY_SERVER!r}, run_name='__main__')\n"
+    )
+    v1 = stdio_config(script=str(slow))
+    await pool.call_tool(v1, "echo", {"text": "x"}, username="u")
+    old = pool._entries["fx"].supervisors()
+    v2 = stdio_config(script=str(slow), env={"V": "2"})
+    v3 = stdio_config(script=str(slow), env={"V": "3"})
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.apply, v2)
+        await poll_until(lambda: pool._entries["fx"].config is v2, 5)
+        await pool.apply(v3, restart=True)
+        started = pool._entries["fx"].shared is not None
+        old_running = not all(sup.done.is_set() for sup in old)
+    assert not (started and old_running), "the new session started beside the old process"
