@@ -170,7 +170,10 @@ class SessionPool:
         entry = self._entries.pop(name, None)
         if entry is not None:
             entry.closed = True
+            before = entry.starting  # an apply still stopping the sessions it replaced
             await self._stop_entry(entry, forget_sessions=True)
+            if before is not None:
+                await before.wait()
 
     async def invalidate_user(
         self, server_name: str, username: str, *, before: float | None = None

@@ -4,6 +4,7 @@ stopping)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -78,9 +79,40 @@ async def test_a_server_removed_during_a_hand_over_stays_removed(
     async with anyio.create_task_group() as tg:
         tg.start_soon(functools.partial(pool.apply, changed, hand_over=True))
         await gate.entered.wait()
-        await pool.remove("fx")
+        tg.start_soon(pool.remove, "fx")
+        await anyio.sleep(0.1)
         gate.release()
     assert "fx" not in pool._entries, "a removed server runs again (its process leaks)"
+
+
+def _slow_exit(tmp_path: Path) -> str:
+    """A tiny server that exits 1.5 s after its stdin closed (within the stop's grace)."""
+    slow = tmp_path / "slow_exit.py"
+    slow.write_text(
+        "import atexit, runpy, sys, time\n"
+        "atexit.register(time.sleep, 1.5)\n"
+        f"sys.argv = [{TINY_SERVER!r}]\n"
+        f"runpy.run_path({TINY_SERVER!r}, run_name='__main__')\n"
+    )
+    return str(slow)
+
+
+async def test_remove_during_a_restarting_apply_returns_once_the_old_sessions_stopped(
+    pool: UpstreamPool, tmp_path: Path
+) -> None:
+    # remove: "Stop every session of name" (ServerService.delete then removes the package
+    # directory the old process may still run from). It returned at once when an apply was
+    # still stopping the sessions it replaced.
+    v1 = stdio_config(script=_slow_exit(tmp_path))
+    await pool.call_tool(v1, "echo", {"text": "x"}, username="u")
+    old = pool._entries["fx"].supervisors()
+    v2 = dataclasses.replace(v1, env={"V": "2"})
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pool.apply, v2)
+        await poll_until(lambda: pool._entries["fx"].config is v2, 5)
+        await pool.remove("fx")
+        stopped = all(sup.done.is_set() for sup in old)
+    assert stopped, "remove returned while the replaced process still ran"
 
 
 async def test_a_second_apply_does_not_start_before_the_first_ones_old_sessions_stopped(
@@ -91,18 +123,12 @@ async def test_a_second_apply_does_not_start_before_the_first_ones_old_sessions_
     # per-name lock, during an update) replaced the still-starting entry and started its
     # session at once, while the first apply still waited for the old process to exit (and
     # then forgot the stored sessions the new ones may have saved meanwhile).
-    slow = tmp_path / "slow_exit.py"
-    slow.write_text(
-        "import atexit, runpy, sys, time\n"
-        "atexit.register(time.sleep, 1.5)  # exits 1.5 s after its stdin closed\n"
-        f"sys.argv = [{TINY_SERVER!r}]\n"
-        f"runpy.run_path({TINY_SERVER!r}, run_name='__main__')\n"
-    )
-    v1 = stdio_config(script=str(slow))
+    slow = _slow_exit(tmp_path)
+    v1 = stdio_config(script=slow)
     await pool.call_tool(v1, "echo", {"text": "x"}, username="u")
     old = pool._entries["fx"].supervisors()
-    v2 = stdio_config(script=str(slow), env={"V": "2"})
-    v3 = stdio_config(script=str(slow), env={"V": "3"})
+    v2 = stdio_config(script=slow, env={"V": "2"})
+    v3 = stdio_config(script=slow, env={"V": "3"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(pool.apply, v2)
         await poll_until(lambda: pool._entries["fx"].config is v2, 5)
