@@ -82,7 +82,7 @@ async def restore(
         # this replica had it) was started without it and needs a restart once installed. A
         # definition held until now is switched to instead, by ``refresh`` below or by a call
         # re-reading it first (ServerService.config); restarting it then would fail the calls
-        # arriving meanwhile (its name is unknown to the pool while it restarts: 404).
+        # in flight on its sessions for nothing.
         running = servers.running(server_name)
         started_without = running is None or (
             Path(record.install_dir) in replicas.install_dirs(running)

@@ -356,12 +356,13 @@ class ServerService:
         """Stop every session of ``name`` (calls on them fail; calls arriving meanwhile wait
         for the new ones) and start it afresh, also after its restart policy gave up. Raises
         ServerNotFound, ServerDisabled."""
-        config = await self.find(name)
-        if config is None:
-            raise ServerNotFound(name)
-        if not config.enabled:
-            raise ServerDisabled(config.name)
-        await self._apply(config, restart=True)
+        async with self._serial(validate_server_name(name)):  # after our writes in progress
+            config = await self.find(name)
+            if config is None:
+                raise ServerNotFound(name)
+            if not config.enabled:
+                raise ServerDisabled(config.name)
+            await self._apply(config, restart=True)
         return await self.get(config.name)
 
     async def usage(self, name: str) -> ServerUsage:

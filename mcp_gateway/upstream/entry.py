@@ -7,6 +7,7 @@ from time import monotonic  # module-level: tests move this clock
 from typing import Any
 
 import anyio
+from mcp_types import Tool
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
@@ -71,6 +72,18 @@ class ServerEntry:
             sup.stop(terminate=terminate)
         for sup in supervisors:
             await sup.done.wait()
+
+    def twin(self, sup: Supervisor) -> Supervisor | None:
+        """The other-era session of ``sup``'s scope, if any (both reach the same upstream)."""
+        if not sup.modern:
+            return self.modern.get(sup.scope)
+        return self.shared if sup.scope == SHARED_SCOPE else self.users.get(sup.scope)
+
+    def tools_of(self, scope: str) -> tuple[Tool, ...] | None:
+        """What ``scope``'s live session last listed (SHARED_SCOPE: the shared one's)."""
+        sup = self.shared if scope == SHARED_SCOPE else self.users.get(scope)
+        live = sup.live if sup is not None else None
+        return live.tools if live is not None else None
 
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []

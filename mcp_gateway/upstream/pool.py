@@ -179,7 +179,7 @@ class UpstreamPool(SessionPool):
         def pick() -> Supervisor:
             sup = modern or self._supervisor(entry, username, env, headers, own)
             sup.remember(secrets, username)  # before the upstream can see (and print) them
-            if (twin := self.twin(entry, sup)) is not None:
+            if (twin := entry.twin(sup)) is not None:
                 twin.remember(secrets, username)  # the same upstream may print them there
             chosen[:] = [sup]
             return sup

@@ -367,12 +367,6 @@ class SessionPool:
         entry.era.spoke()
         return sup
 
-    def twin(self, entry: ServerEntry, sup: Supervisor) -> Supervisor | None:
-        """The other-era session of ``sup``'s scope, if any (both reach the same upstream)."""
-        if not sup.modern:
-            return entry.modern.get(sup.scope)
-        return entry.shared if sup.scope == SHARED_SCOPE else entry.users.get(sup.scope)
-
     async def _reap_idle(self) -> None:
         idle = self._settings.user_session_idle
         interval = min(max(idle / 4, 0.05), 30.0)
@@ -402,8 +396,4 @@ class SessionPool:
         the shared session's), the very tuple the session keeps (a new one whenever it lists
         again), or None when that session is not live or has not listed."""
         entry = self._entries.get(name)
-        if entry is None:
-            return None
-        sup = entry.shared if scope == SHARED_SCOPE else entry.users.get(scope)
-        live = sup.live if sup is not None else None
-        return live.tools if live is not None else None
+        return entry.tools_of(scope) if entry is not None else None
