@@ -27,6 +27,7 @@ import anyio
 import anyio.abc
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http import REQUEST_CANCELLED
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -191,6 +192,9 @@ class Rounds:
                     pending._wake()
                     with anyio.move_on_after(STATE_TTL):  # for the last retry to collect it
                         await pending.changed.wait()
+                if pending.outcome is None:  # cancelled: a retry's client left
+                    pending.outcome = MCPError(REQUEST_CANCELLED, "Request cancelled")
+                    pending._wake()  # another retry of the same round waits no longer
             finally:
                 self._calls.pop(pending.id, None)
 
