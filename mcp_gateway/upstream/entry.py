@@ -108,8 +108,7 @@ class ServerEntry:
         subscribers would hear nothing."""
         for sessions in (self.users, self.modern):
             for scope, sup in list(sessions.items()):
-                unused = sup.in_flight == 0 and now - sup.last_used >= idle
-                if unused and not sup.holds_subscriptions:
+                if sup.stoppable and now - sup.last_used >= idle:
                     del sessions[scope]
                     sup.stop(terminate=True)
 

@@ -287,11 +287,7 @@ class SessionPool:
             return sup
         entry.check_open()
         if len(entry.users) >= entry.config.max_instances:
-            # A session holding subscriptions is not taken: its subscribers would hear
-            # nothing, and nothing would renew them elsewhere.
-            idle = [
-                s for s in entry.users.values() if s.in_flight == 0 and not s.holds_subscriptions
-            ]
+            idle = [s for s in entry.users.values() if s.stoppable]
             if not idle:
                 raise UpstreamBusy(
                     f"server {entry.config.name!r} has no free per-user session slot"
@@ -332,7 +328,7 @@ class SessionPool:
         if sup is None:
             entry.check_open()
             if not shared and len(entry.modern) >= entry.config.max_instances:
-                idle = [s for s in entry.modern.values() if s.in_flight == 0]
+                idle = [s for s in entry.modern.values() if s.stoppable]
                 if not idle:  # as many per-user companions as user sessions, at most
                     if retrying:
                         raise UpstreamBusy(f"server {entry.config.name!r} has no free slot")

@@ -115,11 +115,11 @@ class Supervisor:
         self.done = anyio.Event()
 
     @property
-    def holds_subscriptions(self) -> bool:
-        """Whether resource subscriptions are held through this session (its listen stream's
-        or legacy ones): stopping it would leave their subscribers deaf, so neither the idle
-        reaper nor another user's need for a slot takes it."""
-        return bool(self.subscribed or self.listener.uris)
+    def stoppable(self) -> bool:
+        """Whether this session may be stopped for want of use (the idle reaper, another
+        user's need for a slot): no call in flight, and no resource subscription held through
+        it (its listen stream's or legacy ones: their subscribers would hear nothing)."""
+        return self.in_flight == 0 and not (self.subscribed or self.listener.uris)
 
     # -- control ---------------------------------------------------------------------------
 

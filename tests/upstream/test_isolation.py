@@ -21,6 +21,13 @@ from tests.upstream.conftest import TINY_SERVER, in_flight, poll_until, stdio_co
 
 pytestmark = pytest.mark.anyio
 
+# Per-user sessions idle-stopped after 0.3 s.
+QUICK_IDLE = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
+README = "fixture://readme"
+SUBSCRIBE = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=README))
+UNSUBSCRIBE = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=README))
+
+
 GATEWAY_CANARIES = {
     "MCPGW_SECRETS_KEYS": "k1:gateway-canary-keys",
     "SECRETS_KEY": "gateway-canary-passphrase-0123456789abcdef",
@@ -71,8 +78,7 @@ async def test_per_user_sessions_never_see_another_users_secret(pool: UpstreamPo
 async def test_idle_per_user_session_is_closed_and_its_process_exits(
     sqlite_store: Store,
 ) -> None:
-    settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
-    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+    async with UpstreamPool(sessions=sqlite_store, settings=QUICK_IDLE) as pool:
         server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
         before = set(_children())  # session fixtures of other tests may have children too
         await pool.call_tool(server, "echo", {"text": "x"}, username="alice")
@@ -86,19 +92,15 @@ async def test_an_idle_per_user_session_holding_a_resource_subscription_is_kept_
     sqlite_store: Store,
 ) -> None:
     # Stopped, its upstream would forget the subscription and its subscriber hear nothing.
-    settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
-    uri = "fixture://readme"
-    subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
-    unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
-    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+    async with UpstreamPool(sessions=sqlite_store, settings=QUICK_IDLE) as pool:
         server = stdio_config(isolation=Isolation.PER_USER)
-        await pool.request(server, subscribe, types.EmptyResult, username="alice")
+        await pool.request(server, SUBSCRIBE, types.EmptyResult, username="alice")
         await pool.call_tool(server, "echo", {"text": "x"}, username="bob")
         await poll_until(lambda: pool.status("fx").instances == 1, within=5)  # bob's went
         assert set(pool._entries["fx"].users) == {"alice"}
         listed = await pool.call_tool(server, "subscriptions", {}, username="alice")
-        assert uri in text_of(listed)  # the same upstream process still holds it
-        await pool.request(server, unsubscribe, types.EmptyResult, username="alice")
+        assert README in text_of(listed)  # the same upstream process still holds it
+        await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
 
 
@@ -184,13 +186,9 @@ async def test_a_subscribed_session_is_released_even_when_its_unsubscribe_is_ref
     # (api/downstream/subscriptions.py logs the failure and drops the key; nothing retries):
     # a session kept for it would be kept forever (its process, a max_instances slot).
     # Here alice is at her per-user concurrency limit when her unsubscribe comes.
-    settings = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
-    uri = "fixture://readme"
-    subscribe = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
-    unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=uri))
-    async with UpstreamPool(sessions=sqlite_store, settings=settings) as pool:
+    async with UpstreamPool(sessions=sqlite_store, settings=QUICK_IDLE) as pool:
         server = stdio_config(isolation=Isolation.PER_USER, max_concurrency_per_user=1)
-        await pool.request(server, subscribe, types.EmptyResult, username="alice")
+        await pool.request(server, SUBSCRIBE, types.EmptyResult, username="alice")
         async with anyio.create_task_group() as tg:
             tg.start_soon(
                 functools.partial(pool.call_tool, username="alice"),
@@ -200,6 +198,6 @@ async def test_a_subscribed_session_is_released_even_when_its_unsubscribe_is_ref
             )
             await poll_until(lambda: in_flight(pool, "fx") == 1, within=10)
             with pytest.raises(UpstreamBusy):
-                await pool.request(server, unsubscribe, types.EmptyResult, username="alice")
+                await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
             tg.cancel_scope.cancel()
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)

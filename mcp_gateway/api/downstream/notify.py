@@ -255,7 +255,6 @@ class ListChanges:
                     changed = self.changed_servers()
                     if changed:
                         await self.notify(changed)
-                        tg.start_soon(self.subscriptions.renew, changed)  # may wait on upstreams
                     await self.subscriptions.prune(self._is_live)
         finally:
             forget()
@@ -283,7 +282,7 @@ class ListChanges:
                 continue
             if notice.method == SESSION_STARTED:  # a new upstream session holds none
                 renew = self.subscriptions.renew
-                tg.start_soon(renew, {notice.server}, notice.scope)  # may wait on upstreams
+                tg.start_soon(renew, notice.server, notice.scope)  # may wait on upstreams
                 continue
             kind = _NOTICE_KINDS.get(notice.method)
             if kind is None:

@@ -14,10 +14,10 @@ client, and a notice of one user's own session reaches only that user.
 
 A subscription ends with an unsubscribe, when its legacy session ends (DELETE or idle: found
 by :meth:`ResourceSubscriptions.prune`, about once a second) or when its listen stream closes.
-When a server's state changes every subscription held on it is made again, and when one of
-its sessions (re)connects (a restart, a re-initialize, a user's session reopened for new
-secrets: upstream/notices.py ``SESSION_STARTED``) every subscription held on that session
-(:meth:`ResourceSubscriptions.renew`): a new upstream session knows none of them.
+When one of a server's sessions (re)connects (a restart, a re-initialize, a user's session
+reopened for new secrets: upstream/notices.py ``SESSION_STARTED``) every subscription held on
+that session is made again (:meth:`ResourceSubscriptions.renew`): a new upstream session
+knows none of them.
 """
 
 from __future__ import annotations
@@ -130,12 +130,12 @@ class ResourceSubscriptions:
         for owner in gone:
             await self.end(owner)
 
-    async def renew(self, servers: set[str], scope: str | None = None) -> None:
-        """Subscribe again on ``servers`` (their state changed, or with ``scope`` that scope's
-        session started: a new upstream session holds none of the subscriptions made on the
-        one before it). Best effort."""
+    async def renew(self, server: str, scope: str) -> None:
+        """Subscribe again on ``scope``'s session of ``server``: it (re)connected, and a new
+        upstream session holds none of the subscriptions made on the one before it. Best
+        effort."""
         for key, state in list(self._upstream.items()):
-            if key.server not in servers or scope not in (None, key.scope):
+            if (key.server, key.scope) != (server, scope):
                 continue
             async with state.lock:
                 subscriber = next(iter(state.subscribers.values()), None)

@@ -317,6 +317,23 @@ async def test_a_2026_only_upstreams_changes_reach_legacy_and_2026_clients(
             await anyio.sleep(0.05)
 
 
+async def _held_upstream(client: Client) -> list[str]:
+    """The URIs the client's upstream session holds subscribed (the fixture's own list)."""
+    subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
+    return subscribed
+
+
+async def _until_held_upstream(client: Client, expected: list[str], *, within: float) -> None:
+    with anyio.fail_after(within):
+        while True:
+            try:
+                if await _held_upstream(client) == expected:
+                    return
+            except (AssertionError, MCPError):
+                pass  # its session still restarting
+            await anyio.sleep(0.1)
+
+
 @pytest.mark.anyio
 async def test_a_per_user_session_that_restarts_is_subscribed_again_while_others_stay_up(
     live: LiveGateway,
@@ -335,23 +352,11 @@ async def test_a_per_user_session_that_restarts_is_subscribed_again_while_others
         live.mcp_client("/mcp/fx", alice) as client,
     ):
         await _tool(other, "echo", {"text": "bob's session runs"})
-
-        async def upstream() -> list[str]:
-            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
-            return subscribed
-
         await _subscription(client, readme)
-        assert await upstream() == [readme]
+        assert await _held_upstream(client) == [readme]
         crashed = await client.call_tool("crash", {})
         assert crashed.is_error
-        with anyio.fail_after(20):
-            while True:
-                try:
-                    if await upstream() == [readme]:
-                        break
-                except (AssertionError, MCPError):
-                    pass  # still restarting
-                await anyio.sleep(0.1)
+        await _until_held_upstream(client, [readme], within=20)
 
 
 @pytest.mark.anyio
@@ -373,17 +378,8 @@ async def test_a_per_user_session_reopened_for_a_secret_change_is_subscribed_aga
         live.mcp_client("/mcp/fx", alice) as client,
     ):
         await _tool(other, "echo", {"text": "bob's session runs"})
-
-        async def upstream() -> list[str]:
-            subscribed: list[str] = json.loads(await _tool(client, "subscriptions"))
-            return subscribed
-
         await _subscription(client, readme)
-        assert await upstream() == [readme]
+        assert await _held_upstream(client) == [readme]
         await live.set_secret(alice, "fx", "TOKEN", "two")  # her session is closed
         assert await _tool(client, "print_env", {"name": "TOKEN"}) == "two"  # a new one
-        with anyio.fail_after(10):
-            while True:
-                if await upstream() == [readme]:
-                    break
-                await anyio.sleep(0.1)
+        await _until_held_upstream(client, [readme], within=10)
