@@ -11,7 +11,7 @@ from mcp_types import Tool
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import UpstreamUnavailable
+from mcp_gateway.errors import ServerNotFound, UpstreamUnavailable
 from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.era_memory import EraMemory
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
@@ -37,6 +37,7 @@ class ServerEntry:
     remembered: Masker = NO_SECRETS
     # No longer the pool's (replaced or removed): it starts no session, so none outlives it.
     closed: bool = False
+    removed: bool = False  # closed by a remove, not replaced by another definition
     # Set once the sessions of the entry this one replaces have stopped (apply without
     # hand-over): calls wait for it, then run on this one.
     starting: anyio.Event | None = None
@@ -57,7 +58,9 @@ class ServerEntry:
 
     def check_open(self) -> None:
         """Refuse to start a session on an entry the pool no longer holds: nothing would stop
-        it (a call that took the entry before it was replaced; it may try again)."""
+        it (a call that took the entry before it was replaced, and may try again, or removed)."""
+        if self.removed:
+            raise ServerNotFound(self.config.name)
         if self.closed:
             raise UpstreamUnavailable(f"server {self.config.name!r} is restarting: try again")
 

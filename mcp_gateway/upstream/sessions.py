@@ -169,7 +169,7 @@ class SessionPool:
         self._removed.add(name)
         entry = self._entries.pop(name, None)
         if entry is not None:
-            entry.closed = True
+            entry.closed = entry.removed = True
             before = entry.starting  # an apply still stopping the sessions it replaced
             await self._stop_entry(entry, forget_sessions=True)
             if before is not None:

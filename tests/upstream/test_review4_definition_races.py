@@ -136,3 +136,37 @@ async def test_a_second_apply_does_not_start_before_the_first_ones_old_sessions_
         started = pool._entries["fx"].shared is not None
         old_running = not all(sup.done.is_set() for sup in old)
     assert not (started and old_running), "the new session started beside the old process"
+
+
+async def test_a_call_holding_a_removed_servers_entry_gets_server_not_found(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call that took the entry before a remove needs a new session afterwards: the server
+    # is gone (404), not "restarting: try again" (503) as for a replaced definition.
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="a")
+    took, go_on = anyio.Event(), anyio.Event()
+    era = pool._era
+
+    async def held(*args: object) -> object:
+        took.set()
+        await go_on.wait()
+        return await era(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "_era", held)
+    failures: list[BaseException] = []
+
+    async def call() -> None:
+        try:
+            await pool.call_tool(server, "echo", {"text": "y"}, username="b")
+        except Exception as exc:  # noqa: BLE001 (what the call ends with is the assertion)
+            failures.append(exc)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await took.wait()
+            await pool.remove("fx")
+            go_on.set()
+    assert [type(f).__name__ for f in failures] == ["ServerNotFound"], failures
+    assert "fx" not in pool._entries
