@@ -76,19 +76,25 @@ async def spawn(
 
     Sandboxed, it runs under a leased uid unless ``own_uid`` (installers: their files must stay
     the gateway's; see :meth:`Sandbox.launch` for that profile).
+
+    The start itself is shielded. Cancelled while it connects the child's pipes, asyncio kills
+    the child but leaves the pipes it connects afterwards open with no owner: their descriptors
+    leak until garbage collection, and for good once the loop has closed. A cancellation lands
+    at the caller's next await instead, where its cleanup stops the child.
     """
     if sandbox is None or not sandbox.enabled:
         tree_id = new_tree_id()
-        process = await anyio.open_process(
-            list(argv),
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env={**env, TREE_VAR: tree_id},
-            cwd=cwd,
-            start_new_session=True,
-            umask=umask,
-        )
+        with anyio.CancelScope(shield=True):  # never cancelled half-way (above)
+            process = await anyio.open_process(
+                list(argv),
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env={**env, TREE_VAR: tree_id},
+                cwd=cwd,
+                start_new_session=True,
+                umask=umask,
+            )
         return Child(process, tree_id, None, None)
     _check_executable(argv[0], env.get("PATH", os.defpath))  # as exec would, before the wrapper
     uid = None if own_uid else sandbox.lease_uid()
@@ -97,16 +103,17 @@ async def spawn(
         if uid is not None:
             home = await anyio.to_thread.run_sync(sandbox.make_home, uid)
         launch = sandbox.launch(argv, uid=uid, env=dict(env), cwd=cwd, home=home)
-        process = await anyio.open_process(
-            launch.argv,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=launch.env,
-            cwd=launch.cwd,
-            start_new_session=True,
-            umask=umask,
-        )
+        with anyio.CancelScope(shield=True):  # as above
+            process = await anyio.open_process(
+                launch.argv,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=launch.env,
+                cwd=launch.cwd,
+                start_new_session=True,
+                umask=umask,
+            )
     except BaseException:
         sandbox.drop_home(home)
         if uid is not None:
