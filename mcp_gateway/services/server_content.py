@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import GatewayError, ServerDisabled
+from mcp_gateway.errors import GatewayError, ReauthRequired, ServerDisabled
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.oauth.google import is_google_server
@@ -104,7 +104,14 @@ class ServerContentService:
             raise ServerDisabled(server.name)
         if limited and self._limiter is not None:
             self._limiter.check(server, principal.key_id, username)
-        env, headers, secrets, own = await self._session_inputs(server, username)
+        if isinstance(request, types.UnsubscribeRequest):
+            # Only a running session is unsubscribed (the pool starts none for it), so nothing
+            # a new one would be given is needed: a secret or OAuth grant gone since must not
+            # keep that session subscribed, and so running, for good.
+            own = await self._own(server, username, gone=True)
+            env, headers, secrets = None, None, frozenset[str]()
+        else:
+            env, headers, secrets, own = await self._session_inputs(server, username)
         return await self._pool.request(
             server,
             request,
@@ -122,9 +129,8 @@ class ServerContentService:
         if self.installs is not None:
             await self.installs.check_call(server, username)  # external: installed?
         injection = await self._secrets.injection(server, username)
-        own = False
+        own = await self._own(server, username)
         if self._credentials is not None:
-            own = await self._credentials.own_session(server, username)
             if self._credentials.applies_to(server) and not is_google_server(server):
                 # An OAuth server without a usable grant: ReauthRequired with its login URL.
                 # (Google credentials are tool arguments: nothing to add to a session.)
@@ -191,10 +197,20 @@ class ServerContentService:
         """The pool scope of the session ``username``'s requests to ``server_name`` go to
         (``SHARED_SCOPE``, or the username for their own session): whose notices are theirs."""
         server = await self._servers.config(server_name)
-        own = False
-        if self._credentials is not None:
-            own = await self._credentials.own_session(server, username)
+        own = await self._own(server, username)
         return username if own else session_scope(server, username)
+
+    async def _own(self, server: ServerConfig, username: str, *, gone: bool = False) -> bool:
+        """Whether ``username`` has a session of their own on a shared server (stored OAuth
+        tokens). ``gone``: tokens that are dead still mean that session (else ReauthRequired)."""
+        if self._credentials is None:
+            return False
+        try:
+            return await self._credentials.own_session(server, username)
+        except ReauthRequired:
+            if gone:
+                return True
+            raise
 
     async def offered_everywhere(self, username: str) -> set[str] | None:
         """The capability names (:func:`capability_names`) some enabled server offers

@@ -88,6 +88,13 @@ class ServerEntry:
         live = sup.live if sup is not None else None
         return live.tools if live is not None else None
 
+    def session_of(self, username: str, own: bool) -> Supervisor | None:
+        """The primary session a request of ``username`` would take (``own``: never the
+        shared one), if one runs; None rather than starting it."""
+        if self.shared_scope and not own:
+            return self.shared
+        return self.users.get(session_scope(self.config, username) or username)
+
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []
         return shared + list(self.users.values()) + list(self.modern.values())

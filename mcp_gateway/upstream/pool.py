@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from mcp_types import (
     CallToolResult,
     ClientRequest,
+    EmptyResult,
     InputRequiredResult,
     ServerCapabilities,
     SubscribeRequest,
@@ -135,13 +136,18 @@ class UpstreamPool(SessionPool):
             return await masked_model(result, sup.masker, others, secrets)
 
         if isinstance(request, UnsubscribeRequest):
-            sup = self._supervisor(entry, username, env, headers, own_session)
+            uri = str(request.params.uri)
+            sup = entry.session_of(username, own_session)
+            if sup is None or (uri not in sup.subscribed and uri not in sup.listener.uris):
+                # No session of this scope holds it (it stopped, or never subscribed): a new
+                # one would be started only to unsubscribe.
+                return cast(R, EmptyResult())
             # Released whatever comes of the unsubscribe (busy, unavailable, refused): the
             # caller forgets the subscription either way and never asks again, so a session
             # kept for it would be kept forever.
-            sup.subscribed.discard(str(request.params.uri))
-            if str(request.params.uri) in sup.listener.uris:  # even while it reconnects
-                return cast(R, sup.listener.unsubscribe(str(request.params.uri)))
+            sup.subscribed.discard(uri)
+            if uri in sup.listener.uris:  # even while it reconnects
+                return cast(R, sup.listener.unsubscribe(uri))
         modern = None
         if request.method in RELAYED_METHODS:
             modern = await self._era(entry, username, env, headers, own_session)

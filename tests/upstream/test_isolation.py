@@ -201,3 +201,20 @@ async def test_a_subscribed_session_is_released_even_when_its_unsubscribe_is_ref
                 await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
             tg.cancel_scope.cancel()
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
+
+
+async def test_an_unsubscribe_after_its_session_stopped_starts_no_session(
+    sqlite_store: Store,
+) -> None:
+    # Its upstream forgot the subscription with the session: starting one only to
+    # unsubscribe would spawn a process (or open an HTTP session) for nothing.
+    async with UpstreamPool(sessions=sqlite_store, settings=QUICK_IDLE) as pool:
+        server = stdio_config(isolation=Isolation.PER_USER)
+        await pool.request(server, SUBSCRIBE, types.EmptyResult, username="alice")
+        await pool.invalidate_user("fx", "alice")  # her secrets changed: the session stops
+        assert pool.status("fx").instances == 0
+        before = set(_children())
+        result = await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
+        assert isinstance(result, types.EmptyResult)
+        assert "alice" not in pool._entries["fx"].users
+        assert set(_children()) <= before, "a process was started only to unsubscribe"

@@ -109,10 +109,14 @@ class ResourceSubscriptions:
                 self._settle(key, state)
 
     async def unsubscribe(self, owner: str, caller: Caller, target: tuple[str, str]) -> None:
-        """End ``owner``'s subscription to ``target`` (nothing when it has none)."""
+        """End ``owner``'s subscription to ``target`` (nothing when it has none). Found by
+        what it was made on, not by the session scope the caller's requests take now: that
+        may have changed since (the user stored OAuth tokens), or be unknowable (their grant
+        is gone), and the subscription must end either way."""
         server, uri = target
-        scope = await self._runtime.content.session_scope(caller.username, server)
-        await self._drop(_Key(server, scope, uri), owner)
+        for key, state in list(self._upstream.items()):
+            if (key.server, key.uri) == (server, uri) and owner in state.subscribers:
+                await self._drop(key, owner)
 
     async def end(self, owner: str) -> None:
         """End every subscription of ``owner`` (its session or stream is gone)."""
