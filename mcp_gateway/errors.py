@@ -44,6 +44,9 @@ Tree::
     ├── UpstreamError                  502 upstream_error (the upstream answered with an error;
     │                                  ``rpc_code``/``rpc_data``: its JSON-RPC error's, masked)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
+    │   │   └── Restarting             503 upstream_unavailable (the definition a call took was
+    │   │                                  replaced before it reached the upstream: the pool
+    │   │                                  runs it once more on the new one)
     │   ├── UpstreamBusy               503 upstream_busy (``retry_after`` seconds)
     │   ├── UpstreamTimeout            504 upstream_timeout
     │   ├── DiscoveryFailed            502 upstream_error (no usable OAuth metadata)
@@ -371,6 +374,14 @@ class UpstreamUnavailable(UpstreamError):
         super().__init__(message)
         self.during_call = during_call
         self.status = 502 if during_call else 503  # type: ignore[misc]
+
+
+class Restarting(UpstreamUnavailable):
+    """The server's definition was replaced after a call took it and before the call reached
+    the upstream (nothing was sent): the pool runs it once more on the new definition."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"server {name!r} is restarting: try again")
 
 
 class UpstreamBusy(UpstreamError):

@@ -11,7 +11,7 @@ from mcp_types import Tool
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import ServerNotFound, UpstreamUnavailable
+from mcp_gateway.errors import Restarting, ServerNotFound
 from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.era_memory import EraMemory
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
@@ -58,11 +58,13 @@ class ServerEntry:
 
     def check_open(self) -> None:
         """Refuse to start a session on an entry the pool no longer holds: nothing would stop
-        it (a call that took the entry before it was replaced, and may try again, or removed)."""
-        if self.removed:
-            raise ServerNotFound(self.config.name)
+        it (a call that took the entry before it was replaced, or removed)."""
         if self.closed:
-            raise UpstreamUnavailable(f"server {self.config.name!r} is restarting: try again")
+            raise self.gone()
+
+    def gone(self) -> ServerNotFound | Restarting:
+        """What a call gets that took this entry before the pool let go of it."""
+        return ServerNotFound(self.config.name) if self.removed else Restarting(self.config.name)
 
     async def stop(self, *, terminate: bool) -> None:
         """Stop every session (``terminate``: ending HTTP sessions upstream) and wait for

@@ -14,7 +14,7 @@ any other request (resources, prompts, completions, listings).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeVar, cast
 
 from mcp_types import (
@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import ServerConfig
+from mcp_gateway.errors import Restarting
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
@@ -45,6 +46,7 @@ from mcp_gateway.upstream.translate import CALL_ERRORS, masked_result
 __all__ = ["SHUTDOWN_GRACE", "HttpAuthFactory", "UpstreamPool"]
 
 R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
 
 
 class UpstreamPool(SessionPool):
@@ -75,8 +77,6 @@ class UpstreamPool(SessionPool):
         call); UpstreamBusy; UpstreamTimeout; UpstreamError (the upstream answered an error);
         whatever the session's auth reports (``translate.ReportsFailure``: ReauthRequired).
         """
-        entry = await self._entry(server)
-        call_timeout = timeout if timeout is not None else entry.config.call_timeout
         chosen: list[Supervisor] = []  # the session pick() takes: its masker masks progress
 
         def masker() -> Masker:
@@ -85,16 +85,21 @@ class UpstreamPool(SessionPool):
         progress = masked_progress(masker)  # None unless a client or a run listens
         relay = masked_relay(masker)  # None unless an MCP client can answer
 
-        async def send(sup: Supervisor, live: LiveSession) -> CallToolResult:
-            result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
-            if isinstance(result, InputRequiredResult):
-                raise relayed(result, sup.masker)
-            others = sup.holds_secrets_of_others(username)
-            return await masked_result(result, sup.masker, others, secrets)
+        async def run(entry: ServerEntry) -> CallToolResult:
+            call_timeout = timeout if timeout is not None else entry.config.call_timeout
 
-        modern = await self._era(entry, username, env, headers, own_session)
-        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
-        return await admitted(entry, username, self._settings, pick, send, call_timeout)
+            async def send(sup: Supervisor, live: LiveSession) -> CallToolResult:
+                result = await live.call_tool(tool, arguments, call_timeout, progress, relay)
+                if isinstance(result, InputRequiredResult):
+                    raise relayed(result, sup.masker)
+                others = sup.holds_secrets_of_others(username)
+                return await masked_result(result, sup.masker, others, secrets)
+
+            modern = await self._era(entry, username, env, headers, own_session)
+            pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
+            return await admitted(entry, username, self._settings, pick, send, call_timeout)
+
+        return await self._on_entry(server, run)
 
     async def request(
         self,
@@ -115,44 +120,51 @@ class UpstreamPool(SessionPool):
         upstream's requests of a ``prompts/get`` or ``resources/read`` (and the input-required
         rounds of a 2026-07-28 one) go to this task's caller as a tool call's do. Raises what
         :meth:`call_tool` raises."""
-        entry = await self._entry(server)
-        read_timeout = timeout if timeout is not None else entry.config.call_timeout
         chosen: list[Supervisor] = []
         relay = None  # only these may need the client's input (never a listing)
         if request.method in RELAYED_METHODS:
             relay = masked_relay(lambda: chosen[0].masker if chosen else NO_SECRETS)
 
-        async def send(sup: Supervisor, live: LiveSession) -> R:
-            if live.modern:  # no resources/subscribe in 2026-07-28: the listen stream's filter
-                held = await answer_subscription(sup.listener, request, read_timeout)
-                if held is not None:
-                    return cast(R, held)
-            result = await live.request(request, result_type, read_timeout, relay)
-            if isinstance(request, SubscribeRequest):  # held by this session from now on
-                sup.subscribed.add(str(request.params.uri))
-            if isinstance(result, InputRequiredResult):
-                raise relayed(result, sup.masker)
-            others = sup.holds_secrets_of_others(username)
-            return await masked_model(result, sup.masker, others, secrets)
+        async def run(entry: ServerEntry) -> R:
+            read_timeout = timeout if timeout is not None else entry.config.call_timeout
 
-        if isinstance(request, UnsubscribeRequest):
-            uri = str(request.params.uri)
-            sup = entry.session_of(username, own_session)
-            if sup is None or (uri not in sup.subscribed and uri not in sup.listener.uris):
-                # No session of this scope holds it (it stopped, or never subscribed): a new
-                # one would be started only to unsubscribe.
-                return cast(R, EmptyResult())
-            # Released whatever comes of the unsubscribe (busy, unavailable, refused): the
-            # caller forgets the subscription either way and never asks again, so a session
-            # kept for it would be kept forever.
-            sup.subscribed.discard(uri)
-            if uri in sup.listener.uris:  # even while it reconnects
-                return cast(R, sup.listener.unsubscribe(uri))
-        modern = None
-        if request.method in RELAYED_METHODS:
-            modern = await self._era(entry, username, env, headers, own_session)
-        pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
-        return await admitted(entry, username, self._settings, pick, send, read_timeout)
+            async def send(sup: Supervisor, live: LiveSession) -> R:
+                if live.modern:  # no resources/subscribe in 2026-07-28: the listen filter
+                    held = await answer_subscription(sup.listener, request, read_timeout)
+                    if held is not None:
+                        return cast(R, held)
+                result = await live.request(request, result_type, read_timeout, relay)
+                if isinstance(request, SubscribeRequest):  # held by this session from now on
+                    sup.subscribed.add(str(request.params.uri))
+                if isinstance(result, InputRequiredResult):
+                    raise relayed(result, sup.masker)
+                others = sup.holds_secrets_of_others(username)
+                return await masked_model(result, sup.masker, others, secrets)
+
+            if isinstance(request, UnsubscribeRequest):
+                uri = str(request.params.uri)
+                sup = entry.session_of(username, own_session)
+                if sup is None or (uri not in sup.subscribed and uri not in sup.listener.uris):
+                    # No session of this scope holds it (it stopped, or never subscribed): a
+                    # new one would be started only to unsubscribe.
+                    return cast(R, EmptyResult())
+                # Released whatever comes of the unsubscribe (busy, unavailable, refused): the
+                # caller forgets the subscription either way and never asks again, so a
+                # session kept for it would be kept forever.
+                sup.subscribed.discard(uri)
+                if uri in sup.listener.uris:  # even while it reconnects
+                    return cast(R, sup.listener.unsubscribe(uri))
+                holder = sup
+                return await admitted(
+                    entry, username, self._settings, lambda: holder, send, read_timeout
+                )
+            modern = None
+            if request.method in RELAYED_METHODS:
+                modern = await self._era(entry, username, env, headers, own_session)
+            pick = self._picker(entry, username, env, headers, own_session, secrets, chosen, modern)
+            return await admitted(entry, username, self._settings, pick, send, read_timeout)
+
+        return await self._on_entry(server, run)
 
     async def capabilities(
         self,
@@ -165,11 +177,14 @@ class UpstreamPool(SessionPool):
     ) -> ServerCapabilities | None:
         """What the session ``username`` would use advertises (waiting for it to start),
         None when the upstream advertised nothing."""
-        entry = await self._entry(server)
-        sup = self._supervisor(entry, username, env, headers, own_session)
-        live = await ready(entry, sup, entry.config.startup_timeout)
-        sup.last_used = time.monotonic()
-        return live.session.server_capabilities
+
+        async def run(entry: ServerEntry) -> ServerCapabilities | None:
+            sup = self._supervisor(entry, username, env, headers, own_session)
+            live = await ready(entry, sup, entry.config.startup_timeout)
+            sup.last_used = time.monotonic()
+            return live.session.server_capabilities
+
+        return await self._on_entry(server, run)
 
     def _picker(
         self,
@@ -216,14 +231,27 @@ class UpstreamPool(SessionPool):
         own_session: bool = False,
     ) -> list[Tool]:
         """The session's tools (all pages), from the cache when it has them."""
-        entry = await self._entry(server)
-        server = entry.config
-        sup = self._supervisor(entry, username, env, headers, own_session)
-        live = await ready(entry, sup, server.startup_timeout)
-        sup.last_used = time.monotonic()
-        if live.tools is None:
-            try:
-                await live.fetch_tools(server.startup_timeout)
-            except CALL_ERRORS as exc:
-                raise translated(exc, sup, live, server.startup_timeout) from exc
-        return list(live.tools or ())
+
+        async def run(entry: ServerEntry) -> list[Tool]:
+            within = entry.config.startup_timeout
+            sup = self._supervisor(entry, username, env, headers, own_session)
+            live = await ready(entry, sup, within)
+            sup.last_used = time.monotonic()
+            if live.tools is None:
+                try:
+                    await live.fetch_tools(within)
+                except CALL_ERRORS as exc:
+                    raise translated(exc, sup, live, within) from exc
+            return list(live.tools or ())
+
+        return await self._on_entry(server, run)
+
+    async def _on_entry(
+        self, server: ServerConfig, run: Callable[[ServerEntry], Awaitable[T]]
+    ) -> T:
+        """``run`` on ``server``'s entry; once more on the next one when the entry was replaced
+        before ``run`` reached the upstream (Restarting: nothing was sent)."""
+        try:
+            return await run(await self._entry(server))
+        except Restarting:
+            return await run(await self._entry(server))

@@ -170,3 +170,59 @@ async def test_a_call_holding_a_removed_servers_entry_gets_server_not_found(
             go_on.set()
     assert [type(f).__name__ for f in failures] == ["ServerNotFound"], failures
     assert "fx" not in pool._entries
+
+
+async def test_a_call_holding_a_replaced_entry_runs_on_the_new_definition(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It needed a new session after its entry was replaced (nothing sent yet): it got 503
+    # "restarting: try again"; the pool now runs it once more on the new definition.
+    v1 = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER, env={"V": "1"})
+    await pool.call_tool(v1, "echo", {"text": "x"}, username="a")
+    took, go_on = anyio.Event(), anyio.Event()
+    era = pool._era
+
+    async def held(*args: object) -> object:
+        took.set()
+        await go_on.wait()
+        return await era(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "_era", held)
+    results: list[CallToolResult] = []
+
+    async def call() -> None:
+        results.append(await pool.call_tool(v1, "print_env", {"name": "V"}, username="b"))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await took.wait()
+            await pool.apply(dataclasses.replace(v1, env={"V": "2"}))
+            go_on.set()
+    assert [text_of(r) for r in results] == ["2"]
+
+
+async def test_a_call_waiting_for_a_session_stopped_by_a_restart_runs_on_the_new_one(
+    pool: UpstreamPool, tmp_path: Path
+) -> None:
+    # The session the call waited for was stopped while starting (its definition replaced):
+    # the call got 503 "not running" instead of the new session's answer.
+    slow = tmp_path / "slow_start.py"
+    slow.write_text(
+        "import runpy, sys, time\n"
+        "time.sleep(1.0)\n"
+        f"sys.argv = [{TINY_SERVER!r}]\n"
+        f"runpy.run_path({TINY_SERVER!r}, run_name='__main__')\n"
+    )
+    v1 = stdio_config(script=str(slow), isolation=Isolation.PER_USER, env={"V": "1"})
+    results: list[CallToolResult] = []
+
+    async def call() -> None:
+        results.append(await pool.call_tool(v1, "print_env", {"name": "V"}, username="u"))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await poll_until(lambda: "u" in getattr(pool._entries.get("fx"), "users", {}), 10)
+            await pool.apply(dataclasses.replace(v1, env={"V": "2"}))
+    assert [text_of(r) for r in results] == ["2"]
