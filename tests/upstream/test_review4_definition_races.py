@@ -138,13 +138,11 @@ async def test_a_second_apply_does_not_start_before_the_first_ones_old_sessions_
     assert not (started and old_running), "the new session started beside the old process"
 
 
-async def test_a_call_holding_a_removed_servers_entry_gets_server_not_found(
+def _hold_after_taking_the_entry(
     pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A call that took the entry before a remove needs a new session afterwards: the server
-    # is gone (404), not "restarting: try again" (503) as for a replaced definition.
-    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
-    await pool.call_tool(server, "echo", {"text": "x"}, username="a")
+) -> tuple[anyio.Event, anyio.Event]:
+    """Hold the next call between taking its entry and picking a session: ``took`` is set
+    then, and the call goes on once ``go_on`` is."""
     took, go_on = anyio.Event(), anyio.Event()
     era = pool._era
 
@@ -154,6 +152,17 @@ async def test_a_call_holding_a_removed_servers_entry_gets_server_not_found(
         return await era(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pool, "_era", held)
+    return took, go_on
+
+
+async def test_a_call_holding_a_removed_servers_entry_gets_server_not_found(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call that took the entry before a remove needs a new session afterwards: the server
+    # is gone (404), not "restarting: try again" (503) as for a replaced definition.
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="a")
+    took, go_on = _hold_after_taking_the_entry(pool, monkeypatch)
     failures: list[BaseException] = []
 
     async def call() -> None:
@@ -179,15 +188,7 @@ async def test_a_call_holding_a_replaced_entry_runs_on_the_new_definition(
     # "restarting: try again"; the pool now runs it once more on the new definition.
     v1 = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER, env={"V": "1"})
     await pool.call_tool(v1, "echo", {"text": "x"}, username="a")
-    took, go_on = anyio.Event(), anyio.Event()
-    era = pool._era
-
-    async def held(*args: object) -> object:
-        took.set()
-        await go_on.wait()
-        return await era(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pool, "_era", held)
+    took, go_on = _hold_after_taking_the_entry(pool, monkeypatch)
     results: list[CallToolResult] = []
 
     async def call() -> None:
