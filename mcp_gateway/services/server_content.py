@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.records import AuditEvent
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import GatewayError, ReauthRequired, ServerDisabled
+from mcp_gateway.errors import GatewayError, ServerDisabled
 from mcp_gateway.services.audit import AuditLog
 from mcp_gateway.services.oauth.credentials import UpstreamCredentials
 from mcp_gateway.services.oauth.google import is_google_server
@@ -104,14 +104,7 @@ class ServerContentService:
             raise ServerDisabled(server.name)
         if limited and self._limiter is not None:
             self._limiter.check(server, principal.key_id, username)
-        if isinstance(request, types.UnsubscribeRequest):
-            # Only a running session is unsubscribed (the pool starts none for it), so nothing
-            # a new one would be given is needed: a secret or OAuth grant gone since must not
-            # keep that session subscribed, and so running, for good.
-            own = await self._own(server, username, gone=True)
-            env, headers, secrets = None, None, frozenset[str]()
-        else:
-            env, headers, secrets, own = await self._session_inputs(server, username)
+        env, headers, secrets, own = await self._session_inputs(server, username)
         return await self._pool.request(
             server,
             request,
@@ -200,17 +193,21 @@ class ServerContentService:
         own = await self._own(server, username)
         return username if own else session_scope(server, username)
 
-    async def _own(self, server: ServerConfig, username: str, *, gone: bool = False) -> bool:
+    async def unsubscribe(self, username: str, server_name: str, uri: str, scope: str) -> None:
+        """End the upstream subscription to ``uri`` that ``scope``'s session of ``server_name``
+        holds (the session it was made on, whatever scope the user's requests take now), if
+        that session still runs. Needs none of the user's secrets or tokens (it never starts
+        a session), so a secret or OAuth grant gone since cannot keep that session subscribed,
+        and so running, for good. Not rate limited. Raises what :meth:`send` raises."""
+        server = await self._servers.config(server_name)
+        await self._pool.unsubscribe(server, uri, scope=scope, username=username)
+
+    async def _own(self, server: ServerConfig, username: str) -> bool:
         """Whether ``username`` has a session of their own on a shared server (stored OAuth
-        tokens). ``gone``: tokens that are dead still mean that session (else ReauthRequired)."""
+        tokens)."""
         if self._credentials is None:
             return False
-        try:
-            return await self._credentials.own_session(server, username)
-        except ReauthRequired:
-            if gone:
-                return True
-            raise
+        return await self._credentials.own_session(server, username)
 
     async def offered_everywhere(self, username: str) -> set[str] | None:
         """The capability names (:func:`capability_names`) some enabled server offers

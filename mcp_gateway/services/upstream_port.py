@@ -58,6 +58,12 @@ class UpstreamPort(Protocol):
         """Any other request (``resources/read``, ``prompts/get``, ``completion/complete``, a
         listing) on the session ``call_tool`` would use, admitted, retried and masked alike."""
 
+    async def unsubscribe(
+        self, server: ServerConfig, uri: str, *, scope: str, username: str
+    ) -> None:
+        """End the subscription to ``uri`` that ``scope``'s session holds (the one it was made
+        on), if that session still runs: never starts one."""
+
     async def capabilities(
         self,
         server: ServerConfig,

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.config import UpstreamSettings
 from mcp_gateway.domain.redaction import Masker, keep_forms
-from mcp_gateway.errors import GatewayError, ReauthRequired, UpstreamUnavailable
+from mcp_gateway.errors import GatewayError, ReauthRequired, Restarting, UpstreamUnavailable
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.supervisor import Supervisor
@@ -97,7 +97,7 @@ async def ready(entry: ServerEntry, sup: Supervisor, within: float) -> LiveSessi
         return await sup.wait_ready(within)
     except UpstreamUnavailable as exc:
         if entry.closed:  # stopped because the pool let go of its entry meanwhile
-            raise entry.gone() from exc
+            raise Restarting(entry.config.name) from exc
         failure = auth_failure(sup.http_auth)
         if failure is None:
             raise

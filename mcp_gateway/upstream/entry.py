@@ -11,7 +11,7 @@ from mcp_types import Tool
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, ServerStatus, session_scope
-from mcp_gateway.errors import Restarting, ServerNotFound
+from mcp_gateway.errors import Restarting
 from mcp_gateway.upstream.admission import Admission
 from mcp_gateway.upstream.era_memory import EraMemory
 from mcp_gateway.upstream.state import ServerState, per_user_state, shared_state
@@ -37,7 +37,6 @@ class ServerEntry:
     remembered: Masker = NO_SECRETS
     # No longer the pool's (replaced or removed): it starts no session, so none outlives it.
     closed: bool = False
-    removed: bool = False  # closed by a remove, not replaced by another definition
     # Set once the sessions of the entry this one replaces have stopped (apply without
     # hand-over): calls wait for it, then run on this one.
     starting: anyio.Event | None = None
@@ -58,13 +57,10 @@ class ServerEntry:
 
     def check_open(self) -> None:
         """Refuse to start a session on an entry the pool no longer holds: nothing would stop
-        it (a call that took the entry before it was replaced, or removed)."""
+        it (a call that took the entry before it was replaced or removed; the pool runs it once
+        more on what the name holds now)."""
         if self.closed:
-            raise self.gone()
-
-    def gone(self) -> ServerNotFound | Restarting:
-        """What a call gets that took this entry before the pool let go of it."""
-        return ServerNotFound(self.config.name) if self.removed else Restarting(self.config.name)
+            raise Restarting(self.config.name)
 
     async def stop(self, *, terminate: bool) -> None:
         """Stop every session (``terminate``: ending HTTP sessions upstream) and wait for
@@ -90,12 +86,16 @@ class ServerEntry:
         live = sup.live if sup is not None else None
         return live.tools if live is not None else None
 
-    def session_of(self, username: str, own: bool) -> Supervisor | None:
-        """The primary session a request of ``username`` would take (``own``: never the
-        shared one), if one runs; None rather than starting it."""
+    def scope_of(self, username: str, own: bool) -> str:
+        """The scope of the session a request of ``username`` takes (``own``: never the shared
+        one): SHARED_SCOPE, or that user's."""
         if self.shared_scope and not own:
-            return self.shared
-        return self.users.get(session_scope(self.config, username) or username)
+            return SHARED_SCOPE
+        return session_scope(self.config, username) or username
+
+    def running(self, scope: str) -> Supervisor | None:
+        """``scope``'s primary session, if one runs (None rather than starting it)."""
+        return self.shared if scope == SHARED_SCOPE else self.users.get(scope)
 
     def supervisors(self) -> list[Supervisor]:
         shared = [self.shared] if self.shared else []

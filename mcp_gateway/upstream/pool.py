@@ -26,6 +26,7 @@ from mcp_types import (
     SubscribeRequest,
     Tool,
     UnsubscribeRequest,
+    UnsubscribeRequestParams,
 )
 from pydantic import BaseModel
 
@@ -142,22 +143,9 @@ class UpstreamPool(SessionPool):
                 return await masked_model(result, sup.masker, others, secrets)
 
             if isinstance(request, UnsubscribeRequest):
-                uri = str(request.params.uri)
-                sup = entry.session_of(username, own_session)
-                if sup is None or (uri not in sup.subscribed and uri not in sup.listener.uris):
-                    # No session of this scope holds it (it stopped, or never subscribed): a
-                    # new one would be started only to unsubscribe.
-                    return cast(R, EmptyResult())
-                # Released whatever comes of the unsubscribe (busy, unavailable, refused): the
-                # caller forgets the subscription either way and never asks again, so a
-                # session kept for it would be kept forever.
-                sup.subscribed.discard(uri)
-                if uri in sup.listener.uris:  # even while it reconnects
-                    return cast(R, sup.listener.unsubscribe(uri))
-                holder = sup
-                return await admitted(
-                    entry, username, self._settings, lambda: holder, send, read_timeout
-                )
+                scope = entry.scope_of(username, own_session)
+                await self._unsubscribe(entry, str(request.params.uri), scope, username)
+                return cast(R, EmptyResult())
             modern = None
             if request.method in RELAYED_METHODS:
                 modern = await self._era(entry, username, env, headers, own_session)
@@ -245,6 +233,38 @@ class UpstreamPool(SessionPool):
             return list(live.tools or ())
 
         return await self._on_entry(server, run)
+
+    async def unsubscribe(
+        self, server: ServerConfig, uri: str, *, scope: str, username: str
+    ) -> None:
+        """End the subscription to ``uri`` that ``scope``'s session of ``server`` holds (the
+        session it was made on; SHARED_SCOPE: the shared one), admitted for ``username``.
+        Never starts a session: one that stopped holds nothing upstream any more. Raises what
+        :meth:`request` raises."""
+
+        async def run(entry: ServerEntry) -> None:
+            await self._unsubscribe(entry, uri, scope, username)
+
+        await self._on_entry(server, run)
+
+    async def _unsubscribe(self, entry: ServerEntry, uri: str, scope: str, username: str) -> None:
+        holder = entry.running(scope)
+        if holder is None or (uri not in holder.subscribed and uri not in holder.listener.uris):
+            return
+        # Released whatever comes of the unsubscribe (busy, unavailable, refused): the caller
+        # forgets the subscription either way and never asks again, so a session kept for it
+        # would be kept forever.
+        holder.subscribed.discard(uri)
+        if uri in holder.listener.uris:  # 2026-07-28: the listen filter, even while reconnecting
+            holder.listener.unsubscribe(uri)
+            return
+        request = UnsubscribeRequest(params=UnsubscribeRequestParams(uri=uri))
+        timeout = entry.config.call_timeout
+
+        async def send(sup: Supervisor, live: LiveSession) -> None:
+            await live.request(request, EmptyResult, timeout, None)
+
+        await admitted(entry, username, self._settings, lambda: holder, send, timeout)
 
     async def _on_entry(
         self, server: ServerConfig, run: Callable[[ServerEntry], Awaitable[T]]

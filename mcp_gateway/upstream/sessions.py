@@ -21,7 +21,7 @@ import httpx2
 from mcp_types import Tool
 
 from mcp_gateway.config import UpstreamSettings
-from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig, session_scope
+from mcp_gateway.domain.servers import SHARED_SCOPE, ServerConfig
 from mcp_gateway.errors import (
     GatewayError,
     ServerDisabled,
@@ -169,7 +169,7 @@ class SessionPool:
         self._removed.add(name)
         entry = self._entries.pop(name, None)
         if entry is not None:
-            entry.closed = entry.removed = True
+            entry.closed = True
             before = entry.starting  # an apply still stopping the sessions it replaced
             await self._stop_entry(entry, forget_sessions=True)
             if before is not None:
@@ -276,12 +276,12 @@ class SessionPool:
         headers: Mapping[str, str] | None,
         own: bool = False,
     ) -> Supervisor:
-        if entry.shared_scope and not own:
+        scope = entry.scope_of(username, own)
+        if scope == SHARED_SCOPE:
             if entry.shared is None:
                 entry.check_open()
                 entry.shared = self._start_shared(entry)
             return entry.shared
-        scope = session_scope(entry.config, username) or username  # own: never the shared one
         sup = entry.users.get(scope)
         if sup is not None:
             return sup
@@ -319,9 +319,9 @@ class SessionPool:
             if retrying:
                 raise UpstreamUnavailable(f"server {entry.config.name!r} left the 2026-07-28 era")
             return None
-        shared = entry.shared_scope and not own
-        scope = SHARED_SCOPE if shared else (session_scope(entry.config, username) or username)
-        primary = entry.shared if shared else entry.users.get(scope)
+        scope = entry.scope_of(username, own)
+        shared = scope == SHARED_SCOPE
+        primary = entry.running(scope)
         if primary is not None and primary.live is not None and primary.live.modern:
             return primary  # a 2026-07-28-only upstream: its primary session is one
         sup = entry.modern.get(scope)

@@ -173,23 +173,25 @@ class ResourceSubscriptions:
 
     async def _send(self, key: _Key, caller: Caller, *, subscribe: bool) -> None:
         """(Un)subscribe upstream, not rate limited (a cleanup or a renewal must not be
-        refused); a failure is logged (the server is gone, disabled or refuses)."""
-        request: types.ClientRequest = (
-            types.SubscribeRequest(params=types.SubscribeRequestParams(uri=key.uri))
-            if subscribe
-            else types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=key.uri))
-        )
+        refused); a failure is logged (the server is gone, disabled or refuses). An
+        unsubscribe goes to the session ``key`` names, the one that holds it."""
+        content = self._runtime.content
         try:
-            await self._runtime.content.send(
-                caller.principal,
-                caller.username,
-                key.server,
-                request,
-                types.EmptyResult,
-                limited=False,
-            )
+            if subscribe:
+                request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=key.uri))
+                await content.send(
+                    caller.principal,
+                    caller.username,
+                    key.server,
+                    request,
+                    types.EmptyResult,
+                    limited=False,
+                )
+            else:
+                await content.unsubscribe(caller.username, key.server, key.uri, key.scope)
         except GatewayError as exc:
-            log.info("%s upstream on %r failed: %s", request.method, key.server, exc.code)
+            method = "resources/subscribe" if subscribe else "resources/unsubscribe"
+            log.info("%s upstream on %r failed: %s", method, key.server, exc.code)
 
     def _settle(self, key: _Key, state: _Upstream) -> None:
         """Forget ``key`` when nobody holds or awaits it (called with its lock held)."""
