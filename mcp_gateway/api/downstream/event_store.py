@@ -199,10 +199,8 @@ class SessionEvents(EventStore):
             stream.resumed.set()
             stream.resumed = None
         after = last.seq
-        # Until nothing newer is left: events stored while the client reads are sent too.
-        # The SDK attaches the live stream after this returns, but awaits once in between
-        # (its new priming event): an answer routed in exactly that instant reaches no
-        # stream and the resumed GET waits for it (docs/mcp-endpoint.md, "Not yet").
+        # Until nothing newer is left: events stored while the client reads are sent too
+        # (the live stream, attached before this runs, skips them: sdk_replay.py).
         while pending := [e for e in list(stream.events.items()) if e[1].seq > after]:
             for event_id, event in pending:
                 after = event.seq

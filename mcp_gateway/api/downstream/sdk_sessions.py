@@ -53,6 +53,7 @@ from mcp_types import INTERNAL_ERROR
 from starlette.types import Receive, Scope, Send
 
 from mcp_gateway.api.downstream.event_store import EventBuffer
+from mcp_gateway.api.downstream.sdk_replay import ResumingTransport
 from mcp_gateway.domain.mcp_sessions import McpSessionRecord
 
 log = logging.getLogger("mcp_gateway.mcp")
@@ -204,7 +205,7 @@ class SdkSessions(StreamableHTTPSessionManager):
     def _register(
         self, session_id: str, requestor: AuthorizationContext | None
     ) -> StreamableHTTPServerTransport:
-        transport = StreamableHTTPServerTransport(
+        transport = ResumingTransport(
             mcp_session_id=session_id,
             is_json_response_enabled=self.json_response,
             event_store=self.events.for_session(session_id) if self.events is not None else None,

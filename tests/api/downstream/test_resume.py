@@ -13,7 +13,9 @@ import anyio
 import anyio.lowlevel
 import httpx2
 import pytest
+from mcp.server.streamable_http import StreamableHTTPServerTransport
 
+from mcp_gateway.api.downstream.event_store import SessionEvents
 from tests.api.downstream.conftest import LiveGateway, MakeLive
 from tests.api.downstream.test_cancellation import _in_flight
 from tests.api.downstream.test_edge import _in_session
@@ -129,6 +131,44 @@ async def test_a_broken_call_stream_resumed_with_last_event_id_gets_the_rest_exa
                 break
             await anyio.sleep(0.05)
     assert [e.outcome for e in events] == ["ok"]
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_an_answer_routed_while_a_resumed_stream_is_primed_reaches_that_stream(
+    live: LiveGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK attached the resumed stream only after the replay and its priming event: an
+    # answer routed in between was stored but sent nowhere, and the GET waited for it until
+    # the client gave up. Here the answer arrives exactly then.
+    await live.add_server("fx")
+    alice = await live.new_key("user", "alice")
+    session = await _session(live, "/mcp/fx", alice)
+    seen = await _broken_after_progress(live, alice, session, 7, hold=2.0)
+    progress = seen[-1].id
+    assert progress is not None
+    prime = StreamableHTTPServerTransport._mint_priming_event
+
+    async def late(self: StreamableHTTPServerTransport, stream: str, version: str) -> Any:
+        events = self._event_store
+        assert isinstance(events, SessionEvents)
+        with anyio.fail_after(30):
+            while not events.answered(stream):  # noqa: ASYNC110 (polled: no event for it)
+                await anyio.sleep(0.02)
+        return await prime(self, stream, version)
+
+    monkeypatch.setattr(StreamableHTTPServerTransport, "_mint_priming_event", late)
+    rest: list[dict[str, Any]] = []
+    async with live.client.stream("GET", "/mcp/fx", headers=_resume(alice, session, progress)) as r:
+        assert r.status_code == 200
+        with anyio.fail_after(30):
+            async for event in _events(r):
+                if event.message is not None:
+                    rest.append(event.message)
+                    if event.message.get("id") == 7:
+                        break
+    assert [m.get("id") for m in rest] == [7]
+    assert rest[0]["result"]["content"][0]["text"] == "done 1"
 
 
 @pytest.mark.anyio
