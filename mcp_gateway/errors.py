@@ -45,8 +45,8 @@ Tree::
     │                                  ``rpc_code``/``rpc_data``: its JSON-RPC error's, masked)
     │   ├── UpstreamUnavailable        502/503 upstream_unavailable
     │   │   └── Restarting             503 upstream_unavailable (the definition a call took was
-    │   │                                  replaced or removed before it reached the upstream:
-    │   │                                  the pool runs it once more on what the name holds)
+    │   │                                  replaced before the call needed a session of it:
+    │   │                                  try again)
     │   ├── UpstreamBusy               503 upstream_busy (``retry_after`` seconds)
     │   ├── UpstreamTimeout            504 upstream_timeout
     │   ├── DiscoveryFailed            502 upstream_error (no usable OAuth metadata)
@@ -377,9 +377,9 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class Restarting(UpstreamUnavailable):
-    """The server's definition was replaced or removed after a call took it and before the
-    call reached the upstream (nothing was sent): the pool runs it once more on what the name
-    holds now (the new definition; ServerNotFound once removed)."""
+    """The server's definition was replaced after a call took it, and the call then needed a
+    session of the old one (none starts: nothing would stop it). Trying again runs it on the
+    new definition."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"server {name!r} is restarting: try again")

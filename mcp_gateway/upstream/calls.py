@@ -96,7 +96,7 @@ async def ready(entry: ServerEntry, sup: Supervisor, within: float) -> LiveSessi
     try:
         return await sup.wait_ready(within)
     except UpstreamUnavailable as exc:
-        if entry.closed:  # stopped because the pool let go of its entry meanwhile
+        if entry.closed and sup.stopped:  # the pool let go of its entry meanwhile
             raise Restarting(entry.config.name) from exc
         failure = auth_failure(sup.http_auth)
         if failure is None:

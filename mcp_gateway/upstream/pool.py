@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import Restarting
+from mcp_gateway.errors import Restarting, ServerNotFound
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
@@ -142,10 +142,6 @@ class UpstreamPool(SessionPool):
                 others = sup.holds_secrets_of_others(username)
                 return await masked_model(result, sup.masker, others, secrets)
 
-            if isinstance(request, UnsubscribeRequest):
-                scope = entry.scope_of(username, own_session)
-                await self._unsubscribe(entry, str(request.params.uri), scope, username)
-                return cast(R, EmptyResult())
             modern = None
             if request.method in RELAYED_METHODS:
                 modern = await self._era(entry, username, env, headers, own_session)
@@ -269,9 +265,13 @@ class UpstreamPool(SessionPool):
     async def _on_entry(
         self, server: ServerConfig, run: Callable[[ServerEntry], Awaitable[T]]
     ) -> T:
-        """``run`` on ``server``'s entry; once more on the next one when the entry was replaced
-        before ``run`` reached the upstream (Restarting: nothing was sent)."""
+        """``run`` on ``server``'s entry. One the pool let go of before ``run`` needed a session
+        of it gives Restarting (503, try again), or ServerNotFound when the name is removed
+        now. Not retried here: the services computed the call's inputs (secrets, injection)
+        from the definition they read, which the new one may place differently."""
         try:
             return await run(await self._entry(server))
-        except Restarting:
-            return await run(await self._entry(server))
+        except Restarting as exc:
+            if server.name in self._removed and server.name not in self._entries:
+                raise ServerNotFound(server.name) from exc
+            raise

@@ -115,6 +115,11 @@ class Supervisor:
         self.done = anyio.Event()
 
     @property
+    def stopped(self) -> bool:
+        """Told to stop (by the pool, or for good), or ended."""
+        return self._stopping or self.done.is_set()
+
+    @property
     def stoppable(self) -> bool:
         """Whether this session may be stopped for want of use (the idle reaper, another
         user's need for a slot): no call in flight, and no resource subscription held through

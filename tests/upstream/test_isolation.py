@@ -25,7 +25,6 @@ pytestmark = pytest.mark.anyio
 QUICK_IDLE = UpstreamSettings(user_session_idle=0.3, busy_wait=0.1)
 README = "fixture://readme"
 SUBSCRIBE = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=README))
-UNSUBSCRIBE = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=README))
 
 
 GATEWAY_CANARIES = {
@@ -100,7 +99,7 @@ async def test_an_idle_per_user_session_holding_a_resource_subscription_is_kept_
         assert set(pool._entries["fx"].users) == {"alice"}
         listed = await pool.call_tool(server, "subscriptions", {}, username="alice")
         assert README in text_of(listed)  # the same upstream process still holds it
-        await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
+        await pool.unsubscribe(server, README, scope="alice", username="alice")
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
 
 
@@ -198,7 +197,7 @@ async def test_a_subscribed_session_is_released_even_when_its_unsubscribe_is_ref
             )
             await poll_until(lambda: in_flight(pool, "fx") == 1, within=10)
             with pytest.raises(UpstreamBusy):
-                await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
+                await pool.unsubscribe(server, README, scope="alice", username="alice")
             tg.cancel_scope.cancel()
         await poll_until(lambda: pool.status("fx").instances == 0, within=5)
 
@@ -214,7 +213,6 @@ async def test_an_unsubscribe_after_its_session_stopped_starts_no_session(
         await pool.invalidate_user("fx", "alice")  # her secrets changed: the session stops
         assert pool.status("fx").instances == 0
         before = set(_children())
-        result = await pool.request(server, UNSUBSCRIBE, types.EmptyResult, username="alice")
-        assert isinstance(result, types.EmptyResult)
+        await pool.unsubscribe(server, README, scope="alice", username="alice")
         assert "alice" not in pool._entries["fx"].users
         assert set(_children()) <= before, "a process was started only to unsubscribe"

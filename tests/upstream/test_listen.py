@@ -105,8 +105,7 @@ async def test_a_2026_only_upstreams_list_changes_and_updates_reach_the_pool(
         assert updated == [Notice("fx", SHARED_SCOPE, RESOURCE_UPDATED, readme)]
         entry = pool._entries["fx"]
         assert entry.shared is not None and entry.shared.listener.uris == {readme}
-        unsubscribe = types.UnsubscribeRequest(params=types.UnsubscribeRequestParams(uri=readme))
-        await pool.request(server, unsubscribe, types.EmptyResult, username="u")
+        await pool.unsubscribe(server, readme, scope=SHARED_SCOPE, username="u")
         assert not entry.shared.listener.uris
 
         # The upstream restarts (same port): the dropped stream is reopened, changes are
@@ -131,7 +130,7 @@ async def test_a_2026_only_upstreams_list_changes_and_updates_reach_the_pool(
         # An unsubscribe while the session is down (stopped here) still empties the filter.
         await pool.request(server, subscribe, types.EmptyResult, username="u")
         await entry.shared.aclose()
-        await pool.request(server, unsubscribe, types.EmptyResult, username="u")
+        await pool.unsubscribe(server, readme, scope=SHARED_SCOPE, username="u")
         assert not entry.shared.listener.uris
     finally:
         forget()
