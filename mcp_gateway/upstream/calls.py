@@ -83,7 +83,13 @@ async def retry_once(
         if not live.link.session_expired:
             raise translated(exc, sup, live, timeout) from exc
     sup.reconnect()
-    live = await ready(entry, sup, entry.config.startup_timeout)
+    try:
+        live = await ready(entry, sup, entry.config.startup_timeout)
+    except Restarting as exc:  # not "try again": the first send may have run upstream
+        name = entry.config.name
+        raise UpstreamUnavailable(
+            f"server {name!r} restarted during the call", during_call=True
+        ) from exc
     try:
         return await send(sup, live)
     except CALL_ERRORS as exc:

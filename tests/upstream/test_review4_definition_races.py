@@ -8,12 +8,16 @@ import dataclasses
 import functools
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
-from mcp_types import CallToolResult
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, CallToolResult
 
 from mcp_gateway.domain.servers import Isolation
+from mcp_gateway.errors import UpstreamUnavailable
+from mcp_gateway.upstream.live import LiveSession
 from mcp_gateway.upstream.pool import UpstreamPool
 from tests.upstream.conftest import TINY_SERVER, poll_until, stdio_config, text_of
 
@@ -233,3 +237,27 @@ async def test_a_call_waiting_for_a_session_a_restart_stopped_is_told_to_try_aga
             await poll_until(lambda: "u" in getattr(pool._entries.get("fx"), "users", {}), 10)
             await pool.apply(dataclasses.replace(v1, env={"V": "2"}))
     assert _named(failures) == [("Restarting", "server 'fx' is restarting: try again")]
+
+
+async def test_a_call_whose_session_expired_and_was_replaced_meanwhile_is_not_told_to_try_again(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its first send reached the upstream (the tool ran), the session was found expired and
+    # the definition replaced before the re-initialize: "try again" would run the tool twice.
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="u")
+    real = LiveSession.call_tool
+
+    async def ran_then_lost(self: LiveSession, *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(LiveSession, "call_tool", real)  # once
+        await real(self, *args, **kwargs)
+        self.link.session_expired = True
+        await pool.apply(dataclasses.replace(server, env={"V": "2"}))
+        raise MCPError(code=CONNECTION_CLOSED, message="connection closed")
+
+    monkeypatch.setattr(LiveSession, "call_tool", ran_then_lost)
+    failures: list[Exception] = []
+    with anyio.fail_after(30):
+        await _failing(pool.call_tool(server, "echo", {"text": "y"}, username="u"), failures)
+    assert _named(failures) == [("UpstreamUnavailable", "server 'fx' restarted during the call")]
+    assert isinstance(failures[0], UpstreamUnavailable) and failures[0].status == 502
