@@ -381,6 +381,8 @@ class Restarting(UpstreamUnavailable):
     session of the old one (none starts: nothing would stop it). Trying again runs it on the
     new definition."""
 
+    status = 503
+
     def __init__(self, name: str) -> None:
         super().__init__(f"server {name!r} is restarting: try again")
 
