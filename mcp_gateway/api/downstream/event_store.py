@@ -24,6 +24,7 @@ stream: a resume that lands on another replica finds no such id there (docs/scal
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -182,11 +183,11 @@ class SessionEvents(EventStore):
         self._request_ids.pop(stream_id, None)
 
     async def replay_events_after(
-        self, last_event_id: EventId, send_callback: EventCallback
+        self, last_event_id: EventId, send_callback: EventCallback, upto: int | None = None
     ) -> StreamId | None:
-        """Send this session's events of ``last_event_id``'s stream that came after it; None
-        (nothing sent) for an id this session does not hold (another session's, evicted,
-        made up)."""
+        """Send this session's events of ``last_event_id``'s stream that came after it (and
+        not after :attr:`position` ``upto``: a live stream carries those); None (nothing
+        sent) for an id this session does not hold (another session's, evicted, made up)."""
         last = self._where.get(last_event_id)
         if last is None:
             return None
@@ -199,15 +200,25 @@ class SessionEvents(EventStore):
             stream.resumed.set()
             stream.resumed = None
         after = last.seq
-        # Until nothing newer is left: events stored while the client reads are sent too
-        # (the live stream, attached before this runs, skips them: sdk_replay.py).
-        while pending := [e for e in list(stream.events.items()) if e[1].seq > after]:
+        newest = upto if upto is not None else math.inf
+        # Until nothing newer is left: events stored while the client reads are sent too.
+        while pending := [e for e in list(stream.events.items()) if after < e[1].seq <= newest]:
             for event_id, event in pending:
                 after = event.seq
                 if event.data is not None:  # a priming event carries nothing to replay
                     message = jsonrpc_message_adapter.validate_json(event.data, by_name=False)
                     await send_callback(EventMessage(message, event_id))
         return last.stream
+
+    @property
+    def per_stream(self) -> int:
+        """How many events of one stream are kept."""
+        return self._buffer.per_stream
+
+    @property
+    def position(self) -> int:
+        """Where the events stored so far end: a later event comes after it (replay cutoff)."""
+        return self._seq
 
     # -- for the edge's disconnect handling (disconnect.py) ------------------------------
 

@@ -4,8 +4,11 @@ A ``GET`` with ``Last-Event-ID`` replays the events of that id's stream, then fo
 routed to the stream live. The SDK's transport attaches the live stream only after the replay
 and after awaiting its new priming event: an answer routed in between is stored but reaches no
 stream, and the resumed ``GET`` waits for it until the client gives up. Here the live stream is
-attached *before* the replay starts, so what is routed meanwhile waits in it, and an event the
-replay already sent is not sent again.
+attached *before* the replay starts: the replay sends the events stored until then, the live
+stream every later one (the message router stores each event, then hands it to the live
+stream, with no await in between), in order and once each. What is routed meanwhile waits in
+the live stream, which holds as many messages as the store keeps of one stream, so a slow
+replay does not hold up the session's router sooner than a slow live stream would.
 
 Like :mod:`.sdk_sessions`, this module reaches the SDK transport's internals
 (``_request_streams``, ``_sse_stream_writers``, ``_mint_priming_event``,
@@ -22,7 +25,6 @@ from mcp.server.streamable_http import (
     CONTENT_TYPE_SSE,
     MCP_SESSION_ID_HEADER,
     REQUEST_STREAM_BUFFER_SIZE,
-    EventId,
     EventMessage,
     SSEEvent,
     StreamableHTTPServerTransport,
@@ -42,14 +44,14 @@ class ResumingTransport(StreamableHTTPServerTransport):
     """The SDK's transport; a resumed stream is attached before its replay."""
 
     async def _replay_events(self, last_event_id: str, request: Request, send: Send) -> None:
-        events = self._event_store
-        stream_id = events.stream_of(last_event_id) if isinstance(events, SessionEvents) else None
-        if stream_id is None or stream_id in self._request_streams:
+        store = self._event_store
+        events = store if isinstance(store, SessionEvents) else None
+        stream_id = events.stream_of(last_event_id) if events is not None else None
+        if events is None or stream_id is None or stream_id in self._request_streams:
             # An id this session does not hold (nothing to replay), or a stream another
             # connection still serves: the SDK's own answer.
             await super()._replay_events(last_event_id, request, send)
             return
-        assert events is not None
         headers = {
             "Cache-Control": "no-cache, no-transform",
             "Connection": "keep-alive",
@@ -59,29 +61,26 @@ class ResumingTransport(StreamableHTTPServerTransport):
             headers[MCP_SESSION_ID_HEADER] = self.mcp_session_id
         version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER, DEFAULT_NEGOTIATED_VERSION)
         writer, reader = anyio.create_memory_object_stream[SSEEvent](0)
-        # Attached now: from here on the message router puts this stream's messages in it.
-        live = anyio.create_memory_object_stream[EventMessage](REQUEST_STREAM_BUFFER_SIZE)
+        # Attached now: every event stored from here on reaches it, none stored before.
+        size = max(REQUEST_STREAM_BUFFER_SIZE, events.per_stream)
+        live = anyio.create_memory_object_stream[EventMessage](size)
         self._request_streams[stream_id] = live
+        upto = events.position
+
+        async def replay(message: EventMessage) -> None:
+            await writer.send(self._create_event_data(message))
 
         async def sender() -> None:
-            replayed: set[EventId] = set()
-
-            async def replay(message: EventMessage) -> None:
-                if message.event_id is not None:
-                    replayed.add(message.event_id)
-                await writer.send(self._create_event_data(message))
-
             try:
                 async with writer:
-                    await events.replay_events_after(last_event_id, replay)
+                    if await events.replay_events_after(last_event_id, replay, upto) is None:
+                        return  # evicted meanwhile: what the SDK answers for an unknown id
                     self._sse_stream_writers[stream_id] = writer
                     priming = await self._mint_priming_event(stream_id, version)
                     if priming is not None:
                         await writer.send(priming)
                     async with live[1]:
                         async for message in live[1]:
-                            if message.event_id in replayed:
-                                continue  # stored while the replay ran: it sent it already
                             await writer.send(self._create_event_data(message))
             except anyio.ClosedResourceError:
                 log.debug("a resumed stream was closed (close_sse_stream)")

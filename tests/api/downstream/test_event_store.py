@@ -48,6 +48,27 @@ async def test_replay_sends_each_later_event_of_the_same_stream_once_without_pri
 
 
 @pytest.mark.anyio
+async def test_a_replay_up_to_a_position_leaves_every_later_event_to_the_live_stream() -> None:
+    # sdk_replay.py attaches the live stream at `position`: the replay sends what was stored
+    # until then, the live stream the rest, so each event goes once and in order.
+    buffer = EventBuffer(per_stream=10, total=100, max_bytes=1 << 20)
+    alice = buffer.for_session("a")
+    last = await alice.store_event("7", _note(1))
+    before = await alice.store_event("7", _note(2))
+    attached = alice.position
+    sent: list[EventMessage] = []
+
+    async def collect(message: EventMessage) -> None:
+        sent.append(message)
+        await alice.store_event("7", _note(3))  # routed while the client reads the replay
+
+    assert await alice.replay_events_after(last, collect, attached) == "7"
+    assert [m.event_id for m in sent] == [before]
+    _, everything = await _replay(alice, last)  # without a cutoff (the SDK's own replay)
+    assert [m.event_id for m in everything][0] == before and len(everything) == 2
+
+
+@pytest.mark.anyio
 async def test_another_sessions_event_id_replays_nothing_of_it() -> None:
     buffer = EventBuffer(per_stream=10, total=100, max_bytes=1 << 20)
     alice, bob = buffer.for_session("a"), buffer.for_session("b")
