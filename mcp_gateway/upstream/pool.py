@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import Restarting, ServerNotFound
+from mcp_gateway.errors import Restarting, ServerDisabled, ServerNotFound
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
@@ -266,12 +266,16 @@ class UpstreamPool(SessionPool):
         self, server: ServerConfig, run: Callable[[ServerEntry], Awaitable[T]]
     ) -> T:
         """``run`` on ``server``'s entry. One the pool let go of before ``run`` needed a session
-        of it gives Restarting (503, try again), or ServerNotFound when the name is removed
-        now. Not retried here: the services computed the call's inputs (secrets, injection)
-        from the definition they read, which the new one may place differently."""
+        of it gives Restarting (503, try again); ServerNotFound when the name is removed now,
+        ServerDisabled when it is disabled now. Not retried here: the services computed the
+        call's inputs (secrets, injection) from the definition they read, which the new one
+        may place differently."""
         try:
             return await run(await self._entry(server))
         except Restarting as exc:
-            if server.name in self._removed and server.name not in self._entries:
+            now = self._entries.get(server.name)
+            if now is None and server.name in self._removed:
                 raise ServerNotFound(server.name) from exc
+            if now is not None and not now.config.enabled:
+                raise ServerDisabled(server.name) from exc
             raise

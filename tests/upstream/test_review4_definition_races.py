@@ -261,3 +261,21 @@ async def test_a_call_whose_session_expired_and_was_replaced_meanwhile_is_not_to
         await _failing(pool.call_tool(server, "echo", {"text": "y"}, username="u"), failures)
     assert _named(failures) == [("UpstreamUnavailable", "server 'fx' restarted during the call")]
     assert isinstance(failures[0], UpstreamUnavailable) and failures[0].status == 502
+
+
+async def test_a_call_holding_the_entry_of_a_server_disabled_meanwhile_gets_server_disabled(
+    pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Try again" would only lead to 409 server_disabled (review).
+    server = stdio_config(script=TINY_SERVER, isolation=Isolation.PER_USER)
+    await pool.call_tool(server, "echo", {"text": "x"}, username="a")
+    took, go_on = _hold_after_taking_the_entry(pool, monkeypatch)
+    failures: list[Exception] = []
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            call = pool.call_tool(server, "echo", {"text": "y"}, username="b")
+            tg.start_soon(_failing, call, failures)
+            await took.wait()
+            await pool.apply(dataclasses.replace(server, enabled=False))
+            go_on.set()
+    assert [type(f).__name__ for f in failures] == ["ServerDisabled"]

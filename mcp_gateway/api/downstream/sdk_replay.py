@@ -4,9 +4,11 @@ A ``GET`` with ``Last-Event-ID`` replays the events of that id's stream, then fo
 routed to the stream live. The SDK's transport attaches the live stream only after the replay
 and after awaiting its new priming event: an answer routed in between is stored but reaches no
 stream, and the resumed ``GET`` waits for it until the client gives up. Here the live stream is
-attached *before* the replay starts: the replay sends the events stored until then, the live
-stream every later one (the message router stores each event, then hands it to the live
-stream, with no await in between), in order and once each. What is routed meanwhile waits in
+attached *before* the replay starts (just after the new priming event is stored): the replay
+sends the events stored until then, the priming event follows, and the live stream carries
+every later one (the message router stores each event, then hands it to the live stream, with
+no await in between), in the store's order and once each, so resuming again from any id the
+client was sent loses nothing. What is routed meanwhile waits in
 the live stream, which holds as many messages as the store keeps of one stream, so a slow
 replay does not hold up the session's router sooner than a slow live stream would.
 
@@ -61,6 +63,10 @@ class ResumingTransport(StreamableHTTPServerTransport):
             headers[MCP_SESSION_ID_HEADER] = self.mcp_session_id
         version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER, DEFAULT_NEGOTIATED_VERSION)
         writer, reader = anyio.create_memory_object_stream[SSEEvent](0)
+        # The new priming event is stored first, then the live stream attached, with nothing
+        # in between that suspends (the store does not): every event the client is sent after
+        # the priming one comes later in the store, so resuming from its id loses nothing.
+        priming = await self._mint_priming_event(stream_id, version)
         # Attached now: every event stored from here on reaches it, none stored before.
         size = max(REQUEST_STREAM_BUFFER_SIZE, events.per_stream)
         live = anyio.create_memory_object_stream[EventMessage](size)
@@ -76,7 +82,6 @@ class ResumingTransport(StreamableHTTPServerTransport):
                     if await events.replay_events_after(last_event_id, replay, upto) is None:
                         return  # evicted meanwhile: what the SDK answers for an unknown id
                     self._sse_stream_writers[stream_id] = writer
-                    priming = await self._mint_priming_event(stream_id, version)
                     if priming is not None:
                         await writer.send(priming)
                     async with live[1]:

@@ -114,9 +114,8 @@ class ResourceSubscriptions:
         may have changed since (the user stored OAuth tokens), or be unknowable (their grant
         is gone), and the subscription must end either way."""
         server, uri = target
-        for key, state in list(self._upstream.items()):
-            if (key.server, key.uri) == (server, uri) and owner in state.subscribers:
-                await self._drop(key, owner)
+        for key in [k for k in self._upstream if (k.server, k.uri) == (server, uri)]:
+            await self._drop(key, owner)  # under its lock: a subscribe in flight ends first
 
     async def end(self, owner: str) -> None:
         """End every subscription of ``owner`` (its session or stream is gone)."""

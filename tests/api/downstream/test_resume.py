@@ -13,7 +13,6 @@ import anyio
 import anyio.lowlevel
 import httpx2
 import pytest
-from mcp.server.streamable_http import StreamableHTTPServerTransport
 
 from mcp_gateway.api.downstream.event_store import SessionEvents
 from tests.api.downstream.conftest import LiveGateway, MakeLive
@@ -135,31 +134,43 @@ async def test_a_broken_call_stream_resumed_with_last_event_id_gets_the_rest_exa
 
 @pytest.mark.anyio
 @pytest.mark.slow
-async def test_an_answer_routed_while_a_resumed_stream_is_primed_reaches_that_stream(
+async def test_an_answer_routed_while_a_stream_is_replayed_reaches_it_and_every_later_resume(
     live: LiveGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The SDK attached the resumed stream only after the replay and its priming event: an
-    # answer routed in between was stored but sent nowhere, and the GET waited for it until
-    # the client gave up. Here the answer arrives exactly then.
+    # The SDK attached a resumed stream only after its replay (and its new priming event): an
+    # answer routed meanwhile was stored but sent nowhere, and the GET waited until the client
+    # gave up. Then (review) the priming event was stored after such an answer, so a second
+    # resume from its id, the newest the client had, skipped the answer. Here the answer is
+    # routed while the replay runs; the client reads up to the priming event, breaks off, and
+    # resumes from it.
     await live.add_server("fx")
     alice = await live.new_key("user", "alice")
     session = await _session(live, "/mcp/fx", alice)
     seen = await _broken_after_progress(live, alice, session, 7, hold=2.0)
     progress = seen[-1].id
     assert progress is not None
-    prime = StreamableHTTPServerTransport._mint_priming_event
+    replay = SessionEvents.replay_events_after
 
-    async def late(self: StreamableHTTPServerTransport, stream: str, version: str) -> Any:
-        events = self._event_store
-        assert isinstance(events, SessionEvents)
+    async def slow(self: SessionEvents, *args: Any) -> Any:
+        monkeypatch.setattr(SessionEvents, "replay_events_after", replay)  # the first only
+        stream = await replay(self, *args)
         with anyio.fail_after(30):
-            while not events.answered(stream):  # noqa: ASYNC110 (polled: no event for it)
+            while stream is not None and not self.answered(stream):  # noqa: ASYNC110
                 await anyio.sleep(0.02)
-        return await prime(self, stream, version)
+        return stream
 
-    monkeypatch.setattr(StreamableHTTPServerTransport, "_mint_priming_event", late)
-    rest: list[dict[str, Any]] = []
+    monkeypatch.setattr(SessionEvents, "replay_events_after", slow)
+    primed: str | None = None
     async with live.client.stream("GET", "/mcp/fx", headers=_resume(alice, session, progress)) as r:
+        assert r.status_code == 200
+        with anyio.fail_after(30):
+            async for event in _events(r):
+                assert event.message is None, "the answer came before the priming event"
+                primed = event.id
+                break
+    assert primed is not None
+    rest: list[dict[str, Any]] = []
+    async with live.client.stream("GET", "/mcp/fx", headers=_resume(alice, session, primed)) as r:
         assert r.status_code == 200
         with anyio.fail_after(30):
             async for event in _events(r):
