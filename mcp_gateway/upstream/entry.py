@@ -57,8 +57,8 @@ class ServerEntry:
 
     def check_open(self) -> None:
         """Refuse to start a session on an entry the pool no longer holds: nothing would stop
-        it (a call that took the entry before it was replaced or removed; the pool runs it once
-        more on what the name holds now)."""
+        it (a call that took the entry before it was replaced or removed: it is told to try
+        again, or what the name holds now: UpstreamPool._on_entry)."""
         if self.closed:
             raise Restarting(self.config.name)
 
@@ -76,13 +76,11 @@ class ServerEntry:
 
     def twin(self, sup: Supervisor) -> Supervisor | None:
         """The other-era session of ``sup``'s scope, if any (both reach the same upstream)."""
-        if not sup.modern:
-            return self.modern.get(sup.scope)
-        return self.shared if sup.scope == SHARED_SCOPE else self.users.get(sup.scope)
+        return self.modern.get(sup.scope) if not sup.modern else self.running(sup.scope)
 
     def tools_of(self, scope: str) -> tuple[Tool, ...] | None:
         """What ``scope``'s live session last listed (SHARED_SCOPE: the shared one's)."""
-        sup = self.shared if scope == SHARED_SCOPE else self.users.get(scope)
+        sup = self.running(scope)
         live = sup.live if sup is not None else None
         return live.tools if live is not None else None
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from mcp_gateway.domain.redaction import NO_SECRETS, Masker
 from mcp_gateway.domain.servers import ServerConfig
-from mcp_gateway.errors import Restarting, ServerDisabled, ServerNotFound
+from mcp_gateway.errors import Restarting
 from mcp_gateway.upstream.calls import admitted, masked_model, ready, translated
 from mcp_gateway.upstream.entry import ServerEntry
 from mcp_gateway.upstream.eras import CALL_ERA, RELAYED_METHODS, relayed
@@ -272,10 +272,6 @@ class UpstreamPool(SessionPool):
         may place differently."""
         try:
             return await run(await self._entry(server))
-        except Restarting as exc:
-            now = self._entries.get(server.name)
-            if now is None and server.name in self._removed:
-                raise ServerNotFound(server.name) from exc
-            if now is not None and not now.config.enabled:
-                raise ServerDisabled(server.name) from exc
+        except Restarting:
+            self._refuse(server.name)  # removed or disabled now: that, not "try again"
             raise

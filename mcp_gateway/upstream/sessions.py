@@ -259,14 +259,19 @@ class SessionPool:
         while entry is not None and entry.starting is not None:  # its predecessor stopping
             await entry.starting.wait()
             entry = self._entries.get(server.name)
-        if entry is None:
-            if server.name in self._removed:
-                raise ServerNotFound(server.name)
+        if entry is None and server.name not in self._removed:
             await self.apply(server)
-            entry = self._entries[server.name]
-        if not entry.config.enabled:
-            raise ServerDisabled(server.name)
-        return entry
+        self._refuse(server.name)
+        return self._entries[server.name]
+
+    def _refuse(self, name: str) -> None:
+        """Raise what a call of ``name`` gets from what the pool holds now: ServerNotFound
+        (removed), ServerDisabled."""
+        entry = self._entries.get(name)
+        if entry is None and name in self._removed:
+            raise ServerNotFound(name)
+        if entry is not None and not entry.config.enabled:
+            raise ServerDisabled(name)
 
     def _supervisor(
         self,

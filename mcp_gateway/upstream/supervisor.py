@@ -208,7 +208,7 @@ class Supervisor:
                     f"{self._unavailable_message()} (restarts stopped after "
                     f"{self.failures} consecutive failures; enable or update the server to retry)"
                 )
-            if self._stopping or self.done.is_set():
+            if self.stopped:
                 raise UpstreamUnavailable(f"server {self.server.name!r} is not running")
             pending = self._next_restart_mono
             # Wait out a pending restart after one crash; a crash loop (error) fails fast.

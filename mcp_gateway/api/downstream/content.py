@@ -77,11 +77,19 @@ class ContentHandlers:
         self, ctx: Context, params: P, fetch: Callable[[Context, P], Awaitable[R]]
     ) -> R | types.InputRequiredResult:
         """``fetch`` with the upstream's requests reaching this client: on the request's own
-        stream (2025-11-25, ``_answering``) or as the gateway's rounds (2026-07-28)."""
-        if self._rounds is not None and takes_rounds(ctx, params.request_state):
-            here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, None)
-            return await self._rounds.call(ctx, params, here, fetch)
-        return await fetch(ctx, params)
+        stream (2025-11-25, ``_answering``), as the gateway's rounds (2026-07-28), or as a
+        2026-07-28 upstream's own input-required result (relayed). A GatewayError becomes
+        its JSON-RPC error."""
+        try:
+            with relaying(self._modern(ctx, params)), self._answering(ctx):
+                if self._rounds is not None and takes_rounds(ctx, params.request_state):
+                    here = SessionRelay(ctx.session, ctx.request_id, ctx.meta, None)
+                    return await self._rounds.call(ctx, params, here, fetch)
+                return await fetch(ctx, params)
+        except InputRequired as exc:
+            return input_required(exc)
+        except GatewayError as exc:
+            raise rpc_error(exc) from None
 
     @contextmanager
     def _answering(self, ctx: Context) -> Iterator[None]:
@@ -166,13 +174,7 @@ class ContentHandlers:
                 request_id=caller.request_id,
             )
 
-        try:
-            with relaying(self._modern(ctx, params)), self._answering(ctx):
-                result = await self._asking(ctx, params, read)
-        except InputRequired as exc:
-            return input_required(exc)
-        except GatewayError as exc:
-            raise rpc_error(exc) from None
+        result = await self._asking(ctx, params, read)
         if isinstance(result, types.InputRequiredResult):
             return result
         if caller.server is not None:
@@ -252,28 +254,25 @@ class ContentHandlers:
         caller = caller_of(getattr(ctx.request, "scope", None))
         try:
             server, name = await self._prompt_target(caller, params.name)
-            request = types.GetPromptRequest(
-                params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
-            )
-
-            async def get(ctx: Context, params: Any) -> types.GetPromptResult:
-                return await self._content.audited(
-                    caller.principal,
-                    caller.username,
-                    server,
-                    request,
-                    types.GetPromptResult,
-                    action="prompt_get",
-                    target=name,
-                    request_id=caller.request_id,
-                )
-
-            with relaying(self._modern(ctx, params)), self._answering(ctx):
-                result = await self._asking(ctx, params, get)
-        except InputRequired as exc:
-            return input_required(exc)
         except GatewayError as exc:
             raise rpc_error(exc) from None
+        request = types.GetPromptRequest(
+            params=types.GetPromptRequestParams(name=name, arguments=params.arguments)
+        )
+
+        async def get(ctx: Context, params: Any) -> types.GetPromptResult:
+            return await self._content.audited(
+                caller.principal,
+                caller.username,
+                server,
+                request,
+                types.GetPromptResult,
+                action="prompt_get",
+                target=name,
+                request_id=caller.request_id,
+            )
+
+        result = await self._asking(ctx, params, get)
         if isinstance(result, types.InputRequiredResult):
             return result
         if caller.server is None:
